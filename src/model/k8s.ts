@@ -1,0 +1,46 @@
+import type { SourceLocation } from '../shared/diagnostics.ts';
+
+/** The part of Kubernetes object metadata the model reads. */
+export interface ObjectMeta {
+  readonly name?: string;
+  readonly namespace?: string;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly creationTimestamp?: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+}
+
+/** Any Kubernetes object as read from YAML or the API; validated by translate. */
+export interface KubeObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata?: ObjectMeta;
+  readonly spec?: unknown;
+  readonly data?: unknown;
+  readonly type?: unknown;
+  readonly endpoints?: unknown;
+  readonly ports?: unknown;
+  readonly addressType?: unknown;
+  readonly status?: unknown;
+  /** Set by the file source: where the object was read. */
+  readonly source?: SourceLocation;
+}
+
+/** Every object translate reads, grouped by kind. Objects are unvalidated. */
+export interface Snapshot {
+  readonly ingresses: readonly KubeObject[];
+  readonly ingressClasses: readonly KubeObject[];
+  readonly services: readonly KubeObject[];
+  readonly endpointSlices: readonly KubeObject[];
+  readonly secrets: readonly KubeObject[];
+}
+
+/** An empty snapshot. */
+export const emptySnapshot: Snapshot = {
+  ingresses: [],
+  ingressClasses: [],
+  services: [],
+  endpointSlices: [],
+  secrets: [],
+};

@@ -1,0 +1,118 @@
+import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
+
+/** An htpasswd user: the name and the hash as written (`$apr1$`, `$2y$`/`$2a$`/`$2b$`, `{SHA}`). */
+export interface HtpasswdUser {
+  readonly user: string;
+  readonly hash: string;
+}
+
+/** Redirect every request of an entry point to another (TLS) entry point. */
+export interface RedirectMiddleware {
+  readonly kind: 'redirect';
+  /** Target entry point name (seed: `https`). */
+  readonly entryPoint: string;
+  readonly scheme: 'http' | 'https';
+  /** Port written in the Location header; omitted there when it is the scheme's default. */
+  readonly port: number;
+  /** 302 by default, 308 when `permanent = true`. */
+  readonly status: 302 | 308;
+}
+
+/** HTTP basic authentication against htpasswd users. */
+export interface BasicAuthMiddleware {
+  readonly kind: 'basicAuth';
+  readonly realm: string;
+  readonly users: readonly HtpasswdUser[];
+  /** Remove the Authorization header before forwarding upstream. */
+  readonly removeHeader: boolean;
+}
+
+export type Middleware = RedirectMiddleware | BasicAuthMiddleware;
+
+/** A listening address, `host` undefined meaning all interfaces. */
+export interface ListenAddress {
+  readonly host?: string;
+  readonly port: number;
+}
+
+/** Where the proxy listens; middlewares run in order (redirect before auth). */
+export interface EntryPoint {
+  readonly name: string;
+  readonly address: ListenAddress;
+  readonly tls: boolean;
+  readonly middlewares: readonly Middleware[];
+}
+
+/** A ready endpoint of a backend. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  /** Pod (targetRef) name or hostname when known. */
+  readonly name?: string;
+}
+
+/** A Service port resolved to its ready endpoints. Id: `namespace/service:port`. */
+export interface Backend {
+  readonly id: string;
+  readonly namespace: string;
+  readonly service: string;
+  /** The port as the Ingress named it (number or port name). */
+  readonly servicePort: number | string;
+  /** Endpoints that are ready, sorted; empty means 503. */
+  readonly endpoints: readonly Endpoint[];
+  /** Upstream protocol (`http`; `https` reserved for an appProtocol/annotation later). */
+  readonly protocol: 'http';
+}
+
+export type PathType = 'Exact' | 'Prefix';
+
+/** One path rule of a virtual host. */
+export interface Route {
+  /** For Prefix: normalised without trailing slash (`/` stays `/`). For Exact: as written. */
+  readonly path: string;
+  readonly pathType: PathType;
+  /** Backend id. */
+  readonly backend: string;
+  /** The Ingress the route came from. */
+  readonly source: ObjectRef;
+  /** The field of that Ingress, e.g. `spec.rules[0].http.paths[0]`. */
+  readonly field: string;
+}
+
+export type HostKind = 'exact' | 'wildcard' | 'any';
+
+/** Routes for one host name (exact), one `*.domain` (wildcard), or every host (`any`, host `*`). */
+export interface VirtualHost {
+  /** Lower-case host; `*.example.com` for wildcard; `*` for any. */
+  readonly host: string;
+  readonly kind: HostKind;
+  /** Routes in match order: longer paths first, Exact before Prefix on a tie. */
+  readonly routes: readonly Route[];
+  /** Certificate id (`namespace/secret`) chosen for this host, if any. */
+  readonly certificate?: string;
+  readonly sources: readonly ObjectRef[];
+}
+
+/** A certificate and key (PEM) with the host names it is used for. Id: `namespace/secret`. */
+export interface Certificate {
+  readonly id: string;
+  /** Host names (exact or `*.domain`) whose SNI selects this certificate. */
+  readonly hosts: readonly string[];
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly source: ObjectRef;
+}
+
+/** The proxy-neutral routing model: what every driver serves. */
+export interface RoutingModel {
+  readonly entryPoints: readonly EntryPoint[];
+  /** Sorted: exact hosts by name, then wildcards, then `*`. */
+  readonly virtualHosts: readonly VirtualHost[];
+  /** Backends by id, sorted by id. */
+  readonly backends: Readonly<Record<string, Backend>>;
+  /** Used when no virtual host or no route matches; otherwise 404. */
+  readonly defaultBackend?: string;
+  readonly certificates: readonly Certificate[];
+  readonly diagnostics: readonly Diagnostic[];
+}

@@ -1,0 +1,49 @@
+import type { Diagnostic, ObjectRef, SourceLocation } from './diagnostics.ts';
+import { formatDiagnostic } from './diagnostics.ts';
+
+/** Details carried by a {@link PassError}. */
+export interface PassErrorDetails {
+  readonly object?: ObjectRef;
+  readonly field?: string;
+  readonly location?: SourceLocation;
+  readonly cause?: unknown;
+}
+
+/** An error with a stable code and the object it concerns. */
+export class PassError extends Error {
+  readonly code: string;
+  readonly object: ObjectRef | undefined;
+  readonly field: string | undefined;
+  readonly location: SourceLocation | undefined;
+
+  constructor(code: string, message: string, details: PassErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'PassError';
+    this.code = code;
+    this.object = details.object;
+    this.field = details.field;
+    this.location = details.location;
+  }
+
+  /** The error as an error-severity diagnostic. */
+  toDiagnostic(): Diagnostic {
+    return {
+      severity: 'error',
+      code: this.code,
+      message: this.message,
+      ...(this.object ? { object: this.object } : {}),
+      ...(this.field === undefined ? {} : { field: this.field }),
+      ...(this.location ? { location: this.location } : {}),
+    };
+  }
+}
+
+/** An error raised with a list of diagnostics (e.g. an invalid config file). */
+export class PassDiagnosticsError extends PassError {
+  readonly diagnostics: readonly Diagnostic[];
+
+  constructor(code: string, message: string, diagnostics: readonly Diagnostic[]) {
+    super(code, `${message}\n${diagnostics.map((d) => `  ${formatDiagnostic(d)}`).join('\n')}`);
+    this.diagnostics = diagnostics;
+  }
+}
