@@ -1,3 +1,4 @@
 #!/usr/bin/env node
 // Runs the TypeScript sources directly (Node >= 22.18 strips types).
-await import('../src/cli/main.ts');
+const { cli } = await import('../src/cli/main.ts');
+await cli(process.argv.slice(2));

@@ -1,0 +1,16 @@
+import type { CliFlags } from '../config/flags.ts';
+import type { RoutingModel } from '../model/types.ts';
+import { buildModel } from '../controller/sync.ts';
+import { createSource, loadContext, type Context } from './context.ts';
+
+/** Loads the config, reads the source once (no watch), and builds the model. */
+export async function buildOnce(flags: CliFlags): Promise<{ context: Context; model: RoutingModel }> {
+  const context = await loadContext(flags);
+  const source = createSource(context.config, false);
+  await source.start();
+  try {
+    return { context, model: buildModel(source, context.translate) };
+  } finally {
+    await source.stop();
+  }
+}

@@ -1,0 +1,396 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { PassError } from '../shared/errors.ts';
+import { parseHtpasswdLine } from './htpasswd.ts';
+
+// The one schema of the static configuration: it gives the TypeScript types (z.output),
+// the defaults, the validation and the documentation (describeConfig). Vocabulary of
+// the seed's Traefik 1.x traefik.toml, which must load unchanged.
+
+/** A listening address: `host` undefined means every interface. */
+export interface ListenAddressConfig {
+  readonly host?: string;
+  readonly port: number;
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/** True for a DNS host name (letters, digits, hyphens, dots; each label 1..63 characters). */
+function isHostName(name: string): boolean {
+  return name.length > 0 && name.length <= 253 && name.split('.').every((label) => HOST_LABEL.test(label));
+}
+
+/** Parses `:80`, `127.0.0.1:8443`, `[::1]:443`, `localhost:8080`; returns a message when invalid. */
+export function tryParseListenAddress(text: string): ListenAddressConfig | string {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):([0-9]+)$/.exec(text);
+  if (!m) {
+    const hint = /^[0-9]+$/.test(text) ? ` (write ":${text}")` : '';
+    return `"${text}" is not an address of the form "[host]:port"${hint}`;
+  }
+  const bracketed = m[1];
+  const plain = m[2];
+  const port = Number(m[3]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `port ${m[3] ?? ''} is not between 1 and 65535`;
+  if (bracketed !== undefined) {
+    if (isIP(bracketed) !== 6) return `"[${bracketed}]" is not an IPv6 address`;
+    return { host: bracketed, port };
+  }
+  if (plain === undefined || plain === '') return { port };
+  if (isIP(plain) === 4 || isHostName(plain)) return { host: plain, port };
+  return `"${plain}" is not an IPv4 address or a host name`;
+}
+
+/** Parses a listen address, throwing PASS_CONFIG_BAD_ADDRESS when it is invalid. */
+export function parseListenAddress(text: string): ListenAddressConfig {
+  const parsed = tryParseListenAddress(text);
+  if (typeof parsed === 'string') throw new PassError('PASS_CONFIG_BAD_ADDRESS', parsed);
+  return parsed;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses `"500ms"`, `"5s"`, `"1m"`, `"1h"`, `"1.5s"` into milliseconds; undefined when invalid. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) return undefined;
+  const factor = DURATION_UNITS[m[2] ?? ''];
+  if (factor === undefined) return undefined;
+  return Math.round(Number(m[1]) * factor);
+}
+
+/** Issue parameters: the stable diagnostic code a custom check reports. */
+function code(passCode: string): { params: { passCode: string } } {
+  return { params: { passCode } };
+}
+
+const duration = z
+  .union([z.number(), z.string()], { error: 'expected a duration such as "500ms", "5s", "1m" or a number of milliseconds' })
+  .transform((value, ctx): number => {
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${String(value)}" is not a duration such as "500ms", "5s", "1m" or a number of milliseconds`,
+        ...code('PASS_CONFIG_BAD_DURATION'),
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const address = z.string().superRefine((text, ctx) => {
+  const parsed = tryParseListenAddress(text);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed, ...code('PASS_CONFIG_BAD_ADDRESS') });
+});
+
+const path = z.string().min(1, 'expected a non-empty path');
+
+const logLevel = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(z.enum(['debug', 'info', 'warn', 'error']));
+
+const htpasswdUser = z.string().transform((line, ctx) => {
+  const parsed = parseHtpasswdLine(line);
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed, ...code('PASS_CONFIG_BAD_USER') });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const basicAuth = z.strictObject({
+  users: z
+    .array(htpasswdUser)
+    .min(1, 'expected at least one user')
+    .superRefine((users, ctx) => {
+      const seen = new Set<string>();
+      users.forEach((u, i) => {
+        if (seen.has(u.user)) {
+          ctx.addIssue({ code: 'custom', path: [i], message: `user "${u.user}" is listed twice`, ...code('PASS_CONFIG_BAD_USER') });
+        }
+        seen.add(u.user);
+      });
+    })
+    .describe('htpasswd lines "name:hash"; hashes $apr1$, bcrypt ($2y$/$2a$/$2b$) or {SHA}'),
+  realm: z.string().default('passerelle').describe('realm sent in WWW-Authenticate'),
+  removeHeader: z.boolean().default(false).describe('remove the Authorization header before forwarding upstream'),
+});
+
+const entryPointName = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+const entryPoint = z.strictObject({
+  address: address.describe('where to listen: ":80", "127.0.0.1:8443", "[::1]:443"'),
+  tls: z
+    .strictObject({
+      certificates: z
+        .array(z.strictObject({ certFile: path.describe('PEM certificate chain'), keyFile: path.describe('PEM private key') }))
+        .default([])
+        .describe('default certificates, used when no Ingress certificate matches'),
+    })
+    .optional()
+    .describe('an empty [entryPoints.NAME.tls] table turns TLS on'),
+  redirect: z
+    .strictObject({
+      entryPoint: z.string().describe('entry point every request is redirected to'),
+      permanent: z.boolean().default(false).describe('308 instead of 302'),
+    })
+    .optional()
+    .describe('redirect every request to another entry point'),
+  auth: z
+    .strictObject({ basic: basicAuth.optional().describe('HTTP basic authentication') })
+    .optional()
+    .describe('authentication required on the entry point'),
+});
+
+const entryPoints = z
+  .record(z.string(), entryPoint)
+  .superRefine((eps, ctx) => {
+    const names = Object.keys(eps);
+    if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'expected at least one entry point', ...code('PASS_CONFIG_NO_ENTRYPOINT') });
+    for (const name of names) {
+      if (!entryPointName.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message: `entry point name "${name}" must be letters, digits, "-" or "_"`,
+          ...code('PASS_CONFIG_BAD_NAME'),
+        });
+      }
+    }
+  })
+  .prefault({ http: { address: ':80' } })
+  .describe('listening entry points by name; default: http on ":80"');
+
+const proxy = z
+  .strictObject({
+    mode: z.enum(['native', 'haproxy', 'nginx']).default('native').describe('which proxy serves the traffic'),
+    connectTimeout: duration.prefault('5s').describe('upstream connect timeout'),
+    readTimeout: duration.prefault('60s').describe('upstream response timeout'),
+    gracePeriod: duration.prefault('10s').describe('time given to in-flight requests on shutdown or reload'),
+    forwardedHeader: z.boolean().default(false).describe('also send the RFC 7239 Forwarded header'),
+    binary: path.optional().describe('haproxy or nginx executable (default: found on PATH)'),
+    workDir: path.default('.passerelle').describe('where rendered configuration and certificates are written'),
+    reload: z.enum(['bundled', 'sidecar']).default('bundled').describe('bundled: child process; sidecar: proxy in another container'),
+    templates: path.optional().describe('directory of templates overriding the built-in ones'),
+    masterSocket: path.optional().describe('HAProxy master CLI socket (sidecar reloads)'),
+  })
+  .prefault({});
+
+const namespace = z.string().regex(DNS_LABEL, 'expected a namespace name (lower-case DNS label)');
+
+const kubernetes = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('watch Ingress resources in a cluster (flag --kubernetes)'),
+    kubeconfig: path.optional().describe('kubeconfig file (default: in-cluster, then KUBECONFIG)'),
+    namespaces: z.array(namespace).default([]).describe('namespaces to watch; empty: all'),
+    labelSelector: z.string().optional().describe('only Ingresses matching this label selector'),
+    ingressClass: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'expected an IngressClass name')
+      .default('passerelle')
+      .describe('IngressClass name served'),
+    controllerName: z
+      .string()
+      .regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, 'expected "domain/path"')
+      .default('passerelle.dev/ingress-controller')
+      .describe('spec.controller of the IngressClass served'),
+    classAliases: z
+      .array(z.string().min(1))
+      .default(['traefik'])
+      .describe('kubernetes.io/ingress.class annotation values also served'),
+    watchIngressWithoutClass: z.boolean().default(false).describe('also serve Ingresses with no class'),
+    publishService: z
+      .string()
+      .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'expected "namespace/name"')
+      .optional()
+      .describe('Service whose address is written to Ingress status'),
+    publishAddress: z.string().min(1).optional().describe('address written to Ingress status'),
+    leaderElection: z.boolean().default(true).describe('only the leader writes status and orders certificates'),
+  })
+  .prefault({});
+
+const file = z
+  .strictObject({
+    directory: path.optional().describe('directory of Ingress/Service/EndpointSlice/Secret YAML files'),
+    watch: z.boolean().default(true).describe('reload when the files change'),
+  })
+  .prefault({});
+
+const domain = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .refine((s) => isHostName(s.startsWith('*.') ? s.slice(2) : s), { message: 'expected a DNS name', ...code('PASS_CONFIG_BAD_DOMAIN') });
+
+const acme = z
+  .strictObject({
+    email: z.email('expected an e-mail address').optional().describe('ACME account contact'),
+    storage: path.optional().describe('certificate storage file (alias: storageFile)'),
+    storageFile: path.optional().describe('Traefik 1.x name of storage'),
+    entryPoint: z.string().default('https').describe('TLS entry point the certificates are for'),
+    onDemand: z.boolean().default(false).describe('order a certificate at the first TLS handshake for a host'),
+    onHostRule: z.boolean().default(false).describe('order certificates for Ingress hosts'),
+    caServer: z
+      .url('expected a URL')
+      .default('https://acme-v02.api.letsencrypt.org/directory')
+      .describe('ACME directory URL'),
+    acceptTermsOfService: z.boolean().default(false).describe("accept the CA's terms of service"),
+    caBundle: path.optional().describe("PEM bundle trusted for the CA's HTTPS (e.g. Pebble)"),
+    domains: z
+      .array(
+        z.strictObject({
+          main: domain.describe('certificate subject'),
+          sans: z.array(domain).default([]).describe('other names on the certificate'),
+        }),
+      )
+      .default([])
+      .describe('certificates ordered at start'),
+    eab: z
+      .strictObject({ kid: z.string().min(1).describe('EAB key id'), hmacKey: z.string().min(1).describe('EAB HMAC key (base64url)') })
+      .optional()
+      .describe('external account binding'),
+  })
+  .superRefine((a, ctx) => {
+    if (a.storage !== undefined && a.storageFile !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['storageFile'],
+        message: 'storage and storageFile are the same setting: write only one',
+        ...code('PASS_CONFIG_CONFLICT'),
+      });
+    }
+  })
+  .transform(({ storage, storageFile, ...rest }) => ({ ...rest, storage: storage ?? storageFile ?? 'acme.json' }));
+
+const web = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('serve the dashboard and API (flag --web)'),
+    address: address.default(':8080').describe('dashboard address'),
+  })
+  .prefault({});
+
+/** The static configuration schema (TOML input → defaulted output). */
+export const configSchema = z
+  .strictObject({
+    logLevel: logLevel.prefault('info').describe('debug | info | warn | error (case-insensitive)'),
+    defaultEntryPoints: z.array(z.string()).optional().describe('entry points served; default: every entry point defined'),
+    entryPoints,
+    proxy: proxy.describe('the proxy that serves traffic'),
+    kubernetes: kubernetes.describe('Kubernetes source'),
+    file: file.describe('YAML files source'),
+    acme: acme.optional().describe('automatic certificates (ACME); absent: off'),
+    web: web.describe('dashboard'),
+  })
+  .transform(({ defaultEntryPoints, ...rest }) => ({
+    ...rest,
+    defaultEntryPoints: defaultEntryPoints ?? Object.keys(rest.entryPoints).sort(),
+  }));
+
+/** Makes every property and element readonly, recursively. */
+export type DeepReadonly<T> = T extends (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+type Output = z.output<typeof configSchema>;
+
+/** The parsed, defaulted, frozen static configuration. */
+export type StaticConfig = DeepReadonly<Output>;
+export type LogLevel = StaticConfig['logLevel'];
+export type EntryPointConfig = StaticConfig['entryPoints'][string];
+export type TlsConfig = NonNullable<EntryPointConfig['tls']>;
+export type RedirectConfig = NonNullable<EntryPointConfig['redirect']>;
+export type BasicAuthConfig = NonNullable<NonNullable<EntryPointConfig['auth']>['basic']>;
+export type ProxyConfig = StaticConfig['proxy'];
+export type ProxyMode = ProxyConfig['mode'];
+export type KubernetesConfig = StaticConfig['kubernetes'];
+export type FileConfig = StaticConfig['file'];
+export type AcmeConfig = NonNullable<StaticConfig['acme']>;
+export type WebConfig = StaticConfig['web'];
+
+/** The levels accepted by logLevel and --logLevel. */
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** The proxy modes accepted by proxy.mode and --proxy. */
+export const PROXY_MODES: readonly ProxyMode[] = ['native', 'haproxy', 'nginx'];
+
+interface JsonSchemaNode {
+  readonly type?: string | readonly string[];
+  readonly description?: string;
+  readonly default?: unknown;
+  readonly properties?: Readonly<Record<string, JsonSchemaNode>>;
+  readonly additionalProperties?: JsonSchemaNode | boolean;
+  readonly items?: JsonSchemaNode;
+  readonly anyOf?: readonly JsonSchemaNode[];
+}
+
+let inputSchemaCache: JsonSchemaNode | undefined;
+
+/** The JSON Schema of what the TOML file may contain (the input side of configSchema). */
+export function configInputJsonSchema(): JsonSchemaNode {
+  inputSchemaCache ??= z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchemaNode;
+  return inputSchemaCache;
+}
+
+/** Unwraps `anyOf` (optional, nullable) to the node holding properties or items. */
+function objectLike(node: JsonSchemaNode): JsonSchemaNode {
+  if (node.properties || node.items || typeof node.additionalProperties === 'object') return node;
+  for (const alt of node.anyOf ?? []) {
+    const inner = objectLike(alt);
+    if (inner.properties || inner.items || typeof inner.additionalProperties === 'object') return inner;
+  }
+  return node;
+}
+
+/** The keys a table at `path` may hold (for "did you mean" hints); empty when unknown. */
+export function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  let node: JsonSchemaNode | undefined = configInputJsonSchema();
+  for (const seg of path) {
+    if (!node) return [];
+    const obj: JsonSchemaNode = objectLike(node);
+    if (typeof seg === 'number') node = obj.items;
+    else if (obj.properties && typeof seg === 'string' && seg in obj.properties) node = obj.properties[seg];
+    else if (typeof obj.additionalProperties === 'object') node = obj.additionalProperties;
+    else return [];
+  }
+  return node ? Object.keys(objectLike(node).properties ?? {}) : [];
+}
+
+function formatDefault(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Documents every key with its default: lines `key = default  # description`
+ * (`# key =  # description` for keys without a default). Used to generate the docs.
+ */
+export function describeConfig(): string[] {
+  const lines: string[] = [];
+  const walk = (node: JsonSchemaNode, prefix: string): void => {
+    const obj = objectLike(node);
+    for (const [key, child] of Object.entries(obj.properties ?? {})) {
+      const name = prefix === '' ? key : `${prefix}.${key}`;
+      const inner = objectLike(child);
+      const desc = child.description ?? inner.description;
+      const comment = desc === undefined ? '' : `  # ${desc}`;
+      if (inner.properties) {
+        lines.push(`[${name}]${comment}`);
+        walk(inner, name);
+      } else if (typeof inner.additionalProperties === 'object') {
+        const def = child.default === undefined ? '' : ` (default ${formatDefault(child.default)})`;
+        lines.push(`[${name}.NAME]${comment}${def}`);
+        walk(inner.additionalProperties, `${name}.NAME`);
+      } else if (inner.items && objectLike(inner.items).properties) {
+        lines.push(`[[${name}]]${comment}`);
+        walk(inner.items, name);
+      } else if (child.default === undefined) {
+        lines.push(`# ${name} =${comment}`);
+      } else {
+        lines.push(`${name} = ${formatDefault(child.default)}${comment}`);
+      }
+    }
+  };
+  walk(configInputJsonSchema(), '');
+  return lines;
+}

@@ -1,0 +1,148 @@
+import type { Diagnostic } from '../shared/diagnostics.ts';
+import { formatDiagnostic } from '../shared/diagnostics.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { RoutingModel } from '../model/types.ts';
+import { hashOf } from '../model/hash.ts';
+import { describeChanges } from '../model/changes.ts';
+import { translate, type TranslateOptions } from '../model/translate/index.ts';
+import type { Source } from '../sources/snapshot.ts';
+import type { ProxyDriver } from '../drivers/types.ts';
+
+/** Options of {@link Controller}. */
+export interface ControllerOptions {
+  readonly source: Source;
+  readonly translate: TranslateOptions;
+  readonly driver: ProxyDriver;
+  readonly logger: Logger;
+  /** Quiet time that ends a burst of changes (default 50 ms). */
+  readonly debounceMs?: number;
+  /** A burst never delays a build longer than this (default 500 ms). */
+  readonly maxDelayMs?: number;
+  /** First retry delay after a failed apply; doubles up to 30 s (default 1 s). */
+  readonly retryMs?: number;
+}
+
+/** What the controller serves now. */
+export interface ControllerState {
+  readonly model: RoutingModel | undefined;
+  readonly hash: string | undefined;
+  readonly appliedAt: Date | undefined;
+  readonly lastError: string | undefined;
+  readonly syncs: number;
+}
+
+/** Builds the model from the source with {@link translate} and adds the source's own diagnostics. */
+export function buildModel(source: Source, options: TranslateOptions): RoutingModel {
+  const model = translate(source.snapshot(), options);
+  const extra: readonly Diagnostic[] = source.diagnostics();
+  return extra.length === 0 ? model : { ...model, diagnostics: [...extra, ...model.diagnostics] };
+}
+
+/** Hash of what a driver serves: the model without its diagnostics. */
+export function servingHash(model: RoutingModel): string {
+  const { diagnostics: _diagnostics, ...serving } = model;
+  return hashOf(serving);
+}
+
+/**
+ * The sync loop: coalesces change signals, builds the model, skips it when nothing served changed,
+ * applies it, and keeps the last good configuration (retrying with backoff) when an apply fails.
+ */
+export class Controller {
+  readonly #o: ControllerOptions;
+  #state: ControllerState = { model: undefined, hash: undefined, appliedAt: undefined, lastError: undefined, syncs: 0 };
+  #timer: NodeJS.Timeout | undefined;
+  #firstSignal = 0;
+  #running: Promise<void> = Promise.resolve();
+  #retryDelay: number;
+  #unsubscribe: (() => void) | undefined;
+  #reportedDiagnostics = new Set<string>();
+  #stopped = false;
+
+  constructor(options: ControllerOptions) {
+    this.#o = options;
+    this.#retryDelay = options.retryMs ?? 1000;
+  }
+
+  get state(): ControllerState {
+    return this.#state;
+  }
+
+  /** Starts the source, applies the first model, then follows changes. */
+  async start(): Promise<void> {
+    await this.#o.source.start();
+    this.#unsubscribe = this.#o.source.onChange(() => this.signal());
+    await this.sync();
+  }
+
+  /** Stops following changes (the driver is stopped by its owner). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#unsubscribe?.();
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#running;
+    await this.#o.source.stop();
+  }
+
+  /** Schedules a sync: debounced, but never later than maxDelayMs after the first signal of a burst. */
+  signal(): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    const debounce = this.#o.debounceMs ?? 50;
+    const maxDelay = this.#o.maxDelayMs ?? 500;
+    if (this.#timer === undefined) this.#firstSignal = now;
+    else clearTimeout(this.#timer);
+    const wait = Math.max(0, Math.min(debounce, this.#firstSignal + maxDelay - now));
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.sync();
+    }, wait);
+  }
+
+  /** Builds and applies once (serialised with any sync in progress). */
+  sync(): Promise<void> {
+    this.#running = this.#running.then(() => this.#syncOnce());
+    return this.#running;
+  }
+
+  async #syncOnce(): Promise<void> {
+    const log = this.#o.logger;
+    const model = buildModel(this.#o.source, this.#o.translate);
+    this.#reportDiagnostics(model.diagnostics);
+    const hash = servingHash(model);
+    if (hash === this.#state.hash) {
+      log.debug({ hash: hash.slice(0, 12) }, 'configuration unchanged, nothing to apply');
+      this.#state = { ...this.#state, model };
+      return;
+    }
+    for (const line of describeChanges(this.#state.model, model)) log.debug(line.fields, line.msg);
+    try {
+      await this.#o.driver.apply(model);
+      this.#state = { model, hash, appliedAt: new Date(), lastError: undefined, syncs: this.#state.syncs + 1 };
+      this.#retryDelay = this.#o.retryMs ?? 1000;
+      log.info({ hash: hash.slice(0, 12), virtualHosts: model.virtualHosts.length, backends: Object.keys(model.backends).length, driver: this.#o.driver.name }, 'configuration applied');
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.#state = { ...this.#state, lastError: message };
+      log.error({ err, retryInMs: this.#retryDelay }, 'apply failed; the previous configuration keeps serving');
+      if (!this.#stopped) {
+        const t = setTimeout(() => this.signal(), this.#retryDelay);
+        t.unref();
+        this.#retryDelay = Math.min(this.#retryDelay * 2, 30_000);
+      }
+    }
+  }
+
+  #reportDiagnostics(diagnostics: readonly Diagnostic[]): void {
+    const now = new Set<string>();
+    for (const d of diagnostics) {
+      const line = formatDiagnostic(d);
+      now.add(line);
+      if (this.#reportedDiagnostics.has(line)) continue;
+      const fields = { code: d.code, object: d.object, field: d.field, location: d.location };
+      if (d.severity === 'error') this.#o.logger.error(fields, line);
+      else this.#o.logger.warn(fields, line);
+    }
+    this.#reportedDiagnostics = now;
+  }
+}

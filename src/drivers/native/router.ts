@@ -1,0 +1,184 @@
+import { normalizeHost, pathMatches } from '../../model/match.ts';
+import type { Backend, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
+import type { CompiledMiddleware } from './middlewares.ts';
+import { compileMiddlewares } from './middlewares.ts';
+import type { Upstream, UpstreamRegistry } from './upstream.ts';
+
+/** A backend ready to pick endpoints: upstreams plus a precomputed weighted round-robin cycle. */
+export interface CompiledBackend {
+  readonly id: string;
+  readonly upstreams: readonly Upstream[];
+  /** Indexes into `upstreams`, smooth-weighted; empty when the backend has no endpoints. */
+  readonly cycle: Uint16Array;
+  /** Next position in `cycle`; the only mutable field, shared by every request on this router. */
+  cursor: number;
+}
+
+export interface CompiledRoute {
+  readonly route: Route;
+  /** Shared result object: resolving allocates nothing. */
+  readonly result: RouteResult;
+}
+
+export interface CompiledVirtualHost {
+  readonly vhost: VirtualHost;
+  readonly routes: readonly CompiledRoute[];
+}
+
+/** An entry point as a listener serves it. */
+export interface CompiledEntryPoint {
+  readonly entryPoint: EntryPoint;
+  readonly middlewares: readonly CompiledMiddleware[];
+}
+
+/** Listener identity: a change of address or of TLS reopens the listener. */
+export function listenerKey(ep: EntryPoint): string {
+  return `${ep.tls ? 'tls' : 'tcp'}|${ep.address.host ?? '*'}|${ep.address.port}`;
+}
+
+/** What a request resolved to; mirrors `Resolution` of src/model/match.ts. */
+export type RouteResult =
+  | { readonly found: true; readonly backend: CompiledBackend | undefined }
+  | { readonly found: false };
+
+const NOT_FOUND: RouteResult = { found: false };
+
+/** An immutable compiled routing model: one reference to swap on apply. */
+export class Router {
+  readonly model: RoutingModel;
+  readonly entryPoints: ReadonlyMap<string, CompiledEntryPoint>;
+  readonly #exact: Map<string, CompiledVirtualHost>;
+  /** Wildcards keyed by their suffix with the dot (`*.a.b` → `.a.b`): one label less than the host. */
+  readonly #wildcard: Map<string, CompiledVirtualHost>;
+  readonly #any: CompiledVirtualHost | undefined;
+  readonly #default: RouteResult;
+  readonly backends: ReadonlyMap<string, CompiledBackend>;
+  /** Cached results per host header text: a bounded map saves lower-casing and lookups on the hot path. */
+  readonly #hostCache = new Map<string, CompiledVirtualHost | null>();
+
+  constructor(model: RoutingModel, upstreams: UpstreamRegistry) {
+    this.model = model;
+    const backends = new Map<string, CompiledBackend>();
+    for (const [id, backend] of Object.entries(model.backends)) backends.set(id, compileBackend(backend, upstreams));
+    this.backends = backends;
+
+    const routeResults = new Map<string, RouteResult>();
+    const resultFor = (backendId: string): RouteResult => {
+      let r = routeResults.get(backendId);
+      if (r === undefined) {
+        r = { found: true, backend: backends.get(backendId) };
+        routeResults.set(backendId, r);
+      }
+      return r;
+    };
+
+    this.#exact = new Map();
+    this.#wildcard = new Map();
+    let any: CompiledVirtualHost | undefined;
+    for (const vhost of model.virtualHosts) {
+      const compiled: CompiledVirtualHost = {
+        vhost,
+        routes: vhost.routes.map((route) => ({ route, result: resultFor(route.backend) })),
+      };
+      // The first of equal patterns wins, as selectVirtualHost scans in order.
+      if (vhost.kind === 'exact') {
+        if (!this.#exact.has(vhost.host)) this.#exact.set(vhost.host, compiled);
+      } else if (vhost.kind === 'wildcard') {
+        const suffix = vhost.host.slice(1);
+        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, compiled);
+      } else {
+        any ??= compiled;
+      }
+    }
+    this.#any = any;
+    this.#default = model.defaultBackend === undefined ? NOT_FOUND : resultFor(model.defaultBackend);
+
+    const eps = new Map<string, CompiledEntryPoint>();
+    for (const ep of model.entryPoints) {
+      const key = listenerKey(ep);
+      if (!eps.has(key)) eps.set(key, { entryPoint: ep, middlewares: compileMiddlewares(ep.middlewares) });
+    }
+    this.entryPoints = eps;
+  }
+
+  /** The virtual host for a Host header: exact, then one-label wildcard, then `*` (selectVirtualHost). */
+  virtualHost(hostHeader: string): CompiledVirtualHost | undefined {
+    const cached = this.#hostCache.get(hostHeader);
+    if (cached !== undefined) return cached ?? undefined;
+    const host = normalizeHost(hostHeader);
+    let found = this.#exact.get(host);
+    if (found === undefined) {
+      const dot = host.indexOf('.');
+      if (dot > 0) found = this.#wildcard.get(host.slice(dot));
+    }
+    found ??= this.#any;
+    if (this.#hostCache.size >= 4096) this.#hostCache.clear();
+    this.#hostCache.set(hostHeader, found ?? null);
+    return found;
+  }
+
+  /** Resolves like resolveRequest: route of the virtual host, else default backend, else not found. */
+  resolve(hostHeader: string, path: string): RouteResult {
+    const vhost = this.virtualHost(hostHeader);
+    if (vhost !== undefined) {
+      const routes = vhost.routes;
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i]!;
+        if (pathMatches(r.route, path)) return r.result;
+      }
+    }
+    return this.#default;
+  }
+}
+
+/** Smooth weighted round-robin (nginx's), unrolled once into a cycle so picking is an index bump. */
+export function weightedCycle(weights: readonly number[]): Uint16Array {
+  const positive = weights.map((w) => (Number.isFinite(w) && w > 0 ? Math.floor(w) : 0));
+  const total0 = positive.reduce((a, b) => a + b, 0);
+  // All weights zero: spread evenly rather than refuse traffic.
+  const ws = total0 === 0 ? weights.map(() => 1) : positive;
+  const g = ws.reduce((a, b) => (b === 0 ? a : gcd(a, b)), 0) || 1;
+  let scaled = ws.map((w) => w / g);
+  let total = scaled.reduce((a, b) => a + b, 0);
+  const maxLen = 4096;
+  if (total > maxLen) {
+    scaled = scaled.map((w) => (w === 0 ? 0 : Math.max(1, Math.round((w * maxLen) / total))));
+    total = scaled.reduce((a, b) => a + b, 0);
+  }
+  const cycle = new Uint16Array(total);
+  const current = scaled.map(() => 0);
+  for (let n = 0; n < total; n++) {
+    let best = -1;
+    for (let i = 0; i < scaled.length; i++) {
+      const w = scaled[i]!;
+      if (w === 0) continue;
+      current[i]! += w;
+      if (best === -1 || current[i]! > current[best]!) best = i;
+    }
+    current[best]! -= total;
+    cycle[n] = best;
+  }
+  return cycle;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+function compileBackend(backend: Backend, upstreams: UpstreamRegistry): CompiledBackend {
+  const eps = backend.endpoints.slice(0, 65535);
+  return {
+    id: backend.id,
+    upstreams: eps.map((e) => upstreams.get(e.address, e.port)),
+    cycle: eps.length === 0 ? new Uint16Array(0) : weightedCycle(eps.map((e) => e.weight)),
+    cursor: 0,
+  };
+}
+
+/** Every upstream key a router uses, so the registry can close the others. */
+export function upstreamKeys(router: Router): Set<string> {
+  const keys = new Set<string>();
+  for (const b of router.backends.values()) for (const u of b.upstreams) keys.add(u.key);
+  return keys;
+}

@@ -1,0 +1,62 @@
+import type { Diagnostic } from '../shared/diagnostics.ts';
+import { formatDiagnostic, refName } from '../shared/diagnostics.ts';
+import type { EntryPoint, ListenAddress, Middleware, RoutingModel } from './types.ts';
+
+/** `:80`, `127.0.0.1:8443`, `[::1]:443`. */
+export function formatAddress(a: ListenAddress): string {
+  if (a.host === undefined) return `:${a.port}`;
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** One phrase per middleware, e.g. `redirect -> https (302, port 443)`. */
+export function describeMiddleware(m: Middleware): string {
+  if (m.kind === 'redirect') return `redirect -> ${m.entryPoint} (${m.status}, ${m.scheme} port ${m.port})`;
+  return `basic auth (realm "${m.realm}", ${m.users.length} user${m.users.length === 1 ? '' : 's'}: ${m.users.map((u) => u.user).join(', ')})`;
+}
+
+function entryPointLine(ep: EntryPoint): string {
+  const mws = ep.middlewares.length === 0 ? 'no middleware' : ep.middlewares.map(describeMiddleware).join('; then ');
+  return `  ${ep.name}  ${formatAddress(ep.address)}${ep.tls ? '  TLS' : ''}  ${mws}`;
+}
+
+/** The native route table as readable text (what `run --dry-run` prints for the native proxy). */
+export function describeModel(model: RoutingModel): string {
+  const out: string[] = ['Entry points'];
+  if (model.entryPoints.length === 0) out.push('  (none)');
+  for (const ep of model.entryPoints) out.push(entryPointLine(ep));
+  out.push('', 'Virtual hosts');
+  if (model.virtualHosts.length === 0) out.push('  (none)');
+  for (const v of model.virtualHosts) {
+    const cert = v.certificate === undefined ? '' : `  certificate ${v.certificate}`;
+    out.push(`  ${v.host}  (${v.kind})${cert}  from ${v.sources.map((s) => `${s.kind} ${refName(s)}`).join(', ')}`);
+    for (const r of v.routes) out.push(`    ${r.pathType.padEnd(6)} ${r.path}  ->  ${r.backend}`);
+  }
+  out.push('', 'Backends');
+  const backends = Object.values(model.backends);
+  if (backends.length === 0) out.push('  (none)');
+  for (const b of backends) {
+    out.push(`  ${b.id}  ${b.endpoints.length === 0 ? '(no ready endpoint: 503)' : `wrr over ${b.endpoints.length} server${b.endpoints.length === 1 ? '' : 's'}`}`);
+    for (const e of b.endpoints) out.push(`    server ${e.address}:${e.port}  weight ${e.weight}${e.name === undefined ? '' : `  ${e.name}`}`);
+  }
+  out.push('', `Default backend: ${model.defaultBackend ?? 'none (404 when nothing matches)'}`);
+  out.push('', 'Certificates');
+  if (model.certificates.length === 0) out.push('  (none: the default self-signed certificate is served)');
+  for (const c of model.certificates) out.push(`  ${c.id}  ${c.hosts.join(', ')}`);
+  out.push('', 'Diagnostics');
+  out.push(...describeDiagnostics(model.diagnostics));
+  return `${out.join('\n')}\n`;
+}
+
+/** Diagnostics as indented lines, or `(none)`. */
+export function describeDiagnostics(diagnostics: readonly Diagnostic[]): string[] {
+  if (diagnostics.length === 0) return ['  (none)'];
+  return diagnostics.map((d) => `  ${formatDiagnostic(d)}`);
+}
+
+/** The model as JSON-ready data with private keys left out. */
+export function modelForJson(model: RoutingModel): unknown {
+  return {
+    ...model,
+    certificates: model.certificates.map(({ keyPem: _key, certPem: _cert, ...rest }) => rest),
+  };
+}

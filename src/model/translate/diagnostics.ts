@@ -1,0 +1,67 @@
+import type { Diagnostic, ObjectRef, Severity, SourceLocation } from '../../shared/diagnostics.ts';
+
+/** Stable diagnostic codes produced by translate. */
+export const Codes = {
+  objectInvalid: 'PASS_OBJECT_INVALID',
+  badHost: 'PASS_INGRESS_BAD_HOST',
+  badPath: 'PASS_INGRESS_BAD_PATH',
+  badPathType: 'PASS_INGRESS_BAD_PATH_TYPE',
+  badBackend: 'PASS_INGRESS_BAD_BACKEND',
+  unsupportedBackend: 'PASS_INGRESS_UNSUPPORTED_BACKEND',
+  missingService: 'PASS_INGRESS_MISSING_SERVICE',
+  unknownPort: 'PASS_INGRESS_UNKNOWN_PORT',
+  externalName: 'PASS_INGRESS_EXTERNAL_NAME',
+  conflict: 'PASS_INGRESS_CONFLICT',
+  missingSecret: 'PASS_INGRESS_MISSING_SECRET',
+  badTls: 'PASS_SECRET_BAD_TLS',
+  endpointFqdn: 'PASS_ENDPOINTSLICE_FQDN',
+} as const;
+
+/** Reports findings about one object. */
+export interface Reporter {
+  readonly ref: ObjectRef;
+  readonly location: SourceLocation | undefined;
+  error(code: string, field: string, message: string): void;
+  warning(code: string, field: string, message: string): void;
+}
+
+function sortKey(d: Diagnostic): string {
+  const o = d.object;
+  return o === undefined ? '' : `${o.kind}\u0000${o.namespace ?? ''}\u0000${o.name}`;
+}
+
+/** Collects diagnostics, drops exact repeats, and returns them grouped by object in a stable order. */
+export class DiagnosticList {
+  readonly #items: Diagnostic[] = [];
+  readonly #seen = new Set<string>();
+
+  add(d: Diagnostic): void {
+    const key = JSON.stringify([d.severity, d.code, d.object, d.field, d.message]);
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.#items.push(d);
+  }
+
+  /** A reporter bound to one object (and its file location, when the file source set one). */
+  reporter(ref: ObjectRef, location: SourceLocation | undefined): Reporter {
+    const emit = (severity: Severity, code: string, field: string, message: string): void => {
+      this.add({ severity, code, message, object: ref, field, ...(location ? { location } : {}) });
+    };
+    return {
+      ref,
+      location,
+      error: (code, field, message) => emit('error', code, field, message),
+      warning: (code, field, message) => emit('warning', code, field, message),
+    };
+  }
+
+  /** Grouped by kind, namespace and name; within one object in the order they were found (field order). */
+  sorted(): Diagnostic[] {
+    // Array.prototype.sort is stable, so the walk order within an object is kept.
+    return [...this.#items].sort((a, b) => {
+      const ka = sortKey(a);
+      const kb = sortKey(b);
+      return ka < kb ? -1 : ka > kb ? 1 : 0;
+    });
+  }
+}
