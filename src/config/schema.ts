@@ -88,7 +88,8 @@ const path = z.string().min(1, 'expected a non-empty path');
 
 const logLevel = z
   .string()
-  .transform((s) => s.toLowerCase())
+  // Traefik (logrus) also spelled it "warning".
+  .transform((s) => (s.toLowerCase() === 'warning' ? 'warn' : s.toLowerCase()))
   .pipe(z.enum(['debug', 'info', 'warn', 'error']));
 
 const htpasswdUser = z.string().transform((line, ctx) => {

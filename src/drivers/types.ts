@@ -13,8 +13,7 @@ export interface ProxyDriver {
 /** Answers an HTTP-01 token with its key authorization, or `undefined` when unknown. */
 export type AcmeChallengeHook = (token: string) => string | undefined;
 
-/** Requests under this path bypass redirect and auth so HTTP-01 validation always reaches the controller. */
-export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+export { ACME_CHALLENGE_PREFIX } from '../model/redirect.ts';
 
 /** Options every driver understands; drivers add their own. */
 export interface DriverCommonOptions {

@@ -27,7 +27,7 @@ export function parseObjectsFile(text: string, file: string): ParsedFile {
   let ignored = 0;
   for (const doc of list) {
     for (const err of doc.errors) {
-      const line = err.linePos?.[0].line;
+      const line = lineCounter.linePos(err.pos[0]).line;
       diagnostics.push({
         severity: 'error',
         code: 'PASS_FILE_PARSE',

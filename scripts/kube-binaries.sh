@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Builds the real kube-apiserver and etcd that the Kubernetes integration tests run
+# (the envtest approach), from the Go module proxy, once per machine.
+#
+#   bash scripts/kube-binaries.sh          # build if missing, print the paths
+#   eval "$(bash scripts/kube-binaries.sh)" # sets PASSERELLE_KUBE_APISERVER, PASSERELLE_ETCD
+#
+# The versions come from test/kube/go.mod (k8s.io/kubernetes, and the etcd server that
+# it requires). Binaries are cached under
+# ${PASSERELLE_CACHE:-$HOME/.cache/passerelle}/kube/<kubernetes version>/, so a second
+# run only checks that they are there and start. Progress goes to stderr; stdout holds
+# only the two assignments.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+module="$root/test/kube"
+cache_root="${PASSERELLE_CACHE:-$HOME/.cache/passerelle}"
+
+version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2 } $1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$module/go.mod" | head -n 1)"
+if [[ -z "$version" ]]; then
+  echo "kube-binaries: no k8s.io/kubernetes requirement in $module/go.mod" >&2
+  exit 1
+fi
+dir="$cache_root/kube/$version"
+apiserver="$dir/kube-apiserver"
+etcd="$dir/etcd"
+
+works() {
+  [[ -x "$1" ]] && "$1" --version >/dev/null 2>&1
+}
+
+if works "$apiserver" && works "$etcd"; then
+  echo "PASSERELLE_KUBE_APISERVER=$apiserver"
+  echo "PASSERELLE_ETCD=$etcd"
+  exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "kube-binaries: 'go' is not on PATH; install Go >= 1.25 to build kube-apiserver $version" >&2
+  exit 1
+fi
+
+mkdir -p "$dir"
+tmp="$(mktemp -d "$dir/.build.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+
+export GOFLAGS=-mod=mod
+export CGO_ENABLED=0
+cd "$module"
+start=$(date +%s)
+build() {
+  local out="$1" pkg="$2"
+  echo "kube-binaries: building $pkg -> $out" >&2
+  go build -trimpath -ldflags="-s -w" -o "$tmp/$(basename "$out")" "$pkg"
+  mv -f "$tmp/$(basename "$out")" "$out"
+}
+works "$etcd" || build "$etcd" go.etcd.io/etcd/server/v3
+works "$apiserver" || build "$apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+echo "kube-binaries: built in $(($(date +%s) - start)) s: $("$apiserver" --version), etcd $("$etcd" --version | awk '/etcd Version/ { print $3 }')" >&2
+
+echo "PASSERELLE_KUBE_APISERVER=$apiserver"
+echo "PASSERELLE_ETCD=$etcd"

@@ -1,0 +1,89 @@
+import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { runMiddlewares } from './middlewares.ts';
+import type { Verdict } from './middlewares.ts';
+import { scanRequestHeaders } from './headers.ts';
+import { addForwardedHeaders, currentEntryPoint } from './proxy.ts';
+import type { ListenerContext, ProxyState } from './proxy.ts';
+import { pickUpstream } from './upstream.ts';
+import type { Upstream } from './upstream.ts';
+
+/** Writes a complete HTTP/1.1 answer on a raw socket and closes it. */
+function rawAnswer(socket: Duplex, status: number, body: string, headers: Readonly<Record<string, string>> = {}): void {
+  if (socket.destroyed) return;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: passerelle\r\nconnection: close\r\n`;
+  head += `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`;
+  for (const [k, v] of Object.entries(headers)) if (k !== 'content-type') head += `${k}: ${v}\r\n`;
+  socket.end(`${head}\r\n${body}`);
+}
+
+function rawVerdict(socket: Duplex, v: Verdict): void {
+  rawAnswer(socket, v.status, v.body, v.headers);
+}
+
+/**
+ * Passes a WebSocket upgrade through: forwards the upgrade request to an endpoint,
+ * then pipes both sockets; the endpoint's own 101 (or refusal) reaches the client as is.
+ */
+export function handleUpgrade(state: ProxyState, listener: ListenerContext, req: IncomingMessage, socket: Duplex, head: Buffer, connectTimeoutMs: number): void {
+  socket.on('error', () => socket.destroy());
+  const url = req.url ?? '/';
+  const { router, ep } = currentEntryPoint(state, listener);
+  if (ep === undefined) return rawAnswer(socket, 404, 'Not Found\n');
+  const h = scanRequestHeaders(req.rawHeaders, true);
+  if (!h.websocket) return rawAnswer(socket, 400, 'Bad Request: only WebSocket upgrades are proxied\n');
+  const verdict = runMiddlewares(ep.middlewares, h.host, url, h.authorization);
+  if (verdict !== undefined) return rawVerdict(socket, verdict);
+  const q = url.indexOf('?');
+  const result = router.resolve(h.host, q === -1 ? url : url.slice(0, q));
+  if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');
+  const backend = result.backend;
+  if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, 'Service Unavailable: no endpoint is ready\n');
+  addForwardedHeaders(state, listener, h, req.socket.remoteAddress);
+  let lines = `${req.method ?? 'GET'} ${url} HTTP/1.1\r\n`;
+  const out = h.out;
+  for (let i = 0; i < out.length; i += 2) lines += `${out[i]!}: ${out[i + 1]!}\r\n`;
+  const request = Buffer.concat([Buffer.from(`${lines}connection: upgrade\r\n\r\n`, 'latin1'), head]);
+
+  const ups = backend.upstreams;
+  let index = pickUpstream(backend);
+  let attempts = ups.length;
+  const tryConnect = (): void => {
+    const upstream: Upstream = ups[index]!;
+    const [host, port] = splitKey(upstream.key);
+    const up: Socket = connect({ host, port });
+    const timer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), connectTimeoutMs);
+    const onConnectError = (err: Error & { code?: string }): void => {
+      clearTimeout(timer);
+      if (err.code === 'ECONNREFUSED') upstream.markDown();
+      if (--attempts > 0 && !socket.destroyed) {
+        index = (index + 1) % ups.length;
+        tryConnect();
+        return;
+      }
+      rawAnswer(socket, err.code === 'ETIMEDOUT' ? 504 : 502, err.code === 'ETIMEDOUT' ? 'Gateway Timeout\n' : 'Bad Gateway\n');
+    };
+    up.once('error', onConnectError);
+    up.once('connect', () => {
+      clearTimeout(timer);
+      up.off('error', onConnectError);
+      up.on('error', () => socket.destroy());
+      socket.on('close', () => up.destroy());
+      up.on('close', () => socket.destroy());
+      up.setNoDelay(true);
+      up.write(request);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+  };
+  tryConnect();
+}
+
+function splitKey(key: string): [string, number] {
+  const colon = key.lastIndexOf(':');
+  const host = key.slice(0, colon);
+  return [host.startsWith('[') ? host.slice(1, -1) : host, Number(key.slice(colon + 1))];
+}

@@ -1,0 +1,202 @@
+/*
+ * translate(): a snapshot of Kubernetes objects → the routing model and per-object diagnostics.
+ * Pure: reads only its arguments, never mutates them, never throws on bad input.
+ */
+
+import type { ObjectRef } from '../../shared/diagnostics.ts';
+import type { Snapshot } from '../k8s.ts';
+import { compareRoutes, normalizeRulePath } from '../match.ts';
+import type { Backend, Certificate, EntryPoint, HostKind, Route, RoutingModel, VirtualHost } from '../types.ts';
+import { createBackendResolver, reportBackendProblem } from './backends.ts';
+import type { BackendResolver } from './backends.ts';
+import { isOurIngress } from './class.ts';
+import type { ClassOptions } from './class.ts';
+import { Codes, DiagnosticList } from './diagnostics.ts';
+import { parseIngress } from './ingress.ts';
+import type { BackendRef, ParsedIngress } from './ingress.ts';
+import { compareAge, compareText, isRecord, readHeader } from './object.ts';
+import { createSecretReader } from './tls.ts';
+
+export { isOurIngress } from './class.ts';
+export type { ClassDecision, ClassOptions } from './class.ts';
+export { Codes } from './diagnostics.ts';
+
+/** What translate needs besides the snapshot. */
+export interface TranslateOptions extends ClassOptions {
+  /** From the static config, copied into the model. */
+  readonly entryPoints: readonly EntryPoint[];
+  /** e.g. `passerelle`. */
+  readonly ingressClass: string;
+  /** e.g. `passerelle.dev/ingress-controller`. */
+  readonly controllerName: string;
+  /** Extra `kubernetes.io/ingress.class` values accepted, e.g. `["traefik"]`. */
+  readonly classAliases: readonly string[];
+  readonly watchIngressWithoutClass: boolean;
+}
+
+interface VhostBuild {
+  readonly host: string;
+  readonly kind: HostKind;
+  readonly routes: Route[];
+  /** `path\0pathType` → the Ingress that owns it. */
+  readonly owners: Map<string, ObjectRef>;
+  readonly sources: Map<string, ObjectRef>;
+}
+
+interface CertBuild {
+  readonly id: string;
+  readonly hosts: Set<string>;
+  readonly certPem: string;
+  readonly keyPem: string;
+  readonly source: ObjectRef;
+}
+
+const KIND_ORDER: Readonly<Record<HostKind, number>> = { exact: 0, wildcard: 1, any: 2 };
+
+function refKey(ref: ObjectRef): string {
+  return `${ref.namespace ?? ''}/${ref.name}`;
+}
+
+function compareVhosts(a: VirtualHost, b: VirtualHost): number {
+  return KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareText(a.host, b.host);
+}
+
+/** Resolves a backend reference of an Ingress, reporting problems on the Ingress; returns the backend. */
+function useBackend(ing: ParsedIngress, ref: BackendRef, resolver: BackendResolver, used: Map<string, Backend>): Backend {
+  const res = resolver.resolve(ing.header.namespace, ref.service, ref.port);
+  // A missing Service or port keeps the route with an empty backend: it answers 503 rather than
+  // falling through to another route or host (ingress-nginx does the same), and heals by itself.
+  if (res.problem !== undefined) reportBackendProblem(ing.header.reporter, res.problem, ref.serviceField, ref.portField);
+  used.set(res.backend.id, res.backend);
+  return res.backend;
+}
+
+/**
+ * Translates a snapshot of Kubernetes objects into the routing model. Only Ingresses of our class
+ * (see {@link isOurIngress}) are read; each problem becomes a diagnostic on its object and only the
+ * offending part (rule, path, TLS entry) is dropped. The output is deterministic: the oldest Ingress
+ * wins every conflict, and hosts, routes, backends, certificates and diagnostics are sorted.
+ */
+export function translate(snapshot: Snapshot, options: TranslateOptions): RoutingModel {
+  const diags = new DiagnosticList();
+  const resolver = createBackendResolver(snapshot.services, snapshot.endpointSlices, diags);
+  const secrets = createSecretReader(snapshot.secrets, diags);
+
+  const ingresses: ParsedIngress[] = [];
+  snapshot.ingresses.forEach((obj, i) => {
+    // Other controllers' Ingresses are none of our business: decide the class first. A non-object
+    // has no class to read, so it is reported rather than silently dropped.
+    if (isRecord(obj) && !isOurIngress(obj, snapshot.ingressClasses, options).ours) return;
+    const header = readHeader(obj, 'Ingress', true, `ingresses[${i}]`, diags);
+    const parsed = header && parseIngress(header);
+    if (parsed !== undefined) ingresses.push(parsed);
+  });
+  ingresses.sort((a, b) => compareAge(a.header, b.header));
+
+  const used = new Map<string, Backend>();
+  const vhosts = new Map<string, VhostBuild>();
+  for (const ing of ingresses) {
+    const report = ing.header.reporter;
+    for (const rule of ing.rules) {
+      if (rule.paths.length === 0) continue;
+      let vh = vhosts.get(rule.host);
+      if (vh === undefined) {
+        vh = { host: rule.host, kind: rule.kind, routes: [], owners: new Map(), sources: new Map() };
+        vhosts.set(rule.host, vh);
+      }
+      vh.sources.set(refKey(ing.header.ref), ing.header.ref);
+      for (const p of rule.paths) {
+        const path = normalizeRulePath(p.path, p.pathType);
+        const key = `${path}\u0000${p.pathType}`;
+        const owner = vh.owners.get(key);
+        if (owner !== undefined) {
+          const where = refKey(owner) === refKey(ing.header.ref) ? 'an earlier path of this Ingress' : `older Ingress ${refKey(owner)}`;
+          report.warning(Codes.conflict, `${p.field}.path`, `host ${rule.host} ${p.pathType} ${path} is already routed by ${where}; this path is ignored`);
+          continue;
+        }
+        vh.owners.set(key, ing.header.ref);
+        const backend = useBackend(ing, p.backend, resolver, used);
+        vh.routes.push({ path, pathType: p.pathType, backend: backend.id, source: ing.header.ref, field: p.field });
+      }
+    }
+  }
+
+  let defaultBackend: string | undefined;
+  let defaultOwner: ObjectRef | undefined;
+  for (const ing of ingresses) {
+    const ref = ing.defaultBackend;
+    if (ref === undefined) continue;
+    if (defaultOwner !== undefined) {
+      ing.header.reporter.warning(Codes.conflict, ref.field, `the default backend is already set by older Ingress ${refKey(defaultOwner)}; this one is ignored`);
+      continue;
+    }
+    defaultOwner = ing.header.ref;
+    defaultBackend = useBackend(ing, ref, resolver, used).id;
+  }
+
+  const certs = new Map<string, CertBuild>();
+  /** host → certificate id; the oldest Ingress naming a host decides its certificate. */
+  const hostCert = new Map<string, { readonly id: string; readonly owner: ObjectRef }>();
+  for (const ing of ingresses) {
+    const report = ing.header.reporter;
+    for (const entry of ing.tls) {
+      const secret = secrets.read(ing.header.namespace, entry.secretName);
+      if (!secret.ok) {
+        report.error(secret.code, `${entry.field}.secretName`, secret.message);
+        continue;
+      }
+      const id = `${ing.header.namespace}/${entry.secretName}`;
+      let cert = certs.get(id);
+      if (cert === undefined) {
+        cert = { id, hosts: new Set(), certPem: secret.certPem, keyPem: secret.keyPem, source: secret.ref };
+        certs.set(id, cert);
+      }
+      for (const h of entry.hosts) {
+        const current = hostCert.get(h.host);
+        if (current === undefined || current.id === id) {
+          hostCert.set(h.host, current ?? { id, owner: ing.header.ref });
+          cert.hosts.add(h.host);
+        } else {
+          report.warning(Codes.conflict, h.field, `host ${h.host} already uses certificate ${current.id} from Ingress ${refKey(current.owner)}; Secret ${id} is not used for it`);
+        }
+      }
+    }
+  }
+
+  const virtualHosts: VirtualHost[] = [...vhosts.values()]
+    .map((vh): VirtualHost => {
+      const exact = hostCert.get(vh.host)?.id;
+      const wildcard = vh.kind === 'exact' && vh.host.includes('.') ? hostCert.get(`*${vh.host.slice(vh.host.indexOf('.'))}`)?.id : undefined;
+      const certificate = vh.kind === 'any' ? undefined : (exact ?? wildcard);
+      const sources = [...vh.sources.entries()].sort(([a], [b]) => compareText(a, b)).map(([, r]) => r);
+      return {
+        host: vh.host,
+        kind: vh.kind,
+        routes: [...vh.routes].sort(compareRoutes),
+        ...(certificate === undefined ? {} : { certificate }),
+        sources,
+      };
+    })
+    .sort(compareVhosts);
+
+  const backends: Record<string, Backend> = {};
+  for (const id of [...used.keys()].sort(compareText)) {
+    const b = used.get(id);
+    if (b !== undefined) backends[id] = b;
+  }
+
+  // A certificate that no host selects (all its hosts taken by older Ingresses) would never be served.
+  const certificates: Certificate[] = [...certs.values()]
+    .filter((c) => c.hosts.size > 0)
+    .sort((a, b) => compareText(a.id, b.id))
+    .map((c) => ({ id: c.id, hosts: [...c.hosts].sort(compareText), certPem: c.certPem, keyPem: c.keyPem, source: c.source }));
+
+  return {
+    entryPoints: [...options.entryPoints],
+    virtualHosts,
+    backends,
+    ...(defaultBackend === undefined ? {} : { defaultBackend }),
+    certificates,
+    diagnostics: diags.sorted(),
+  };
+}

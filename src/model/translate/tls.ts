@@ -1,0 +1,107 @@
+/* Reading of `kubernetes.io/tls` Secrets into PEM certificate and key. */
+
+import { Buffer } from 'node:buffer';
+import { Codes } from './diagnostics.ts';
+import type { DiagnosticList } from './diagnostics.ts';
+import { isRecord, readHeader } from './object.ts';
+import type { ObjectHeader } from './object.ts';
+import type { ObjectRef } from '../../shared/diagnostics.ts';
+
+export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+
+const CERT_PEM = /^\s*-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*/;
+// Encrypted keys are refused: no proxy could load them without a passphrase.
+const KEY_PEM = /^\s*-----BEGIN (RSA |EC )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END \1PRIVATE KEY-----\s*$/;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The certificate chain (one or more CERTIFICATE blocks, nothing else) and the key of a TLS Secret. */
+export type TlsSecret =
+  | { readonly ok: true; readonly certPem: string; readonly keyPem: string; readonly ref: ObjectRef }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** Whether a text is one or more PEM CERTIFICATE blocks and nothing else. */
+export function isCertificateChainPem(text: string): boolean {
+  let rest = text;
+  let blocks = 0;
+  for (;;) {
+    const m = CERT_PEM.exec(rest);
+    if (m === null) break;
+    blocks += 1;
+    rest = rest.slice(m[0].length);
+  }
+  return blocks > 0 && rest.trim() === '';
+}
+
+/** Whether a text is exactly one unencrypted PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC). */
+export function isPrivateKeyPem(text: string): boolean {
+  return KEY_PEM.test(text);
+}
+
+function decodeBase64(value: string): string | undefined {
+  const compact = value.replace(/\s+/g, '');
+  if (compact.length % 4 !== 0 || !BASE64.test(compact)) return undefined;
+  return Buffer.from(compact, 'base64').toString('utf8');
+}
+
+/** One key of a Secret: `stringData` wins over `data`, as the API server merges them on write. */
+function secretValue(h: ObjectHeader, key: string): { value?: string; field: string; problem?: string } {
+  const stringData = h.body['stringData'];
+  if (isRecord(stringData) && stringData[key] !== undefined) {
+    const v = stringData[key];
+    return typeof v === 'string' ? { value: v, field: `stringData['${key}']` } : { field: `stringData['${key}']`, problem: 'must be a string' };
+  }
+  const data = h.body['data'];
+  const field = `data['${key}']`;
+  if (!isRecord(data) || data[key] === undefined || data[key] === null) return { field, problem: 'is missing' };
+  const v = data[key];
+  if (typeof v !== 'string') return { field, problem: 'must be a base64 string' };
+  const decoded = decodeBase64(v);
+  return decoded === undefined ? { field, problem: 'is not valid base64' } : { value: decoded, field };
+}
+
+/** Reads TLS Secrets by namespace and name; a bad Secret is reported once, on itself. */
+export interface SecretReader {
+  read(namespace: string, name: string): TlsSecret;
+}
+
+/** Indexes the Secrets of a snapshot (reporting malformed metadata) for TLS lookups. */
+export function createSecretReader(secrets: readonly unknown[], diags: DiagnosticList): SecretReader {
+  const index = new Map<string, ObjectHeader>();
+  secrets.forEach((s, i) => {
+    const h = readHeader(s, 'Secret', true, `secrets[${i}]`, diags);
+    if (h !== undefined && !index.has(`${h.namespace}/${h.name}`)) index.set(`${h.namespace}/${h.name}`, h);
+  });
+  const cache = new Map<string, TlsSecret>();
+
+  function readUncached(namespace: string, name: string): TlsSecret {
+    const h = index.get(`${namespace}/${name}`);
+    if (h === undefined) {
+      return { ok: false, code: Codes.missingSecret, message: `Secret ${namespace}/${name} does not exist; these hosts use the default certificate` };
+    }
+    const bad = (field: string, why: string): TlsSecret => {
+      h.reporter.error(Codes.badTls, field, why);
+      return { ok: false, code: Codes.badTls, message: `Secret ${namespace}/${name} is not a usable TLS Secret: ${why}; these hosts use the default certificate` };
+    };
+    const type = h.body['type'];
+    if (type !== TLS_SECRET_TYPE) return bad('type', `type must be ${TLS_SECRET_TYPE}, found ${JSON.stringify(type ?? null)}`);
+    const crt = secretValue(h, 'tls.crt');
+    if (crt.value === undefined) return bad(crt.field, `tls.crt ${crt.problem ?? 'is missing'}`);
+    if (!isCertificateChainPem(crt.value)) return bad(crt.field, 'tls.crt must be PEM CERTIFICATE blocks');
+    const key = secretValue(h, 'tls.key');
+    if (key.value === undefined) return bad(key.field, `tls.key ${key.problem ?? 'is missing'}`);
+    if (!isPrivateKeyPem(key.value)) return bad(key.field, 'tls.key must be one unencrypted PEM private key');
+    return { ok: true, certPem: crt.value, keyPem: key.value, ref: h.ref };
+  }
+
+  return {
+    read(namespace, name) {
+      const id = `${namespace}/${name}`;
+      let res = cache.get(id);
+      if (res === undefined) {
+        res = readUncached(namespace, name);
+        cache.set(id, res);
+      }
+      return res;
+    },
+  };
+}

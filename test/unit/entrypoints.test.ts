@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PassError } from '../../src/shared/errors.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import type { StaticConfig } from '../../src/config/schema.ts';
+import { entryPointsFromConfig } from '../../src/model/entrypoints.ts';
+import type { EntryPoint } from '../../src/model/types.ts';
+
+const seedFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/config/seed-traefik.toml');
+const SEED_USER = { user: 'klefevre', hash: '$apr1$k2qslCn6$0OgA8vhnyC8nJ99YfJMOM/' };
+const seedAuth = { kind: 'basicAuth', realm: 'passerelle', users: [SEED_USER], removeHeader: false } as const;
+
+test('seed: http :80 redirects (302, to https:443) before basic auth; https :443 is TLS with basic auth', () => {
+  const config = parseConfig(readFileSync(seedFile, 'utf8'), seedFile);
+  const expected: EntryPoint[] = [
+    {
+      name: 'http',
+      address: { port: 80 },
+      tls: false,
+      middlewares: [{ kind: 'redirect', entryPoint: 'https', scheme: 'https', port: 443, status: 302 }, seedAuth],
+    },
+    { name: 'https', address: { port: 443 }, tls: true, middlewares: [seedAuth] },
+  ];
+  assert.deepEqual(entryPointsFromConfig(config), expected);
+});
+
+const cases: { name: string; toml: string; expect: EntryPoint[] }[] = [
+  { name: 'default config: http on :80, no middleware', toml: '', expect: [{ name: 'http', address: { port: 80 }, tls: false, middlewares: [] }] },
+  {
+    name: 'permanent redirect is a 308',
+    toml: '[entryPoints.a]\naddress = ":8000"\nredirect = { entryPoint = "b", permanent = true }\n[entryPoints.b]\naddress = ":8443"\ntls = {}',
+    expect: [
+      { name: 'a', address: { port: 8000 }, tls: false, middlewares: [{ kind: 'redirect', entryPoint: 'b', scheme: 'https', port: 8443, status: 308 }] },
+      { name: 'b', address: { port: 8443 }, tls: true, middlewares: [] },
+    ],
+  },
+  {
+    name: 'redirect to a plain-HTTP entry point uses the http scheme',
+    toml: '[entryPoints.old]\naddress = ":81"\nredirect.entryPoint = "new"\n[entryPoints.new]\naddress = ":82"',
+    expect: [
+      { name: 'new', address: { port: 82 }, tls: false, middlewares: [] },
+      { name: 'old', address: { port: 81 }, tls: false, middlewares: [{ kind: 'redirect', entryPoint: 'new', scheme: 'http', port: 82, status: 302 }] },
+    ],
+  },
+  {
+    name: 'only defaultEntryPoints are returned, sorted by name',
+    toml: 'defaultEntryPoints = ["z", "a"]\n[entryPoints]\nz.address = ":1"\nm.address = ":2"\na.address = ":3"',
+    expect: [
+      { name: 'a', address: { port: 3 }, tls: false, middlewares: [] },
+      { name: 'z', address: { port: 1 }, tls: false, middlewares: [] },
+    ],
+  },
+  {
+    name: 'addresses: IPv4, IPv6 and host name hosts',
+    toml: '[entryPoints]\nv4.address = "127.0.0.1:8443"\nv6.address = "[::1]:443"\nname.address = "localhost:65535"',
+    expect: [
+      { name: 'name', address: { host: 'localhost', port: 65535 }, tls: false, middlewares: [] },
+      { name: 'v4', address: { host: '127.0.0.1', port: 8443 }, tls: false, middlewares: [] },
+      { name: 'v6', address: { host: '::1', port: 443 }, tls: false, middlewares: [] },
+    ],
+  },
+  {
+    name: 'basic auth with realm and removeHeader',
+    toml: '[entryPoints.web]\naddress = ":80"\n[entryPoints.web.auth.basic]\nusers = ["klefevre:$apr1$k2qslCn6$0OgA8vhnyC8nJ99YfJMOM/"]\nrealm = "bobox"\nremoveHeader = true',
+    expect: [{ name: 'web', address: { port: 80 }, tls: false, middlewares: [{ kind: 'basicAuth', realm: 'bobox', users: [SEED_USER], removeHeader: true }] }],
+  },
+];
+for (const c of cases) {
+  test(`entryPointsFromConfig: ${c.name}`, () => {
+    assert.deepEqual(entryPointsFromConfig(parseConfig(c.toml, '/etc/p/passerelle.toml')), c.expect);
+  });
+}
+
+/** A config as code could build it, bypassing parseConfig's checks. */
+function withEntryPoints(entryPoints: StaticConfig['entryPoints'], defaultEntryPoints = Object.keys(entryPoints)): StaticConfig {
+  return { ...parseConfig('', '/etc/p/passerelle.toml'), entryPoints, defaultEntryPoints };
+}
+
+const refused: { name: string; config: StaticConfig; code: string }[] = [
+  { name: 'redirect to an unknown entry point', config: withEntryPoints({ http: { address: ':80', redirect: { entryPoint: 'https', permanent: false } } }), code: 'PASS_CONFIG_BAD_REDIRECT' },
+  { name: 'redirect to itself', config: withEntryPoints({ http: { address: ':80', redirect: { entryPoint: 'http', permanent: false } } }), code: 'PASS_CONFIG_BAD_REDIRECT' },
+  {
+    name: 'redirect to an entry point that is not served',
+    config: withEntryPoints({ http: { address: ':80', redirect: { entryPoint: 'https', permanent: false } }, https: { address: ':443', tls: { certificates: [] } } }, ['http']),
+    code: 'PASS_CONFIG_BAD_REDIRECT',
+  },
+  { name: 'port 0', config: withEntryPoints({ http: { address: ':0' } }), code: 'PASS_CONFIG_BAD_ADDRESS' },
+  { name: 'port 65536', config: withEntryPoints({ http: { address: ':65536' } }), code: 'PASS_CONFIG_BAD_ADDRESS' },
+  { name: 'address without a port', config: withEntryPoints({ http: { address: 'localhost' } }), code: 'PASS_CONFIG_BAD_ADDRESS' },
+  { name: 'defaultEntryPoints naming an undefined entry point', config: withEntryPoints({ http: { address: ':80' } }, ['http', 'https']), code: 'PASS_CONFIG_UNKNOWN_ENTRYPOINT' },
+];
+for (const c of refused) {
+  test(`entryPointsFromConfig refuses ${c.name}`, () => {
+    assert.throws(() => entryPointsFromConfig(c.config), (err: unknown) => err instanceof PassError && err.code === c.code);
+  });
+}
