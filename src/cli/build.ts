@@ -9,7 +9,8 @@ export async function buildOnce(flags: CliFlags): Promise<{ context: Context; mo
   const source = createSource(context.config, false);
   await source.start();
   try {
-    return { context, model: buildModel(source, context.translate) };
+    const model = buildModel(source, context.translate);
+    return { context, model: { ...model, diagnostics: [...context.warnings, ...model.diagnostics] } };
   } finally {
     await source.stop();
   }

@@ -1,10 +1,11 @@
 import path from 'node:path';
 import { PassError } from '../shared/errors.ts';
+import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { Logger } from '../shared/logger.ts';
 import { silentLogger } from '../shared/logger.ts';
 import type { StaticConfig } from '../config/schema.ts';
 import { applyFlags, type CliFlags } from '../config/flags.ts';
-import { defaultConfig, loadConfigFile } from '../config/load.ts';
+import { defaultConfig, loadConfigResult } from '../config/load.ts';
 import { entryPointsFromConfig } from '../model/entrypoints.ts';
 import type { TranslateOptions } from '../model/translate/index.ts';
 import type { Source } from '../sources/snapshot.ts';
@@ -14,12 +15,14 @@ import { FileSource } from '../sources/file/source.ts';
 export interface Context {
   readonly config: StaticConfig;
   readonly translate: TranslateOptions;
+  /** Warnings about the config file (it loaded, but something deserves a look). */
+  readonly warnings: readonly Diagnostic[];
 }
 
 /** Loads the config file (if any) and applies the command-line flags over it. */
 export async function loadContext(flags: CliFlags): Promise<Context> {
-  const base = flags.configFile === undefined ? defaultConfig() : await loadConfigFile(flags.configFile);
-  const config = applyFlags(base, flags);
+  const loaded = flags.configFile === undefined ? { config: defaultConfig(), warnings: [] } : await loadConfigResult(flags.configFile);
+  const config = applyFlags(loaded.config, flags);
   const translate: TranslateOptions = {
     entryPoints: entryPointsFromConfig(config),
     ingressClass: config.kubernetes.ingressClass,
@@ -27,7 +30,7 @@ export async function loadContext(flags: CliFlags): Promise<Context> {
     classAliases: config.kubernetes.classAliases,
     watchIngressWithoutClass: config.kubernetes.watchIngressWithoutClass,
   };
-  return { config, translate };
+  return { config, translate, warnings: loaded.warnings };
 }
 
 /** The configured source of objects: the file source (the Kubernetes source is not built yet). */

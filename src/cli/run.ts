@@ -1,3 +1,4 @@
+import { formatDiagnostic } from '../shared/diagnostics.ts';
 import { PassError } from '../shared/errors.ts';
 import type { CliFlags } from '../config/flags.ts';
 import type { StaticConfig } from '../config/schema.ts';
@@ -32,8 +33,9 @@ export interface RunningController {
 
 /** Starts source, driver and sync loop (the composition root of `passerelle run`). */
 export async function startController(flags: CliFlags, logger?: Logger): Promise<RunningController> {
-  const { config, translate } = await loadContext(flags);
+  const { config, translate, warnings } = await loadContext(flags);
   const log = logger ?? createLogger(config.logLevel);
+  for (const w of warnings) log.warn({ code: w.code, field: w.field, location: w.location }, formatDiagnostic(w));
   if (config.web.enabled) log.warn({ field: 'web.enabled' }, 'the web dashboard (--web) is not implemented yet; ignoring');
   const source = createSource(config, true, log);
   const driver = createDriver(config, log);

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { backend, echoOf, entryPoint, freePort, Harness, model, request, route, vhost } from './harness.ts';
 
-async function setup(t: import('node:test').TestContext, settings = {}): Promise<number> {
+async function setup(t: TestContext, settings = {}): Promise<number> {
   const h = await Harness.create(t, settings);
   const [site] = await h.echoes('site');
   const port = await freePort();

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
@@ -8,7 +9,7 @@ import { backend, entryPoint, freePort, Harness, model, patternSha256, request, 
 
 const TEN_MB = 10 * 1024 * 1024;
 
-async function setup(t: import('node:test').TestContext): Promise<number> {
+async function setup(t: TestContext): Promise<number> {
   const h = await Harness.create(t);
   const [site] = await h.echoes('site');
   const port = await freePort();

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as h2connect } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
@@ -29,7 +30,7 @@ function peerCertificate(port: number, servername: string | undefined): Promise<
   });
 }
 
-async function tlsSetup(t: import('node:test').TestContext): Promise<{ h: Harness; port: number; plain: number; certs: Certificate[] }> {
+async function tlsSetup(t: TestContext): Promise<{ h: Harness; port: number; plain: number; certs: Certificate[] }> {
   const h = await Harness.create(t);
   const [site] = await h.echoes('site');
   const certs = [await makeCert('default/secure', 'secure.test', ['secure.test']), await makeCert('default/wild', 'wild', ['*.wild-tls.test'])];

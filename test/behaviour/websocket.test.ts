@@ -42,7 +42,10 @@ test('WebSocket upgrades pass through on plain and TLS entry points', async (t) 
   assert.equal(got, 'ws1:hello');
 
   for (const [scheme, port] of [['ws', plain], ['wss', secure]] as const) {
-    const ws = new WebSocket(`${scheme}://127.0.0.1:${port}/socket/x`, { headers: { host: 'ws.test' }, servername: 'ws.test', rejectUnauthorized: false });
+    const ws = new WebSocket(`${scheme}://127.0.0.1:${port}/socket/x`, {
+      headers: { host: 'ws.test' },
+      ...(scheme === 'wss' ? { servername: 'ws.test', rejectUnauthorized: false } : {}),
+    });
     await opened(ws);
     assert.equal(await roundTrip(ws, `ping-${scheme}`), `ws1:ping-${scheme}`);
     assert.equal(await roundTrip(ws, 'again'), 'ws1:again');

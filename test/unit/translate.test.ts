@@ -119,10 +119,6 @@ test('seed: the legacy extensions/v1beta1 Ingress (class "traefik" alias, paths 
   assert.equal(model.defaultBackend, undefined);
 });
 
-test('seed: the fixture is the seed file byte for byte', () => {
-  assert.equal(readFileSync(new URL('seed-ingress.yml', fixtures), 'utf8'), readFileSync('/work/shared/seed/ingress.yml', 'utf8'));
-});
-
 test('entry points are copied from the options into the model', () => {
   const entryPoints = [{ name: 'http', address: { port: 80 }, tls: false, middlewares: [] }];
   const model = run(load('seed-ingress.yml', 'seed-services.yaml'), { ...options, entryPoints });

@@ -1,0 +1,329 @@
+/*
+ * A list + watch informer for one resource type in one namespace (or all). Unlike the informer of
+ * @kubernetes/client-node it never stops for good: every failure is retried with a capped, jittered
+ * backoff; it pages its lists, resumes watches from the last resourceVersion (bookmarks included),
+ * relists after 410 Gone, and a watchdog ends a watch that has been silent for too long.
+ */
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../../shared/logger.ts';
+import { silentLogger } from '../../shared/logger.ts';
+import type { KubeObject } from '../../model/k8s.ts';
+import { KubeApiError, type KubeClient, type Query, type WatchEvent } from './client.ts';
+
+/** A resource type the source reads or writes. */
+export interface ResourceType {
+  readonly kind: string;
+  /** `v1`, `networking.k8s.io/v1`, ... */
+  readonly apiVersion: string;
+  readonly plural: string;
+  readonly namespaced: boolean;
+}
+
+export const INGRESS: ResourceType = { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', plural: 'ingresses', namespaced: true };
+export const INGRESS_CLASS: ResourceType = { kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', plural: 'ingressclasses', namespaced: false };
+export const SERVICE: ResourceType = { kind: 'Service', apiVersion: 'v1', plural: 'services', namespaced: true };
+export const ENDPOINT_SLICE: ResourceType = { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true };
+export const SECRET: ResourceType = { kind: 'Secret', apiVersion: 'v1', plural: 'secrets', namespaced: true };
+export const LEASE: ResourceType = { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', plural: 'leases', namespaced: true };
+export const EVENT: ResourceType = { kind: 'Event', apiVersion: 'events.k8s.io/v1', plural: 'events', namespaced: true };
+
+/**
+ * The API path of a collection or an object: `/apis/networking.k8s.io/v1/namespaces/ns/ingresses/name/status`.
+ * `namespace` undefined means all namespaces (for a namespaced type).
+ */
+export function resourcePath(type: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+  const root = type.apiVersion.includes('/') ? `/apis/${type.apiVersion}` : `/api/${type.apiVersion}`;
+  const ns = type.namespaced && namespace !== undefined ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const obj = name === undefined ? '' : `/${encodeURIComponent(name)}`;
+  const sub = subresource === undefined ? '' : `/${subresource}`;
+  return `${root}${ns}/${type.plural}${obj}${sub}`;
+}
+
+/** `namespace/name`, or `name` for a cluster-scoped object. */
+export function objectKey(obj: KubeObject): string {
+  const m = obj.metadata;
+  return m?.namespace === undefined ? (m?.name ?? '') : `${m.namespace}/${m.name ?? ''}`;
+}
+
+/** A change of the informer's cache. */
+export type InformerEvent =
+  | { readonly type: 'added'; readonly object: KubeObject }
+  | { readonly type: 'modified'; readonly object: KubeObject; readonly previous: KubeObject }
+  | { readonly type: 'deleted'; readonly object: KubeObject };
+
+/** Options of {@link Informer}. */
+export interface InformerOptions {
+  readonly client: KubeClient;
+  readonly type: ResourceType;
+  /** One namespace; undefined: all namespaces (or a cluster-scoped type). */
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  /** Turns an API object into what is cached (strip unused fields); undefined drops it. */
+  readonly transform?: (obj: KubeObject) => KubeObject | undefined;
+  /** Called for every cache change (after the cache was updated). */
+  readonly onEvent?: (event: InformerEvent) => void;
+  readonly logger?: Logger;
+  /** Items per list page (default 500). */
+  readonly pageSize?: number;
+  /** A watch that receives nothing (not even a bookmark) for this long is restarted (default 150 s). */
+  readonly watchdogMs?: number;
+  /** Server-side watch timeout range in seconds, picked at random per watch (default 300..600). */
+  readonly watchTimeoutSeconds?: readonly [number, number];
+  /** First retry delay after a failure; doubles up to `maxBackoffMs` (defaults 250 ms, 30 s). */
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+}
+
+/** Counters, for logs and tests. */
+export interface InformerStats {
+  lists: number;
+  watches: number;
+  /** Relists caused by 410 Gone (an expired resourceVersion). */
+  expired: number;
+  /** Watches ended by the watchdog. */
+  silent: number;
+  bookmarks: number;
+  failures: number;
+}
+
+interface ListBody {
+  readonly metadata?: { readonly resourceVersion?: string; readonly continue?: string };
+  readonly items?: readonly KubeObject[];
+}
+
+function isGone(err: unknown): boolean {
+  return err instanceof KubeApiError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone');
+}
+
+/** The list + watch loop of one resource type; see the file comment. */
+export class Informer {
+  readonly #o: InformerOptions;
+  readonly #log: Logger;
+  readonly #cache = new Map<string, KubeObject>();
+  readonly #abort = new AbortController();
+  readonly #stats: InformerStats = { lists: 0, watches: 0, expired: 0, silent: 0, bookmarks: 0, failures: 0 };
+  #resourceVersion = '';
+  #synced = false;
+  #resolveSynced: () => void = () => {};
+  readonly #syncedPromise: Promise<void>;
+  #loop: Promise<void> | undefined;
+  #lastError: Error | undefined;
+
+  constructor(options: InformerOptions) {
+    this.#o = options;
+    const scope = options.namespace ?? (options.type.namespaced ? '*' : undefined);
+    this.#log = (options.logger ?? silentLogger).child({ informer: options.type.kind, ...(scope === undefined ? {} : { namespace: scope }) });
+    this.#syncedPromise = new Promise((resolve) => {
+      this.#resolveSynced = resolve;
+    });
+  }
+
+  /** Starts the loop in the background. */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Stops the loop and waits for it to end. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+  }
+
+  /** Resolves after the first complete list. */
+  get synced(): Promise<void> {
+    return this.#syncedPromise;
+  }
+
+  get hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** The last failure, cleared by the next successful list or watch event. */
+  get lastError(): Error | undefined {
+    return this.#lastError;
+  }
+
+  get resourceVersion(): string {
+    return this.#resourceVersion;
+  }
+
+  get stats(): Readonly<InformerStats> {
+    return this.#stats;
+  }
+
+  get type(): ResourceType {
+    return this.#o.type;
+  }
+
+  get namespace(): string | undefined {
+    return this.#o.namespace;
+  }
+
+  /** The cached objects. */
+  list(): KubeObject[] {
+    return [...this.#cache.values()];
+  }
+
+  /** One cached object by `namespace/name` (or `name`). */
+  get(key: string): KubeObject | undefined {
+    return this.#cache.get(key);
+  }
+
+  get #stopped(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  #selectors(): Query {
+    return { labelSelector: this.#o.labelSelector, fieldSelector: this.#o.fieldSelector };
+  }
+
+  #prepare(raw: KubeObject): KubeObject | undefined {
+    const typed: KubeObject = { ...raw, kind: this.#o.type.kind, apiVersion: this.#o.type.apiVersion };
+    return this.#o.transform ? this.#o.transform(typed) : typed;
+  }
+
+  #emit(event: InformerEvent): void {
+    try {
+      this.#o.onEvent?.(event);
+    } catch (err) {
+      this.#log.error({ err }, 'informer event handler failed');
+    }
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      try {
+        if (this.#resourceVersion === '') await this.#relist();
+        await this.#watch();
+        failures = 0;
+      } catch (err) {
+        if (this.#stopped) break;
+        if (isGone(err)) {
+          this.#stats.expired++;
+          this.#log.info({ resourceVersion: this.#resourceVersion }, 'resourceVersion expired (410 Gone): relisting');
+          this.#resourceVersion = '';
+          continue;
+        }
+        if (err instanceof KubeApiError && err.reason === 'Timeout' && failures === 0) {
+          this.#stats.silent++;
+          this.#log.warn({ watchdogMs: this.#watchdogMs }, 'watch silent for too long: reconnecting');
+          failures = 1;
+          continue;
+        }
+        failures++;
+        this.#stats.failures++;
+        this.#lastError = err instanceof Error ? err : new Error(String(err));
+        const initial = this.#o.initialBackoffMs ?? 250;
+        const max = this.#o.maxBackoffMs ?? 30_000;
+        const delay = Math.min(max, initial * 2 ** Math.min(failures - 1, 20)) * (0.8 + Math.random() * 0.4);
+        this.#log.warn({ err: this.#lastError.message, retryInMs: Math.round(delay), failures }, 'list/watch failed');
+        try {
+          await sleep(delay, undefined, { signal: this.#abort.signal });
+        } catch {
+          break;
+        }
+      }
+    }
+  }
+
+  get #watchdogMs(): number {
+    return this.#o.watchdogMs ?? 150_000;
+  }
+
+  async #relist(): Promise<void> {
+    const items: KubeObject[] = [];
+    let resourceVersion = '';
+    let cont: string | undefined;
+    do {
+      const page = await this.#o.client.request<ListBody>('GET', resourcePath(this.#o.type, this.#o.namespace), {
+        query: { ...this.#selectors(), limit: this.#o.pageSize ?? 500, continue: cont },
+        signal: this.#abort.signal,
+        timeoutMs: 60_000,
+      });
+      if (resourceVersion === '') resourceVersion = page.metadata?.resourceVersion ?? '';
+      items.push(...(page.items ?? []));
+      cont = page.metadata?.continue || undefined;
+    } while (cont !== undefined && !this.#stopped);
+    if (this.#stopped) return;
+    this.#stats.lists++;
+
+    const fresh = new Map<string, KubeObject>();
+    for (const raw of items) {
+      const obj = this.#prepare(raw);
+      if (obj) fresh.set(objectKey(obj), obj);
+    }
+    const events: InformerEvent[] = [];
+    for (const [key, old] of this.#cache) if (!fresh.has(key)) events.push({ type: 'deleted', object: old });
+    for (const [key, obj] of fresh) {
+      const old = this.#cache.get(key);
+      if (old === undefined) events.push({ type: 'added', object: obj });
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) events.push({ type: 'modified', object: obj, previous: old });
+    }
+    this.#cache.clear();
+    for (const [key, obj] of fresh) this.#cache.set(key, obj);
+    this.#resourceVersion = resourceVersion;
+    this.#lastError = undefined;
+    this.#log.debug({ items: fresh.size, resourceVersion, changes: events.length }, 'listed');
+    for (const e of events) this.#emit(e);
+    if (!this.#synced) {
+      this.#synced = true;
+      this.#resolveSynced();
+    }
+  }
+
+  async #watch(): Promise<void> {
+    const [lo, hi] = this.#o.watchTimeoutSeconds ?? [300, 600];
+    let failure: Error | undefined;
+    this.#stats.watches++;
+    await this.#o.client.watch(
+      resourcePath(this.#o.type, this.#o.namespace),
+      (event) => {
+        if (failure === undefined) failure = this.#handle(event);
+      },
+      {
+        query: {
+          ...this.#selectors(),
+          resourceVersion: this.#resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: Math.round(lo + Math.random() * (hi - lo)),
+        },
+        idleTimeoutMs: this.#watchdogMs,
+        signal: this.#abort.signal,
+      },
+    );
+    if (failure) throw failure;
+  }
+
+  /** Applies one watch event; returns the error an ERROR event carries. */
+  #handle(event: WatchEvent): Error | undefined {
+    const raw = event.object as KubeObject;
+    if (event.type === 'ERROR') {
+      const status = event.object as { code?: unknown; reason?: unknown; message?: unknown };
+      const code = typeof status.code === 'number' ? status.code : 500;
+      const reason = typeof status.reason === 'string' ? status.reason : undefined;
+      return new KubeApiError(code, `watch ${this.#o.type.kind}: ${typeof status.message === 'string' ? status.message : 'error event'}`, reason);
+    }
+    const rv = raw.metadata?.resourceVersion;
+    if (rv !== undefined) this.#resourceVersion = rv;
+    this.#lastError = undefined;
+    if (event.type === 'BOOKMARK') {
+      this.#stats.bookmarks++;
+      return undefined;
+    }
+    const obj = this.#prepare(raw);
+    if (obj === undefined) return undefined;
+    const key = objectKey(obj);
+    const old = this.#cache.get(key);
+    if (event.type === 'DELETED') {
+      this.#cache.delete(key);
+      this.#emit({ type: 'deleted', object: old ?? obj });
+    } else if (event.type === 'ADDED' || event.type === 'MODIFIED') {
+      this.#cache.set(key, obj);
+      this.#emit(old === undefined ? { type: 'added', object: obj } : { type: 'modified', object: obj, previous: old });
+    }
+    return undefined;
+  }
+}
