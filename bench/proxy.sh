@@ -96,7 +96,7 @@ CONF
 cat >"$WORK/haproxy.cfg" <<CONF
 global
   nbthread 1
-  maxconn 10000
+  maxconn 4000
 defaults
   mode http
   timeout connect 5s
@@ -116,7 +116,6 @@ cat >"$WORK/Caddyfile" <<CONF
 {
   admin off
   auto_https off
-  persist_config off
 }
 http://127.0.0.1:${PORT[caddy]} {
   bind 127.0.0.1
@@ -131,7 +130,7 @@ start() { # name, command...
 }
 
 start backend "${LOAD_CPU[@]}" nginx -p "$WORK/backend" -c "$WORK/backend.conf"
-start native "${PROXY_CPU[@]}" "$NODE" "$ROOT/bench/native-proxy.ts" "${PORT[native]}" "$BACKEND"
+start native "${PROXY_CPU[@]}" "$NODE" ${NATIVE_NODE_FLAGS:-} "$ROOT/bench/native-proxy.ts" "${PORT[native]}" "$BACKEND"
 start haproxy "${PROXY_CPU[@]}" haproxy -db -f "$WORK/haproxy.cfg"
 start nginx "${PROXY_CPU[@]}" nginx -p "$WORK/nginx" -c "$WORK/nginx.conf"
 start caddy env GOMAXPROCS=1 HOME="$WORK" XDG_DATA_HOME="$WORK" XDG_CONFIG_HOME="$WORK" "${PROXY_CPU[@]}" caddy run --config "$WORK/Caddyfile" --adapter caddyfile

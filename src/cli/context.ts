@@ -10,6 +10,8 @@ import { entryPointsFromConfig } from '../model/entrypoints.ts';
 import type { TranslateOptions } from '../model/translate/index.ts';
 import type { Source } from '../sources/snapshot.ts';
 import { FileSource } from '../sources/file/source.ts';
+import { KubeClient, loadKubeConfig } from '../sources/kubernetes/client.ts';
+import { KubernetesSource } from '../sources/kubernetes/source.ts';
 
 /** The loaded configuration and the pieces built from it. */
 export interface Context {
@@ -33,10 +35,29 @@ export async function loadContext(flags: CliFlags): Promise<Context> {
   return { config, translate, warnings: loaded.warnings };
 }
 
-/** The configured source of objects: the file source (the Kubernetes source is not built yet). */
+/** The configured source of objects: the Kubernetes API when `[kubernetes] enabled`, else the file source. */
 export function createSource(config: StaticConfig, watch: boolean, logger: Logger = silentLogger): Source {
   if (config.kubernetes.enabled) {
-    throw new PassError('PASS_SOURCE_UNAVAILABLE', 'the Kubernetes source (--kubernetes, [kubernetes] enabled = true) is not implemented yet; use [file] directory = "..." for now', { field: 'kubernetes.enabled' });
+    const k = config.kubernetes;
+    const client = new KubeClient(loadKubeConfig(k.kubeconfig === undefined ? {} : { kubeconfig: k.kubeconfig }));
+    return new KubernetesSource({
+      client,
+      translate: {
+        entryPoints: entryPointsFromConfig(config),
+        ingressClass: k.ingressClass,
+        controllerName: k.controllerName,
+        classAliases: k.classAliases,
+        watchIngressWithoutClass: k.watchIngressWithoutClass,
+      },
+      namespaces: k.namespaces,
+      ...(k.labelSelector === undefined ? {} : { labelSelector: k.labelSelector }),
+      ...(k.publishService === undefined ? {} : { publishService: k.publishService }),
+      ...(k.publishAddress === undefined ? {} : { publishAddress: k.publishAddress }),
+      leaderElection: k.leaderElection,
+      // check / render / run --dry-run read the cluster but never write to it.
+      readOnly: !watch,
+      logger,
+    });
   }
   const directory = config.file.directory;
   if (directory === undefined) {

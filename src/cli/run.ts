@@ -1,27 +1,44 @@
 import { formatDiagnostic } from '../shared/diagnostics.ts';
-import { PassError } from '../shared/errors.ts';
 import type { CliFlags } from '../config/flags.ts';
 import type { StaticConfig } from '../config/schema.ts';
 import { describeModel, modelForJson } from '../model/describe.ts';
 import type { ProxyDriver } from '../drivers/types.ts';
 import { createNativeDriver } from '../drivers/native/index.ts';
+import { createHaproxyDriver } from '../drivers/haproxy/index.ts';
+import { createNginxDriver } from '../drivers/nginx/index.ts';
+import { diffAgainstWorkDir, renderForDryRun } from '../drivers/external/dryrun.ts';
+import { formatDryRun } from '../render/dryrun.ts';
 import { Controller } from '../controller/sync.ts';
 import type { Logger } from '../shared/logger.ts';
 import { buildOnce } from './build.ts';
 import { createSource, loadContext } from './context.ts';
 import { createLogger } from './logger.ts';
 
-/** The driver for the configured proxy mode (only `native` exists so far). */
+/** The driver for the configured proxy mode: native, haproxy or nginx. */
 export function createDriver(config: StaticConfig, logger: Logger): ProxyDriver {
-  if (config.proxy.mode !== 'native') {
-    throw new PassError('PASS_PROXY_MODE_UNAVAILABLE', `proxy mode ${JSON.stringify(config.proxy.mode)} is not implemented yet; use mode = "native"`, { field: 'proxy.mode' });
+  const p = config.proxy;
+  if (p.mode === 'native') {
+    return createNativeDriver({
+      connectTimeoutMs: p.connectTimeout,
+      readTimeoutMs: p.readTimeout,
+      forwardedHeader: p.forwardedHeader,
+      logger: logger.child({ driver: 'native' }),
+    });
   }
-  return createNativeDriver({
-    connectTimeoutMs: config.proxy.connectTimeout,
-    readTimeoutMs: config.proxy.readTimeout,
-    forwardedHeader: config.proxy.forwardedHeader,
-    logger: logger.child({ driver: 'native' }),
-  });
+  // haproxy and nginx share the apply pipeline (src/drivers/external); paths are already absolute.
+  const external = {
+    workDir: p.workDir,
+    reload: p.reload,
+    connectTimeoutMs: p.connectTimeout,
+    readTimeoutMs: p.readTimeout,
+    gracePeriodMs: p.gracePeriod,
+    forwardedHeader: p.forwardedHeader,
+    logger,
+    ...(p.binary === undefined ? {} : { binary: p.binary }),
+    ...(p.templates === undefined ? {} : { templates: p.templates }),
+  };
+  if (p.mode === 'haproxy') return createHaproxyDriver({ ...external, ...(p.masterSocket === undefined ? {} : { masterSocket: p.masterSocket }) });
+  return createNginxDriver(external);
 }
 
 /** A running controller and how to stop it. */
@@ -59,8 +76,20 @@ export async function startController(flags: CliFlags, logger?: Logger): Promise
 /** `passerelle run`: the controller, or with `--dry-run` the route table once. */
 export async function runCommand(flags: CliFlags, out: NodeJS.WritableStream): Promise<number> {
   if (flags.dryRun) {
-    const { model } = await buildOnce(flags);
-    out.write(flags.output === 'json' ? `${JSON.stringify(modelForJson(model), null, 2)}\n` : describeModel(model));
+    const { context, model } = await buildOnce(flags);
+    const mode = context.config.proxy.mode;
+    if (mode === 'native' || flags.output === 'json') {
+      out.write(flags.output === 'json' ? `${JSON.stringify(modelForJson(model), null, 2)}\n` : describeModel(model));
+      return 0;
+    }
+    // haproxy/nginx: the configuration and its auxiliary files as apply would write them; --diff against the work directory.
+    const rendered = renderForDryRun(mode, context.config.proxy, model);
+    if (flags.diff) {
+      const diff = await diffAgainstWorkDir(rendered, context.config.proxy.workDir);
+      out.write(diff === '' ? `# ${context.config.proxy.workDir}: up to date\n` : diff);
+      return 0;
+    }
+    out.write(formatDryRun(rendered));
     return 0;
   }
   const running = await startController(flags);

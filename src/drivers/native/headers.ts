@@ -1,5 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
-
 /** What one pass over the client's raw headers yields. */
 export interface RequestHeaders {
   /** Headers to send upstream, flat `[name, value, ...]`, hop-by-hop removed, X-Forwarded-* added later. */
@@ -121,27 +119,6 @@ export function dropNames(out: string[], names: readonly string[]): void {
   out.length = w;
 }
 
-const RESPONSE_HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
-
-/** Upstream response headers to send to the client: hop-by-hop removed, `Server` added when missing. */
-export function responseHeaders(h: IncomingHttpHeaders, serverName: string): string[] {
-  const out: string[] = [];
-  const connection = h.connection;
-  const listed = connection === undefined ? undefined : parseConnection(connection, undefined);
-  let hasServer = false;
-  for (const name in h) {
-    const v = h[name];
-    if (v === undefined || RESPONSE_HOP_BY_HOP.has(name)) continue;
-    if (name.charCodeAt(0) === 0x70 && name.startsWith('proxy-')) continue;
-    if (listed !== undefined && listed.includes(name)) continue;
-    if (name === 'server') hasServer = true;
-    if (typeof v === 'string') out.push(name, v);
-    else for (const x of v) out.push(name, x);
-  }
-  if (!hasServer) out.push('server', serverName);
-  return out;
-}
-
 /** The client address without the IPv4-mapped prefix of dual-stack sockets. */
 export function clientAddress(remote: string | undefined): string {
   if (remote === undefined) return 'unknown';
@@ -153,4 +130,38 @@ export function forwardedElement(ip: string, host: string, proto: string): strin
   const node = ip.includes(':') ? `"[${ip}]"` : ip;
   const h = /^[A-Za-z0-9.-]*$/.test(host) ? host : `"${host.replace(/["\\]/g, '\\$&')}"`;
   return host === '' ? `for=${node};proto=${proto}` : `for=${node};host=${h};proto=${proto}`;
+}
+
+/**
+ * Raw upstream response headers (undici's `[name, value, ...]` buffers) as a flat list for writeHead:
+ * hop-by-hop removed, `Server` added when missing. Names are lower-cased (HTTP/2 requires it).
+ */
+export function rawResponseHeaders(raw: readonly Buffer[], serverName: string): string[] {
+  const out: string[] = [];
+  let listed: string[] | undefined;
+  let hasServer = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    switch (name) {
+      case 'connection':
+        listed = parseConnection(value, listed);
+        continue;
+      case 'keep-alive':
+      case 'te':
+      case 'trailer':
+      case 'transfer-encoding':
+      case 'upgrade':
+        continue;
+      case 'server':
+        hasServer = true;
+        break;
+      default:
+        if (name.charCodeAt(0) === 0x70 && name.startsWith('proxy-')) continue;
+    }
+    out.push(name, value);
+  }
+  if (listed !== undefined) dropNames(out, listed);
+  if (!hasServer) out.push('server', serverName);
+  return out;
 }

@@ -1,11 +1,11 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { requestPath } from '../../model/match.ts';
 import { ACME_CHALLENGE_PREFIX } from '../../model/redirect.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AcmeChallengeHook } from '../types.ts';
-import { clientAddress, dropNames, forwardedElement, responseHeaders, scanRequestHeaders } from './headers.ts';
+import { clientAddress, dropNames, forwardedElement, rawResponseHeaders, scanRequestHeaders } from './headers.ts';
 import type { RequestHeaders } from './headers.ts';
 import type { Verdict } from './middlewares.ts';
 import { runMiddlewares } from './middlewares.ts';
@@ -153,6 +153,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
 }
 
 /** One proxied request: dispatches to an endpoint, streams the answer back, retries when allowed. */
+// undici's raw (pre-controller) handler API: no parsed-header object and no wrapper per request.
 class Exchange implements Dispatcher.DispatchHandler {
   readonly #state: ProxyState;
   readonly #res: Res;
@@ -161,7 +162,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #retryable: boolean;
   #index = 0;
   #attemptsLeft: number;
-  #controller: Dispatcher.DispatchController | undefined;
+  #abort: ((err?: Error) => void) | undefined;
+  #resumeUpstream: (() => void) | undefined;
   #started = false;
   #clientGone = false;
 
@@ -189,36 +191,37 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #onClientClose = (): void => {
     if (this.#res.writableFinished) return;
     this.#clientGone = true;
-    this.#controller?.abort(new Error('client closed the connection'));
+    this.#abort?.(new Error('client closed the connection'));
   };
 
-  readonly #resume = (): void => {
-    this.#controller?.resume();
+  readonly #onDrain = (): void => {
+    this.#resumeUpstream?.();
   };
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#clientGone) controller.abort(new Error('client closed the connection'));
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#clientGone) abort(new Error('client closed the connection'));
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
-    if (statusCode < 200) return;
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true;
     this.#started = true;
-    this.#res.writeHead(statusCode, responseHeaders(headers, SERVER));
+    this.#resumeUpstream = resume;
+    this.#res.writeHead(statusCode, rawResponseHeaders(raw, SERVER));
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.#res.write(chunk)) {
-      controller.pause();
-      this.#res.once('drain', this.#resume);
-    }
+  onData(chunk: Buffer): boolean {
+    if (this.#res.write(chunk)) return true;
+    this.#res.once('drain', this.#onDrain);
+    return false;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.#res.end();
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     if (this.#clientGone) return;
     if (this.#started) {
       // Headers are out: the only honest signal left is cutting the client connection.

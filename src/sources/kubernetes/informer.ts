@@ -110,6 +110,9 @@ export class Informer {
   readonly #syncedPromise: Promise<void>;
   #loop: Promise<void> | undefined;
   #lastError: Error | undefined;
+  /** Aborts the current watch only. */
+  #watchAbort: AbortController | undefined;
+  #restartRequested = false;
 
   constructor(options: InformerOptions) {
     this.#o = options;
@@ -129,6 +132,16 @@ export class Informer {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#loop;
+  }
+
+  /**
+   * Ends the current watch; the next one starts from `resourceVersion` (default: the last one seen).
+   * For operations and tests: an old resourceVersion makes the apiserver answer 410 Gone.
+   */
+  restartWatch(resourceVersion?: string): void {
+    if (resourceVersion !== undefined) this.#resourceVersion = resourceVersion;
+    this.#restartRequested = true;
+    this.#watchAbort?.abort();
   }
 
   /** Resolves after the first complete list. */
@@ -197,10 +210,17 @@ export class Informer {
     while (!this.#stopped) {
       try {
         if (this.#resourceVersion === '') await this.#relist();
-        await this.#watch();
+        const started = Date.now();
+        const events = await this.#watch();
         failures = 0;
+        // A watch the server ends at once, with nothing in it: do not spin.
+        if (events === 0 && Date.now() - started < 1000) await sleep(1000, undefined, { signal: this.#abort.signal }).catch(() => {});
       } catch (err) {
         if (this.#stopped) break;
+        if (this.#restartRequested) {
+          this.#restartRequested = false;
+          continue;
+        }
         if (isGone(err)) {
           this.#stats.expired++;
           this.#log.info({ resourceVersion: this.#resourceVersion }, 'resourceVersion expired (410 Gone): relisting');
@@ -274,13 +294,19 @@ export class Informer {
     }
   }
 
-  async #watch(): Promise<void> {
+  /** One watch request; resolves to the number of events it carried when the server ends it. */
+  async #watch(): Promise<number> {
     const [lo, hi] = this.#o.watchTimeoutSeconds ?? [300, 600];
     let failure: Error | undefined;
+    let events = 0;
     this.#stats.watches++;
+    this.#restartRequested = false;
+    const abort = new AbortController();
+    this.#watchAbort = abort;
     await this.#o.client.watch(
       resourcePath(this.#o.type, this.#o.namespace),
       (event) => {
+        events++;
         if (failure === undefined) failure = this.#handle(event);
       },
       {
@@ -291,10 +317,11 @@ export class Informer {
           timeoutSeconds: Math.round(lo + Math.random() * (hi - lo)),
         },
         idleTimeoutMs: this.#watchdogMs,
-        signal: this.#abort.signal,
+        signal: AbortSignal.any([this.#abort.signal, abort.signal]),
       },
     );
     if (failure) throw failure;
+    return events;
   }
 
   /** Applies one watch event; returns the error an ERROR event carries. */

@@ -1,0 +1,251 @@
+import { mkdtempSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { RoutingModel } from '../../model/types.ts';
+import type { RenderedConfig, HostPort } from '../../render/types.ts';
+import { formatDiagnostic } from '../../shared/diagnostics.ts';
+import type { ObjectRef } from '../../shared/diagnostics.ts';
+import { PassError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { silentLogger } from '../../shared/logger.ts';
+import type { AcmeChallengeHook, ProxyDriver } from '../types.ts';
+import { AcmeResponder } from './acme.ts';
+import { keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
+import { ManagedProcess } from './process.ts';
+import type { ProcessSpec } from './process.ts';
+import { selfSignedDefault } from './tls.ts';
+import type { PemPair } from './tls.ts';
+
+/** Options shared by the HAProxy and nginx drivers. */
+export interface ExternalDriverOptions {
+  /** The proxy executable (default: `haproxy` / `nginx` on PATH). */
+  readonly binary?: string;
+  /** Where configuration, maps and certificates are written (default: a new temporary directory). */
+  readonly workDir?: string;
+  /** bundled: the driver runs the proxy; sidecar: another container does, the driver only writes and reloads. */
+  readonly reload?: 'bundled' | 'sidecar';
+  /** A directory of templates overriding the built-in ones. */
+  readonly templates?: string;
+  readonly connectTimeoutMs?: number;
+  readonly readTimeoutMs?: number;
+  /** How long old workers may finish their requests after a reload, and on stop (default 10 s). */
+  readonly gracePeriodMs?: number;
+  readonly forwardedHeader?: boolean;
+  /** Answers ACME HTTP-01 tokens: the driver serves them on loopback and routes the challenge path there. */
+  readonly acmeChallenge?: AcmeChallengeHook;
+  /** Where the challenge path goes when the controller answers it itself (overrides `acmeChallenge`). */
+  readonly acmeChallengeAddress?: HostPort;
+  /** How many rendered configurations to keep under `workDir/history` (default 5). */
+  readonly keepConfigs?: number;
+  /** The certificate served for unknown SNI names (default: generated, self-signed). */
+  readonly defaultCertificate?: PemPair;
+  readonly logger?: Logger;
+}
+
+/** What the render step receives from the driver. */
+export interface RenderContext {
+  readonly workDir: string;
+  readonly acmeChallengeAddress: HostPort | undefined;
+}
+
+/** The proxy-specific half of an external driver. */
+export interface Dialect {
+  readonly name: 'haproxy' | 'nginx';
+  readonly defaultBinary: string;
+  render(model: RoutingModel, ctx: RenderContext): RenderedConfig;
+  /** Writes the default certificate files the configuration references. */
+  writeDefaultCertificate(workDir: string, pair: PemPair): Promise<void>;
+  /** Arguments that validate a configuration file. */
+  validateArgs(configFile: string, workDir: string): string[];
+  /** How to run the proxy in bundled mode. */
+  processSpec(binary: string, configFile: string, workDir: string): ProcessSpec;
+  /** Signal for a graceful stop. */
+  readonly stopSignal: NodeJS.Signals;
+  /** Resolves once a freshly started proxy serves. */
+  waitReady(proc: ManagedProcess | undefined, workDir: string): Promise<void>;
+  /** Reloads without dropping connections; resolves once the new configuration serves. */
+  reload(proc: ManagedProcess | undefined, workDir: string): Promise<void>;
+  /**
+   * Applies a change whose structure is unchanged (endpoints, certificate contents) without a
+   * reload; resolves false when it cannot.
+   */
+  runtimeApply?(previous: RenderedConfig, next: RenderedConfig, workDir: string): Promise<boolean>;
+}
+
+/** Where a validation error points: the line of the configuration and the section around it. */
+export function locateError(message: string, config: string, configFile: string): { line?: number; text?: string; section?: string } {
+  const esc = configFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`${esc}[:\\]]?[: ]?(\\d+)|\\[${esc}:(\\d+)\\]|${esc}:(\\d+)`).exec(message);
+  const n = Number(m?.[1] ?? m?.[2] ?? m?.[3]);
+  if (!Number.isInteger(n) || n <= 0) return {};
+  const lines = config.split('\n');
+  const text = lines[n - 1]?.trim();
+  let section: string | undefined;
+  for (let i = n - 1; i >= 0; i--) {
+    const l = lines[i] ?? '';
+    if (/^(frontend|backend|userlist|global|defaults) /.test(l) || /^\s*server_name /.test(l) || /^\s*upstream /.test(l)) {
+      section = l.trim();
+      break;
+    }
+  }
+  return { line: n, ...(text === undefined ? {} : { text }), ...(section === undefined ? {} : { section }) };
+}
+
+/** The Kubernetes object an HAProxy/nginx section belongs to, when its name tells. */
+function objectOfSection(section: string | undefined): ObjectRef | undefined {
+  if (section === undefined) return undefined;
+  const be = /be_([a-z0-9-]+)\.([a-z0-9-]+)[:_]/.exec(section);
+  if (be) return { kind: 'Service', namespace: be[1] ?? '', name: be[2] ?? '' };
+  const ep = /^frontend ep_(\S+)/.exec(section);
+  if (ep) return { kind: 'EntryPoint', name: ep[1] ?? '' };
+  return undefined;
+}
+
+/**
+ * The apply pipeline shared by the HAProxy and nginx drivers: render → write a temporary file →
+ * validate with the binary → atomic rename → reload (or the runtime API); a checksum skips
+ * unchanged configurations; a failed validation leaves the running configuration in place.
+ */
+export class ExternalDriver implements ProxyDriver {
+  readonly name: string;
+  readonly workDir: string;
+  readonly #dialect: Dialect;
+  readonly #options: ExternalDriverOptions;
+  readonly #logger: Logger;
+  readonly #binary: string;
+  readonly #ownsWorkDir: boolean;
+  #proc: ManagedProcess | undefined;
+  #acme: AcmeResponder | undefined;
+  #acmeAddress: HostPort | undefined;
+  #last: RenderedConfig | undefined;
+  #prepared = false;
+  #queue: Promise<void> = Promise.resolve();
+  #stopped = false;
+  /** Reloads done (the first start is not one). */
+  reloads = 0;
+  /** Applies served through the runtime API, without a reload. */
+  runtimeUpdates = 0;
+  /** Applies skipped because nothing changed. */
+  skipped = 0;
+
+  constructor(dialect: Dialect, options: ExternalDriverOptions = {}) {
+    this.#dialect = dialect;
+    this.name = dialect.name;
+    this.#options = options;
+    this.#logger = (options.logger ?? silentLogger).child({ driver: dialect.name });
+    this.#binary = options.binary ?? dialect.defaultBinary;
+    this.#ownsWorkDir = options.workDir === undefined;
+    this.workDir = path.resolve(options.workDir ?? mkdtempSync(path.join(tmpdir(), `passerelle-${dialect.name}-`)));
+  }
+
+  /** The main configuration file. */
+  get configFile(): string {
+    return path.join(this.workDir, this.#dialect.name === 'haproxy' ? 'haproxy.cfg' : 'nginx.conf');
+  }
+
+  /** The last applied rendering. */
+  get current(): RenderedConfig | undefined {
+    return this.#last;
+  }
+
+  /** Renders, validates and applies the model; applies run one at a time. */
+  apply(model: RoutingModel): Promise<void> {
+    const run = this.#queue.then(() => this.#apply(model));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #prepare(): Promise<void> {
+    if (this.#prepared) return;
+    await mkdir(path.join(this.workDir, 'tmp'), { recursive: true, mode: 0o700 });
+    const pair = this.#options.defaultCertificate ?? (await selfSignedDefault());
+    await this.#dialect.writeDefaultCertificate(this.workDir, pair);
+    if (this.#options.acmeChallengeAddress !== undefined) {
+      this.#acmeAddress = this.#options.acmeChallengeAddress;
+    } else if (this.#options.acmeChallenge !== undefined) {
+      this.#acme = new AcmeResponder(this.#options.acmeChallenge, this.#logger);
+      this.#acmeAddress = await this.#acme.start();
+    }
+    this.#prepared = true;
+  }
+
+  async #apply(model: RoutingModel): Promise<void> {
+    if (this.#stopped) throw new PassError('PASS_DRIVER_STOPPED', `the ${this.name} driver is stopped`);
+    await this.#prepare();
+    const started = performance.now();
+    const next = this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: this.#acmeAddress });
+    const renderMs = performance.now() - started;
+    for (const d of next.diagnostics) this.#logger.warn({ code: d.code }, formatDiagnostic(d));
+    const previous = this.#last;
+    const bundled = (this.#options.reload ?? 'bundled') === 'bundled';
+    if (previous !== undefined && previous.checksum === next.checksum && (!bundled || this.#proc?.running === true)) {
+      this.skipped++;
+      this.#logger.debug({ checksum: next.checksum }, 'configuration unchanged; nothing to apply');
+      return;
+    }
+
+    await writeAuxFiles(this.workDir, next, previous);
+    const candidate = path.join(this.workDir, `.next-${next.main.path}`);
+    await writeFile(candidate, next.main.content, { mode: 0o644 });
+    const validateStarted = performance.now();
+    const check = await execa(this.#binary, this.#dialect.validateArgs(candidate, this.workDir), { reject: false, all: true, stdin: 'ignore' });
+    const validateMs = performance.now() - validateStarted;
+    if (check.failed) {
+      await restoreAuxFiles(this.workDir, next, previous);
+      await writeFile(path.join(this.workDir, `failed-${next.main.path}`), next.main.content, { mode: 0o644 });
+      await rm(candidate, { force: true });
+      const output = String(check.all ?? '').trim();
+      if ((check as { code?: string }).code === 'ENOENT') {
+        throw new PassError('PASS_PROXY_BINARY_MISSING', `${this.name}: the binary ${JSON.stringify(this.#binary)} was not found (install the Debian package "${this.#dialect.defaultBinary}" or set [proxy] binary)`);
+      }
+      const where = locateError(output, next.main.content, candidate);
+      const object = objectOfSection(where.section);
+      const lines = output.split('\n').filter((l) => /ALERT|emerg|error/i.test(l));
+      const detail = `${where.line === undefined ? '' : ` at line ${where.line} (${where.text ?? ''})`}${where.section === undefined ? '' : ` in "${where.section}"`}`;
+      throw new PassError(
+        'PASS_PROXY_INVALID_CONFIG',
+        `${this.name} refused the rendered configuration${detail}; the previous configuration keeps serving (kept as failed-${next.main.path}): ${(lines.length > 0 ? lines : [output]).join(' | ')}`,
+        object === undefined ? {} : { object },
+      );
+    }
+    await writeAtomic(this.configFile, next.main.content, 0o644);
+    await rm(candidate, { force: true });
+    await keepHistory(this.workDir, next.main, this.#options.keepConfigs ?? 5);
+
+    const applyStarted = performance.now();
+    let how: string;
+    if (bundled && this.#proc === undefined) {
+      this.#proc = new ManagedProcess(this.#dialect.processSpec(this.#binary, this.configFile, this.workDir), this.#logger);
+      this.#proc.onRestart = () => this.#logger.warn({ restarts: this.#proc?.restarts }, `${this.name} restarted`);
+      this.#proc.start();
+      await this.#dialect.waitReady(this.#proc, this.workDir);
+      how = 'started';
+    } else if (previous !== undefined && previous.structure === next.structure && this.#dialect.runtimeApply !== undefined && (await this.#dialect.runtimeApply(previous, next, this.workDir))) {
+      this.runtimeUpdates++;
+      how = 'runtime API';
+    } else {
+      const reason =
+        previous === undefined ? 'first configuration for a running proxy' : previous.structure === next.structure ? 'runtime API could not apply the change' : 'structure changed';
+      await this.#dialect.reload(this.#proc, this.workDir);
+      this.reloads++;
+      this.#logger.info({ reason, reloads: this.reloads }, `${this.name} reloaded: ${reason}`);
+      how = 'reloaded';
+    }
+    this.#last = next;
+    this.#logger.info(
+      { how, checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), validateMs: Math.round(validateMs), applyMs: Math.round(performance.now() - applyStarted) },
+      `${this.name} configuration applied (${how})`,
+    );
+  }
+
+  /** Stops the proxy gracefully (bundled mode) and the ACME responder. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#stopped = true;
+    await this.#queue;
+    await this.#proc?.stop(this.#dialect.stopSignal, graceMs);
+    await this.#acme?.stop();
+    if (this.#ownsWorkDir) await rm(this.workDir, { recursive: true, force: true });
+  }
+}

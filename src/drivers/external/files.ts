@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RenderedConfig, RenderedFile } from '../../render/types.ts';
+
+/** Writes a file atomically: a temporary file in the same directory, then rename over the target. */
+export async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(tmp, content, { mode });
+  // writeFile's mode is masked by the umask; keys must end up 0600 exactly.
+  await chmod(tmp, mode);
+  await rename(tmp, file);
+}
+
+/** Writes the auxiliary files of a rendering that differ from `previous` (all when undefined). */
+export async function writeAuxFiles(workDir: string, next: RenderedConfig, previous: RenderedConfig | undefined): Promise<void> {
+  const before = new Map((previous?.files ?? []).map((f) => [f.path, f]));
+  for (const f of next.files) {
+    const old = before.get(f.path);
+    if (old !== undefined && old.content === f.content && old.mode === f.mode) continue;
+    await writeAtomic(path.join(workDir, f.path), f.content, f.mode);
+  }
+}
+
+/** Puts the auxiliary files of `previous` back (after a failed validation), removing files it did not have. */
+export async function restoreAuxFiles(workDir: string, failed: RenderedConfig, previous: RenderedConfig | undefined): Promise<void> {
+  const keep = new Set((previous?.files ?? []).map((f) => f.path));
+  for (const f of failed.files) if (!keep.has(f.path)) await rm(path.join(workDir, f.path), { force: true });
+  if (previous !== undefined) await writeAuxFiles(workDir, previous, failed);
+}
+
+/** Copies a rendered main configuration into `history/`, keeping the newest `keep` of them. */
+export async function keepHistory(workDir: string, main: RenderedFile, keep: number): Promise<void> {
+  if (keep <= 0) return;
+  const dir = path.join(workDir, 'history');
+  await mkdir(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  await writeFile(path.join(dir, `${stamp}-${main.path}`), main.content, { mode: 0o644 });
+  const names = (await readdir(dir)).filter((n) => n.endsWith(main.path)).sort();
+  for (const n of names.slice(0, Math.max(0, names.length - keep))) await rm(path.join(dir, n), { force: true });
+}
+
+/** Reads a file, or undefined when it does not exist. */
+export async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,148 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { createHaproxyRenderer } from '../../render/haproxy/index.ts';
+import { buildHaproxyView } from '../../render/haproxy/view.ts';
+import type { RenderedConfig } from '../../render/types.ts';
+import { PassError } from '../../shared/errors.ts';
+import { ExternalDriver } from '../external/apply.ts';
+import type { Dialect, ExternalDriverOptions, RenderContext } from '../external/apply.ts';
+import { writeAtomic } from '../external/files.ts';
+import type { ManagedProcess } from '../external/process.ts';
+import { haproxyCommand, workerPid } from './socket.ts';
+
+/** Options of the HAProxy driver. */
+export interface HaproxyDriverOptions extends ExternalDriverOptions {
+  /** Master CLI socket (`-S`): reloads go through it (default `<workDir>/haproxy-master.sock`). */
+  readonly masterSocket?: string;
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, alive?: () => boolean): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (alive !== undefined && !alive()) throw new PassError('PASS_PROXY_START', `${what}: the proxy exited`);
+    if (Date.now() > deadline) throw new PassError('PASS_PROXY_TIMEOUT', `${what}: no answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Server slots per backend as last rendered: kept while endpoints fit, so the structure stays. */
+type Slots = Record<string, number>;
+
+/** The HAProxy half of the external driver: master-worker, master CLI reloads, runtime API updates. */
+export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
+  const renderer = createHaproxyRenderer(options.templates);
+  let slots: Slots = {};
+  const runtimeSocket = (workDir: string): string => path.join(workDir, 'haproxy.sock');
+  const masterSocket = (workDir: string): string => options.masterSocket ?? path.join(workDir, 'haproxy-master.sock');
+  const renderOptions = (ctx: RenderContext) => ({
+    workDir: ctx.workDir,
+    runtimeSocket: runtimeSocket(ctx.workDir),
+    slots,
+    ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+    ...(options.readTimeoutMs === undefined ? {} : { readTimeoutMs: options.readTimeoutMs }),
+    ...(options.gracePeriodMs === undefined ? {} : { gracePeriodMs: options.gracePeriodMs }),
+    ...(options.forwardedHeader === undefined ? {} : { forwardedHeader: options.forwardedHeader }),
+    ...(ctx.acmeChallengeAddress === undefined ? {} : { acmeChallengeAddress: ctx.acmeChallengeAddress }),
+  });
+  // The view of each rendering, to compute runtime API commands between two of them.
+  const views = new WeakMap<RenderedConfig, ReturnType<typeof buildHaproxyView>>();
+
+  return {
+    name: 'haproxy',
+    defaultBinary: 'haproxy',
+    stopSignal: 'SIGUSR1',
+    render(model, ctx) {
+      const opts = renderOptions(ctx);
+      const rendered = renderer.render(model, opts);
+      const build = buildHaproxyView(model, opts);
+      views.set(rendered, build);
+      slots = Object.fromEntries(build.view.backends.map((b) => [b.id, b.servers.length]));
+      return rendered;
+    },
+    async writeDefaultCertificate(workDir, pair) {
+      await writeAtomic(path.join(workDir, 'certs/default.pem'), `${pair.certPem.trimEnd()}\n${pair.keyPem.trimEnd()}\n`, 0o600);
+    },
+    validateArgs: (configFile) => ['-c', '-q', '-f', configFile],
+    processSpec(binary, configFile, workDir) {
+      return { binary, args: ['-W', '-S', `${masterSocket(workDir)},mode,600`, '-f', configFile], cwd: workDir };
+    },
+    async waitReady(proc, workDir) {
+      await waitFor('haproxy start', 15_000, () => workerPid(runtimeSocket(workDir)), () => proc?.running ?? true);
+    },
+    async reload(proc: ManagedProcess | undefined, workDir) {
+      const before = await workerPid(runtimeSocket(workDir));
+      try {
+        await haproxyCommand(masterSocket(workDir), 'reload', 5000);
+      } catch (err) {
+        if (proc === undefined) {
+          // Sidecar not up yet: it reads the configuration when it starts.
+          throw new PassError('PASS_PROXY_RELOAD', `haproxy master socket ${masterSocket(workDir)} does not answer: ${(err as Error).message}`, { cause: err });
+        }
+        throw err;
+      }
+      await waitFor('haproxy reload', 15_000, async () => {
+        const pid = await workerPid(runtimeSocket(workDir));
+        return pid !== undefined && pid !== before ? pid : undefined;
+      });
+    },
+    async runtimeApply(previous, next, workDir) {
+      const a = views.get(previous);
+      const b = views.get(next);
+      if (a === undefined || b === undefined) return false;
+      const sock = runtimeSocket(workDir);
+      const old = new Map(a.view.backends.map((x) => [x.name, x]));
+      const commands: string[] = [];
+      for (const be of b.view.backends) {
+        const prev = old.get(be.name);
+        if (prev === undefined || prev.servers.length !== be.servers.length) return false;
+        be.servers.forEach((s, i) => {
+          const p = prev.servers[i];
+          if (p !== undefined && p.host === s.host && p.port === s.port && p.weight === s.weight && p.disabled === s.disabled) return;
+          const id = `${be.name}/${s.name}`;
+          if (s.disabled) {
+            commands.push(`set server ${id} state maint`);
+          } else {
+            commands.push(`set server ${id} addr ${s.host} port ${s.port}`, `set weight ${id} ${s.weight}`, `set server ${id} state ready`);
+          }
+        });
+      }
+      for (const cmd of commands) {
+        const out = (await haproxyCommand(sock, cmd)).trim();
+        if (out !== '' && !/^(IP changed|no need to change|nothing changed|IP changed from)/i.test(out) && !/changed from/.test(out)) {
+          throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy runtime API refused "${cmd}": ${out}`);
+        }
+      }
+      // Certificates whose contents changed (same file, same names): set + commit, no reload.
+      const oldCerts = new Map(a.certs.map((c) => [c.path, c.pem]));
+      for (const c of b.certs) {
+        if (oldCerts.get(c.path) === c.pem) continue;
+        const file = path.join(workDir, c.path);
+        const set = (await haproxyCommand(sock, `set ssl cert ${file} <<\n${c.pem.trimEnd()}\n\n`)).trim();
+        if (!/Transaction (created|updated)/i.test(set)) throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy refused the certificate ${c.id}: ${set}`);
+        const commit = (await haproxyCommand(sock, `commit ssl cert ${file}`)).trim();
+        if (!/Success/i.test(commit)) throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy did not commit the certificate ${c.id}: ${commit}`);
+      }
+      return true;
+    },
+  };
+}
+
+/** The HAProxy driver: renders haproxy.cfg, validates, applies by master-socket reload or the runtime API. */
+export class HaproxyDriver extends ExternalDriver {
+  constructor(options: HaproxyDriverOptions = {}) {
+    super(haproxyDialect(options), options);
+  }
+
+  /** Removes stale sockets of an earlier run before starting. */
+  static async cleanSockets(workDir: string): Promise<void> {
+    await rm(path.join(workDir, 'haproxy.sock'), { force: true });
+    await rm(path.join(workDir, 'haproxy-master.sock'), { force: true });
+  }
+}
+
+/** Creates the HAProxy driver; nothing runs until the first `apply`. */
+export function createHaproxyDriver(options: HaproxyDriverOptions = {}): HaproxyDriver {
+  return new HaproxyDriver(options);
+}

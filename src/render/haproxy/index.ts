@@ -1,0 +1,83 @@
+import type { RoutingModel } from '../../model/types.ts';
+import { checksumOf } from '../checksum.ts';
+import { compileTemplates, loadTemplates } from '../engine.ts';
+import type { TemplateSet } from '../engine.ts';
+import type { RenderedConfig, RenderedFile } from '../types.ts';
+import { CHECKSUM_PREFIX } from '../types.ts';
+import { haproxyHelpers, mapWord, sniFilter } from './quote.ts';
+import { buildHaproxyView } from './view.ts';
+import type { HaproxyBuild, HaproxyRenderOptions } from './view.ts';
+
+export type { HaproxyRenderOptions } from './view.ts';
+export { buildHaproxyView, certFileName, defaultSlots, haproxyBackendName } from './view.ts';
+
+const ERRORS: readonly (readonly [number, string])[] = [
+  [400, 'Bad Request'],
+  [403, 'Forbidden'],
+  [408, 'Request Timeout'],
+  [500, 'Internal Server Error'],
+  [502, 'Bad Gateway'],
+  [503, 'Service Unavailable'],
+  [504, 'Gateway Timeout'],
+];
+
+/** HAProxy error files: raw HTTP answers in plain text, like the native proxy's. */
+function errorFiles(): RenderedFile[] {
+  return ERRORS.map(([code, reason]) => {
+    const body = `${reason}\n`;
+    const content = `HTTP/1.1 ${code} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n${body}`;
+    return { path: `errors/${code}.http`, content, mode: 0o644, secret: false };
+  });
+}
+
+function auxFiles(build: HaproxyBuild, maskCerts: boolean): RenderedFile[] {
+  const files: RenderedFile[] = [];
+  for (const m of build.maps) {
+    const content = m.entries.map(([k, v]) => `${mapWord(k)} ${mapWord(v)}\n`).join('');
+    files.push({ path: m.path, content, mode: m.secret ? 0o600 : 0o644, secret: m.secret });
+  }
+  const root = build.view.files.crtList.slice(0, -'certs/crt-list.txt'.length);
+  const list = build.crtList.map((c) => `${root}${c.file} [alpn h2,http/1.1] ${c.snis.map(sniFilter).join(' ')}\n`).join('');
+  files.push({ path: 'certs/crt-list.txt', content: list, mode: 0o644, secret: false });
+  for (const c of build.certs) files.push({ path: c.path, content: maskCerts ? '' : c.pem, mode: 0o600, secret: true });
+  files.push(...errorFiles());
+  return files;
+}
+
+/** A compiled HAProxy renderer: templates read and compiled once, rendering is pure. */
+export interface HaproxyRenderer {
+  render(model: RoutingModel, options: HaproxyRenderOptions): RenderedConfig;
+}
+
+/** Compiles the HAProxy templates (built-in, or overridden from `templatesDir`). */
+export function createHaproxyRenderer(templates: TemplateSet | string | undefined = undefined): HaproxyRenderer {
+  const set = typeof templates === 'object' ? templates : loadTemplates('haproxy', templates);
+  const render = compileTemplates(set, haproxyHelpers);
+  return {
+    render(model, options) {
+      const build = buildHaproxyView(model, options);
+      const body = render(build.view);
+      const files = auxFiles(build, false);
+      const checksum = checksumOf(body, files);
+      // The structure leaves out what the runtime API can change: server addresses and certificate contents.
+      const masked = {
+        ...build.view,
+        backends: build.view.backends.map((b) => ({ ...b, servers: b.servers.map((s) => ({ ...s, host: '0.0.0.0', port: 0, weight: 0, disabled: false })) })),
+      };
+      const structure = checksumOf(render(masked), auxFiles(build, true));
+      return {
+        dialect: 'haproxy',
+        main: { path: 'haproxy.cfg', content: `${CHECKSUM_PREFIX}${checksum}\n${body}`, mode: 0o644, secret: false },
+        files,
+        checksum,
+        structure,
+        diagnostics: build.diagnostics,
+      };
+    },
+  };
+}
+
+/** Renders the model as haproxy.cfg plus its map, certificate and error files (built-in templates). */
+export function renderHaproxy(model: RoutingModel, options: HaproxyRenderOptions): RenderedConfig {
+  return createHaproxyRenderer().render(model, options);
+}

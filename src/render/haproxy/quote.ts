@@ -1,0 +1,124 @@
+/*
+ * HAProxy quoting helpers. HAProxy 2.x splits a line into words on spaces; `#` starts a comment,
+ * double quotes expand `$ENV` and backslashes, single quotes take everything literally. So a
+ * literal goes between single quotes and may hold no single quote, backslash or control byte;
+ * names and tokens fit a strict character class; anything else throws.
+ */
+import { isIPv4Literal, isIPv6Literal, isIntIn, isPlainHost, isSafePath, isWildcardHost, PRINTABLE_ASCII, unsafe } from '../quote.ts';
+
+const D = 'haproxy';
+const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
+const ROUTE_PATH = /^\/(?:[A-Za-z0-9\-._~!&()*+,=:@/]|%[0-9A-Fa-f]{2})*$/;
+
+/** Whether a text can be a single-quoted HAProxy literal. */
+export function canLiteral(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 1024 && PRINTABLE_ASCII.test(value) && !/['\\]/.test(value);
+}
+
+/** A single-quoted literal: `'text'`. */
+export function literal(value: unknown): string {
+  if (!canLiteral(value)) throw unsafe(D, 'text', value);
+  return `'${value}'`;
+}
+
+/** Whether a text is a section, server, userlist or ACL name. */
+export function canName(value: unknown): value is string {
+  return typeof value === 'string' && NAME.test(value);
+}
+
+/** A section, server or userlist name (`[A-Za-z0-9_.:-]`). */
+export function name(value: unknown): string {
+  if (!canName(value)) throw unsafe(D, 'name', value);
+  return value;
+}
+
+/** An integer written bare, within [min, max]. */
+export function int(value: unknown, min = 0, max = 2 ** 31 - 1): string {
+  if (!isIntIn(value, min, max)) throw unsafe(D, 'number', value);
+  return String(value);
+}
+
+/** An absolute file path, single-quoted. */
+export function file(value: unknown): string {
+  if (typeof value !== 'string' || !isSafePath(value)) throw unsafe(D, 'file path', value);
+  return `'${value}'`;
+}
+
+/** Whether a host and port make a listening or server address. */
+export function canAddress(host: unknown, port: unknown): boolean {
+  if (!isIntIn(port, 0, 65535)) return false;
+  if (host === undefined || host === null || host === '') return true;
+  return typeof host === 'string' && (isIPv4Literal(host) || isIPv6Literal(host) || isPlainHost(host));
+}
+
+/** `host:port`, `[v6]:port`, or `:port` when the host is empty. */
+export function address(host: unknown, port: unknown): string {
+  if (!canAddress(host, port)) throw unsafe(D, 'address', `${String(host)}:${String(port)}`);
+  const h = typeof host === 'string' ? host : '';
+  return h.includes(':') ? `[${h}]:${String(port)}` : `${h}:${String(port)}`;
+}
+
+/** Whether a text can be a map file key or value: no space, control byte, `#` or backslash. */
+export function canMapWord(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 1100 && /^[\x21-\x7e]+$/.test(value) && !/[#\\'"]/.test(value);
+}
+
+/** A map file word (key or value). */
+export function mapWord(value: unknown): string {
+  if (!canMapWord(value)) throw unsafe(D, 'map entry', value);
+  return value;
+}
+
+/** Whether a route path fits the Ingress path grammar (so it can be a map key). */
+export function canRoutePath(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 1024 && ROUTE_PATH.test(value);
+}
+
+/** A host or wildcard parent used as a map key. */
+export function hostKey(value: unknown): string {
+  if (typeof value !== 'string' || !(isPlainHost(value) || isWildcardHost(value))) throw unsafe(D, 'host', value);
+  return value;
+}
+
+/** A crt-list SNI filter: an exact host or `*.domain`. */
+export function sniFilter(value: unknown): string {
+  return hostKey(value);
+}
+
+/** An htpasswd hash crypt(3) reads: `$2y$` / `$2a$` / `$2b$` bcrypt. */
+export function cryptHash(value: unknown): string {
+  if (typeof value !== 'string' || !/^\$2[aby]\$\d\d\$[./0-9A-Za-z]{53}$/.test(value)) throw unsafe(D, 'password hash', value);
+  return value;
+}
+
+/** A base64 SHA-1 digest (`{SHA}` htpasswd hashes without their prefix). */
+export function base64Digest(value: unknown): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9+/]{27}=$/.test(value)) throw unsafe(D, 'SHA-1 digest', value);
+  return value;
+}
+
+/** Whether a user name can be a userlist user and a map key. */
+export function canUser(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_.@+=,:~-]{1,128}$/.test(value);
+}
+
+/** A userlist user name. */
+export function user(value: unknown): string {
+  if (!canUser(value)) throw unsafe(D, 'user name', value);
+  return value;
+}
+
+/** The helpers the HAProxy templates call, by name. */
+export const haproxyHelpers = {
+  q: literal,
+  name,
+  int: (v: unknown) => int(v),
+  file,
+  addr: address,
+  mapWord,
+  hostKey,
+  sni: sniFilter,
+  crypt: cryptHash,
+  digest: base64Digest,
+  user,
+} as const;

@@ -1,0 +1,359 @@
+/*
+ * The HAProxy view: everything haproxy.cfg.hbs loops over, computed from the routing model.
+ * Routing is done with map lookups that do not grow with the number of hosts or routes:
+ *   host  → virtual host id   (exact map, then a wildcard map keyed by the parent domain)
+ *   vhost id + path → backend (an Exact map on the whole path, then a Prefix map tried on the
+ *                              first N path elements, deepest first, then on "/")
+ * which gives the model's order (Exact wins, then the longest element-wise prefix).
+ */
+import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
+import type { BasicAuthMiddleware, Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
+import { isPlainHost, isWildcardHost } from '../quote.ts';
+import type { HostPort } from '../types.ts';
+import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
+
+/** What the HAProxy rendering needs besides the model. */
+export interface HaproxyRenderOptions {
+  /** Absolute directory every file reference points into. */
+  readonly workDir: string;
+  /** Worker runtime API socket (default `<workDir>/haproxy.sock`). */
+  readonly runtimeSocket?: string;
+  readonly connectTimeoutMs?: number;
+  readonly readTimeoutMs?: number;
+  /** How long an old worker may finish its connections after a reload or stop. */
+  readonly gracePeriodMs?: number;
+  readonly forwardedHeader?: boolean;
+  /** Where `/.well-known/acme-challenge/` goes (the controller's HTTP port), before redirect and auth. */
+  readonly acmeChallengeAddress?: HostPort;
+  /** Pre-allocated server slots per backend id (at least its endpoint count); default 2× rounded up. */
+  readonly slots?: Readonly<Record<string, number>>;
+}
+
+export interface ServerView {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  /** An empty slot: in maintenance until the runtime API fills it. */
+  readonly disabled: boolean;
+}
+
+export interface BackendView {
+  readonly id: string;
+  readonly name: string;
+  readonly servers: readonly ServerView[];
+}
+
+export interface AuthView {
+  readonly userlist: string;
+  readonly realm: string;
+  readonly removeHeader: boolean;
+  /** Users with crypt(3) hashes (bcrypt) in the userlist. */
+  readonly cryptUsers: readonly { readonly user: string; readonly hash: string }[];
+  /** Map file of `{SHA}` users (user → base64 digest), or null. */
+  readonly shaMap: string | null;
+}
+
+export interface FrontendView {
+  readonly name: string;
+  readonly bindHost: string;
+  readonly bindPort: number;
+  readonly tls: boolean;
+  readonly proto: 'http' | 'https';
+  readonly redirect: { readonly location: string; readonly code: number } | null;
+  readonly auth: AuthView | null;
+  /** False for an entry point that only redirects: no routing rules are needed there. */
+  readonly routes: boolean;
+}
+
+export interface HaproxyView {
+  readonly runtimeSocket: string;
+  readonly timeouts: { readonly connect: number; readonly server: number; readonly client: number; readonly tunnel: number; readonly httpRequest: number; readonly keepAlive: number; readonly hardStop: number };
+  readonly files: {
+    readonly hostsExact: string;
+    readonly hostsWildcard: string;
+    readonly pathsExact: string;
+    readonly pathsPrefix: string;
+    readonly crtList: string;
+    readonly defaultCert: string;
+    readonly errors: string;
+  };
+  readonly forwardedHeader: boolean;
+  readonly anyVhost: string | null;
+  /** `field(1,/,N)` counts for the Prefix lookups, deepest first. */
+  readonly prefixFields: readonly number[];
+  readonly frontends: readonly FrontendView[];
+  readonly backends: readonly BackendView[];
+  readonly defaultBackend: string;
+  readonly acme: HostPort | null;
+  readonly hasTls: boolean;
+}
+
+/** A map file or certificate to write next to the configuration. */
+export interface HaproxyAuxFile {
+  readonly path: string;
+  readonly lines: readonly string[];
+  readonly secret: boolean;
+}
+
+/** The view plus the map, certificate and password files it references. */
+export interface HaproxyBuild {
+  readonly view: HaproxyView;
+  /** Map files: `key value` lines (written by the template's map partial). */
+  readonly maps: readonly { readonly path: string; readonly entries: readonly (readonly [string, string])[]; readonly secret: boolean }[];
+  /** crt-list lines: certificate file and SNI filters. */
+  readonly crtList: readonly { readonly file: string; readonly snis: readonly string[] }[];
+  /** Certificate files (PEM chain + key), keyed by relative path. */
+  readonly certs: readonly { readonly path: string; readonly id: string; readonly pem: string }[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Backend section name for a backend id `ns/service:port`. */
+export function haproxyBackendName(id: string): string {
+  return `be_${id.replace('/', '.')}`;
+}
+
+/** Server slots allocated for `n` endpoints when nothing was allocated before: room to double. */
+export function defaultSlots(n: number): number {
+  let s = 4;
+  while (s < n * 2) s *= 2;
+  return s;
+}
+
+/** The relative file name of a certificate id `ns/name`, or undefined if it is not a safe name. */
+export function certFileName(id: string): string | undefined {
+  const f = id.replace('/', '_');
+  return /^[a-z0-9][a-z0-9._-]{0,250}$/.test(f) ? `certs/${f}.pem` : undefined;
+}
+
+function skipped(code: string, message: string, object?: ObjectRef, field?: string): Diagnostic {
+  return { severity: 'warning', code, message, ...(object ? { object } : {}), ...(field === undefined ? {} : { field }) };
+}
+
+function entryPointName(ep: EntryPoint): string | undefined {
+  const n = `ep_${ep.name}`;
+  return canName(n) ? n : undefined;
+}
+
+function authView(ep: EntryPoint, mw: BasicAuthMiddleware, workDir: string, diags: Diagnostic[], maps: HaproxyBuild['maps'][number][]): AuthView {
+  const crypt: { user: string; hash: string }[] = [];
+  const sha: [string, string][] = [];
+  const epRef: ObjectRef = { kind: 'EntryPoint', name: ep.name };
+  for (const u of mw.users) {
+    if (!canUser(u.user)) {
+      diags.push(skipped('PASS_HAPROXY_AUTH_USER', `user ${JSON.stringify(u.user)} has characters HAProxy cannot hold in a userlist; it cannot log in`, epRef, `entryPoints.${ep.name}.auth.basic.users`));
+    } else if (/^\$2[aby]\$/.test(u.hash)) {
+      crypt.push({ user: u.user, hash: u.hash });
+    } else if (u.hash.startsWith('{SHA}')) {
+      sha.push([u.user, u.hash.slice(5)]);
+    } else {
+      // HAProxy checks userlist passwords with crypt(3); glibc/libxcrypt has no $apr1$ (Apache MD5).
+      diags.push(
+        skipped(
+          'PASS_HAPROXY_AUTH_UNSUPPORTED_HASH',
+          `user ${JSON.stringify(u.user)} has an $apr1$ (Apache MD5) hash, which HAProxy's crypt(3) cannot verify; this user cannot log in in haproxy mode: re-hash with htpasswd -B (bcrypt) or -s ({SHA})`,
+          epRef,
+          `entryPoints.${ep.name}.auth.basic.users`,
+        ),
+      );
+    }
+  }
+  let shaMap: string | null = null;
+  if (sha.length > 0) {
+    const rel = `auth/${ep.name}-sha.map`;
+    maps.push({ path: rel, entries: sha, secret: true });
+    shaMap = `${workDir}/${rel}`;
+  }
+  const realm = canLiteral(mw.realm) ? mw.realm : 'passerelle';
+  if (realm !== mw.realm) diags.push(skipped('PASS_HAPROXY_AUTH_REALM', 'the realm has characters HAProxy cannot quote; "passerelle" is used', epRef, `entryPoints.${ep.name}.auth.basic.realm`));
+  return { userlist: `ul_${ep.name}`, realm, removeHeader: mw.removeHeader, cryptUsers: crypt, shaMap };
+}
+
+/** Builds the HAProxy view and its auxiliary files from the model (pure). */
+export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOptions): HaproxyBuild {
+  const workDir = options.workDir.replace(/\/+$/, '');
+  const diags: Diagnostic[] = [];
+  const maps: HaproxyBuild['maps'][number][] = [];
+
+  // Backends: every endpoint gets a slot; empty slots wait in maintenance for the runtime API.
+  const backends: BackendView[] = [];
+  const backendNames = new Map<string, string>();
+  for (const [id, b] of Object.entries(model.backends)) {
+    const name = haproxyBackendName(id);
+    if (!canName(name)) {
+      diags.push(skipped('PASS_HAPROXY_BACKEND_NAME', `backend ${JSON.stringify(id)} cannot be named in HAProxy; its routes answer 503`, { kind: 'Service', namespace: b.namespace, name: b.service }));
+      continue;
+    }
+    const endpoints = b.endpoints.filter((e) => canAddress(e.address, e.port));
+    if (endpoints.length !== b.endpoints.length) {
+      diags.push(skipped('PASS_HAPROXY_ENDPOINT', `backend ${id}: ${b.endpoints.length - endpoints.length} endpoint(s) with an address HAProxy cannot hold were left out`, { kind: 'Service', namespace: b.namespace, name: b.service }));
+    }
+    const want = options.slots?.[id];
+    const slots = want !== undefined && want >= endpoints.length ? want : defaultSlots(endpoints.length);
+    const servers: ServerView[] = [];
+    for (let i = 0; i < slots; i++) {
+      const e = endpoints[i];
+      servers.push(
+        e === undefined
+          ? { name: `s${i + 1}`, host: '127.0.0.1', port: 1, weight: 1, disabled: true }
+          : { name: `s${i + 1}`, host: e.address, port: e.port, weight: Math.min(256, Math.max(0, Math.floor(e.weight))), disabled: false },
+      );
+    }
+    backends.push({ id, name, servers });
+    backendNames.set(id, name);
+  }
+  const backendFor = (id: string): string => backendNames.get(id) ?? 'pass_unavailable';
+
+  // Hosts → vhost ids; routes → backends, keyed `vhostId + path`.
+  const hostsExact: [string, string][] = [];
+  const hostsWildcard: [string, string][] = [];
+  const pathsExact: [string, string][] = [];
+  const pathsPrefix: [string, string][] = [];
+  const seenHosts = new Set<string>();
+  let anyVhost: string | null = null;
+  let maxDepth = 0;
+  model.virtualHosts.forEach((v, i) => {
+    const vid = `v${i}`;
+    const ref = v.sources[0];
+    if (v.kind === 'any') {
+      if (anyVhost !== null) return;
+      anyVhost = vid;
+    } else if (v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host)) {
+      if (seenHosts.has(v.host)) return;
+      seenHosts.add(v.host);
+      if (v.kind === 'exact') hostsExact.push([v.host, vid]);
+      else hostsWildcard.push([v.host.slice(2), vid]);
+    } else {
+      diags.push(skipped('PASS_HAPROXY_HOST', `host ${JSON.stringify(v.host)} cannot be written to a map file; left out`, ref));
+      return;
+    }
+    const seenRoutes = new Set<string>();
+    for (const r of v.routes) {
+      if (!canRoutePath(r.path)) {
+        diags.push(skipped('PASS_HAPROXY_PATH', `path ${JSON.stringify(r.path)} cannot be written to a map file; left out`, r.source, r.field));
+        continue;
+      }
+      const key = `${r.pathType} ${r.path}`;
+      if (seenRoutes.has(key)) continue;
+      seenRoutes.add(key);
+      if (r.pathType === 'Exact') {
+        pathsExact.push([`${vid}${r.path}`, backendFor(r.backend)]);
+      } else {
+        pathsPrefix.push([`${vid}${r.path}`, backendFor(r.backend)]);
+        if (r.path !== '/') maxDepth = Math.max(maxDepth, r.path.split('/').length - 1);
+      }
+    }
+  });
+  const prefixFields: number[] = [];
+  for (let d = maxDepth; d >= 1; d--) prefixFields.push(d + 1);
+
+  const files = {
+    hostsExact: `${workDir}/maps/hosts-exact.map`,
+    hostsWildcard: `${workDir}/maps/hosts-wildcard.map`,
+    pathsExact: `${workDir}/maps/paths-exact.map`,
+    pathsPrefix: `${workDir}/maps/paths-prefix.map`,
+    crtList: `${workDir}/certs/crt-list.txt`,
+    defaultCert: `${workDir}/certs/default.pem`,
+    errors: `${workDir}/errors`,
+  };
+  maps.push(
+    { path: 'maps/hosts-exact.map', entries: hostsExact, secret: false },
+    { path: 'maps/hosts-wildcard.map', entries: hostsWildcard, secret: false },
+    { path: 'maps/paths-exact.map', entries: pathsExact, secret: false },
+    { path: 'maps/paths-prefix.map', entries: pathsPrefix, secret: false },
+  );
+
+  // Certificates: a host is served by the first certificate naming it, as in the model.
+  const { crtList, certs } = certificateFiles(model.certificates, diags);
+
+  const frontends: FrontendView[] = [];
+  const seenBinds = new Set<string>();
+  for (const ep of model.entryPoints) {
+    const name = entryPointName(ep);
+    const epRef: ObjectRef = { kind: 'EntryPoint', name: ep.name };
+    if (name === undefined || !canAddress(ep.address.host, ep.address.port)) {
+      diags.push(skipped('PASS_HAPROXY_ENTRYPOINT', `entry point ${JSON.stringify(ep.name)} cannot be written as an HAProxy frontend; left out`, epRef));
+      continue;
+    }
+    const bindKey = `${ep.address.host ?? ''}:${ep.address.port}`;
+    if (seenBinds.has(bindKey)) continue;
+    seenBinds.add(bindKey);
+    let redirect: FrontendView['redirect'] = null;
+    let auth: AuthView | null = null;
+    for (const mw of ep.middlewares) {
+      if (mw.kind === 'redirect' && redirect === null && auth === null) {
+        const port = mw.port === (mw.scheme === 'https' ? 443 : 80) ? '' : `:${mw.port}`;
+        redirect = { location: `${mw.scheme}://%[var(txn.host)]${port}%[pathq]`, code: mw.status };
+      } else if (mw.kind === 'basicAuth' && auth === null) {
+        auth = authView(ep, mw, workDir, diags, maps);
+      }
+    }
+    frontends.push({
+      name,
+      bindHost: ep.address.host ?? '',
+      bindPort: ep.address.port,
+      tls: ep.tls,
+      proto: ep.tls ? 'https' : 'http',
+      redirect,
+      auth,
+      routes: redirect === null,
+    });
+  }
+
+  const defaultBackend = model.defaultBackend === undefined ? 'pass_not_found' : backendFor(model.defaultBackend);
+  const read = options.readTimeoutMs ?? 60_000;
+  const acme = options.acmeChallengeAddress && canAddress(options.acmeChallengeAddress.host, options.acmeChallengeAddress.port) ? options.acmeChallengeAddress : null;
+  return {
+    view: {
+      runtimeSocket: options.runtimeSocket ?? `${workDir}/haproxy.sock`,
+      timeouts: {
+        connect: options.connectTimeoutMs ?? 5000,
+        server: read,
+        client: Math.max(read, 60_000),
+        tunnel: 3_600_000,
+        httpRequest: 10_000,
+        keepAlive: 10_000,
+        hardStop: Math.max(1000, options.gracePeriodMs ?? 10_000),
+      },
+      files,
+      forwardedHeader: options.forwardedHeader ?? false,
+      anyVhost,
+      prefixFields,
+      frontends,
+      backends,
+      defaultBackend,
+      acme,
+      hasTls: frontends.some((f) => f.tls),
+    },
+    maps,
+    crtList,
+    certs,
+    diagnostics: diags,
+  };
+}
+
+function certificateFiles(certificates: readonly Certificate[], diags: Diagnostic[]): Pick<HaproxyBuild, 'crtList' | 'certs'> {
+  const crtList: { file: string; snis: string[] }[] = [];
+  const certs: { path: string; id: string; pem: string }[] = [];
+  const claimed = new Set<string>();
+  const files = new Set<string>();
+  for (const c of certificates) {
+    const rel = certFileName(c.id);
+    if (rel === undefined || files.has(rel)) {
+      diags.push(skipped('PASS_HAPROXY_CERTIFICATE', `certificate ${JSON.stringify(c.id)} cannot be given a file name; its hosts get the default certificate`, c.source));
+      continue;
+    }
+    const snis = c.hosts.map((h) => h.toLowerCase()).filter((h) => (isPlainHost(h) || isWildcardHost(h)) && !claimed.has(h));
+    if (snis.length === 0) continue;
+    if (!/^-----BEGIN [A-Z ]+-----\n[A-Za-z0-9+/=\n-]+\n-----END [A-Z ]+-----\n?/.test(c.certPem) || c.keyPem.trim() === '') {
+      diags.push(skipped('PASS_HAPROXY_CERTIFICATE', `certificate ${JSON.stringify(c.id)} is not PEM; its hosts get the default certificate`, c.source));
+      continue;
+    }
+    for (const h of snis) claimed.add(h);
+    files.add(rel);
+    const pem = `${c.certPem.trimEnd()}\n${c.keyPem.trimEnd()}\n`;
+    certs.push({ path: rel, id: c.id, pem });
+    crtList.push({ file: rel, snis });
+  }
+  return { crtList, certs };
+}

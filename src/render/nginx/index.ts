@@ -1,0 +1,57 @@
+import type { RoutingModel } from '../../model/types.ts';
+import { checksumOf } from '../checksum.ts';
+import { compileTemplates, loadTemplates } from '../engine.ts';
+import type { TemplateSet } from '../engine.ts';
+import type { RenderedConfig, RenderedFile } from '../types.ts';
+import { CHECKSUM_PREFIX } from '../types.ts';
+import { htpasswdLine, nginxHelpers } from './quote.ts';
+import { buildNginxView } from './view.ts';
+import type { NginxBuild, NginxRenderOptions } from './view.ts';
+
+export type { NginxRenderOptions } from './view.ts';
+export { buildNginxView, nginxUpstreamName } from './view.ts';
+
+function auxFiles(build: NginxBuild, mask: boolean): RenderedFile[] {
+  const files: RenderedFile[] = [];
+  for (const h of build.htpasswd) {
+    files.push({ path: h.path, content: h.users.map((u) => `${htpasswdLine(u.user, u.hash)}\n`).join(''), mode: 0o600, secret: true });
+  }
+  for (const c of build.certs) {
+    files.push({ path: c.certPath, content: mask ? '' : c.certPem, mode: 0o644, secret: false });
+    files.push({ path: c.keyPath, content: mask ? '' : c.keyPem, mode: 0o600, secret: true });
+  }
+  return files;
+}
+
+/** A compiled nginx renderer: templates read and compiled once, rendering is pure. */
+export interface NginxRenderer {
+  render(model: RoutingModel, options: NginxRenderOptions): RenderedConfig;
+}
+
+/** Compiles the nginx templates (built-in, or overridden from `templatesDir`). */
+export function createNginxRenderer(templates: TemplateSet | string | undefined = undefined): NginxRenderer {
+  const set = typeof templates === 'object' ? templates : loadTemplates('nginx', templates);
+  const render = compileTemplates(set, { ...nginxHelpers });
+  return {
+    render(model, options) {
+      const build = buildNginxView(model, options);
+      const body = render(build.view);
+      const files = auxFiles(build, false);
+      const checksum = checksumOf(body, files);
+      return {
+        dialect: 'nginx',
+        main: { path: 'nginx.conf', content: `${CHECKSUM_PREFIX}${checksum}\n${body}`, mode: 0o644, secret: false },
+        files,
+        checksum,
+        // nginx has no runtime API for upstreams or certificates: every change is a reload.
+        structure: checksum,
+        diagnostics: build.diagnostics,
+      };
+    },
+  };
+}
+
+/** Renders the model as nginx.conf plus its certificate and htpasswd files (built-in templates). */
+export function renderNginx(model: RoutingModel, options: NginxRenderOptions): RenderedConfig {
+  return createNginxRenderer().render(model, options);
+}

@@ -1,0 +1,109 @@
+/*
+ * nginx quoting helpers. nginx splits on spaces, ends a directive at `;`, opens a block at `{`,
+ * expands `$name` in many arguments and reads backslash escapes in quoted strings. A literal goes
+ * between double quotes and may hold no `"`, backslash, `$` or control byte; anything else throws.
+ */
+import { isIPv4Literal, isIPv6Literal, isIntIn, isPlainHost, isSafePath, isWildcardHost, LABEL, PRINTABLE_ASCII, unsafe } from '../quote.ts';
+
+const D = 'nginx';
+const NAME = /^[A-Za-z0-9_.-]{1,120}$/;
+const ROUTE_PATH = /^\/(?:[A-Za-z0-9\-._~!&()*+,=:@/]|%[0-9A-Fa-f]{2})*$/;
+
+/** Whether a text can be a double-quoted nginx literal. */
+export function canLiteral(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 1024 && PRINTABLE_ASCII.test(value) && !/["\\$]/.test(value);
+}
+
+/** A double-quoted literal: `"text"`. */
+export function literal(value: unknown): string {
+  if (!canLiteral(value)) throw unsafe(D, 'text', value);
+  return `"${value}"`;
+}
+
+/** Whether a text is an upstream name. */
+export function canName(value: unknown): value is string {
+  return typeof value === 'string' && NAME.test(value);
+}
+
+/** An upstream name (`[A-Za-z0-9_.-]`). */
+export function name(value: unknown): string {
+  if (!canName(value)) throw unsafe(D, 'name', value);
+  return value;
+}
+
+/** An integer written bare, within [min, max]. */
+export function int(value: unknown, min = 0, max = 2 ** 31 - 1): string {
+  if (!isIntIn(value, min, max)) throw unsafe(D, 'number', value);
+  return String(value);
+}
+
+/** An absolute file path, double-quoted. */
+export function file(value: unknown): string {
+  if (typeof value !== 'string' || !isSafePath(value)) throw unsafe(D, 'file path', value);
+  return `"${value}"`;
+}
+
+/** Whether a host and port make a listening or server address. */
+export function canAddress(host: unknown, port: unknown): boolean {
+  if (!isIntIn(port, 1, 65535)) return false;
+  if (host === undefined || host === null || host === '') return true;
+  return typeof host === 'string' && (isIPv4Literal(host) || isIPv6Literal(host) || isPlainHost(host));
+}
+
+/** `host:port`, `[v6]:port`, or the port alone when the host is empty. */
+export function address(host: unknown, port: unknown): string {
+  if (!canAddress(host, port)) throw unsafe(D, 'address', `${String(host)}:${String(port)}`);
+  const h = typeof host === 'string' ? host : '';
+  if (h === '') return String(port);
+  return h.includes(':') ? `[${h}]:${String(port)}` : `${h}:${String(port)}`;
+}
+
+/** Whether a route path fits the Ingress path grammar. */
+export function canRoutePath(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 1024 && ROUTE_PATH.test(value);
+}
+
+/** A location path, double-quoted. */
+export function locationPath(value: unknown): string {
+  if (!canRoutePath(value)) throw unsafe(D, 'location path', value);
+  return `"${value}"`;
+}
+
+/**
+ * A server_name: an exact host quoted as is, or for `*.a.b` the regex `~^[^.]+\.a\.b$`: nginx's own
+ * `*.a.b` also matches `x.y.a.b`, while an Ingress wildcard covers exactly one label.
+ */
+export function serverName(value: unknown): string {
+  if (typeof value === 'string' && isPlainHost(value)) return `"${value}"`;
+  if (typeof value === 'string' && isWildcardHost(value)) {
+    const labels = value.slice(2).split('.');
+    if (!labels.every((l) => LABEL.test(l))) throw unsafe(D, 'server name', value);
+    return `"~^[^.]+\\.${labels.join('\\.')}$"`;
+  }
+  throw unsafe(D, 'server name', value);
+}
+
+/** Whether a user name can be written to an htpasswd file. */
+export function canUser(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 128 && /^[\x21-\x7e]+$/.test(value) && !value.includes(':') && !value.startsWith('#');
+}
+
+/** An htpasswd line `user:hash` (apr1, bcrypt and {SHA} are read by nginx itself). */
+export function htpasswdLine(user: unknown, hash: unknown): string {
+  if (!canUser(user)) throw unsafe(D, 'user name', user);
+  if (typeof hash !== 'string' || !/^(?:\$apr1\$[./0-9A-Za-z]{1,8}\$[./0-9A-Za-z]{22}|\$2[aby]\$\d\d\$[./0-9A-Za-z]{53}|\{SHA\}[A-Za-z0-9+/]{27}=)$/.test(hash)) {
+    throw unsafe(D, 'password hash', '(hidden)');
+  }
+  return `${user}:${hash}`;
+}
+
+/** The helpers the nginx templates call, by name. */
+export const nginxHelpers = {
+  q: literal,
+  name,
+  int: (v: unknown) => int(v),
+  file,
+  addr: address,
+  loc: locationPath,
+  serverName,
+} as const;

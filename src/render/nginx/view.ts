@@ -1,0 +1,267 @@
+/*
+ * The nginx view: one server block per (entry point, virtual host), locations built so that
+ * nginx's own matching gives the model's order:
+ *   Exact /p   → location = /p
+ *   Prefix /p  → location = /p  and  location ^~ /p/   (element-wise; `= /p` of an Exact wins)
+ *   Prefix /   → location /
+ * nginx picks `=` first, then the longest `^~` prefix: the longest match, Exact on a tie.
+ * Host lookup goes through nginx's server-name hash; wildcards become one-label regexes.
+ */
+import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
+import type { BasicAuthMiddleware, EntryPoint, RoutingModel, VirtualHost } from '../../model/types.ts';
+import { selectRoute } from '../../model/match.ts';
+import { isPlainHost, isWildcardHost } from '../quote.ts';
+import type { HostPort } from '../types.ts';
+import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
+
+/** What the nginx rendering needs besides the model. */
+export interface NginxRenderOptions {
+  readonly workDir: string;
+  readonly connectTimeoutMs?: number;
+  readonly readTimeoutMs?: number;
+  /** worker_shutdown_timeout: how long old workers may finish after a reload or stop. */
+  readonly gracePeriodMs?: number;
+  readonly forwardedHeader?: boolean;
+  readonly acmeChallengeAddress?: HostPort;
+  /** `worker_processes` (default 2). */
+  readonly workerProcesses?: number;
+}
+
+export type Action =
+  | { readonly proxy: string; readonly status: null; readonly body: null }
+  | { readonly proxy: null; readonly status: number; readonly body: string };
+
+export interface LocationView {
+  /** `=`, `^~` or empty (the `/` prefix). */
+  readonly modifier: string;
+  readonly path: string;
+  readonly action: Action;
+}
+
+export interface ServerBlockView {
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly tls: boolean;
+  readonly defaultServer: boolean;
+  /** Exact host or `*.domain` (rendered as a one-label regex); empty for the default server. */
+  readonly names: readonly string[];
+  readonly proto: 'http' | 'https';
+  readonly certificate: { readonly cert: string; readonly key: string } | null;
+  readonly redirect: { readonly scheme: 'http' | 'https'; readonly port: number | null; readonly code: number } | null;
+  readonly auth: { readonly realm: string; readonly file: string; readonly removeHeader: boolean } | null;
+  readonly locations: readonly LocationView[];
+}
+
+export interface UpstreamView {
+  readonly id: string;
+  readonly name: string;
+  readonly servers: readonly { readonly host: string; readonly port: number; readonly weight: number }[];
+}
+
+export interface NginxView {
+  readonly workDir: string;
+  readonly pidFile: string;
+  readonly workerProcesses: number;
+  readonly shutdownTimeoutMs: number;
+  readonly timeouts: { readonly connect: number; readonly read: number };
+  readonly namesHash: { readonly maxSize: number; readonly bucketSize: number };
+  readonly forwardedHeader: boolean;
+  readonly acme: HostPort | null;
+  readonly defaultCert: { readonly cert: string; readonly key: string };
+  readonly hasTls: boolean;
+  readonly upstreams: readonly UpstreamView[];
+  readonly servers: readonly ServerBlockView[];
+}
+
+export interface NginxBuild {
+  readonly view: NginxView;
+  /** htpasswd files by relative path. */
+  readonly htpasswd: readonly { readonly path: string; readonly users: readonly { readonly user: string; readonly hash: string }[] }[];
+  /** Certificate files (chain, key) by relative path. */
+  readonly certs: readonly { readonly id: string; readonly certPath: string; readonly keyPath: string; readonly certPem: string; readonly keyPem: string }[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Upstream name for a backend id `ns/service:port`. */
+export function nginxUpstreamName(id: string): string {
+  return `be_${id.replace('/', '.').replace(':', '_')}`;
+}
+
+function skipped(code: string, message: string, object?: ObjectRef, field?: string): Diagnostic {
+  return { severity: 'warning', code, message, ...(object ? { object } : {}), ...(field === undefined ? {} : { field }) };
+}
+
+const NOT_FOUND: Action = { proxy: null, status: 404, body: 'Not Found' };
+const UNAVAILABLE: Action = { proxy: null, status: 503, body: 'Service Unavailable: no endpoint is ready' };
+
+/** Builds the nginx view and its auxiliary files from the model (pure). */
+export function buildNginxView(model: RoutingModel, options: NginxRenderOptions): NginxBuild {
+  const workDir = options.workDir.replace(/\/+$/, '');
+  const diags: Diagnostic[] = [];
+
+  const upstreams: UpstreamView[] = [];
+  const actions = new Map<string, Action>();
+  for (const [id, b] of Object.entries(model.backends)) {
+    const name = nginxUpstreamName(id);
+    const ref: ObjectRef = { kind: 'Service', namespace: b.namespace, name: b.service };
+    if (!canName(name)) {
+      diags.push(skipped('PASS_NGINX_BACKEND_NAME', `backend ${JSON.stringify(id)} cannot be named in nginx; its routes answer 503`, ref));
+      continue;
+    }
+    const eps = b.endpoints.filter((e) => canAddress(e.address, e.port));
+    if (eps.length !== b.endpoints.length) diags.push(skipped('PASS_NGINX_ENDPOINT', `backend ${id}: endpoints with an address nginx cannot hold were left out`, ref));
+    // nginx has no weight 0: such endpoints are left out, unless all are 0 (then spread evenly, as native does).
+    const positive = eps.filter((e) => e.weight >= 1);
+    const chosen = positive.length > 0 ? positive : eps;
+    if (chosen.length === 0) {
+      actions.set(id, UNAVAILABLE);
+      continue;
+    }
+    upstreams.push({ id, name, servers: chosen.map((e) => ({ host: e.address, port: e.port, weight: positive.length > 0 ? Math.min(1000, Math.floor(e.weight)) : 1 })) });
+    actions.set(id, { proxy: name, status: null, body: null });
+  }
+  const actionFor = (id: string): Action => actions.get(id) ?? UNAVAILABLE;
+  const fallback: Action = model.defaultBackend === undefined ? NOT_FOUND : actionFor(model.defaultBackend);
+
+  const locationsOf = (v: VirtualHost | undefined): LocationView[] => {
+    const out = new Map<string, LocationView>();
+    for (const r of v?.routes ?? []) {
+      if (!canRoutePath(r.path)) {
+        diags.push(skipped('PASS_NGINX_PATH', `path ${JSON.stringify(r.path)} cannot be written as an nginx location; left out`, r.source, r.field));
+        continue;
+      }
+      const a = actionFor(r.backend);
+      const add = (modifier: string, path: string): void => {
+        const key = `${modifier} ${path}`;
+        if (!out.has(key)) out.set(key, { modifier, path, action: a });
+      };
+      // Routes come in match order, so the first to claim a location is the one the model picks.
+      if (r.pathType === 'Exact') add('=', r.path);
+      else if (r.path === '/') add('', '/');
+      else {
+        add('=', r.path);
+        add('^~', `${r.path}/`);
+      }
+    }
+    // nginx answers 301 "add a slash" for `/p` when a proxied location is `/p/`: pin `= /p` to what the model says.
+    for (const l of [...out.values()]) {
+      if (l.path === '/' || !l.path.endsWith('/')) continue;
+      const bare = l.path.slice(0, -1);
+      if (out.has(`= ${bare}`)) continue;
+      const r = v === undefined ? undefined : selectRoute(v, bare);
+      out.set(`= ${bare}`, { modifier: '=', path: bare, action: r === undefined ? fallback : actionFor(r.backend) });
+    }
+    if (!out.has(' /')) out.set(' /', { modifier: '', path: '/', action: fallback });
+    return [...out.values()];
+  };
+
+  // Certificates: the first certificate naming a host serves it.
+  const certs: NginxBuild['certs'][number][] = [];
+  const certByHost = new Map<string, { cert: string; key: string }>();
+  const certById = new Map<string, { cert: string; key: string }>();
+  for (const c of model.certificates) {
+    const base = c.id.replace('/', '_');
+    if (!/^[a-z0-9][a-z0-9._-]{0,250}$/.test(base) || certById.has(c.id)) {
+      diags.push(skipped('PASS_NGINX_CERTIFICATE', `certificate ${JSON.stringify(c.id)} cannot be given a file name; its hosts get the default certificate`, c.source));
+      continue;
+    }
+    const paths = { cert: `${workDir}/certs/${base}.crt`, key: `${workDir}/certs/${base}.key` };
+    certById.set(c.id, paths);
+    certs.push({ id: c.id, certPath: `certs/${base}.crt`, keyPath: `certs/${base}.key`, certPem: c.certPem, keyPem: c.keyPem });
+    for (const h of c.hosts) if (!certByHost.has(h.toLowerCase())) certByHost.set(h.toLowerCase(), paths);
+  }
+  const certFor = (v: VirtualHost): { cert: string; key: string } | null =>
+    (v.certificate === undefined ? undefined : certById.get(v.certificate)) ?? certByHost.get(v.host) ?? null;
+
+  const vhosts: VirtualHost[] = [];
+  const seen = new Set<string>();
+  let any: VirtualHost | undefined;
+  for (const v of model.virtualHosts) {
+    if (v.kind === 'any') {
+      any ??= v;
+      continue;
+    }
+    if (!(v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host))) {
+      diags.push(skipped('PASS_NGINX_HOST', `host ${JSON.stringify(v.host)} cannot be an nginx server_name; left out`, v.sources[0]));
+      continue;
+    }
+    if (seen.has(v.host)) continue;
+    seen.add(v.host);
+    vhosts.push(v);
+  }
+  const vhostLocations = new Map(vhosts.map((v) => [v, locationsOf(v)]));
+  const defaultLocations = locationsOf(any);
+
+  const htpasswd: NginxBuild['htpasswd'][number][] = [];
+  const servers: ServerBlockView[] = [];
+  const seenListen = new Set<string>();
+  for (const ep of model.entryPoints) {
+    const epRef: ObjectRef = { kind: 'EntryPoint', name: ep.name };
+    if (!canAddress(ep.address.host, ep.address.port) || !/^[A-Za-z0-9_-]+$/.test(ep.name)) {
+      diags.push(skipped('PASS_NGINX_ENTRYPOINT', `entry point ${JSON.stringify(ep.name)} cannot be written as an nginx listen; left out`, epRef));
+      continue;
+    }
+    const listenKey = `${ep.address.host ?? ''}:${ep.address.port}`;
+    if (seenListen.has(listenKey)) continue;
+    seenListen.add(listenKey);
+    let redirect: ServerBlockView['redirect'] = null;
+    let auth: ServerBlockView['auth'] = null;
+    for (const mw of ep.middlewares) {
+      if (mw.kind === 'redirect' && redirect === null && auth === null) {
+        redirect = { scheme: mw.scheme, port: mw.port === (mw.scheme === 'https' ? 443 : 80) ? null : mw.port, code: mw.status };
+      } else if (mw.kind === 'basicAuth' && auth === null) {
+        auth = authOf(ep, mw, workDir, diags, htpasswd);
+      }
+    }
+    const common = { listenHost: ep.address.host ?? '', listenPort: ep.address.port, tls: ep.tls, proto: ep.tls ? ('https' as const) : ('http' as const), redirect, auth };
+    servers.push({ ...common, defaultServer: true, names: [], certificate: null, locations: redirect === null ? defaultLocations : [] });
+    // An entry point that redirects answers every host the same way: no per-host blocks needed.
+    if (redirect !== null) continue;
+    for (const v of vhosts) {
+      servers.push({ ...common, defaultServer: false, names: [v.host], certificate: ep.tls ? certFor(v) : null, locations: vhostLocations.get(v) ?? [] });
+    }
+  }
+
+  const longest = Math.max(0, ...vhosts.map((v) => v.host.length + 16));
+  let bucket = 64;
+  while (bucket < longest) bucket *= 2;
+  let maxSize = 512;
+  while (maxSize < vhosts.length * 2) maxSize *= 2;
+  const acme = options.acmeChallengeAddress && canAddress(options.acmeChallengeAddress.host, options.acmeChallengeAddress.port) ? options.acmeChallengeAddress : null;
+  return {
+    view: {
+      workDir,
+      pidFile: `${workDir}/nginx.pid`,
+      workerProcesses: options.workerProcesses ?? 2,
+      shutdownTimeoutMs: Math.max(1000, options.gracePeriodMs ?? 10_000),
+      timeouts: { connect: options.connectTimeoutMs ?? 5000, read: options.readTimeoutMs ?? 60_000 },
+      namesHash: { maxSize, bucketSize: bucket },
+      forwardedHeader: options.forwardedHeader ?? false,
+      acme,
+      defaultCert: { cert: `${workDir}/certs/default.crt`, key: `${workDir}/certs/default.key` },
+      hasTls: servers.some((s) => s.tls),
+      upstreams,
+      servers,
+    },
+    htpasswd,
+    certs,
+    diagnostics: diags,
+  };
+}
+
+function authOf(ep: EntryPoint, mw: BasicAuthMiddleware, workDir: string, diags: Diagnostic[], htpasswd: NginxBuild['htpasswd'][number][]): ServerBlockView['auth'] {
+  const epRef: ObjectRef = { kind: 'EntryPoint', name: ep.name };
+  const users = mw.users.filter((u) => {
+    if (canUser(u.user)) return true;
+    diags.push(skipped('PASS_NGINX_AUTH_USER', `user ${JSON.stringify(u.user)} cannot be written to an htpasswd file; it cannot log in`, epRef, `entryPoints.${ep.name}.auth.basic.users`));
+    return false;
+  });
+  const rel = `auth/${ep.name}.htpasswd`;
+  htpasswd.push({ path: rel, users });
+  let realm = mw.realm;
+  if (!canLiteral(realm)) {
+    diags.push(skipped('PASS_NGINX_AUTH_REALM', 'the realm has characters nginx cannot quote ("$", quote, backslash); "passerelle" is used', epRef, `entryPoints.${ep.name}.auth.basic.realm`));
+    realm = 'passerelle';
+  }
+  return { realm, file: `${workDir}/${rel}`, removeHeader: mw.removeHeader };
+}

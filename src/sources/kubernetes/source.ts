@@ -1,0 +1,334 @@
+/*
+ * The Kubernetes source: informers for Ingress, IngressClass, Service, EndpointSlice and Secret (in
+ * all namespaces or the configured ones) feed one snapshot; a change signal is sent only when
+ * something the model reads changed. The leader (Lease) also writes Ingress status and records
+ * Events for diagnostics. Coalescing of change bursts is the controller's job.
+ */
+
+import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
+import { PassError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { silentLogger } from '../../shared/logger.ts';
+import type { KubeObject, Snapshot } from '../../model/k8s.ts';
+import { isOurIngress, translate, type TranslateOptions } from '../../model/translate/index.ts';
+import type { Source } from '../snapshot.ts';
+import { KubeApiError, type KubeClient } from './client.ts';
+import { EventRecorder } from './events.ts';
+import {
+  ENDPOINT_SLICE,
+  INGRESS,
+  INGRESS_CLASS,
+  Informer,
+  SECRET,
+  SERVICE,
+  objectKey,
+  type InformerEvent,
+  type ResourceType,
+} from './informer.ts';
+import { AlwaysLeader, LeaseLeaderElector, defaultIdentity, type Leadership } from './leader.ts';
+import { RefIndex, ingressRefs, modelView, nsName, sliceService, stripObject } from './objects.ts';
+import { StatusWriter, addressesOfService, addressesOfText, type LoadBalancerIngress } from './status.ts';
+
+/** Options of {@link KubernetesSource}. */
+export interface KubernetesSourceOptions {
+  readonly client: KubeClient;
+  /** Class selection (status, Events) and the translation used for Events. */
+  readonly translate: TranslateOptions;
+  /** Namespaces to watch; empty or absent: all. */
+  readonly namespaces?: readonly string[];
+  /** Only Ingresses with these labels. */
+  readonly labelSelector?: string;
+  /** `namespace/name` of the Service whose address goes into Ingress status. */
+  readonly publishService?: string;
+  /** Address(es) written into Ingress status (comma-separated IPs or host names); wins over publishService. */
+  readonly publishAddress?: string;
+  /** Elect a leader through a Lease (default true); off: every replica writes. */
+  readonly leaderElection?: boolean;
+  /** Default: $POD_NAMESPACE, else the namespace of the kubeconfig context, else `default`. */
+  readonly leaseNamespace?: string;
+  /** Default `passerelle-leader`. */
+  readonly leaseName?: string;
+  readonly identity?: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+  /** No status, Events or Lease: for `passerelle check` / `render` (default false). */
+  readonly readOnly?: boolean;
+  /** Record Events for diagnostics (default true). */
+  readonly recordEvents?: boolean;
+  /** See {@link InformerOptions.watchdogMs}. */
+  readonly watchdogMs?: number;
+  /** start() fails when the first lists have not completed by then (default 60 s). */
+  readonly syncTimeoutMs?: number;
+  /** Delay that gathers changes before a status/Event pass (default 250 ms). */
+  readonly writeDelayMs?: number;
+  readonly logger?: Logger;
+}
+
+type Group = keyof Snapshot;
+
+const GROUP_OF_KIND: Readonly<Record<string, Group | undefined>> = {
+  Ingress: 'ingresses',
+  IngressClass: 'ingressClasses',
+  Service: 'services',
+  EndpointSlice: 'endpointSlices',
+  Secret: 'secrets',
+};
+
+/** The Kubernetes API as a {@link Source}; see the file comment. */
+export class KubernetesSource implements Source {
+  readonly #o: KubernetesSourceOptions;
+  readonly #log: Logger;
+  readonly #informers: { readonly group: Group; readonly informer: Informer }[] = [];
+  readonly #publish: Informer | undefined;
+  readonly #listeners = new Set<() => void>();
+  readonly #refs = new RefIndex();
+  readonly #leader: Leadership;
+  readonly #status: StatusWriter;
+  readonly #events: EventRecorder;
+  #snapshot: Snapshot | undefined;
+  #started = false;
+  #stopped = false;
+  #writeTimer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #unsubscribeLeader: (() => void) | undefined;
+  /** Counters, for logs and tests. */
+  readonly stats = { signals: 0, ignored: 0, writePasses: 0 };
+
+  constructor(options: KubernetesSourceOptions) {
+    this.#o = options;
+    this.#log = (options.logger ?? silentLogger).child({ source: 'kubernetes' });
+    const namespaces = options.namespaces !== undefined && options.namespaces.length > 0 ? [...new Set(options.namespaces)] : [undefined];
+    const add = (group: Group, type: ResourceType, extra: { labelSelector?: string } = {}): void => {
+      for (const ns of type.namespaced ? namespaces : [undefined]) {
+        const informer: Informer = new Informer({
+          client: options.client,
+          type,
+          ...(ns === undefined ? {} : { namespace: ns }),
+          ...extra,
+          transform: stripObject,
+          onEvent: (e) => this.#onEvent(group, e),
+          logger: this.#log,
+          ...(options.watchdogMs === undefined ? {} : { watchdogMs: options.watchdogMs }),
+        });
+        this.#informers.push({ group, informer });
+      }
+    };
+    add('ingresses', INGRESS, options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector });
+    add('ingressClasses', INGRESS_CLASS);
+    add('services', SERVICE);
+    add('endpointSlices', ENDPOINT_SLICE);
+    add('secrets', SECRET);
+
+    if (options.publishAddress === undefined && options.publishService !== undefined) {
+      const [ns, name] = options.publishService.split('/');
+      if (ns === undefined || name === undefined || ns === '' || name === '') {
+        throw new PassError('PASS_CONFIG_BAD_VALUE', `publishService "${options.publishService}" is not "namespace/name"`, { field: 'kubernetes.publishService' });
+      }
+      this.#publish = new Informer({
+        client: options.client,
+        type: SERVICE,
+        namespace: ns,
+        fieldSelector: `metadata.name=${name}`,
+        transform: stripObject,
+        onEvent: () => this.#scheduleWrites(),
+        logger: this.#log.child({ publishService: options.publishService }),
+        ...(options.watchdogMs === undefined ? {} : { watchdogMs: options.watchdogMs }),
+      });
+    }
+
+    const identity = options.identity ?? defaultIdentity();
+    this.#leader =
+      options.readOnly === true || options.leaderElection === false
+        ? new AlwaysLeader()
+        : new LeaseLeaderElector({
+            client: options.client,
+            namespace: options.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? options.client.namespace ?? 'default',
+            identity,
+            logger: this.#log,
+            ...(options.leaseName === undefined ? {} : { name: options.leaseName }),
+            ...(options.leaseDurationMs === undefined ? {} : { leaseDurationMs: options.leaseDurationMs }),
+            ...(options.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: options.renewDeadlineMs }),
+            ...(options.retryPeriodMs === undefined ? {} : { retryPeriodMs: options.retryPeriodMs }),
+          });
+    this.#status = new StatusWriter(options.client, this.#log);
+    this.#events = new EventRecorder({ client: options.client, controller: options.translate.controllerName, instance: identity, logger: this.#log });
+  }
+
+  /** Who writes; exposed for the dashboard and tests. */
+  get leadership(): Leadership {
+    return this.#leader;
+  }
+
+  /** The informers (for tests and diagnostics). */
+  get informers(): readonly Informer[] {
+    return [...this.#informers.map((i) => i.informer), ...(this.#publish ? [this.#publish] : [])];
+  }
+
+  /** Lists everything once (failing after syncTimeoutMs, or at once when access is denied), then follows changes. */
+  async start(): Promise<void> {
+    const all = this.informers;
+    for (const i of all) i.start();
+    const timeoutMs = this.#o.syncTimeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pending = all.filter((i) => !i.hasSynced);
+      if (pending.length === 0) break;
+      const denied = pending.find((i) => i.lastError instanceof KubeApiError && (i.lastError.status === 401 || i.lastError.status === 403));
+      const late = Date.now() > deadline;
+      if (denied || late) {
+        await Promise.all(all.map((i) => i.stop()));
+        const what = (denied ? [denied] : pending).map((i) => `${i.type.kind}${i.namespace === undefined ? '' : ` in ${i.namespace}`}: ${i.lastError?.message ?? 'no answer'}`);
+        throw new PassError(
+          denied ? 'PASS_KUBE_FORBIDDEN' : 'PASS_KUBE_SYNC',
+          denied ? `the Kubernetes API refused access (check the RBAC of deploy/rbac.yaml): ${what.join('; ')}` : `the Kubernetes API did not answer within ${timeoutMs} ms: ${what.join('; ')}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.#started = true;
+    this.#log.info({ objects: this.#counts(), namespaces: this.#o.namespaces?.length ? this.#o.namespaces : 'all' }, 'Kubernetes objects listed');
+    if (this.#o.readOnly !== true) {
+      this.#unsubscribeLeader = this.#leader.onChange((leading) => {
+        if (leading) this.#scheduleWrites();
+      });
+      this.#leader.start();
+      this.#scheduleWrites();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#writeTimer) clearTimeout(this.#writeTimer);
+    this.#unsubscribeLeader?.();
+    await this.#writing;
+    await this.#leader.stop();
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  snapshot(): Snapshot {
+    if (this.#snapshot === undefined) {
+      const groups: Record<Group, KubeObject[]> = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [] };
+      for (const { group, informer } of this.#informers) groups[group].push(...informer.list());
+      this.#snapshot = groups;
+    }
+    return this.#snapshot;
+  }
+
+  diagnostics(): readonly Diagnostic[] {
+    const out: Diagnostic[] = [];
+    for (const i of this.informers) {
+      if (i.lastError === undefined) continue;
+      out.push({
+        severity: 'error',
+        code: 'PASS_KUBE_WATCH',
+        message: `${i.type.kind}${i.namespace === undefined ? '' : ` (namespace ${i.namespace})`}: ${i.lastError.message}; serving the last known objects`,
+      });
+    }
+    return out;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #counts(): Record<string, number> {
+    const s = this.snapshot();
+    return { ingresses: s.ingresses.length, ingressClasses: s.ingressClasses.length, services: s.services.length, endpointSlices: s.endpointSlices.length, secrets: s.secrets.length };
+  }
+
+  #classes(): KubeObject[] {
+    return this.#informers.filter((i) => i.group === 'ingressClasses').flatMap((i) => i.informer.list());
+  }
+
+  #isOurs(ing: KubeObject | undefined): boolean {
+    return ing !== undefined && isOurIngress(ing, this.#classes(), this.#o.translate).ours;
+  }
+
+  /** Whether an informer event changes what translate reads. */
+  #matters(group: Group, e: InformerEvent): boolean {
+    const previous = e.type === 'modified' ? e.previous : e.type === 'deleted' ? e.object : undefined;
+    const current = e.type === 'deleted' ? undefined : e.object;
+    if (modelView(previous) === modelView(current)) return false;
+    switch (group) {
+      case 'ingresses':
+        return this.#isOurs(previous) || this.#isOurs(current);
+      case 'ingressClasses':
+        return true;
+      case 'services':
+        return this.#refs.usesService(objectKey(e.object));
+      case 'secrets':
+        return this.#refs.usesSecret(objectKey(e.object));
+      case 'endpointSlices': {
+        const svc = sliceService(e.object) ?? (previous ? sliceService(previous) : undefined);
+        return svc !== undefined && this.#refs.usesService(svc);
+      }
+    }
+  }
+
+  #onEvent(group: Group, e: InformerEvent): void {
+    if (group === 'ingresses') this.#refs.set(objectKey(e.object), e.type === 'deleted' ? undefined : ingressRefs(e.object));
+    // Decide with the snapshot as it was (for "was it ours"), then drop it.
+    const matters = this.#matters(group, e);
+    this.#snapshot = undefined;
+    if (group === 'ingresses' || group === 'ingressClasses' || matters) this.#scheduleWrites();
+    if (!this.#started) return;
+    if (!matters) {
+      this.stats.ignored++;
+      return;
+    }
+    this.stats.signals++;
+    for (const l of this.#listeners) l();
+  }
+
+  /** The addresses for Ingress status, or undefined when nothing is configured (status is left alone). */
+  #addresses(): LoadBalancerIngress[] | undefined {
+    if (this.#o.publishAddress !== undefined) return addressesOfText(this.#o.publishAddress);
+    if (this.#publish) {
+      const [ns, name] = (this.#o.publishService ?? '').split('/');
+      return addressesOfService(this.#publish.get(nsName(ns, name ?? '')));
+    }
+    return undefined;
+  }
+
+  #scheduleWrites(): void {
+    if (!this.#started || this.#stopped || this.#o.readOnly === true || this.#writeTimer !== undefined) return;
+    this.#writeTimer = setTimeout(() => {
+      this.#writeTimer = undefined;
+      this.#writing = this.#writing.then(() => this.#writePass());
+    }, this.#o.writeDelayMs ?? 250);
+  }
+
+  /** Status and Events, by the leader only. */
+  async #writePass(): Promise<void> {
+    if (this.#stopped || !this.#leader.isLeader()) return;
+    this.stats.writePasses++;
+    try {
+      const snap = this.snapshot();
+      const addresses = this.#addresses();
+      if (addresses !== undefined) {
+        const classes = snap.ingressClasses;
+        await this.#status.reconcile(snap.ingresses, (ing) => isOurIngress(ing, classes, this.#o.translate).ours, addresses);
+      }
+      if (this.#o.recordEvents !== false && this.#leader.isLeader()) {
+        const model = translate(snap, this.#o.translate);
+        await this.#events.record(model.diagnostics, (ref) => this.#lookup(ref));
+      }
+    } catch (err) {
+      this.#log.error({ err }, 'status/Event pass failed');
+    }
+  }
+
+  #lookup(ref: ObjectRef): KubeObject | undefined {
+    const group = GROUP_OF_KIND[ref.kind];
+    if (group === undefined) return undefined;
+    const key = ref.namespace === undefined ? ref.name : `${ref.namespace}/${ref.name}`;
+    for (const i of this.#informers) {
+      if (i.group !== group) continue;
+      const obj = i.informer.get(key);
+      if (obj) return obj;
+    }
+    return undefined;
+  }
+}
