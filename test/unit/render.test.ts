@@ -1,0 +1,165 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseFlags } from '../../src/config/flags.ts';
+import { buildOnce } from '../../src/cli/build.ts';
+import type { RoutingModel } from '../../src/model/types.ts';
+import { formatDryRun, lineDiff } from '../../src/render/dryrun.ts';
+import { createHaproxyRenderer, renderHaproxy } from '../../src/render/haproxy/index.ts';
+import * as hq from '../../src/render/haproxy/quote.ts';
+import { renderNginx } from '../../src/render/nginx/index.ts';
+import * as nq from '../../src/render/nginx/quote.ts';
+import { declaredChecksum } from '../../src/render/checksum.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const WORK = '/var/lib/passerelle';
+const ACME = { host: '127.0.0.1', port: 8089 };
+
+/** Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it. */
+function golden(name: string, actual: string): void {
+  const file = path.join(root, 'test/golden/render', name);
+  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, actual);
+  }
+  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/render/${name} (UPDATE_GOLDEN=1 to accept)`);
+}
+
+async function modelOf(...args: string[]): Promise<RoutingModel> {
+  const cwd = process.cwd();
+  process.chdir(root);
+  try {
+    return (await buildOnce(parseFlags(['run', ...args]))).model;
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+const seedArgs = ['--configfile=test/fixtures/seed/traefik.toml', '--directory', 'test/fixtures/seed'];
+const exampleArgs = ['--configfile=examples/passerelle.toml'];
+
+test('golden: haproxy and nginx configurations of the seed and of examples/', async () => {
+  for (const [label, args] of [['seed', seedArgs], ['examples', exampleArgs]] as const) {
+    const model = await modelOf(...args);
+    golden(`haproxy-${label}.txt`, formatDryRun(renderHaproxy(model, { workDir: WORK, acmeChallengeAddress: ACME })));
+    golden(`nginx-${label}.txt`, formatDryRun(renderNginx(model, { workDir: WORK, acmeChallengeAddress: ACME })));
+  }
+});
+
+test('dry-run output marks auxiliary files and never prints keys or password hashes', async () => {
+  const model = await modelOf(...exampleArgs);
+  for (const text of [formatDryRun(renderHaproxy(model, { workDir: WORK })), formatDryRun(renderNginx(model, { workDir: WORK }))]) {
+    assert.doesNotMatch(text, /PRIVATE KEY/);
+    assert.doesNotMatch(text, /\$apr1\$M7pJ5fVy/);
+    assert.match(text, /^# ===== (haproxy\.cfg|nginx\.conf) \(mode 0644\) =====$/m);
+    assert.match(text, /secret: contents not shown/);
+  }
+  const h = formatDryRun(renderHaproxy(model, { workDir: WORK }));
+  for (const f of ['maps/hosts-exact.map', 'maps/hosts-wildcard.map', 'maps/paths-exact.map', 'maps/paths-prefix.map', 'certs/crt-list.txt']) {
+    assert.match(h, new RegExp(`^# ===== ${f.replace(/[.]/g, '\\.')} `, 'm'), f);
+  }
+  assert.match(h, /^apps\.localhost v\d+$/m, 'the wildcard map is keyed by the parent domain');
+});
+
+test('the seed in haproxy mode: the $apr1$ user is reported, not faked', async () => {
+  const model = await modelOf(...seedArgs);
+  const r = renderHaproxy(model, { workDir: WORK });
+  const d = r.diagnostics.filter((x) => x.code === 'PASS_HAPROXY_AUTH_UNSUPPORTED_HASH');
+  assert.equal(d.length, 2, 'one per entry point with the seed user');
+  assert.match(d[0]!.message, /klefevre.*\$apr1\$.*cannot verify/);
+  // nginx reads $apr1$ itself.
+  assert.deepEqual(renderNginx(model, { workDir: WORK }).diagnostics, []);
+});
+
+test('checksum header, and a structure checksum that ignores endpoints (runtime API) but not routes', async () => {
+  const model = await modelOf(...exampleArgs);
+  const a = renderHaproxy(model, { workDir: WORK });
+  assert.equal(declaredChecksum(a.main.content), a.checksum);
+  assert.equal(renderHaproxy(model, { workDir: WORK }).checksum, a.checksum, 'deterministic');
+  const [id, be] = Object.entries(model.backends)[0]!;
+  const moved: RoutingModel = { ...model, backends: { ...model.backends, [id]: { ...be, endpoints: [{ address: '127.0.0.9', port: 9999, weight: 3 }] } } };
+  const b = renderHaproxy(moved, { workDir: WORK });
+  assert.notEqual(b.checksum, a.checksum);
+  assert.equal(b.structure, a.structure);
+  const lessRoutes: RoutingModel = { ...model, virtualHosts: model.virtualHosts.slice(1) };
+  assert.notEqual(renderHaproxy(lessRoutes, { workDir: WORK }).structure, a.structure);
+});
+
+test('server slots: empty slots wait in maintenance; a known allocation is kept while endpoints fit', async () => {
+  const model = await modelOf(...exampleArgs);
+  const r = renderHaproxy(model, { workDir: WORK });
+  assert.match(r.main.content, /server s2 127\.0\.0\.1:1 weight 1 disabled/);
+  const ids = Object.keys(model.backends);
+  const slots = Object.fromEntries(ids.map((id) => [id, 16]));
+  const kept = renderHaproxy(model, { workDir: WORK, slots });
+  assert.match(kept.main.content, /server s16 /);
+});
+
+test('a user template directory overrides single partials', async () => {
+  const model = await modelOf(...exampleArgs);
+  const r = createHaproxyRenderer(path.join(root, 'test/fixtures/render/templates')).render(model, { workDir: WORK });
+  assert.match(r.main.content, /Nothing here \(custom template\)/);
+  assert.match(r.main.content, /^frontend ep_web$/m, 'the other templates are the built-in ones');
+});
+
+test('nginx: a one-label wildcard becomes a regex server_name, never nginx\'s own *.domain', async () => {
+  assert.equal(nq.serverName('*.apps.example.com'), '"~^[^.]+\\.apps\\.example\\.com$"');
+  assert.equal(nq.serverName('www.example.com'), '"www.example.com"');
+  const model = await modelOf(...exampleArgs);
+  const text = renderNginx(model, { workDir: WORK }).main.content;
+  assert.doesNotMatch(text, /server_name[^;]*"\*\./);
+  assert.match(text, /server_name "~\^\[\^\.\]\+\\\.apps\\\.localhost\$";/);
+});
+
+test('nginx: Prefix /p gives "= /p" and "^~ /p/"; Exact gives "= /p"; an Exact wins its location', () => {
+  const src = { kind: 'Ingress', namespace: 'd', name: 'i' };
+  const model: RoutingModel = {
+    entryPoints: [{ name: 'web', address: { host: '127.0.0.1', port: 8000 }, tls: false, middlewares: [] }],
+    virtualHosts: [
+      {
+        host: 'a.test',
+        kind: 'exact',
+        sources: [src],
+        routes: [
+          { path: '/api', pathType: 'Exact', backend: 'd/e:80', source: src, field: 'f' },
+          { path: '/api', pathType: 'Prefix', backend: 'd/p:80', source: src, field: 'f' },
+        ],
+      },
+    ],
+    backends: {
+      'd/e:80': { id: 'd/e:80', namespace: 'd', service: 'e', servicePort: 80, endpoints: [{ address: '10.0.0.1', port: 80, weight: 1 }], protocol: 'http' },
+      'd/p:80': { id: 'd/p:80', namespace: 'd', service: 'p', servicePort: 80, endpoints: [{ address: '10.0.0.2', port: 80, weight: 1 }], protocol: 'http' },
+    },
+    certificates: [],
+    diagnostics: [],
+  };
+  const text = renderNginx(model, { workDir: WORK }).main.content;
+  assert.match(text, /location = "\/api" \{\n\s+proxy_pass http:\/\/be_d\.e_80;/);
+  assert.match(text, /location \^~ "\/api\/" \{\n\s+proxy_pass http:\/\/be_d\.p_80;/);
+  assert.equal(text.match(/location = "\/api" /g)?.length, 1);
+});
+
+test('quoting helpers refuse what they cannot quote', () => {
+  for (const bad of ["a'b", 'a\\b', 'a\nb', 'x\u0000', 'é']) assert.throws(() => hq.literal(bad), /PASS|refusing/);
+  for (const bad of ['a"b', 'a\\b', 'a$b', 'a\nb', '{;}\u007f']) assert.throws(() => nq.literal(bad), /refusing/);
+  assert.equal(nq.literal('a {;} b'), '"a {;} b"');
+  for (const bad of ['be x', 'be\n', 'be;', 'be#', '']) assert.throws(() => hq.name(bad));
+  for (const bad of ['-1', 1.5, 70000, 'x']) assert.throws(() => hq.address('127.0.0.1', bad));
+  assert.throws(() => hq.address('1.2.3.4 ssl crt /etc/passwd', 80));
+  assert.throws(() => nq.address('127.0.0.1;', 80));
+  assert.throws(() => nq.serverName('*.a b'));
+  assert.throws(() => nq.serverName('a.*.b'));
+  assert.throws(() => nq.locationPath('/a b'));
+  assert.throws(() => nq.locationPath('/a"{'));
+  assert.throws(() => hq.mapWord('/a b'));
+  assert.throws(() => hq.file('relative/path'));
+  assert.throws(() => nq.htpasswdLine('a:b', '{SHA}xO2etOilyqtV8o1RvvnmkeBx7QI='));
+  assert.equal(hq.address('::1', 80), '[::1]:80');
+});
+
+test('lineDiff shows removed and added lines with context', () => {
+  assert.deepEqual(lineDiff('a\nb\nc\n', 'a\nB\nc\n', 1), [' a', '+B', '-b', ' c']);
+  assert.deepEqual(lineDiff('', 'x\n'), ['+x']);
+});
