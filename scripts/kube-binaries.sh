@@ -25,11 +25,13 @@ dir="$cache_root/kube/$version"
 apiserver="$dir/kube-apiserver"
 etcd="$dir/etcd"
 
+# A binary counts when it starts and reports the expected version.
 works() {
-  [[ -x "$1" ]] && "$1" --version >/dev/null 2>&1
+  [[ -x "$1" ]] && "$1" --version 2>/dev/null | grep -q -- "$2"
 }
+etcd_version="$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$module/go.mod" | head -n 1)"
 
-if works "$apiserver" && works "$etcd"; then
+if works "$apiserver" "$version" && works "$etcd" "${etcd_version#v}"; then
   echo "PASSERELLE_KUBE_APISERVER=$apiserver"
   echo "PASSERELLE_ETCD=$etcd"
   exit 0
@@ -49,13 +51,16 @@ export CGO_ENABLED=0
 cd "$module"
 start=$(date +%s)
 build() {
-  local out="$1" pkg="$2"
+  local out="$1" pkg="$2" ldflags="-s -w ${3:-}"
   echo "kube-binaries: building $pkg -> $out" >&2
-  go build -trimpath -ldflags="-s -w" -o "$tmp/$(basename "$out")" "$pkg"
+  go build -trimpath -ldflags="$ldflags" -o "$tmp/$(basename "$out")" "$pkg"
   mv -f "$tmp/$(basename "$out")" "$out"
 }
-works "$etcd" || build "$etcd" go.etcd.io/etcd/server/v3
-works "$apiserver" || build "$apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+# The version stamp a release build of Kubernetes carries (kube-apiserver --version, /version).
+minor="${version#v1.}"; minor="${minor%%.*}"
+stamp="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+works "$etcd" "${etcd_version#v}" || build "$etcd" go.etcd.io/etcd/server/v3
+works "$apiserver" "$version" || build "$apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$stamp"
 echo "kube-binaries: built in $(($(date +%s) - start)) s: $("$apiserver" --version), etcd $("$etcd" --version | awk '/etcd Version/ { print $3 }')" >&2
 
 echo "PASSERELLE_KUBE_APISERVER=$apiserver"

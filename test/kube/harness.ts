@@ -46,6 +46,8 @@ export interface Cluster {
   apply(obj: KubeObject): Promise<KubeObject>;
   /** Deletes an object as admin (no error when it is already gone). */
   remove(obj: KubeObject): Promise<void>;
+  /** Compacts etcd up to its current revision: older resourceVersions are gone (410) from then on. */
+  compactEtcd(): Promise<number>;
   /** Stops kube-apiserver, waits `downMs`, starts it again on the same port (etcd keeps the data). */
   restartApiserver(downMs?: number): Promise<void>;
   /** The last lines of the apiserver's and etcd's logs. */
@@ -308,6 +310,17 @@ export async function startCluster(): Promise<Cluster> {
       client,
       apply,
       remove,
+      async compactEtcd() {
+        // etcd's JSON gateway of its gRPC API.
+        const post = async (api: string, body: unknown): Promise<{ header?: { revision?: string } }> => {
+          const res = await fetch(`${etcdUrl}${api}`, { method: 'POST', body: JSON.stringify(body) });
+          if (!res.ok) throw new Error(`etcd ${api}: HTTP ${res.status} ${await res.text()}`);
+          return (await res.json()) as { header?: { revision?: string } };
+        };
+        const revision = Number((await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') })).header?.revision ?? 0);
+        await post('/v3/kv/compaction', { revision, physical: true });
+        return revision;
+      },
       async restartApiserver(downMs = 0) {
         const old = apiserver;
         await stopProcess(old);

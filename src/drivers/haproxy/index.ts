@@ -64,7 +64,7 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
     async writeDefaultCertificate(workDir, pair) {
       await writeAtomic(path.join(workDir, 'certs/default.pem'), `${pair.certPem.trimEnd()}\n${pair.keyPem.trimEnd()}\n`, 0o600);
     },
-    validateArgs: (configFile) => ['-c', '-q', '-f', configFile],
+    validateArgs: (configFile) => ['-c', '-f', configFile],
     processSpec(binary, configFile, workDir) {
       return { binary, args: ['-W', '-S', `${masterSocket(workDir)},mode,600`, '-f', configFile], cwd: workDir };
     },

@@ -75,11 +75,12 @@ export function nginxDialect(options: NginxDriverOptions): Dialect {
       const deadline = Date.now() + 15_000;
       for (;;) {
         const now = await childrenOf(pid);
-        let fresh = 0;
-        for (const c of now) if (!before.has(c)) fresh++;
-        if (fresh > 0) {
-          const cmdlines = await Promise.all([...now].filter((c) => !before.has(c)).map((c) => readFile(`/proc/${c}/cmdline`, 'utf8').catch(() => '')));
-          if (cmdlines.some((c) => c.includes('worker process'))) return;
+        if ([...now].some((c) => !before.has(c))) {
+          // Done once new workers run and every old worker has stopped accepting (exited or "shutting down").
+          const cmd = async (c: number): Promise<string> => readFile(`/proc/${c}/cmdline`, 'utf8').catch(() => '');
+          const fresh = await Promise.all([...now].filter((c) => !before.has(c)).map(cmd));
+          const old = await Promise.all([...before].filter((c) => now.has(c)).map(cmd));
+          if (fresh.some((c) => c.includes('worker process')) && old.every((c) => !c.includes('worker process') || c.includes('shutting down'))) return;
         }
         if (Date.now() > deadline) throw new PassError('PASS_PROXY_TIMEOUT', 'nginx did not start new workers within 15 s of SIGHUP');
         await new Promise((r) => setTimeout(r, 20));

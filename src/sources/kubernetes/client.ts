@@ -225,6 +225,8 @@ export class KubeClient {
           res.on('error', (err) => reject(failed(err)));
           res.on('aborted', () => reject(failed(new Error('connection aborted'))));
           const lines = createInterface({ input: res, crlfDelay: Infinity });
+          // readline re-emits the errors of its input (an aborted connection).
+          lines.on('error', (err) => reject(failed(err)));
           lines.on('line', (line) => {
             if (line.trim() === '') return;
             let event: unknown;

@@ -1,8 +1,5 @@
 /* Shared pieces of the Kubernetes integration tests (real kube-apiserver, see test/kube/harness.ts). */
 
-import http from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeObject } from '../../../src/model/k8s.ts';
 import type { TranslateOptions } from '../../../src/model/translate/index.ts';
@@ -43,20 +40,6 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, ms =
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await sleep(50);
   }
-}
-
-/** An HTTP server on 127.0.0.x that answers with its own name. */
-export async function echoServer(host: string, name: string): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    res.setHeader('Content-Type', 'text/plain');
-    res.end(`${name} ${req.method ?? ''} ${req.url ?? ''}`);
-  });
-  server.listen(0, host);
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
 }
 
 export const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
