@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
-# Installs what the integration tests need when it is missing (Debian packages, cached builds).
+# Installs what the integration tests need when it is missing: Debian packages (haproxy, nginx,
+# openssl, curl) and the cached kube-apiserver/etcd build. Idempotent; quick when all is there.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
 need=()
-for bin in curl; do
-  command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
-done
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+command -v nginx >/dev/null 2>&1 || need+=(nginx)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+# The Debian packages start system services; the tests run their own instances on loopback.
+for svc in haproxy nginx; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
+  if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
+done
