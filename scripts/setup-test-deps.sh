@@ -20,3 +20,7 @@ for svc in haproxy nginx; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done
+
+# kube-apiserver + etcd for test/integration/kubernetes: built from the Go module proxy once
+# (about 12 minutes on 2 cores), then cached under ~/.cache/passerelle/kube/<version>.
+PATH="$PATH:/usr/local/go/bin" bash scripts/kube-binaries.sh >/dev/null

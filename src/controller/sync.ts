@@ -6,6 +6,7 @@ import { hashOf } from '../model/hash.ts';
 import { describeChanges } from '../model/changes.ts';
 import { translate, type TranslateOptions } from '../model/translate/index.ts';
 import type { Source } from '../sources/snapshot.ts';
+import type { Snapshot } from '../model/k8s.ts';
 import type { ProxyDriver } from '../drivers/types.ts';
 
 /** Options of {@link Controller}. */
@@ -20,6 +21,8 @@ export interface ControllerOptions {
   readonly maxDelayMs?: number;
   /** First retry delay after a failed apply; doubles up to 30 s (default 1 s). */
   readonly retryMs?: number;
+  /** Adds to the built model before it is hashed and applied (ACME certificates: see `createAcmeStage`). */
+  readonly prepare?: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
 }
 
 /** What the controller serves now. */
@@ -107,7 +110,8 @@ export class Controller {
 
   async #syncOnce(): Promise<void> {
     const log = this.#o.logger;
-    const model = buildModel(this.#o.source, this.#o.translate);
+    const built = buildModel(this.#o.source, this.#o.translate);
+    const model = this.#o.prepare === undefined ? built : this.#o.prepare(built, this.#o.source.snapshot());
     this.#reportDiagnostics(model.diagnostics);
     const hash = servingHash(model);
     if (hash === this.#state.hash) {

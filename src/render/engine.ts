@@ -10,6 +10,8 @@ export interface TemplateSet {
   readonly partials: Readonly<Record<string, string>>;
   /** Where each template was read from, for error messages. */
   readonly origin: Readonly<Record<string, string>>;
+  /** Files copied as they are next to the configuration (`haproxy/NAME.lua`), by file name. */
+  readonly assets: Readonly<Record<string, string>>;
 }
 
 /** The templates shipped with Passerelle. */
@@ -22,9 +24,10 @@ export function templateFiles(dialect: 'haproxy' | 'nginx'): { main: string; par
   return { main: MAIN_FILE[dialect], partialsDir: dialect };
 }
 
-function readPartials(dir: string, into: Record<string, string>, origin: Record<string, string>): void {
+function readPartials(dir: string, into: Record<string, string>, origin: Record<string, string>, assets: Record<string, string>): void {
   if (!existsSync(dir)) return;
   for (const f of readdirSync(dir).sort()) {
+    if (f.endsWith('.lua')) assets[f] = readFileSync(path.join(dir, f), 'utf8');
     if (!f.endsWith('.hbs')) continue;
     const file = path.join(dir, f);
     into[f.slice(0, -4)] = readFileSync(file, 'utf8');
@@ -34,21 +37,23 @@ function readPartials(dir: string, into: Record<string, string>, origin: Record<
 
 /**
  * Reads a dialect's templates: the built-in ones, each overridden by a file of the same name in
- * `overrideDir` (`haproxy.cfg.hbs`, `haproxy/NAME.hbs`; `nginx.conf.hbs`, `nginx/NAME.hbs`).
+ * `overrideDir` (`haproxy.cfg.hbs`, `haproxy/NAME.hbs`; `nginx.conf.hbs`, `nginx/NAME.hbs`). Lua files of the partial
+ * folder (`haproxy/passerelle.lua`) are assets, written as they are.
  */
 export function loadTemplates(dialect: 'haproxy' | 'nginx', overrideDir?: string, builtinDir: string = BUILTIN_TEMPLATES): TemplateSet {
   const { main, partialsDir } = templateFiles(dialect);
   const partials: Record<string, string> = {};
   const origin: Record<string, string> = {};
-  readPartials(path.join(builtinDir, partialsDir), partials, origin);
+  const assets: Record<string, string> = {};
+  readPartials(path.join(builtinDir, partialsDir), partials, origin, assets);
   let mainFile = path.join(builtinDir, main);
   if (overrideDir !== undefined) {
     if (!existsSync(overrideDir)) throw new PassError('PASS_TEMPLATES_MISSING', `template directory ${overrideDir} does not exist`, { field: 'proxy.templates' });
-    readPartials(path.join(overrideDir, partialsDir), partials, origin);
+    readPartials(path.join(overrideDir, partialsDir), partials, origin, assets);
     if (existsSync(path.join(overrideDir, main))) mainFile = path.join(overrideDir, main);
   }
   origin['main'] = mainFile;
-  return { main: readFileSync(mainFile, 'utf8'), partials, origin };
+  return { main: readFileSync(mainFile, 'utf8'), partials, origin, assets };
 }
 
 /** Helpers a dialect registers: each quotes one kind of value or throws. */

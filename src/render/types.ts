@@ -9,6 +9,11 @@ export interface RenderedFile {
   readonly mode: number;
   /** Holds a private key or password hashes: never printed by `--dry-run`. */
   readonly secret: boolean;
+  /**
+   * Read by the proxy's unprivileged worker processes at request time (not by the master at
+   * load time): the driver makes it readable by the worker group (0640) when workers drop privileges.
+   */
+  readonly workerReadable?: boolean;
 }
 
 /** A complete rendering: the main configuration plus its auxiliary files. */

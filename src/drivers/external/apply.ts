@@ -1,5 +1,5 @@
 import { mkdtempSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import type { AcmeChallengeHook, ProxyDriver } from '../types.ts';
 import { AcmeResponder } from './acme.ts';
+import { AuthResponder, usersByEntryPoint } from './auth.ts';
 import { keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
 import { ManagedProcess } from './process.ts';
 import type { ProcessSpec } from './process.ts';
@@ -54,6 +55,13 @@ export interface RenderContext {
 export interface Dialect {
   readonly name: 'haproxy' | 'nginx';
   readonly defaultBinary: string;
+  /**
+   * The group the proxy's workers run as when they drop privileges (nginx started as root):
+   * worker-readable files are given to it and the work directory is made traversable.
+   */
+  readonly workerGroup?: number;
+  /** The unix socket where the controller checks passwords the proxy cannot (HAProxy: `$apr1$`). */
+  authSocket?(workDir: string): string;
   render(model: RoutingModel, ctx: RenderContext): RenderedConfig;
   /** Writes the default certificate files the configuration references. */
   writeDefaultCertificate(workDir: string, pair: PemPair): Promise<void>;
@@ -118,8 +126,10 @@ export class ExternalDriver implements ProxyDriver {
   readonly #ownsWorkDir: boolean;
   #proc: ManagedProcess | undefined;
   #acme: AcmeResponder | undefined;
+  #auth: AuthResponder | undefined;
   #acmeAddress: HostPort | undefined;
   #last: RenderedConfig | undefined;
+  #lastModel: RoutingModel | undefined;
   #prepared = false;
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
@@ -160,6 +170,12 @@ export class ExternalDriver implements ProxyDriver {
   async #prepare(): Promise<void> {
     if (this.#prepared) return;
     await mkdir(path.join(this.workDir, 'tmp'), { recursive: true, mode: 0o700 });
+    if (this.#dialect.workerGroup !== undefined) {
+      // Unprivileged workers open the password files and their temporary files below: let them
+      // traverse (not list) the work directory; keys stay 0600 and are read by the master only.
+      await chmod(this.workDir, 0o711);
+      await chmod(path.join(this.workDir, 'tmp'), 0o711);
+    }
     const pair = this.#options.defaultCertificate ?? (await selfSignedDefault());
     await this.#dialect.writeDefaultCertificate(this.workDir, pair);
     if (this.#options.acmeChallengeAddress !== undefined) {
@@ -167,6 +183,10 @@ export class ExternalDriver implements ProxyDriver {
     } else if (this.#options.acmeChallenge !== undefined) {
       this.#acme = new AcmeResponder(this.#options.acmeChallenge, this.#logger);
       this.#acmeAddress = await this.#acme.start();
+    }
+    if (this.#dialect.authSocket !== undefined) {
+      this.#auth = new AuthResponder(this.#dialect.authSocket(this.workDir), this.#logger);
+      await this.#auth.start();
     }
     this.#prepared = true;
   }
@@ -186,14 +206,17 @@ export class ExternalDriver implements ProxyDriver {
       return;
     }
 
-    await writeAuxFiles(this.workDir, next, previous);
+    // The auth socket knows the new users before a configuration that relies on them serves.
+    this.#auth?.setUsers(usersByEntryPoint(model));
+    await writeAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
     const candidate = path.join(this.workDir, `.next-${next.main.path}`);
     await writeFile(candidate, next.main.content, { mode: 0o644 });
     const validateStarted = performance.now();
     const check = await execa(this.#binary, this.#dialect.validateArgs(candidate, this.workDir), { reject: false, all: true, stdin: 'ignore' });
     const validateMs = performance.now() - validateStarted;
     if (check.failed) {
-      await restoreAuxFiles(this.workDir, next, previous);
+      await restoreAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
+      if (this.#lastModel !== undefined) this.#auth?.setUsers(usersByEntryPoint(this.#lastModel));
       await writeFile(path.join(this.workDir, `failed-${next.main.path}`), next.main.content, { mode: 0o644 });
       await rm(candidate, { force: true });
       const output = String(check.all ?? '').trim();
@@ -234,18 +257,20 @@ export class ExternalDriver implements ProxyDriver {
       how = 'reloaded';
     }
     this.#last = next;
+    this.#lastModel = model;
     this.#logger.info(
       { how, checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), validateMs: Math.round(validateMs), applyMs: Math.round(performance.now() - applyStarted) },
       `${this.name} configuration applied (${how})`,
     );
   }
 
-  /** Stops the proxy gracefully (bundled mode) and the ACME responder. */
+  /** Stops the proxy gracefully (bundled mode) and the ACME and auth responders. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopped = true;
     await this.#queue;
     await this.#proc?.stop(this.#dialect.stopSignal, graceMs);
     await this.#acme?.stop();
+    await this.#auth?.stop();
     if (this.#ownsWorkDir) await rm(this.workDir, { recursive: true, force: true });
   }
 }

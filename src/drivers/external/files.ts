@@ -1,33 +1,47 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RenderedConfig, RenderedFile } from '../../render/types.ts';
 
-/** Writes a file atomically: a temporary file in the same directory, then rename over the target. */
-export async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
+/**
+ * Writes a file atomically: a temporary file in the same directory, then rename over the target.
+ * With `group`, the file belongs to that group (the proxy's worker group) before it appears.
+ */
+export async function writeAtomic(file: string, content: string, mode: number, group?: number): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(tmp, content, { mode });
+  if (group !== undefined) await chown(tmp, process.getuid?.() ?? 0, group);
   // writeFile's mode is masked by the umask; keys must end up 0600 exactly.
   await chmod(tmp, mode);
   await rename(tmp, file);
 }
 
-/** Writes the auxiliary files of a rendering that differ from `previous` (all when undefined). */
-export async function writeAuxFiles(workDir: string, next: RenderedConfig, previous: RenderedConfig | undefined): Promise<void> {
+/** The mode and group a rendered file gets on disk: worker-readable files are 0640 to the worker group when there is one. */
+function placement(f: RenderedFile, workerGroup: number | undefined): { mode: number; group?: number } {
+  if (f.workerReadable !== true || workerGroup === undefined) return { mode: f.mode };
+  return { mode: f.mode | 0o040, group: workerGroup };
+}
+
+/**
+ * Writes the auxiliary files of a rendering that differ from `previous` (all when undefined).
+ * `workerGroup`: the group of unprivileged proxy workers, which must read worker-readable files.
+ */
+export async function writeAuxFiles(workDir: string, next: RenderedConfig, previous: RenderedConfig | undefined, workerGroup?: number): Promise<void> {
   const before = new Map((previous?.files ?? []).map((f) => [f.path, f]));
   for (const f of next.files) {
     const old = before.get(f.path);
     if (old !== undefined && old.content === f.content && old.mode === f.mode) continue;
-    await writeAtomic(path.join(workDir, f.path), f.content, f.mode);
+    const p = placement(f, workerGroup);
+    await writeAtomic(path.join(workDir, f.path), f.content, p.mode, p.group);
   }
 }
 
 /** Puts the auxiliary files of `previous` back (after a failed validation), removing files it did not have. */
-export async function restoreAuxFiles(workDir: string, failed: RenderedConfig, previous: RenderedConfig | undefined): Promise<void> {
+export async function restoreAuxFiles(workDir: string, failed: RenderedConfig, previous: RenderedConfig | undefined, workerGroup?: number): Promise<void> {
   const keep = new Set((previous?.files ?? []).map((f) => f.path));
   for (const f of failed.files) if (!keep.has(f.path)) await rm(path.join(workDir, f.path), { force: true });
-  if (previous !== undefined) await writeAuxFiles(workDir, previous, failed);
+  if (previous !== undefined) await writeAuxFiles(workDir, previous, failed, workerGroup);
 }
 
 /** Copies a rendered main configuration into `history/`, keeping the newest `keep` of them. */

@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createHaproxyRenderer } from '../../render/haproxy/index.ts';
+import { createHaproxyRenderer, ROUTES_MAP } from '../../render/haproxy/index.ts';
 import { buildHaproxyView } from '../../render/haproxy/view.ts';
 import type { RenderedConfig } from '../../render/types.ts';
 import { PassError } from '../../shared/errors.ts';
@@ -30,16 +30,49 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 /** Server slots per backend as last rendered: kept while endpoints fit, so the structure stays. */
 type Slots = Record<string, number>;
 
+/** The largest payload sent in one `add map` command (HAProxy reads a command into one 16 kB buffer). */
+const MAP_CHUNK_BYTES = 8000;
+
+/**
+ * Replaces the contents of a loaded map atomically: `prepare map`, `add map @version` in chunks,
+ * `commit map @version`. Requests see either the old or the new contents, never a mix.
+ */
+export async function replaceMap(socket: string, mapFile: string, content: string): Promise<void> {
+  const prepared = await haproxyCommand(socket, `prepare map ${mapFile}`);
+  const version = /New version created: (\d+)/.exec(prepared)?.[1];
+  if (version === undefined) throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy did not prepare a new version of ${mapFile}: ${prepared.trim()}`);
+  const lines = content.split('\n').filter((l) => l !== '');
+  let chunk: string[] = [];
+  let bytes = 0;
+  const flush = async (): Promise<void> => {
+    if (chunk.length === 0) return;
+    const out = (await haproxyCommand(socket, `add map @${version} ${mapFile} <<\n${chunk.join('\n')}\n\n`)).trim();
+    if (out !== '') throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy refused entries of ${mapFile}: ${out}`);
+    chunk = [];
+    bytes = 0;
+  };
+  for (const line of lines) {
+    if (bytes + line.length + 1 > MAP_CHUNK_BYTES) await flush();
+    chunk.push(line);
+    bytes += line.length + 1;
+  }
+  await flush();
+  const committed = (await haproxyCommand(socket, `commit map @${version} ${mapFile}`)).trim();
+  if (committed !== '') throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy did not commit ${mapFile}: ${committed}`);
+}
+
 /** The HAProxy half of the external driver: master-worker, master CLI reloads, runtime API updates. */
 export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
   const renderer = createHaproxyRenderer(options.templates);
   let slots: Slots = {};
+  let prefixDepth: number | undefined;
   const runtimeSocket = (workDir: string): string => path.join(workDir, 'haproxy.sock');
   const masterSocket = (workDir: string): string => options.masterSocket ?? path.join(workDir, 'haproxy-master.sock');
   const renderOptions = (ctx: RenderContext) => ({
     workDir: ctx.workDir,
     runtimeSocket: runtimeSocket(ctx.workDir),
     slots,
+    ...(prefixDepth === undefined ? {} : { prefixDepth }),
     ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
     ...(options.readTimeoutMs === undefined ? {} : { readTimeoutMs: options.readTimeoutMs }),
     ...(options.gracePeriodMs === undefined ? {} : { gracePeriodMs: options.gracePeriodMs }),
@@ -53,12 +86,14 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
     name: 'haproxy',
     defaultBinary: 'haproxy',
     stopSignal: 'SIGUSR1',
+    authSocket: (workDir) => path.join(workDir, 'auth.sock'),
     render(model, ctx) {
       const opts = renderOptions(ctx);
       const rendered = renderer.render(model, opts);
       const build = buildHaproxyView(model, opts);
       views.set(rendered, build);
       slots = Object.fromEntries(build.view.backends.map((b) => [b.id, b.servers.length]));
+      prefixDepth = build.view.prefixDepth;
       return rendered;
     },
     async writeDefaultCertificate(workDir, pair) {
@@ -124,6 +159,10 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
         const commit = (await haproxyCommand(sock, `commit ssl cert ${file}`)).trim();
         if (!/Success/i.test(commit)) throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy did not commit the certificate ${c.id}: ${commit}`);
       }
+      // The routing map: replaced in one atomic commit, after the servers it points to are ready.
+      const mapOf = (r: RenderedConfig): string | undefined => r.files.find((f) => f.path === ROUTES_MAP)?.content;
+      const routes = mapOf(next);
+      if (routes !== undefined && routes !== mapOf(previous)) await replaceMap(sock, path.join(workDir, ROUTES_MAP), routes);
       return true;
     },
   };

@@ -1,6 +1,8 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createNginxRenderer } from '../../render/nginx/index.ts';
+import { HEADERS_MORE_MODULE } from '../../render/nginx/view.ts';
 import { PassError } from '../../shared/errors.ts';
 import { ExternalDriver } from '../external/apply.ts';
 import type { Dialect, ExternalDriverOptions } from '../external/apply.ts';
@@ -13,6 +15,47 @@ export interface NginxDriverOptions extends ExternalDriverOptions {
   readonly workerProcesses?: number;
   /** The pid file of the nginx master (sidecar: on the shared volume; default `<workDir>/nginx.pid`). */
   readonly pidFile?: string;
+  /**
+   * The account nginx workers run as when the controller (and so the nginx master) runs as root
+   * (default `nobody`, nginx's own default). Ignored when not root: workers keep the master's user.
+   */
+  readonly workerUser?: string;
+  /**
+   * The headers-more module file (`Server: passerelle` when the upstream sends none); default the
+   * Debian package's path, used when it exists; false never loads it.
+   */
+  readonly headersMoreModule?: string | false;
+}
+
+/** A worker account: names for the `user` directive, the gid for file ownership. */
+interface WorkerAccount {
+  readonly user: string;
+  readonly group: string;
+  readonly gid: number;
+}
+
+/** Looks an account and its primary group up in /etc/passwd and /etc/group. */
+function lookupAccount(user: string): WorkerAccount {
+  const field = (file: string, key: string, index: number): string[] | undefined => {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    for (const line of text.split('\n')) {
+      const parts = line.split(':');
+      if (parts[index] === key) return parts;
+    }
+    return undefined;
+  };
+  const pw = field('/etc/passwd', user, 0);
+  const gid = Number(pw?.[3]);
+  if (pw === undefined || !Number.isInteger(gid)) {
+    throw new PassError('PASS_NGINX_WORKER_USER', `nginx runs as root, so its workers run as "${user}", but /etc/passwd has no such user: create it or set the worker user`);
+  }
+  const group = field('/etc/group', String(gid), 2)?.[0] ?? String(gid);
+  return { user, group, gid };
 }
 
 /** Child pids of a process (Linux /proc). */
@@ -31,11 +74,22 @@ async function masterPid(proc: ManagedProcess | undefined, pidFile: string): Pro
 /** The nginx half of the external driver: `nginx -t`, SIGHUP reloads through the master process. */
 export function nginxDialect(options: NginxDriverOptions): Dialect {
   const renderer = createNginxRenderer(options.templates);
+  // nginx started as root runs its workers as another user; they read the password files.
+  const worker = process.getuid?.() === 0 ? lookupAccount(options.workerUser ?? 'nobody') : undefined;
+  const moreFile = options.headersMoreModule === false ? undefined : (options.headersMoreModule ?? HEADERS_MORE_MODULE);
+  const headersMore = moreFile !== undefined && existsSync(moreFile) ? moreFile : null;
+  if (headersMore === null && options.headersMoreModule !== false) {
+    options.logger?.warn(
+      { module: moreFile },
+      'the nginx headers-more module is not installed (Debian package libnginx-mod-http-headers-more-filter): responses without a Server header from the upstream get "Server: nginx" instead of "Server: passerelle"',
+    );
+  }
   const pidFileOf = (workDir: string): string => options.pidFile ?? path.join(workDir, 'nginx.pid');
   return {
     name: 'nginx',
     defaultBinary: 'nginx',
     stopSignal: 'SIGQUIT',
+    ...(worker === undefined ? {} : { workerGroup: worker.gid }),
     render(model, ctx) {
       return renderer.render(model, {
         workDir: ctx.workDir,
@@ -44,6 +98,8 @@ export function nginxDialect(options: NginxDriverOptions): Dialect {
         ...(options.gracePeriodMs === undefined ? {} : { gracePeriodMs: options.gracePeriodMs }),
         ...(options.forwardedHeader === undefined ? {} : { forwardedHeader: options.forwardedHeader }),
         ...(options.workerProcesses === undefined ? {} : { workerProcesses: options.workerProcesses }),
+        ...(worker === undefined ? {} : { workerUser: { user: worker.user, group: worker.group } }),
+        headersMoreModule: headersMore,
         ...(ctx.acmeChallengeAddress === undefined ? {} : { acmeChallengeAddress: ctx.acmeChallengeAddress }),
       });
     },

@@ -1,15 +1,16 @@
 import type { RoutingModel } from '../../model/types.ts';
+import { PassError } from '../../shared/errors.ts';
 import { checksumOf } from '../checksum.ts';
 import { compileTemplates, loadTemplates } from '../engine.ts';
 import type { TemplateSet } from '../engine.ts';
 import type { RenderedConfig, RenderedFile } from '../types.ts';
 import { CHECKSUM_PREFIX } from '../types.ts';
 import { haproxyHelpers, mapWord, sniFilter } from './quote.ts';
-import { buildHaproxyView } from './view.ts';
+import { buildHaproxyView, ROUTES_MAP } from './view.ts';
 import type { HaproxyBuild, HaproxyRenderOptions } from './view.ts';
 
 export type { HaproxyRenderOptions } from './view.ts';
-export { buildHaproxyView, certFileName, defaultSlots, haproxyBackendName } from './view.ts';
+export { buildHaproxyView, certFileName, defaultSlots, haproxyBackendName, ROUTES_MAP } from './view.ts';
 
 const ERRORS: readonly (readonly [number, string])[] = [
   [400, 'Bad Request'],
@@ -30,10 +31,11 @@ function errorFiles(): RenderedFile[] {
   });
 }
 
-function auxFiles(build: HaproxyBuild, maskCerts: boolean): RenderedFile[] {
-  const files: RenderedFile[] = [];
+function auxFiles(build: HaproxyBuild, maskCerts: boolean, lua: string): RenderedFile[] {
+  const files: RenderedFile[] = [{ path: 'lua/passerelle.lua', content: lua, mode: 0o644, secret: false }];
   for (const m of build.maps) {
-    const content = m.entries.map(([k, v]) => `${mapWord(k)} ${mapWord(v)}\n`).join('');
+    // The structure leaves the routing map out: the runtime API replaces it without a reload.
+    const content = maskCerts && m.path === ROUTES_MAP ? '' : m.entries.map(([k, v]) => `${mapWord(k)} ${mapWord(v)}\n`).join('');
     files.push({ path: m.path, content, mode: m.secret ? 0o600 : 0o644, secret: m.secret });
   }
   const root = build.view.files.crtList.slice(0, -'certs/crt-list.txt'.length);
@@ -53,18 +55,21 @@ export interface HaproxyRenderer {
 export function createHaproxyRenderer(templates: TemplateSet | string | undefined = undefined): HaproxyRenderer {
   const set = typeof templates === 'object' ? templates : loadTemplates('haproxy', templates);
   const render = compileTemplates(set, haproxyHelpers);
+  const lua = set.assets['passerelle.lua'];
+  if (lua === undefined) throw new PassError('PASS_TEMPLATES_MISSING', 'the HAProxy templates have no haproxy/passerelle.lua (the Lua helpers)', { field: 'proxy.templates' });
   return {
     render(model, options) {
       const build = buildHaproxyView(model, options);
       const body = render(build.view);
-      const files = auxFiles(build, false);
+      const files = auxFiles(build, false, lua);
       const checksum = checksumOf(body, files);
-      // The structure leaves out what the runtime API can change: server addresses and certificate contents.
+      // The structure leaves out what the runtime API can change: server addresses, the routing map
+      // and certificate contents.
       const masked = {
         ...build.view,
         backends: build.view.backends.map((b) => ({ ...b, servers: b.servers.map((s) => ({ ...s, host: '0.0.0.0', port: 0, weight: 0, disabled: false })) })),
       };
-      const structure = checksumOf(render(masked), auxFiles(build, true));
+      const structure = checksumOf(render(masked), auxFiles(build, true, lua));
       return {
         dialect: 'haproxy',
         main: { path: 'haproxy.cfg', content: `${CHECKSUM_PREFIX}${checksum}\n${body}`, mode: 0o644, secret: false },

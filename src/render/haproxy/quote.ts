@@ -44,6 +44,12 @@ export function file(value: unknown): string {
   return `'${value}'`;
 }
 
+/** A unix socket address `'unix@/path'`, single-quoted. */
+export function unixAddress(value: unknown): string {
+  if (typeof value !== 'string' || !isSafePath(value)) throw unsafe(D, 'unix socket path', value);
+  return `'unix@${value}'`;
+}
+
 /** Whether a host and port make a listening or server address. */
 export function canAddress(host: unknown, port: unknown): boolean {
   if (!isIntIn(port, 0, 65535)) return false;
@@ -114,6 +120,7 @@ export const haproxyHelpers = {
   name,
   int: (v: unknown) => int(v),
   file,
+  unix: unixAddress,
   addr: address,
   mapWord,
   hostKey,

@@ -27,6 +27,13 @@ export interface HaproxyRenderOptions {
   readonly acmeChallengeAddress?: HostPort;
   /** Pre-allocated server slots per backend id (at least its endpoint count); default 2× rounded up. */
   readonly slots?: Readonly<Record<string, number>>;
+  /**
+   * The controller's auth socket (default `<workDir>/auth.sock`): users whose hash HAProxy cannot
+   * check ($apr1$) are checked there by the Lua helper.
+   */
+  readonly authSocket?: string;
+  /** Prefix lookup depth allocated before (kept while the deepest Prefix route fits in it). */
+  readonly prefixDepth?: number;
 }
 
 export interface ServerView {
@@ -52,6 +59,10 @@ export interface AuthView {
   readonly cryptUsers: readonly { readonly user: string; readonly hash: string }[];
   /** Map file of `{SHA}` users (user → base64 digest), or null. */
   readonly shaMap: string | null;
+  /** Map file of the users the controller checks ($apr1$: user → entry point), or null. */
+  readonly externalMap: string | null;
+  /** The entry point name the controller knows the users by. */
+  readonly entryPoint: string;
 }
 
 export interface FrontendView {
@@ -70,16 +81,19 @@ export interface HaproxyView {
   readonly runtimeSocket: string;
   readonly timeouts: { readonly connect: number; readonly server: number; readonly client: number; readonly tunnel: number; readonly httpRequest: number; readonly keepAlive: number; readonly hardStop: number };
   readonly files: {
-    readonly hostsExact: string;
-    readonly hostsWildcard: string;
-    readonly pathsExact: string;
-    readonly pathsPrefix: string;
+    /** The routing map: hosts → virtual host ids, virtual host id + path → backend. */
+    readonly routes: string;
     readonly crtList: string;
     readonly defaultCert: string;
     readonly errors: string;
+    /** The Lua helpers (hop-by-hop headers, controller-checked basic auth). */
+    readonly lua: string;
+    /** The controller's auth socket (a unix socket path). */
+    readonly authSocket: string;
   };
   readonly forwardedHeader: boolean;
-  readonly anyVhost: string | null;
+  /** How many path elements the Prefix lookups go down to. */
+  readonly prefixDepth: number;
   /** `field(1,/,N)` counts for the Prefix lookups, deepest first. */
   readonly prefixFields: readonly number[];
   readonly frontends: readonly FrontendView[];
@@ -107,6 +121,9 @@ export interface HaproxyBuild {
   readonly certs: readonly { readonly path: string; readonly id: string; readonly pem: string }[];
   readonly diagnostics: readonly Diagnostic[];
 }
+
+/** The routing map file, relative to the work directory: the runtime API replaces its contents. */
+export const ROUTES_MAP = 'maps/routes.map';
 
 /** Backend section name for a backend id `ns/service:port`. */
 export function haproxyBackendName(id: string): string {
@@ -138,6 +155,7 @@ function entryPointName(ep: EntryPoint): string | undefined {
 function authView(ep: EntryPoint, mw: BasicAuthMiddleware, workDir: string, diags: Diagnostic[], maps: HaproxyBuild['maps'][number][]): AuthView {
   const crypt: { user: string; hash: string }[] = [];
   const sha: [string, string][] = [];
+  const external: [string, string][] = [];
   const epRef: ObjectRef = { kind: 'EntryPoint', name: ep.name };
   for (const u of mw.users) {
     if (!canUser(u.user)) {
@@ -147,16 +165,16 @@ function authView(ep: EntryPoint, mw: BasicAuthMiddleware, workDir: string, diag
     } else if (u.hash.startsWith('{SHA}')) {
       sha.push([u.user, u.hash.slice(5)]);
     } else {
-      // HAProxy checks userlist passwords with crypt(3); glibc/libxcrypt has no $apr1$ (Apache MD5).
-      diags.push(
-        skipped(
-          'PASS_HAPROXY_AUTH_UNSUPPORTED_HASH',
-          `user ${JSON.stringify(u.user)} has an $apr1$ (Apache MD5) hash, which HAProxy's crypt(3) cannot verify; this user cannot log in in haproxy mode: re-hash with htpasswd -B (bcrypt) or -s ({SHA})`,
-          epRef,
-          `entryPoints.${ep.name}.auth.basic.users`,
-        ),
-      );
+      // HAProxy checks userlist passwords with crypt(3); glibc/libxcrypt has no $apr1$ (Apache MD5):
+      // the Lua helper asks the controller, which checks the hash itself.
+      external.push([u.user, ep.name]);
     }
+  }
+  let externalMap: string | null = null;
+  if (external.length > 0) {
+    const rel = `auth/${ep.name}-controller.map`;
+    maps.push({ path: rel, entries: external, secret: false });
+    externalMap = `${workDir}/${rel}`;
   }
   let shaMap: string | null = null;
   if (sha.length > 0) {
@@ -166,7 +184,7 @@ function authView(ep: EntryPoint, mw: BasicAuthMiddleware, workDir: string, diag
   }
   const realm = canLiteral(mw.realm) ? mw.realm : 'passerelle';
   if (realm !== mw.realm) diags.push(skipped('PASS_HAPROXY_AUTH_REALM', 'the realm has characters HAProxy cannot quote; "passerelle" is used', epRef, `entryPoints.${ep.name}.auth.basic.realm`));
-  return { userlist: `ul_${ep.name}`, realm, removeHeader: mw.removeHeader, cryptUsers: crypt, shaMap };
+  return { userlist: `ul_${ep.name}`, realm, removeHeader: mw.removeHeader, cryptUsers: crypt, shaMap, externalMap, entryPoint: ep.name };
 }
 
 /** Builds the HAProxy view and its auxiliary files from the model (pure). */
@@ -204,25 +222,24 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   }
   const backendFor = (id: string): string => backendNames.get(id) ?? 'pass_unavailable';
 
-  // Hosts → vhost ids; routes → backends, keyed `vhostId + path`.
-  const hostsExact: [string, string][] = [];
-  const hostsWildcard: [string, string][] = [];
-  const pathsExact: [string, string][] = [];
-  const pathsPrefix: [string, string][] = [];
+  // One map holds the whole routing table, so that the runtime API replaces it in one atomic
+  // commit. Keys cannot collide: `h:HOST` and `w:PARENT` (one-label wildcard) and `any` give a
+  // virtual host id `vN`; `vN=PATH` (Exact) and `vNPATH` (Prefix; paths start with "/") give a backend.
+  const routes: [string, string][] = [];
   const seenHosts = new Set<string>();
-  let anyVhost: string | null = null;
+  let anyVhost = false;
   let maxDepth = 0;
   model.virtualHosts.forEach((v, i) => {
     const vid = `v${i}`;
     const ref = v.sources[0];
     if (v.kind === 'any') {
-      if (anyVhost !== null) return;
-      anyVhost = vid;
+      if (anyVhost) return;
+      anyVhost = true;
+      routes.push(['any', vid]);
     } else if (v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host)) {
       if (seenHosts.has(v.host)) return;
       seenHosts.add(v.host);
-      if (v.kind === 'exact') hostsExact.push([v.host, vid]);
-      else hostsWildcard.push([v.host.slice(2), vid]);
+      routes.push(v.kind === 'exact' ? [`h:${v.host}`, vid] : [`w:${v.host.slice(2)}`, vid]);
     } else {
       diags.push(skipped('PASS_HAPROXY_HOST', `host ${JSON.stringify(v.host)} cannot be written to a map file; left out`, ref));
       return;
@@ -237,31 +254,29 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       if (seenRoutes.has(key)) continue;
       seenRoutes.add(key);
       if (r.pathType === 'Exact') {
-        pathsExact.push([`${vid}${r.path}`, backendFor(r.backend)]);
+        routes.push([`${vid}=${r.path}`, backendFor(r.backend)]);
       } else {
-        pathsPrefix.push([`${vid}${r.path}`, backendFor(r.backend)]);
+        routes.push([`${vid}${r.path}`, backendFor(r.backend)]);
         if (r.path !== '/') maxDepth = Math.max(maxDepth, r.path.split('/').length - 1);
       }
     }
   });
+  // Prefix lookups on the first N path elements, deepest first. Pre-allocated like server slots
+  // (at least 4, kept while deep enough) so that a new route rarely changes the configuration.
+  const wantDepth = options.prefixDepth;
+  const depth = wantDepth !== undefined && wantDepth >= maxDepth ? wantDepth : Math.max(4, maxDepth);
   const prefixFields: number[] = [];
-  for (let d = maxDepth; d >= 1; d--) prefixFields.push(d + 1);
+  for (let d = depth; d >= 1; d--) prefixFields.push(d + 1);
 
   const files = {
-    hostsExact: `${workDir}/maps/hosts-exact.map`,
-    hostsWildcard: `${workDir}/maps/hosts-wildcard.map`,
-    pathsExact: `${workDir}/maps/paths-exact.map`,
-    pathsPrefix: `${workDir}/maps/paths-prefix.map`,
+    routes: `${workDir}/maps/routes.map`,
     crtList: `${workDir}/certs/crt-list.txt`,
     defaultCert: `${workDir}/certs/default.pem`,
     errors: `${workDir}/errors`,
+    lua: `${workDir}/lua/passerelle.lua`,
+    authSocket: options.authSocket ?? `${workDir}/auth.sock`,
   };
-  maps.push(
-    { path: 'maps/hosts-exact.map', entries: hostsExact, secret: false },
-    { path: 'maps/hosts-wildcard.map', entries: hostsWildcard, secret: false },
-    { path: 'maps/paths-exact.map', entries: pathsExact, secret: false },
-    { path: 'maps/paths-prefix.map', entries: pathsPrefix, secret: false },
-  );
+  maps.push({ path: ROUTES_MAP, entries: routes, secret: false });
 
   // Certificates: a host is served by the first certificate naming it, as in the model.
   const { crtList, certs } = certificateFiles(model.certificates, diags);
@@ -317,7 +332,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       },
       files,
       forwardedHeader: options.forwardedHeader ?? false,
-      anyVhost,
+      prefixDepth: depth,
       prefixFields,
       frontends,
       backends,

@@ -14,7 +14,7 @@ export { buildNginxView, nginxUpstreamName } from './view.ts';
 function auxFiles(build: NginxBuild, mask: boolean): RenderedFile[] {
   const files: RenderedFile[] = [];
   for (const h of build.htpasswd) {
-    files.push({ path: h.path, content: h.users.map((u) => `${htpasswdLine(u.user, u.hash)}\n`).join(''), mode: 0o600, secret: true });
+    files.push({ path: h.path, content: h.users.map((u) => `${htpasswdLine(u.user, u.hash)}\n`).join(''), mode: 0o600, secret: true, workerReadable: true });
   }
   for (const c of build.certs) {
     files.push({ path: c.certPath, content: mask ? '' : c.certPem, mode: 0o644, secret: false });

@@ -25,6 +25,14 @@ export interface NginxRenderOptions {
   readonly acmeChallengeAddress?: HostPort;
   /** `worker_processes` (default 2). */
   readonly workerProcesses?: number;
+  /**
+   * The headers-more dynamic module (Debian package libnginx-mod-http-headers-more-filter), which
+   * sets `Server: passerelle` when the upstream sends none; null leaves nginx's own Server header.
+   * Default: the Debian path.
+   */
+  readonly headersMoreModule?: string | null;
+  /** The `user` directive: the account workers run as when the master runs as root (omitted otherwise). */
+  readonly workerUser?: { readonly user: string; readonly group: string };
 }
 
 export type Action =
@@ -62,6 +70,8 @@ export interface NginxView {
   readonly workDir: string;
   readonly pidFile: string;
   readonly workerProcesses: number;
+  readonly workerUser: { readonly user: string; readonly group: string } | null;
+  readonly headersMoreModule: string | null;
   readonly shutdownTimeoutMs: number;
   readonly timeouts: { readonly connect: number; readonly read: number };
   readonly namesHash: { readonly maxSize: number; readonly bucketSize: number };
@@ -81,6 +91,9 @@ export interface NginxBuild {
   readonly certs: readonly { readonly id: string; readonly certPath: string; readonly keyPath: string; readonly certPem: string; readonly keyPem: string }[];
   readonly diagnostics: readonly Diagnostic[];
 }
+
+/** Where Debian's libnginx-mod-http-headers-more-filter installs the headers-more module. */
+export const HEADERS_MORE_MODULE = '/usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so';
 
 /** Upstream name for a backend id `ns/service:port`. */
 export function nginxUpstreamName(id: string): string {
@@ -233,6 +246,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       workDir,
       pidFile: `${workDir}/nginx.pid`,
       workerProcesses: options.workerProcesses ?? 2,
+      workerUser: options.workerUser ?? null,
+      headersMoreModule: options.headersMoreModule === undefined ? HEADERS_MORE_MODULE : options.headersMoreModule,
       shutdownTimeoutMs: Math.max(1000, options.gracePeriodMs ?? 10_000),
       timeouts: { connect: options.connectTimeoutMs ?? 5000, read: options.readTimeoutMs ?? 60_000 },
       namesHash: { maxSize, bucketSize: bucket },

@@ -71,7 +71,7 @@ export interface InformerOptions {
   readonly watchdogMs?: number;
   /** Server-side watch timeout range in seconds, picked at random per watch (default 300..600). */
   readonly watchTimeoutSeconds?: readonly [number, number];
-  /** First retry delay after a failure; doubles up to `maxBackoffMs` (defaults 250 ms, 30 s). */
+  /** First retry delay after a failure; doubles up to `maxBackoffMs` (defaults 250 ms, 10 s). */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
 }
@@ -113,6 +113,8 @@ export class Informer {
   /** Aborts the current watch only. */
   #watchAbort: AbortController | undefined;
   #restartRequested = false;
+  /** Watches in a row ended by the watchdog without any event. */
+  #silences = 0;
 
   constructor(options: InformerOptions) {
     this.#o = options;
@@ -227,17 +229,20 @@ export class Informer {
           this.#resourceVersion = '';
           continue;
         }
-        if (err instanceof KubeApiError && err.reason === 'Timeout' && failures === 0) {
+        if (err instanceof KubeApiError && err.reason === 'Timeout') {
+          // Each attempt already waited watchdogMs: reconnect at once. The apiserver sends a bookmark
+          // every minute, so silence twice in a row is worth a diagnostic (cleared by the next event).
           this.#stats.silent++;
-          this.#log.warn({ watchdogMs: this.#watchdogMs }, 'watch silent for too long: reconnecting');
-          failures = 1;
+          this.#silences++;
+          if (this.#silences >= 2) this.#lastError = err;
+          this.#log.warn({ watchdogMs: this.#watchdogMs, silences: this.#silences }, 'watch silent for too long: reconnecting');
           continue;
         }
         failures++;
         this.#stats.failures++;
         this.#lastError = err instanceof Error ? err : new Error(String(err));
         const initial = this.#o.initialBackoffMs ?? 250;
-        const max = this.#o.maxBackoffMs ?? 30_000;
+        const max = this.#o.maxBackoffMs ?? 10_000;
         const delay = Math.min(max, initial * 2 ** Math.min(failures - 1, 20)) * (0.8 + Math.random() * 0.4);
         this.#log.warn({ err: this.#lastError.message, retryInMs: Math.round(delay), failures }, 'list/watch failed');
         try {
@@ -336,6 +341,7 @@ export class Informer {
     const rv = raw.metadata?.resourceVersion;
     if (rv !== undefined) this.#resourceVersion = rv;
     this.#lastError = undefined;
+    this.#silences = 0;
     if (event.type === 'BOOKMARK') {
       this.#stats.bookmarks++;
       return undefined;

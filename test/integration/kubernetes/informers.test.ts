@@ -114,6 +114,24 @@ describe('kubernetes source: informers', () => {
     await waitFor('a change after the relist', () => names().includes('after-relist'));
   });
 
+  test('the watchdog restarts a silent watch, which then goes on from where it was', async () => {
+    const source = controllerSource(cluster, { readOnly: true, watchdogMs: 800 });
+    cleanups.push(() => source.stop());
+    await source.start();
+    const informer = source.informers.find((i) => i.type.kind === 'IngressClass');
+    assert.ok(informer);
+    // Nobody touches IngressClasses: the watch stays silent and the watchdog ends it; twice in a row
+    // is reported as a source diagnostic.
+    await waitFor('two silent watches noticed', () => informer.stats.silent >= 2);
+    assert.ok(source.diagnostics().some((d) => d.code === 'PASS_KUBE_WATCH' && d.message.startsWith('IngressClass')));
+    const lists = informer.stats.lists;
+    await cluster.apply(ingressClass('after-silence', 'example.com/x'));
+    await waitFor('the change after the silence', () => informer.get('after-silence') !== undefined);
+    assert.equal(informer.stats.lists, lists, 'resumed from the last resourceVersion, no relist');
+    assert.equal(informer.stats.failures, 0);
+    assert.equal(informer.lastError, undefined, 'an event clears the diagnostic');
+  });
+
   test('namespaces and labelSelector options narrow what is read', async () => {
     await cluster.apply(service('other', 'o', 8080));
     await cluster.apply(ingress('other', 'o', 'o.example', 'o', { className: 'passerelle' }));

@@ -1,0 +1,190 @@
+/*
+ * Which certificates ACME should provide: `[[acme.domains]]`, and (with onHostRule or the per-Ingress
+ * annotation `kubernetes.io/tls-acme: "true"`) the hosts of our Ingresses that no Secret certificate
+ * covers. Pure: reads the snapshot and the model translate built from it.
+ */
+
+import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
+import type { Snapshot } from '../model/k8s.ts';
+import type { RoutingModel } from '../model/types.ts';
+import { isOurIngress } from '../model/translate/index.ts';
+import type { ClassOptions } from '../model/translate/index.ts';
+import { DiagnosticList } from '../model/translate/diagnostics.ts';
+import { parseIngress } from '../model/translate/ingress.ts';
+import { compareAge, isRecord, readHeader } from '../model/translate/object.ts';
+import type { ObjectHeader } from '../model/translate/object.ts';
+import { parseHost } from '../model/translate/validate.ts';
+import { acmeCertificateId } from './types.ts';
+import type { CertificateRequest } from './types.ts';
+
+/** The annotation that opts an Ingress in (`"true"`) or out (`"false"`) of ACME, as in kube-lego and cert-manager. */
+export const TLS_ACME_ANNOTATION = 'kubernetes.io/tls-acme';
+
+/** Diagnostic codes of the ACME subsystem. */
+export const AcmeCodes = {
+  wildcard: 'PASS_ACME_WILDCARD',
+  orderFailed: 'PASS_ACME_ORDER_FAILED',
+  budget: 'PASS_ACME_BUDGET',
+  account: 'PASS_ACME_ACCOUNT',
+  onDemandRefused: 'PASS_ACME_ON_DEMAND_REFUSED',
+} as const;
+
+/** A `[[acme.domains]]` entry. */
+export interface AcmeDomain {
+  readonly main: string;
+  readonly sans: readonly string[];
+}
+
+/** What {@link acmeRequests} reads besides the snapshot and the model. */
+export interface AcmeRequestOptions {
+  /** Order certificates for every Ingress host without a Secret certificate. */
+  readonly onHostRule: boolean;
+  readonly domains: readonly AcmeDomain[];
+  /** The same class options translate was given. */
+  readonly classOptions: ClassOptions;
+}
+
+/** The requests and the problems found while collecting them. */
+export interface AcmeRequestSet {
+  readonly requests: readonly CertificateRequest[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** Whether a Secret certificate of the model covers `host` (exact name or one-label wildcard). */
+function coveredBy(model: RoutingModel): (host: string) => boolean {
+  const exact = new Set<string>();
+  const wild = new Set<string>();
+  for (const c of model.certificates) {
+    for (const h of c.hosts) {
+      if (h.startsWith('*.')) wild.add(h.slice(1));
+      else exact.add(h);
+    }
+  }
+  return (host) => {
+    if (exact.has(host)) return true;
+    const dot = host.indexOf('.');
+    return dot > 0 && wild.has(host.slice(dot));
+  };
+}
+
+interface Group {
+  readonly names: string[];
+  readonly source: ObjectRef;
+}
+
+function ingressWants(h: ObjectHeader, onHostRule: boolean): boolean {
+  const v = h.annotations[TLS_ACME_ANNOTATION];
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return onHostRule;
+}
+
+/** Hosts of the raw `spec.tls` entries (entries without a secretName included), grouped per entry. */
+function tlsGroups(h: ObjectHeader, ruleHosts: readonly string[]): { field: string; hosts: string[] }[] {
+  const spec = h.body['spec'];
+  if (!isRecord(spec) || !Array.isArray(spec['tls'])) return [];
+  const out: { field: string; hosts: string[] }[] = [];
+  (spec['tls'] as readonly unknown[]).forEach((entry, k) => {
+    if (!isRecord(entry)) return;
+    const raw = entry['hosts'];
+    const hosts: string[] = [];
+    if (Array.isArray(raw) && raw.length > 0) {
+      for (const r of raw as readonly unknown[]) if (typeof r === 'string') hosts.push(r.toLowerCase());
+    } else {
+      hosts.push(...ruleHosts);
+    }
+    out.push({ field: `spec.tls[${k}]`, hosts });
+  });
+  return out;
+}
+
+/**
+ * The certificates ACME should provide. `[[acme.domains]]` come first, then Ingresses oldest first;
+ * a name claimed by an earlier request is left out of later ones. Hosts of one TLS entry share one
+ * certificate; rule hosts outside every TLS entry (Traefik 1.x `onHostRule`) get one each. Hosts a
+ * Secret certificate covers are left to it; wildcard hosts are reported (HTTP-01 cannot prove them).
+ */
+export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: AcmeRequestOptions): AcmeRequestSet {
+  const diags = new DiagnosticList();
+  const quiet = new DiagnosticList();
+  const claimed = new Set<string>();
+  const requests: CertificateRequest[] = [];
+  const covered = coveredBy(model);
+
+  const add = (names: readonly string[], origin: CertificateRequest['origin'], source: ObjectRef): void => {
+    const fresh: string[] = [];
+    for (const n of names) {
+      if (claimed.has(n) || fresh.includes(n)) continue;
+      fresh.push(n);
+    }
+    const main = fresh[0];
+    if (main === undefined) return;
+    for (const n of fresh) claimed.add(n);
+    const sans = fresh.slice(1).sort();
+    requests.push({ id: acmeCertificateId(main), names: [main, ...sans], origin, sources: [source] });
+  };
+
+  for (const d of options.domains) {
+    const source: ObjectRef = { kind: 'AcmeDomain', name: d.main };
+    const names = [d.main, ...d.sans].map((n) => n.toLowerCase());
+    const wild = names.filter((n) => n.startsWith('*.'));
+    if (wild.length > 0) {
+      diags.add({
+        severity: 'warning',
+        code: AcmeCodes.wildcard,
+        message: `${wild.join(', ')}: a wildcard name needs the DNS-01 challenge, which is not supported; the other names are ordered`,
+        object: source,
+        field: 'acme.domains',
+      });
+    }
+    add(
+      names.filter((n) => !n.startsWith('*.')),
+      'domains',
+      source,
+    );
+  }
+
+  const headers: ObjectHeader[] = [];
+  snapshot.ingresses.forEach((obj, i) => {
+    if (!isRecord(obj) || !isOurIngress(obj, snapshot.ingressClasses, options.classOptions).ours) return;
+    const h = readHeader(obj, 'Ingress', true, `ingresses[${i}]`, quiet);
+    if (h !== undefined) headers.push(h);
+  });
+  headers.sort(compareAge);
+
+  for (const h of headers) {
+    if (!ingressWants(h, options.onHostRule)) continue;
+    const parsed = parseIngress({ ...h, reporter: quiet.reporter(h.ref, h.location) });
+    if (parsed === undefined) continue;
+    const ruleHosts = parsed.rules.filter((r) => r.kind === 'exact' && r.paths.length > 0).map((r) => r.host);
+    const groups: Group[] = [];
+    const inTls = new Set<string>();
+    for (const entry of tlsGroups(h, ruleHosts)) {
+      const names: string[] = [];
+      for (const raw of entry.hosts) {
+        const p = parseHost(raw);
+        if (!p.ok) continue; // translate reports it
+        inTls.add(p.host);
+        if (p.kind === 'wildcard') {
+          if (!covered(p.host.slice(2)) && !model.certificates.some((c) => c.hosts.includes(p.host))) {
+            diags.add({
+              severity: 'warning',
+              code: AcmeCodes.wildcard,
+              message: `${p.host}: a wildcard host needs the DNS-01 challenge, which is not supported; give it a TLS Secret`,
+              object: h.ref,
+              field: `${entry.field}.hosts`,
+              ...(h.location ? { location: h.location } : {}),
+            });
+          }
+          continue;
+        }
+        if (!covered(p.host)) names.push(p.host);
+      }
+      if (names.length > 0) groups.push({ names, source: h.ref });
+    }
+    for (const host of ruleHosts) if (!inTls.has(host) && !covered(host)) groups.push({ names: [host], source: h.ref });
+    for (const g of groups) add(g.names, 'ingress', g.source);
+  }
+
+  return { requests, diagnostics: diags.sorted() };
+}

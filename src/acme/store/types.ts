@@ -1,0 +1,22 @@
+import type { AcmeState } from '../types.ts';
+
+/**
+ * Where ACME state lives: the account, certificates, orders in flight, per-name backoff and the
+ * issuance log. The manager reads it once at start and writes the whole state after every change
+ * (small: a few KB per certificate). Implementations: a JSON file ({@link FileCertificateStore});
+ * Kubernetes Secrets (one `kubernetes.io/tls` Secret per certificate plus one for the rest), to be
+ * added with the Kubernetes source.
+ */
+export interface CertificateStore {
+  /** A short description for logs, e.g. `file /acme/acme.json`. */
+  readonly description: string;
+  /** The stored state; an empty state when nothing is stored yet. */
+  load(): Promise<AcmeState>;
+  /** Replaces the stored state durably (atomically: a crash leaves the old or the new state). */
+  save(state: AcmeState): Promise<void>;
+  /**
+   * Calls `listener` when another writer (the leader replica) changed the state; returns an
+   * unsubscribe function. Optional: a file store has one writer.
+   */
+  onChange?(listener: () => void): () => void;
+}

@@ -1,0 +1,33 @@
+/* The ACME stage of the sync loop: wanted certificates → the manager; issued ones → the model. */
+
+import type { Snapshot } from '../model/k8s.ts';
+import type { RoutingModel } from '../model/types.ts';
+import type { ClassOptions } from '../model/translate/index.ts';
+import type { AcmeManager } from '../acme/manager.ts';
+import { withAcmeCertificates } from '../acme/merge.ts';
+import { acmeRequests } from '../acme/requests.ts';
+import type { AcmeDomain } from '../acme/requests.ts';
+
+/** What {@link createAcmeStage} reads from the config. */
+export interface AcmeStageOptions {
+  readonly onHostRule: boolean;
+  readonly domains: readonly AcmeDomain[];
+  readonly classOptions: ClassOptions;
+  readonly now?: () => Date;
+}
+
+/**
+ * The controller's `prepare` step for ACME: tells the manager which certificates are wanted (and
+ * which hosts Ingress rules name, for onDemand), then serves the issued certificates for the hosts
+ * no Secret covers and adds the ACME diagnostics.
+ */
+export function createAcmeStage(manager: AcmeManager, options: AcmeStageOptions): (model: RoutingModel, snapshot: Snapshot) => RoutingModel {
+  return (model, snapshot) => {
+    const set = acmeRequests(snapshot, model, options);
+    manager.setKnownHosts(model.virtualHosts.filter((v) => v.kind === 'exact').map((v) => v.host));
+    manager.setRequests(set.requests);
+    const merged = withAcmeCertificates(model, manager.certificates(), options.now?.() ?? new Date());
+    const extra = [...set.diagnostics, ...manager.diagnostics()];
+    return extra.length === 0 ? merged : { ...merged, diagnostics: [...merged.diagnostics, ...extra] };
+  };
+}

@@ -1,0 +1,73 @@
+-- Passerelle's HAProxy helpers, loaded with lua-load. Rendered from templates/haproxy/passerelle.lua:
+-- do not edit, it is rewritten on every change.
+
+-- Connection tokens every client sends that name no other header to drop (as in the native proxy).
+local PLAIN = { ["keep-alive"] = true, ["close"] = true, ["upgrade"] = true }
+
+-- The header names a Connection header lists, lower case, without the plain tokens and "host";
+-- and whether it asks for an upgrade.
+local function listed(values)
+  local names = {}
+  local upgrade = false
+  if values == nil then return names, upgrade end
+  for _, value in pairs(values) do
+    for token in string.gmatch(value, "[^,%s]+") do
+      local t = string.lower(token)
+      if t == "upgrade" then upgrade = true end
+      if not PLAIN[t] and t ~= "host" then names[#names + 1] = t end
+    end
+  end
+  return names, upgrade
+end
+
+-- Hop-by-hop headers named in the request's Connection header are not forwarded (RFC 9110 7.6.1),
+-- nor are the names themselves; an upgrade request keeps "Connection: upgrade".
+core.register_action("pass_hop_req", { "http-req" }, function(txn)
+  local names, upgrade = listed(txn.http:req_get_headers()["connection"])
+  for _, name in ipairs(names) do txn.http:req_del_header(name) end
+  if upgrade then txn.http:req_set_header("connection", "upgrade") else txn.http:req_del_header("connection") end
+end, 0)
+
+-- Same for the response: headers the upstream lists in Connection.
+core.register_action("pass_hop_res", { "http-res" }, function(txn)
+  local names, upgrade = listed(txn.http:res_get_headers()["connection"])
+  for _, name in ipairs(names) do txn.http:res_del_header(name) end
+  if upgrade then txn.http:res_set_header("connection", "upgrade") else txn.http:res_del_header("connection") end
+end, 0)
+
+-- Basic auth users whose hash HAProxy's crypt(3) cannot check ($apr1$): the controller checks
+-- them on its auth socket. Accepted credentials are remembered for a minute, keyed by a SHA-256
+-- of the entry point and the Authorization header; refusals are not remembered.
+local TTL = 60
+local MAX = 4096
+local accepted = {}
+local size = 0
+
+core.register_action("pass_auth", { "http-req" }, function(txn, socket, entrypoint)
+  local authorization = txn.sf:req_fhdr("authorization") or ""
+  local key = txn.c:hex(txn.c:sha2(entrypoint .. "\n" .. authorization, 256))
+  local now = core.now().sec
+  local until_ = accepted[key]
+  if until_ ~= nil and until_ > now then
+    txn:set_var("txn.pass_auth_ext", true)
+    return
+  end
+  local client = core.httpclient()
+  local res = client:get({
+    url = "http://passerelle/auth/" .. entrypoint,
+    dst = socket,
+    headers = { ["authorization"] = { authorization } },
+    timeout = 5000,
+  })
+  if res ~= nil and res.status == 204 then
+    if size >= MAX then
+      accepted = {}
+      size = 0
+    end
+    if accepted[key] == nil then size = size + 1 end
+    accepted[key] = now + TTL
+    txn:set_var("txn.pass_auth_ext", true)
+  elseif res == nil or res.status ~= 401 then
+    core.Warning("passerelle: the controller's auth socket did not answer; the request is refused")
+  end
+end, 2)

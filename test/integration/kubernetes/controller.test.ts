@@ -1,0 +1,114 @@
+/*
+ * The whole chain with [kubernetes] enabled: the CLI's `check` and `run --dry-run` read a real
+ * kube-apiserver, and `passerelle run` (native proxy) serves what is created through the API and
+ * writes the status of its Ingresses, all with the controller's RBAC-limited kubeconfig.
+ */
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import http from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import type { KubeObject } from '../../../src/model/k8s.ts';
+import { parseFlags } from '../../../src/config/flags.ts';
+import { startController, type RunningController } from '../../../src/cli/run.ts';
+import { silentLogger } from '../../../src/shared/logger.ts';
+import { startCluster, type Cluster } from '../../kube/harness.ts';
+import { endpointSlice, ingress, ingressClass, ns, service, waitFor } from './helpers.ts';
+
+const root = path.resolve(import.meta.dirname, '../../..');
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+describe('kubernetes source: CLI and controller', () => {
+  let cluster: Cluster;
+  let dir: string;
+  let config: string;
+  let port: number;
+  let running: RunningController | undefined;
+
+  before(async () => {
+    cluster = await startCluster();
+    dir = await mkdtemp(path.join(tmpdir(), 'passerelle-kube-cli-'));
+    port = await freePort();
+    config = path.join(dir, 'passerelle.toml');
+    await writeFile(
+      config,
+      [
+        '[entryPoints.http]',
+        `address = "127.0.0.1:${port}"`,
+        '[proxy]',
+        'mode = "native"',
+        '[kubernetes]',
+        'enabled = true',
+        `kubeconfig = ${JSON.stringify(cluster.kubeconfig('controller'))}`,
+        'publishAddress = "192.0.2.80"',
+        'leaderElection = false',
+        '',
+      ].join('\n'),
+    );
+    await cluster.apply(ns('shop'));
+    await cluster.apply(ingressClass('passerelle', 'passerelle.dev/ingress-controller'));
+    await cluster.apply(service('shop', 'front', 8080));
+    await cluster.apply(endpointSlice('shop', 'front-1', 'front', ['192.0.2.11'], 8080));
+    await cluster.apply(ingress('shop', 'front', 'shop.example', 'front', { className: 'passerelle' }));
+    await cluster.apply(ingress('shop', 'typo', 'typo.example', 'fornt', { className: 'passerelle' }));
+  });
+  after(async () => {
+    await running?.stop();
+    await cluster?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const cli = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, ['bin/passerelle.js', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  test('check and run --dry-run read the cluster (and write nothing to it)', async () => {
+    const dry = cli('run', '--dry-run', `--configfile=${config}`);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /shop\.example/);
+    assert.match(dry.stdout, /192\.0\.2\.11:8080/);
+    const check = cli('check', `--configfile=${config}`);
+    assert.match(check.stdout + check.stderr, /PASS_INGRESS_MISSING_SERVICE.*Ingress shop\/typo/);
+    const front = await cluster.client('admin').request<KubeObject>('GET', '/apis/networking.k8s.io/v1/namespaces/shop/ingresses/front');
+    assert.equal(front.status && JSON.stringify(front.status).includes('192.0.2.80'), false, 'read-only commands write no status');
+  });
+
+  test('passerelle run serves what the API holds, follows changes, and writes status', async () => {
+    running = await startController(parseFlags(['run', `--configfile=${config}`]), silentLogger);
+    // fetch() would not send our Host header: node:http does.
+    const get = (host: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject);
+      });
+    assert.equal(await get('nowhere.example'), 404);
+    // typo.example routes to a missing Service: 503, never another host's backend.
+    assert.equal(await get('typo.example'), 503);
+    await waitFor('status of shop/front', async () => {
+      const ing = await cluster.client('admin').request<KubeObject>('GET', '/apis/networking.k8s.io/v1/namespaces/shop/ingresses/front');
+      return JSON.stringify(ing.status ?? {}).includes('192.0.2.80');
+    });
+    // A new Ingress created through the API is served (no endpoints behind it: 503 rather than 404).
+    await cluster.apply(service('shop', 'new', 8080));
+    await cluster.apply(ingress('shop', 'new', 'new.example', 'new', { className: 'passerelle' }));
+    await waitFor('new.example routed', async () => (await get('new.example')) === 503);
+    await cluster.remove(ingress('shop', 'new', '', ''));
+    await waitFor('new.example gone', async () => (await get('new.example')) === 404);
+  });
+});

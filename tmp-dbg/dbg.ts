@@ -1,0 +1,10 @@
+import { createHaproxyDriver } from '../src/drivers/haproxy/index.ts';
+import { createHash } from 'node:crypto';
+import { backend, entryPoint, model, request, route, startEcho, vhost } from '../test/behaviour/harness.ts';
+const d = createHaproxyDriver({ workDir: '/tmp/dbgwork' });
+const e = await startEcho('site');
+const shaUser = { user: 'sha', hash: `{SHA}${createHash('sha1').update('sha-pass').digest('base64')}` };
+await d.apply(model({ entryPoints: [entryPoint('web', 18777, { middlewares: [{ kind: 'basicAuth', realm: 'x', users: [shaUser], removeHeader: false }] })], virtualHosts: [vhost('s.test', [route('/', 'Prefix', 'site')])], backends: [backend('site', [e.endpoint()])] }));
+const r = await request({ port: 18777, host: 's.test', headers: { authorization: `Basic ${Buffer.from('sha:sha-pass').toString('base64')}` } });
+console.log(r.status);
+await d.stop(100); await e.close();

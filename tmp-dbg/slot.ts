@@ -1,0 +1,15 @@
+import { Agent } from 'node:http';
+import { createHaproxyDriver } from '../src/drivers/haproxy/index.ts';
+import { backend, echoOf, entryPoint, model, request, route, startEcho, vhost } from '../test/behaviour/harness.ts';
+const d = createHaproxyDriver({ workDir: '/tmp/dbgwork2' });
+const [a, b] = [await startEcho('a'), await startEcho('b')];
+const m = (e: typeof a) => model({ entryPoints: [entryPoint('web', 18778)], virtualHosts: [vhost('s.test', [route('/', 'Prefix', 'site')])], backends: [backend('site', [e.endpoint()])] });
+await d.apply(m(a));
+const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+const ids = async () => (await Promise.all(Array.from({ length: 6 }, () => request({ port: 18778, host: 's.test', agent })))).map((r) => echoOf(r).id).join('');
+console.log(await ids());
+await d.apply(m(b));
+console.log('reloads', d.reloads, await ids());
+const fresh = await Promise.all(Array.from({ length: 4 }, () => request({ port: 18778, host: 's.test' })));
+console.log('fresh', fresh.map((r) => echoOf(r).id).join(''));
+agent.destroy(); await d.stop(100); await a.close(); await b.close();
