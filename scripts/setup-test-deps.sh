@@ -24,3 +24,6 @@ done
 # kube-apiserver + etcd for test/integration/kubernetes: built from the Go module proxy once
 # (about 12 minutes on 2 cores), then cached under ~/.cache/passerelle/kube/<version>.
 PATH="$PATH:/usr/local/go/bin" bash scripts/kube-binaries.sh >/dev/null
+
+# Pebble + pebble-challtestsrv for test/integration/acme: a cached Go build (Debian's pebble otherwise).
+PATH="$PATH:/usr/local/go/bin" bash scripts/pebble.sh >/dev/null

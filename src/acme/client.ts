@@ -108,9 +108,12 @@ function errorText(err: unknown): string {
 }
 
 function problemOf(err: unknown, stage: 'account' | 'order' | 'challenge' | 'finalize', type?: string): AcmeProblem {
-  const detail = errorText(err);
+  let detail = errorText(err);
   const code = (err as { code?: unknown }).code;
-  const network = typeof code === 'string' && /^E[A-Z]+|^ERR_/.test(code) && (err as { response?: unknown }).response === undefined;
+  // acme-client's retry interceptor ends a request that never got a response with this TypeError.
+  const lostResponse = err instanceof TypeError && /reading 'config'/.test(detail);
+  if (lostResponse) detail = 'no answer from the CA (connection refused, reset or timed out)';
+  const network = lostResponse || (typeof code === 'string' && /^E[A-Z]+|^ERR_/.test(code) && (err as { response?: unknown }).response === undefined);
   return { ...(type === undefined ? {} : { type }), detail, cause: explainProblem(type, detail, network ? 'network' : stage), at: new Date().toISOString() };
 }
 

@@ -364,6 +364,12 @@ export class AcmeManager {
     const problem: AcmeProblem =
       err instanceof AcmeOrderError ? err.problem : { detail: (err as Error)?.message ?? String(err), cause: explainProblem(undefined, String((err as Error)?.message ?? err), 'order'), at: new Date().toISOString() };
     const dead = err instanceof AcmeOrderError ? err.orderDead : false;
+    // The CA forgot the account (deactivated, or a test CA restarted): register again next time.
+    if (/accountDoesNotExist|account .*(does not exist|not found)|unable to find account|no account/i.test(`${problem.type ?? ''} ${problem.detail}`) && this.#state.account !== undefined) {
+      this.#accountReady = false;
+      const { url: _url, ...account } = this.#state.account;
+      this.#state = { ...this.#state, account };
+    }
     if (dead && this.#state.orders[request.id] !== undefined) {
       const orders = { ...this.#state.orders };
       delete orders[request.id];

@@ -69,7 +69,17 @@ export function compileTemplates(set: TemplateSet, helpers: HelperTable): (view:
   // Glues strings (e.g. a directory and a file name); the result still goes through a quoting helper.
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('join', (...args: unknown[]) => args.slice(0, -1).map(String).join(''));
+  // Handlebars compiles lazily: parse every template now, so a syntax error names its file up front.
+  const parse = (name: string, text: string): void => {
+    try {
+      hb.parse(text);
+    } catch (err) {
+      throw new PassError('PASS_TEMPLATE_ERROR', `template ${set.origin[name] ?? name}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  parse('main', set.main);
   for (const [name, text] of Object.entries(set.partials)) {
+    parse(name, text);
     hb.registerPartial(name, hb.compile(text, { noEscape: true, strict: true }));
   }
   const main = hb.compile(set.main, { noEscape: true, strict: true });

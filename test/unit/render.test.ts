@@ -7,7 +7,7 @@ import { parseFlags } from '../../src/config/flags.ts';
 import { buildOnce } from '../../src/cli/build.ts';
 import type { RoutingModel } from '../../src/model/types.ts';
 import { formatDryRun, lineDiff } from '../../src/render/dryrun.ts';
-import { createHaproxyRenderer, renderHaproxy } from '../../src/render/haproxy/index.ts';
+import { buildHaproxyView, createHaproxyRenderer, renderHaproxy } from '../../src/render/haproxy/index.ts';
 import * as hq from '../../src/render/haproxy/quote.ts';
 import { renderNginx } from '../../src/render/nginx/index.ts';
 import * as nq from '../../src/render/nginx/quote.ts';
@@ -57,23 +57,26 @@ test('dry-run output marks auxiliary files and never prints keys or password has
     assert.match(text, /secret: contents not shown/);
   }
   const h = formatDryRun(renderHaproxy(model, { workDir: WORK }));
-  for (const f of ['maps/hosts-exact.map', 'maps/hosts-wildcard.map', 'maps/paths-exact.map', 'maps/paths-prefix.map', 'certs/crt-list.txt']) {
+  for (const f of ['maps/routes.map', 'certs/crt-list.txt', 'lua/passerelle.lua']) {
     assert.match(h, new RegExp(`^# ===== ${f.replace(/[.]/g, '\\.')} `, 'm'), f);
   }
-  assert.match(h, /^apps\.localhost v\d+$/m, 'the wildcard map is keyed by the parent domain');
+  assert.match(h, /^w:apps\.localhost v\d+$/m, 'wildcards are keyed by the parent domain');
+  assert.match(h, /^h:[a-z0-9.-]+ v\d+$/m, 'exact hosts');
 });
 
-test('the seed in haproxy mode: the $apr1$ user is reported, not faked', async () => {
+test('the seed in haproxy mode: the $apr1$ user is checked by the controller, its hash never written', async () => {
   const model = await modelOf(...seedArgs);
   const r = renderHaproxy(model, { workDir: WORK });
-  const d = r.diagnostics.filter((x) => x.code === 'PASS_HAPROXY_AUTH_UNSUPPORTED_HASH');
-  assert.equal(d.length, 2, 'one per entry point with the seed user');
-  assert.match(d[0]!.message, /klefevre.*\$apr1\$.*cannot verify/);
+  assert.deepEqual(r.diagnostics, []);
+  const map = r.files.find((f) => f.path === 'auth/https-controller.map');
+  assert.equal(map?.content, 'klefevre https\n');
+  assert.match(r.main.content, /http-request lua\.pass_auth 'unix@\/var\/lib\/passerelle\/auth\.sock' https if /);
+  assert.ok(!formatDryRun(r).includes('$apr1$k2qslCn6'), 'the hash is never written');
   // nginx reads $apr1$ itself.
   assert.deepEqual(renderNginx(model, { workDir: WORK }).diagnostics, []);
 });
 
-test('checksum header, and a structure checksum that ignores endpoints (runtime API) but not routes', async () => {
+test('checksum header, and a structure checksum that ignores endpoints and routes (runtime API) but not backends', async () => {
   const model = await modelOf(...exampleArgs);
   const a = renderHaproxy(model, { workDir: WORK });
   assert.equal(declaredChecksum(a.main.content), a.checksum);
@@ -84,7 +87,11 @@ test('checksum header, and a structure checksum that ignores endpoints (runtime 
   assert.notEqual(b.checksum, a.checksum);
   assert.equal(b.structure, a.structure);
   const lessRoutes: RoutingModel = { ...model, virtualHosts: model.virtualHosts.slice(1) };
-  assert.notEqual(renderHaproxy(lessRoutes, { workDir: WORK }).structure, a.structure);
+  const c = renderHaproxy(lessRoutes, { workDir: WORK });
+  assert.notEqual(c.checksum, a.checksum);
+  assert.equal(c.structure, a.structure, 'routes live in the routing map, replaced through the runtime API');
+  const { [id]: _gone, ...rest } = model.backends;
+  assert.notEqual(renderHaproxy({ ...model, backends: rest }, { workDir: WORK }).structure, a.structure, 'a backend section less is a reload');
 });
 
 test('server slots: empty slots wait in maintenance; a known allocation is kept while endpoints fit', async () => {
@@ -92,9 +99,27 @@ test('server slots: empty slots wait in maintenance; a known allocation is kept 
   const r = renderHaproxy(model, { workDir: WORK });
   assert.match(r.main.content, /server s2 127\.0\.0\.1:1 weight 1 disabled/);
   const ids = Object.keys(model.backends);
-  const slots = Object.fromEntries(ids.map((id) => [id, 16]));
+  const slots = Object.fromEntries(ids.map((id) => [id, Array.from({ length: 16 }, () => null)]));
   const kept = renderHaproxy(model, { workDir: WORK, slots });
   assert.match(kept.main.content, /server s16 /);
+});
+
+test('server slots: an endpoint keeps its slot; a new address never takes a slot another address held', () => {
+  const ep = (host: string, port: number) => ({ address: host, port, weight: 1, name: host });
+  const be = (eps: ReturnType<typeof ep>[]) => ({ id: 'd/s:80', namespace: 'd', service: 's', servicePort: 80, endpoints: eps, protocol: 'http' as const });
+  const m = (eps: ReturnType<typeof ep>[]): RoutingModel => ({ entryPoints: [], virtualHosts: [], backends: { 'd/s:80': be(eps) }, certificates: [], diagnostics: [] });
+  const servers = (r: ReturnType<typeof buildHaproxyView>) => r.view.backends[0]!.servers.map((s) => `${s.host}:${s.port}${s.disabled ? '-' : '+'}`);
+  const first = buildHaproxyView(m([ep('10.0.0.1', 80)]), { workDir: WORK });
+  assert.deepEqual(servers(first), ['10.0.0.1:80+', '127.0.0.1:1-', '127.0.0.1:1-', '127.0.0.1:1-']);
+  const slots = { 'd/s:80': [{ host: '10.0.0.1', port: 80 }, null, null, null] };
+  const swapped = buildHaproxyView(m([ep('10.0.0.2', 80)]), { workDir: WORK, slots });
+  assert.deepEqual(servers(swapped), ['10.0.0.1:80-', '10.0.0.2:80+', '127.0.0.1:1-', '127.0.0.1:1-']);
+  assert.equal(swapped.view.backends[0]!.compacted, false);
+  const back = buildHaproxyView(m([ep('10.0.0.1', 80)]), { workDir: WORK, slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }, { host: '10.0.0.2', port: 80 }, null, null] } });
+  assert.deepEqual(servers(back), ['10.0.0.1:80+', '10.0.0.2:80-', '127.0.0.1:1-', '127.0.0.1:1-']);
+  const full = buildHaproxyView(m([ep('10.0.0.9', 80)]), { workDir: WORK, slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }] } });
+  assert.equal(full.view.backends[0]!.compacted, true, 'no never-used slot left: a fresh layout, applied by a reload');
+  assert.deepEqual(servers(full), ['10.0.0.9:80+', '127.0.0.1:1-', '127.0.0.1:1-', '127.0.0.1:1-']);
 });
 
 test('a user template directory overrides single partials', async () => {

@@ -2,6 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { watch } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { execa } from 'execa';
 import type { RoutingModel } from '../../model/types.ts';
 import type { RenderedConfig, HostPort } from '../../render/types.ts';
@@ -27,8 +29,10 @@ export interface ExternalDriverOptions {
   readonly workDir?: string;
   /** bundled: the driver runs the proxy; sidecar: another container does, the driver only writes and reloads. */
   readonly reload?: 'bundled' | 'sidecar';
-  /** A directory of templates overriding the built-in ones. */
+  /** A directory of templates overriding the built-in ones; watched, a change re-renders and re-applies. */
   readonly templates?: string;
+  /** Watch `templates` with chokidar (default true). */
+  readonly watchTemplates?: boolean;
   readonly connectTimeoutMs?: number;
   readonly readTimeoutMs?: number;
   /** How long old workers may finish their requests after a reload, and on stop (default 10 s). */
@@ -60,6 +64,8 @@ export interface Dialect {
    * worker-readable files are given to it and the work directory is made traversable.
    */
   readonly workerGroup?: number;
+  /** Reads and compiles the templates again (the user's template folder changed); throws when they do not compile. */
+  reloadTemplates(): void;
   /** The unix socket where the controller checks passwords the proxy cannot (HAProxy: `$apr1$`). */
   authSocket?(workDir: string): string;
   render(model: RoutingModel, ctx: RenderContext): RenderedConfig;
@@ -133,6 +139,12 @@ export class ExternalDriver implements ProxyDriver {
   #prepared = false;
   #queue: Promise<void> = Promise.resolve();
   #stopped = false;
+  #watcher: FSWatcher | undefined;
+  #templateTimer: NodeJS.Timeout | undefined;
+  /** Times a change of the user's templates was compiled and applied. */
+  templateChanges = 0;
+  /** Called after a template change was applied (or failed); for tests and the dashboard. */
+  onTemplatesApplied: ((err: Error | undefined) => void) | undefined;
   /** Reloads done (the first start is not one). */
   reloads = 0;
   /** Applies served through the runtime API, without a reload. */
@@ -184,11 +196,36 @@ export class ExternalDriver implements ProxyDriver {
       this.#acme = new AcmeResponder(this.#options.acmeChallenge, this.#logger);
       this.#acmeAddress = await this.#acme.start();
     }
+    if (this.#options.templates !== undefined && this.#options.watchTemplates !== false) {
+      this.#watcher = watch(this.#options.templates, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 } });
+      this.#watcher.on('all', () => {
+        clearTimeout(this.#templateTimer);
+        this.#templateTimer = setTimeout(() => void this.#templatesChanged(), 100);
+      });
+      this.#watcher.on('error', (err) => this.#logger.warn({ err }, 'watching the templates failed'));
+      await new Promise<void>((resolve) => this.#watcher?.once('ready', () => resolve()));
+    }
     if (this.#dialect.authSocket !== undefined) {
       this.#auth = new AuthResponder(this.#dialect.authSocket(this.workDir), this.#logger);
       await this.#auth.start();
     }
     this.#prepared = true;
+  }
+
+  /** The user's templates changed: compile them again and re-apply the last model with them. */
+  async #templatesChanged(): Promise<void> {
+    if (this.#stopped) return;
+    let failure: Error | undefined;
+    try {
+      this.#dialect.reloadTemplates();
+      this.#logger.info({ templates: this.#options.templates }, 'templates changed; rendering again');
+      if (this.#lastModel !== undefined) await this.apply(this.#lastModel);
+      this.templateChanges++;
+    } catch (err) {
+      failure = err as Error;
+      this.#logger.error({ err }, `the changed templates were not applied; the previous configuration keeps serving: ${failure.message}`);
+    }
+    this.onTemplatesApplied?.(failure);
   }
 
   async #apply(model: RoutingModel): Promise<void> {
@@ -251,10 +288,17 @@ export class ExternalDriver implements ProxyDriver {
     } else {
       const reason =
         previous === undefined ? 'first configuration for a running proxy' : previous.structure === next.structure ? 'runtime API could not apply the change' : 'structure changed';
-      await this.#dialect.reload(this.#proc, this.workDir);
-      this.reloads++;
-      this.#logger.info({ reason, reloads: this.reloads }, `${this.name} reloaded: ${reason}`);
-      how = 'reloaded';
+      try {
+        await this.#dialect.reload(this.#proc, this.workDir);
+        this.reloads++;
+        this.#logger.info({ reason, reloads: this.reloads }, `${this.name} reloaded: ${reason}`);
+        how = 'reloaded';
+      } catch (err) {
+        // Sidecar mode: the proxy container is not up (yet); it reads these files when it starts.
+        if (bundled || !(err instanceof PassError) || err.code !== 'PASS_PROXY_NOT_RUNNING') throw err;
+        this.#logger.warn({ err: err.message }, `${this.name} sidecar is not running; the configuration is written for when it starts`);
+        how = 'written (sidecar not running)';
+      }
     }
     this.#last = next;
     this.#lastModel = model;
@@ -267,6 +311,8 @@ export class ExternalDriver implements ProxyDriver {
   /** Stops the proxy gracefully (bundled mode) and the ACME and auth responders. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#templateTimer);
+    await this.#watcher?.close();
     await this.#queue;
     await this.#proc?.stop(this.#dialect.stopSignal, graceMs);
     await this.#acme?.stop();

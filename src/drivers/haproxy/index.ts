@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createHaproxyRenderer, ROUTES_MAP } from '../../render/haproxy/index.ts';
-import { buildHaproxyView } from '../../render/haproxy/view.ts';
+import type { HaproxyBuild, SlotAddress } from '../../render/haproxy/view.ts';
 import type { RenderedConfig } from '../../render/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import { ExternalDriver } from '../external/apply.ts';
@@ -28,7 +28,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 /** Server slots per backend as last rendered: kept while endpoints fit, so the structure stays. */
-type Slots = Record<string, number>;
+type Slots = Record<string, readonly (SlotAddress | null)[]>;
 
 /** The largest payload sent in one `add map` command (HAProxy reads a command into one 16 kB buffer). */
 const MAP_CHUNK_BYTES = 8000;
@@ -61,9 +61,46 @@ export async function replaceMap(socket: string, mapFile: string, content: strin
   if (committed !== '') throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy did not commit ${mapFile}: ${committed}`);
 }
 
+/** Sends a runtime API command; throws unless the answer matches `ok`. */
+async function expectAnswer(socket: string, command: string, ok: RegExp, what: string): Promise<void> {
+  const out = (await haproxyCommand(socket, command)).trim();
+  if (!ok.test(out)) throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy refused ${what}: ${out}`);
+}
+
+/**
+ * Certificates through the runtime API, without a reload: new ones are created, filled, committed
+ * and added to the crt-list; renewed ones replaced (`set` + `commit ssl cert`); gone ones removed.
+ */
+async function applyCertificates(sock: string, workDir: string, a: HaproxyBuild, b: HaproxyBuild): Promise<void> {
+  const crtList = b.view.files.crtList;
+  const abs = (rel: string): string => path.join(workDir, rel);
+  const entry = (c: { file: string; snis: readonly string[] }): string => c.snis.join(' ');
+  const before = new Map(a.crtList.map((c) => [c.file, entry(c)]));
+  const after = new Map(b.crtList.map((c) => [c.file, entry(c)]));
+  const oldPem = new Map(a.certs.map((c) => [c.path, c.pem]));
+  // crt-list entries whose names changed, or whose certificate goes: out first.
+  for (const [file, snis] of before) {
+    if (after.get(file) === snis) continue;
+    await expectAnswer(sock, `del ssl crt-list ${crtList} ${abs(file)}`, /deleted/i, `to remove ${file} from the crt-list`);
+    if (!after.has(file)) await expectAnswer(sock, `del ssl cert ${abs(file)}`, /deleted/i, `to delete the certificate ${file}`);
+  }
+  for (const c of b.certs) {
+    const file = abs(c.path);
+    const known = oldPem.get(c.path);
+    if (known === c.pem) continue;
+    if (known === undefined) await expectAnswer(sock, `new ssl cert ${file}`, /New empty certificate store/i, `to create the certificate ${c.id}`);
+    await expectAnswer(sock, `set ssl cert ${file} <<\n${c.pem.trimEnd()}\n\n`, /Transaction (created|updated)/i, `the certificate ${c.id}`);
+    await expectAnswer(sock, `commit ssl cert ${file}`, /Success/i, `to commit the certificate ${c.id}`);
+  }
+  for (const c of b.crtList) {
+    if (before.get(c.file) === entry(c)) continue;
+    await expectAnswer(sock, `add ssl crt-list ${crtList} <<\n${abs(c.file)} [alpn h2,http/1.1] ${entry(c)}\n\n`, /Success/i, `to add ${c.file} to the crt-list`);
+  }
+}
+
 /** The HAProxy half of the external driver: master-worker, master CLI reloads, runtime API updates. */
 export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
-  const renderer = createHaproxyRenderer(options.templates);
+  let renderer = createHaproxyRenderer(options.templates);
   let slots: Slots = {};
   let prefixDepth: number | undefined;
   const runtimeSocket = (workDir: string): string => path.join(workDir, 'haproxy.sock');
@@ -80,19 +117,21 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
     ...(ctx.acmeChallengeAddress === undefined ? {} : { acmeChallengeAddress: ctx.acmeChallengeAddress }),
   });
   // The view of each rendering, to compute runtime API commands between two of them.
-  const views = new WeakMap<RenderedConfig, ReturnType<typeof buildHaproxyView>>();
+  const views = new WeakMap<RenderedConfig, HaproxyBuild>();
 
   return {
     name: 'haproxy',
     defaultBinary: 'haproxy',
+    reloadTemplates() {
+      renderer = createHaproxyRenderer(options.templates);
+    },
     stopSignal: 'SIGUSR1',
     authSocket: (workDir) => path.join(workDir, 'auth.sock'),
     render(model, ctx) {
       const opts = renderOptions(ctx);
-      const rendered = renderer.render(model, opts);
-      const build = buildHaproxyView(model, opts);
+      const { rendered, build } = renderer.renderWithView(model, opts);
       views.set(rendered, build);
-      slots = Object.fromEntries(build.view.backends.map((b) => [b.id, b.servers.length]));
+      slots = Object.fromEntries(build.view.backends.map((b) => [b.id, b.servers.map((s) => (s.disabled && s.host === '127.0.0.1' && s.port === 1 ? null : { host: s.host, port: s.port }))]));
       prefixDepth = build.view.prefixDepth;
       return rendered;
     },
@@ -111,9 +150,10 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
       try {
         await haproxyCommand(masterSocket(workDir), 'reload', 5000);
       } catch (err) {
-        if (proc === undefined) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (proc === undefined && (code === 'ENOENT' || code === 'ECONNREFUSED')) {
           // Sidecar not up yet: it reads the configuration when it starts.
-          throw new PassError('PASS_PROXY_RELOAD', `haproxy master socket ${masterSocket(workDir)} does not answer: ${(err as Error).message}`, { cause: err });
+          throw new PassError('PASS_PROXY_NOT_RUNNING', `haproxy master socket ${masterSocket(workDir)} does not answer: ${(err as Error).message}`, { cause: err });
         }
         throw err;
       }
@@ -128,37 +168,32 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
       if (a === undefined || b === undefined) return false;
       const sock = runtimeSocket(workDir);
       const old = new Map(a.view.backends.map((x) => [x.name, x]));
-      const commands: string[] = [];
+      // Endpoints that come first, then those that go: a backend never has no server in between.
+      const ups: string[] = [];
+      const downs: string[] = [];
       for (const be of b.view.backends) {
         const prev = old.get(be.name);
-        if (prev === undefined || prev.servers.length !== be.servers.length) return false;
+        if (prev === undefined || prev.servers.length !== be.servers.length || be.compacted) return false;
         be.servers.forEach((s, i) => {
           const p = prev.servers[i];
           if (p !== undefined && p.host === s.host && p.port === s.port && p.weight === s.weight && p.disabled === s.disabled) return;
           const id = `${be.name}/${s.name}`;
           if (s.disabled) {
-            commands.push(`set server ${id} state maint`);
+            downs.push(`set server ${id} state maint`);
           } else {
-            commands.push(`set server ${id} addr ${s.host} port ${s.port}`, `set weight ${id} ${s.weight}`, `set server ${id} state ready`);
+            if (p?.host !== s.host || p.port !== s.port) ups.push(`set server ${id} addr ${s.host} port ${s.port}`);
+            ups.push(`set weight ${id} ${s.weight}`, `set server ${id} state ready`);
           }
         });
       }
+      const commands = [...ups, ...downs];
       for (const cmd of commands) {
         const out = (await haproxyCommand(sock, cmd)).trim();
         if (out !== '' && !/^(IP changed|no need to change|nothing changed|IP changed from)/i.test(out) && !/changed from/.test(out)) {
           throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy runtime API refused "${cmd}": ${out}`);
         }
       }
-      // Certificates whose contents changed (same file, same names): set + commit, no reload.
-      const oldCerts = new Map(a.certs.map((c) => [c.path, c.pem]));
-      for (const c of b.certs) {
-        if (oldCerts.get(c.path) === c.pem) continue;
-        const file = path.join(workDir, c.path);
-        const set = (await haproxyCommand(sock, `set ssl cert ${file} <<\n${c.pem.trimEnd()}\n\n`)).trim();
-        if (!/Transaction (created|updated)/i.test(set)) throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy refused the certificate ${c.id}: ${set}`);
-        const commit = (await haproxyCommand(sock, `commit ssl cert ${file}`)).trim();
-        if (!/Success/i.test(commit)) throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy did not commit the certificate ${c.id}: ${commit}`);
-      }
+      if (b.view.hasTls) await applyCertificates(sock, workDir, a, b);
       // The routing map: replaced in one atomic commit, after the servers it points to are ready.
       const mapOf = (r: RenderedConfig): string | undefined => r.files.find((f) => f.path === ROUTES_MAP)?.content;
       const routes = mapOf(next);

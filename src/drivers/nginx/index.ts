@@ -73,7 +73,7 @@ async function masterPid(proc: ManagedProcess | undefined, pidFile: string): Pro
 
 /** The nginx half of the external driver: `nginx -t`, SIGHUP reloads through the master process. */
 export function nginxDialect(options: NginxDriverOptions): Dialect {
-  const renderer = createNginxRenderer(options.templates);
+  let renderer = createNginxRenderer(options.templates);
   // nginx started as root runs its workers as another user; they read the password files.
   const worker = process.getuid?.() === 0 ? lookupAccount(options.workerUser ?? 'nobody') : undefined;
   const moreFile = options.headersMoreModule === false ? undefined : (options.headersMoreModule ?? HEADERS_MORE_MODULE);
@@ -88,6 +88,9 @@ export function nginxDialect(options: NginxDriverOptions): Dialect {
   return {
     name: 'nginx',
     defaultBinary: 'nginx',
+    reloadTemplates() {
+      renderer = createNginxRenderer(options.templates);
+    },
     stopSignal: 'SIGQUIT',
     ...(worker === undefined ? {} : { workerGroup: worker.gid }),
     render(model, ctx) {
@@ -124,9 +127,14 @@ export function nginxDialect(options: NginxDriverOptions): Dialect {
     },
     async reload(proc, workDir) {
       const pid = await masterPid(proc, pidFileOf(workDir));
-      if (pid === undefined) throw new PassError('PASS_PROXY_RELOAD', `no nginx master to reload (pid file ${pidFileOf(workDir)})`);
+      if (pid === undefined) throw new PassError('PASS_PROXY_NOT_RUNNING', `no nginx master to reload (pid file ${pidFileOf(workDir)})`);
       const before = await childrenOf(pid);
-      process.kill(pid, 'SIGHUP');
+      try {
+        process.kill(pid, 'SIGHUP');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new PassError('PASS_PROXY_NOT_RUNNING', `the nginx master ${pid} (pid file ${pidFileOf(workDir)}) is not running`, { cause: err });
+        throw err;
+      }
       // The reload is done once the master runs workers that did not exist before.
       const deadline = Date.now() + 15_000;
       for (;;) {

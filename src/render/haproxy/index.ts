@@ -31,6 +31,7 @@ function errorFiles(): RenderedFile[] {
   });
 }
 
+/** The files of a rendering; `maskCerts` (for the structure checksum) leaves out what the runtime API changes. */
 function auxFiles(build: HaproxyBuild, maskCerts: boolean, lua: string): RenderedFile[] {
   const files: RenderedFile[] = [{ path: 'lua/passerelle.lua', content: lua, mode: 0o644, secret: false }];
   for (const m of build.maps) {
@@ -40,8 +41,9 @@ function auxFiles(build: HaproxyBuild, maskCerts: boolean, lua: string): Rendere
   }
   const root = build.view.files.crtList.slice(0, -'certs/crt-list.txt'.length);
   const list = build.crtList.map((c) => `${root}${c.file} [alpn h2,http/1.1] ${c.snis.map(sniFilter).join(' ')}\n`).join('');
-  files.push({ path: 'certs/crt-list.txt', content: list, mode: 0o644, secret: false });
-  for (const c of build.certs) files.push({ path: c.path, content: maskCerts ? '' : c.pem, mode: 0o600, secret: true });
+  // The structure leaves certificates out: the runtime API adds, replaces and removes them.
+  files.push({ path: 'certs/crt-list.txt', content: maskCerts ? '' : list, mode: 0o644, secret: false });
+  if (!maskCerts) for (const c of build.certs) files.push({ path: c.path, content: c.pem, mode: 0o600, secret: true });
   files.push(...errorFiles());
   return files;
 }
@@ -49,6 +51,8 @@ function auxFiles(build: HaproxyBuild, maskCerts: boolean, lua: string): Rendere
 /** A compiled HAProxy renderer: templates read and compiled once, rendering is pure. */
 export interface HaproxyRenderer {
   render(model: RoutingModel, options: HaproxyRenderOptions): RenderedConfig;
+  /** The rendering and the view it was made from (the driver computes runtime API commands from views). */
+  renderWithView(model: RoutingModel, options: HaproxyRenderOptions): { rendered: RenderedConfig; build: HaproxyBuild };
 }
 
 /** Compiles the HAProxy templates (built-in, or overridden from `templatesDir`). */
@@ -57,8 +61,8 @@ export function createHaproxyRenderer(templates: TemplateSet | string | undefine
   const render = compileTemplates(set, haproxyHelpers);
   const lua = set.assets['passerelle.lua'];
   if (lua === undefined) throw new PassError('PASS_TEMPLATES_MISSING', 'the HAProxy templates have no haproxy/passerelle.lua (the Lua helpers)', { field: 'proxy.templates' });
-  return {
-    render(model, options) {
+  const renderWithView = (model: RoutingModel, options: HaproxyRenderOptions): { rendered: RenderedConfig; build: HaproxyBuild } => {
+    {
       const build = buildHaproxyView(model, options);
       const body = render(build.view);
       const files = auxFiles(build, false, lua);
@@ -70,7 +74,7 @@ export function createHaproxyRenderer(templates: TemplateSet | string | undefine
         backends: build.view.backends.map((b) => ({ ...b, servers: b.servers.map((s) => ({ ...s, host: '0.0.0.0', port: 0, weight: 0, disabled: false })) })),
       };
       const structure = checksumOf(render(masked), auxFiles(build, true, lua));
-      return {
+      const rendered: RenderedConfig = {
         dialect: 'haproxy',
         main: { path: 'haproxy.cfg', content: `${CHECKSUM_PREFIX}${checksum}\n${body}`, mode: 0o644, secret: false },
         files,
@@ -78,8 +82,10 @@ export function createHaproxyRenderer(templates: TemplateSet | string | undefine
         structure,
         diagnostics: build.diagnostics,
       };
-    },
+      return { rendered, build };
+    }
   };
+  return { renderWithView, render: (model, options) => renderWithView(model, options).rendered };
 }
 
 /** Renders the model as haproxy.cfg plus its map, certificate and error files (built-in templates). */

@@ -25,8 +25,14 @@ export interface HaproxyRenderOptions {
   readonly forwardedHeader?: boolean;
   /** Where `/.well-known/acme-challenge/` goes (the controller's HTTP port), before redirect and auth. */
   readonly acmeChallengeAddress?: HostPort;
-  /** Pre-allocated server slots per backend id (at least its endpoint count); default 2× rounded up. */
-  readonly slots?: Readonly<Record<string, number>>;
+  /**
+   * The server slots of each backend id as last rendered: the address each slot holds (also when
+   * disabled) or null for a slot never used. Endpoints keep their slot; a new address only takes
+   * a never-used slot, because HAProxy may reuse a connection a client's session holds to a slot
+   * whatever address the slot has since been given. Without it (or when the never-used slots run
+   * out): a fresh layout with room to double (`compacted`, which needs a reload).
+   */
+  readonly slots?: Readonly<Record<string, readonly (SlotAddress | null)[]>>;
   /**
    * The controller's auth socket (default `<workDir>/auth.sock`): users whose hash HAProxy cannot
    * check ($apr1$) are checked there by the Lua helper.
@@ -34,6 +40,12 @@ export interface HaproxyRenderOptions {
   readonly authSocket?: string;
   /** Prefix lookup depth allocated before (kept while the deepest Prefix route fits in it). */
   readonly prefixDepth?: number;
+}
+
+/** The upstream address of a server slot. */
+export interface SlotAddress {
+  readonly host: string;
+  readonly port: number;
 }
 
 export interface ServerView {
@@ -49,6 +61,8 @@ export interface BackendView {
   readonly id: string;
   readonly name: string;
   readonly servers: readonly ServerView[];
+  /** The slots of `options.slots` could not take the endpoints: a fresh layout that needs a reload. */
+  readonly compacted: boolean;
 }
 
 export interface AuthView {
@@ -137,6 +151,47 @@ export function defaultSlots(n: number): number {
   return s;
 }
 
+/** A never-used slot: disabled, on an address nothing listens on. */
+const EMPTY_SLOT = { host: '127.0.0.1', port: 1 } as const;
+
+/**
+ * Places endpoints into server slots: each keeps the slot that last held its address, new
+ * addresses take never-used slots. Undefined when `previous` has too few never-used slots; without
+ * `previous`, endpoints in order in `defaultSlots(n)` slots.
+ */
+function slotLayout(endpoints: readonly { host: string; port: number; weight: number }[], previous: readonly (SlotAddress | null)[] | undefined): ServerView[] | undefined {
+  const name = (i: number): string => `s${i + 1}`;
+  if (previous === undefined) {
+    const out: ServerView[] = [];
+    for (let i = 0; i < defaultSlots(endpoints.length); i++) {
+      const e = endpoints[i];
+      out.push(e === undefined ? { name: name(i), ...EMPTY_SLOT, weight: 1, disabled: true } : { name: name(i), host: e.host, port: e.port, weight: e.weight, disabled: false });
+    }
+    return out;
+  }
+  const slots: (ServerView | undefined)[] = previous.map((a, i) => (a === null ? undefined : { name: name(i), host: a.host, port: a.port, weight: 1, disabled: true }));
+  const index = new Map<string, number>();
+  previous.forEach((a, i) => {
+    if (a !== null) index.set(`${a.host}|${a.port}`, i);
+  });
+  const placed: boolean[] = previous.map(() => false);
+  const waiting: { host: string; port: number; weight: number }[] = [];
+  for (const e of endpoints) {
+    const i = index.get(`${e.host}|${e.port}`);
+    if (i === undefined || placed[i] === true) waiting.push(e);
+    else {
+      slots[i] = { name: name(i), host: e.host, port: e.port, weight: e.weight, disabled: false };
+      placed[i] = true;
+    }
+  }
+  for (const e of waiting) {
+    const i = slots.findIndex((s) => s === undefined);
+    if (i < 0) return undefined;
+    slots[i] = { name: name(i), host: e.host, port: e.port, weight: e.weight, disabled: false };
+  }
+  return slots.map((s, i) => s ?? { name: name(i), ...EMPTY_SLOT, weight: 1, disabled: true });
+}
+
 /** The relative file name of a certificate id `ns/name`, or undefined if it is not a safe name. */
 export function certFileName(id: string): string | undefined {
   const f = id.replace('/', '_');
@@ -206,18 +261,11 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     if (endpoints.length !== b.endpoints.length) {
       diags.push(skipped('PASS_HAPROXY_ENDPOINT', `backend ${id}: ${b.endpoints.length - endpoints.length} endpoint(s) with an address HAProxy cannot hold were left out`, { kind: 'Service', namespace: b.namespace, name: b.service }));
     }
-    const want = options.slots?.[id];
-    const slots = want !== undefined && want >= endpoints.length ? want : defaultSlots(endpoints.length);
-    const servers: ServerView[] = [];
-    for (let i = 0; i < slots; i++) {
-      const e = endpoints[i];
-      servers.push(
-        e === undefined
-          ? { name: `s${i + 1}`, host: '127.0.0.1', port: 1, weight: 1, disabled: true }
-          : { name: `s${i + 1}`, host: e.address, port: e.port, weight: Math.min(256, Math.max(0, Math.floor(e.weight))), disabled: false },
-      );
-    }
-    backends.push({ id, name, servers });
+    const weightOf = (w: number): number => Math.min(256, Math.max(0, Math.floor(w)));
+    const servers = slotLayout(endpoints.map((e) => ({ host: e.address, port: e.port, weight: weightOf(e.weight) })), options.slots?.[id]);
+    const compacted = servers === undefined;
+    const layout = servers ?? slotLayout(endpoints.map((e) => ({ host: e.address, port: e.port, weight: weightOf(e.weight) })), undefined) ?? [];
+    backends.push({ id, name, servers: layout, compacted: compacted && options.slots?.[id] !== undefined });
     backendNames.set(id, name);
   }
   const backendFor = (id: string): string => backendNames.get(id) ?? 'pass_unavailable';

@@ -14,6 +14,7 @@ import { startController } from '../../../src/cli/run.ts';
 import type { RunningController } from '../../../src/cli/run.ts';
 import type { AcmeTuning } from '../../../src/cli/acme.ts';
 import type { Logger } from '../../../src/shared/logger.ts';
+import { silentLogger } from '../../../src/shared/logger.ts';
 import { freePort } from './pebble.ts';
 import type { Pebble } from './pebble.ts';
 
@@ -100,7 +101,7 @@ export async function startPasserelle(o: { readonly dir: string; readonly toml: 
   if (o.yaml !== undefined) await writeFile(path.join(o.dir, 'ingress', 'objects.yaml'), o.yaml);
   const file = path.join(o.dir, 'passerelle.toml');
   await writeFile(file, o.toml);
-  return startController(parseFlags(['run', `--configfile=${file}`]), o.logger, { acme: o.tuning ?? FAST });
+  return startController(parseFlags(['run', `--configfile=${file}`]), o.logger ?? (process.env['PASSERELLE_TEST_LOG'] ? undefined : silentLogger), { acme: o.tuning ?? FAST });
 }
 
 /** Short backoff and polling so the tests run in seconds. */

@@ -68,11 +68,15 @@ export async function freePort(): Promise<number> {
 export async function makePebbleTls(dir: string): Promise<{ caPem: string; caFile: string; certFile: string; keyFile: string }> {
   await mkdir(dir, { recursive: true });
   const f = (n: string): string => path.join(dir, n);
+  const { readFile, access } = await import('node:fs/promises');
+  // A restarted Pebble keeps its TLS certificate (clients were told to trust it).
+  if (await access(f('cert.pem')).then(() => true, () => false)) {
+    return { caPem: await readFile(f('ca.pem'), 'utf8'), caFile: f('ca.pem'), certFile: f('cert.pem'), keyFile: f('key.pem') };
+  }
   await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '2', '-subj', '/CN=passerelle test pebble CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   await run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('key.pem'), '-out', f('leaf.csr'), '-subj', '/CN=localhost']);
   await writeFile(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
   await run('openssl', ['x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('cert.pem'), '-days', '2', '-extfile', f('ext.cnf')]);
-  const { readFile } = await import('node:fs/promises');
   return { caPem: await readFile(f('ca.pem'), 'utf8'), caFile: f('ca.pem'), certFile: f('cert.pem'), keyFile: f('key.pem') };
 }
 
@@ -111,7 +115,7 @@ export interface Pebble {
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca, timeout: 5000 }, (res) => {
+    const req = request(url, { ca, timeout: 5000, headers: { 'user-agent': 'passerelle-tests' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -174,16 +178,21 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   const directoryUrl = `https://127.0.0.1:${ports.acme}/dir`;
   const managementUrl = `https://127.0.0.1:${ports.management}`;
   const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (pebble.exitCode !== null) throw new Error(`pebble exited with ${pebble.exitCode}: ${log.slice(-10).join('\n')}`);
-    try {
-      const r = await get(directoryUrl, tls.caPem);
-      if (r.status === 200) break;
-    } catch {
-      // not yet
+  try {
+    for (;;) {
+      if (pebble.exitCode !== null) throw new Error(`pebble exited with ${pebble.exitCode}: ${log.slice(-10).join('\n')}`);
+      try {
+        const r = await get(directoryUrl, tls.caPem);
+        if (r.status === 200) break;
+      } catch {
+        // not yet
+      }
+      if (Date.now() > deadline) throw new Error(`pebble did not answer on ${directoryUrl}: ${log.slice(-10).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
-    if (Date.now() > deadline) throw new Error(`pebble did not answer on ${directoryUrl}: ${log.slice(-10).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
+  } catch (err) {
+    await Promise.all([stopChild(pebble), stopChild(chall)]);
+    throw err;
   }
   return {
     directoryUrl,

@@ -1,4 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import type { TestContext } from 'node:test';
@@ -21,6 +25,86 @@ export async function echoes(t: TestContext, ...ids: string[]): Promise<EchoServ
   const list = await Promise.all(ids.map((id) => startEcho(id)));
   t.after(() => Promise.all(list.map((e) => e.close())));
   return list;
+}
+
+/** Waits for the next template change a driver applies (or fails to). */
+function templatesApplied(d: ExternalDriver): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    d.onTemplatesApplied = (err) => {
+      d.onTemplatesApplied = undefined;
+      resolve(err);
+    };
+  });
+}
+
+/**
+ * The user's template folder is watched: a changed partial re-renders and re-applies; a partial
+ * that does not compile is reported and the running configuration stays.
+ */
+export async function templatesWatched(t: TestContext, make: (templates: string) => ExternalDriver, partial: { file: string; content: string }): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'passerelle-templates-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const d = make(dir);
+  t.after(() => d.stop(500));
+  const [a] = await echoes(t, 'a');
+  const port = await freePort();
+  await d.apply(model({ entryPoints: [entryPoint('http', port)], virtualHosts: [vhost('t.test', [route('/', 'Prefix', 'a')])], backends: [backend('a', [a!.endpoint()])] }));
+  assert.equal((await request({ port, host: 'nowhere.test' })).text.trim(), 'Not Found');
+  const file = path.join(dir, partial.file);
+  mkdirSync(path.dirname(file), { recursive: true });
+  let applied = templatesApplied(d);
+  writeFileSync(file, partial.content);
+  assert.equal(await applied, undefined);
+  const custom = await request({ port, host: 'nowhere.test' });
+  assert.equal(custom.status, 404);
+  assert.equal(custom.text.trim(), 'Nothing here (custom template)');
+  assert.equal(echoOf(await request({ port, host: 't.test' })).id, 'a');
+  // A partial that does not compile: reported, and the previous configuration keeps serving.
+  applied = templatesApplied(d);
+  writeFileSync(file, '{{#if broken}}\n');
+  const err = await applied;
+  assert.match(String(err?.message), /template|Parse error|Expecting/i);
+  assert.equal((await request({ port, host: 'nowhere.test' })).text.trim(), 'Nothing here (custom template)');
+  assert.equal(d.templateChanges, 1);
+}
+
+/**
+ * Sidecar mode: the proxy is started apart (another container of the pod, sharing the work
+ * directory); the driver only writes files and triggers reloads, and never stops the proxy.
+ */
+export async function sidecarMode(t: TestContext, make: (workDir: string) => ExternalDriver, startProxy: (workDir: string) => ChildProcess): Promise<void> {
+  const workDir = mkdtempSync(path.join(tmpdir(), 'passerelle-sidecar-'));
+  t.after(() => rmSync(workDir, { recursive: true, force: true }));
+  const d = make(workDir);
+  t.after(() => d.stop(500));
+  const [a, b] = await echoes(t, 'a', 'b');
+  const port = await freePort();
+  const m1 = model({ entryPoints: [entryPoint('http', port)], virtualHosts: [vhost('s.test', [route('/', 'Prefix', 'a')])], backends: [backend('a', [a!.endpoint()])] });
+  // The proxy is not up yet: the configuration is written for when it starts.
+  await d.apply(m1);
+  assert.equal(d.reloads, 0);
+  const proxy = startProxy(workDir);
+  const exited = new Promise<void>((resolve) => proxy.once('exit', () => resolve()));
+  t.after(async () => {
+    proxy.kill('SIGTERM');
+    await exited;
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await request({ port, host: 's.test' }).catch(() => undefined);
+    if (r?.status === 200) break;
+    assert.ok(Date.now() < deadline, 'the sidecar proxy serves the written configuration');
+    await new Promise((r2) => setTimeout(r2, 50));
+  }
+  assert.equal(echoOf(await request({ port, host: 's.test' })).id, 'a');
+  // A new Service: a reload of the sidecar's proxy, triggered by the driver.
+  await d.apply(model({ entryPoints: [entryPoint('http', port)], virtualHosts: [vhost('s.test', [route('/', 'Prefix', 'a'), route('/b', 'Prefix', 'b')])], backends: [backend('a', [a!.endpoint()]), backend('b', [b!.endpoint()])] }));
+  assert.equal(d.reloads, 1);
+  assert.equal(echoOf(await request({ port, host: 's.test', path: '/b/x' })).id, 'b');
+  // Stopping the driver leaves the sidecar's proxy running.
+  await d.stop(500);
+  assert.equal(proxy.exitCode, null);
+  assert.equal(echoOf(await request({ port, host: 's.test', path: '/' })).id, 'a');
 }
 
 /** Shared scenarios, run against a driver factory. */
@@ -64,9 +148,9 @@ export function scenarios(make: () => ExternalDriver): Record<string, (t: TestCo
       const build = (i: number): RoutingModel =>
         model({
           entryPoints: [entryPoint('http', port)],
-          // A new Exact route on every apply: a structural change, so a real reload each time.
-          virtualHosts: [vhost('r.test', [route('/', 'Prefix', 'a'), route(`/only-${i}`, 'Exact', 'b')])],
-          backends: [backend('a', [a!.endpoint()]), backend('b', [b!.endpoint()])],
+          // A new backend (Service) on every apply: a structural change, so a real reload each time.
+          virtualHosts: [vhost('r.test', [route('/', 'Prefix', 'a'), route(`/only-${i}`, 'Exact', `b${i}`)])],
+          backends: [backend('a', [a!.endpoint()]), backend(`b${i}`, [b!.endpoint()])],
         });
       await d.apply(build(0));
       const agent = new Agent({ keepAlive: false });

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Kubernetes benchmark: change → first 200 through the proxy with 1,000 Ingresses present (native
+# and HAProxy), build/render time and controller RSS with 10,000 Ingresses, against a real
+# kube-apiserver + etcd (built once by scripts/kube-binaries.sh). Everything runs inside a private
+# network namespace (scripts/in-netns.sh): echo pods on 192.0.2.0/24, nothing leaves it.
+# About 10 minutes on 2 cores. Usage: bench/k8s.sh   (env: MODES=native,haproxy BASE=1000
+# LARGE=10000 CHANGES=100 SERVICES=1000)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NODE="$ROOT/node_modules/.bin/node"
+[[ -x "$NODE" ]] || { echo "run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
+for bin in haproxy nginx openssl; do
+  command -v "$bin" >/dev/null 2>&1 || { echo "missing $bin: run bash scripts/setup-test-deps.sh" >&2; exit 1; }
+done
+cd "$ROOT"
+export PATH="$ROOT/node_modules/.bin:$PATH"
+if [[ "${PASSERELLE_NETNS:-}" == 1 ]]; then
+  exec "$NODE" bench/k8s.ts
+fi
+exec bash scripts/in-netns.sh "$NODE" bench/k8s.ts
