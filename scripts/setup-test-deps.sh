@@ -9,6 +9,8 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
+# nginx's `Server: passerelle` (and the nginx half of the injection test) need the headers-more module.
+dpkg -s libnginx-mod-http-headers-more-filter >/dev/null 2>&1 || need+=(libnginx-mod-http-headers-more-filter)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi

@@ -18,10 +18,10 @@ Commands:
 Options:
   --configfile=FILE   the TOML configuration (alias --config)
   --directory DIR     read Kubernetes objects from YAML files in DIR (the file source)
-  --kubernetes        read objects from the Kubernetes API (not implemented yet)
+  --kubernetes        read objects from the Kubernetes API (in-cluster or [kubernetes] kubeconfig)
   --web               serve the dashboard (not implemented yet)
   --logLevel=LEVEL    debug | info | warn | error
-  --proxy MODE        native (haproxy, nginx: not implemented yet)
+  --proxy MODE        native | haproxy | nginx
   --output text|json
 `;
 
