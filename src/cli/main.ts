@@ -10,7 +10,7 @@ const usage = `Usage: passerelle <command> [options]
 Commands:
   run                 run the controller (default)
   run --dry-run       build once, print the route table (--output json for machines), exit
-  render              same as run --dry-run
+  render [--diff]     same as run --dry-run; --diff: what would change against the work directory (haproxy, nginx)
   check               validate the config and every object; exit 1 on any error
   explain URL         which entry point, host, route, middlewares and endpoints serve URL, and why
                       [--method M] [--header K:V]...
