@@ -3,7 +3,7 @@
 # and HAProxy), build/render time and controller RSS with 10,000 Ingresses, against a real
 # kube-apiserver + etcd (built once by scripts/kube-binaries.sh). Everything runs inside a private
 # network namespace (scripts/in-netns.sh): echo pods on 192.0.2.0/24, nothing leaves it.
-# About 10 minutes on 2 cores. Usage: bench/k8s.sh   (env: MODES=native,haproxy BASE=1000
+# About 6 minutes on 2 cores. Usage: bench/k8s.sh   (env: MODES=native,haproxy BASE=1000
 # LARGE=10000 CHANGES=100 SERVICES=1000)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

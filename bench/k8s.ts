@@ -10,12 +10,13 @@
  *    in this process on the snapshot the controller's Kubernetes source lists; controller RSS and
  *    time to serve from a cold start, per mode.
  *
- * Usage: node bench/k8s.ts   (env: MODES=native,haproxy BASE=1000 LARGE=10000 CHANGES=100 SERVICES=1000)
+ * Usage: node bench/k8s.ts   (env: MODES=native,haproxy BASE=1000 LARGE=10000 CHANGES=100 SERVICES=1000,
+ * NODE_FLAGS for the controller process, LOG_LEVEL=warn and CONTROLLER_LOG=/path/prefix for its log)
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,6 +54,11 @@ const BASE = int('BASE', 1000);
 const LARGE = int('LARGE', 10_000);
 const CHANGES = int('CHANGES', 100);
 const SERVICES = int('SERVICES', 1000);
+/** Node flags of the controller process (e.g. --max-old-space-size=200). */
+const NODE_FLAGS = (process.env['NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+/** The controller's log level, and where its log goes (CONTROLLER_LOG=path prefix). */
+const LOG_LEVEL = process.env['LOG_LEVEL'] ?? 'warn';
+const CONTROLLER_LOG = process.env['CONTROLLER_LOG'];
 const PODS = 20;
 const NS = 'bench';
 
@@ -130,8 +136,10 @@ interface Controller {
 async function startController(cluster: Cluster, mode: Mode, dir: string): Promise<Controller> {
   const ports = { http: await freePort(), https: await freePort() };
   const config = path.join(dir, `${mode}.toml`);
-  await writeFile(config, configText(cluster, mode, ports, path.join(dir, `work-${mode}`)));
-  const child = spawn(process.execPath, ['bin/passerelle.js', 'run', `--configfile=${config}`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const text = configText(cluster, mode, ports, path.join(dir, `work-${mode}`)).replace('logLevel = "warn"', `logLevel = "${LOG_LEVEL}"`);
+  await writeFile(config, text);
+  const child = spawn(process.execPath, [...NODE_FLAGS, 'bin/passerelle.js', 'run', `--configfile=${config}`], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (CONTROLLER_LOG !== undefined) child.stderr?.pipe(createWriteStream(`${CONTROLLER_LOG}.${mode}.${Date.now()}`));
   const lines: string[] = [];
   const keep = (c: Buffer): void => {
     lines.push(c.toString('utf8'));
@@ -283,7 +291,8 @@ async function main(): Promise<void> {
     const workDir = path.join(dir, 'render');
     const haproxyMs = times(3, () => renderHaproxy(model, { workDir }));
     const nginxMs = times(3, () => renderNginx(model, { workDir }));
-    const haproxyBytes = renderHaproxy(model, { workDir }).main.content.length;
+    const rendered = renderHaproxy(model, { workDir });
+    const haproxyBytes = rendered.main.content.length + rendered.files.reduce((n, f) => n + f.content.length, 0);
     await source.stop();
     log(`${total} Ingresses: list ${listMs.toFixed(0)} ms, build ${buildMs.toFixed(0)} ms, render haproxy ${haproxyMs.toFixed(0)} ms, nginx ${nginxMs.toFixed(0)} ms`);
 
@@ -315,7 +324,7 @@ async function main(): Promise<void> {
       '|---------|--------|----------------------------|--------|--------|--------|------------|--------|',
       ...results,
       '',
-      `With ${total} Ingresses (${SERVICES} Services): list ${listMs.toFixed(0)} ms, model build ${buildMs.toFixed(0)} ms, render HAProxy ${haproxyMs.toFixed(0)} ms (${(haproxyBytes / 1024).toFixed(0)} KiB), render nginx ${nginxMs.toFixed(0)} ms (medians)`,
+      `With ${total} Ingresses (${SERVICES} Services): list ${listMs.toFixed(0)} ms, model build ${buildMs.toFixed(0)} ms, render HAProxy ${haproxyMs.toFixed(0)} ms (${(haproxyBytes / 1024).toFixed(0)} KiB with its map files), render nginx ${nginxMs.toFixed(0)} ms (medians)`,
       '| mode    | Ingr.  | cold start → serving ms | RSS MB | peak MB |',
       '|---------|--------|-------------------------|--------|---------|',
       ...large,

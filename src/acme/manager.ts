@@ -12,6 +12,8 @@ import type { Http01Tokens } from './http01.ts';
 import { plan } from './planner.ts';
 import type { Plan, PlannedOrder, PlannedResume } from './planner.ts';
 import { AcmeCodes } from './requests.ts';
+import { acmeDiagnostics, certificateStatuses } from './status.ts';
+import type { CertificateStatus } from './status.ts';
 import type { CertificateStore } from './store/types.ts';
 import { acmeCertificateId, LETS_ENCRYPT_BUDGET } from './types.ts';
 import type { AcmeProblem, AcmeState, BackoffState, CertificateRequest, IssuanceBudget, StoredCertificate } from './types.ts';
@@ -87,6 +89,7 @@ export class AcmeManager {
   #timer: NodeJS.Timeout | undefined;
   #kickTimer: NodeJS.Timeout | undefined;
   #started = false;
+  #paused = false;
   #stopped = false;
   #accountReady = false;
   #lastPlan: Plan | undefined;
@@ -118,9 +121,14 @@ export class AcmeManager {
     return this.#lastPlan;
   }
 
-  /** Loads the stored state; orders start with the first {@link setRequests} or the schedule. */
-  async start(): Promise<void> {
+  /**
+   * Loads the stored state; orders start with the first {@link setRequests} or the schedule. With
+   * `paused`, nothing is ordered until {@link resume} (the composition root resumes once the proxy
+   * serves its first configuration, so that the CA's HTTP-01 requests find it listening).
+   */
+  async start(options: { readonly paused?: boolean } = {}): Promise<void> {
     this.#state = await this.#o.store.load();
+    this.#paused = options.paused === true;
     this.#started = true;
     this.#unwatch = this.#o.store.onChange?.(() => {
       void this.#reload();
@@ -170,35 +178,39 @@ export class AcmeManager {
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** Problems to show: names backing off after a failure, orders held back by the budget. */
+  /**
+   * Problems to show (computed from the stored state, so a follower that reloads the leader's state
+   * shows them too): certificates whose orders fail, with the CA's problem and a plain cause, and
+   * orders held back by the budget.
+   */
   diagnostics(): readonly Diagnostic[] {
-    const out: Diagnostic[] = [];
-    const p = this.#lastPlan;
-    for (const w of p?.wait ?? []) {
-      const source = w.request.sources[0];
-      if (w.reason === 'backoff') {
-        const problem = w.request.names.map((n) => this.#state.backoff[n]?.lastError).find((e) => e !== undefined);
-        out.push({
-          severity: 'error',
-          code: AcmeCodes.orderFailed,
-          message: `certificate for ${w.request.names.join(', ')}: ${problem ? `${problem.detail} — ${problem.cause}` : 'the last order failed'}; next attempt after ${w.until.toISOString()}`,
-          ...(source ? { object: source } : {}),
-        });
-      } else {
-        out.push({
-          severity: 'warning',
-          code: AcmeCodes.budget,
-          message: `certificate for ${w.request.names.join(', ')} waits until ${w.until.toISOString()}: ${w.reason === 'duplicate' ? 'the weekly limit of duplicate certificates' : `the weekly certificate budget of ${w.detail}`} is spent`,
-          ...(source ? { object: source } : {}),
-        });
-      }
-    }
-    return out;
+    return acmeDiagnostics(this.#plan(this.#allRequests()), this.#state, this.#now());
+  }
+
+  /** Per wanted (or unused stored) certificate: valid / pending / failed, expiry, last error. */
+  statuses(): readonly CertificateStatus[] {
+    return certificateStatuses(this.#plan(this.#allRequests()), this.#state, this.#now());
+  }
+
+  /** Reloads the stored state (e.g. on becoming the leader: the state the last leader wrote) and runs the planner. */
+  async refresh(): Promise<void> {
+    if (!this.#started || this.#stopped) return;
+    await (this.#running = this.#running.then(async () => {
+      this.#state = await this.#o.store.load();
+    }).catch((err: unknown) => this.#log.error({ err }, 'ACME storage reload failed')));
+    this.#o.onChange?.();
+    this.kick();
+  }
+
+  /** Lets a manager started `paused` order (and runs the planner). */
+  resume(): void {
+    this.#paused = false;
+    this.kick();
   }
 
   /** Runs the planner soon (coalesced). */
   kick(): void {
-    if (this.#stopped || !this.#started || this.#kickTimer !== undefined) return;
+    if (this.#stopped || !this.#started || this.#paused || this.#kickTimer !== undefined) return;
     this.#kickTimer = setTimeout(() => {
       this.#kickTimer = undefined;
       void this.runOnce();
@@ -236,7 +248,7 @@ export class AcmeManager {
   }
 
   async #run(): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#paused) return;
     if (!this.#isLeader()) {
       this.#schedule(undefined);
       return;
@@ -244,6 +256,7 @@ export class AcmeManager {
     const p = this.#plan(this.#allRequests());
     this.#lastPlan = p;
     let changed = false;
+    const failuresBefore = this.counters.failures;
     if (p.abandon.length > 0 || p.expired.length > 0) {
       const orders = { ...this.#state.orders };
       for (const o of p.abandon) delete orders[o.id];
@@ -264,7 +277,8 @@ export class AcmeManager {
       if (ok) await this.#pool(work);
     }
     await this.#refreshRenewalInfo();
-    if (changed) this.#o.onChange?.();
+    // A failure changes the diagnostics (logs, Events, check): the controller re-syncs.
+    if (changed || this.counters.failures !== failuresBefore) this.#o.onChange?.();
     const after = this.#plan(this.#allRequests());
     this.#lastPlan = after;
     this.#schedule(after.wakeAt);

@@ -1,6 +1,9 @@
-/* Issued ACME certificates → the routing model the drivers serve. Pure. */
+/* Issued ACME certificates → the routing model the drivers serve, and the diagnostics that ACME settles. Pure. */
 
 import type { Certificate, RoutingModel, VirtualHost } from '../model/types.ts';
+import type { Diagnostic } from '../shared/diagnostics.ts';
+import { Codes } from '../model/translate/diagnostics.ts';
+import type { TlsEntryRef } from './requests.ts';
 import type { StoredCertificate } from './types.ts';
 
 /**
@@ -35,4 +38,18 @@ export function withAcmeCertificates(model: RoutingModel, certs: readonly Stored
     return id === undefined ? vh : { ...vh, certificate: id };
   });
   return { ...model, virtualHosts, certificates: [...model.certificates, ...added] };
+}
+
+/**
+ * Diagnostics where "TLS Secret does not exist" on a TLS entry whose hosts ACME serves is no longer
+ * an error: it becomes a warning saying the certificate is issued by ACME (an order that fails is
+ * reported on its own, as `PASS_ACME_ORDER_FAILED`).
+ */
+export function relaxMissingSecrets(diagnostics: readonly Diagnostic[], entries: readonly TlsEntryRef[]): Diagnostic[] {
+  const served = new Set(entries.map((e) => `${e.object.kind}|${e.object.namespace ?? ''}|${e.object.name}|${e.field}.secretName`));
+  return diagnostics.map((d) => {
+    if (d.code !== Codes.missingSecret || d.object === undefined || d.field === undefined) return d;
+    if (!served.has(`${d.object.kind}|${d.object.namespace ?? ''}|${d.object.name}|${d.field}`)) return d;
+    return { ...d, severity: 'warning', message: `${d.message.replace(/; these hosts use the default certificate$/, '')}: the certificate is issued by ACME` };
+  });
 }

@@ -44,10 +44,19 @@ export interface AcmeRequestOptions {
   readonly classOptions: ClassOptions;
 }
 
+/** A `spec.tls[k]` entry of an Ingress. */
+export interface TlsEntryRef {
+  readonly object: ObjectRef;
+  /** `spec.tls[k]`. */
+  readonly field: string;
+}
+
 /** The requests and the problems found while collecting them. */
 export interface AcmeRequestSet {
   readonly requests: readonly CertificateRequest[];
   readonly diagnostics: readonly Diagnostic[];
+  /** TLS entries every host of which ACME serves (its Secret, when missing, is not a problem). */
+  readonly acmeTlsEntries: readonly TlsEntryRef[];
 }
 
 /** Whether a Secret certificate of the model covers `host` (exact name or one-label wildcard). */
@@ -110,6 +119,7 @@ export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: A
   const claimed = new Set<string>();
   const requests: CertificateRequest[] = [];
   const covered = coveredBy(model);
+  const served: TlsEntryRef[] = [];
 
   const add = (names: readonly string[], origin: CertificateRequest['origin'], source: ObjectRef): void => {
     const fresh: string[] = [];
@@ -161,11 +171,16 @@ export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: A
     const inTls = new Set<string>();
     for (const entry of tlsGroups(h, ruleHosts)) {
       const names: string[] = [];
+      let allServed = entry.hosts.length > 0;
       for (const raw of entry.hosts) {
         const p = parseHost(raw);
-        if (!p.ok) continue; // translate reports it
+        if (!p.ok) {
+          allServed = false;
+          continue; // translate reports it
+        }
         inTls.add(p.host);
         if (p.kind === 'wildcard') {
+          allServed = false;
           if (!covered(p.host.slice(2)) && !model.certificates.some((c) => c.hosts.includes(p.host))) {
             diags.add({
               severity: 'warning',
@@ -181,10 +196,11 @@ export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: A
         if (!covered(p.host)) names.push(p.host);
       }
       if (names.length > 0) groups.push({ names, source: h.ref });
+      if (allServed) served.push({ object: h.ref, field: entry.field });
     }
     for (const host of ruleHosts) if (!inTls.has(host) && !covered(host)) groups.push({ names: [host], source: h.ref });
     for (const g of groups) add(g.names, 'ingress', g.source);
   }
 
-  return { requests, diagnostics: diags.sorted() };
+  return { requests, diagnostics: diags.sorted(), acmeTlsEntries: served };
 }

@@ -13,7 +13,20 @@ import type { AcmeManagerOptions, OnDemandPolicy } from '../acme/manager.ts';
 import { FileCertificateStore } from '../acme/store/file.ts';
 import type { CertificateStore } from '../acme/store/types.ts';
 import { certDates } from '../acme/x509.ts';
+import { emptyAcmeState, LETS_ENCRYPT_BUDGET } from '../acme/types.ts';
+import type { AcmeState } from '../acme/types.ts';
+import { plan } from '../acme/planner.ts';
+import { acmeRequests } from '../acme/requests.ts';
+import { relaxMissingSecrets } from '../acme/merge.ts';
+import { acmeDiagnostics, certificateStatuses } from '../acme/status.ts';
+import type { CertificateStatus } from '../acme/status.ts';
+import type { Diagnostic } from '../shared/diagnostics.ts';
+import { silentLogger } from '../shared/logger.ts';
 import { createAcmeStage } from '../controller/acme.ts';
+import { KubernetesCertificateStore } from '../controller/acme-secrets.ts';
+import { parseAcmeStorage } from '../config/schema.ts';
+import { KubeClient, loadKubeConfig } from '../sources/kubernetes/client.ts';
+import { SecretClient } from '../sources/kubernetes/secrets.ts';
 
 /** Tuning that has no config key (tests, benchmarks): backoff, polling, budget, onDemand policy. */
 export interface AcmeTuning {
@@ -40,6 +53,26 @@ export interface AcmeWiring {
   readonly stage: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
 }
 
+/**
+ * The configured ACME store: the JSON file of `acme.storage`, or with `storage = "kubernetes"`,
+ * `"kubernetes:NAMESPACE"` or `"kubernetes:NAMESPACE/PREFIX"` Secrets in that namespace (default:
+ * `$POD_NAMESPACE`, else `kubernetes.leaseNamespace`, else the kubeconfig's namespace).
+ */
+export function createAcmeStore(config: StaticConfig, logger: Logger): CertificateStore {
+  const a = config.acme;
+  if (a === undefined) throw new PassError('PASS_CONFIG_BAD_ACME', 'no [acme] section');
+  const storage = parseAcmeStorage(a.storage);
+  if (typeof storage === 'string') throw new PassError('PASS_CONFIG_BAD_VALUE', storage, { field: 'acme.storage' });
+  if (storage.kind === 'file') return new FileCertificateStore({ file: storage.file, certDates });
+  const k = config.kubernetes;
+  if (!k.enabled) {
+    throw new PassError('PASS_CONFIG_BAD_ACME', `acme.storage = "${a.storage}" keeps certificates in Kubernetes Secrets: it needs the Kubernetes source ([kubernetes] enabled = true or --kubernetes)`, { field: 'acme.storage' });
+  }
+  const client = new KubeClient(loadKubeConfig(k.kubeconfig === undefined ? {} : { kubeconfig: k.kubeconfig }));
+  const namespace = storage.namespace ?? process.env['POD_NAMESPACE'] ?? k.leaseNamespace ?? client.namespace ?? 'default';
+  return new KubernetesCertificateStore({ secrets: new SecretClient(client, namespace, logger), prefix: storage.prefix, logger });
+}
+
 /** Builds the ACME subsystem from `[acme]`; `onChange` re-syncs the controller. */
 export async function createAcme(config: StaticConfig, translate: TranslateOptions, logger: Logger, onChange: () => void, tuning: AcmeTuning = {}): Promise<AcmeWiring | undefined> {
   const a = config.acme;
@@ -53,7 +86,7 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
     }
   }
   const tokens = new Http01Tokens();
-  const store = tuning.store ?? new FileCertificateStore({ file: a.storage, certDates });
+  const store = tuning.store ?? createAcmeStore(config, logger);
   const domains = a.domains.map((d) => ({ main: d.main, sans: [...d.sans] }));
   const manager = new AcmeManager({
     client: {
@@ -72,15 +105,67 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
     logger,
     onChange,
     domainNames: domains.flatMap((d) => [d.main, ...d.sans]),
-    ...(a.onDemand ? { onDemand: tuning.onDemand ?? {} } : {}),
+    ...(a.onDemand
+      ? {
+          onDemand: tuning.onDemand ?? {
+            domains: a.onDemandDomains,
+            ingressHosts: a.onDemandIngressHosts,
+            perMinute: a.onDemandRateLimit,
+            ...(a.onDemandAsk === undefined ? {} : { ask: a.onDemandAsk }),
+          },
+        }
+      : {}),
     ...(tuning.isLeader === undefined ? {} : { isLeader: tuning.isLeader }),
     ...(tuning.backoffBaseMs === undefined ? {} : { backoffBaseMs: tuning.backoffBaseMs }),
     ...(tuning.backoffMaxMs === undefined ? {} : { backoffMaxMs: tuning.backoffMaxMs }),
     ...(tuning.checkIntervalMs === undefined ? {} : { checkIntervalMs: tuning.checkIntervalMs }),
     ...(tuning.concurrency === undefined ? {} : { concurrency: tuning.concurrency }),
-    ...(tuning.renewFraction === undefined ? {} : { renewFraction: tuning.renewFraction }),
-    ...(tuning.budget === undefined ? {} : { budget: tuning.budget }),
+    renewFraction: tuning.renewFraction ?? a.renewBefore,
+    budget: tuning.budget ?? { ...LETS_ENCRYPT_BUDGET, perRegisteredDomain: a.weeklyBudget },
   });
   const stage = createAcmeStage(manager, { onHostRule: a.onHostRule, domains, classOptions: translate });
   return { manager, tokens, stage };
+}
+
+/** What `passerelle check` shows about ACME. */
+export interface AcmeCheck {
+  /** The store, as described in logs. */
+  readonly storage: string;
+  readonly certificates: readonly CertificateStatus[];
+  /** The model's diagnostics with the ACME ones added (and missing Secrets ACME replaces relaxed). */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/**
+ * The state of every ACME certificate, read from the store without writing to it or to the CA:
+ * what the running controller would order, what is valid until when, what failed and why.
+ */
+export async function acmeCheck(config: StaticConfig, translate: TranslateOptions, snapshot: Snapshot, model: RoutingModel): Promise<AcmeCheck> {
+  const a = config.acme;
+  if (a === undefined) return { storage: 'none', certificates: [], diagnostics: model.diagnostics };
+  const domains = a.domains.map((d) => ({ main: d.main, sans: [...d.sans] }));
+  const set = acmeRequests(snapshot, model, { onHostRule: a.onHostRule, domains, classOptions: translate });
+  const extra: Diagnostic[] = [];
+  let storage = a.storage;
+  let state: AcmeState = emptyAcmeState;
+  try {
+    const store = createAcmeStore(config, silentLogger);
+    storage = store.description;
+    state = await store.load();
+  } catch (err) {
+    extra.push({ severity: 'error', code: 'PASS_ACME_STORAGE', message: `the ACME storage cannot be read: ${(err as Error).message}` });
+  }
+  // onDemand certificates stay wanted (the running controller asks its policy; check cannot).
+  const requests = [...set.requests];
+  const claimed = new Set(requests.flatMap((r) => r.names));
+  for (const c of Object.values(state.certificates)) {
+    if (c.origin === 'onDemand' && a.onDemand && !c.names.some((n) => claimed.has(n))) requests.push({ id: c.id, names: c.names, origin: 'onDemand', sources: [{ kind: 'AcmeOnDemand', name: c.names[0] ?? c.id }] });
+  }
+  const now = new Date();
+  const p = plan({ requests, state, now, budget: { ...LETS_ENCRYPT_BUDGET, perRegisteredDomain: a.weeklyBudget }, renewFraction: a.renewBefore });
+  return {
+    storage,
+    certificates: certificateStatuses(p, state, now),
+    diagnostics: [...relaxMissingSecrets(model.diagnostics, set.acmeTlsEntries), ...set.diagnostics, ...extra, ...acmeDiagnostics(p, state, now)],
+  };
 }

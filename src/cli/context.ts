@@ -54,6 +54,13 @@ export function createSource(config: StaticConfig, watch: boolean, logger: Logge
       ...(k.publishService === undefined ? {} : { publishService: k.publishService }),
       ...(k.publishAddress === undefined ? {} : { publishAddress: k.publishAddress }),
       leaderElection: k.leaderElection,
+      leaseName: k.leaseName,
+      ...(k.leaseNamespace === undefined ? {} : { leaseNamespace: k.leaseNamespace }),
+      // client-go's proportions: renew deadline 2/3 of the lease, retry period 2/15 of it (15 s → 10 s, 2 s).
+      leaseDurationMs: k.leaseDuration,
+      renewDeadlineMs: Math.round((k.leaseDuration * 2) / 3),
+      retryPeriodMs: Math.max(200, Math.round((k.leaseDuration * 2) / 15)),
+      recordEvents: k.recordEvents,
       // check / render / run --dry-run read the cluster but never write to it.
       readOnly: !watch,
       logger,

@@ -3,12 +3,13 @@ import type { CliFlags } from '../config/flags.ts';
 import type { StaticConfig } from '../config/schema.ts';
 import { describeModel, modelForJson } from '../model/describe.ts';
 import type { AcmeChallengeHook, ProxyDriver } from '../drivers/types.ts';
-import { createNativeDriver } from '../drivers/native/index.ts';
+import { createNativeDriver, NativeDriver } from '../drivers/native/index.ts';
 import { createHaproxyDriver } from '../drivers/haproxy/index.ts';
 import { createNginxDriver } from '../drivers/nginx/index.ts';
 import { diffAgainstWorkDir, renderForDryRun } from '../drivers/external/dryrun.ts';
 import { formatDryRun } from '../render/dryrun.ts';
 import { Controller } from '../controller/sync.ts';
+import { KubernetesSource } from '../sources/kubernetes/source.ts';
 import type { Logger } from '../shared/logger.ts';
 import { buildOnce } from './build.ts';
 import { createSource, loadContext } from './context.ts';
@@ -16,13 +17,18 @@ import { createLogger } from './logger.ts';
 import { createAcme } from './acme.ts';
 import type { AcmeTuning, AcmeWiring } from './acme.ts';
 
-/** The driver for the configured proxy mode: native, haproxy or nginx; `acmeChallenge` answers HTTP-01 tokens. */
-export function createDriver(config: StaticConfig, logger: Logger, acmeChallenge?: AcmeChallengeHook): ProxyDriver {
+/**
+ * The driver for the configured proxy mode: native, haproxy or nginx; `acmeChallenge` answers HTTP-01
+ * tokens; `onUnknownServerName` (native only) is asked during a handshake for a name without a
+ * certificate (onDemand ACME).
+ */
+export function createDriver(config: StaticConfig, logger: Logger, acmeChallenge?: AcmeChallengeHook, onUnknownServerName?: (name: string) => Promise<boolean>): ProxyDriver {
   const p = config.proxy;
   const hook = acmeChallenge === undefined ? {} : { acmeChallenge };
   if (p.mode === 'native') {
     return createNativeDriver({
       ...hook,
+      ...(onUnknownServerName === undefined ? {} : { onUnknownServerName }),
       connectTimeoutMs: p.connectTimeout,
       readTimeoutMs: p.readTimeout,
       forwardedHeader: p.forwardedHeader,
@@ -68,15 +74,38 @@ export async function startController(flags: CliFlags, logger?: Logger, options:
   if (config.web.enabled) log.warn({ field: 'web.enabled' }, 'the web dashboard (--web) is not implemented yet; ignoring');
   const source = createSource(config, true, log);
   let signal = (): void => {};
-  const acme = await createAcme(config, translate, log, () => signal(), options.acme);
-  const driver = createDriver(config, log, acme?.tokens.hook);
+  // With the Kubernetes source only the leader orders; a new leader first reloads what the last one stored.
+  const leadership = source instanceof KubernetesSource && options.acme?.isLeader === undefined ? source.leadership : undefined;
+  const tuning: AcmeTuning | undefined = leadership === undefined ? options.acme : { ...options.acme, isLeader: () => leadership.isLeader() };
+  const acme = await createAcme(config, translate, log, () => signal(), tuning);
+  const unsubscribeLeader = acme === undefined ? undefined : leadership?.onChange((leading) => {
+    if (leading) void acme.manager.refresh();
+  });
+  let native: NativeDriver | undefined;
+  // onDemand (native mode): an unknown SNI name waits for the manager's order, then is served at once.
+  const onUnknownServerName =
+    acme === undefined || !config.acme?.onDemand || config.proxy.mode !== 'native'
+      ? undefined
+      : async (name: string): Promise<boolean> => {
+          const cert = await acme.manager.obtainOnDemand(name);
+          if (cert === undefined || native === undefined) return false;
+          return native.addCertificate({ id: cert.id, hosts: [...cert.names].sort(), certPem: cert.certPem, keyPem: cert.keyPem, source: { kind: 'AcmeCertificate', name: cert.names[0] ?? cert.id } });
+        };
+  if (acme !== undefined && config.acme?.onDemand && config.proxy.mode !== 'native') {
+    log.warn({ field: 'acme.onDemand', mode: config.proxy.mode }, `acme.onDemand needs the native proxy (the ${config.proxy.mode} handshake cannot wait for an order); certificates are ordered for onHostRule and [[acme.domains]] only`);
+  }
+  const driver = createDriver(config, log, acme?.tokens.hook, onUnknownServerName);
+  if (driver instanceof NativeDriver) native = driver;
   const controller = new Controller({ source, translate, driver, logger: log.child({ component: 'controller' }), ...(acme === undefined ? {} : { prepare: acme.stage }) });
   signal = () => controller.signal();
   try {
-    // Stored certificates are in the first model the driver serves.
-    await acme?.manager.start();
+    // Stored certificates are in the first model the driver serves; orders wait until the proxy
+    // serves it (haproxy/nginx take a moment to listen: the CA's HTTP-01 requests must find them).
+    await acme?.manager.start({ paused: true });
     await controller.start();
+    acme?.manager.resume();
   } catch (err) {
+    unsubscribeLeader?.();
     await acme?.manager.stop();
     await driver.stop(0);
     throw err;
@@ -86,6 +115,7 @@ export async function startController(flags: CliFlags, logger?: Logger, options:
     driver,
     acme,
     async stop() {
+      unsubscribeLeader?.();
       await acme?.manager.stop();
       await controller.stop();
       await driver.stop(config.proxy.gracePeriod);

@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import { PassDiagnosticsError, PassError } from '../shared/errors.ts';
 import type { ListenAddressConfig, StaticConfig } from './schema.ts';
-import { configSchema, knownKeysAt, tryParseListenAddress } from './schema.ts';
+import { configSchema, knownKeysAt, parseAcmeStorage, tryParseListenAddress } from './schema.ts';
 
 /** Path of a key inside the document: table keys and array indexes. */
 export type KeyPath = readonly (string | number)[];
@@ -417,6 +417,12 @@ function crossCheck(config: MutableConfig, file: string, locator: KeyLocator): {
     } else if (!ep.tls) {
       at('error', 'PASS_CONFIG_BAD_ACME', `acme.entryPoint "${acme.entryPoint}" has no [entryPoints.${acme.entryPoint}.tls]`, ['acme', 'entryPoint']);
     }
+    if (acme.onDemand && config.proxy.mode !== 'native') {
+      at('warning', 'PASS_CONFIG_ACME_ON_DEMAND', `acme.onDemand needs proxy.mode = "native" (a ${config.proxy.mode} handshake cannot wait for an order): it is ignored`, ['acme', 'onDemand']);
+    }
+    if (!acme.onDemand && acme.onDemandAsk !== undefined) {
+      at('warning', 'PASS_CONFIG_ACME_ON_DEMAND', 'acme.onDemandAsk has no effect while acme.onDemand is false', ['acme', 'onDemandAsk']);
+    }
     const v2 = ACME_V1[acme.caServer];
     if (v2 !== undefined) {
       at('warning', 'PASS_CONFIG_ACME_V1', `caServer is a retired ACME v1 directory; using its v2 successor ${v2}`, ['acme', 'caServer']);
@@ -442,7 +448,8 @@ function resolvePaths(config: MutableConfig, base: string): void {
   if (kubernetes.kubeconfig !== undefined) kubernetes.kubeconfig = under(base, kubernetes.kubeconfig);
   if (file.directory !== undefined) file.directory = under(base, file.directory);
   if (acme) {
-    acme.storage = under(base, acme.storage);
+    const storage = parseAcmeStorage(acme.storage);
+    if (typeof storage !== 'string' && storage.kind === 'file') acme.storage = under(base, acme.storage);
     if (acme.caBundle !== undefined) acme.caBundle = under(base, acme.caBundle);
   }
   for (const ep of Object.values(config.entryPoints)) {

@@ -209,6 +209,17 @@ const kubernetes = z
       .describe('Service whose address is written to Ingress status'),
     publishAddress: z.string().min(1).optional().describe('address written to Ingress status'),
     leaderElection: z.boolean().default(true).describe('only the leader writes status and orders certificates'),
+    leaseName: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'expected a Lease name (lower-case DNS subdomain)')
+      .default('passerelle-leader')
+      .describe('Lease used for leader election (deploy/rbac.yaml grants this name)'),
+    leaseNamespace: namespace.optional().describe('namespace of the Lease (default: $POD_NAMESPACE, else the kubeconfig namespace)'),
+    leaseDuration: duration
+      .prefault('15s')
+      .refine((ms) => ms >= 3000, { message: 'expected at least "3s"', ...code('PASS_CONFIG_BAD_DURATION') })
+      .describe('how long a leader holds the Lease without renewing it'),
+    recordEvents: z.boolean().default(true).describe('write an Event per diagnostic on the object it is about'),
   })
   .prefault({});
 
@@ -224,10 +235,35 @@ const domain = z
   .transform((s) => s.toLowerCase())
   .refine((s) => isHostName(s.startsWith('*.') ? s.slice(2) : s), { message: 'expected a DNS name', ...code('PASS_CONFIG_BAD_DOMAIN') });
 
+/** Where ACME state is stored: a JSON file, or Kubernetes Secrets (`storage = "kubernetes:NAMESPACE/PREFIX"`). */
+export type AcmeStorage =
+  | { readonly kind: 'file'; readonly file: string }
+  | { readonly kind: 'kubernetes'; readonly namespace?: string; readonly prefix: string };
+
+/** The default name prefix of the ACME Secrets. */
+export const ACME_SECRET_PREFIX = 'passerelle-acme';
+
+/**
+ * Reads `acme.storage`: `kubernetes`, `kubernetes:NAMESPACE` or `kubernetes:NAMESPACE/PREFIX` (the
+ * namespace defaults to the controller's, the prefix to `passerelle-acme`), anything else a file.
+ * Returns a message when a `kubernetes:` value is malformed.
+ */
+export function parseAcmeStorage(text: string): AcmeStorage | string {
+  if (text !== 'kubernetes' && !text.startsWith('kubernetes:')) return { kind: 'file', file: text };
+  const rest = text.slice('kubernetes:'.length);
+  if (text === 'kubernetes' || rest === '') return { kind: 'kubernetes', prefix: ACME_SECRET_PREFIX };
+  const [ns, prefix, extra] = rest.split('/');
+  if (extra !== undefined || ns === undefined || !DNS_LABEL.test(ns)) return `"${text}" is not "kubernetes:NAMESPACE" or "kubernetes:NAMESPACE/PREFIX"`;
+  if (prefix !== undefined && (prefix.length > 100 || !DNS_LABEL.test(prefix))) return `"${prefix}" is not a Secret name prefix (lower-case letters, digits, "-")`;
+  return { kind: 'kubernetes', namespace: ns, prefix: prefix ?? ACME_SECRET_PREFIX };
+}
+
 const acme = z
   .strictObject({
     email: z.email('expected an e-mail address').optional().describe('ACME account contact'),
-    storage: path.optional().describe('certificate storage file (alias: storageFile)'),
+    storage: path
+      .optional()
+      .describe('certificate storage: a JSON file (alias: storageFile), or "kubernetes[:NAMESPACE[/PREFIX]]" for Secrets shared by replicas'),
     storageFile: path.optional().describe('Traefik 1.x name of storage'),
     entryPoint: z.string().default('https').describe('TLS entry point the certificates are for'),
     onDemand: z.boolean().default(false).describe('order a certificate at the first TLS handshake for a host'),
@@ -251,8 +287,28 @@ const acme = z
       .strictObject({ kid: z.string().min(1).describe('EAB key id'), hmacKey: z.string().min(1).describe('EAB HMAC key (base64url)') })
       .optional()
       .describe('external account binding'),
+    onDemandAsk: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+      .optional()
+      .describe('onDemand: a name is allowed when GET URL?domain=NAME answers 200'),
+    onDemandDomains: z.boolean().default(true).describe('onDemand: names of [[acme.domains]] are allowed'),
+    onDemandIngressHosts: z.boolean().default(true).describe('onDemand: host names of Ingress rules are allowed'),
+    onDemandRateLimit: z.int('expected a whole number').min(1).max(10_000).default(10).describe('onDemand: orders per minute, all names together'),
+    renewBefore: z
+      .number()
+      .gt(0, 'expected a fraction between 0 and 1')
+      .lt(1, 'expected a fraction between 0 and 1')
+      .default(1 / 3)
+      .describe('renew when this fraction of the lifetime remains (when the CA gives no renewal window)'),
+    weeklyBudget: z.int('expected a whole number').min(1).default(50).describe('new certificates per registered domain per week (Let\'s Encrypt: 50)'),
   })
   .superRefine((a, ctx) => {
+    for (const key of ['storage', 'storageFile'] as const) {
+      const v = a[key];
+      if (v !== undefined && typeof parseAcmeStorage(v) === 'string') {
+        ctx.addIssue({ code: 'custom', path: [key], message: parseAcmeStorage(v) as string, ...code('PASS_CONFIG_BAD_VALUE') });
+      }
+    }
     if (a.storage !== undefined && a.storageFile !== undefined) {
       ctx.addIssue({
         code: 'custom',

@@ -4,7 +4,7 @@ import type { Snapshot } from '../model/k8s.ts';
 import type { RoutingModel } from '../model/types.ts';
 import type { ClassOptions } from '../model/translate/index.ts';
 import type { AcmeManager } from '../acme/manager.ts';
-import { withAcmeCertificates } from '../acme/merge.ts';
+import { relaxMissingSecrets, withAcmeCertificates } from '../acme/merge.ts';
 import { acmeRequests } from '../acme/requests.ts';
 import type { AcmeDomain } from '../acme/requests.ts';
 
@@ -19,7 +19,8 @@ export interface AcmeStageOptions {
 /**
  * The controller's `prepare` step for ACME: tells the manager which certificates are wanted (and
  * which hosts Ingress rules name, for onDemand), then serves the issued certificates for the hosts
- * no Secret covers and adds the ACME diagnostics.
+ * no Secret covers, adds the ACME diagnostics (failed orders, budget), and turns "TLS Secret does
+ * not exist" into a warning for the TLS entries ACME serves.
  */
 export function createAcmeStage(manager: AcmeManager, options: AcmeStageOptions): (model: RoutingModel, snapshot: Snapshot) => RoutingModel {
   return (model, snapshot) => {
@@ -27,7 +28,6 @@ export function createAcmeStage(manager: AcmeManager, options: AcmeStageOptions)
     manager.setKnownHosts(model.virtualHosts.filter((v) => v.kind === 'exact').map((v) => v.host));
     manager.setRequests(set.requests);
     const merged = withAcmeCertificates(model, manager.certificates(), options.now?.() ?? new Date());
-    const extra = [...set.diagnostics, ...manager.diagnostics()];
-    return extra.length === 0 ? merged : { ...merged, diagnostics: [...merged.diagnostics, ...extra] };
+    return { ...merged, diagnostics: [...relaxMissingSecrets(merged.diagnostics, set.acmeTlsEntries), ...set.diagnostics, ...manager.diagnostics()] };
   };
 }

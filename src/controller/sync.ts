@@ -113,6 +113,7 @@ export class Controller {
     const built = buildModel(this.#o.source, this.#o.translate);
     const model = this.#o.prepare === undefined ? built : this.#o.prepare(built, this.#o.source.snapshot());
     this.#reportDiagnostics(model.diagnostics);
+    this.#o.source.reportDiagnostics?.(model.diagnostics);
     const hash = servingHash(model);
     if (hash === this.#state.hash) {
       log.debug({ hash: hash.slice(0, 12) }, 'configuration unchanged, nothing to apply');

@@ -7,6 +7,11 @@ export interface Source {
   snapshot(): Snapshot;
   /** Problems of the source itself (unreadable files, failed watches). */
   diagnostics(): readonly Diagnostic[];
+  /**
+   * The diagnostics of the model the controller built from the last snapshot (translation plus what
+   * later stages add, e.g. ACME): a source that records Events (Kubernetes) records these. Optional.
+   */
+  reportDiagnostics?(diagnostics: readonly Diagnostic[]): void;
   /** Calls `listener` after every change; returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
   start(): Promise<void>;

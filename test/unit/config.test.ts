@@ -84,6 +84,9 @@ test('empty file: every default', () => {
       classAliases: ['traefik'],
       watchIngressWithoutClass: false,
       leaderElection: true,
+      leaseName: 'passerelle-leader',
+      leaseDuration: 15000,
+      recordEvents: true,
     },
     file: { watch: true },
     web: { enabled: false, address: ':8080' },
@@ -152,6 +155,31 @@ const accepted: { name: string; text: string; check: (c: ReturnType<typeof parse
     check: (c) => assert.deepEqual([c.proxy.connectTimeout, c.proxy.readTimeout, c.proxy.gracePeriod], [500, 1500, 60000]),
   },
   { name: 'storage is accepted as well as storageFile', text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]\nstorage = "/data/acme.json"', check: (c) => assert.equal(c.acme?.storage, '/data/acme.json') },
+  {
+    name: 'acme onDemand policy, renewal and budget defaults',
+    text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]',
+    check: (c) =>
+      assert.deepEqual(
+        [c.acme?.onDemandAsk, c.acme?.onDemandDomains, c.acme?.onDemandIngressHosts, c.acme?.onDemandRateLimit, c.acme?.renewBefore, c.acme?.weeklyBudget],
+        [undefined, true, true, 10, 1 / 3, 50],
+      ),
+  },
+  {
+    name: 'acme onDemand policy, renewal and budget set',
+    text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]\nonDemand = true\nonDemandAsk = "http://127.0.0.1:9000/allow"\nonDemandDomains = false\nonDemandIngressHosts = false\nonDemandRateLimit = 3\nrenewBefore = 0.5\nweeklyBudget = 20',
+    check: (c) =>
+      assert.deepEqual(
+        [c.acme?.onDemandAsk, c.acme?.onDemandDomains, c.acme?.onDemandIngressHosts, c.acme?.onDemandRateLimit, c.acme?.renewBefore, c.acme?.weeklyBudget],
+        ['http://127.0.0.1:9000/allow', false, false, 3, 0.5, 20],
+      ),
+  },
+  { name: 'acme storage in Kubernetes Secrets is not a path', text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]\nstorage = "kubernetes:passerelle/certs"', check: (c) => assert.equal(c.acme?.storage, 'kubernetes:passerelle/certs') },
+  { name: 'a storage file whose name starts with kubernetes is a path', text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]\nstorage = "kubernetes.json"', check: (c) => assert.equal(c.acme?.storage, '/etc/passerelle/kubernetes.json') },
+  {
+    name: 'kubernetes lease and Events settings',
+    text: '[kubernetes]\nleaseName = "edge-leader"\nleaseNamespace = "edge"\nleaseDuration = "30s"\nrecordEvents = false',
+    check: (c) => assert.deepEqual([c.kubernetes.leaseName, c.kubernetes.leaseNamespace, c.kubernetes.leaseDuration, c.kubernetes.recordEvents], ['edge-leader', 'edge', 30000, false]),
+  },
   { name: 'acme storage defaults to acme.json beside the file', text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]', check: (c) => assert.equal(c.acme?.storage, '/etc/passerelle/acme.json') },
   {
     name: 'defaultEntryPoints defaults to every entry point defined, sorted',
@@ -234,6 +262,11 @@ const rejected: { name: string; text: string; expect: Expected[]; notInMessages?
   { name: 'acme entry point undefined (default "https")', text: '[acme]\nemail = "a@example.net"', expect: [{ code: 'PASS_CONFIG_BAD_ACME', field: 'acme.entryPoint', line: 1 }] },
   { name: 'acme domain that is not a DNS name', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[[acme.domains]]\nmain = "exa mple.net"', expect: [{ code: 'PASS_CONFIG_BAD_DOMAIN', field: 'acme.domains[0].main', line: 5 }] },
   { name: 'acme email that is not an address', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nemail = "nobody"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.email', line: 5 }] },
+  { name: 'acme renewBefore outside (0, 1)', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nrenewBefore = 1.5', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.renewBefore', line: 5 }] },
+  { name: 'acme weeklyBudget not a whole number', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nweeklyBudget = 2.5', expect: [{ code: 'PASS_CONFIG_BAD_TYPE', field: 'acme.weeklyBudget', line: 5 }] },
+  { name: 'acme onDemandAsk not a URL', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nonDemandAsk = "allow-list"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.onDemandAsk', line: 5 }] },
+  { name: 'malformed kubernetes storage', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nstorage = "kubernetes:Bad_NS/x"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.storage', line: 5 }] },
+  { name: 'leaseDuration too short', text: '[kubernetes]\nleaseDuration = "1s"', expect: [{ code: 'PASS_CONFIG_BAD_DURATION', field: 'kubernetes.leaseDuration', line: 2 }] },
   { name: 'bad namespace', text: '[kubernetes]\nnamespaces = ["ok", "Not_OK"]', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'kubernetes.namespaces[1]', line: 2 }] },
   { name: 'publishService without a namespace', text: '[kubernetes]\npublishService = "passerelle"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'kubernetes.publishService', line: 2 }] },
   {
@@ -349,4 +382,12 @@ test('describeConfig documents every table and key with its default', () => {
   assert.ok(lines.some((l) => l.startsWith('[[acme.domains]]')));
   assert.ok(lines.some((l) => l.startsWith('# entryPoints.NAME.address =')));
   assert.ok(lines.every((l) => !l.includes('undefined')));
+});
+
+test('warning: onDemand in haproxy/nginx mode, onDemandAsk without onDemand', () => {
+  const base = '[entryPoints.https]\naddress=":443"\ntls={}\n';
+  const a = parseConfigResult(`${base}[proxy]\nmode = "haproxy"\n[acme]\nonDemand = true`, 'x.toml');
+  assert.deepEqual(a.warnings.map((w) => [w.code, w.field, w.location?.line]), [['PASS_CONFIG_ACME_ON_DEMAND', 'acme.onDemand', 7]]);
+  const b = parseConfigResult(`${base}[acme]\nonDemandAsk = "https://allow.example.net/check"`, 'x.toml');
+  assert.deepEqual(b.warnings.map((w) => [w.code, w.field, w.location?.line]), [['PASS_CONFIG_ACME_ON_DEMAND', 'acme.onDemandAsk', 5]]);
 });

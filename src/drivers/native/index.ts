@@ -1,4 +1,5 @@
-import type { RoutingModel } from '../../model/types.ts';
+import type { SecureContext } from 'node:tls';
+import type { Certificate, RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
@@ -34,7 +35,18 @@ export interface NativeDriverOptions {
   readonly acmeChallenge?: AcmeChallengeHook;
   /** Certificate for unknown SNI names; generated (self-signed, in memory) when absent. */
   readonly defaultCertificate?: KeyPair;
+  /**
+   * Called during a TLS handshake whose SNI name only the default certificate would serve (onDemand
+   * ACME): the handshake waits for it (at most `unknownServerNameTimeoutMs`), then the certificate is
+   * selected again, so a certificate it added with {@link NativeDriver.addCertificate} is served at
+   * once. Resolving false (or failing, or timing out) serves the default certificate.
+   */
+  readonly onUnknownServerName?: (name: string) => Promise<boolean>;
+  /** How long a handshake waits for `onUnknownServerName` (default 30 s). */
+  readonly unknownServerNameTimeoutMs?: number;
 }
+
+const SNI_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 const EMPTY_MODEL: RoutingModel = { entryPoints: [], virtualHosts: [], backends: {}, certificates: [], diagnostics: [] };
 
@@ -75,8 +87,51 @@ export class NativeDriver implements ProxyDriver {
   readonly #handlers: ListenerHandlers = {
     request: (listener, req, res) => handleRequest(this.#state, listener, req, res),
     upgrade: (listener, req, socket, head) => handleUpgrade(this.#state, listener, req, socket, head, this.#options.connectTimeoutMs ?? 5000),
-    selectCertificate: (name) => this.#certs!.select(name),
+    selectCertificate: (name) => this.#selectCertificate(name),
   };
+
+  #selectCertificate(serverName: string): SecureContext | Promise<SecureContext> {
+    const table = this.#certs!;
+    const found = table.lookup(serverName);
+    if (found !== undefined) return found;
+    const hook = this.#options.onUnknownServerName;
+    const name = serverName.toLowerCase().replace(/\.$/, '');
+    if (hook === undefined || this.#stopped || name.length > 253 || !SNI_NAME.test(name)) return table.defaultContext;
+    const timeoutMs = this.#options.unknownServerNameTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    });
+    const asked = hook(name).catch((err: unknown) => {
+      this.#logger.warn({ err, serverName: name }, 'onUnknownServerName failed; serving the default certificate');
+      return false;
+    });
+    return Promise.race([asked, timeout]).then(() => {
+      clearTimeout(timer);
+      // Selected again whatever the answer: a certificate may have arrived meanwhile (e.g. an apply).
+      return this.#certs!.select(name);
+    });
+  }
+
+  /**
+   * Serves `cert` from now on, without waiting for the next {@link apply}: its SecureContext is
+   * compiled into the current certificate table for the exact names no certificate of the table
+   * names yet (a certificate of the model keeps its names). It stays in every later table until a
+   * model contains a certificate with the same id. Used for onDemand certificates, which the
+   * handshake that asked for them cannot wait a re-sync for.
+   */
+  addCertificate(cert: Certificate): boolean {
+    if (this.#compiler === undefined || this.#certs === undefined) return false;
+    const ctx = this.#compiler.context(cert);
+    if (ctx === undefined) return false;
+    this.#added.set(cert.id, cert);
+    this.#certs = this.#certs.withExact(cert.hosts, ctx);
+    this.#logger.info({ certificate: cert.id, hosts: cert.hosts }, 'certificate added to the live table');
+    return true;
+  }
+
+  readonly #added = new Map<string, Certificate>();
 
   /** Compiles the model and swaps it in; listeners are opened or closed by address. Applies run one at a time. */
   apply(model: RoutingModel): Promise<void> {
@@ -95,7 +150,10 @@ export class NativeDriver implements ProxyDriver {
       this.#defaultPair = defaultPair;
     }
     const router = new Router(model, this.#upstreams);
-    const certs = this.#compiler?.compile(model.certificates);
+    // Certificates added between applies stay until the model serves them itself (after its own).
+    for (const c of model.certificates) this.#added.delete(c.id);
+    const compiledAdded = new Set(this.#added.keys());
+    const certs = this.#compiler?.compile(this.#added.size === 0 ? model.certificates : [...model.certificates, ...this.#added.values()]);
 
     const opened: Listener[] = [];
     try {
@@ -110,7 +168,16 @@ export class NativeDriver implements ProxyDriver {
     }
 
     // The swap: requests already routed keep their router; every new one sees this one.
-    if (certs !== undefined) this.#certs = certs;
+    if (certs !== undefined) {
+      let table = certs;
+      // Added while this apply opened listeners.
+      for (const [id, c] of this.#added) {
+        if (compiledAdded.has(id)) continue;
+        const ctx = this.#compiler?.context(c);
+        if (ctx !== undefined) table = table.withExact(c.hosts, ctx);
+      }
+      this.#certs = table;
+    }
     this.#state.router = router;
     for (const l of opened) this.#listeners.set(l.context.key, l);
 

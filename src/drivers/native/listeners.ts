@@ -14,8 +14,11 @@ import type { Router } from './router.ts';
 export interface ListenerHandlers {
   request(listener: ListenerContext, req: ProxyRequest, res: ProxyResponse): void;
   upgrade(listener: ListenerContext, req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** The certificate for an SNI name (TLS listeners). */
-  selectCertificate(serverName: string): SecureContext;
+  /**
+   * The certificate for an SNI name (TLS listeners); a promise holds the handshake until it settles
+   * (onDemand issuance). A throw or a rejection aborts the handshake.
+   */
+  selectCertificate(serverName: string): SecureContext | Promise<SecureContext>;
 }
 
 /** Only WebSocket upgrades leave the request path; other Upgrade headers are dropped as hop-by-hop. */
@@ -52,7 +55,17 @@ export class Listener {
         allowHTTP1: true,
         cert: defaultPair.certPem,
         key: defaultPair.keyPem,
-        SNICallback: (name, cb) => cb(null, handlers.selectCertificate(name)),
+        SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
+          let selected: SecureContext | Promise<SecureContext>;
+          try {
+            selected = handlers.selectCertificate(name);
+          } catch (err) {
+            cb(err as Error);
+            return;
+          }
+          if (selected instanceof Promise) selected.then((ctx) => cb(null, ctx), (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))));
+          else cb(null, selected);
+        },
         shouldUpgradeCallback: isWebSocketUpgrade,
       } as Parameters<typeof createSecureServer>[0]);
       listener = new Listener(context, server);

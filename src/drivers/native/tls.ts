@@ -45,6 +45,11 @@ export class CertificateTable {
 
   /** The context for a server name (already lower-case or not). */
   select(serverName: string): SecureContext {
+    return this.lookup(serverName) ?? this.defaultContext;
+  }
+
+  /** The context of a configured certificate for a server name, or undefined when only the default would serve it. */
+  lookup(serverName: string): SecureContext | undefined {
     const name = normalizeHost(serverName);
     const exact = this.#exact.get(name);
     if (exact !== undefined) return exact;
@@ -53,7 +58,17 @@ export class CertificateTable {
       const wild = this.#wildcard.get(name.slice(dot));
       if (wild !== undefined) return wild;
     }
-    return this.defaultContext;
+    return undefined;
+  }
+
+  /** A copy of this table where `ctx` also serves the exact `hosts` no certificate of this table names. */
+  withExact(hosts: readonly string[], ctx: SecureContext): CertificateTable {
+    const exact = new Map(this.#exact);
+    for (const h of hosts) {
+      const name = h.toLowerCase();
+      if (!name.startsWith('*.') && !exact.has(name)) exact.set(name, ctx);
+    }
+    return new CertificateTable(exact, this.#wildcard, this.defaultContext);
   }
 }
 
@@ -66,6 +81,19 @@ export class CertificateCompiler {
   constructor(defaultPair: KeyPair, logger: Logger) {
     this.#logger = logger;
     this.#default = createSecureContext({ cert: defaultPair.certPem, key: defaultPair.keyPem });
+  }
+
+  /** A SecureContext for one certificate outside a table (reused when the same PEMs were compiled); undefined when its PEMs do not load. */
+  context(cert: Certificate): SecureContext | undefined {
+    const digest = createHash('sha256').update(cert.certPem).update('\0').update(cert.keyPem).digest('base64');
+    const cached = this.#cache.get(digest);
+    if (cached !== undefined) return cached;
+    try {
+      return createSecureContext({ cert: cert.certPem, key: cert.keyPem });
+    } catch (err) {
+      this.#logger.warn({ err, certificate: cert.id }, 'certificate does not load');
+      return undefined;
+    }
   }
 
   /** A table for these certificates; a certificate whose PEMs do not load is skipped with a warning. */

@@ -92,6 +92,9 @@ export class KubernetesSource implements Source {
   #writeTimer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
   #unsubscribeLeader: (() => void) | undefined;
+  /** The controller's model diagnostics (see {@link reportDiagnostics}) and their identity. */
+  #reported: readonly Diagnostic[] | undefined;
+  #reportedKey = '';
   /** Counters, for logs and tests. */
   readonly stats = { signals: 0, ignored: 0, writePasses: 0 };
 
@@ -228,6 +231,18 @@ export class KubernetesSource implements Source {
     return out;
   }
 
+  /**
+   * The diagnostics of the model the controller built (translation plus ACME, with the Secrets ACME
+   * replaces no longer errors): Events are recorded from these instead of a translation of our own.
+   */
+  reportDiagnostics(diagnostics: readonly Diagnostic[]): void {
+    const key = JSON.stringify(diagnostics.map((d) => [d.code, d.object, d.field, d.message]));
+    this.#reported = diagnostics;
+    if (key === this.#reportedKey) return;
+    this.#reportedKey = key;
+    this.#scheduleWrites();
+  }
+
   onChange(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -312,8 +327,8 @@ export class KubernetesSource implements Source {
         await this.#status.reconcile(snap.ingresses, (ing) => isOurIngress(ing, classes, this.#o.translate).ours, addresses);
       }
       if (this.#o.recordEvents !== false && this.#leader.isLeader()) {
-        const model = translate(snap, this.#o.translate);
-        await this.#events.record(model.diagnostics, (ref) => this.#lookup(ref));
+        const diagnostics = this.#reported ?? translate(snap, this.#o.translate).diagnostics;
+        await this.#events.record(diagnostics, (ref) => this.#lookup(ref));
       }
     } catch (err) {
       this.#log.error({ err }, 'status/Event pass failed');

@@ -108,7 +108,7 @@ export async function startPasserelle(o: { readonly dir: string; readonly toml: 
 export const FAST: AcmeTuning = { backoffBaseMs: 1000, backoffMaxMs: 8000, pollMinMs: 250, pollMaxMs: 1000, pollAttempts: 60, httpRetries: 1, checkIntervalMs: 2000, concurrency: 8 };
 
 /** The certificate chain a TLS handshake with `servername` gets from 127.0.0.1:port. */
-export function servedChain(port: number, servername: string): Promise<X509Certificate[]> {
+export function servedChain(port: number, servername: string, timeoutMs = 5000): Promise<X509Certificate[]> {
   return new Promise((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
       const chain: X509Certificate[] = [];
@@ -122,7 +122,7 @@ export function servedChain(port: number, servername: string): Promise<X509Certi
       s.end();
       resolve(chain);
     });
-    s.setTimeout(5000, () => s.destroy(new Error('TLS handshake timeout')));
+    s.setTimeout(timeoutMs, () => s.destroy(new Error('TLS handshake timeout')));
     s.once('error', reject);
   });
 }

@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, startPebble } from './pebble.ts';
 import type { Pebble } from './pebble.ts';
-import { chainsTo, configToml, httpsGet, ingressYaml, proxyPorts, servedChain, startEcho, startPasserelle, waitUntil } from './env.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chainsTo, configToml, FAST, httpsGet, ingressYaml, proxyPorts, servedChain, startEcho, startPasserelle, waitUntil } from './env.ts';
 
 const seedDir = path.resolve(import.meta.dirname, '../../../../shared/seed');
 
@@ -108,32 +110,62 @@ test('native: short-lived certificates are renewed and swapped under load withou
   }
 });
 
-test('native: onDemand obtains a certificate only for names the policy allows; concurrent calls share one order', { timeout: 120_000 }, async (t) => {
+test('native onDemand: an unknown SNI name the policy allows gets its certificate within the handshake; concurrent handshakes share one order; a refused name gets the default certificate and no order', { timeout: 120_000 }, async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-acme-ondemand-'));
   const ports = await proxyPorts();
-  const pebble = await startPebble({ dir, httpPort: ports.http, tlsPort: ports.https });
+  const pebble = await startPebble({ dir, httpPort: ports.http, tlsPort: ports.https, vaSleepSeconds: 1 });
   const echo = await startEcho('echo');
+  // The ask URL: allows asked.example.test only, and counts the questions.
+  const asked: string[] = [];
+  const ask = createServer((req, res) => {
+    const domain = new URL(req.url ?? '/', 'http://x').searchParams.get('domain') ?? '';
+    asked.push(domain);
+    res.writeHead(domain === 'asked.example.test' ? 200 : 404).end();
+  });
+  await new Promise<void>((r) => ask.listen(0, '127.0.0.1', () => r()));
+  const askPort = (ask.address() as AddressInfo).port;
   t.after(async () => {
+    ask.close();
     await pebble.stop();
     await echo.close();
     await rm(dir, { recursive: true, force: true });
   });
-  // onHostRule off: nothing is ordered ahead; the Ingress host is allowed on demand.
+  // onHostRule off: nothing is ordered ahead; the Ingress host is allowed on demand, and the ask URL's names.
   const yaml = ingressYaml({ echoPort: echo.port, groups: [['listed.example.test']] });
-  const toml = configToml({ dir, ports, pebble }).replace('onHostRule = true', 'onHostRule = false\nonDemand = true');
-  const running = await startPasserelle({ dir, toml, yaml });
+  const toml = configToml({ dir, ports, pebble }).replace('onHostRule = true', `onHostRule = false\nonDemand = true\nonDemandAsk = "http://127.0.0.1:${askPort}/allow"\nonDemandRateLimit = 5`);
+  const running = await startPasserelle({ dir, toml, yaml, tuning: { ...FAST } });
   try {
     const manager = running.acme!.manager;
     await new Promise((r) => setTimeout(r, 500));
-    const before = pebble.ordersCreated();
-    assert.equal(await manager.obtainOnDemand('evil.example.test'), undefined, 'a name outside the policy is refused');
-    assert.equal(pebble.ordersCreated(), before, 'no order for a refused name');
-    const results = await Promise.all(Array.from({ length: 10 }, () => manager.obtainOnDemand('listed.example.test')));
-    assert.ok(results.every((c) => c !== undefined && c.names.includes('listed.example.test')));
-    assert.equal(pebble.ordersCreated(), before + 1, 'ten concurrent handshakes, one order');
     const root = await pebble.root();
-    await waitUntil(async () => chainsTo(await servedChain(ports.https, 'listed.example.test'), 'listed.example.test', root), 5000, 'the onDemand certificate served');
-    assert.ok(!chainsTo(await servedChain(ports.https, 'evil.example.test'), 'evil.example.test', root), 'the refused name gets the default certificate');
+    const before = pebble.ordersCreated();
+    assert.equal(before, 0, 'onHostRule off: nothing ordered ahead');
+
+    // Refused: the handshake completes with the default certificate and no order is placed.
+    const refused = await servedChain(ports.https, 'evil.example.test', 10_000);
+    assert.ok(!chainsTo(refused, 'evil.example.test', root), 'the refused name gets the default certificate');
+    assert.ok(asked.includes('evil.example.test'), 'the ask URL was consulted');
+    assert.equal(pebble.ordersCreated(), before, 'no order for a refused name');
+
+    // Allowed (an Ingress host): ten concurrent handshakes wait for one order and all get the issued certificate.
+    const chains = await Promise.all(Array.from({ length: 10 }, () => servedChain(ports.https, 'listed.example.test', 60_000)));
+    for (const chain of chains) assert.ok(chainsTo(chain, 'listed.example.test', root), 'served the issued certificate within the handshake');
+    assert.equal(new Set(chains.map((c) => c[0]?.fingerprint256)).size, 1);
+    assert.equal(pebble.ordersCreated(), before + 1, 'ten concurrent handshakes, one order');
+    assert.equal(manager.counters.ordersPlaced, 1);
+    const res = await httpsGet(ports.https, 'listed.example.test', root);
+    assert.equal(res.status, 200, res.body);
+
+    // Allowed by the ask URL (not an Ingress host): issued within the handshake too.
+    assert.ok(chainsTo(await servedChain(ports.https, 'asked.example.test', 60_000), 'asked.example.test', root), 'the ask URL allowed it');
+    assert.equal(pebble.ordersCreated(), before + 2);
+
+    // The next re-sync keeps serving them (the controller merges the stored onDemand certificates).
+    running.controller.signal();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(chainsTo(await servedChain(ports.https, 'listed.example.test'), 'listed.example.test', root));
+    assert.ok(chainsTo(await servedChain(ports.https, 'asked.example.test'), 'asked.example.test', root));
+    assert.equal(pebble.ordersCreated(), before + 2, 'no further order');
   } finally {
     await running.stop();
   }

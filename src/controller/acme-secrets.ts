@@ -1,0 +1,234 @@
+/*
+ * ACME state in Kubernetes Secrets, shared by the replicas of the controller: one
+ * `kubernetes.io/tls` Secret per certificate (`PREFIX-<main name>`: tls.crt, tls.key, and the names,
+ * dates and order state as annotations, so that anything reading TLS Secrets can use it) plus one
+ * Opaque Secret `PREFIX` with the rest (the account and its key, orders in flight, per-name
+ * backoff, the issuance log). All carry the label `passerelle.dev/acme-store=PREFIX`. The leader
+ * writes; followers watch the label and reload when someone else changed a Secret.
+ */
+
+import { createHash } from 'node:crypto';
+import type { Logger } from '../shared/logger.ts';
+import { silentLogger } from '../shared/logger.ts';
+import { PassError } from '../shared/errors.ts';
+import type { CertificateStore } from '../acme/store/types.ts';
+import { acmeCertificateId } from '../acme/types.ts';
+import type { AccountRecord, AcmeState, BackoffState, IssuanceRecord, PendingOrder, RenewalWindow, StoredCertificate } from '../acme/types.ts';
+import type { SecretClient, SecretObject } from '../sources/kubernetes/secrets.ts';
+
+/** Label that marks the Secrets of one store (its value: the prefix). */
+export const ACME_STORE_LABEL = 'passerelle.dev/acme-store';
+/** Label that tells the state Secret (`state`) from the certificate Secrets (`certificate`). */
+export const ACME_PART_LABEL = 'passerelle.dev/acme-part';
+const A = 'acme.passerelle.dev/';
+
+/** Options of {@link KubernetesCertificateStore}. */
+export interface KubernetesStoreOptions {
+  /** The Secret client of the namespace the Secrets live in. */
+  readonly secrets: SecretClient;
+  /** Name prefix of the Secrets and value of their label (default `passerelle-acme`). */
+  readonly prefix: string;
+  readonly logger?: Logger;
+}
+
+interface StateShape {
+  version: 1;
+  account?: AccountRecord;
+  orders: Record<string, PendingOrder>;
+  backoff: Record<string, BackoffState>;
+  issuances: IssuanceRecord[];
+}
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const unb64 = (s: string | undefined): string => (s === undefined ? '' : Buffer.from(s, 'base64').toString('utf8'));
+
+/** What identifies the content of a Secret (to tell our own writes from other writers'). */
+function contentKey(s: SecretObject): string {
+  const data = Object.entries(s.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  const ann = Object.entries(s.metadata.annotations ?? {})
+    .filter(([k]) => k.startsWith(A))
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify([s.type ?? '', data, ann])).digest('base64');
+}
+
+/** The Secret name of a certificate: `PREFIX-<main name>` (hashed when too long for a Secret name). */
+export function certificateSecretName(prefix: string, main: string): string {
+  const name = `${prefix}-${main}`;
+  return name.length <= 253 ? name : `${prefix}-${createHash('sha256').update(main).digest('hex').slice(0, 32)}`;
+}
+
+/** A stored certificate as a `kubernetes.io/tls` Secret. */
+export function certificateToSecret(prefix: string, c: StoredCertificate): SecretObject {
+  const annotations: Record<string, string> = {
+    [`${A}id`]: c.id,
+    [`${A}names`]: c.names.join(','),
+    [`${A}not-before`]: c.notBefore,
+    [`${A}not-after`]: c.notAfter,
+    [`${A}issued-at`]: c.issuedAt,
+  };
+  if (c.origin !== undefined) annotations[`${A}origin`] = c.origin;
+  if (c.orderUrl !== undefined) annotations[`${A}order-url`] = c.orderUrl;
+  if (c.ariId !== undefined) annotations[`${A}ari-id`] = c.ariId;
+  if (c.renewal !== undefined) annotations[`${A}renewal`] = JSON.stringify(c.renewal);
+  return {
+    metadata: {
+      name: certificateSecretName(prefix, c.names[0] ?? c.id),
+      labels: { [ACME_STORE_LABEL]: prefix, [ACME_PART_LABEL]: 'certificate', 'app.kubernetes.io/managed-by': 'passerelle' },
+      annotations,
+    },
+    type: 'kubernetes.io/tls',
+    data: { 'tls.crt': b64(c.certPem), 'tls.key': b64(c.keyPem) },
+  };
+}
+
+/** A certificate Secret back to a stored certificate; undefined when it is not one of ours or is damaged. */
+export function certificateFromSecret(s: SecretObject): StoredCertificate | undefined {
+  const a = s.metadata.annotations ?? {};
+  const names = (a[`${A}names`] ?? '').split(',').filter((n) => n !== '');
+  const main = names[0];
+  const certPem = unb64(s.data?.['tls.crt']);
+  const keyPem = unb64(s.data?.['tls.key']);
+  const notBefore = a[`${A}not-before`];
+  const notAfter = a[`${A}not-after`];
+  if (main === undefined || notBefore === undefined || notAfter === undefined || !certPem.includes('BEGIN CERTIFICATE') || !keyPem.includes('PRIVATE KEY')) return undefined;
+  let renewal: RenewalWindow | undefined;
+  const renewalText = a[`${A}renewal`];
+  try {
+    renewal = renewalText === undefined ? undefined : (JSON.parse(renewalText) as RenewalWindow);
+  } catch {
+    renewal = undefined;
+  }
+  const origin = a[`${A}origin`];
+  return {
+    id: a[`${A}id`] ?? acmeCertificateId(main),
+    names,
+    certPem,
+    keyPem,
+    notBefore,
+    notAfter,
+    issuedAt: a[`${A}issued-at`] ?? notBefore,
+    ...(origin === 'domains' || origin === 'ingress' || origin === 'onDemand' ? { origin } : {}),
+    ...(a[`${A}order-url`] === undefined ? {} : { orderUrl: a[`${A}order-url`] }),
+    ...(a[`${A}ari-id`] === undefined ? {} : { ariId: a[`${A}ari-id`] }),
+    ...(renewal === undefined ? {} : { renewal }),
+  };
+}
+
+/** ACME state in Secrets; see the file comment. */
+export class KubernetesCertificateStore implements CertificateStore {
+  readonly description: string;
+  readonly #o: KubernetesStoreOptions;
+  readonly #log: Logger;
+  /** Secret name → content key, as last loaded or written by us. */
+  #known = new Map<string, string>();
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(options: KubernetesStoreOptions) {
+    this.#o = options;
+    this.#log = (options.logger ?? silentLogger).child({ store: 'kubernetes' });
+    this.description = `kubernetes Secrets ${options.secrets.namespace}/${options.prefix}*`;
+  }
+
+  #selector(): string {
+    return `${ACME_STORE_LABEL}=${this.#o.prefix}`;
+  }
+
+  async load(): Promise<AcmeState> {
+    let secrets: SecretObject[];
+    try {
+      secrets = await this.#o.secrets.list(this.#selector());
+    } catch (err) {
+      throw new PassError('PASS_ACME_STORAGE', `cannot read the ACME Secrets (${this.description}): ${(err as Error).message}`, { cause: err });
+    }
+    const certificates: Record<string, StoredCertificate> = {};
+    let shape: Partial<StateShape> = {};
+    const known = new Map<string, string>();
+    for (const s of secrets) {
+      known.set(s.metadata.name, contentKey(s));
+      if (s.metadata.labels?.[ACME_PART_LABEL] === 'state') {
+        try {
+          shape = JSON.parse(unb64(s.data?.['state.json'])) as Partial<StateShape>;
+        } catch (err) {
+          this.#log.error({ err, secret: s.metadata.name }, 'the ACME state Secret is not valid JSON: starting from an empty state');
+        }
+        continue;
+      }
+      const c = certificateFromSecret(s);
+      if (c === undefined) {
+        this.#log.warn({ secret: s.metadata.name }, 'an ACME certificate Secret is incomplete: ignored');
+        continue;
+      }
+      certificates[c.id] = c;
+    }
+    this.#known = known;
+    return {
+      ...(shape.account === undefined ? {} : { account: shape.account }),
+      certificates,
+      orders: shape.orders ?? {},
+      backoff: shape.backoff ?? {},
+      issuances: shape.issuances ?? [],
+    };
+  }
+
+  save(state: AcmeState): Promise<void> {
+    const run = this.#queue.then(() => this.#save(state));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #save(state: AcmeState): Promise<void> {
+    const prefix = this.#o.prefix;
+    const desired = Object.values(state.certificates).map((c) => certificateToSecret(prefix, c));
+    const shape: StateShape = {
+      version: 1,
+      ...(state.account === undefined ? {} : { account: state.account }),
+      orders: { ...state.orders },
+      backoff: { ...state.backoff },
+      issuances: [...state.issuances],
+    };
+    const stateSecret: SecretObject = {
+      metadata: { name: prefix, labels: { [ACME_STORE_LABEL]: prefix, [ACME_PART_LABEL]: 'state', 'app.kubernetes.io/managed-by': 'passerelle' } },
+      type: 'Opaque',
+      data: { 'state.json': b64(JSON.stringify(shape)) },
+    };
+    // Certificates first, then the state that says their orders are done, then removals.
+    const keep = new Set<string>([prefix]);
+    try {
+      for (const s of [...desired, stateSecret]) {
+        keep.add(s.metadata.name);
+        const key = contentKey(s);
+        if (this.#known.get(s.metadata.name) === key) continue;
+        // Known before the write: the watch event of our own write is not taken for someone else's.
+        this.#known.set(s.metadata.name, key);
+        await this.#o.secrets.upsert(s);
+      }
+      for (const name of [...this.#known.keys()]) {
+        if (keep.has(name)) continue;
+        await this.#o.secrets.delete(name);
+        this.#known.delete(name);
+      }
+    } catch (err) {
+      // Unknown what was written: compare against the API next time.
+      this.#known.clear();
+      throw new PassError('PASS_ACME_STORAGE', `cannot write the ACME Secrets (${this.description}): ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Calls `listener` (debounced) when another writer changed or removed one of the Secrets. */
+  onChange(listener: () => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    const stop = this.#o.secrets.watch(this.#selector(), (change) => {
+      const name = change.secret.metadata.name;
+      if (change.type === 'deleted' ? !this.#known.has(name) : this.#known.get(name) === contentKey(change.secret)) return;
+      if (timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        listener();
+      }, 100);
+    });
+    return () => {
+      if (timer !== undefined) clearTimeout(timer);
+      void stop();
+    };
+  }
+}
