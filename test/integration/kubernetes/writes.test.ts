@@ -81,7 +81,14 @@ describe('kubernetes source: status, Events, leader election', () => {
 
   test("the apiserver's DefaultIngressClass admission gives a class-less Ingress our default class", async () => {
     await cluster.apply(ingressClass('passerelle', 'passerelle.dev/ingress-controller', true));
-    const created = await cluster.apply(ingress('app', 'defaulted', 'defaulted.example', 'web'));
+    // The admission plugin reads IngressClasses from its own informer cache, which lags the update:
+    // create until it has seen the default (bounded), as a client racing a fresh default would.
+    const created = await waitFor('the admission plugin to default the class', async () => {
+      const obj = await cluster.apply(ingress('app', 'defaulted', 'defaulted.example', 'web'));
+      if ((obj.spec as { ingressClassName?: string }).ingressClassName === 'passerelle') return obj;
+      await cluster.remove(obj);
+      return undefined;
+    });
     assert.equal((created.spec as { ingressClassName?: string }).ingressClassName, 'passerelle', 'set by the admission plugin');
     const source = controllerSource(cluster, { publishAddress: '192.0.2.50, edge.example.net' });
     cleanups.push(() => source.stop());
