@@ -9,8 +9,8 @@ import { rootCertificates } from 'node:tls';
 import acme from 'acme-client';
 import type { Authorization, Order } from 'acme-client';
 import { PassError } from '../shared/errors.ts';
-import type { Http01Tokens } from './http01.ts';
-import type { AccountRecord, AcmeProblem, RenewalWindow } from './types.ts';
+import type { AcmeChallenges } from './challenges.ts';
+import type { AccountRecord, AcmeProblem, ChallengeType, RenewalWindow } from './types.ts';
 
 /** Options of {@link AcmeClient}. */
 export interface AcmeClientOptions {
@@ -71,10 +71,21 @@ function configureHttp(caBundlePem: string | undefined, retries: number): void {
   acme.axios.defaults.httpsAgent = new Agent({ keepAlive: true, ca: [...rootCertificates, ...extraRoots] });
 }
 
-/** A plain-language cause for a CA problem or a transport error. */
-export function explainProblem(type: string | undefined, detail: string, stage: 'account' | 'order' | 'challenge' | 'finalize' | 'network'): string {
+/** A plain-language cause for a CA problem or a transport error; `challenge`: the challenge type that failed. */
+export function explainProblem(type: string | undefined, detail: string, stage: 'account' | 'order' | 'challenge' | 'finalize' | 'network', challenge?: ChallengeType): string {
   const d = detail.toLowerCase();
   const t = (type ?? '').replace('urn:ietf:params:acme:error:', '');
+  if (stage === 'challenge' && challenge === 'tls-alpn-01') {
+    if (t === 'dns' || d.includes('nxdomain') || d.includes('dns problem') || d.includes('servfail')) {
+      return 'DNS: the name does not resolve (or not to this proxy) from the CA; check its A/AAAA records';
+    }
+    if (t === 'connection' || t === 'tls' || d.includes('connection refused') || d.includes('timeout') || d.includes('connection reset') || d.includes('handshake')) {
+      return 'the CA could not complete a TLS handshake offering acme-tls/1 with the name on port 443: check that it resolves to this proxy, that the TLS entry point is reachable, and that nothing in front of Passerelle terminates TLS';
+    }
+    if (t === 'unauthorized' || t === 'incorrectResponse' || d.includes('acmeidentifier') || d.includes('alpn') || d.includes('certificate')) {
+      return 'the challenge certificate was not the expected one: something in front of Passerelle terminates TLS (TLS-ALPN-01 needs Passerelle to see the handshake), or another server answers the name on port 443';
+    }
+  }
   if (stage === 'network' || /econnrefused|enotfound|etimedout|econnreset|socket hang up|self[- ]signed|unable to verify|certificate/.test(d) && stage !== 'challenge') {
     return 'the CA cannot be reached: check caServer, the network, and caBundle when the CA uses a private certificate';
   }
@@ -107,14 +118,14 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-function problemOf(err: unknown, stage: 'account' | 'order' | 'challenge' | 'finalize', type?: string): AcmeProblem {
+function problemOf(err: unknown, stage: 'account' | 'order' | 'challenge' | 'finalize', type?: string, challenge?: ChallengeType): AcmeProblem {
   let detail = errorText(err);
   const code = (err as { code?: unknown }).code;
   // acme-client's retry interceptor ends a request that never got a response with this TypeError.
   const lostResponse = err instanceof TypeError && /reading 'config'/.test(detail);
   if (lostResponse) detail = 'no answer from the CA (connection refused, reset or timed out)';
   const network = lostResponse || (typeof code === 'string' && /^E[A-Z]+|^ERR_/.test(code) && (err as { response?: unknown }).response === undefined);
-  return { ...(type === undefined ? {} : { type }), detail, cause: explainProblem(type, detail, network ? 'network' : stage), at: new Date().toISOString() };
+  return { ...(type === undefined ? {} : { type }), detail, cause: explainProblem(type, detail, network ? 'network' : stage, challenge), at: new Date().toISOString() };
 }
 
 interface ChallengeLike {
@@ -209,10 +220,11 @@ export class AcmeClient {
   }
 
   /**
-   * Carries an order to its certificate: answers its HTTP-01 challenges through `tokens`, waits for
-   * the authorizations, finalizes with a CSR made with `keyPem`, and downloads the chain.
+   * Carries an order to its certificate: answers each authorization with the first type of `types`
+   * the CA offers (through `challenges`), waits for the authorizations, finalizes with a CSR made
+   * with `keyPem`, and downloads the chain.
    */
-  async completeOrder(orderUrl: string, names: readonly string[], keyPem: string, tokens: Http01Tokens): Promise<IssuedChain> {
+  async completeOrder(orderUrl: string, names: readonly string[], keyPem: string, challenges: AcmeChallenges, types: readonly ChallengeType[] = ['http-01']): Promise<IssuedChain> {
     const client = this.#c();
     let order: Order;
     try {
@@ -229,7 +241,7 @@ export class AcmeClient {
       const authzs = await client.getAuthorizations(order).catch((err: unknown) => {
         throw new AcmeOrderError(problemOf(err, 'order'), false, err);
       });
-      await Promise.all(authzs.map((a) => this.#authorize(client, a, tokens)));
+      await Promise.all(authzs.map((a) => this.#authorize(client, a, challenges, types)));
       order = await this.#waitOrder(client, order, ['ready', 'valid', 'processing']);
     }
     if (order.status === 'ready') {
@@ -266,22 +278,29 @@ export class AcmeClient {
     }
   }
 
-  async #authorize(client: acme.Client, authz: Authorization, tokens: Http01Tokens): Promise<void> {
+  async #authorize(client: acme.Client, authz: Authorization, challenges: AcmeChallenges, types: readonly ChallengeType[]): Promise<void> {
     if (authz.status === 'valid') return;
-    const challenges = authz.challenges as unknown as readonly ChallengeLike[];
-    const http = challenges.find((c) => c.type === 'http-01');
-    const name = authz.identifier.value;
-    if (authz.status !== 'pending' || http === undefined || http.token === undefined) {
-      const failed = challenges.find((c) => c.error !== undefined);
-      const detail = failed?.error?.detail ?? (http === undefined ? `the CA offers no http-01 challenge for ${name}` : `authorization for ${name} is ${authz.status}`);
-      throw new AcmeOrderError(problemOf(new Error(detail), 'challenge', failed?.error?.type), true);
+    const offered = authz.challenges as unknown as readonly ChallengeLike[];
+    let chosen: ChallengeLike | undefined;
+    for (const t of types) {
+      chosen = offered.find((c) => c.type === t && c.token !== undefined);
+      if (chosen !== undefined) break;
     }
-    const keyAuthorization = await client.getChallengeKeyAuthorization(http as never);
-    tokens.set(http.token, keyAuthorization);
+    const name = authz.identifier.value;
+    if (authz.status !== 'pending' || chosen === undefined || chosen.token === undefined) {
+      const failed = offered.find((c) => c.error !== undefined);
+      const detail = failed?.error?.detail ?? (chosen === undefined ? `the CA offers no ${types.join(' or ')} challenge for ${name}` : `authorization for ${name} is ${authz.status}`);
+      throw new AcmeOrderError(problemOf(new Error(detail), 'challenge', failed?.error?.type, failed?.type === 'tls-alpn-01' ? 'tls-alpn-01' : undefined), true);
+    }
+    const type: ChallengeType = chosen.type === 'tls-alpn-01' ? 'tls-alpn-01' : 'http-01';
+    const keyAuthorization = await client.getChallengeKeyAuthorization(chosen as never);
+    const own = { type, name: name.toLowerCase(), token: chosen.token, keyAuthorization };
+    // Answered (and, with several replicas, published to all of them) before the CA is told to validate.
+    await challenges.add(own);
     try {
-      if (http.status === 'pending') {
-        await client.completeChallenge(http as never).catch((err: unknown) => {
-          throw new AcmeOrderError(problemOf(err, 'challenge'), false, err);
+      if (chosen.status === 'pending') {
+        await client.completeChallenge(chosen as never).catch((err: unknown) => {
+          throw new AcmeOrderError(problemOf(err, 'challenge', undefined, type), false, err);
         });
       }
       try {
@@ -289,11 +308,11 @@ export class AcmeClient {
       } catch (err) {
         const fresh = await client.getAuthorizations({ authorizations: [authz.url] } as Order).catch(() => [] as Authorization[]);
         const c = (fresh[0]?.challenges as unknown as readonly ChallengeLike[] | undefined)?.find((x) => x.error !== undefined);
-        const problem = c?.error ? problemOf(new Error(`${name}: ${c.error.detail ?? 'challenge failed'}`), 'challenge', c.error.type) : problemOf(err, 'challenge');
+        const problem = c?.error ? problemOf(new Error(`${name}: ${c.error.detail ?? 'challenge failed'}`), 'challenge', c.error.type, type) : problemOf(err, 'challenge', undefined, type);
         throw new AcmeOrderError(problem, fresh[0]?.status === 'invalid', err);
       }
     } finally {
-      tokens.remove(http.token);
+      await challenges.remove(own);
     }
   }
 
@@ -302,7 +321,7 @@ export class AcmeClient {
       const authzs = await this.#c().getAuthorizations(order);
       for (const a of authzs) {
         const c = (a.challenges as unknown as readonly ChallengeLike[]).find((x) => x.error !== undefined);
-        if (c?.error) return problemOf(new Error(`${a.identifier.value}: ${c.error.detail ?? 'challenge failed'}`), 'challenge', c.error.type);
+        if (c?.error) return problemOf(new Error(`${a.identifier.value}: ${c.error.detail ?? 'challenge failed'}`), 'challenge', c.error.type, c.type === 'tls-alpn-01' ? 'tls-alpn-01' : undefined);
       }
     } catch {
       // fall through

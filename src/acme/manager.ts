@@ -8,7 +8,7 @@ import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { Logger } from '../shared/logger.ts';
 import { AcmeClient, AcmeOrderError, explainProblem } from './client.ts';
 import type { AcmeClientOptions } from './client.ts';
-import type { Http01Tokens } from './http01.ts';
+import type { AcmeChallenges } from './challenges.ts';
 import { plan } from './planner.ts';
 import type { Plan, PlannedOrder, PlannedResume } from './planner.ts';
 import { AcmeCodes } from './requests.ts';
@@ -16,7 +16,7 @@ import { acmeDiagnostics, certificateStatuses } from './status.ts';
 import type { CertificateStatus } from './status.ts';
 import type { CertificateStore } from './store/types.ts';
 import { acmeCertificateId, LETS_ENCRYPT_BUDGET } from './types.ts';
-import type { AcmeProblem, AcmeState, BackoffState, CertificateRequest, IssuanceBudget, StoredCertificate } from './types.ts';
+import type { AcmeProblem, AcmeState, BackoffState, CertificateRequest, ChallengeType, IssuanceBudget, StoredCertificate } from './types.ts';
 import { readLeaf } from './x509.ts';
 
 /** Which names onDemand may order a certificate for. */
@@ -37,7 +37,10 @@ export interface OnDemandPolicy {
 export interface AcmeManagerOptions {
   readonly client: AcmeClientOptions;
   readonly store: CertificateStore;
-  readonly tokens: Http01Tokens;
+  /** What this replica answers (HTTP-01 tokens, TLS-ALPN-01 certificates), shared through the store's `challenges` when it has one. */
+  readonly challenges: AcmeChallenges;
+  /** Challenge types in order of preference (default `['http-01']`); the first one the CA offers is answered. */
+  readonly challengeTypes?: readonly ChallengeType[];
   readonly logger: Logger;
   /** Only the leader orders (default: always leader). */
   readonly isLeader?: () => boolean;
@@ -111,6 +114,11 @@ export class AcmeManager {
     return this.#o.isLeader?.() ?? true;
   }
 
+  /** Whether this replica orders (the leader, or the only replica). */
+  get leading(): boolean {
+    return this.#isLeader();
+  }
+
   /** The state as last loaded or written. */
   get state(): AcmeState {
     return this.#state;
@@ -130,6 +138,7 @@ export class AcmeManager {
     this.#state = await this.#o.store.load();
     this.#paused = options.paused === true;
     this.#started = true;
+    this.#o.challenges.start();
     this.#unwatch = this.#o.store.onChange?.(() => {
       void this.#reload();
     });
@@ -154,6 +163,7 @@ export class AcmeManager {
     if (this.#kickTimer) clearTimeout(this.#kickTimer);
     await this.#running;
     await Promise.allSettled([...this.#inFlight.values()]);
+    await this.#o.challenges.stop();
   }
 
   /** The certificates wanted now (from the controller); a change starts a run. */
@@ -346,7 +356,7 @@ export class AcmeManager {
   }
 
   async #complete(request: CertificateRequest, orderUrl: string, keyPem: string, renewal: boolean): Promise<void> {
-    const issued = await this.#client.completeOrder(orderUrl, request.names, keyPem, this.#o.tokens);
+    const issued = await this.#client.completeOrder(orderUrl, request.names, keyPem, this.#o.challenges, this.#o.challengeTypes ?? ['http-01']);
     const leaf = readLeaf(issued.certPem);
     const now = this.#now().toISOString();
     const cert: StoredCertificate = {

@@ -113,6 +113,23 @@ export interface AcmeState {
   readonly issuances: readonly IssuanceRecord[];
 }
 
+/** The ACME challenge types Passerelle answers. */
+export type ChallengeType = 'http-01' | 'tls-alpn-01';
+
+/**
+ * A challenge the leader is answering, as shared with the other replicas (which may receive the
+ * CA's validation request): HTTP-01 is answered by its token, TLS-ALPN-01 by its DNS name.
+ */
+export interface SharedChallenge {
+  readonly type: ChallengeType;
+  /** The DNS name being validated. */
+  readonly name: string;
+  readonly token: string;
+  readonly keyAuthorization: string;
+  /** Replicas stop answering after this ISO time (a leader that died mid-order leaves nothing behind for long). */
+  readonly expiresAt: string;
+}
+
 /** An empty state. */
 export const emptyAcmeState: AcmeState = { certificates: {}, orders: {}, backoff: {}, issuances: [] };
 

@@ -7,7 +7,7 @@ import { PassError } from '../shared/errors.ts';
 import type { TranslateOptions } from '../model/translate/index.ts';
 import type { RoutingModel } from '../model/types.ts';
 import type { Snapshot } from '../model/k8s.ts';
-import { Http01Tokens } from '../acme/http01.ts';
+import { AcmeChallenges } from '../acme/challenges.ts';
 import { AcmeManager } from '../acme/manager.ts';
 import type { AcmeManagerOptions, OnDemandPolicy } from '../acme/manager.ts';
 import { FileCertificateStore } from '../acme/store/file.ts';
@@ -44,12 +44,14 @@ export interface AcmeTuning {
   /** Replaces the file store (e.g. Kubernetes Secrets). */
   readonly store?: CertificateStore;
   readonly isLeader?: () => boolean;
+  /** Kubernetes Secret storage: how long the leader waits for other replicas to see published challenges (default 1 s). */
+  readonly challengePropagationMs?: number;
 }
 
-/** The ACME pieces the composition root wires: the manager, the HTTP-01 hook, the controller stage. */
+/** The ACME pieces the composition root wires: the manager, the challenge answers (driver hooks), the controller stage. */
 export interface AcmeWiring {
   readonly manager: AcmeManager;
-  readonly tokens: Http01Tokens;
+  readonly challenges: AcmeChallenges;
   readonly stage: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
 }
 
@@ -58,7 +60,7 @@ export interface AcmeWiring {
  * `"kubernetes:NAMESPACE"` or `"kubernetes:NAMESPACE/PREFIX"` Secrets in that namespace (default:
  * `$POD_NAMESPACE`, else `kubernetes.leaseNamespace`, else the kubeconfig's namespace).
  */
-export function createAcmeStore(config: StaticConfig, logger: Logger): CertificateStore {
+export function createAcmeStore(config: StaticConfig, logger: Logger, options: { readonly challengePropagationMs?: number } = {}): CertificateStore {
   const a = config.acme;
   if (a === undefined) throw new PassError('PASS_CONFIG_BAD_ACME', 'no [acme] section');
   const storage = parseAcmeStorage(a.storage);
@@ -70,7 +72,12 @@ export function createAcmeStore(config: StaticConfig, logger: Logger): Certifica
   }
   const client = new KubeClient(loadKubeConfig(k.kubeconfig === undefined ? {} : { kubeconfig: k.kubeconfig }));
   const namespace = storage.namespace ?? process.env['POD_NAMESPACE'] ?? k.leaseNamespace ?? client.namespace ?? 'default';
-  return new KubernetesCertificateStore({ secrets: new SecretClient(client, namespace, logger), prefix: storage.prefix, logger });
+  return new KubernetesCertificateStore({
+    secrets: new SecretClient(client, namespace, logger),
+    prefix: storage.prefix,
+    logger,
+    ...(options.challengePropagationMs === undefined ? {} : { challengePropagationMs: options.challengePropagationMs }),
+  });
 }
 
 /** Builds the ACME subsystem from `[acme]`; `onChange` re-syncs the controller. */
@@ -85,8 +92,9 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
       throw new PassError('PASS_ACME_CA_BUNDLE', `cannot read acme.caBundle ${a.caBundle}: ${(err as Error).message}`, { field: 'acme.caBundle', cause: err });
     }
   }
-  const tokens = new Http01Tokens();
-  const store = tuning.store ?? createAcmeStore(config, logger);
+  const store = tuning.store ?? createAcmeStore(config, logger, tuning.challengePropagationMs === undefined ? {} : { challengePropagationMs: tuning.challengePropagationMs });
+  // Several replicas (Secret storage): the leader publishes its challenges, every replica answers them.
+  const challenges = new AcmeChallenges({ logger, ...(store.challenges === undefined ? {} : { share: store.challenges }) });
   const domains = a.domains.map((d) => ({ main: d.main, sans: [...d.sans] }));
   const manager = new AcmeManager({
     client: {
@@ -101,7 +109,9 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
       ...(tuning.httpRetries === undefined ? {} : { httpRetries: tuning.httpRetries }),
     },
     store,
-    tokens,
+    challenges,
+    // TLS-ALPN-01 first when chosen (native mode); HTTP-01 stays the fallback when the CA does not offer it.
+    challengeTypes: a.challenge === 'tls-alpn-01' ? ['tls-alpn-01', 'http-01'] : ['http-01'],
     logger,
     onChange,
     domainNames: domains.flatMap((d) => [d.main, ...d.sans]),
@@ -124,7 +134,7 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
     budget: tuning.budget ?? { ...LETS_ENCRYPT_BUDGET, perRegisteredDomain: a.weeklyBudget },
   });
   const stage = createAcmeStage(manager, { onHostRule: a.onHostRule, domains, classOptions: translate });
-  return { manager, tokens, stage };
+  return { manager, challenges, stage };
 }
 
 /** What `passerelle check` shows about ACME. */

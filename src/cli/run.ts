@@ -4,6 +4,7 @@ import type { StaticConfig } from '../config/schema.ts';
 import { describeModel, modelForJson } from '../model/describe.ts';
 import type { AcmeChallengeHook, ProxyDriver } from '../drivers/types.ts';
 import { createNativeDriver, NativeDriver } from '../drivers/native/index.ts';
+import type { AcmeTlsAlpnHook } from '../drivers/native/index.ts';
 import { createHaproxyDriver } from '../drivers/haproxy/index.ts';
 import { createNginxDriver } from '../drivers/nginx/index.ts';
 import { diffAgainstWorkDir, renderForDryRun } from '../drivers/external/dryrun.ts';
@@ -20,14 +21,21 @@ import type { AcmeTuning, AcmeWiring } from './acme.ts';
 /**
  * The driver for the configured proxy mode: native, haproxy or nginx; `acmeChallenge` answers HTTP-01
  * tokens; `onUnknownServerName` (native only) is asked during a handshake for a name without a
- * certificate (onDemand ACME).
+ * certificate (onDemand ACME); `acmeTlsAlpn` (native only) gives TLS-ALPN-01 challenge certificates.
  */
-export function createDriver(config: StaticConfig, logger: Logger, acmeChallenge?: AcmeChallengeHook, onUnknownServerName?: (name: string) => Promise<boolean>): ProxyDriver {
+export function createDriver(
+  config: StaticConfig,
+  logger: Logger,
+  acmeChallenge?: AcmeChallengeHook,
+  onUnknownServerName?: (name: string) => Promise<boolean>,
+  acmeTlsAlpn?: AcmeTlsAlpnHook,
+): ProxyDriver {
   const p = config.proxy;
   const hook = acmeChallenge === undefined ? {} : { acmeChallenge };
   if (p.mode === 'native') {
     return createNativeDriver({
       ...hook,
+      ...(acmeTlsAlpn === undefined ? {} : { acmeTlsAlpn }),
       ...(onUnknownServerName === undefined ? {} : { onUnknownServerName }),
       connectTimeoutMs: p.connectTimeout,
       readTimeoutMs: p.readTimeout,
@@ -94,7 +102,9 @@ export async function startController(flags: CliFlags, logger?: Logger, options:
   if (acme !== undefined && config.acme?.onDemand && config.proxy.mode !== 'native') {
     log.warn({ field: 'acme.onDemand', mode: config.proxy.mode }, `acme.onDemand needs the native proxy (the ${config.proxy.mode} handshake cannot wait for an order); certificates are ordered for onHostRule and [[acme.domains]] only`);
   }
-  const driver = createDriver(config, log, acme?.tokens.hook, onUnknownServerName);
+  // TLS-ALPN-01 (native mode): validation handshakes get the challenge certificate.
+  const tlsAlpn = acme !== undefined && config.acme?.challenge === 'tls-alpn-01' && config.proxy.mode === 'native' ? acme.challenges.tlsAlpn : undefined;
+  const driver = createDriver(config, log, acme?.challenges.http01, onUnknownServerName, tlsAlpn);
   if (driver instanceof NativeDriver) native = driver;
   const controller = new Controller({ source, translate, driver, logger: log.child({ component: 'controller' }), ...(acme === undefined ? {} : { prepare: acme.stage }) });
   signal = () => controller.signal();

@@ -420,6 +420,9 @@ function crossCheck(config: MutableConfig, file: string, locator: KeyLocator): {
     if (acme.onDemand && config.proxy.mode !== 'native') {
       at('warning', 'PASS_CONFIG_ACME_ON_DEMAND', `acme.onDemand needs proxy.mode = "native" (a ${config.proxy.mode} handshake cannot wait for an order): it is ignored`, ['acme', 'onDemand']);
     }
+    if (acme.challenge === 'tls-alpn-01' && config.proxy.mode !== 'native') {
+      at('error', 'PASS_CONFIG_BAD_ACME', `acme.challenge = "tls-alpn-01" needs proxy.mode = "native" (the ${config.proxy.mode} proxy terminates TLS and cannot answer acme-tls/1 handshakes): use "http-01"`, ['acme', 'challenge']);
+    }
     if (!acme.onDemand && acme.onDemandAsk !== undefined) {
       at('warning', 'PASS_CONFIG_ACME_ON_DEMAND', 'acme.onDemandAsk has no effect while acme.onDemand is false', ['acme', 'onDemandAsk']);
     }

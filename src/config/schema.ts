@@ -268,6 +268,10 @@ const acme = z
     entryPoint: z.string().default('https').describe('TLS entry point the certificates are for'),
     onDemand: z.boolean().default(false).describe('order a certificate at the first TLS handshake for a host'),
     onHostRule: z.boolean().default(false).describe('order certificates for Ingress hosts'),
+    challenge: z
+      .enum(['http-01', 'tls-alpn-01'])
+      .default('http-01')
+      .describe('how the CA validates names: "http-01" (port 80, every mode) or "tls-alpn-01" (port 443, native mode only)'),
     caServer: z
       .url('expected a URL')
       .default('https://acme-v02.api.letsencrypt.org/directory')

@@ -5,6 +5,12 @@
  * Opaque Secret `PREFIX` with the rest (the account and its key, orders in flight, per-name
  * backoff, the issuance log). All carry the label `passerelle.dev/acme-store=PREFIX`. The leader
  * writes; followers watch the label and reload when someone else changed a Secret.
+ *
+ * While an order is in progress, a third kind, the Opaque Secret `PREFIX-challenges`, holds the
+ * challenges the leader answers (HTTP-01 tokens and TLS-ALPN-01 names with their key
+ * authorizations), so that a follower reached by the CA's validation request answers it too: the
+ * leader writes it before telling the CA to validate, waits until its own watch has seen the write
+ * plus a short propagation delay for the followers' watches, and deletes it when nothing is pending.
  */
 
 import { createHash } from 'node:crypto';
@@ -13,12 +19,13 @@ import { silentLogger } from '../shared/logger.ts';
 import { PassError } from '../shared/errors.ts';
 import type { CertificateStore } from '../acme/store/types.ts';
 import { acmeCertificateId } from '../acme/types.ts';
-import type { AccountRecord, AcmeState, BackoffState, IssuanceRecord, PendingOrder, RenewalWindow, StoredCertificate } from '../acme/types.ts';
+import type { ChallengeShare } from '../acme/store/types.ts';
+import type { AccountRecord, AcmeState, BackoffState, IssuanceRecord, PendingOrder, RenewalWindow, SharedChallenge, StoredCertificate } from '../acme/types.ts';
 import type { SecretClient, SecretObject } from '../sources/kubernetes/secrets.ts';
 
 /** Label that marks the Secrets of one store (its value: the prefix). */
 export const ACME_STORE_LABEL = 'passerelle.dev/acme-store';
-/** Label that tells the state Secret (`state`) from the certificate Secrets (`certificate`). */
+/** Label that tells the state Secret (`state`) from the certificate Secrets (`certificate`) and the challenges Secret (`challenges`). */
 export const ACME_PART_LABEL = 'passerelle.dev/acme-part';
 const A = 'acme.passerelle.dev/';
 
@@ -29,6 +36,13 @@ export interface KubernetesStoreOptions {
   /** Name prefix of the Secrets and value of their label (default `passerelle-acme`). */
   readonly prefix: string;
   readonly logger?: Logger;
+  /**
+   * After the challenges Secret is written and this replica's watch has seen it, how long the
+   * leader waits for the other replicas' watches before the CA is told to validate (default 1 s).
+   */
+  readonly challengePropagationMs?: number;
+  /** How long the leader waits for its own watch to see the challenges Secret (default 5 s). */
+  readonly challengeWatchTimeoutMs?: number;
 }
 
 interface StateShape {
@@ -51,10 +65,137 @@ function contentKey(s: SecretObject): string {
   return createHash('sha256').update(JSON.stringify([s.type ?? '', data, ann])).digest('base64');
 }
 
-/** The Secret name of a certificate: `PREFIX-<main name>` (hashed when too long for a Secret name). */
+/** The name of the Secret holding the pending challenges: `PREFIX-challenges`. */
+export function challengesSecretName(prefix: string): string {
+  return `${prefix}-challenges`;
+}
+
+/**
+ * The Secret name of a certificate: `PREFIX-<main name>` (hashed when too long for a Secret name,
+ * or when it would be the challenges Secret's name).
+ */
 export function certificateSecretName(prefix: string, main: string): string {
   const name = `${prefix}-${main}`;
-  return name.length <= 253 ? name : `${prefix}-${createHash('sha256').update(main).digest('hex').slice(0, 32)}`;
+  return name.length <= 253 && name !== challengesSecretName(prefix) ? name : `${prefix}-${createHash('sha256').update(main).digest('hex').slice(0, 32)}`;
+}
+
+/** The challenges Secret for a set of pending challenges. */
+export function challengesToSecret(prefix: string, challenges: readonly SharedChallenge[]): SecretObject {
+  const sorted = [...challenges].sort((a, b) => (a.type + a.name + a.token < b.type + b.name + b.token ? -1 : 1));
+  return {
+    metadata: {
+      name: challengesSecretName(prefix),
+      labels: { [ACME_STORE_LABEL]: prefix, [ACME_PART_LABEL]: 'challenges', 'app.kubernetes.io/managed-by': 'passerelle' },
+    },
+    type: 'Opaque',
+    data: { 'challenges.json': b64(JSON.stringify({ version: 1, challenges: sorted })) },
+  };
+}
+
+function isSharedChallenge(v: unknown): v is SharedChallenge {
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return (c['type'] === 'http-01' || c['type'] === 'tls-alpn-01') && typeof c['name'] === 'string' && typeof c['token'] === 'string' && typeof c['keyAuthorization'] === 'string' && typeof c['expiresAt'] === 'string';
+}
+
+/** The challenges of a challenges Secret; undefined when it is damaged. */
+export function challengesFromSecret(s: SecretObject): SharedChallenge[] | undefined {
+  try {
+    const parsed = JSON.parse(unb64(s.data?.['challenges.json'])) as { challenges?: unknown };
+    if (!Array.isArray(parsed.challenges)) return undefined;
+    return parsed.challenges.filter(isSharedChallenge).map((c) => ({ type: c.type, name: c.name, token: c.token, keyAuthorization: c.keyAuthorization, expiresAt: c.expiresAt }));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The challenges Secret of one store: see the file comment. */
+class KubernetesChallengeShare implements ChallengeShare {
+  readonly description: string;
+  readonly #o: KubernetesStoreOptions;
+  readonly #log: Logger;
+  readonly #listeners = new Set<(challenges: readonly SharedChallenge[]) => void>();
+  #stopWatch: (() => Promise<void>) | undefined;
+  /** The challenges as last seen by the watch (undefined: no Secret, or not listed yet). */
+  #current: SharedChallenge[] | undefined;
+  /** resourceVersions the watch delivered lately (newest last). */
+  readonly #seen: string[] = [];
+  readonly #waiters = new Set<() => void>();
+
+  constructor(options: KubernetesStoreOptions, log: Logger) {
+    this.#o = options;
+    this.#log = log;
+    this.description = `kubernetes Secret ${options.secrets.namespace}/${challengesSecretName(options.prefix)}`;
+  }
+
+  async publish(challenges: readonly SharedChallenge[], options: { readonly propagate?: boolean } = {}): Promise<void> {
+    const name = challengesSecretName(this.#o.prefix);
+    if (challenges.length === 0) {
+      // Nothing pending: the Secret goes (nothing to wait for, a follower only stops answering).
+      await this.#o.secrets.delete(name);
+      return;
+    }
+    const written = await this.#o.secrets.upsert(challengesToSecret(this.#o.prefix, challenges));
+    const rv = written.metadata.resourceVersion;
+    if (options.propagate === false) return;
+    if (this.#stopWatch !== undefined && rv !== undefined) {
+      const timeoutMs = this.#o.challengeWatchTimeoutMs ?? 5000;
+      const seen = await this.#waitSeen(rv, timeoutMs);
+      if (!seen) this.#log.warn({ secret: name, resourceVersion: rv, timeoutMs }, 'the challenges Secret was written but not seen by the watch in time: going on');
+    }
+    const delay = this.#o.challengePropagationMs ?? 1000;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+  }
+
+  #waitSeen(rv: string, timeoutMs: number): Promise<boolean> {
+    if (this.#seen.includes(rv)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!this.#seen.includes(rv)) return;
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        resolve(false);
+      }, timeoutMs);
+      this.#waiters.add(check);
+    });
+  }
+
+  follow(listener: (challenges: readonly SharedChallenge[]) => void): () => void {
+    this.#listeners.add(listener);
+    if (this.#current !== undefined) listener(this.#current);
+    this.#stopWatch ??= this.#o.secrets.watch(
+      `${ACME_STORE_LABEL}=${this.#o.prefix},${ACME_PART_LABEL}=challenges`,
+      (change) => {
+        if (change.secret.metadata.name !== challengesSecretName(this.#o.prefix)) return;
+        const rv = change.secret.metadata.resourceVersion;
+        if (rv !== undefined) {
+          this.#seen.push(rv);
+          if (this.#seen.length > 64) this.#seen.shift();
+        }
+        if (change.type === 'deleted') {
+          this.#current = [];
+        } else {
+          const parsed = challengesFromSecret(change.secret);
+          if (parsed === undefined) this.#log.warn({ secret: change.secret.metadata.name }, 'the ACME challenges Secret is damaged: answering no shared challenge');
+          this.#current = parsed ?? [];
+        }
+        for (const l of this.#listeners) l(this.#current);
+        for (const w of [...this.#waiters]) w();
+      },
+      { initial: true },
+    );
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size > 0 || this.#stopWatch === undefined) return;
+      void this.#stopWatch();
+      this.#stopWatch = undefined;
+      this.#current = undefined;
+    };
+  }
 }
 
 /** A stored certificate as a `kubernetes.io/tls` Secret. */
@@ -117,6 +258,8 @@ export function certificateFromSecret(s: SecretObject): StoredCertificate | unde
 /** ACME state in Secrets; see the file comment. */
 export class KubernetesCertificateStore implements CertificateStore {
   readonly description: string;
+  /** The challenges Secret the leader publishes pending challenges in. */
+  readonly challenges: ChallengeShare;
   readonly #o: KubernetesStoreOptions;
   readonly #log: Logger;
   /** Secret name → content key, as last loaded or written by us. */
@@ -127,10 +270,12 @@ export class KubernetesCertificateStore implements CertificateStore {
     this.#o = options;
     this.#log = (options.logger ?? silentLogger).child({ store: 'kubernetes' });
     this.description = `kubernetes Secrets ${options.secrets.namespace}/${options.prefix}*`;
+    this.challenges = new KubernetesChallengeShare(options, this.#log);
   }
 
+  /** The state and certificate Secrets (not the challenges Secret, which changes with every order). */
   #selector(): string {
-    return `${ACME_STORE_LABEL}=${this.#o.prefix}`;
+    return `${ACME_STORE_LABEL}=${this.#o.prefix},${ACME_PART_LABEL}!=challenges`;
   }
 
   async load(): Promise<AcmeState> {

@@ -165,6 +165,16 @@ const accepted: { name: string; text: string; check: (c: ReturnType<typeof parse
       ),
   },
   {
+    name: 'acme challenge: http-01 by default, tls-alpn-01 in native mode',
+    text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]',
+    check: (c) => assert.equal(c.acme?.challenge, 'http-01'),
+  },
+  {
+    name: 'acme challenge tls-alpn-01 (native mode, the default)',
+    text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]\nchallenge = "tls-alpn-01"',
+    check: (c) => assert.equal(c.acme?.challenge, 'tls-alpn-01'),
+  },
+  {
     name: 'acme onDemand policy, renewal and budget set',
     text: '[entryPoints.https]\naddress=":443"\n[entryPoints.https.tls]\n[acme]\nonDemand = true\nonDemandAsk = "http://127.0.0.1:9000/allow"\nonDemandDomains = false\nonDemandIngressHosts = false\nonDemandRateLimit = 3\nrenewBefore = 0.5\nweeklyBudget = 20',
     check: (c) =>
@@ -265,6 +275,12 @@ const rejected: { name: string; text: string; expect: Expected[]; notInMessages?
   { name: 'acme renewBefore outside (0, 1)', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nrenewBefore = 1.5', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.renewBefore', line: 5 }] },
   { name: 'acme weeklyBudget not a whole number', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nweeklyBudget = 2.5', expect: [{ code: 'PASS_CONFIG_BAD_TYPE', field: 'acme.weeklyBudget', line: 5 }] },
   { name: 'acme onDemandAsk not a URL', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nonDemandAsk = "allow-list"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.onDemandAsk', line: 5 }] },
+  { name: 'acme challenge not a known type', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nchallenge = "dns-01"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.challenge', line: 5, message: /"http-01", "tls-alpn-01", got "dns-01"/ }] },
+  {
+    name: 'acme challenge tls-alpn-01 outside native mode',
+    text: '[proxy]\nmode = "haproxy"\n[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nchallenge = "tls-alpn-01"',
+    expect: [{ code: 'PASS_CONFIG_BAD_ACME', field: 'acme.challenge', line: 7, message: /native/ }],
+  },
   { name: 'malformed kubernetes storage', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nstorage = "kubernetes:Bad_NS/x"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.storage', line: 5 }] },
   { name: 'leaseDuration too short', text: '[kubernetes]\nleaseDuration = "1s"', expect: [{ code: 'PASS_CONFIG_BAD_DURATION', field: 'kubernetes.leaseDuration', line: 2 }] },
   { name: 'bad namespace', text: '[kubernetes]\nnamespaces = ["ok", "Not_OK"]', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'kubernetes.namespaces[1]', line: 2 }] },

@@ -1,4 +1,4 @@
-import type { AcmeState } from '../types.ts';
+import type { AcmeState, SharedChallenge } from '../types.ts';
 
 /**
  * Where ACME state lives: the account, certificates, orders in flight, per-name backoff and the
@@ -19,4 +19,23 @@ export interface CertificateStore {
    * unsubscribe function. Optional: a file store has one writer.
    */
   onChange?(listener: () => void): () => void;
+  /**
+   * Where the leader publishes the challenges it is answering, for stores shared by several replicas
+   * (the CA's validation request may reach any of them). Absent: one replica answers alone.
+   */
+  readonly challenges?: ChallengeShare;
+}
+
+/** Pending challenges shared between replicas: the leader publishes, every replica follows. */
+export interface ChallengeShare {
+  /** A short description for logs. */
+  readonly description: string;
+  /**
+   * Replaces the published set with `challenges`; resolves once it is written and, with
+   * `propagate`, once the other replicas have had time to see it (as far as the store can tell), so
+   * the CA may be told to validate. A removal needs no propagation.
+   */
+  publish(challenges: readonly SharedChallenge[], options?: { readonly propagate?: boolean }): Promise<void>;
+  /** Calls `listener` with the published set now (when known) and after every change; returns a stop function. */
+  follow(listener: (challenges: readonly SharedChallenge[]) => void): () => void;
 }

@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import type { Certificate, RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
@@ -44,7 +45,17 @@ export interface NativeDriverOptions {
   readonly onUnknownServerName?: (name: string) => Promise<boolean>;
   /** How long a handshake waits for `onUnknownServerName` (default 30 s). */
   readonly unknownServerNameTimeoutMs?: number;
+  /**
+   * TLS-ALPN-01 (RFC 8737): the challenge certificate for a handshake that offers ALPN `acme-tls/1`
+   * for `serverName`, or undefined when no challenge is pending for it (the default certificate is
+   * then served). When set, TLS listeners select ALPN themselves (`acme-tls/1`, else h2, else
+   * http/1.1) and close an `acme-tls/1` connection right after its handshake.
+   */
+  readonly acmeTlsAlpn?: AcmeTlsAlpnHook;
 }
+
+/** The TLS-ALPN-01 challenge certificate for a server name, or undefined; see {@link NativeDriverOptions.acmeTlsAlpn}. */
+export type AcmeTlsAlpnHook = (serverName: string) => KeyPair | Promise<KeyPair | undefined> | undefined;
 
 const SNI_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
@@ -82,13 +93,38 @@ export class NativeDriver implements ProxyDriver {
       acmeChallenge: options.acmeChallenge,
       logger: this.#logger,
     };
+    this.#handlers = {
+      request: (listener, req, res) => handleRequest(this.#state, listener, req, res),
+      upgrade: (listener, req, socket, head) => handleUpgrade(this.#state, listener, req, socket, head, this.#options.connectTimeoutMs ?? 5000),
+      selectCertificate: (name) => this.#selectCertificate(name),
+      ...(options.acmeTlsAlpn === undefined ? {} : { selectChallengeCertificate: (name: string) => this.#selectChallengeCertificate(name) }),
+    };
   }
 
-  readonly #handlers: ListenerHandlers = {
-    request: (listener, req, res) => handleRequest(this.#state, listener, req, res),
-    upgrade: (listener, req, socket, head) => handleUpgrade(this.#state, listener, req, socket, head, this.#options.connectTimeoutMs ?? 5000),
-    selectCertificate: (name) => this.#selectCertificate(name),
-  };
+  readonly #handlers: ListenerHandlers;
+
+  /** Challenge certificates by PEM (a validation makes a few handshakes with the same one). */
+  readonly #challengeContexts = new Map<string, SecureContext>();
+
+  #selectChallengeCertificate(serverName: string): SecureContext | Promise<SecureContext> {
+    const fallback = (): SecureContext => {
+      this.#logger.debug({ serverName }, 'acme-tls/1 handshake for a name without a pending TLS-ALPN-01 challenge: default certificate');
+      return this.#certs!.defaultContext;
+    };
+    const toContext = (pair: KeyPair | undefined): SecureContext => {
+      if (pair === undefined) return fallback();
+      let ctx = this.#challengeContexts.get(pair.certPem);
+      if (ctx === undefined) {
+        ctx = createSecureContext({ cert: pair.certPem, key: pair.keyPem });
+        if (this.#challengeContexts.size >= 64) this.#challengeContexts.clear();
+        this.#challengeContexts.set(pair.certPem, ctx);
+      }
+      this.#logger.debug({ serverName }, 'answering a TLS-ALPN-01 validation handshake');
+      return ctx;
+    };
+    const found = this.#options.acmeTlsAlpn?.(serverName.toLowerCase().replace(/\.$/, ''));
+    return found instanceof Promise ? found.then(toContext) : toContext(found);
+  }
 
   #selectCertificate(serverName: string): SecureContext | Promise<SecureContext> {
     const table = this.#certs!;

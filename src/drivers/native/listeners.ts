@@ -4,7 +4,7 @@ import { createSecureServer } from 'node:http2';
 import type { Http2SecureServer, Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { EntryPoint } from '../../model/types.ts';
 import type { KeyPair } from './tls.ts';
 import type { ListenerContext, ProxyRequest, ProxyResponse } from './proxy.ts';
@@ -19,6 +19,27 @@ export interface ListenerHandlers {
    * (onDemand issuance). A throw or a rejection aborts the handshake.
    */
   selectCertificate(serverName: string): SecureContext | Promise<SecureContext>;
+  /**
+   * TLS-ALPN-01: the challenge certificate for a handshake that offered ALPN `acme-tls/1`. When
+   * present, TLS listeners select ALPN themselves (see {@link selectAlpn}).
+   */
+  selectChallengeCertificate?(serverName: string): SecureContext | Promise<SecureContext>;
+}
+
+/** The ALPN protocol of RFC 8737 (TLS-ALPN-01 validation). */
+export const ACME_TLS_ALPN = 'acme-tls/1';
+
+/** Marks a TLS socket whose client offered `acme-tls/1` (set by the ALPN callback, read by the SNI callback). */
+const offeredAcmeTls = Symbol('passerelle.acmeTls');
+
+/**
+ * ALPN selection of a TLS listener that answers TLS-ALPN-01: `acme-tls/1` when offered (a CA's
+ * validation), else h2, else http/1.1 (the server's preference, as without the callback); nothing
+ * when the client offers none of them.
+ */
+export function selectAlpn(protocols: readonly string[]): string | undefined {
+  for (const p of [ACME_TLS_ALPN, 'h2', 'http/1.1']) if (protocols.includes(p)) return p;
+  return undefined;
 }
 
 /** Only WebSocket upgrades leave the request path; other Upgrade headers are dropped as hop-by-hop. */
@@ -51,14 +72,27 @@ export class Listener {
     let listener: Listener;
     if (ep.tls) {
       if (defaultPair === undefined) throw new Error('TLS listener without a default certificate');
+      const challenge = handlers.selectChallengeCertificate?.bind(handlers);
       const server = createSecureServer({
         allowHTTP1: true,
         cert: defaultPair.certPem,
         key: defaultPair.keyPem,
-        SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
+        // TLS 1.3: OpenSSL asks ALPN before the certificate, so the SNI callback knows a validation
+        // handshake (TLS 1.2 asks the certificate first: validation needs TLS 1.3, as CAs use).
+        ...(challenge === undefined
+          ? {}
+          : {
+              ALPNCallback(this: TLSSocket, { protocols }: { servername: string; protocols: string[] }): string | undefined {
+                const selected = selectAlpn(protocols);
+                if (selected === ACME_TLS_ALPN) (this as TLSSocket & { [offeredAcmeTls]?: boolean })[offeredAcmeTls] = true;
+                return selected;
+              },
+            }),
+        SNICallback(this: TLSSocket | undefined, name: string, cb: (err: Error | null, ctx?: SecureContext) => void) {
           let selected: SecureContext | Promise<SecureContext>;
           try {
-            selected = handlers.selectCertificate(name);
+            const acmeTls = challenge !== undefined && (this as (TLSSocket & { [offeredAcmeTls]?: boolean }) | undefined)?.[offeredAcmeTls] === true;
+            selected = acmeTls && challenge !== undefined ? challenge(name) : handlers.selectCertificate(name);
           } catch (err) {
             cb(err as Error);
             return;
@@ -69,6 +103,15 @@ export class Listener {
         shouldUpgradeCallback: isWebSocketUpgrade,
       } as Parameters<typeof createSecureServer>[0]);
       listener = new Listener(context, server);
+      if (challenge !== undefined) {
+        // RFC 8737 §3: nothing follows a validation handshake. Closed before the HTTP/2 server sets
+        // up a session on it (its own listener would take any protocol but http/1.1 for h2).
+        server.prependListener('secureConnection', (socket: TLSSocket) => {
+          if (socket.alpnProtocol !== ACME_TLS_ALPN) return;
+          socket.alpnProtocol = 'http/1.1';
+          socket.destroy();
+        });
+      }
       server.on('request', (req: ProxyRequest, res: ProxyResponse) => handlers.request(context, req, res));
       server.on('session', (session: Http2Session) => {
         listener.#sessions.add(session);

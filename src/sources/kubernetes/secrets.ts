@@ -113,9 +113,10 @@ export class SecretClient {
 
   /**
    * Follows the Secrets matching `labelSelector` (list + watch, resumed after failures); `onChange`
-   * is called for every change after the first list. Returns a function that stops the watch.
+   * is called for every change after the first list (with `initial`, for the Secrets of the first
+   * list too, as `added`). Returns a function that stops the watch.
    */
-  watch(labelSelector: string, onChange: (change: SecretChange) => void): () => Promise<void> {
+  watch(labelSelector: string, onChange: (change: SecretChange) => void, options: { readonly initial?: boolean } = {}): () => Promise<void> {
     let informer: Informer | undefined = undefined;
     informer = new Informer({
       client: this.#client,
@@ -124,7 +125,7 @@ export class SecretClient {
       labelSelector,
       logger: this.#log,
       onEvent: (e) => {
-        if (informer === undefined || !informer.hasSynced) return;
+        if (informer === undefined || (!informer.hasSynced && options.initial !== true)) return;
         onChange({ type: e.type, secret: asSecret(e.object as KubeObject) });
       },
     });

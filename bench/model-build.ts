@@ -1,0 +1,138 @@
+/*
+ * Micro-benchmark of the model build (translate) on a synthetic snapshot shaped like the one the
+ * Kubernetes source holds in bench/k8s.sh: INGRESSES Ingresses (one host, one Prefix path each) over
+ * SERVICES headless Services with one EndpointSlice each, objects as the apiserver returns them
+ * (uid, resourceVersion, managedFields, status) passed through the source's stripObject. No
+ * apiserver, no IO: prints the build time (median and min of RUNS after WARMUP) and, with a forced
+ * GC, the heap held by the snapshot and by one model. A benchmark, not a test.
+ *
+ * Usage: node bench/model-build.ts   (env: INGRESSES=10000 SERVICES=1000 RUNS=15 WARMUP=3)
+ */
+
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { defaultConfig } from '../src/config/load.ts';
+import { entryPointsFromConfig } from '../src/model/entrypoints.ts';
+import type { KubeObject, Snapshot } from '../src/model/k8s.ts';
+import { translate, type TranslateOptions } from '../src/model/translate/index.ts';
+import type { RoutingModel } from '../src/model/types.ts';
+import { stripObject } from '../src/sources/kubernetes/objects.ts';
+
+const int = (name: string, def: number): number => {
+  const v = Number(process.env[name] ?? def);
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a non-negative integer`);
+  return v;
+};
+const INGRESSES = int('INGRESSES', 10_000);
+const SERVICES = Math.max(1, int('SERVICES', 1000));
+const RUNS = Math.max(1, int('RUNS', 15));
+const WARMUP = int('WARMUP', 3);
+const NS = 'bench';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+const heapMB = (): number => {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed / 1048576;
+};
+
+let rv = 1000;
+const meta = (name: string, i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name,
+  namespace: NS,
+  uid: `0b7c5a7e-${String(i).padStart(4, '0')}-4e0b-9d7a-${String(rv).padStart(12, '0')}`,
+  resourceVersion: String(rv++),
+  generation: 1,
+  creationTimestamp: new Date(Date.UTC(2026, 10, 26, 9, 0, 0) + i * 1000).toISOString().replace('.000Z', 'Z'),
+  managedFields: [{ manager: 'bench', operation: 'Update', apiVersion: 'v1', time: '2026-11-26T09:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:rules': {} } } }],
+  ...extra,
+});
+
+function rawIngress(i: number): KubeObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: meta(`base-${i}`, i),
+    spec: { rules: [{ host: `base-${i}.bench.example`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: `svc-${i % SERVICES}`, port: { number: 8080 } } } }] } }] },
+    status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } },
+  } as KubeObject;
+}
+
+function rawService(i: number): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(`svc-${i}`, i),
+    spec: { ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' }], clusterIP: 'None', clusterIPs: ['None'], type: 'ClusterIP', sessionAffinity: 'None', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', internalTrafficPolicy: 'Cluster' },
+    status: { loadBalancer: {} },
+  } as KubeObject;
+}
+
+function rawSlice(i: number): KubeObject {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: meta(`svc-${i}-slice`, i, { labels: { 'kubernetes.io/service-name': `svc-${i}` } }),
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [`192.0.2.${10 + (i % 20)}`], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', namespace: NS, name: `pool-${i % 20}` } }],
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  } as KubeObject;
+}
+
+const ingressClass: KubeObject = {
+  apiVersion: 'networking.k8s.io/v1',
+  kind: 'IngressClass',
+  metadata: { name: 'passerelle', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' }, uid: 'c', resourceVersion: '1', creationTimestamp: '2026-11-26T08:00:00Z' },
+  spec: { controller: 'passerelle.dev/ingress-controller' },
+};
+
+const config = defaultConfig();
+const options: TranslateOptions = {
+  entryPoints: entryPointsFromConfig(config),
+  ingressClass: 'passerelle',
+  controllerName: 'passerelle.dev/ingress-controller',
+  classAliases: [],
+  watchIngressWithoutClass: false,
+};
+
+const heap0 = heapMB();
+const snapshot: Snapshot = {
+  ingresses: Array.from({ length: INGRESSES }, (_, i) => stripObject(rawIngress(i))),
+  ingressClasses: [stripObject(ingressClass)],
+  services: Array.from({ length: SERVICES }, (_, i) => stripObject(rawService(i))),
+  endpointSlices: Array.from({ length: SERVICES }, (_, i) => stripObject(rawSlice(i))),
+  secrets: [],
+};
+const heapSnapshot = heapMB() - heap0;
+
+let model: RoutingModel = translate(snapshot, options);
+for (let i = 0; i < WARMUP; i++) model = translate(snapshot, options);
+const times: number[] = [];
+for (let i = 0; i < RUNS; i++) {
+  gc();
+  const t = performance.now();
+  model = translate(snapshot, options);
+  times.push(performance.now() - t);
+}
+times.sort((a, b) => a - b);
+const median = times[Math.floor(times.length / 2)] ?? NaN;
+const min = times[0] ?? NaN;
+
+// The heap one model holds (beyond the snapshot it shares strings with).
+const before = heapMB();
+let kept: RoutingModel | undefined = translate(snapshot, options);
+const heapModel = heapMB() - before;
+const summary = `${kept.virtualHosts.length} virtual hosts, ${Object.keys(kept.backends).length} backends, ${kept.diagnostics.length} diagnostics`;
+kept = undefined;
+
+process.stdout.write(
+  [
+    `model build (translate), ${INGRESSES} Ingresses, ${SERVICES} Services + EndpointSlices: ${summary}`,
+    `build ms: median ${median.toFixed(1)}, min ${min.toFixed(1)} (${RUNS} runs after ${WARMUP} warm-up, GC before each)`,
+    `heap MB: snapshot (stripped objects) ${heapSnapshot.toFixed(1)}, one model ${heapModel.toFixed(1)}`,
+    `node ${process.version}`,
+    '',
+  ].join('\n'),
+);
+void model;
