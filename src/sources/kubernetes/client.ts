@@ -8,8 +8,10 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
-import { KubeConfig } from '@kubernetes/client-node';
+import type * as ClientNode from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { PassError } from '../../shared/errors.ts';
 
 /** Where the Kubernetes connection settings come from. */
@@ -21,11 +23,23 @@ export interface KubeConfigOptions {
 }
 
 /**
+ * @kubernetes/client-node, loaded on first use. Every module of it (its `config.js` included) imports
+ * its whole generated API, about 80 MB of RSS in a bare Node and 50 MB in the controller, of which only
+ * KubeConfig is used here: a process that never connects to Kubernetes (file source, `check`,
+ * `render`) does not pay for it. There is no lighter entry point that keeps KubeConfig.
+ */
+let clientNode: typeof ClientNode | undefined;
+function newKubeConfig(): KubeConfig {
+  clientNode ??= createRequire(import.meta.url)('@kubernetes/client-node') as typeof ClientNode;
+  return new clientNode.KubeConfig();
+}
+
+/**
  * Loads the connection settings: the given kubeconfig file, else the pod's service account when
  * running in a cluster, else $KUBECONFIG / ~/.kube/config.
  */
 export function loadKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = newKubeConfig();
   try {
     if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
     else if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined && process.env['KUBECONFIG'] === undefined) kc.loadFromCluster();
@@ -80,6 +94,8 @@ export interface WatchOptions {
   /** Abort when no byte arrived for this long (the watchdog of a silent watch). */
   readonly idleTimeoutMs: number;
   readonly signal?: AbortSignal;
+  /** Called when the server has accepted the watch (HTTP 200), before any event. */
+  readonly onOpen?: () => void;
 }
 
 type Headers = Record<string, string>;
@@ -221,6 +237,7 @@ export class KubeClient {
             return;
           }
           arm();
+          options.onOpen?.();
           res.on('data', arm);
           res.on('error', (err) => reject(failed(err)));
           res.on('aborted', () => reject(failed(new Error('connection aborted'))));

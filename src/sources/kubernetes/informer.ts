@@ -181,6 +181,11 @@ export class Informer {
     return [...this.#cache.values()];
   }
 
+  /** The cached objects, without a copy of the list. */
+  values(): IterableIterator<KubeObject> {
+    return this.#cache.values();
+  }
+
   /** One cached object by `namespace/name` (or `name`). */
   get(key: string): KubeObject | undefined {
     return this.#cache.get(key);
@@ -259,7 +264,9 @@ export class Informer {
   }
 
   async #relist(): Promise<void> {
-    const items: KubeObject[] = [];
+    // Each page is stripped as it arrives: the raw objects (managedFields, full specs) of one page
+    // at most are alive at a time, not those of the whole list.
+    const fresh = new Map<string, KubeObject>();
     let resourceVersion = '';
     let cont: string | undefined;
     do {
@@ -269,17 +276,15 @@ export class Informer {
         timeoutMs: 60_000,
       });
       if (resourceVersion === '') resourceVersion = page.metadata?.resourceVersion ?? '';
-      items.push(...(page.items ?? []));
+      for (const raw of page.items ?? []) {
+        const obj = this.#prepare(raw);
+        if (obj) fresh.set(objectKey(obj), obj);
+      }
       cont = page.metadata?.continue || undefined;
     } while (cont !== undefined && !this.#stopped);
     if (this.#stopped) return;
     this.#stats.lists++;
 
-    const fresh = new Map<string, KubeObject>();
-    for (const raw of items) {
-      const obj = this.#prepare(raw);
-      if (obj) fresh.set(objectKey(obj), obj);
-    }
     const events: InformerEvent[] = [];
     for (const [key, old] of this.#cache) if (!fresh.has(key)) events.push({ type: 'deleted', object: old });
     for (const [key, obj] of fresh) {
@@ -323,6 +328,11 @@ export class Informer {
         },
         idleTimeoutMs: this.#watchdogMs,
         signal: AbortSignal.any([this.#abort.signal, abort.signal]),
+        // A quiet resource may send nothing for a minute: an accepted watch already ends a connection
+        // error (not a silent-watch one, which only an event clears).
+        onOpen: () => {
+          if (!(this.#lastError instanceof KubeApiError && this.#lastError.reason === 'Timeout')) this.#lastError = undefined;
+        },
       },
     );
     if (failure) throw failure;
