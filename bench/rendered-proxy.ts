@@ -2,7 +2,7 @@
 // renders the model, validates it with the binary and starts the proxy (bundled mode, a child of this
 // process, so a `taskset` on this process pins the proxy too). The model is either one host
 // (`target.bench.test`, Prefix "/") or that host plus HOSTS others (`hNNNNN.bench.test`, Prefix "/"
-// and "/api" each), all in front of one upstream. SIGTERM stops the proxy.
+// and "/api" each, over 100 Services), all in front of one upstream. SIGTERM stops the proxy.
 // Usage: node bench/rendered-proxy.ts haproxy|nginx LISTEN_PORT UPSTREAM_PORT HOSTS [WORK_DIR]
 import { createHaproxyDriver } from '../src/drivers/haproxy/index.ts';
 import { createNginxDriver } from '../src/drivers/nginx/index.ts';
@@ -17,16 +17,20 @@ if ((mode !== 'haproxy' && mode !== 'nginx') || listenPort === undefined || upst
 }
 const extra = Number(hostsArg);
 
-/** The measured host plus `n` others; every host routes to the same backend. */
+/**
+ * The measured host plus `n` others spread over 100 Services (all on the same upstream), so that the
+ * configurations hold 100 backends and nginx 100 server blocks of distinct hosts, not one.
+ */
 function benchModel(n: number, port: number, upstream: number): RoutingModel {
-  const hosts = [vhost('target.bench.test', [route('/', 'Prefix', 'web')])];
+  const services = n === 0 ? 1 : Math.min(100, n);
+  const hosts = [vhost('target.bench.test', [route('/', 'Prefix', 'web0')])];
   for (let i = 0; i < n; i++) {
-    hosts.push(vhost(`h${String(i).padStart(5, '0')}.bench.test`, [route('/', 'Prefix', 'web'), route('/api', 'Prefix', 'web')]));
+    hosts.push(vhost(`h${String(i).padStart(5, '0')}.bench.test`, [route('/', 'Prefix', `web${i % services}`), route('/api', 'Prefix', `web${(i + 1) % services}`)]));
   }
   return model({
     entryPoints: [entryPoint('http', port)],
     virtualHosts: hosts,
-    backends: [backend('web', [{ address: '127.0.0.1', port: upstream, weight: 1, name: 'web' }])],
+    backends: Array.from({ length: services }, (_, s) => backend(`web${s}`, [{ address: '127.0.0.1', port: upstream, weight: 1, name: `web${s}` }])),
   });
 }
 

@@ -35,11 +35,18 @@ http { access_log off; keepalive_requests 1000000;
 const backendProc = spawn('nginx', ['-c', path.join(work, 'backend.conf'), '-p', `${work}/`, '-e', 'stderr'], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 300));
 
-/** A model with `n` hosts `hNNNN.scale.test` (one Prefix "/" route each) plus `target.scale.test`. */
+/**
+ * A model with `n` hosts `hNNNN.scale.test` (Prefix "/" and "/api" each, spread over 100 Services on
+ * the same upstream, so nginx cannot fold them into one server block) plus `target.scale.test`.
+ */
 function scaleModel(n: number, port: number): RoutingModel {
-  const hosts = [vhost('target.scale.test', [route('/', 'Prefix', 'web')])];
-  for (let i = 0; i < n; i++) hosts.push(vhost(`h${String(i).padStart(5, '0')}.scale.test`, [route('/', 'Prefix', 'web'), route('/api', 'Prefix', 'web')]));
-  return model({ entryPoints: [entryPoint('http', port)], virtualHosts: hosts, backends: [backend('web', [{ address: '127.0.0.1', port: backendPort, weight: 1, name: 'web' }])] });
+  const services = n === 0 ? 1 : Math.min(100, n);
+  const hosts = [vhost('target.scale.test', [route('/', 'Prefix', 'web0')])];
+  for (let i = 0; i < n; i++) {
+    hosts.push(vhost(`h${String(i).padStart(5, '0')}.scale.test`, [route('/', 'Prefix', `web${i % services}`), route('/api', 'Prefix', `web${(i + 1) % services}`)]));
+  }
+  const backends = Array.from({ length: services }, (_, s) => backend(`web${s}`, [{ address: '127.0.0.1', port: backendPort, weight: 1, name: `web${s}` }]));
+  return model({ entryPoints: [entryPoint('http', port)], virtualHosts: hosts, backends });
 }
 
 function wrk(port: number): { rps: number; p99: string; errors: string } {

@@ -45,10 +45,21 @@ function readIngressClass(obj: unknown): ClassInfo | undefined {
  * default IngressClass of our controller or `watchIngressWithoutClass`.
  */
 export function isOurIngress(ingress: unknown, ingressClasses: readonly unknown[], options: ClassOptions): ClassDecision {
+  return decideClass(ingress, readIngressClasses(ingressClasses), options);
+}
+
+/** The IngressClasses of a snapshot, read once for many decisions. */
+export type IngressClasses = readonly ClassInfo[];
+
+export function readIngressClasses(ingressClasses: readonly unknown[]): IngressClasses {
+  return ingressClasses.map(readIngressClass).filter((c): c is ClassInfo => c !== undefined);
+}
+
+/** {@link isOurIngress} with the IngressClasses already read. */
+export function decideClass(ingress: unknown, classes: IngressClasses, options: ClassOptions): ClassDecision {
   if (!isRecord(ingress)) return { ours: false, reason: 'not an object' };
   const meta = isRecord(ingress['metadata']) ? ingress['metadata'] : {};
   const spec = isRecord(ingress['spec']) ? ingress['spec'] : {};
-  const classes = ingressClasses.map(readIngressClass).filter((c): c is ClassInfo => c !== undefined);
 
   const className = spec['ingressClassName'];
   if (typeof className === 'string' && className !== '') {

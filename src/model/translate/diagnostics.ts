@@ -44,15 +44,7 @@ export class DiagnosticList {
 
   /** A reporter bound to one object (and its file location, when the file source set one). */
   reporter(ref: ObjectRef, location: SourceLocation | undefined): Reporter {
-    const emit = (severity: Severity, code: string, field: string, message: string): void => {
-      this.add({ severity, code, message, object: ref, field, ...(location ? { location } : {}) });
-    };
-    return {
-      ref,
-      location,
-      error: (code, field, message) => emit('error', code, field, message),
-      warning: (code, field, message) => emit('warning', code, field, message),
-    };
+    return new ObjectReporter(this, ref, location);
   }
 
   /** Grouped by kind, namespace and name; within one object in the order they were found (field order). */
@@ -63,5 +55,31 @@ export class DiagnosticList {
       const kb = sortKey(b);
       return ka < kb ? -1 : ka > kb ? 1 : 0;
     });
+  }
+}
+
+/** One allocation per object (translate makes one for every object of the snapshot, on every build). */
+class ObjectReporter implements Reporter {
+  readonly #list: DiagnosticList;
+  readonly ref: ObjectRef;
+  readonly location: SourceLocation | undefined;
+
+  constructor(list: DiagnosticList, ref: ObjectRef, location: SourceLocation | undefined) {
+    this.#list = list;
+    this.ref = ref;
+    this.location = location;
+  }
+
+  #emit(severity: Severity, code: string, field: string, message: string): void {
+    const location = this.location;
+    this.#list.add({ severity, code, message, object: this.ref, field, ...(location ? { location } : {}) });
+  }
+
+  error(code: string, field: string, message: string): void {
+    this.#emit('error', code, field, message);
+  }
+
+  warning(code: string, field: string, message: string): void {
+    this.#emit('warning', code, field, message);
   }
 }

@@ -9,12 +9,12 @@ import { compareRoutes, normalizeRulePath } from '../match.ts';
 import type { Backend, Certificate, EntryPoint, HostKind, Route, RoutingModel, VirtualHost } from '../types.ts';
 import { createBackendResolver, reportBackendProblem } from './backends.ts';
 import type { BackendResolver } from './backends.ts';
-import { isOurIngress } from './class.ts';
+import { decideClass, readIngressClasses } from './class.ts';
 import type { ClassOptions } from './class.ts';
 import { Codes, DiagnosticList } from './diagnostics.ts';
 import { parseIngress } from './ingress.ts';
 import type { BackendRef, ParsedIngress } from './ingress.ts';
-import { compareAge, compareText, isRecord, readHeader } from './object.ts';
+import { compareText, isRecord, readHeader } from './object.ts';
 import { createSecretReader } from './tls.ts';
 
 export { isOurIngress } from './class.ts';
@@ -37,10 +37,32 @@ export interface TranslateOptions extends ClassOptions {
 interface VhostBuild {
   readonly host: string;
   readonly kind: HostKind;
+  /** In the order the paths were claimed; each route's source owns its path + pathType. */
   readonly routes: Route[];
-  /** `path\0pathType` → the Ingress that owns it. */
-  readonly owners: Map<string, ObjectRef>;
-  readonly sources: Map<string, ObjectRef>;
+  /** `path\0pathType` → route, once a host has more than {@link LINEAR_ROUTES} routes. */
+  byPath: Map<string, Route> | undefined;
+  /** The Ingresses that route this host, by refKey; one Ingress's rules come one after another. */
+  readonly sources: { readonly key: string; readonly ref: ObjectRef }[];
+}
+
+/** Up to this many routes per host, a path conflict is looked up by a scan rather than in a Map. */
+const LINEAR_ROUTES = 8;
+
+function routeKey(path: string, pathType: string): string {
+  return `${path}\u0000${pathType}`;
+}
+
+/** The route of a host that already claims this path and pathType. */
+function claimed(vh: VhostBuild, path: string, pathType: string): Route | undefined {
+  if (vh.byPath !== undefined) return vh.byPath.get(routeKey(path, pathType));
+  for (const r of vh.routes) if (r.path === path && r.pathType === pathType) return r;
+  return undefined;
+}
+
+function claim(vh: VhostBuild, route: Route): void {
+  vh.routes.push(route);
+  if (vh.byPath !== undefined) vh.byPath.set(routeKey(route.path, route.pathType), route);
+  else if (vh.routes.length > LINEAR_ROUTES) vh.byPath = new Map(vh.routes.map((r) => [routeKey(r.path, r.pathType), r]));
 }
 
 interface CertBuild {
@@ -55,6 +77,28 @@ const KIND_ORDER: Readonly<Record<HostKind, number>> = { exact: 0, wildcard: 1, 
 
 function refKey(ref: ObjectRef): string {
   return `${ref.namespace ?? ''}/${ref.name}`;
+}
+
+/** The sources of a host sorted by refKey, each key once (a snapshot may hold an object twice). */
+function sortedSources(sources: readonly { readonly key: string; readonly ref: ObjectRef }[]): ObjectRef[] {
+  const first = sources[0];
+  if (sources.length === 1 && first !== undefined) return [first.ref];
+  const sorted = [...sources].sort((a, b) => compareText(a.key, b.key));
+  const out: ObjectRef[] = [];
+  let last: string | undefined;
+  for (const s of sorted) {
+    if (s.key === last) continue;
+    last = s.key;
+    out.push(s.ref);
+  }
+  return out;
+}
+
+/** Ingresses by age (compareAge's order), the `namespace/name` tie-break built once per Ingress. */
+function oldestFirst(list: readonly ParsedIngress[]): ParsedIngress[] {
+  const keyed = list.map((ing) => ({ ing, created: ing.header.created, key: `${ing.header.namespace}/${ing.header.name}` }));
+  keyed.sort((a, b) => (a.created !== b.created ? (a.created < b.created ? -1 : 1) : compareText(a.key, b.key)));
+  return keyed.map((k) => k.ing);
 }
 
 function compareVhosts(a: VirtualHost, b: VirtualHost): number {
@@ -82,41 +126,42 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
   const resolver = createBackendResolver(snapshot.services, snapshot.endpointSlices, diags);
   const secrets = createSecretReader(snapshot.secrets, diags);
 
-  const ingresses: ParsedIngress[] = [];
+  const classes = readIngressClasses(snapshot.ingressClasses);
+  const parsedIngresses: ParsedIngress[] = [];
   snapshot.ingresses.forEach((obj, i) => {
     // Other controllers' Ingresses are none of our business: decide the class first. A non-object
     // has no class to read, so it is reported rather than silently dropped.
-    if (isRecord(obj) && !isOurIngress(obj, snapshot.ingressClasses, options).ours) return;
+    if (isRecord(obj) && !decideClass(obj, classes, options).ours) return;
     const header = readHeader(obj, 'Ingress', true, `ingresses[${i}]`, diags);
     const parsed = header && parseIngress(header);
-    if (parsed !== undefined) ingresses.push(parsed);
+    if (parsed !== undefined) parsedIngresses.push(parsed);
   });
-  ingresses.sort((a, b) => compareAge(a.header, b.header));
+  const ingresses = oldestFirst(parsedIngresses);
 
   const used = new Map<string, Backend>();
   const vhosts = new Map<string, VhostBuild>();
   for (const ing of ingresses) {
     const report = ing.header.reporter;
+    const ref = ing.header.ref;
+    const key = refKey(ref);
     for (const rule of ing.rules) {
       if (rule.paths.length === 0) continue;
       let vh = vhosts.get(rule.host);
       if (vh === undefined) {
-        vh = { host: rule.host, kind: rule.kind, routes: [], owners: new Map(), sources: new Map() };
+        vh = { host: rule.host, kind: rule.kind, routes: [], byPath: undefined, sources: [] };
         vhosts.set(rule.host, vh);
       }
-      vh.sources.set(refKey(ing.header.ref), ing.header.ref);
+      if (vh.sources[vh.sources.length - 1]?.key !== key) vh.sources.push({ key, ref });
       for (const p of rule.paths) {
         const path = normalizeRulePath(p.path, p.pathType);
-        const key = `${path}\u0000${p.pathType}`;
-        const owner = vh.owners.get(key);
+        const owner = claimed(vh, path, p.pathType)?.source;
         if (owner !== undefined) {
-          const where = refKey(owner) === refKey(ing.header.ref) ? 'an earlier path of this Ingress' : `older Ingress ${refKey(owner)}`;
+          const where = refKey(owner) === key ? 'an earlier path of this Ingress' : `older Ingress ${refKey(owner)}`;
           report.warning(Codes.conflict, `${p.field}.path`, `host ${rule.host} ${p.pathType} ${path} is already routed by ${where}; this path is ignored`);
           continue;
         }
-        vh.owners.set(key, ing.header.ref);
         const backend = useBackend(ing, p.backend, resolver, used);
-        vh.routes.push({ path, pathType: p.pathType, backend: backend.id, source: ing.header.ref, field: p.field });
+        claim(vh, { path, pathType: p.pathType, backend: backend.id, source: ref, field: p.field });
       }
     }
   }
@@ -168,13 +213,13 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
       const exact = hostCert.get(vh.host)?.id;
       const wildcard = vh.kind === 'exact' && vh.host.includes('.') ? hostCert.get(`*${vh.host.slice(vh.host.indexOf('.'))}`)?.id : undefined;
       const certificate = vh.kind === 'any' ? undefined : (exact ?? wildcard);
-      const sources = [...vh.sources.entries()].sort(([a], [b]) => compareText(a, b)).map(([, r]) => r);
       return {
         host: vh.host,
         kind: vh.kind,
+        // A copy: the exact-size array, not the one push() grew (the model is kept until the next build).
         routes: [...vh.routes].sort(compareRoutes),
         ...(certificate === undefined ? {} : { certificate }),
-        sources,
+        sources: sortedSources(vh.sources),
       };
     })
     .sort(compareVhosts);

@@ -41,21 +41,22 @@ export function readLocation(obj: unknown): SourceLocation | undefined {
   return typeof line === 'number' && Number.isInteger(line) ? { file, line } : { file };
 }
 
-function readStringMap(value: unknown, field: string, report: (field: string, msg: string) => void): Record<string, string> | undefined {
-  if (value === undefined || value === null) return {};
+const NO_STRINGS: Readonly<Record<string, string>> = Object.freeze({});
+
+function readStringMap(value: unknown, field: string, report: Reporter): Readonly<Record<string, string>> | undefined {
+  if (value === undefined || value === null) return NO_STRINGS;
   if (!isRecord(value)) {
-    report(field, `${field} must be a map of strings`);
+    report.error(Codes.objectInvalid, field, `${field} must be a map of strings`);
     return undefined;
   }
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== 'string') {
-      report(`${field}['${k}']`, `${field} values must be strings`);
+  for (const k of Object.keys(value)) {
+    if (typeof value[k] !== 'string') {
+      report.error(Codes.objectInvalid, `${field}['${k}']`, `${field} values must be strings`);
       return undefined;
     }
-    out[k] = v;
   }
-  return out;
+  // Checked: every value is a string. The object itself is returned (read-only), not a copy.
+  return value as Readonly<Record<string, string>>;
 }
 
 /**
@@ -72,25 +73,25 @@ export function readHeader(
   nameIsLabel = false,
 ): ObjectHeader | undefined {
   const location = readLocation(obj);
-  const anonymous = diags.reporter({ kind, name: `<${placeholder}>` }, location);
+  // Findings on an object that cannot be named: the reporter is made on these error paths only.
+  const anonymous = (field: string, message: string): void => diags.reporter({ kind, name: `<${placeholder}>` }, location).error(Codes.objectInvalid, field, message);
   if (!isRecord(obj)) {
-    anonymous.error(Codes.objectInvalid, '', `the ${kind} is not an object`);
+    anonymous('', `the ${kind} is not an object`);
     return undefined;
   }
   if (obj['kind'] !== undefined && obj['kind'] !== kind) {
-    anonymous.error(Codes.objectInvalid, 'kind', `expected kind ${kind}, found ${JSON.stringify(obj['kind'])}`);
+    anonymous('kind', `expected kind ${kind}, found ${JSON.stringify(obj['kind'])}`);
     return undefined;
   }
   const meta = obj['metadata'];
   if (!isRecord(meta)) {
-    anonymous.error(Codes.objectInvalid, 'metadata', `the ${kind} has no metadata object`);
+    anonymous('metadata', `the ${kind} has no metadata object`);
     return undefined;
   }
   const name = meta['name'];
   const validName = nameIsLabel ? isDns1123Label : isDns1123Subdomain;
   if (typeof name !== 'string' || !validName(name)) {
-    anonymous.error(
-      Codes.objectInvalid,
+    anonymous(
       'metadata.name',
       typeof name === 'string'
         ? `metadata.name must be a DNS-1123 ${nameIsLabel ? 'label' : 'subdomain'}`
@@ -111,19 +112,17 @@ export function readHeader(
   const ref: ObjectRef = namespaced ? { kind, namespace, name } : { kind, name };
   const reporter = diags.reporter(ref, location);
   let valid = true;
-  const invalid = (field: string, msg: string): void => {
-    valid = false;
-    reporter.error(Codes.objectInvalid, field, msg);
-  };
-  const annotations = readStringMap(meta['annotations'], 'metadata.annotations', invalid);
-  const labels = readStringMap(meta['labels'], 'metadata.labels', invalid);
+  const annotations = readStringMap(meta['annotations'], 'metadata.annotations', reporter);
+  const labels = readStringMap(meta['labels'], 'metadata.labels', reporter);
   let created = Number.POSITIVE_INFINITY;
   const ts = meta['creationTimestamp'];
   if (ts !== undefined && ts !== null) {
     // js-yaml / the API client may hand a Date; YAML 1.2 and JSON give a string.
     const parsed = typeof ts === 'string' ? Date.parse(ts) : ts instanceof Date ? ts.getTime() : Number.NaN;
-    if (Number.isNaN(parsed)) invalid('metadata.creationTimestamp', 'metadata.creationTimestamp must be an RFC 3339 time');
-    else created = parsed;
+    if (Number.isNaN(parsed)) {
+      valid = false;
+      reporter.error(Codes.objectInvalid, 'metadata.creationTimestamp', 'metadata.creationTimestamp must be an RFC 3339 time');
+    } else created = parsed;
   }
   if (!valid || annotations === undefined || labels === undefined) return undefined;
   return { kind, name, namespace, ref, location, annotations, labels, created, reporter, body: obj };

@@ -212,7 +212,11 @@ export class KubernetesSource implements Source {
   snapshot(): Snapshot {
     if (this.#snapshot === undefined) {
       const groups: Record<Group, KubeObject[]> = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [] };
-      for (const { group, informer } of this.#informers) groups[group].push(...informer.list());
+      // References to the cached objects (no copies); a loop, as push(...list) overflows the stack on big lists.
+      for (const { group, informer } of this.#informers) {
+        const list = groups[group];
+        for (const obj of informer.values()) list.push(obj);
+      }
       this.#snapshot = groups;
     }
     return this.#snapshot;
