@@ -18,8 +18,7 @@ import { AuthResponder, usersByEntryPoint } from './auth.ts';
 import { keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
 import { ManagedProcess } from './process.ts';
 import type { ProcessSpec } from './process.ts';
-import { selfSignedDefault } from './tls.ts';
-import type { PemPair } from './tls.ts';
+import { generateDefaultCertificate, type KeyPair } from '../default-certificate.ts';
 
 /** Options shared by the HAProxy and nginx drivers. */
 export interface ExternalDriverOptions {
@@ -45,7 +44,7 @@ export interface ExternalDriverOptions {
   /** How many rendered configurations to keep under `workDir/history` (default 5). */
   readonly keepConfigs?: number;
   /** The certificate served for unknown SNI names (default: generated, self-signed). */
-  readonly defaultCertificate?: PemPair;
+  readonly defaultCertificate?: KeyPair;
   readonly logger?: Logger;
 }
 
@@ -70,7 +69,7 @@ export interface Dialect {
   authSocket?(workDir: string): string;
   render(model: RoutingModel, ctx: RenderContext): RenderedConfig;
   /** Writes the default certificate files the configuration references. */
-  writeDefaultCertificate(workDir: string, pair: PemPair): Promise<void>;
+  writeDefaultCertificate(workDir: string, pair: KeyPair): Promise<void>;
   /** Arguments that validate a configuration file. */
   validateArgs(configFile: string, workDir: string): string[];
   /** How to run the proxy in bundled mode. */
@@ -188,7 +187,7 @@ export class ExternalDriver implements ProxyDriver {
       await chmod(this.workDir, 0o711);
       await chmod(path.join(this.workDir, 'tmp'), 0o711);
     }
-    const pair = this.#options.defaultCertificate ?? (await selfSignedDefault());
+    const pair = this.#options.defaultCertificate ?? (await generateDefaultCertificate());
     await this.#dialect.writeDefaultCertificate(this.workDir, pair);
     if (this.#options.acmeChallengeAddress !== undefined) {
       this.#acmeAddress = this.#options.acmeChallengeAddress;

@@ -1,35 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
-import { generate } from 'selfsigned';
 import { normalizeHost } from '../../model/match.ts';
 import type { Certificate } from '../../model/types.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { KeyPair } from '../default-certificate.ts';
 
-/** A PEM pair. */
-export interface KeyPair {
-  readonly certPem: string;
-  readonly keyPem: string;
-}
-
-/** Generates the in-memory certificate served when no configured certificate matches the SNI name. */
-export async function generateDefaultCertificate(): Promise<KeyPair> {
-  const now = new Date();
-  const pems = await generate([{ name: 'commonName', value: 'PASSERELLE DEFAULT CERT' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: new Date(now.getTime() - 3600_000),
-    notAfterDate: new Date(now.getTime() + 365 * 24 * 3600_000),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'passerelle.invalid' }] },
-    ],
-  });
-  return { certPem: pems.cert, keyPem: pems.private };
-}
+export type { KeyPair } from '../default-certificate.ts';
+export { generateDefaultCertificate } from '../default-certificate.ts';
 
 /** Certificates by SNI name: exact names, then one-label wildcards, then the default. */
 export class CertificateTable {

@@ -1,13 +1,13 @@
 import { generate } from 'selfsigned';
 
 /** A PEM certificate and key. */
-export interface PemPair {
+export interface KeyPair {
   readonly certPem: string;
   readonly keyPem: string;
 }
 
 /** A self-signed certificate for SNI names no configured certificate covers (and clients without SNI). */
-export async function selfSignedDefault(): Promise<PemPair> {
+export async function generateDefaultCertificate(): Promise<KeyPair> {
   const now = Date.now();
   const pems = await generate([{ name: 'commonName', value: 'PASSERELLE DEFAULT CERT' }], {
     keyType: 'ec',
