@@ -64,35 +64,67 @@ export async function proxyPorts(): Promise<ProxyPorts> {
   return { http: await freePort(), https: await freePort() };
 }
 
-/** The `[acme]` part and the rest of the TOML file. */
-export function configToml(o: { readonly dir: string; readonly ports: ProxyPorts; readonly pebble: Pebble; readonly acmeExtra?: string; readonly acmeBlock?: string }): string {
-  const acme =
-    o.acmeBlock ??
-    `[acme]
-email = "ops@example.net"
-storage = "${path.join(o.dir, 'acme.json')}"
-entryPoint = "https"
-onHostRule = true
-caServer = "${o.pebble.directoryUrl}"
-acceptTermsOfService = true
-caBundle = "${o.pebble.caFile}"
-${o.acmeExtra ?? ''}`;
+/** The entry points every ACME test uses: http redirected to https, native mode, then `rest`. */
+function nativeToml(ports: ProxyPorts, rest: string): string {
   return `logLevel = "info"
 defaultEntryPoints = ["http", "https"]
 [entryPoints.http]
-address = "127.0.0.1:${o.ports.http}"
+address = "127.0.0.1:${ports.http}"
   [entryPoints.http.redirect]
   entryPoint = "https"
 [entryPoints.https]
-address = "127.0.0.1:${o.ports.https}"
+address = "127.0.0.1:${ports.https}"
   [entryPoints.https.tls]
 [proxy]
 mode = "native"
-[file]
+${rest}`;
+}
+
+/** The `[acme]` block against Pebble with the given storage, plus extra lines. */
+function acmeToml(pebble: Pebble, storage: string, extra = ''): string {
+  return `[acme]
+email = "ops@example.net"
+storage = "${storage}"
+entryPoint = "https"
+onHostRule = true
+caServer = "${pebble.directoryUrl}"
+acceptTermsOfService = true
+caBundle = "${pebble.caFile}"
+${extra}`;
+}
+
+/** A file-source configuration with file storage (or `acmeBlock` in place of the `[acme]` part). */
+export function configToml(o: { readonly dir: string; readonly ports: ProxyPorts; readonly pebble: Pebble; readonly acmeExtra?: string; readonly acmeBlock?: string }): string {
+  const acme = o.acmeBlock ?? acmeToml(o.pebble, path.join(o.dir, 'acme.json'), o.acmeExtra);
+  return nativeToml(
+    o.ports,
+    `[file]
 directory = "${path.join(o.dir, 'ingress')}"
 watch = true
 ${acme}
-`;
+`,
+  );
+}
+
+/** A Kubernetes-source configuration (short Lease) with certificates in Secrets `passerelle/PREFIX-*`. */
+export function kubernetesToml(o: { readonly ports: ProxyPorts; readonly pebble: Pebble; readonly kubeconfig: string; readonly prefix: string; readonly acmeExtra?: string }): string {
+  return nativeToml(
+    o.ports,
+    `[kubernetes]
+enabled = true
+kubeconfig = "${o.kubeconfig}"
+leaseNamespace = "passerelle"
+leaseDuration = "3s"
+${acmeToml(o.pebble, `kubernetes:passerelle/${o.prefix}`, o.acmeExtra)}`,
+  );
+}
+
+/** Writes `DIR/NAME.toml` and starts `passerelle run` on it with the fast ACME tuning. */
+export async function startFromToml(dir: string, name: string, text: string): Promise<RunningController> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}.toml`);
+  await writeFile(file, text);
+  return startController(parseFlags(['run', `--configfile=${file}`]), process.env['PASSERELLE_TEST_LOG'] ? undefined : silentLogger, { acme: FAST });
 }
 
 /** Writes config + objects and starts the controller. */

@@ -7,19 +7,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseFlags } from '../../../src/config/flags.ts';
-import { startController } from '../../../src/cli/run.ts';
 import type { RunningController } from '../../../src/cli/run.ts';
-import { silentLogger } from '../../../src/shared/logger.ts';
 import type { KubeObject } from '../../../src/model/k8s.ts';
 import { startCluster } from '../../kube/harness.ts';
 import { startPebble } from './pebble.ts';
-import type { Pebble } from './pebble.ts';
-import { chainsTo, FAST, proxyPorts, servedChain, startEcho, waitUntil } from './env.ts';
-import type { ProxyPorts } from './env.ts';
+import { chainsTo, kubernetesToml, proxyPorts, startFromToml, servedChain, startEcho, waitUntil } from './env.ts';
 
 const NS = 'web';
 
@@ -36,39 +31,6 @@ function ingress(name: string, host: string): KubeObject {
   };
 }
 
-function toml(o: { dir: string; ports: ProxyPorts; pebble: Pebble; kubeconfig: string }): string {
-  return `logLevel = "info"
-defaultEntryPoints = ["http", "https"]
-[entryPoints.http]
-address = "127.0.0.1:${o.ports.http}"
-  [entryPoints.http.redirect]
-  entryPoint = "https"
-[entryPoints.https]
-address = "127.0.0.1:${o.ports.https}"
-  [entryPoints.https.tls]
-[proxy]
-mode = "native"
-[kubernetes]
-enabled = true
-kubeconfig = "${o.kubeconfig}"
-leaseNamespace = "passerelle"
-leaseDuration = "3s"
-[acme]
-email = "ops@example.net"
-storage = "kubernetes:passerelle/acme-test"
-onHostRule = true
-caServer = "${o.pebble.directoryUrl}"
-acceptTermsOfService = true
-caBundle = "${o.pebble.caFile}"
-`;
-}
-
-async function start(dir: string, name: string, text: string): Promise<RunningController> {
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${name}.toml`);
-  await writeFile(file, text);
-  return startController(parseFlags(['run', `--configfile=${file}`]), process.env['PASSERELLE_TEST_LOG'] ? undefined : silentLogger, { acme: FAST });
-}
 
 test('kubernetes Secret storage: two controllers share it, only the leader orders, the follower serves and follows, a restart orders nothing', { timeout: 300_000 }, async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-acme-kube-'));
@@ -101,7 +63,7 @@ test('kubernetes Secret storage: two controllers share it, only the leader order
   });
   await cluster.apply(ingress('one', 'one.example.test'));
 
-  const a = await start(dir, 'a', toml({ dir, ports: portsA, pebble, kubeconfig }));
+  const a = await startFromToml(dir, 'a', kubernetesToml({ ports: portsA, pebble, kubeconfig, prefix: 'acme-test' }));
   running.push(a);
   await waitUntil(() => a.acme!.manager.certificates().length === 1, 90_000, 'the leader issued one.example.test');
   const root = await pebble.root();
@@ -122,7 +84,7 @@ test('kubernetes Secret storage: two controllers share it, only the leader order
   }, 10_000, 'an Event on the Ingress saying ACME issues its certificate');
   assert.ok(events);
 
-  const b = await start(dir, 'b', toml({ dir, ports: portsB, pebble, kubeconfig }));
+  const b = await startFromToml(dir, 'b', kubernetesToml({ ports: portsB, pebble, kubeconfig, prefix: 'acme-test' }));
   running.push(b);
   // The follower serves the leader's certificate from the Secrets, without ordering.
   await waitUntil(async () => chainsTo(await servedChain(portsB.https, 'one.example.test'), 'one.example.test', root), 10_000, 'the follower serves the stored certificate');
@@ -140,9 +102,9 @@ test('kubernetes Secret storage: two controllers share it, only the leader order
   await b.stop();
   await a.stop();
   running.length = 0;
-  const a2 = await start(dir, 'a', toml({ dir, ports: portsA, pebble, kubeconfig }));
+  const a2 = await startFromToml(dir, 'a', kubernetesToml({ ports: portsA, pebble, kubeconfig, prefix: 'acme-test' }));
   running.push(a2);
-  const b2 = await start(dir, 'b', toml({ dir, ports: portsB, pebble, kubeconfig }));
+  const b2 = await startFromToml(dir, 'b', kubernetesToml({ ports: portsB, pebble, kubeconfig, prefix: 'acme-test' }));
   running.push(b2);
   for (const port of [portsA.https, portsB.https]) {
     for (const h of ['one.example.test', 'two.example.test']) {

@@ -10,21 +10,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseFlags } from '../../../src/config/flags.ts';
-import { startController } from '../../../src/cli/run.ts';
 import type { RunningController } from '../../../src/cli/run.ts';
-import { silentLogger } from '../../../src/shared/logger.ts';
 import type { KubeObject } from '../../../src/model/k8s.ts';
 import type { SharedChallenge } from '../../../src/acme/types.ts';
 import { KubeApiError } from '../../../src/sources/kubernetes/client.ts';
 import { startCluster } from '../../kube/harness.ts';
 import type { Cluster } from '../../kube/harness.ts';
 import { startPebble } from './pebble.ts';
-import type { Pebble } from './pebble.ts';
-import { chainsTo, FAST, proxyPorts, servedChain, startEcho, waitUntil } from './env.ts';
+import { chainsTo, kubernetesToml, proxyPorts, startFromToml, servedChain, startEcho, waitUntil } from './env.ts';
 import type { ProxyPorts } from './env.ts';
 
 const NS = 'web';
@@ -43,46 +39,12 @@ function ingress(name: string, host: string): KubeObject {
   };
 }
 
-function toml(o: { ports: ProxyPorts; pebble: Pebble; kubeconfig: string; challenge: 'http-01' | 'tls-alpn-01' }): string {
-  return `logLevel = "info"
-defaultEntryPoints = ["http", "https"]
-[entryPoints.http]
-address = "127.0.0.1:${o.ports.http}"
-  [entryPoints.http.redirect]
-  entryPoint = "https"
-[entryPoints.https]
-address = "127.0.0.1:${o.ports.https}"
-  [entryPoints.https.tls]
-[proxy]
-mode = "native"
-[kubernetes]
-enabled = true
-kubeconfig = "${o.kubeconfig}"
-leaseNamespace = "passerelle"
-leaseDuration = "3s"
-[acme]
-email = "ops@example.net"
-storage = "kubernetes:passerelle/${PREFIX}"
-onHostRule = true
-challenge = "${o.challenge}"
-caServer = "${o.pebble.directoryUrl}"
-acceptTermsOfService = true
-caBundle = "${o.pebble.caFile}"
-`;
-}
-
-async function start(dir: string, name: string, text: string): Promise<RunningController> {
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${name}.toml`);
-  await writeFile(file, text);
-  return startController(parseFlags(['run', `--configfile=${file}`]), process.env['PASSERELLE_TEST_LOG'] ? undefined : silentLogger, { acme: FAST });
-}
 
 /** Starts the leader (waits until it leads), then the follower. */
 async function startPair(dir: string, texts: { a: string; b: string }): Promise<[RunningController, RunningController]> {
-  const a = await start(dir, 'a', texts.a);
+  const a = await startFromToml(dir, 'a', texts.a);
   await waitUntil(() => a.acme!.manager.leading, 20_000, 'controller a leads');
-  const b = await start(dir, 'b', texts.b);
+  const b = await startFromToml(dir, 'b', texts.b);
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(b.acme!.manager.leading, false, 'controller b follows');
   return [a, b];
@@ -154,7 +116,7 @@ test('several replicas: the CA validates through the follower (HTTP-01, then TLS
   const root = async (): Promise<string> => pebble.root();
 
   // ---- HTTP-01 through the follower.
-  const http = (ports: ProxyPorts): string => toml({ ports, pebble, kubeconfig, challenge: 'http-01' });
+  const http = (ports: ProxyPorts): string => kubernetesToml({ ports, pebble, kubeconfig, prefix: PREFIX, acmeExtra: 'challenge = "http-01"\n' });
   let [a, b] = await startPair(dir, { a: http(portsA), b: http(portsB) });
   running.push(a, b);
   await cluster.apply(ingress('one', 'one.example.test'));
@@ -176,7 +138,7 @@ test('several replicas: the CA validates through the follower (HTTP-01, then TLS
   await b.stop();
   await a.stop();
   running.length = 0;
-  const alpn = (ports: ProxyPorts): string => toml({ ports, pebble, kubeconfig, challenge: 'tls-alpn-01' });
+  const alpn = (ports: ProxyPorts): string => kubernetesToml({ ports, pebble, kubeconfig, prefix: PREFIX, acmeExtra: 'challenge = "tls-alpn-01"\n' });
   [a, b] = await startPair(dir, { a: alpn(portsA), b: alpn(portsB) });
   running.push(a, b);
   await cluster.apply(ingress('two', 'two.example.test'));
