@@ -79,16 +79,23 @@ export function nextLoopback(): string {
 
 /** A port free on `host` right now (bound to 0 and released). */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, host, () => resolve());
-  });
-  const addr = srv.address();
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
+  // The kernel may hand the same just-closed port to two calls in a row: never give one out twice.
+  for (;;) {
+    const srv = createNetServer();
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(0, host, () => resolve());
+    });
+    const addr = srv.address();
+    await new Promise<void>((resolve) => srv.close(() => resolve()));
+    if (addr === null || typeof addr === 'string') throw new Error('no port');
+    if (handedOut.has(addr.port)) continue;
+    handedOut.add(addr.port);
+    return addr.port;
+  }
 }
+
+const handedOut = new Set<number>();
 
 /** Starts an echo upstream: JSON echo, streaming download/upload, slow and hanging answers, WebSocket echo. */
 export async function startEcho(id: string, host = nextLoopback()): Promise<EchoServer> {
