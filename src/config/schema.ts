@@ -21,6 +21,17 @@ function isHostName(name: string): boolean {
   return name.length > 0 && name.length <= 253 && name.split('.').every((label) => HOST_LABEL.test(label));
 }
 
+/** True for an IPv4/IPv6 address or CIDR range (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.1`). */
+export function isAddressRange(text: string): boolean {
+  const slash = text.indexOf('/');
+  const ip = slash === -1 ? text : text.slice(0, slash);
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (slash === -1) return true;
+  const prefix = text.slice(slash + 1);
+  return /^[0-9]{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
 /** Parses `:80`, `127.0.0.1:8443`, `[::1]:443`, `localhost:8080`; returns a message when invalid. */
 export function tryParseListenAddress(text: string): ListenAddressConfig | string {
   const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):([0-9]+)$/.exec(text);
@@ -143,6 +154,24 @@ const entryPoint = z.strictObject({
     .strictObject({ basic: basicAuth.optional().describe('HTTP basic authentication') })
     .optional()
     .describe('authentication required on the entry point'),
+  timeouts: z
+    .strictObject({
+      requestHeader: duration.prefault('10s').describe('the request line and headers must arrive within this, else 408'),
+      idle: duration.prefault('10s').describe('an idle keep-alive client connection is closed after this'),
+      body: duration.prefault('60s').describe('longest pause while a request body is received, else 408'),
+    })
+    .prefault({})
+    .describe('client-side timeouts (against slow clients)'),
+  forwardedHeaders: z
+    .strictObject({
+      trustedIPs: z
+        .array(z.string().refine(isAddressRange, { message: 'expected an IP address or a CIDR range', ...code('PASS_CONFIG_BAD_CIDR') }))
+        .default([])
+        .describe('clients whose X-Forwarded-*, X-Real-IP and Forwarded headers are kept and extended; others have them replaced'),
+    })
+    .prefault({})
+    .describe('trust of client-sent forwarding headers (default: trust nobody)'),
+  allowEncodedSlashes: z.boolean().default(false).describe('keep %2F and %5C in paths instead of refusing them with 400 (native and haproxy modes)'),
 });
 
 const entryPoints = z
@@ -220,6 +249,10 @@ const kubernetes = z
       .refine((ms) => ms >= 3000, { message: 'expected at least "3s"', ...code('PASS_CONFIG_BAD_DURATION') })
       .describe('how long a leader holds the Lease without renewing it'),
     recordEvents: z.boolean().default(true).describe('write an Event per diagnostic on the object it is about'),
+    startupRetry: duration
+      .prefault('2m')
+      .refine((ms) => ms >= 1000, { message: 'expected at least "1s"', ...code('PASS_CONFIG_BAD_DURATION') })
+      .describe('how long the first lists are retried while the apiserver is unreachable or answers 401/403 (a restarting apiserver), 429 or 5xx, before exiting'),
   })
   .prefault({});
 

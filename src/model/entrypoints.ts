@@ -53,6 +53,15 @@ export function entryPointsFromConfig(config: StaticConfig): EntryPoint[] {
         removeHeader: basic.removeHeader,
       });
     }
-    return { name, address: addressOf(name, ep), tls: ep.tls !== undefined, middlewares };
+    const trusted = ep.forwardedHeaders.trustedIPs;
+    return {
+      name,
+      address: addressOf(name, ep),
+      tls: ep.tls !== undefined,
+      middlewares,
+      timeouts: { ...ep.timeouts },
+      ...(trusted.length === 0 ? {} : { trustedIPs: [...trusted] }),
+      ...(ep.allowEncodedSlashes ? { allowEncodedSlashes: true } : {}),
+    };
   });
 }

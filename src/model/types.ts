@@ -35,12 +35,34 @@ export interface ListenAddress {
   readonly port: number;
 }
 
+/** Client-side timeouts of an entry point, in milliseconds (defaults: {@link DEFAULT_CLIENT_TIMEOUTS}). */
+export interface ClientTimeouts {
+  /** The request line and headers must be complete within this, else 408. */
+  readonly requestHeader: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly idle: number;
+  /** Longest pause while a request body is received, else 408 (or the connection is cut once answered). */
+  readonly body: number;
+}
+
+/** What an entry point without `timeouts` uses: close to HAProxy's usual settings. */
+export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { requestHeader: 10_000, idle: 10_000, body: 60_000 };
+
 /** Where the proxy listens; middlewares run in order (redirect before auth). */
 export interface EntryPoint {
   readonly name: string;
   readonly address: ListenAddress;
   readonly tls: boolean;
   readonly middlewares: readonly Middleware[];
+  /** Absent: {@link DEFAULT_CLIENT_TIMEOUTS}. */
+  readonly timeouts?: ClientTimeouts;
+  /**
+   * Client addresses or CIDR ranges whose X-Forwarded-*, X-Real-IP and Forwarded headers are kept
+   * and extended; from any other client they are replaced. Absent or empty: trust nobody.
+   */
+  readonly trustedIPs?: readonly string[];
+  /** Keep `%2F` and `%5C` in paths (encoded, inside a segment) instead of refusing them with 400. */
+  readonly allowEncodedSlashes?: boolean;
 }
 
 /** A ready endpoint of a backend. */

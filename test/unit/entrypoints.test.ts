@@ -7,7 +7,13 @@ import { PassError } from '../../src/shared/errors.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { StaticConfig } from '../../src/config/schema.ts';
 import { entryPointsFromConfig } from '../../src/model/entrypoints.ts';
+import { DEFAULT_CLIENT_TIMEOUTS } from '../../src/model/types.ts';
 import type { EntryPoint } from '../../src/model/types.ts';
+
+/** Expected entry points as loaded from TOML: every one carries the default client timeouts unless set. */
+function loaded(eps: Omit<EntryPoint, 'timeouts'>[]): EntryPoint[] {
+  return eps.map((e) => ({ ...e, timeouts: DEFAULT_CLIENT_TIMEOUTS }));
+}
 
 const seedFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/config/seed-traefik.toml');
 const SEED_USER = { user: 'klefevre', hash: '$apr1$k2qslCn6$0OgA8vhnyC8nJ99YfJMOM/' };
@@ -24,7 +30,7 @@ test('seed: http :80 redirects (302, to https:443) before basic auth; https :443
     },
     { name: 'https', address: { port: 443 }, tls: true, middlewares: [seedAuth] },
   ];
-  assert.deepEqual(entryPointsFromConfig(config), expected);
+  assert.deepEqual(entryPointsFromConfig(config), loaded(expected));
 });
 
 const cases: { name: string; toml: string; expect: EntryPoint[] }[] = [
@@ -67,16 +73,34 @@ const cases: { name: string; toml: string; expect: EntryPoint[] }[] = [
     toml: '[entryPoints.web]\naddress = ":80"\n[entryPoints.web.auth.basic]\nusers = ["klefevre:$apr1$k2qslCn6$0OgA8vhnyC8nJ99YfJMOM/"]\nrealm = "bobox"\nremoveHeader = true',
     expect: [{ name: 'web', address: { port: 80 }, tls: false, middlewares: [{ kind: 'basicAuth', realm: 'bobox', users: [SEED_USER], removeHeader: true }] }],
   },
+  {
+    name: 'client timeouts, trusted forwarders and encoded slashes',
+    toml: '[entryPoints.web]\naddress = ":80"\nallowEncodedSlashes = true\n[entryPoints.web.timeouts]\nrequestHeader = "5s"\nbody = "2m"\n[entryPoints.web.forwardedHeaders]\ntrustedIPs = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]',
+    expect: [
+      {
+        name: 'web',
+        address: { port: 80 },
+        tls: false,
+        middlewares: [],
+        timeouts: { requestHeader: 5000, idle: 10_000, body: 120_000 },
+        trustedIPs: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'],
+        allowEncodedSlashes: true,
+      },
+    ],
+  },
 ];
 for (const c of cases) {
   test(`entryPointsFromConfig: ${c.name}`, () => {
-    assert.deepEqual(entryPointsFromConfig(parseConfig(c.toml, '/etc/p/passerelle.toml')), c.expect);
+    assert.deepEqual(entryPointsFromConfig(parseConfig(c.toml, '/etc/p/passerelle.toml')), c.expect.map((e) => ({ timeouts: DEFAULT_CLIENT_TIMEOUTS, ...e })));
   });
 }
 
 /** A config as code could build it, bypassing parseConfig's checks. */
-function withEntryPoints(entryPoints: StaticConfig['entryPoints'], defaultEntryPoints = Object.keys(entryPoints)): StaticConfig {
-  return { ...parseConfig('', '/etc/p/passerelle.toml'), entryPoints, defaultEntryPoints };
+function withEntryPoints(entryPoints: Record<string, Omit<StaticConfig['entryPoints'][string], 'timeouts' | 'forwardedHeaders' | 'allowEncodedSlashes'>>, defaultEntryPoints = Object.keys(entryPoints)): StaticConfig {
+  const filled: StaticConfig['entryPoints'] = Object.fromEntries(
+    Object.entries(entryPoints).map(([name, ep]) => [name, { ...ep, timeouts: DEFAULT_CLIENT_TIMEOUTS, forwardedHeaders: { trustedIPs: [] }, allowEncodedSlashes: false }]),
+  );
+  return { ...parseConfig('', '/etc/p/passerelle.toml'), entryPoints: filled, defaultEntryPoints };
 }
 
 const refused: { name: string; config: StaticConfig; code: string }[] = [

@@ -3,8 +3,14 @@ export interface RequestHeaders {
   /** Headers to send upstream, flat `[name, value, ...]`, hop-by-hop removed, X-Forwarded-* added later. */
   readonly out: string[];
   host: string;
+  /** Host header lines seen (RFC 9112 §3.2: more than one is a 400). */
+  hostLines: number;
   authorization: string | undefined;
   xForwardedFor: string | undefined;
+  xForwardedProto: string | undefined;
+  xForwardedHost: string | undefined;
+  xForwardedPort: string | undefined;
+  xRealIp: string | undefined;
   forwarded: string | undefined;
   /** Extra header names listed in Connection (lower-case), to drop too. */
   connectionTokens: string[] | undefined;
@@ -14,8 +20,24 @@ export interface RequestHeaders {
   hasBody: boolean;
 }
 
-/** Connection tokens every client sends that name no extra header to drop. */
-const PLAIN_CONNECTION_TOKENS = new Set(['keep-alive', 'close', 'upgrade']);
+/**
+ * Connection tokens that name no header to drop: the usual ones, and headers a client must not be
+ * able to remove by listing them (Host, the framing, what the proxy sets itself).
+ */
+const PLAIN_CONNECTION_TOKENS = new Set([
+  'keep-alive',
+  'close',
+  'upgrade',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+  'forwarded',
+]);
 
 function parseConnection(value: string, into: string[] | undefined): string[] | undefined {
   for (const part of value.split(',')) {
@@ -35,8 +57,13 @@ export function scanRequestHeaders(raw: readonly string[], keepUpgrade: boolean)
   const r: RequestHeaders = {
     out,
     host: '',
+    hostLines: 0,
     authorization: undefined,
     xForwardedFor: undefined,
+    xForwardedProto: undefined,
+    xForwardedHost: undefined,
+    xForwardedPort: undefined,
+    xRealIp: undefined,
     forwarded: undefined,
     connectionTokens: undefined,
     websocket: false,
@@ -59,6 +86,7 @@ export function scanRequestHeaders(raw: readonly string[], keepUpgrade: boolean)
     const lower = name.toLowerCase();
     switch (lower) {
       case 'host':
+        r.hostLines++;
         r.host = value;
         out.push(name, value);
         continue;
@@ -86,13 +114,22 @@ export function scanRequestHeaders(raw: readonly string[], keepUpgrade: boolean)
       case 'forwarded':
         r.forwarded = r.forwarded === undefined ? value : `${r.forwarded}, ${value}`;
         continue;
+      case 'x-forwarded-proto':
+        r.xForwardedProto ??= value;
+        continue;
+      case 'x-forwarded-host':
+        r.xForwardedHost ??= value;
+        continue;
+      case 'x-forwarded-port':
+        r.xForwardedPort ??= value;
+        continue;
+      case 'x-real-ip':
+        r.xRealIp ??= value;
+        continue;
       case 'keep-alive':
       case 'te':
       case 'trailer':
       case 'expect':
-      case 'x-forwarded-proto':
-      case 'x-forwarded-host':
-      case 'x-forwarded-port':
         continue;
       default:
         if (lower.startsWith('proxy-')) continue;

@@ -5,10 +5,14 @@ import type { Http2SecureServer, Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
+import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
 import type { EntryPoint } from '../../model/types.ts';
 import type { KeyPair } from './tls.ts';
 import type { ListenerContext, ProxyRequest, ProxyResponse } from './proxy.ts';
 import type { Router } from './router.ts';
+
+/** How often Node checks header and request deadlines: the 408 comes at most this late. */
+const CHECK_INTERVAL_MS = 500;
 
 /** Callbacks a listener hands its traffic to. */
 export interface ListenerHandlers {
@@ -75,6 +79,7 @@ export class Listener {
       const challenge = handlers.selectChallengeCertificate?.bind(handlers);
       const server = createSecureServer({
         allowHTTP1: true,
+        connectionsCheckingInterval: CHECK_INTERVAL_MS,
         cert: defaultPair.certPem,
         key: defaultPair.keyPem,
         // TLS 1.3: OpenSSL asks ALPN before the certificate, so the SNI callback knows a validation
@@ -119,9 +124,13 @@ export class Listener {
         if (context.draining) session.close();
       });
     } else {
-      const server = createServer({ shouldUpgradeCallback: isWebSocketUpgrade }, (req, res) => handlers.request(context, req, res));
+      const server = createServer(
+        { shouldUpgradeCallback: isWebSocketUpgrade, requireHostHeader: true, connectionsCheckingInterval: CHECK_INTERVAL_MS },
+        (req, res) => handlers.request(context, req, res),
+      );
       listener = new Listener(context, server);
     }
+    listener.configure(ep);
     listener.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handlers.upgrade(context, req, socket, head));
     await new Promise<void>((resolve, reject) => {
       const server = listener.server;
@@ -133,6 +142,18 @@ export class Listener {
       });
     });
     return listener;
+  }
+
+  /** Applies the entry point's client timeouts (a model change may alter them without reopening). */
+  configure(ep: EntryPoint): void {
+    const t = ep.timeouts ?? DEFAULT_CLIENT_TIMEOUTS;
+    const server = this.server as Server & { handshakeTimeout?: number };
+    // Node answers 408 when the head is not complete in time; no bound on the whole request (bodies are watched per pause).
+    server.headersTimeout = t.requestHeader;
+    server.requestTimeout = 0;
+    server.keepAliveTimeout = t.idle;
+    if (this.context.proto === 'https') (this.server as unknown as { timeout: number }).timeout = 0;
+    if (ep.tls) server.handshakeTimeout = t.requestHeader;
   }
 
   /** Stops accepting; in-flight requests finish for up to `graceMs`, then every connection is destroyed. */

@@ -1,7 +1,8 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Dispatcher } from 'undici';
-import { requestPath } from '../../model/match.ts';
+import { isIP } from 'node:net';
+import { isValidAuthority, normalizeTarget } from '../../model/request.ts';
 import { ACME_CHALLENGE_PREFIX } from '../../model/redirect.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AcmeChallengeHook } from '../types.ts';
@@ -74,36 +75,84 @@ export function currentEntryPoint(state: ProxyState, listener: ListenerContext):
   return { router: listener.router, ep: listener.router.entryPoints.get(listener.key) };
 }
 
-/** Appends X-Forwarded-* (and optionally Forwarded) to the upstream headers. */
-export function addForwardedHeaders(state: ProxyState, listener: ListenerContext, h: RequestHeaders, remote: string | undefined): void {
+/** Whether the client's own forwarding headers are to be kept (its address is in `trustedIPs`). */
+function isTrusted(ep: CompiledEntryPoint | undefined, ip: string): boolean {
+  const list = ep?.trusted;
+  if (list === undefined) return false;
+  const family = isIP(ip);
+  return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/**
+ * Adds X-Forwarded-*, X-Real-IP (and optionally Forwarded) to the upstream headers: from a trusted
+ * client its values are kept and X-Forwarded-For / Forwarded extended; from any other, replaced.
+ */
+export function addForwardedHeaders(state: ProxyState, listener: ListenerContext, ep: CompiledEntryPoint | undefined, h: RequestHeaders, remote: string | undefined): void {
   const ip = clientAddress(remote);
   const out = h.out;
-  out.push(
-    'x-forwarded-for',
-    h.xForwardedFor === undefined ? ip : `${h.xForwardedFor}, ${ip}`,
-    'x-forwarded-proto',
-    listener.proto,
-    'x-forwarded-host',
-    h.host,
-    'x-forwarded-port',
-    listener.port,
-  );
-  if (state.forwardedHeader) {
-    const el = forwardedElement(ip, h.host, listener.proto);
-    out.push('forwarded', h.forwarded === undefined ? el : `${h.forwarded}, ${el}`);
-  } else if (h.forwarded !== undefined) {
-    out.push('forwarded', h.forwarded);
+  if (isTrusted(ep, ip)) {
+    out.push(
+      'x-forwarded-for',
+      h.xForwardedFor === undefined ? ip : `${h.xForwardedFor}, ${ip}`,
+      'x-forwarded-proto',
+      h.xForwardedProto ?? listener.proto,
+      'x-forwarded-host',
+      h.xForwardedHost ?? h.host,
+      'x-forwarded-port',
+      h.xForwardedPort ?? listener.port,
+      'x-real-ip',
+      h.xRealIp ?? ip,
+    );
+    if (state.forwardedHeader) {
+      const el = forwardedElement(ip, h.host, listener.proto);
+      out.push('forwarded', h.forwarded === undefined ? el : `${h.forwarded}, ${el}`);
+    } else if (h.forwarded !== undefined) {
+      out.push('forwarded', h.forwarded);
+    }
+    return;
   }
+  out.push('x-forwarded-for', ip, 'x-forwarded-proto', listener.proto, 'x-forwarded-host', h.host, 'x-forwarded-port', listener.port, 'x-real-ip', ip);
+  if (state.forwardedHeader) out.push('forwarded', forwardedElement(ip, h.host, listener.proto));
+}
+
+/** A request read under the contract of src/model/request.ts: its normalised target and its host. */
+export interface ReadRequest {
+  /** Normalised path (what routing sees). */
+  readonly path: string;
+  /** Path and query as the backend receives them. */
+  readonly target: string;
+}
+
+/**
+ * Reads the target and the Host of a request (absolute-form authority replacing Host) and fixes the
+ * upstream Host header to match.
+ * @returns the read request, or undefined when it must be refused with 400.
+ */
+export function readRequest(req: ProxyRequest, h: RequestHeaders, ep: CompiledEntryPoint | undefined): ReadRequest | undefined {
+  if (h.hostLines > 1) return undefined;
+  const t = normalizeTarget(req.url ?? '/', { allowEncodedSlashes: ep?.entryPoint.allowEncodedSlashes === true });
+  if (!t.ok) return undefined;
+  if (t.authority !== undefined) {
+    // RFC 9112 §3.2.2: the absolute-form authority replaces Host, for routing and upstream alike.
+    dropNames(h.out, ['host']);
+    h.out.push('host', t.authority);
+    h.host = t.authority;
+  } else if (h.host === '') {
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return { path: t.path, target: t.path + t.query };
+    return undefined;
+  }
+  if (!isValidAuthority(h.host)) return undefined;
+  return { path: t.path, target: t.path + t.query };
 }
 
 /**
  * Answers the request when it is an ACME HTTP-01 challenge and a hook is set.
  * @returns whether the request was answered.
  */
-export function answerAcme(state: ProxyState, url: string, res: ProxyResponse): boolean {
+export function answerAcme(state: ProxyState, path: string, res: ProxyResponse): boolean {
   const hook = state.acmeChallenge;
-  if (hook === undefined || !url.startsWith(ACME_CHALLENGE_PREFIX)) return false;
-  const token = requestPath(url).slice(ACME_CHALLENGE_PREFIX.length);
+  if (hook === undefined || !path.startsWith(ACME_CHALLENGE_PREFIX)) return false;
+  const token = path.slice(ACME_CHALLENGE_PREFIX.length);
   let answer: string | undefined;
   try {
     answer = token === '' ? undefined : hook(token);
@@ -119,25 +168,30 @@ export function answerAcme(state: ProxyState, url: string, res: ProxyResponse): 
 export function handleRequest(state: ProxyState, listener: ListenerContext, req: ProxyRequest, res: ProxyResponse): void {
   const r = res as unknown as Res;
   if (listener.draining && req.httpVersionMajor === 1) r.shouldKeepAlive = false;
-  const url = req.url ?? '/';
-  if (answerAcme(state, url, res)) return;
   const { router, ep } = currentEntryPoint(state, listener);
+  const h = scanRequestHeaders(req.rawHeaders, false);
+  const read = readRequest(req, h, ep);
+  if (read === undefined) {
+    if (req.httpVersionMajor === 1) r.shouldKeepAlive = false;
+    sendText(res, 400, 'Bad Request\n');
+    return;
+  }
+  if (answerAcme(state, read.path, res)) return;
   if (ep === undefined) {
     sendText(res, 404, 'Not Found\n');
     return;
   }
-  const h = scanRequestHeaders(req.rawHeaders, false);
   if (req.httpVersionMajor === 2) h.hasBody = !(req as Http2ServerRequest).stream.endAfterHeaders;
+  else if (h.hasBody) watchBody(req as IncomingMessage, r, ep.timeouts.body);
   if (ep.middlewares.length !== 0) {
-    const verdict = runMiddlewares(ep.middlewares, h.host, url, h.authorization);
+    const verdict = runMiddlewares(ep.middlewares, h.host, read.target, h.authorization);
     if (verdict !== undefined) {
       sendVerdict(res, verdict);
       return;
     }
     for (const m of ep.middlewares) if (m.kind === 'basicAuth' && m.mw.removeHeader) dropNames(h.out, ['authorization']);
   }
-  const q = url.indexOf('?');
-  const result = router.resolve(h.host, q === -1 ? url : url.slice(0, q));
+  const result = router.resolve(h.host, read.path);
   if (!result.found) {
     sendText(res, 404, 'Not Found\n');
     return;
@@ -147,9 +201,24 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     sendText(res, 503, 'Service Unavailable: no endpoint is ready\n');
     return;
   }
-  addForwardedHeaders(state, listener, h, req.socket.remoteAddress);
-  const exchange = new Exchange(state, req, r, backend, h);
+  addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
+  const exchange = new Exchange(state, req, r, backend, h, read.target);
   exchange.start();
+}
+
+/** A request body that pauses longer than `ms` gets 408 (when nothing was answered yet) and the connection cut. */
+function watchBody(req: IncomingMessage, res: Res, ms: number): void {
+  if (ms <= 0) return;
+  // A 'timeout' listener on the request keeps Node from destroying the socket before the 408 is out.
+  req.setTimeout(ms, () => {
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    res.shouldKeepAlive = false;
+    sendText(res as unknown as ProxyResponse, 408, 'Request Timeout\n');
+  });
+  req.once('end', () => req.socket.setTimeout(0));
 }
 
 /** One proxied request: dispatches to an endpoint, streams the answer back, retries when allowed. */
@@ -167,12 +236,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   #started = false;
   #clientGone = false;
 
-  constructor(state: ProxyState, req: ProxyRequest, res: Res, backend: CompiledBackend, h: RequestHeaders) {
+  constructor(state: ProxyState, req: ProxyRequest, res: Res, backend: CompiledBackend, h: RequestHeaders, target: string) {
     this.#state = state;
     this.#res = res;
     this.#backend = backend;
     const method = req.method ?? 'GET';
-    this.#opts = { path: req.url ?? '/', method, headers: h.out, body: h.hasBody ? req : null };
+    this.#opts = { path: target, method, headers: h.out, body: h.hasBody ? req : null };
     // A body already streamed upstream cannot be sent again.
     this.#retryable = !h.hasBody && IDEMPOTENT.has(method);
     this.#attemptsLeft = backend.upstreams.length - 1;
@@ -205,6 +274,12 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true;
+    if (this.#res.headersSent) {
+      // Answered meanwhile (408 on a stalled body): the upstream answer has nowhere to go.
+      this.#clientGone = true;
+      this.#abort?.(new Error('client already answered'));
+      return true;
+    }
     this.#started = true;
     this.#resumeUpstream = resume;
     this.#res.writeHead(statusCode, rawResponseHeaders(raw, SERVER));

@@ -1,5 +1,7 @@
 import { normalizeHost, pathMatches } from '../../model/match.ts';
-import type { Backend, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
+import { BlockList, isIPv6 } from 'node:net';
+import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
+import type { Backend, ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
 import type { CompiledMiddleware } from './middlewares.ts';
 import { compileMiddlewares } from './middlewares.ts';
 import type { Upstream, UpstreamRegistry } from './upstream.ts';
@@ -29,6 +31,27 @@ export interface CompiledVirtualHost {
 export interface CompiledEntryPoint {
   readonly entryPoint: EntryPoint;
   readonly middlewares: readonly CompiledMiddleware[];
+  /** Clients whose forwarding headers are kept; undefined: trust nobody. */
+  readonly trusted: BlockList | undefined;
+  readonly timeouts: ClientTimeouts;
+}
+
+/** The trusted client ranges of an entry point as a BlockList (node:net), or undefined when none. */
+export function trustedList(ranges: readonly string[] | undefined): BlockList | undefined {
+  if (ranges === undefined || ranges.length === 0) return undefined;
+  const list = new BlockList();
+  for (const r of ranges) {
+    const [ip = '', prefix] = r.split('/');
+    const family = isIPv6(ip) ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(ip, family);
+    else list.addSubnet(ip, Number(prefix), family);
+  }
+  return list;
+}
+
+/** Compiles an entry point for a listener. */
+export function compileEntryPoint(ep: EntryPoint): CompiledEntryPoint {
+  return { entryPoint: ep, middlewares: compileMiddlewares(ep.middlewares), trusted: trustedList(ep.trustedIPs), timeouts: ep.timeouts ?? DEFAULT_CLIENT_TIMEOUTS };
 }
 
 /** Listener identity: a change of address or of TLS reopens the listener. */
@@ -96,7 +119,7 @@ export class Router {
     const eps = new Map<string, CompiledEntryPoint>();
     for (const ep of model.entryPoints) {
       const key = listenerKey(ep);
-      if (!eps.has(key)) eps.set(key, { entryPoint: ep, middlewares: compileMiddlewares(ep.middlewares) });
+      if (!eps.has(key)) eps.set(key, compileEntryPoint(ep));
     }
     this.entryPoints = eps;
   }

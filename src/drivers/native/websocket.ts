@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import { runMiddlewares } from './middlewares.ts';
 import type { Verdict } from './middlewares.ts';
 import { scanRequestHeaders } from './headers.ts';
-import { addForwardedHeaders, currentEntryPoint } from './proxy.ts';
+import { addForwardedHeaders, currentEntryPoint, readRequest } from './proxy.ts';
 import type { ListenerContext, ProxyState } from './proxy.ts';
 import { pickUpstream } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
@@ -30,20 +30,20 @@ function rawVerdict(socket: Duplex, v: Verdict): void {
  */
 export function handleUpgrade(state: ProxyState, listener: ListenerContext, req: IncomingMessage, socket: Duplex, head: Buffer, connectTimeoutMs: number): void {
   socket.on('error', () => socket.destroy());
-  const url = req.url ?? '/';
   const { router, ep } = currentEntryPoint(state, listener);
-  if (ep === undefined) return rawAnswer(socket, 404, 'Not Found\n');
   const h = scanRequestHeaders(req.rawHeaders, true);
+  const read = readRequest(req, h, ep);
+  if (read === undefined) return rawAnswer(socket, 400, 'Bad Request\n');
+  if (ep === undefined) return rawAnswer(socket, 404, 'Not Found\n');
   if (!h.websocket) return rawAnswer(socket, 400, 'Bad Request: only WebSocket upgrades are proxied\n');
-  const verdict = runMiddlewares(ep.middlewares, h.host, url, h.authorization);
+  const verdict = runMiddlewares(ep.middlewares, h.host, read.target, h.authorization);
   if (verdict !== undefined) return rawVerdict(socket, verdict);
-  const q = url.indexOf('?');
-  const result = router.resolve(h.host, q === -1 ? url : url.slice(0, q));
+  const result = router.resolve(h.host, read.path);
   if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');
   const backend = result.backend;
   if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, 'Service Unavailable: no endpoint is ready\n');
-  addForwardedHeaders(state, listener, h, req.socket.remoteAddress);
-  let lines = `${req.method ?? 'GET'} ${url} HTTP/1.1\r\n`;
+  addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
+  let lines = `${req.method ?? 'GET'} ${read.target} HTTP/1.1\r\n`;
   const out = h.out;
   for (let i = 0; i < out.length; i += 2) lines += `${out[i]!}: ${out[i + 1]!}\r\n`;
   const request = Buffer.concat([Buffer.from(`${lines}connection: upgrade\r\n\r\n`, 'latin1'), head]);
