@@ -10,6 +10,7 @@
 import acme from 'acme-client';
 import type { Logger } from '../shared/logger.ts';
 import { silentLogger } from '../shared/logger.ts';
+import { SerialQueue } from '../shared/serial.ts';
 import type { ChallengeShare } from './store/types.ts';
 import type { ChallengeType, SharedChallenge } from './types.ts';
 
@@ -62,7 +63,7 @@ export class AcmeChallenges {
   #shared: readonly SharedChallenge[] = [];
   /** TLS-ALPN-01 certificates by `name\0keyAuthorization`. */
   readonly #certs = new Map<string, Promise<ChallengeCertificate | undefined>>();
-  #publishing: Promise<void> = Promise.resolve();
+  readonly #publishing = new SerialQueue();
   #version = 0;
   #publishedVersion = 0;
   /** An add happened since the last publication: the next one waits for propagation. */
@@ -96,7 +97,7 @@ export class AcmeChallenges {
   async stop(): Promise<void> {
     this.#unfollow?.();
     this.#unfollow = undefined;
-    await this.#publishing;
+    await this.#publishing.idle();
   }
 
   /** Challenges answered now (own and published, not expired), for tests and diagnostics. */
@@ -138,7 +139,7 @@ export class AcmeChallenges {
     const share = this.#o.share;
     if (share === undefined) return Promise.resolve();
     const version = ++this.#version;
-    const run = this.#publishing.then(async () => {
+    return this.#publishing.run(async () => {
       if (this.#publishedVersion >= version) return;
       const upTo = this.#version;
       const set = [...this.#own.values()];
@@ -152,8 +153,6 @@ export class AcmeChallenges {
         this.#log.warn({ err, share: share.description }, 'cannot publish the ACME challenges: only this replica answers them');
       }
     });
-    this.#publishing = run;
-    return run;
   }
 
   /** The key authorization of an HTTP-01 token, or undefined (the driver hook `AcmeChallengeHook`). */

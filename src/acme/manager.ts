@@ -6,6 +6,7 @@
 
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { Logger } from '../shared/logger.ts';
+import { SerialQueue } from '../shared/serial.ts';
 import { AcmeClient, AcmeOrderError, explainProblem } from './client.ts';
 import type { AcmeClientOptions } from './client.ts';
 import type { AcmeChallenges } from './challenges.ts';
@@ -88,7 +89,8 @@ export class AcmeManager {
   #requests: readonly CertificateRequest[] = [];
   #requestsKey = '';
   #knownHosts = new Set<string>();
-  #running: Promise<void> = Promise.resolve();
+  /** Planner runs, storage reloads and onDemand orders, one at a time. */
+  readonly #running = new SerialQueue();
   #timer: NodeJS.Timeout | undefined;
   #kickTimer: NodeJS.Timeout | undefined;
   #started = false;
@@ -161,7 +163,7 @@ export class AcmeManager {
     this.#unwatch?.();
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#kickTimer) clearTimeout(this.#kickTimer);
-    await this.#running;
+    await this.#running.idle();
     await Promise.allSettled([...this.#inFlight.values()]);
     await this.#o.challenges.stop();
   }
@@ -205,9 +207,11 @@ export class AcmeManager {
   /** Reloads the stored state (e.g. on becoming the leader: the state the last leader wrote) and runs the planner. */
   async refresh(): Promise<void> {
     if (!this.#started || this.#stopped) return;
-    await (this.#running = this.#running.then(async () => {
-      this.#state = await this.#o.store.load();
-    }).catch((err: unknown) => this.#log.error({ err }, 'ACME storage reload failed')));
+    await this.#running
+      .run(async () => {
+        this.#state = await this.#o.store.load();
+      })
+      .catch((err: unknown) => this.#log.error({ err }, 'ACME storage reload failed'));
     this.#o.onChange?.();
     this.kick();
   }
@@ -230,9 +234,7 @@ export class AcmeManager {
 
   /** One planner run, serialised with any other; resolves when its orders are done. */
   runOnce(): Promise<void> {
-    const run = this.#running.then(() => this.#run());
-    this.#running = run.catch((err: unknown) => this.#log.error({ err }, 'ACME run failed'));
-    return this.#running;
+    return this.#running.run(() => this.#run()).catch((err: unknown) => this.#log.error({ err }, 'ACME run failed'));
   }
 
   #allRequests(): CertificateRequest[] {
@@ -520,12 +522,14 @@ export class AcmeManager {
     if (this.#onDemandTimes.length >= (policy.perMinute ?? 10)) return refuse('the onDemand rate limit is reached');
     this.#onDemandTimes.push(now);
     const request: CertificateRequest = { id: acmeCertificateId(name), names: [name], origin: 'onDemand', sources: [{ kind: 'AcmeOnDemand', name }] };
-    await (this.#running = this.#running.then(async () => {
-      const p = this.#plan([request]);
-      const work = [...p.resume.map((r) => () => this.#resume(r)), ...p.place.map((o) => () => this.#place(o))];
-      if (work.length === 0) return;
-      if (await this.#ensureAccount(p)) await this.#pool(work);
-    }).catch((err: unknown) => this.#log.error({ err }, 'onDemand order failed')));
+    await this.#running
+      .run(async () => {
+        const p = this.#plan([request]);
+        const work = [...p.resume.map((r) => () => this.#resume(r)), ...p.place.map((o) => () => this.#place(o))];
+        if (work.length === 0) return;
+        if (await this.#ensureAccount(p)) await this.#pool(work);
+      })
+      .catch((err: unknown) => this.#log.error({ err }, 'onDemand order failed'));
     const cooldown = policy.nameCooldownMs ?? 600_000;
     const after = this.#state.backoff[name];
     if (after !== undefined && Date.parse(after.nextAttemptAt) < this.#now().getTime() + cooldown) {

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../shared/logger.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { PassError } from '../shared/errors.ts';
+import { SerialQueue } from '../shared/serial.ts';
 import type { CertificateStore } from '../acme/store/types.ts';
 import { acmeCertificateId } from '../acme/types.ts';
 import type { ChallengeShare } from '../acme/store/types.ts';
@@ -264,7 +265,7 @@ export class KubernetesCertificateStore implements CertificateStore {
   readonly #log: Logger;
   /** Secret name → content key, as last loaded or written by us. */
   #known = new Map<string, string>();
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   constructor(options: KubernetesStoreOptions) {
     this.#o = options;
@@ -316,9 +317,7 @@ export class KubernetesCertificateStore implements CertificateStore {
   }
 
   save(state: AcmeState): Promise<void> {
-    const run = this.#queue.then(() => this.#save(state));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(() => this.#save(state));
   }
 
   async #save(state: AcmeState): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import { formatDiagnostic } from '../shared/diagnostics.ts';
 import type { Logger } from '../shared/logger.ts';
+import { SerialQueue } from '../shared/serial.ts';
 import type { RoutingModel } from '../model/types.ts';
 import { hashOf } from '../model/hash.ts';
 import { describeChanges } from '../model/changes.ts';
@@ -19,7 +20,7 @@ export interface ControllerOptions {
   readonly debounceMs?: number;
   /** A burst never delays a build longer than this (default 500 ms). */
   readonly maxDelayMs?: number;
-  /** First retry delay after a failed apply; doubles up to 30 s (default 1 s). */
+  /** First retry delay after a failed sync (build or apply); doubles up to 30 s (default 1 s). */
   readonly retryMs?: number;
   /** Adds to the built model before it is hashed and applied (ACME certificates: see `createAcmeStage`). */
   readonly prepare?: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
@@ -30,8 +31,36 @@ export interface ControllerState {
   readonly model: RoutingModel | undefined;
   readonly hash: string | undefined;
   readonly appliedAt: Date | undefined;
+  /** Why the last sync failed; cleared by the next sync that succeeds. */
   readonly lastError: string | undefined;
+  /** Models applied. */
   readonly syncs: number;
+  /** Syncs that failed (build, diagnostics, hash or apply), since the start. */
+  readonly failures: number;
+}
+
+/** The step of a sync that failed, in logs and in {@link ControllerState.lastError}. */
+export type SyncStage = 'build' | 'diagnostics' | 'hash' | 'apply';
+
+/** Stable code of the log line of a failed sync. */
+export const SYNC_FAILED = 'PASS_SYNC_FAILED';
+
+const STAGE_FAILED: Readonly<Record<SyncStage, string>> = {
+  build: 'building the model failed',
+  diagnostics: 'reporting diagnostics failed',
+  hash: 'comparing the model failed',
+  apply: 'apply failed',
+};
+
+/** The message of a thrown value, whatever was thrown. */
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  try {
+    return String(err);
+  } catch {
+    // e.g. an object without a prototype: String() itself throws.
+    return 'a value that is not an Error was thrown';
+  }
 }
 
 /** Builds the model from the source with {@link translate} and adds the source's own diagnostics. */
@@ -49,14 +78,15 @@ export function servingHash(model: RoutingModel): string {
 
 /**
  * The sync loop: coalesces change signals, builds the model, skips it when nothing served changed,
- * applies it, and keeps the last good configuration (retrying with backoff) when an apply fails.
+ * applies it, and keeps the last good configuration (retrying with backoff) when a sync fails,
+ * whatever step failed: one bad object never stops later changes from being applied.
  */
 export class Controller {
   readonly #o: ControllerOptions;
-  #state: ControllerState = { model: undefined, hash: undefined, appliedAt: undefined, lastError: undefined, syncs: 0 };
+  #state: ControllerState = { model: undefined, hash: undefined, appliedAt: undefined, lastError: undefined, syncs: 0, failures: 0 };
   #timer: NodeJS.Timeout | undefined;
   #firstSignal = 0;
-  #running: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #retryDelay: number;
   #unsubscribe: (() => void) | undefined;
   #reportedDiagnostics = new Set<string>();
@@ -71,7 +101,10 @@ export class Controller {
     return this.#state;
   }
 
-  /** Starts the source, applies the first model, then follows changes. */
+  /**
+   * Starts the source, applies the first model, then follows changes. Only the source's own start
+   * rejects: a first sync that fails is logged and retried, like any other.
+   */
   async start(): Promise<void> {
     await this.#o.source.start();
     this.#unsubscribe = this.#o.source.onChange(() => this.signal());
@@ -83,7 +116,7 @@ export class Controller {
     this.#stopped = true;
     this.#unsubscribe?.();
     if (this.#timer) clearTimeout(this.#timer);
-    await this.#running;
+    await this.#queue.idle();
     await this.#o.source.stop();
   }
 
@@ -102,39 +135,54 @@ export class Controller {
     }, wait);
   }
 
-  /** Builds and applies once (serialised with any sync in progress). */
+  /**
+   * Builds and applies once (serialised with any sync in progress). Never rejects: a failure is
+   * logged, counted in {@link state} and retried with backoff.
+   */
   sync(): Promise<void> {
-    this.#running = this.#running.then(() => this.#syncOnce());
-    return this.#running;
+    return this.#queue.run(() => this.#syncOnce());
   }
 
   async #syncOnce(): Promise<void> {
     const log = this.#o.logger;
-    const built = buildModel(this.#o.source, this.#o.translate);
-    const model = this.#o.prepare === undefined ? built : this.#o.prepare(built, this.#o.source.snapshot());
-    this.#reportDiagnostics(model.diagnostics);
-    this.#o.source.reportDiagnostics?.(model.diagnostics);
-    const hash = servingHash(model);
-    if (hash === this.#state.hash) {
-      log.debug({ hash: hash.slice(0, 12) }, 'configuration unchanged, nothing to apply');
-      this.#state = { ...this.#state, model };
-      return;
-    }
-    for (const line of describeChanges(this.#state.model, model)) log.debug(line.fields, line.msg);
+    let stage: SyncStage = 'build';
     try {
+      const built = buildModel(this.#o.source, this.#o.translate);
+      const model = this.#o.prepare === undefined ? built : this.#o.prepare(built, this.#o.source.snapshot());
+      stage = 'diagnostics';
+      this.#reportDiagnostics(model.diagnostics);
+      this.#o.source.reportDiagnostics?.(model.diagnostics);
+      stage = 'hash';
+      const hash = servingHash(model);
+      if (hash === this.#state.hash) {
+        log.debug({ hash: hash.slice(0, 12) }, 'configuration unchanged, nothing to apply');
+        // What is served is what is wanted: an earlier failure (e.g. a bad object now removed) is over.
+        this.#state = { ...this.#state, model, lastError: undefined };
+        this.#retryDelay = this.#o.retryMs ?? 1000;
+        return;
+      }
+      for (const line of describeChanges(this.#state.model, model)) log.debug(line.fields, line.msg);
+      stage = 'apply';
       await this.#o.driver.apply(model);
-      this.#state = { model, hash, appliedAt: new Date(), lastError: undefined, syncs: this.#state.syncs + 1 };
+      this.#state = { ...this.#state, model, hash, appliedAt: new Date(), lastError: undefined, syncs: this.#state.syncs + 1 };
       this.#retryDelay = this.#o.retryMs ?? 1000;
       log.info({ hash: hash.slice(0, 12), virtualHosts: model.virtualHosts.length, backends: Object.keys(model.backends).length, driver: this.#o.driver.name }, 'configuration applied');
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.#state = { ...this.#state, lastError: message };
-      log.error({ err, retryInMs: this.#retryDelay }, 'apply failed; the previous configuration keeps serving');
-      if (!this.#stopped) {
-        const t = setTimeout(() => this.signal(), this.#retryDelay);
-        t.unref();
-        this.#retryDelay = Math.min(this.#retryDelay * 2, 30_000);
-      }
+      this.#failed(stage, err);
+    }
+  }
+
+  /** Records a failed sync and schedules a retry; the previous configuration keeps serving. */
+  #failed(stage: SyncStage, err: unknown): void {
+    const message = messageOf(err);
+    // An apply failure keeps its plain message (as before); other steps say which step failed.
+    const lastError = stage === 'apply' ? message : `${STAGE_FAILED[stage]}: ${message}`;
+    this.#state = { ...this.#state, lastError, failures: this.#state.failures + 1 };
+    this.#o.logger.error({ err, code: SYNC_FAILED, stage, failures: this.#state.failures, retryInMs: this.#retryDelay }, `${STAGE_FAILED[stage]}; the previous configuration keeps serving`);
+    if (!this.#stopped) {
+      const t = setTimeout(() => this.signal(), this.#retryDelay);
+      t.unref();
+      this.#retryDelay = Math.min(this.#retryDelay * 2, 30_000);
     }
   }
 

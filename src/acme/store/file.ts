@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassError } from '../../shared/errors.ts';
+import { SerialQueue } from '../../shared/serial.ts';
 import { acmeCertificateId } from '../types.ts';
 import type { AccountRecord, AcmeState, BackoffState, IssuanceRecord, PendingOrder, RenewalWindow, StoredCertificate } from '../types.ts';
 import type { CertificateStore } from './types.ts';
@@ -159,7 +160,7 @@ export interface FileStoreOptions {
 export class FileCertificateStore implements CertificateStore {
   readonly description: string;
   readonly #o: FileStoreOptions;
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
 
   constructor(options: FileStoreOptions) {
     this.#o = options;
@@ -190,9 +191,7 @@ export class FileCertificateStore implements CertificateStore {
   }
 
   save(state: AcmeState): Promise<void> {
-    const run = this.#queue.then(() => this.#save(state));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(() => this.#save(state));
   }
 
   async #save(state: AcmeState): Promise<void> {

@@ -12,6 +12,7 @@ import type { ObjectRef } from '../../shared/diagnostics.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
+import { SerialQueue } from '../../shared/serial.ts';
 import type { AcmeChallengeHook, ProxyDriver } from '../types.ts';
 import { AcmeResponder } from './acme.ts';
 import { AuthResponder, usersByEntryPoint } from './auth.ts';
@@ -136,7 +137,7 @@ export class ExternalDriver implements ProxyDriver {
   #last: RenderedConfig | undefined;
   #lastModel: RoutingModel | undefined;
   #prepared = false;
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #stopped = false;
   #watcher: FSWatcher | undefined;
   #templateTimer: NodeJS.Timeout | undefined;
@@ -173,9 +174,7 @@ export class ExternalDriver implements ProxyDriver {
 
   /** Renders, validates and applies the model; applies run one at a time. */
   apply(model: RoutingModel): Promise<void> {
-    const run = this.#queue.then(() => this.#apply(model));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(() => this.#apply(model));
   }
 
   async #prepare(): Promise<void> {
@@ -312,7 +311,7 @@ export class ExternalDriver implements ProxyDriver {
     this.#stopped = true;
     clearTimeout(this.#templateTimer);
     await this.#watcher?.close();
-    await this.#queue;
+    await this.#queue.idle();
     await this.#proc?.stop(this.#dialect.stopSignal, graceMs);
     await this.#acme?.stop();
     await this.#auth?.stop();

@@ -4,6 +4,7 @@ import type { Certificate, RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
+import { SerialQueue } from '../../shared/serial.ts';
 import type { AcmeChallengeHook, ProxyDriver } from '../types.ts';
 import { Listener } from './listeners.ts';
 import type { ListenerHandlers } from './listeners.ts';
@@ -72,7 +73,7 @@ export class NativeDriver implements ProxyDriver {
   readonly #draining = new Set<Promise<void>>();
   #certs: CertificateTable | undefined;
   #compiler: CertificateCompiler | undefined;
-  #queue: Promise<void> = Promise.resolve();
+  readonly #queue = new SerialQueue();
   #stopped = false;
 
   constructor(options: NativeDriverOptions = {}) {
@@ -171,9 +172,7 @@ export class NativeDriver implements ProxyDriver {
 
   /** Compiles the model and swaps it in; listeners are opened or closed by address. Applies run one at a time. */
   apply(model: RoutingModel): Promise<void> {
-    const run = this.#queue.then(() => this.#apply(model));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(() => this.#apply(model));
   }
 
   async #apply(model: RoutingModel): Promise<void> {
@@ -194,7 +193,11 @@ export class NativeDriver implements ProxyDriver {
     const opened: Listener[] = [];
     try {
       for (const [key, cep] of router.entryPoints) {
-        if (this.#listeners.has(key)) continue;
+        const open = this.#listeners.get(key);
+        if (open !== undefined) {
+          open.configure(cep.entryPoint);
+          continue;
+        }
         opened.push(await Listener.open(key, cep.entryPoint, router, this.#handlers, this.#defaultPair));
       }
     } catch (err) {
@@ -239,7 +242,7 @@ export class NativeDriver implements ProxyDriver {
   /** Stops accepting, lets in-flight requests finish for up to `graceMs` (default 10 s), then closes everything. */
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopped = true;
-    await this.#queue;
+    await this.#queue.idle();
     const listeners = [...this.#listeners.values()];
     this.#listeners.clear();
     await Promise.all([...listeners.map((l) => l.close(graceMs)), ...this.#draining]);
