@@ -30,7 +30,10 @@ const HEX = /^[0-9A-Fa-f]{2}$/;
 // RFC 3986 unreserved: the only escapes whose decoding never changes a URI's meaning.
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 // Raw bytes never valid in a path: controls, space, DEL, backslash, and what a parser would end the path on.
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
 const FORBIDDEN_RAW = /[\u0000-\u0020\u007f\\#]/;
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f]/;
 const ABSOLUTE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)(.*)$/;
 
 function refuse(reason: RefusalReason): Target {
@@ -58,7 +61,7 @@ export function normalizeTarget(target: string, options: NormalizeOptions = {}):
   const q = rest.indexOf('?');
   const rawPath = q === -1 ? rest : rest.slice(0, q);
   const query = q === -1 ? '' : rest.slice(q);
-  if (/[\u0000-\u001f\u007f]/.test(query)) return refuse('control-character');
+  if (CONTROL.test(query)) return refuse('control-character');
   const path = normalizePath(rawPath, options);
   if (typeof path !== 'string') return path;
   return { ok: true, path, query, authority };

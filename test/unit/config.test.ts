@@ -61,12 +61,15 @@ test('seed traefik.toml loads unchanged with the article values', async () => {
   assert.equal(config.kubernetes.enabled, false);
 });
 
+/** What every entry point gets when its TOML table sets only an address. */
+const EP_DEFAULTS = { timeouts: { requestHeader: 10_000, idle: 10_000, body: 60_000 }, forwardedHeaders: { trustedIPs: [] }, allowEncodedSlashes: false };
+
 test('empty file: every default', () => {
   const config = parseConfig('', '/srv/conf/passerelle.toml');
   assert.deepEqual(config, {
     logLevel: 'info',
     defaultEntryPoints: ['http'],
-    entryPoints: { http: { address: ':80' } },
+    entryPoints: { http: { address: ':80', ...EP_DEFAULTS } },
     proxy: {
       mode: 'native',
       connectTimeout: 5000,
@@ -87,6 +90,7 @@ test('empty file: every default', () => {
       leaseName: 'passerelle-leader',
       leaseDuration: 15000,
       recordEvents: true,
+      startupRetry: 120000,
     },
     file: { watch: true },
     web: { enabled: false, address: ':8080' },
@@ -114,7 +118,7 @@ test('every key set: values kept, relative paths resolved against the file folde
   assert.deepEqual(warnings, []);
   const at = (p: string): string => path.join(fixtures, p);
   assert.equal(config.logLevel, 'warn');
-  assert.deepEqual(config.entryPoints['http'], { address: '127.0.0.1:8000', redirect: { entryPoint: 'https', permanent: true } });
+  assert.deepEqual(config.entryPoints['http'], { address: '127.0.0.1:8000', redirect: { entryPoint: 'https', permanent: true }, ...EP_DEFAULTS });
   assert.deepEqual(config.entryPoints['https']?.tls?.certificates, [{ certFile: at('certs/default.crt'), keyFile: '/etc/ssl/default.key' }]);
   assert.deepEqual(config.entryPoints['https']?.auth?.basic?.users.map((u) => u.user), ['alice', 'bob']);
   assert.equal(config.entryPoints['https']?.auth?.basic?.realm, 'private');
@@ -199,7 +203,7 @@ const accepted: { name: string; text: string; check: (c: ReturnType<typeof parse
   {
     name: 'dotted keys and inline tables',
     text: '[entryPoints]\na.address = ":81"\nb = { address = ":82", redirect = { entryPoint = "a", permanent = true } }',
-    check: (c) => assert.deepEqual(c.entryPoints['b'], { address: ':82', redirect: { entryPoint: 'a', permanent: true } }),
+    check: (c) => assert.deepEqual(c.entryPoints['b'], { address: ':82', redirect: { entryPoint: 'a', permanent: true }, ...EP_DEFAULTS }),
   },
   { name: 'addresses: IPv4 host, IPv6 in brackets, host name', text: '[entryPoints]\na.address = "127.0.0.1:8443"\nb.address = "[::1]:443"\nc.address = "localhost:8080"', check: (c) => assert.equal(Object.keys(c.entryPoints).length, 3) },
   { name: 'same port on two different hosts is allowed', text: '[entryPoints]\na.address = "127.0.0.1:80"\nb.address = "127.0.0.2:80"', check: (c) => assert.equal(Object.keys(c.entryPoints).length, 2) },

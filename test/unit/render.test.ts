@@ -161,8 +161,8 @@ test('nginx: Prefix /p gives "= /p" and "^~ /p/"; Exact gives "= /p"; an Exact w
     diagnostics: [],
   };
   const text = renderNginx(model, { workDir: WORK }).main.content;
-  assert.match(text, /location = "\/api" \{\n\s+proxy_pass http:\/\/be_d\.e_80;/);
-  assert.match(text, /location \^~ "\/api\/" \{\n\s+proxy_pass http:\/\/be_d\.p_80;/);
+  assert.match(text, /location = "\/api" \{\n\s+proxy_pass "http:\/\/be_d\.e_80\/api";/);
+  assert.match(text, /location \^~ "\/api\/" \{\n\s+proxy_pass "http:\/\/be_d\.p_80\/api\/";/);
   assert.equal(text.match(/location = "\/api" /g)?.length, 1);
 });
 

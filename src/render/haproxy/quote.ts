@@ -6,6 +6,8 @@
  */
 import { isIPv4Literal, isIPv6Literal, isIntIn, isPlainHost, isSafePath, isWildcardHost, PRINTABLE_ASCII, unsafe } from '../quote.ts';
 
+import { isAddressRange } from '../../config/schema.ts';
+
 const D = 'haproxy';
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
 const ROUTE_PATH = /^\/(?:[A-Za-z0-9\-._~!&()*+,=:@/]|%[0-9A-Fa-f]{2})*$/;
@@ -48,6 +50,12 @@ export function file(value: unknown): string {
 export function unixAddress(value: unknown): string {
   if (typeof value !== 'string' || !isSafePath(value)) throw unsafe(D, 'unix socket path', value);
   return `'unix@${value}'`;
+}
+
+/** An IP address or CIDR range, bare (validated: digits, hex, dots, colons and one slash only). */
+export function cidr(value: unknown): string {
+  if (typeof value !== 'string' || !/^[0-9A-Fa-f.:/]+$/.test(value) || !isAddressRange(value)) throw unsafe(D, 'address range', value);
+  return value;
 }
 
 /** Whether a host and port make a listening or server address. */
@@ -122,6 +130,7 @@ export const haproxyHelpers = {
   file,
   unix: unixAddress,
   addr: address,
+  cidr,
   mapWord,
   hostKey,
   sni: sniFilter,

@@ -7,6 +7,8 @@
  * which gives the model's order (Exact wins, then the longest element-wise prefix).
  */
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
+import { trustedRanges } from '../trust.ts';
+import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
 import type { BasicAuthMiddleware, Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort } from '../types.ts';
@@ -89,6 +91,11 @@ export interface FrontendView {
   readonly auth: AuthView | null;
   /** False for an entry point that only redirects: no routing rules are needed there. */
   readonly routes: boolean;
+  /** Client-side timeouts (ms). */
+  readonly timeouts: { readonly httpRequest: number; readonly keepAlive: number; readonly client: number };
+  /** Client ranges whose forwarding headers are kept; empty: trust nobody. */
+  readonly trusted: readonly string[];
+  readonly allowEncodedSlashes: boolean;
 }
 
 export interface HaproxyView {
@@ -341,6 +348,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     const bindKey = `${ep.address.host ?? ''}:${ep.address.port}`;
     if (seenBinds.has(bindKey)) continue;
     seenBinds.add(bindKey);
+    const t = ep.timeouts ?? DEFAULT_CLIENT_TIMEOUTS;
     let redirect: FrontendView['redirect'] = null;
     let auth: AuthView | null = null;
     for (const mw of ep.middlewares) {
@@ -360,6 +368,9 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       redirect,
       auth,
       routes: redirect === null,
+      timeouts: { httpRequest: t.requestHeader, keepAlive: t.idle, client: t.body },
+      trusted: trustedRanges(ep, (r) => diags.push(skipped('PASS_HAPROXY_TRUSTED_IP', `trusted address ${JSON.stringify(r)} of entry point ${JSON.stringify(ep.name)} is not an IP or CIDR range; left out`, epRef, `entryPoints.${ep.name}.forwardedHeaders.trustedIPs`))),
+      allowEncodedSlashes: ep.allowEncodedSlashes === true,
     });
   }
 

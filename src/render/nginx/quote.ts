@@ -5,6 +5,8 @@
  */
 import { isIPv4Literal, isIPv6Literal, isIntIn, isPlainHost, isSafePath, isWildcardHost, LABEL, PRINTABLE_ASCII, unsafe } from '../quote.ts';
 
+import { isAddressRange } from '../../config/schema.ts';
+
 const D = 'nginx';
 const NAME = /^[A-Za-z0-9_.-]{1,120}$/;
 const ROUTE_PATH = /^\/(?:[A-Za-z0-9\-._~!&()*+,=:@/]|%[0-9A-Fa-f]{2})*$/;
@@ -97,6 +99,23 @@ export function htpasswdLine(user: unknown, hash: unknown): string {
   return `${user}:${hash}`;
 }
 
+/**
+ * The target of `proxy_pass` for a location: the upstream and the location's own path as URI, so that
+ * nginx sends its normalised path (re-escaped) instead of the raw request target. Double-quoted, and
+ * without `$` (the route path grammar has none), so nginx never reads it as variables.
+ */
+export function proxyPassTarget(upstream: unknown, path: unknown): string {
+  if (!canName(upstream)) throw unsafe(D, 'upstream name', upstream);
+  if (!canRoutePath(path)) throw unsafe(D, 'location path', path);
+  return `"http://${upstream}${path}"`;
+}
+
+/** An IP address or CIDR range, bare (validated: digits, hex, dots, colons and one slash only). */
+export function cidr(value: unknown): string {
+  if (typeof value !== 'string' || !/^[0-9A-Fa-f.:/]+$/.test(value) || !isAddressRange(value)) throw unsafe(D, 'address range', value);
+  return value;
+}
+
 /** The helpers the nginx templates call, by name. */
 export const nginxHelpers = {
   q: literal,
@@ -105,5 +124,7 @@ export const nginxHelpers = {
   file,
   addr: address,
   loc: locationPath,
+  proxyPass: proxyPassTarget,
+  cidr,
   serverName,
 } as const;

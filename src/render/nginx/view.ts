@@ -8,7 +8,9 @@
  * Host lookup goes through nginx's server-name hash; wildcards become one-label regexes.
  */
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
-import type { BasicAuthMiddleware, EntryPoint, RoutingModel, VirtualHost } from '../../model/types.ts';
+import { trustedRanges } from '../trust.ts';
+import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
+import type { BasicAuthMiddleware, ClientTimeouts, EntryPoint, RoutingModel, VirtualHost } from '../../model/types.ts';
 import { selectRoute } from '../../model/match.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort } from '../types.ts';
@@ -58,6 +60,20 @@ export interface ServerBlockView {
   readonly redirect: { readonly scheme: 'http' | 'https'; readonly port: number | null; readonly code: number } | null;
   readonly auth: { readonly realm: string; readonly file: string; readonly removeHeader: boolean } | null;
   readonly locations: readonly LocationView[];
+  /** The entry point's name: names its trust variables (`$pass_xff_NAME`, ...). */
+  readonly entryPoint: string;
+  /** Client-side timeouts (ms). */
+  readonly timeouts: ClientTimeouts;
+  /** Whether the entry point trusts some clients' forwarding headers (then its maps exist). */
+  readonly trusted: boolean;
+}
+
+/** An entry point that trusts some clients: a `geo` block and the maps choosing kept or replaced headers. */
+export interface TrustView {
+  readonly entryPoint: string;
+  readonly ranges: readonly string[];
+  readonly proto: 'http' | 'https';
+  readonly port: number;
 }
 
 export interface UpstreamView {
@@ -81,6 +97,7 @@ export interface NginxView {
   readonly hasTls: boolean;
   readonly upstreams: readonly UpstreamView[];
   readonly servers: readonly ServerBlockView[];
+  readonly trust: readonly TrustView[];
 }
 
 export interface NginxBuild {
@@ -207,6 +224,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
 
   const htpasswd: NginxBuild['htpasswd'][number][] = [];
   const servers: ServerBlockView[] = [];
+  const trust: TrustView[] = [];
   const seenListen = new Set<string>();
   for (const ep of model.entryPoints) {
     const epRef: ObjectRef = { kind: 'EntryPoint', name: ep.name };
@@ -226,7 +244,23 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
         auth = authOf(ep, mw, workDir, diags, htpasswd);
       }
     }
-    const common = { listenHost: ep.address.host ?? '', listenPort: ep.address.port, tls: ep.tls, proto: ep.tls ? ('https' as const) : ('http' as const), redirect, auth };
+    const proto = ep.tls ? ('https' as const) : ('http' as const);
+    const ranges = trustedRanges(ep, (r) => diags.push(skipped('PASS_NGINX_TRUSTED_IP', `trusted address ${JSON.stringify(r)} of entry point ${JSON.stringify(ep.name)} is not an IP or CIDR range; left out`, epRef, `entryPoints.${ep.name}.forwardedHeaders.trustedIPs`)));
+    if (ranges.length !== 0) trust.push({ entryPoint: ep.name, ranges, proto, port: ep.address.port });
+    const common = {
+      listenHost: ep.address.host ?? '',
+      listenPort: ep.address.port,
+      tls: ep.tls,
+      proto,
+      redirect,
+      auth,
+      entryPoint: ep.name,
+      timeouts: ep.timeouts ?? DEFAULT_CLIENT_TIMEOUTS,
+      trusted: ranges.length !== 0,
+    };
+    if (ep.allowEncodedSlashes === true) {
+      diags.push(skipped('PASS_NGINX_ENCODED_SLASHES', 'nginx decodes %2F before routing: allowEncodedSlashes is not supported in nginx mode, encoded slashes get 400', epRef, `entryPoints.${ep.name}.allowEncodedSlashes`));
+    }
     // Certificates are named per TLS server block, never at the http level: nginx creates an SSL
     // context (and parses the certificate and key) for every server block that has one, plain HTTP
     // ones included; that was most of `nginx -t` at 10,000 hosts.
@@ -274,6 +308,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       hasTls: servers.some((s) => s.tls),
       upstreams,
       servers,
+      trust,
     },
     htpasswd,
     certs,
