@@ -51,21 +51,26 @@ spec:
   return obj;
 }
 
-/**
- * A real odd object: YAML lets an anchor refer to itself, so `apiVersion` is a list that contains
- * itself. translate reports a bad apiVersion by quoting it with JSON.stringify, which throws on it.
- */
-function oddIngress(): KubeObject {
+/** An object one of whose fields cannot be read: a stand-in for any translate bug on an odd object. */
+function withBroken(obj: KubeObject, field: 'spec' | 'metadata'): KubeObject {
+  return Object.defineProperty({ ...obj }, field, {
+    enumerable: true,
+    get(): never {
+      throw new TypeError(`injected fault: ${field} cannot be read`);
+    },
+  });
+}
+
+/** A Service that makes translate throw (Services are indexed in one pass for the whole snapshot). */
+function oddService(): KubeObject {
   const [obj] = objectsOf(`
-apiVersion: &v [*v]
-kind: Ingress
+apiVersion: v1
+kind: Service
 metadata: { name: odd }
-spec:
-  ingressClassName: passerelle
-  defaultBackend: { service: { name: web, port: { number: 80 } } }
+spec: { ports: [{ port: 80 }] }
 `);
   assert.ok(obj);
-  return obj;
+  return withBroken(obj, 'metadata');
 }
 
 const service = objectsOf(`
@@ -180,8 +185,17 @@ function setup(objects: readonly KubeObject[], options: Partial<ControllerOption
   return { source, driver, logs, controller, close };
 }
 
-test('the odd object does make translate throw (else this file tests nothing)', () => {
-  assert.throws(() => translate(groupByKind([...service, oddIngress()]), translateOptions), /circular/);
+test('an odd Ingress costs only itself: a diagnostic, the other Ingresses still served', () => {
+  const model = translate(groupByKind([...service, ingress('a', 'a.test'), withBroken(ingress('odd', 'odd.test'), 'spec')]), translateOptions);
+  assert.deepEqual(model.virtualHosts.map((v) => v.host), ['a.test']);
+  const d = model.diagnostics.find((x) => x.code === 'PASS_INGRESS_UNREADABLE');
+  assert.ok(d, 'expected PASS_INGRESS_UNREADABLE');
+  assert.equal(d.object?.name, 'odd');
+  assert.match(d.message, /injected fault/);
+});
+
+test('the odd Service does make translate throw (else this file tests nothing)', () => {
+  assert.throws(() => translate(groupByKind([...service, oddService()]), translateOptions), /injected fault/);
 });
 
 test('a translate exception fails one sync; later changes are applied once the bad object is gone', async () => {
@@ -192,9 +206,9 @@ test('a translate exception fails one sync; later changes are applied once the b
     assert.equal(controller.state.failures, 0);
 
     // (a, d) The bad object arrives: the build throws, the failure is logged and counted, a.test keeps serving.
-    source.set([...service, ingress('a', 'a.test'), oddIngress()]);
+    source.set([...service, ingress('a', 'a.test'), oddService()]);
     await waitFor('the failure is counted', () => controller.state.failures >= 1);
-    assert.match(controller.state.lastError ?? '', /^building the model failed: .*circular/);
+    assert.match(controller.state.lastError ?? '', /^building the model failed: .*injected fault/);
     assert.equal(driver.applied.length, 1, 'nothing was applied');
     const failed = logs.find((l) => l.level === 'error' && l.fields['code'] === SYNC_FAILED);
     assert.ok(failed, 'the failure is logged');
@@ -221,7 +235,7 @@ test('a translate exception fails one sync; later changes are applied once the b
 });
 
 test('a failing build is retried with backoff, without a change signal', async () => {
-  const { source, driver, logs, controller, close } = setup([...service, ingress('a', 'a.test'), oddIngress()]);
+  const { source, driver, logs, controller, close } = setup([...service, ingress('a', 'a.test'), oddService()]);
   try {
     // start() does not reject on a build failure: it logs it and schedules a retry.
     await controller.start();
@@ -298,7 +312,7 @@ test('a failed apply keeps its plain message, is counted and retried', async () 
 });
 
 test('sync() called directly never rejects', async () => {
-  const { source, driver, controller, close } = setup([...service, ingress('a', 'a.test'), oddIngress()]);
+  const { source, driver, controller, close } = setup([...service, ingress('a', 'a.test'), oddService()]);
   try {
     await controller.start();
     const results = await Promise.allSettled([controller.sync(), controller.sync()]);
@@ -312,4 +326,20 @@ test('sync() called directly never rejects', async () => {
   } finally {
     await close();
   }
+});
+
+test('a self-referencing YAML value is a diagnostic, not an exception', () => {
+  const [obj] = objectsOf(`
+apiVersion: &v [*v]
+kind: Ingress
+metadata: { name: cyclic }
+spec:
+  ingressClassName: passerelle
+  defaultBackend: { service: { name: web, port: { number: 80 } } }
+`);
+  assert.ok(obj);
+  const model = translate(groupByKind([obj, ...service]), translateOptions);
+  const d = model.diagnostics.find((x) => x.field === 'apiVersion');
+  assert.ok(d, 'expected a diagnostic on apiVersion');
+  assert.match(d.message, /self-referencing list/);
 });

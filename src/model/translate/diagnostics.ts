@@ -15,6 +15,7 @@ export const Codes = {
   missingSecret: 'PASS_INGRESS_MISSING_SECRET',
   badTls: 'PASS_SECRET_BAD_TLS',
   endpointFqdn: 'PASS_ENDPOINTSLICE_FQDN',
+  internal: 'PASS_INGRESS_UNREADABLE',
 } as const;
 
 /** Reports findings about one object. */

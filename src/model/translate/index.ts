@@ -14,7 +14,7 @@ import type { ClassOptions } from './class.ts';
 import { Codes, DiagnosticList } from './diagnostics.ts';
 import { parseIngress } from './ingress.ts';
 import type { BackendRef, ParsedIngress } from './ingress.ts';
-import { compareText, isRecord, readHeader } from './object.ts';
+import { compareText, isRecord, readHeader, showValue } from './object.ts';
 import { createSecretReader } from './tls.ts';
 
 export { isOurIngress } from './class.ts';
@@ -131,10 +131,19 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
   snapshot.ingresses.forEach((obj, i) => {
     // Other controllers' Ingresses are none of our business: decide the class first. A non-object
     // has no class to read, so it is reported rather than silently dropped.
-    if (isRecord(obj) && !decideClass(obj, classes, options).ours) return;
-    const header = readHeader(obj, 'Ingress', true, `ingresses[${i}]`, diags);
-    const parsed = header && parseIngress(header);
-    if (parsed !== undefined) parsedIngresses.push(parsed);
+    let header: ReturnType<typeof readHeader>;
+    try {
+      if (isRecord(obj) && !decideClass(obj, classes, options).ours) return;
+      header = readHeader(obj, 'Ingress', true, `ingresses[${i}]`, diags);
+      const parsed = header && parseIngress(header);
+      if (parsed !== undefined) parsedIngresses.push(parsed);
+    } catch (err) {
+      // A bug on one odd object costs that object only: the rest of the snapshot is still served.
+      const meta = isRecord(obj) ? obj['metadata'] : undefined;
+      const named = isRecord(meta) && typeof meta['name'] === 'string' ? { kind: 'Ingress', name: meta['name'], ...(typeof meta['namespace'] === 'string' ? { namespace: meta['namespace'] } : {}) } : undefined;
+      const ref = header?.ref ?? named ?? { kind: 'Ingress', name: `<ingresses[${i}]>` };
+      diags.reporter(ref, header?.location).error(Codes.internal, '', `this Ingress could not be read (${err instanceof Error ? err.message : showValue(err)}); it is left out`);
+    }
   });
   const ingresses = oldestFirst(parsedIngresses);
 

@@ -6,7 +6,7 @@
 import type { HostKind, PathType } from '../types.ts';
 import { Codes } from './diagnostics.ts';
 import type { Reporter } from './diagnostics.ts';
-import { isRecord } from './object.ts';
+import { isRecord, showValue } from './object.ts';
 import type { ObjectHeader, Rec } from './object.ts';
 import { isDns1123Label, isDns1123Subdomain, isIanaSvcName, isPortNumber, parseHost, pathProblem } from './validate.ts';
 
@@ -297,7 +297,7 @@ export function parseIngress(header: ObjectHeader): ParsedIngress | undefined {
   const body = header.body;
   const shape = ingressShape(body);
   if (shape === undefined) {
-    report.error(Codes.objectInvalid, 'apiVersion', `apiVersion ${JSON.stringify(body['apiVersion'])} is not an Ingress API version (networking.k8s.io/v1, networking.k8s.io/v1beta1, extensions/v1beta1)`);
+    report.error(Codes.objectInvalid, 'apiVersion', `apiVersion ${showValue(body['apiVersion'])} is not an Ingress API version (networking.k8s.io/v1, networking.k8s.io/v1beta1, extensions/v1beta1)`);
     return undefined;
   }
   const spec = body['spec'];

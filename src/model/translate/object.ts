@@ -9,6 +9,19 @@ import { isDns1123Label, isDns1123Subdomain } from './validate.ts';
 export type Rec = Readonly<Record<string, unknown>>;
 
 /** Whether a value is a non-array object. */
+/**
+ * A short, always printable rendering of a value for a diagnostic: JSON when it can be, else a
+ * description (a value from YAML may be cyclic through anchors, and JSON.stringify throws on it).
+ */
+export function showValue(value: unknown): string {
+  try {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return Array.isArray(value) ? 'a self-referencing list' : 'a self-referencing object';
+  }
+}
+
 export function isRecord(value: unknown): value is Rec {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -80,7 +93,7 @@ export function readHeader(
     return undefined;
   }
   if (obj['kind'] !== undefined && obj['kind'] !== kind) {
-    anonymous('kind', `expected kind ${kind}, found ${JSON.stringify(obj['kind'])}`);
+    anonymous('kind', `expected kind ${kind}, found ${showValue(obj['kind'])}`);
     return undefined;
   }
   const meta = obj['metadata'];

@@ -3,7 +3,7 @@
 import { Buffer } from 'node:buffer';
 import { Codes } from './diagnostics.ts';
 import type { DiagnosticList } from './diagnostics.ts';
-import { isRecord, readHeader } from './object.ts';
+import { isRecord, readHeader, showValue } from './object.ts';
 import type { ObjectHeader } from './object.ts';
 import type { ObjectRef } from '../../shared/diagnostics.ts';
 
@@ -83,7 +83,7 @@ export function createSecretReader(secrets: readonly unknown[], diags: Diagnosti
       return { ok: false, code: Codes.badTls, message: `Secret ${namespace}/${name} is not a usable TLS Secret: ${why}; these hosts use the default certificate` };
     };
     const type = h.body['type'];
-    if (type !== TLS_SECRET_TYPE) return bad('type', `type must be ${TLS_SECRET_TYPE}, found ${JSON.stringify(type ?? null)}`);
+    if (type !== TLS_SECRET_TYPE) return bad('type', `type must be ${TLS_SECRET_TYPE}, found ${showValue(type ?? null)}`);
     const crt = secretValue(h, 'tls.crt');
     if (crt.value === undefined) return bad(crt.field, `tls.crt ${crt.problem ?? 'is missing'}`);
     if (!isCertificateChainPem(crt.value)) return bad(crt.field, 'tls.crt must be PEM CERTIFICATE blocks');
