@@ -152,7 +152,6 @@ export class Listener {
     server.headersTimeout = t.requestHeader;
     server.requestTimeout = 0;
     server.keepAliveTimeout = t.idle;
-    if (this.context.proto === 'https') (this.server as unknown as { timeout: number }).timeout = 0;
     if (ep.tls) server.handshakeTimeout = t.requestHeader;
   }
 
