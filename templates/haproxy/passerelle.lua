@@ -1,10 +1,16 @@
 -- Passerelle's HAProxy helpers, loaded with lua-load. Rendered from templates/haproxy/passerelle.lua:
 -- do not edit, it is rewritten on every change.
 
--- Connection tokens every client sends that name no other header to drop (as in the native proxy).
-local PLAIN = { ["keep-alive"] = true, ["close"] = true, ["upgrade"] = true }
+-- Connection tokens that name no header to drop (as in the native proxy): the usual ones, and the
+-- headers a client must not be able to remove (Host, the framing, what the proxy sets itself).
+local PLAIN = {
+  ["keep-alive"] = true, ["close"] = true, ["upgrade"] = true, ["host"] = true,
+  ["content-length"] = true, ["transfer-encoding"] = true,
+  ["x-forwarded-for"] = true, ["x-forwarded-proto"] = true, ["x-forwarded-host"] = true,
+  ["x-forwarded-port"] = true, ["x-real-ip"] = true, ["forwarded"] = true,
+}
 
--- The header names a Connection header lists, lower case, without the plain tokens and "host";
+-- The header names a Connection header lists, lower case, without the protected tokens;
 -- and whether it asks for an upgrade.
 local function listed(values)
   local names = {}
@@ -14,7 +20,7 @@ local function listed(values)
     for token in string.gmatch(value, "[^,%s]+") do
       local t = string.lower(token)
       if t == "upgrade" then upgrade = true end
-      if not PLAIN[t] and t ~= "host" then names[#names + 1] = t end
+      if not PLAIN[t] then names[#names + 1] = t end
     end
   end
   return names, upgrade
