@@ -41,6 +41,20 @@ core.register_action("pass_hop_res", { "http-res" }, function(txn)
   if upgrade then txn.http:res_set_header("connection", "upgrade") else txn.http:res_del_header("connection") end
 end, 0)
 
+-- A trusted client's header sent on several lines, joined into one line (the same list, RFC 9110
+-- 5.3), so that the proxy's own element can be appended to it: many backends read only one line.
+core.register_action("pass_join", { "http-req" }, function(txn, name)
+  local values = txn.http:req_get_headers()[name]
+  if values == nil then return end
+  local list = {}
+  local i = 0
+  while values[i] ~= nil do
+    list[#list + 1] = values[i]
+    i = i + 1
+  end
+  txn.http:req_set_header(name, table.concat(list, ", "))
+end, 1)
+
 -- Basic auth users whose hash HAProxy's crypt(3) cannot check ($apr1$): the controller checks
 -- them on its auth socket. Accepted credentials are remembered for a minute, keyed by a SHA-256
 -- of the entry point and the Authorization header; refusals are not remembered.

@@ -11,6 +11,7 @@ import { compareRoutes, normalizeRulePath } from '../../src/model/match.ts';
 import type {
   Backend,
   Certificate,
+  ClientTimeouts,
   EntryPoint,
   Endpoint,
   Middleware,
@@ -22,6 +23,8 @@ import type {
 import type { ProxyDriver } from '../../src/drivers/types.ts';
 import type { DriverSettings } from './modes.ts';
 import { driverFactory } from './modes.ts';
+import type { Recorder } from './raw.ts';
+import { startRecorder } from './raw.ts';
 
 /** What an echo server answers by default. */
 export interface Echo {
@@ -208,9 +211,30 @@ export function vhost(host: string, routes: readonly Route[], certificate?: stri
   return { host, kind, routes: [...routes].sort(compareRoutes), sources: [SOURCE], ...(certificate === undefined ? {} : { certificate }) };
 }
 
+/** Options of {@link entryPoint}; absent fields keep the model's defaults. */
+export interface EntryPointOptions {
+  readonly host?: string;
+  readonly tls?: boolean;
+  readonly middlewares?: readonly Middleware[];
+  /** Client timeouts (request head, idle keep-alive, body pause), in ms. */
+  readonly timeouts?: ClientTimeouts;
+  /** Clients whose forwarding headers are kept and extended (addresses or CIDRs). */
+  readonly trustedIPs?: readonly string[];
+  /** Keep `%2F`/`%5C` encoded in paths instead of refusing them. */
+  readonly allowEncodedSlashes?: boolean;
+}
+
 /** An entry point on a loopback address. */
-export function entryPoint(name: string, port: number, opts: { host?: string; tls?: boolean; middlewares?: readonly Middleware[] } = {}): EntryPoint {
-  return { name, address: { host: opts.host ?? '127.0.0.1', port }, tls: opts.tls ?? false, middlewares: opts.middlewares ?? [] };
+export function entryPoint(name: string, port: number, opts: EntryPointOptions = {}): EntryPoint {
+  return {
+    name,
+    address: { host: opts.host ?? '127.0.0.1', port },
+    tls: opts.tls ?? false,
+    middlewares: opts.middlewares ?? [],
+    ...(opts.timeouts === undefined ? {} : { timeouts: opts.timeouts }),
+    ...(opts.trustedIPs === undefined ? {} : { trustedIPs: opts.trustedIPs }),
+    ...(opts.allowEncodedSlashes === undefined ? {} : { allowEncodedSlashes: opts.allowEncodedSlashes }),
+  };
 }
 
 const KIND_ORDER = { exact: 0, wildcard: 1, any: 2 } as const;
@@ -242,6 +266,7 @@ export function model(parts: {
 export class Harness {
   readonly driver: ProxyDriver;
   readonly #echoes: EchoServer[] = [];
+  readonly #recorders: Recorder[] = [];
   #stopped = false;
 
   private constructor(driver: ProxyDriver) {
@@ -262,6 +287,18 @@ export class Harness {
     return e;
   }
 
+  /** Starts a recording upstream (raw bytes, see raw.ts) owned by this harness. */
+  async recorder(id: string, host: string = nextLoopback()): Promise<Recorder> {
+    const r = await startRecorder(id, host);
+    this.#recorders.push(r);
+    return r;
+  }
+
+  /** Several recording upstreams at once. */
+  recorders(...ids: string[]): Promise<Recorder[]> {
+    return Promise.all(ids.map((id) => this.recorder(id)));
+  }
+
   /** Several echo upstreams at once. */
   echoes(...ids: string[]): Promise<EchoServer[]> {
     return Promise.all(ids.map((id) => this.echo(id)));
@@ -277,7 +314,7 @@ export class Harness {
       this.#stopped = true;
       await this.driver.stop(graceMs);
     }
-    await Promise.all(this.#echoes.map((e) => e.close()));
+    await Promise.all([...this.#echoes.map((e) => e.close()), ...this.#recorders.map((r) => r.close())]);
   }
 }
 

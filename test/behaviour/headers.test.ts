@@ -1,16 +1,18 @@
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import type { EntryPointOptions } from './harness.ts';
 import { backend, echoOf, entryPoint, freePort, Harness, model, request, route, vhost } from './harness.ts';
+import type { DriverSettings } from './modes.ts';
 import { capabilities } from './modes.ts';
 
-async function setup(t: TestContext, settings = {}): Promise<number> {
+async function setup(t: TestContext, settings: DriverSettings = {}, ep: EntryPointOptions = {}): Promise<number> {
   const h = await Harness.create(t, settings);
   const [site] = await h.echoes('site');
   const port = await freePort();
   await h.apply(
     model({
-      entryPoints: [entryPoint('http', port)],
+      entryPoints: [entryPoint('http', port, ep)],
       virtualHosts: [vhost('hdr.test', [route('/', 'Prefix', 'site')])],
       backends: [backend('site', [site!.endpoint()])],
     }),
@@ -18,27 +20,42 @@ async function setup(t: TestContext, settings = {}): Promise<number> {
   return port;
 }
 
-test('X-Forwarded-For is appended; X-Forwarded-Proto, -Host and -Port are set; Host passes through', async (t) => {
+const CLIENT_SENT = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', 'x-custom': 'kept' };
+
+test('from an untrusted client (the default) X-Forwarded-For, -Proto, -Host and -Port are replaced; Host passes through', async (t) => {
   const port = await setup(t);
-  const e = echoOf(
-    await request({
-      port,
-      host: `hdr.test:${port}`,
-      headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', 'x-custom': 'kept' },
-    }),
-  );
-  assert.equal(e.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+  const e = echoOf(await request({ port, host: `hdr.test:${port}`, headers: CLIENT_SENT }));
+  assert.equal(e.headers['x-forwarded-for'], '127.0.0.1');
   assert.equal(e.headers['x-forwarded-proto'], 'http');
   assert.equal(e.headers['x-forwarded-host'], `hdr.test:${port}`);
   assert.equal(e.headers['x-forwarded-port'], String(port));
   assert.equal(e.headers.host, `hdr.test:${port}`);
   assert.equal(e.headers['x-custom'], 'kept');
-  const plain = echoOf(await request({ port, host: 'hdr.test' }));
-  assert.equal(plain.headers['x-forwarded-for'], '127.0.0.1');
 });
 
-test('the RFC 7239 Forwarded header is added when enabled', async (t) => {
+test('from a trusted client X-Forwarded-For is appended and its X-Forwarded-Proto and -Host are kept', async (t) => {
+  const port = await setup(t, {}, { trustedIPs: ['127.0.0.1'] });
+  const e = echoOf(await request({ port, host: `hdr.test:${port}`, headers: CLIENT_SENT }));
+  assert.equal(e.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+  assert.equal(e.headers['x-forwarded-proto'], 'https');
+  assert.equal(e.headers['x-forwarded-host'], 'evil.test');
+  assert.equal(e.headers['x-forwarded-port'], String(port));
+  assert.equal(e.headers.host, `hdr.test:${port}`);
+  assert.equal(e.headers['x-custom'], 'kept');
+  const plain = echoOf(await request({ port, host: 'hdr.test' }));
+  assert.equal(plain.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(plain.headers['x-forwarded-proto'], 'http');
+  assert.equal(plain.headers['x-forwarded-host'], 'hdr.test');
+});
+
+test('the RFC 7239 Forwarded header is added when enabled: an untrusted client\'s is replaced', async (t) => {
   const port = await setup(t, { forwardedHeader: true });
+  const e = echoOf(await request({ port, host: 'hdr.test', headers: { forwarded: 'for=198.51.100.1' } }));
+  assert.equal(e.headers.forwarded, 'for=127.0.0.1;host=hdr.test;proto=http');
+});
+
+test('the RFC 7239 Forwarded header is added when enabled: a trusted client\'s is extended', async (t) => {
+  const port = await setup(t, { forwardedHeader: true }, { trustedIPs: ['127.0.0.0/8'] });
   const e = echoOf(await request({ port, host: 'hdr.test', headers: { forwarded: 'for=198.51.100.1' } }));
   assert.equal(e.headers.forwarded, 'for=198.51.100.1, for=127.0.0.1;host=hdr.test;proto=http');
 });

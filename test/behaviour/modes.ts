@@ -48,13 +48,87 @@ export interface ModeCapabilities {
    * answer), and the client must retry it on a new connection (RFC 9112 §9.3.1).
    */
   readonly reloadKeepsIdleConnections: boolean;
+  /**
+   * The backend receives the normalised path with the escapes of reserved characters kept (`%3b`
+   * reaches it as `%3B`). When false (nginx, declared in the contract) they arrive decoded (`%3B` as
+   * `;`, `%2B` as `+`): nginx decodes every escape while parsing the URI (ngx_http_parse_complex_uri),
+   * routes on that `$uri` and forwards it re-escaped by ngx_escape_uri, which escapes only space,
+   * `"`, `#`, `%`, `?`, controls and non-ASCII; the only variable that keeps the client's escapes,
+   * `$request_uri`, is not normalised.
+   */
+  readonly keepsReservedEscapes: boolean;
+  /**
+   * `allowEncodedSlashes` on an entry point keeps `%2F`/`%5C` encoded inside a segment. When false
+   * (nginx, declared in the contract) such paths are still refused with 400: nginx decodes `%2F` into
+   * `/` while parsing the URI, before any directive sees the path, so it cannot forward it encoded.
+   */
+  readonly keepsEncodedSlashes: boolean;
+  /**
+   * A request head not complete within the entry point's `requestHeader` timeout gets a 408 before
+   * the connection closes. When false (nginx, declared in the contract) the connection is closed
+   * without an answer: on client_header_timeout nginx finalises the request with 408 for its log but
+   * sends nothing (ngx_http_read_request_header closes the connection).
+   */
+  readonly answersHeaderTimeout: boolean;
+  /**
+   * The status of a request whose header section is too large (431). HAProxy has no 431: a request
+   * that does not fit its buffer (tune.bufsize) is a parse error, answered 400. nginx answers its
+   * "400 Request Header Or Cookie Too Large" (internal code 494, sent as 400) when a header line
+   * exceeds large_client_header_buffers.
+   */
+  readonly headerTooLargeStatus: number;
+  /**
+   * The status of a request whose request line is too long (414). HAProxy has no 414 either: the
+   * request line that does not fit its buffer is a parse error like an oversized header, answered 400.
+   */
+  readonly uriTooLongStatus: number;
+  /**
+   * An absolute-form request whose Host differs from its authority is routed by the authority
+   * (RFC 9112 §3.2.2). When false (HAProxy) it gets 400: HAProxy's HTTP/1 parser refuses an
+   * authority that disagrees with Host before any rule runs (h1_parse_msg_hdrs), which is still one
+   * meaning.
+   */
+  readonly routesMismatchedAbsoluteForm: boolean;
+  /**
+   * Two identical Host lines get 400 (RFC 9112 §3.2). When false (HAProxy) they are served: HAProxy's
+   * parser folds identical Host lines into one before any rule can count them (two different ones
+   * are refused), so the request still has one meaning.
+   */
+  readonly refusesRepeatedEqualHost: boolean;
+  /**
+   * A header value with a control character other than tab gets 400. When false (nginx) only NUL,
+   * CR and LF are refused (by nginx's parser): nginx has no variable holding every request header
+   * to test, and forwards the others unchanged; they never take part in routing.
+   */
+  readonly refusesControlCharacters: boolean;
 }
 
-const FULL: ModeCapabilities = { dropsConnectionListedHeaders: true, reloadKeepsIdleConnections: true };
+const FULL: ModeCapabilities = {
+  dropsConnectionListedHeaders: true,
+  reloadKeepsIdleConnections: true,
+  keepsReservedEscapes: true,
+  keepsEncodedSlashes: true,
+  answersHeaderTimeout: true,
+  headerTooLargeStatus: 431,
+  uriTooLongStatus: 414,
+  routesMismatchedAbsoluteForm: true,
+  refusesRepeatedEqualHost: true,
+  refusesControlCharacters: true,
+};
 
 /** Capabilities per mode; a mode not listed has them all. */
 const CAPABILITIES: Readonly<Record<string, ModeCapabilities>> = {
-  nginx: { dropsConnectionListedHeaders: false, reloadKeepsIdleConnections: false },
+  haproxy: { ...FULL, headerTooLargeStatus: 400, uriTooLongStatus: 400, routesMismatchedAbsoluteForm: false, refusesRepeatedEqualHost: false },
+  nginx: {
+    ...FULL,
+    dropsConnectionListedHeaders: false,
+    reloadKeepsIdleConnections: false,
+    keepsReservedEscapes: false,
+    keepsEncodedSlashes: false,
+    answersHeaderTimeout: false,
+    headerTooLargeStatus: 400,
+    refusesControlCharacters: false,
+  },
 };
 
 /** The mode under test: `PASSERELLE_MODE`, default `native`. */

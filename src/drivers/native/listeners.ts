@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import type { Http2SecureServer, Http2Session } from 'node:http2';
@@ -50,6 +50,45 @@ export function selectAlpn(protocols: readonly string[]): string | undefined {
 function isWebSocketUpgrade(req: IncomingMessage): boolean {
   const u = req.headers.upgrade;
   return u !== undefined && u.toLowerCase() === 'websocket';
+}
+
+/** An error of Node's HTTP/1 parser, with what it had read (see Node's `clientError`). */
+interface ParseError extends Error {
+  code?: string;
+  bytesParsed?: number;
+  rawPacket?: Buffer;
+}
+
+/**
+ * The status for a request Node's parser refused: as Node's own answer, but 414 when the limit was
+ * reached inside the request line (Node counts it with the headers and would say 431).
+ */
+export function clientErrorStatus(err: ParseError): number {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': {
+      const raw = err.rawPacket;
+      // No line end before the overflow: still in the request line (a single header spanning several
+      // reads looks the same; the request line is by far the likelier).
+      const inRequestLine = raw !== undefined && !raw.subarray(0, err.bytesParsed ?? raw.length).includes(0x0a);
+      return inRequestLine ? 414 : 431;
+    }
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 413;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return 408;
+    default:
+      return 400;
+  }
+}
+
+/** Answers a request Node's parser refused (a `clientError` listener replaces Node's own answer). */
+function answerClientError(err: ParseError, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && inFlight?.headersSent !== true) {
+    const status = clientErrorStatus(err);
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nserver: passerelle\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  }
+  socket.destroy();
 }
 
 /** One open server for one entry point address. */
@@ -130,6 +169,7 @@ export class Listener {
       );
       listener = new Listener(context, server);
     }
+    listener.server.on('clientError', answerClientError);
     listener.configure(ep);
     listener.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handlers.upgrade(context, req, socket, head));
     await new Promise<void>((resolve, reject) => {
