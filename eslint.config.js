@@ -3,6 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+// The pipeline import rule: stages and their order are described in docs/architecture.md.
 import { pipelineZones } from './scripts/pipeline.js';
 
 export default tseslint.config(

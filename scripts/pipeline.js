@@ -1,4 +1,4 @@
-// The stages of DESIGN.md in pipeline order; a stage may import only earlier stages.
+// The stages of docs/architecture.md in pipeline order; a stage may import only earlier stages.
 // Stages on the same level (sources, render, acme) do not import each other.
 /** @type {readonly (readonly string[])[]} */
 export const pipeline = [
