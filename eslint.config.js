@@ -20,7 +20,7 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      // The pipeline of DESIGN.md: a stage imports only the stages before it.
+      // The pipeline of docs/architecture.md: a stage imports only the stages before it.
       'import-x/no-restricted-paths': ['error', { zones: pipelineZones() }],
       // Only the Kubernetes source talks to the API library.
       'no-restricted-imports': ['error', { paths: [] }],

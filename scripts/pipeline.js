@@ -25,7 +25,7 @@ export function pipelineZones() {
       zones.push({
         target: `./src/${stage}`,
         from,
-        message: `src/${stage} is an earlier stage of the pipeline (DESIGN.md): it must not import a later or sibling stage.`,
+        message: `src/${stage} is an earlier stage of the pipeline (docs/architecture.md): it must not import a later or sibling stage.`,
       });
     }
   });
