@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassDiagnosticsError, PassError } from '../../src/shared/errors.ts';
-import { defaultConfig, formatKeyPath, loadConfigFile, loadConfigResult, locateKeys, parseConfig, parseConfigResult } from '../../src/config/load.ts';
+import { defaultConfig, loadConfigFile, loadConfigResult, parseConfig, parseConfigResult } from '../../src/config/load.ts';
+import { formatKeyPath, locateKeys } from '../../src/config/locate.ts';
 import { describeConfig, parseDuration } from '../../src/config/schema.ts';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { silentLogger } from '../../src/shared/logger.ts';
 import { compareRoutes, resolveRequest } from '../../src/model/match.ts';
 import type { Backend, Route, RoutingModel, VirtualHost } from '../../src/model/types.ts';
-import { Router, weightedCycle } from '../../src/drivers/native/router.ts';
+import { weightedCycle } from '../../src/drivers/native/balance.ts';
+import { Router } from '../../src/drivers/native/router.ts';
 import { UpstreamRegistry } from '../../src/drivers/native/upstream.ts';
 
 // Small alphabets so that generated hosts and paths collide often with the rules.

@@ -8,6 +8,7 @@ import { SerialQueue } from '../../shared/serial.ts';
 import type { AcmeChallengeHook, ProxyDriver } from '../types.ts';
 import { Listener } from './listeners.ts';
 import type { ListenerHandlers } from './listeners.ts';
+import { BasicAuthCache } from './middlewares.ts';
 import { handleRequest } from './proxy.ts';
 import type { ProxyState } from './proxy.ts';
 import { Router, upstreamKeys } from './router.ts';
@@ -92,6 +93,7 @@ export class NativeDriver implements ProxyDriver {
       router: new Router(EMPTY_MODEL, this.#upstreams),
       forwardedHeader: options.forwardedHeader ?? false,
       acmeChallenge: options.acmeChallenge,
+      authCache: new BasicAuthCache(),
       logger: this.#logger,
     };
     this.#handlers = {

@@ -1,18 +1,33 @@
 import { createServer, STATUS_CODES } from 'node:http';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createSecureServer } from 'node:http2';
-import type { Http2SecureServer, Http2Session } from 'node:http2';
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
 import type { EntryPoint } from '../../model/types.ts';
 import type { KeyPair } from './tls.ts';
-import type { ListenerContext, ProxyRequest, ProxyResponse } from './proxy.ts';
 import type { Router } from './router.ts';
 
 /** How often Node checks header and request deadlines: the 408 comes at most this late. */
 const CHECK_INTERVAL_MS = 500;
+
+/** What a handler knows about the listener a request came in on. */
+export interface ListenerContext {
+  readonly key: string;
+  readonly proto: 'http' | 'https';
+  readonly port: string;
+  /** The router the listener was opened for, used until the driver's router knows this listener. */
+  readonly router: Router;
+  /** Set while the listener drains: answers carry `Connection: close`. */
+  draining: boolean;
+}
+
+/** A request as a listener hands it over: HTTP/1.1, or HTTP/2 (and HTTP/1.1 through allowHTTP1) on TLS. */
+export type ProxyRequest = IncomingMessage | Http2ServerRequest;
+/** The response that goes with a {@link ProxyRequest}. */
+export type ProxyResponse = ServerResponse | Http2ServerResponse;
 
 /** Callbacks a listener hands its traffic to. */
 export interface ListenerHandlers {

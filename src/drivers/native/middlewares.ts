@@ -51,39 +51,58 @@ export function compileMiddlewares(list: readonly Middleware[]): CompiledMiddlew
   });
 }
 
-/** Successful verifications, keyed by a hash of user list and header: bcrypt costs milliseconds per check. */
-const authCache = new Map<string, true>();
-const AUTH_CACHE_MAX = 1024;
+/**
+ * Successful basic-auth verifications, keyed by a hash of user list and header: bcrypt costs
+ * milliseconds per check. One per driver, bounded; the oldest entry goes first.
+ */
+export class BasicAuthCache {
+  readonly #verified = new Map<string, true>();
+  readonly #max: number;
+
+  constructor(max = 1024) {
+    this.#max = max;
+  }
+
+  /** Whether this header was verified for the user list `fingerprint` names. */
+  has(fingerprint: string, header: string): boolean {
+    return this.#verified.has(cacheKey(fingerprint, header));
+  }
+
+  /** Remembers a successful verification. */
+  add(fingerprint: string, header: string): void {
+    if (this.#verified.size >= this.#max) {
+      // Evict the oldest entry: Map iterates in insertion order.
+      const oldest = this.#verified.keys().next();
+      if (oldest.done !== true) this.#verified.delete(oldest.value);
+    }
+    this.#verified.set(cacheKey(fingerprint, header), true);
+  }
+}
 
 function cacheKey(fingerprint: string, header: string): string {
   return createHash('sha256').update(fingerprint).update('\0').update(header).digest('base64');
 }
 
-/** Whether an Authorization header carries valid credentials for this middleware. */
-export function checkBasicAuth(auth: CompiledBasicAuth, header: string | undefined): boolean {
+/** Whether an Authorization header carries valid credentials for this middleware; `cache` remembers successes. */
+export function checkBasicAuth(auth: CompiledBasicAuth, header: string | undefined, cache: BasicAuthCache): boolean {
   if (header === undefined || header.length < 7 || header.slice(0, 6).toLowerCase() !== 'basic ') return false;
-  const key = cacheKey(auth.fingerprint, header);
-  if (authCache.has(key)) return true;
+  if (cache.has(auth.fingerprint, header)) return true;
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return false;
   const user = auth.users.get(decoded.slice(0, colon));
   if (user === undefined || !verifyHtpasswd(user, decoded.slice(colon + 1))) return false;
-  if (authCache.size >= AUTH_CACHE_MAX) {
-    // Evict the oldest entry: Map iterates in insertion order.
-    const oldest = authCache.keys().next();
-    if (oldest.done !== true) authCache.delete(oldest.value);
-  }
-  authCache.set(key, true);
+  cache.add(auth.fingerprint, header);
   return true;
 }
 
 /**
- * Runs an entry point's middlewares in order.
+ * Runs an entry point's middlewares in order; basic auth remembers its successes in `authCache`.
  * @returns the answer to send, or `undefined` to go on proxying.
  */
 export function runMiddlewares(
   middlewares: readonly CompiledMiddleware[],
+  authCache: BasicAuthCache,
   hostHeader: string,
   url: string,
   authorization: string | undefined,
@@ -94,7 +113,7 @@ export function runMiddlewares(
       const location = redirectLocation(m.mw, normalizeHost(hostHeader), url);
       return { status: m.mw.status, headers: { location, 'content-type': 'text/plain; charset=utf-8' }, body: `Redirecting to ${location}\n` };
     }
-    if (!checkBasicAuth(m, authorization)) return m.challenge;
+    if (!checkBasicAuth(m, authorization, authCache)) return m.challenge;
   }
   return undefined;
 }

@@ -1,39 +1,30 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { isIP } from 'node:net';
 import { isValidAuthority, normalizeTarget } from '../../model/request.ts';
 import { ACME_CHALLENGE_PREFIX } from '../../model/redirect.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AcmeChallengeHook } from '../types.ts';
+import type { CompiledBackend } from './balance.ts';
+import { pickUpstream } from './balance.ts';
 import { clientAddress, dropNames, forwardedElement, rawResponseHeaders, scanRequestHeaders } from './headers.ts';
 import type { RequestHeaders } from './headers.ts';
-import type { Verdict } from './middlewares.ts';
+import type { ListenerContext, ProxyRequest, ProxyResponse } from './listeners.ts';
+import type { BasicAuthCache, Verdict } from './middlewares.ts';
 import { runMiddlewares } from './middlewares.ts';
-import type { CompiledBackend, CompiledEntryPoint, Router } from './router.ts';
-import { isConnectFailure, isConnectionFailure, isTimeout, pickUpstream } from './upstream.ts';
+import type { CompiledEntryPoint, Router } from './router.ts';
+import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
 
 /** Driver-wide state the handlers read; `router` is the one reference `apply` swaps. */
 export interface ProxyState {
   router: Router;
   readonly forwardedHeader: boolean;
   readonly acmeChallenge: AcmeChallengeHook | undefined;
+  /** Basic-auth verifications of this driver (never shared between drivers). */
+  readonly authCache: BasicAuthCache;
   readonly logger: Logger;
 }
-
-/** What a handler knows about the listener a request came in on. */
-export interface ListenerContext {
-  readonly key: string;
-  readonly proto: 'http' | 'https';
-  readonly port: string;
-  /** The router the listener was opened for, used until the driver's router knows this listener. */
-  readonly router: Router;
-  /** Set while the listener drains: answers carry `Connection: close`. */
-  draining: boolean;
-}
-
-export type ProxyRequest = IncomingMessage | Http2ServerRequest;
-export type ProxyResponse = ServerResponse | Http2ServerResponse;
 
 /** The subset of both response classes the proxy uses. */
 interface Res {
@@ -184,7 +175,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
   if (req.httpVersionMajor === 2) h.hasBody = !(req as Http2ServerRequest).stream.endAfterHeaders;
   else if (h.hasBody) watchBody(req as IncomingMessage, r, ep.timeouts.body);
   if (ep.middlewares.length !== 0) {
-    const verdict = runMiddlewares(ep.middlewares, h.host, read.target, h.authorization);
+    const verdict = runMiddlewares(ep.middlewares, state.authCache, h.host, read.target, h.authorization);
     if (verdict !== undefined) {
       sendVerdict(res, verdict);
       return;

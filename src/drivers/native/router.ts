@@ -1,20 +1,12 @@
 import { normalizeHost, pathMatches } from '../../model/match.ts';
 import { BlockList, isIPv6 } from 'node:net';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
-import type { Backend, ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
+import type { ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
 import type { CompiledMiddleware } from './middlewares.ts';
 import { compileMiddlewares } from './middlewares.ts';
-import type { Upstream, UpstreamRegistry } from './upstream.ts';
-
-/** A backend ready to pick endpoints: upstreams plus a precomputed weighted round-robin cycle. */
-export interface CompiledBackend {
-  readonly id: string;
-  readonly upstreams: readonly Upstream[];
-  /** Indexes into `upstreams`, smooth-weighted; empty when the backend has no endpoints. */
-  readonly cycle: Uint16Array;
-  /** Next position in `cycle`; the only mutable field, shared by every request on this router. */
-  cursor: number;
-}
+import type { CompiledBackend } from './balance.ts';
+import { compileBackend } from './balance.ts';
+import type { UpstreamRegistry } from './upstream.ts';
 
 export interface CompiledRoute {
   readonly route: Route;
@@ -152,51 +144,6 @@ export class Router {
     }
     return this.#default;
   }
-}
-
-/** Smooth weighted round-robin (nginx's), unrolled once into a cycle so picking is an index bump. */
-export function weightedCycle(weights: readonly number[]): Uint16Array {
-  const positive = weights.map((w) => (Number.isFinite(w) && w > 0 ? Math.floor(w) : 0));
-  const total0 = positive.reduce((a, b) => a + b, 0);
-  // All weights zero: spread evenly rather than refuse traffic.
-  const ws = total0 === 0 ? weights.map(() => 1) : positive;
-  const g = ws.reduce((a, b) => (b === 0 ? a : gcd(a, b)), 0) || 1;
-  let scaled = ws.map((w) => w / g);
-  let total = scaled.reduce((a, b) => a + b, 0);
-  const maxLen = 4096;
-  if (total > maxLen) {
-    scaled = scaled.map((w) => (w === 0 ? 0 : Math.max(1, Math.round((w * maxLen) / total))));
-    total = scaled.reduce((a, b) => a + b, 0);
-  }
-  const cycle = new Uint16Array(total);
-  const current = scaled.map(() => 0);
-  for (let n = 0; n < total; n++) {
-    let best = -1;
-    for (let i = 0; i < scaled.length; i++) {
-      const w = scaled[i]!;
-      if (w === 0) continue;
-      current[i]! += w;
-      if (best === -1 || current[i]! > current[best]!) best = i;
-    }
-    current[best]! -= total;
-    cycle[n] = best;
-  }
-  return cycle;
-}
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) [a, b] = [b, a % b];
-  return a;
-}
-
-function compileBackend(backend: Backend, upstreams: UpstreamRegistry): CompiledBackend {
-  const eps = backend.endpoints.slice(0, 65535);
-  return {
-    id: backend.id,
-    upstreams: eps.map((e) => upstreams.get(e.address, e.port)),
-    cycle: eps.length === 0 ? new Uint16Array(0) : weightedCycle(eps.map((e) => e.weight)),
-    cursor: 0,
-  };
 }
 
 /** Every upstream key a router uses, so the registry can close the others. */

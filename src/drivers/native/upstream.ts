@@ -1,7 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { Pool } from 'undici';
 import type { Logger } from '../../shared/logger.ts';
-import type { CompiledBackend } from './router.ts';
 
 /** Timeouts and pool sizing for upstream connections. */
 export interface UpstreamOptions {
@@ -89,27 +88,6 @@ export class UpstreamRegistry {
       }),
     );
   }
-}
-
-/** Next endpoint of a backend in weighted round-robin order, skipping ones marked down when others are up. */
-export function pickUpstream(backend: CompiledBackend): number {
-  const cycle = backend.cycle;
-  const pos = backend.cursor;
-  backend.cursor = pos + 1 >= cycle.length ? 0 : pos + 1;
-  const index = cycle[pos]!;
-  const ups = backend.upstreams;
-  if (ups[index]!.downUntil === 0) return index;
-  const now = Date.now();
-  if (ups[index]!.downUntil <= now) {
-    ups[index]!.downUntil = 0;
-    return index;
-  }
-  for (let step = 1; step < ups.length; step++) {
-    const j = (index + step) % ups.length;
-    const d = ups[j]!.downUntil;
-    if (d === 0 || d <= now) return j;
-  }
-  return index;
 }
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);

@@ -3,12 +3,13 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import { pickUpstream } from './balance.ts';
+import { scanRequestHeaders } from './headers.ts';
+import type { ListenerContext } from './listeners.ts';
 import { runMiddlewares } from './middlewares.ts';
 import type { Verdict } from './middlewares.ts';
-import { scanRequestHeaders } from './headers.ts';
 import { addForwardedHeaders, currentEntryPoint, readRequest } from './proxy.ts';
-import type { ListenerContext, ProxyState } from './proxy.ts';
-import { pickUpstream } from './upstream.ts';
+import type { ProxyState } from './proxy.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Writes a complete HTTP/1.1 answer on a raw socket and closes it. */
@@ -36,7 +37,7 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   if (read === undefined) return rawAnswer(socket, 400, 'Bad Request\n');
   if (ep === undefined) return rawAnswer(socket, 404, 'Not Found\n');
   if (!h.websocket) return rawAnswer(socket, 400, 'Bad Request: only WebSocket upgrades are proxied\n');
-  const verdict = runMiddlewares(ep.middlewares, h.host, read.target, h.authorization);
+  const verdict = runMiddlewares(ep.middlewares, state.authCache, h.host, read.target, h.authorization);
   if (verdict !== undefined) return rawVerdict(socket, verdict);
   const result = router.resolve(h.host, read.path);
   if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');

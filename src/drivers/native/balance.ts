@@ -1,0 +1,81 @@
+/* Load balancing of the native driver: a backend's endpoints, its smooth weighted round-robin cycle, and the pick of the next endpoint. */
+import type { Backend } from '../../model/types.ts';
+import type { Upstream, UpstreamRegistry } from './upstream.ts';
+
+/** A backend ready to pick endpoints: upstreams plus a precomputed weighted round-robin cycle. */
+export interface CompiledBackend {
+  readonly id: string;
+  readonly upstreams: readonly Upstream[];
+  /** Indexes into `upstreams`, smooth-weighted; empty when the backend has no endpoints. */
+  readonly cycle: Uint16Array;
+  /** Next position in `cycle`; the only mutable field, shared by every request on this router. */
+  cursor: number;
+}
+
+/** Smooth weighted round-robin (nginx's), unrolled once into a cycle so picking is an index bump. */
+export function weightedCycle(weights: readonly number[]): Uint16Array {
+  const positive = weights.map((w) => (Number.isFinite(w) && w > 0 ? Math.floor(w) : 0));
+  const total0 = positive.reduce((a, b) => a + b, 0);
+  // All weights zero: spread evenly rather than refuse traffic.
+  const ws = total0 === 0 ? weights.map(() => 1) : positive;
+  const g = ws.reduce((a, b) => (b === 0 ? a : gcd(a, b)), 0) || 1;
+  let scaled = ws.map((w) => w / g);
+  let total = scaled.reduce((a, b) => a + b, 0);
+  const maxLen = 4096;
+  if (total > maxLen) {
+    scaled = scaled.map((w) => (w === 0 ? 0 : Math.max(1, Math.round((w * maxLen) / total))));
+    total = scaled.reduce((a, b) => a + b, 0);
+  }
+  const cycle = new Uint16Array(total);
+  const current = scaled.map(() => 0);
+  for (let n = 0; n < total; n++) {
+    let best = -1;
+    for (let i = 0; i < scaled.length; i++) {
+      const w = scaled[i]!;
+      if (w === 0) continue;
+      current[i]! += w;
+      if (best === -1 || current[i]! > current[best]!) best = i;
+    }
+    current[best]! -= total;
+    cycle[n] = best;
+  }
+  return cycle;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Compiles a model backend: its endpoints' upstreams (from the registry, shared across routers) and its cycle. */
+export function compileBackend(backend: Backend, upstreams: UpstreamRegistry): CompiledBackend {
+  // The cycle holds Uint16 indexes.
+  const eps = backend.endpoints.slice(0, 65535);
+  return {
+    id: backend.id,
+    upstreams: eps.map((e) => upstreams.get(e.address, e.port)),
+    cycle: eps.length === 0 ? new Uint16Array(0) : weightedCycle(eps.map((e) => e.weight)),
+    cursor: 0,
+  };
+}
+
+/** Next endpoint of a backend in weighted round-robin order, skipping ones marked down when others are up. */
+export function pickUpstream(backend: CompiledBackend): number {
+  const cycle = backend.cycle;
+  const pos = backend.cursor;
+  backend.cursor = pos + 1 >= cycle.length ? 0 : pos + 1;
+  const index = cycle[pos]!;
+  const ups = backend.upstreams;
+  if (ups[index]!.downUntil === 0) return index;
+  const now = Date.now();
+  if (ups[index]!.downUntil <= now) {
+    ups[index]!.downUntil = 0;
+    return index;
+  }
+  for (let step = 1; step < ups.length; step++) {
+    const j = (index + step) % ups.length;
+    const d = ups[j]!.downUntil;
+    if (d === 0 || d <= now) return j;
+  }
+  return index;
+}
