@@ -34,9 +34,14 @@ export interface OnDemandPolicy {
   readonly nameCooldownMs?: number;
 }
 
+/** What the manager asks of the CA: {@link AcmeClient}'s protocol methods (tests pass an in-memory CA). */
+export type AcmeProtocol = Pick<AcmeClient, 'account' | 'placeOrder' | 'completeOrder' | 'renewalInfo'>;
+
 /** Options of {@link AcmeManager}. */
 export interface AcmeManagerOptions {
   readonly client: AcmeClientOptions;
+  /** The CA protocol (default: an {@link AcmeClient} made from `client`). */
+  readonly protocol?: AcmeProtocol;
   readonly store: CertificateStore;
   /** What this replica answers (HTTP-01 tokens, TLS-ALPN-01 certificates), shared through the store's `challenges` when it has one. */
   readonly challenges: AcmeChallenges;
@@ -47,6 +52,7 @@ export interface AcmeManagerOptions {
   readonly isLeader?: () => boolean;
   /** Called after the served certificates changed (issued, renewed, removed): re-sync. */
   readonly onChange?: () => void;
+  /** The clock for renewals, backoff, the budget and stored timestamps (default: the system clock; tests inject one). */
   readonly now?: () => Date;
   readonly budget?: IssuanceBudget;
   /** Renew when this fraction of the lifetime remains (default 1/3) when the CA gives no ARI window. */
@@ -83,7 +89,7 @@ function namesKeyOf(r: CertificateRequest): string {
 export class AcmeManager {
   readonly #o: AcmeManagerOptions;
   readonly #log: Logger;
-  readonly #client: AcmeClient;
+  readonly #client: AcmeProtocol;
   readonly counters: AcmeCounters = { ordersPlaced: 0, ordersResumed: 0, issued: 0, failures: 0, ariChecks: 0 };
   #state: AcmeState = { certificates: {}, orders: {}, backoff: {}, issuances: [] };
   #requests: readonly CertificateRequest[] = [];
@@ -105,7 +111,7 @@ export class AcmeManager {
   constructor(options: AcmeManagerOptions) {
     this.#o = options;
     this.#log = options.logger.child({ component: 'acme' });
-    this.#client = new AcmeClient(options.client);
+    this.#client = options.protocol ?? new AcmeClient(options.client);
   }
 
   #now(): Date {
@@ -309,7 +315,7 @@ export class AcmeManager {
       }
       return true;
     } catch (err) {
-      const problem = err instanceof AcmeOrderError ? err.problem : { detail: (err as Error).message, cause: explainProblem(undefined, (err as Error).message, 'account'), at: new Date().toISOString() };
+      const problem = err instanceof AcmeOrderError ? err.problem : { detail: (err as Error).message, cause: explainProblem(undefined, (err as Error).message, 'account'), at: this.#now().toISOString() };
       this.#log.error({ code: AcmeCodes.account, caServer: this.#o.client.directoryUrl, detail: problem.detail, cause: problem.cause }, `ACME account: ${problem.detail} — ${problem.cause}`);
       // Every name waiting on the account backs off (so the CA is not hammered).
       await this.#fail([...p.place.map((o) => o.request), ...p.resume.map((r) => r.request)], problem);
@@ -388,7 +394,7 @@ export class AcmeManager {
   async #failed(request: CertificateRequest, err: unknown): Promise<void> {
     this.counters.failures++;
     const problem: AcmeProblem =
-      err instanceof AcmeOrderError ? err.problem : { detail: (err as Error)?.message ?? String(err), cause: explainProblem(undefined, String((err as Error)?.message ?? err), 'order'), at: new Date().toISOString() };
+      err instanceof AcmeOrderError ? err.problem : { detail: (err as Error)?.message ?? String(err), cause: explainProblem(undefined, String((err as Error)?.message ?? err), 'order'), at: this.#now().toISOString() };
     const dead = err instanceof AcmeOrderError ? err.orderDead : false;
     // The CA forgot the account (deactivated, or a test CA restarted): register again next time.
     if (/accountDoesNotExist|account .*(does not exist|not found)|unable to find account|no account/i.test(`${problem.type ?? ''} ${problem.detail}`) && this.#state.account !== undefined) {

@@ -24,6 +24,8 @@ export interface ControllerOptions {
   readonly retryMs?: number;
   /** Adds to the built model before it is hashed and applied (ACME certificates: see `createAcmeStage`). */
   readonly prepare?: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
+  /** The clock, ms since the epoch, for bursts and {@link ControllerState.appliedAt} (default `Date.now`; tests inject one). */
+  readonly now?: () => number;
 }
 
 /** What the controller serves now. */
@@ -101,6 +103,10 @@ export class Controller {
     return this.#state;
   }
 
+  #now(): number {
+    return this.#o.now?.() ?? Date.now();
+  }
+
   /**
    * Starts the source, applies the first model, then follows changes. Only the source's own start
    * rejects: a first sync that fails is logged and retried, like any other.
@@ -123,7 +129,7 @@ export class Controller {
   /** Schedules a sync: debounced, but never later than maxDelayMs after the first signal of a burst. */
   signal(): void {
     if (this.#stopped) return;
-    const now = Date.now();
+    const now = this.#now();
     const debounce = this.#o.debounceMs ?? 50;
     const maxDelay = this.#o.maxDelayMs ?? 500;
     if (this.#timer === undefined) this.#firstSignal = now;
@@ -164,7 +170,7 @@ export class Controller {
       for (const line of describeChanges(this.#state.model, model)) log.debug(line.fields, line.msg);
       stage = 'apply';
       await this.#o.driver.apply(model);
-      this.#state = { ...this.#state, model, hash, appliedAt: new Date(), lastError: undefined, syncs: this.#state.syncs + 1 };
+      this.#state = { ...this.#state, model, hash, appliedAt: new Date(this.#now()), lastError: undefined, syncs: this.#state.syncs + 1 };
       this.#retryDelay = this.#o.retryMs ?? 1000;
       log.info({ hash: hash.slice(0, 12), virtualHosts: model.virtualHosts.length, backends: Object.keys(model.backends).length, driver: this.#o.driver.name }, 'configuration applied');
     } catch (err) {
