@@ -4,6 +4,7 @@
  * covers. Pure: reads the snapshot and the model translate built from it.
  */
 
+import type { PassCode } from '../shared/codes.ts';
 import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
 import type { Snapshot } from '../model/k8s.ts';
 import type { RoutingModel } from '../model/types.ts';
@@ -27,7 +28,7 @@ export const AcmeCodes = {
   budget: 'PASS_ACME_BUDGET',
   account: 'PASS_ACME_ACCOUNT',
   onDemandRefused: 'PASS_ACME_ON_DEMAND_REFUSED',
-} as const;
+} as const satisfies Record<string, PassCode>;
 
 /** A `[[acme.domains]]` entry. */
 export interface AcmeDomain {

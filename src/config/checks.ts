@@ -1,4 +1,5 @@
 /* Checks between keys (entry point references, ports, ACME against the proxy mode) that the schema cannot see key by key. Pure. */
+import type { PassCode } from '../shared/codes.ts';
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { KeyLocator } from './locate.ts';
 import { keyDiagnostic } from './messages.ts';
@@ -30,7 +31,7 @@ function overlaps(a: ListenAddressConfig, b: ListenAddressConfig): boolean {
 export function crossCheck(config: StaticConfig, file: string, locator: KeyLocator): CrossCheckResult {
   const errors: Diagnostic[] = [];
   const warnings: Diagnostic[] = [];
-  const at = (severity: 'error' | 'warning', code: string, message: string, path: readonly PropertyKey[]): void => {
+  const at = (severity: 'error' | 'warning', code: PassCode, message: string, path: readonly PropertyKey[]): void => {
     (severity === 'error' ? errors : warnings).push(keyDiagnostic(severity, code, message, path, file, locator));
   };
   const eps = config.entryPoints;

@@ -1,12 +1,14 @@
 /* Configuration diagnostics: a key's file, line and name, zod's issues in TOML words, "did you mean". */
 import type { z } from 'zod';
+import type { PassCode } from '../shared/codes.ts';
+import { isPassCode } from '../shared/codes.ts';
 import type { Diagnostic, Severity } from '../shared/diagnostics.ts';
 import type { KeyLocator } from './locate.ts';
 import { formatKeyPath } from './locate.ts';
 import { knownKeysAt } from './schema.ts';
 
 /** A diagnostic about the key at `path` of `file`, with the line it is written on when known. */
-export function keyDiagnostic(severity: Severity, code: string, message: string, path: readonly PropertyKey[], file: string, locator: KeyLocator): Diagnostic {
+export function keyDiagnostic(severity: Severity, code: PassCode, message: string, path: readonly PropertyKey[], file: string, locator: KeyLocator): Diagnostic {
   const line = locator.lineOf(path);
   return {
     severity,
@@ -79,7 +81,7 @@ function distance(a: string, b: string): number {
 /** One diagnostic per problem zod found, with the file, line and key, in file order. */
 export function issueDiagnostics(issues: readonly z.core.$ZodIssue[], file: string, locator: KeyLocator): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const push = (code: string, message: string, path: readonly PropertyKey[]): void => {
+  const push = (code: PassCode, message: string, path: readonly PropertyKey[]): void => {
     out.push(keyDiagnostic('error', code, message, path, file, locator));
   };
   for (const issue of issues) {
@@ -105,7 +107,7 @@ export function issueDiagnostics(issues: readonly z.core.$ZodIssue[], file: stri
         break;
       case 'custom': {
         const passCode: unknown = issue.params?.['passCode'];
-        push(typeof passCode === 'string' ? passCode : 'PASS_CONFIG_BAD_VALUE', issue.message, path);
+        push(isPassCode(passCode) ? passCode : 'PASS_CONFIG_BAD_VALUE', issue.message, path);
         break;
       }
       default:

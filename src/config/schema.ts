@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import type { PassCode } from '../shared/codes.ts';
 import { PassError } from '../shared/errors.ts';
 import { parseHtpasswdLine } from './htpasswd.ts';
 
@@ -71,7 +72,7 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /** Issue parameters: the stable diagnostic code a custom check reports. */
-function code(passCode: string): { params: { passCode: string } } {
+function code(passCode: PassCode): { params: { passCode: PassCode } } {
   return { params: { passCode } };
 }
 

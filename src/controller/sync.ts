@@ -45,7 +45,7 @@ export interface ControllerState {
 export type SyncStage = 'build' | 'diagnostics' | 'hash' | 'apply';
 
 /** Stable code of the log line of a failed sync. */
-export const SYNC_FAILED = 'PASS_SYNC_FAILED';
+export const SYNC_FAILED = 'PASS_SYNC_FAILED' satisfies Diagnostic['code'];
 
 const STAGE_FAILED: Readonly<Record<SyncStage, string>> = {
   build: 'building the model failed',

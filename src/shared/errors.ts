@@ -1,3 +1,4 @@
+import type { PassCode } from './codes.ts';
 import type { Diagnostic, ObjectRef, SourceLocation } from './diagnostics.ts';
 import { formatDiagnostic } from './diagnostics.ts';
 
@@ -9,14 +10,14 @@ export interface PassErrorDetails {
   readonly cause?: unknown;
 }
 
-/** An error with a stable code and the object it concerns. */
+/** An error with a stable code (from the `CODES` catalogue of codes.ts, docs/errors.md) and the object it concerns. */
 export class PassError extends Error {
-  readonly code: string;
+  readonly code: PassCode;
   readonly object: ObjectRef | undefined;
   readonly field: string | undefined;
   readonly location: SourceLocation | undefined;
 
-  constructor(code: string, message: string, details: PassErrorDetails = {}) {
+  constructor(code: PassCode, message: string, details: PassErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'PassError';
     this.code = code;
@@ -42,7 +43,7 @@ export class PassError extends Error {
 export class PassDiagnosticsError extends PassError {
   readonly diagnostics: readonly Diagnostic[];
 
-  constructor(code: string, message: string, diagnostics: readonly Diagnostic[]) {
+  constructor(code: PassCode, message: string, diagnostics: readonly Diagnostic[]) {
     super(code, `${message}\n${diagnostics.map((d) => `  ${formatDiagnostic(d)}`).join('\n')}`);
     this.diagnostics = diagnostics;
   }

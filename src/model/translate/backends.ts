@@ -1,5 +1,6 @@
 /* Resolution of an Ingress backend (Service + port) to a model Backend through EndpointSlices. */
 
+import type { PassCode } from '../../shared/codes.ts';
 import type { Backend, Endpoint } from '../types.ts';
 import { Codes } from './diagnostics.ts';
 import type { DiagnosticList, Reporter } from './diagnostics.ts';
@@ -11,7 +12,7 @@ export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 /** A problem found while resolving, reported by the caller on the Ingress field that named the backend. */
 export interface BackendProblem {
-  readonly code: string;
+  readonly code: PassCode;
   readonly severity: 'error' | 'warning';
   readonly message: string;
   /** Which field of the backend reference it concerns. */

@@ -1,3 +1,4 @@
+import type { PassCode } from '../../shared/codes.ts';
 import type { Diagnostic, ObjectRef, Severity, SourceLocation } from '../../shared/diagnostics.ts';
 
 /** Stable diagnostic codes produced by translate. */
@@ -16,14 +17,14 @@ export const Codes = {
   badTls: 'PASS_SECRET_BAD_TLS',
   endpointFqdn: 'PASS_ENDPOINTSLICE_FQDN',
   internal: 'PASS_INGRESS_UNREADABLE',
-} as const;
+} as const satisfies Record<string, PassCode>;
 
 /** Reports findings about one object. */
 export interface Reporter {
   readonly ref: ObjectRef;
   readonly location: SourceLocation | undefined;
-  error(code: string, field: string, message: string): void;
-  warning(code: string, field: string, message: string): void;
+  error(code: PassCode, field: string, message: string): void;
+  warning(code: PassCode, field: string, message: string): void;
 }
 
 function sortKey(d: Diagnostic): string {
@@ -71,16 +72,16 @@ class ObjectReporter implements Reporter {
     this.location = location;
   }
 
-  #emit(severity: Severity, code: string, field: string, message: string): void {
+  #emit(severity: Severity, code: PassCode, field: string, message: string): void {
     const location = this.location;
     this.#list.add({ severity, code, message, object: this.ref, field, ...(location ? { location } : {}) });
   }
 
-  error(code: string, field: string, message: string): void {
+  error(code: PassCode, field: string, message: string): void {
     this.#emit('error', code, field, message);
   }
 
-  warning(code: string, field: string, message: string): void {
+  warning(code: PassCode, field: string, message: string): void {
     this.#emit('warning', code, field, message);
   }
 }

@@ -1,6 +1,7 @@
 /* Reading of `kubernetes.io/tls` Secrets into PEM certificate and key. */
 
 import { Buffer } from 'node:buffer';
+import type { PassCode } from '../../shared/codes.ts';
 import { Codes } from './diagnostics.ts';
 import type { DiagnosticList } from './diagnostics.ts';
 import { isRecord, readHeader, showValue } from './object.ts';
@@ -17,7 +18,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** The certificate chain (one or more CERTIFICATE blocks, nothing else) and the key of a TLS Secret. */
 export type TlsSecret =
   | { readonly ok: true; readonly certPem: string; readonly keyPem: string; readonly ref: ObjectRef }
-  | { readonly ok: false; readonly code: string; readonly message: string };
+  | { readonly ok: false; readonly code: PassCode; readonly message: string };
 
 /** Whether a text is one or more PEM CERTIFICATE blocks and nothing else. */
 export function isCertificateChainPem(text: string): boolean {
