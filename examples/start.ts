@@ -2,7 +2,7 @@
 // then Passerelle (native proxy, file source) on examples/passerelle.toml, and prints curl commands.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFlags } from '../src/config/flags.ts';
+import { parseFlags } from '../src/cli/flags.ts';
 import { startController } from '../src/cli/run.ts';
 import { startEcho } from './echo.ts';
 

@@ -1,9 +1,10 @@
-/* Composition of the ACME subsystem for `passerelle run`. */
+/* The ACME part of the composition root (cli/wire.ts): `[acme]` mapped to the manager, its store and the controller stage. */
 
 import { readFile } from 'node:fs/promises';
-import type { StaticConfig } from '../config/schema.ts';
+import type { AcmeConfig, StaticConfig } from '../config/schema.ts';
 import type { Logger } from '../shared/logger.ts';
 import { PassError } from '../shared/errors.ts';
+import { defined } from '../shared/optional.ts';
 import type { TranslateOptions } from '../model/translate/index.ts';
 import type { RoutingModel } from '../model/types.ts';
 import type { Snapshot } from '../model/k8s.ts';
@@ -23,9 +24,10 @@ import type { CertificateStatus } from '../acme/status.ts';
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { createAcmeStage } from '../controller/acme.ts';
+import type { AcmeStageOptions } from '../controller/acme.ts';
 import { KubernetesCertificateStore } from '../controller/acme-secrets.ts';
 import { parseAcmeStorage } from '../config/schema.ts';
-import { KubeClient, loadKubeConfig } from '../sources/kubernetes/client.ts';
+import type { KubeClient } from '../sources/kubernetes/client.ts';
 import { SecretClient } from '../sources/kubernetes/secrets.ts';
 
 /** Tuning that has no config key (tests, benchmarks): backoff, polling, budget, onDemand policy. */
@@ -55,33 +57,41 @@ export interface AcmeWiring {
   readonly stage: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
 }
 
+/** Which certificates `[acme]` wants from the model: the controller stage and `check` read it alike. */
+export function acmeStageOptions(a: AcmeConfig, translate: TranslateOptions): AcmeStageOptions {
+  return { onHostRule: a.onHostRule, domains: a.domains.map((d) => ({ main: d.main, sans: [...d.sans] })), classOptions: translate };
+}
+
 /**
  * The configured ACME store: the JSON file of `acme.storage`, or with `storage = "kubernetes"`,
  * `"kubernetes:NAMESPACE"` or `"kubernetes:NAMESPACE/PREFIX"` Secrets in that namespace (default:
- * `$POD_NAMESPACE`, else `kubernetes.leaseNamespace`, else the kubeconfig's namespace).
+ * `$POD_NAMESPACE`, else `kubernetes.leaseNamespace`, else the kubeconfig's namespace), through
+ * `kube`, the process's one Kubernetes client (undefined when the Kubernetes source is off).
  */
-export function createAcmeStore(config: StaticConfig, logger: Logger, options: { readonly challengePropagationMs?: number } = {}): CertificateStore {
+export function createAcmeStore(config: StaticConfig, logger: Logger, kube: KubeClient | undefined, options: { readonly challengePropagationMs?: number } = {}): CertificateStore {
   const a = config.acme;
   if (a === undefined) throw new PassError('PASS_CONFIG_BAD_ACME', 'no [acme] section');
   const storage = parseAcmeStorage(a.storage);
   if (typeof storage === 'string') throw new PassError('PASS_CONFIG_BAD_VALUE', storage, { field: 'acme.storage' });
   if (storage.kind === 'file') return new FileCertificateStore({ file: storage.file, certDates });
   const k = config.kubernetes;
-  if (!k.enabled) {
+  if (!k.enabled || kube === undefined) {
     throw new PassError('PASS_CONFIG_BAD_ACME', `acme.storage = "${a.storage}" keeps certificates in Kubernetes Secrets: it needs the Kubernetes source ([kubernetes] enabled = true or --kubernetes)`, { field: 'acme.storage' });
   }
-  const client = new KubeClient(loadKubeConfig(k.kubeconfig === undefined ? {} : { kubeconfig: k.kubeconfig }));
-  const namespace = storage.namespace ?? process.env['POD_NAMESPACE'] ?? k.leaseNamespace ?? client.namespace ?? 'default';
+  const namespace = storage.namespace ?? process.env['POD_NAMESPACE'] ?? k.leaseNamespace ?? kube.namespace ?? 'default';
   return new KubernetesCertificateStore({
-    secrets: new SecretClient(client, namespace, logger),
+    secrets: new SecretClient(kube, namespace, logger),
     prefix: storage.prefix,
     logger,
-    ...(options.challengePropagationMs === undefined ? {} : { challengePropagationMs: options.challengePropagationMs }),
+    ...defined({ challengePropagationMs: options.challengePropagationMs }),
   });
 }
 
-/** Builds the ACME subsystem from `[acme]`; `onChange` re-syncs the controller. */
-export async function createAcme(config: StaticConfig, translate: TranslateOptions, logger: Logger, onChange: () => void, tuning: AcmeTuning = {}): Promise<AcmeWiring | undefined> {
+/**
+ * Builds the ACME subsystem from `[acme]` (undefined without one); `onChange` re-syncs the
+ * controller; `kube` is the process's Kubernetes client, for Secret storage.
+ */
+export async function createAcme(config: StaticConfig, translate: TranslateOptions, logger: Logger, onChange: () => void, tuning: AcmeTuning = {}, kube?: KubeClient): Promise<AcmeWiring | undefined> {
   const a = config.acme;
   if (a === undefined) return undefined;
   let caBundlePem: string | undefined;
@@ -92,21 +102,23 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
       throw new PassError('PASS_ACME_CA_BUNDLE', `cannot read acme.caBundle ${a.caBundle}: ${(err as Error).message}`, { field: 'acme.caBundle', cause: err });
     }
   }
-  const store = tuning.store ?? createAcmeStore(config, logger, tuning.challengePropagationMs === undefined ? {} : { challengePropagationMs: tuning.challengePropagationMs });
+  const store = tuning.store ?? createAcmeStore(config, logger, kube, defined({ challengePropagationMs: tuning.challengePropagationMs }));
   // Several replicas (Secret storage): the leader publishes its challenges, every replica answers them.
-  const challenges = new AcmeChallenges({ logger, ...(store.challenges === undefined ? {} : { share: store.challenges }) });
-  const domains = a.domains.map((d) => ({ main: d.main, sans: [...d.sans] }));
+  const challenges = new AcmeChallenges({ logger, ...defined({ share: store.challenges }) });
+  const stageOptions = acmeStageOptions(a, translate);
   const manager = new AcmeManager({
     client: {
       directoryUrl: a.caServer,
       termsAccepted: a.acceptTermsOfService,
-      ...(a.email === undefined ? {} : { email: a.email }),
-      ...(a.eab === undefined ? {} : { eab: { kid: a.eab.kid, hmacKey: a.eab.hmacKey } }),
-      ...(caBundlePem === undefined ? {} : { caBundlePem }),
-      ...(tuning.pollMinMs === undefined ? {} : { pollMinMs: tuning.pollMinMs }),
-      ...(tuning.pollMaxMs === undefined ? {} : { pollMaxMs: tuning.pollMaxMs }),
-      ...(tuning.pollAttempts === undefined ? {} : { pollAttempts: tuning.pollAttempts }),
-      ...(tuning.httpRetries === undefined ? {} : { httpRetries: tuning.httpRetries }),
+      ...defined({
+        email: a.email,
+        eab: a.eab === undefined ? undefined : { kid: a.eab.kid, hmacKey: a.eab.hmacKey },
+        caBundlePem,
+        pollMinMs: tuning.pollMinMs,
+        pollMaxMs: tuning.pollMaxMs,
+        pollAttempts: tuning.pollAttempts,
+        httpRetries: tuning.httpRetries,
+      }),
     },
     store,
     challenges,
@@ -114,26 +126,26 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
     challengeTypes: a.challenge === 'tls-alpn-01' ? ['tls-alpn-01', 'http-01'] : ['http-01'],
     logger,
     onChange,
-    domainNames: domains.flatMap((d) => [d.main, ...d.sans]),
-    ...(a.onDemand
-      ? {
-          onDemand: tuning.onDemand ?? {
+    domainNames: stageOptions.domains.flatMap((d) => [d.main, ...d.sans]),
+    ...defined({
+      onDemand: a.onDemand
+        ? (tuning.onDemand ?? {
             domains: a.onDemandDomains,
             ingressHosts: a.onDemandIngressHosts,
             perMinute: a.onDemandRateLimit,
-            ...(a.onDemandAsk === undefined ? {} : { ask: a.onDemandAsk }),
-          },
-        }
-      : {}),
-    ...(tuning.isLeader === undefined ? {} : { isLeader: tuning.isLeader }),
-    ...(tuning.backoffBaseMs === undefined ? {} : { backoffBaseMs: tuning.backoffBaseMs }),
-    ...(tuning.backoffMaxMs === undefined ? {} : { backoffMaxMs: tuning.backoffMaxMs }),
-    ...(tuning.checkIntervalMs === undefined ? {} : { checkIntervalMs: tuning.checkIntervalMs }),
-    ...(tuning.concurrency === undefined ? {} : { concurrency: tuning.concurrency }),
+            ...defined({ ask: a.onDemandAsk }),
+          })
+        : undefined,
+      isLeader: tuning.isLeader,
+      backoffBaseMs: tuning.backoffBaseMs,
+      backoffMaxMs: tuning.backoffMaxMs,
+      checkIntervalMs: tuning.checkIntervalMs,
+      concurrency: tuning.concurrency,
+    }),
     renewFraction: tuning.renewFraction ?? a.renewBefore,
     budget: tuning.budget ?? { ...LETS_ENCRYPT_BUDGET, perRegisteredDomain: a.weeklyBudget },
   });
-  const stage = createAcmeStage(manager, { onHostRule: a.onHostRule, domains, classOptions: translate });
+  const stage = createAcmeStage(manager, stageOptions);
   return { manager, challenges, stage };
 }
 
@@ -149,17 +161,17 @@ export interface AcmeCheck {
 /**
  * The state of every ACME certificate, read from the store without writing to it or to the CA:
  * what the running controller would order, what is valid until when, what failed and why.
+ * `kube`: the process's Kubernetes client, for Secret storage.
  */
-export async function acmeCheck(config: StaticConfig, translate: TranslateOptions, snapshot: Snapshot, model: RoutingModel): Promise<AcmeCheck> {
+export async function acmeCheck(config: StaticConfig, translate: TranslateOptions, snapshot: Snapshot, model: RoutingModel, kube?: KubeClient): Promise<AcmeCheck> {
   const a = config.acme;
   if (a === undefined) return { storage: 'none', certificates: [], diagnostics: model.diagnostics };
-  const domains = a.domains.map((d) => ({ main: d.main, sans: [...d.sans] }));
-  const set = acmeRequests(snapshot, model, { onHostRule: a.onHostRule, domains, classOptions: translate });
+  const set = acmeRequests(snapshot, model, acmeStageOptions(a, translate));
   const extra: Diagnostic[] = [];
   let storage = a.storage;
   let state: AcmeState = emptyAcmeState;
   try {
-    const store = createAcmeStore(config, silentLogger);
+    const store = createAcmeStore(config, silentLogger, kube);
     storage = store.description;
     state = await store.load();
   } catch (err) {

@@ -1,5 +1,6 @@
 import { PassError } from '../shared/errors.ts';
-import type { CliFlags } from '../config/flags.ts';
+import type { CliFlags } from './flags.ts';
+import { defined } from '../shared/optional.ts';
 import { explainRequest } from '../model/explain.ts';
 import { buildOnce } from './build.ts';
 
@@ -10,7 +11,7 @@ export async function explainCommand(flags: CliFlags, out: NodeJS.WritableStream
     throw new PassError('PASS_CLI_BAD_URL', `explain needs an absolute URL such as http://example.com/path, got ${JSON.stringify(url ?? '')}`);
   }
   const { model } = await buildOnce(flags);
-  const explanation = explainRequest(model, { url, ...(flags.method === undefined ? {} : { method: flags.method }), headers: flags.headers });
+  const explanation = explainRequest(model, { url, headers: flags.headers, ...defined({ method: flags.method }) });
   out.write(flags.output === 'json' ? `${JSON.stringify(explanation, null, 2)}\n` : `${explanation.lines.join('\n')}\n`);
   return explanation.entryPoint === undefined ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 import { formatDiagnostic } from '../shared/diagnostics.ts';
 import { PassDiagnosticsError, PassError } from '../shared/errors.ts';
-import { parseFlags } from '../config/flags.ts';
+import { parseFlags } from './flags.ts';
 import { runCommand } from './run.ts';
 import { checkCommand } from './check.ts';
 import { explainCommand } from './explain.ts';

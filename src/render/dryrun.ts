@@ -1,3 +1,5 @@
+import type { Diagnostic } from '../shared/diagnostics.ts';
+import { formatDiagnostic } from '../shared/diagnostics.ts';
 import type { RenderedConfig, RenderedFile } from './types.ts';
 
 /** The marker line that opens a file's section in `--dry-run` output. */
@@ -7,10 +9,20 @@ export function sectionHeader(f: RenderedFile): string {
 }
 
 /**
- * `--dry-run` output: the main configuration, then every auxiliary file in a marked section.
+ * The diagnostics of a rendered dry run as a trailing comment block, one line per diagnostic in the
+ * form `passerelle check` and the native route table use; no diagnostic: no block.
+ */
+export function formatDiagnosticsBlock(diagnostics: readonly Diagnostic[]): string {
+  if (diagnostics.length === 0) return '';
+  return `${['# ===== diagnostics =====', ...diagnostics.map((d) => `# ${formatDiagnostic(d)}`)].join('\n')}\n`;
+}
+
+/**
+ * `--dry-run` output: the main configuration, then every auxiliary file in a marked section, then
+ * `diagnostics` (default: the rendering's own) in a trailing comment block.
  * Files holding private keys or password hashes show only their size.
  */
-export function formatDryRun(rendered: RenderedConfig): string {
+export function formatDryRun(rendered: RenderedConfig, diagnostics: readonly Diagnostic[] = rendered.diagnostics): string {
   const parts: string[] = [sectionHeader(rendered.main), rendered.main.content.trimEnd(), ''];
   for (const f of [...rendered.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     parts.push(sectionHeader(f));
@@ -19,12 +31,7 @@ export function formatDryRun(rendered: RenderedConfig): string {
     else parts.push('# (empty)');
     parts.push('');
   }
-  if (rendered.diagnostics.length > 0) {
-    parts.push('# ===== diagnostics =====');
-    for (const d of rendered.diagnostics) parts.push(`# ${d.severity} ${d.code}${d.object ? ` ${d.object.kind} ${d.object.namespace === undefined ? '' : `${d.object.namespace}/`}${d.object.name}` : ''}: ${d.message}`);
-    parts.push('');
-  }
-  return `${parts.join('\n')}`;
+  return `${parts.join('\n')}${formatDiagnosticsBlock(diagnostics)}`;
 }
 
 /** A line diff (longest common subsequence) in unified style, without hunk headers: ` `, `-`, `+` lines. */

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { KubeObject } from '../../src/model/k8s.ts';
-import { parseFlags } from '../../src/config/flags.ts';
+import { parseFlags } from '../../src/cli/flags.ts';
 import { startController, type RunningController } from '../../src/cli/run.ts';
 import type { Logger } from '../../src/shared/logger.ts';
 import type { Cluster } from '../kube/harness.ts';

@@ -6,29 +6,12 @@
  * Run inside scripts/in-netns.sh, in every mode (PASSERELLE_MODE narrows).
  */
 
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeObject } from '../../src/model/k8s.ts';
-import { startCluster, type Cluster } from '../kube/harness.ts';
-import {
-  clearStatus,
-  deployService,
-  echoOf,
-  getIngress,
-  modesUnderTest,
-  namespace,
-  ourClass,
-  requireNetns,
-  selfSignedSecret,
-  send,
-  startPasserelle,
-  statusAddresses,
-  waitFor,
-  waitForStatus,
-  type Passerelle,
-  type Pod,
-} from './env.ts';
+import { deployService, echoOf, getIngress, selfSignedSecret, send, statusAddresses, waitFor } from './env.ts';
+import { describeFeature } from './suite.ts';
 
 const NS = 'conformance-host-rules';
 
@@ -55,91 +38,71 @@ const otherClass: KubeObject = {
   },
 };
 
-describe('conformance: host rules and ingress class', () => {
-  let cluster: Cluster;
-  let certPem = '';
-  const pods: Pod[] = [];
+/** The PEM of the self-signed certificate of foo.bar.com, set by `deploy`. */
+let certPem = '';
 
-  before(async () => {
-    requireNetns();
-    cluster = await startCluster();
-    await cluster.apply(namespace(NS));
-    await cluster.apply(ourClass);
-    const tls = await selfSignedSecret(NS, 'conformance-tls', 'foo.bar.com');
-    certPem = tls.certPem;
-    await cluster.apply(tls.secret);
-    for (const svc of ['wildcard-foo-com', 'foo-bar-com', 'ingress-class-prefix']) pods.push(...(await deployService(cluster, NS, svc)));
-    await cluster.apply(hostRules);
-    await cluster.apply(otherClass);
-  });
-  after(async () => {
-    for (const p of pods) await p.close();
-    await cluster?.stop();
-  });
-
-  for (const mode of modesUnderTest()) {
-    describe(`${mode} mode`, () => {
-      let pass: Passerelle | undefined;
-      let address = '';
-      before(async () => {
-        await clearStatus(cluster, NS, 'host-rules');
-        pass = await startPasserelle(cluster, mode);
-        const p = pass;
-        address = await waitForStatus(cluster, NS, 'host-rules');
-        await waitFor(`${mode}: foo.bar.com served`, async () => (await send({ address, port: p.httpPort, host: 'foo.bar.com' })).status === 200);
-      });
-      after(async () => {
-        await pass?.stop();
-      });
-
-      test('the Ingress status shows the address where it is exposed', () => {
-        assert.equal(address, '192.0.2.1');
-      });
-
-      test('https://foo.bar.com: the TLS Secret is served by SNI, verifies for foo.bar.com, reaches foo-bar-com', async () => {
-        assert.ok(pass);
-        const p = pass;
-        // A certificate change reaches the proxy after the routes: wait for the handshake to verify.
-        const reply = await waitFor('a verified TLS answer', () => send({ address, port: p.httpsPort, host: 'foo.bar.com', ca: certPem }), 30_000);
-        const echo = echoOf(reply);
-        assert.equal(echo.service, 'foo-bar-com');
-        assert.equal(echo.host, 'foo.bar.com');
-        // The same CA does not verify another name on that port (the certificate is not served for it).
-        await assert.rejects(send({ address, port: p.httpsPort, host: 'bar.foo.com', ca: certPem }));
-      });
-
-      test('http://foo.bar.com reaches foo-bar-com', async () => {
-        assert.ok(pass);
-        const echo = echoOf(await send({ address, port: pass.httpPort, host: 'foo.bar.com' }));
-        assert.equal(echo.service, 'foo-bar-com');
-        assert.equal(echo.host, 'foo.bar.com');
-      });
-
-      test('http://subdomain.bar.com: no host matches, 404', async () => {
-        assert.ok(pass);
-        assert.equal((await send({ address, port: pass.httpPort, host: 'subdomain.bar.com' })).status, 404);
-      });
-
-      test('http://bar.foo.com matches *.foo.com', async () => {
-        assert.ok(pass);
-        const echo = echoOf(await send({ address, port: pass.httpPort, host: 'bar.foo.com' }));
-        assert.equal(echo.service, 'wildcard-foo-com');
-        assert.equal(echo.host, 'bar.foo.com');
-      });
-
-      test('*.foo.com covers one label only: baz.bar.foo.com and foo.com get 404', async () => {
-        assert.ok(pass);
-        assert.equal((await send({ address, port: pass.httpPort, host: 'baz.bar.foo.com' })).status, 404);
-        assert.equal((await send({ address, port: pass.httpPort, host: 'foo.com' })).status, 404);
-      });
-
-      test('an Ingress of another class is not served and never gets a status', async () => {
-        assert.ok(pass);
-        assert.equal((await send({ address, port: pass.httpPort, host: 'ingress-class' })).status, 404);
-        // Our Ingress got its status long ago; give the writer more passes to (wrongly) touch the other one.
-        await sleep(1500);
-        assert.deepEqual(statusAddresses(await getIngress(cluster, NS, 'test-ingress-class')), []);
-      });
+describeFeature(
+  'conformance: host rules and ingress class',
+  {
+    namespace: NS,
+    ingress: 'host-rules',
+    deploy: async (cluster, pods) => {
+      const tls = await selfSignedSecret(NS, 'conformance-tls', 'foo.bar.com');
+      certPem = tls.certPem;
+      await cluster.apply(tls.secret);
+      for (const svc of ['wildcard-foo-com', 'foo-bar-com', 'ingress-class-prefix']) pods.push(...(await deployService(cluster, NS, svc)));
+      await cluster.apply(hostRules);
+      await cluster.apply(otherClass);
+    },
+    served: ({ mode, pass, address }) => waitFor(`${mode}: foo.bar.com served`, async () => (await send({ address, port: pass.httpPort, host: 'foo.bar.com' })).status === 200),
+  },
+  (env) => {
+    test('the Ingress status shows the address where it is exposed', () => {
+      assert.equal(env.address, '192.0.2.1');
     });
-  }
-});
+
+    test('https://foo.bar.com: the TLS Secret is served by SNI, verifies for foo.bar.com, reaches foo-bar-com', async () => {
+      const { address, pass: p } = env;
+      // A certificate change reaches the proxy after the routes: wait for the handshake to verify.
+      const reply = await waitFor('a verified TLS answer', () => send({ address, port: p.httpsPort, host: 'foo.bar.com', ca: certPem }), 30_000);
+      const echo = echoOf(reply);
+      assert.equal(echo.service, 'foo-bar-com');
+      assert.equal(echo.host, 'foo.bar.com');
+      // The same CA does not verify another name on that port (the certificate is not served for it).
+      await assert.rejects(send({ address, port: p.httpsPort, host: 'bar.foo.com', ca: certPem }));
+    });
+
+    test('http://foo.bar.com reaches foo-bar-com', async () => {
+      const { address, pass } = env;
+      const echo = echoOf(await send({ address, port: pass.httpPort, host: 'foo.bar.com' }));
+      assert.equal(echo.service, 'foo-bar-com');
+      assert.equal(echo.host, 'foo.bar.com');
+    });
+
+    test('http://subdomain.bar.com: no host matches, 404', async () => {
+      const { address, pass } = env;
+      assert.equal((await send({ address, port: pass.httpPort, host: 'subdomain.bar.com' })).status, 404);
+    });
+
+    test('http://bar.foo.com matches *.foo.com', async () => {
+      const { address, pass } = env;
+      const echo = echoOf(await send({ address, port: pass.httpPort, host: 'bar.foo.com' }));
+      assert.equal(echo.service, 'wildcard-foo-com');
+      assert.equal(echo.host, 'bar.foo.com');
+    });
+
+    test('*.foo.com covers one label only: baz.bar.foo.com and foo.com get 404', async () => {
+      const { address, pass } = env;
+      assert.equal((await send({ address, port: pass.httpPort, host: 'baz.bar.foo.com' })).status, 404);
+      assert.equal((await send({ address, port: pass.httpPort, host: 'foo.com' })).status, 404);
+    });
+
+    test('an Ingress of another class is not served and never gets a status', async () => {
+      const { address, pass } = env;
+      assert.equal((await send({ address, port: pass.httpPort, host: 'ingress-class' })).status, 404);
+      // Our Ingress got its status long ago; give the writer more passes to (wrongly) touch the other one.
+      await sleep(1500);
+      assert.deepEqual(statusAddresses(await getIngress(env.cluster, NS, 'test-ingress-class')), []);
+    });
+  },
+);

@@ -6,25 +6,11 @@
  * every mode (PASSERELLE_MODE narrows).
  */
 
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/model/k8s.ts';
-import { startCluster, type Cluster } from '../kube/harness.ts';
-import {
-  clearStatus,
-  deployService,
-  echoOf,
-  modesUnderTest,
-  namespace,
-  ourClass,
-  requireNetns,
-  send,
-  startPasserelle,
-  waitFor,
-  waitForStatus,
-  type Passerelle,
-  type Pod,
-} from './env.ts';
+import { deployService, echoOf, send, waitFor, waitForStatus } from './env.ts';
+import { describeFeature } from './suite.ts';
 
 const NS = 'conformance-path-rules';
 type PathType = 'Exact' | 'Prefix';
@@ -169,71 +155,51 @@ const tableIngress: KubeObject = {
   spec: { rules: TABLE.map((row, i) => rule(tableHost(i), row.paths)) },
 };
 
-describe('conformance: path rules', () => {
-  let cluster: Cluster;
-  const pods: Pod[] = [];
-
-  before(async () => {
-    requireNetns();
-    cluster = await startCluster();
-    await cluster.apply(namespace(NS));
-    await cluster.apply(ourClass);
-    for (const svc of Object.values(SERVICE_OF)) pods.push(...(await deployService(cluster, NS, svc)));
-    await cluster.apply(featureIngress);
-    await cluster.apply(tableIngress);
-  });
-  after(async () => {
-    for (const p of pods) await p.close();
-    await cluster?.stop();
-  });
-
-  for (const mode of modesUnderTest()) {
-    describe(`${mode} mode`, () => {
-      let pass: Passerelle | undefined;
-      let address = '';
-      before(async () => {
-        await clearStatus(cluster, NS, 'path-rules');
-        pass = await startPasserelle(cluster, mode);
-        const p = pass;
-        address = await waitForStatus(cluster, NS, 'path-rules');
-        // Both Ingresses are served (the last rule of the table is the last one written).
-        await waitFor(`${mode}: both Ingresses served`, async () => {
-          const a = await send({ address, port: p.httpPort, host: 'exact-path-rules', path: '/foo' });
-          const b = await send({ address, port: p.httpPort, host: tableHost(TABLE.length - 1), path: '/foo' });
-          return a.status === 200 && b.status === 200;
-        });
-      });
-      after(async () => {
-        await pass?.stop();
-      });
-
-      const check = async (host: string, path: string, expect: string | 404): Promise<void> => {
-        assert.ok(pass);
-        const reply = await send({ address, port: pass.httpPort, host, path });
-        if (expect === 404) {
-          assert.equal(reply.status, 404, `${host}${path}: expected 404, got ${reply.status} ${reply.text.slice(0, 120)}`);
-          return;
-        }
-        const echo = echoOf(reply);
-        assert.equal(echo.service, expect, `${host}${path} served by ${expect}`);
-        assert.equal(echo.path, path, 'the request path reaches the backend unchanged');
-        assert.equal(echo.host, host);
-      };
-
-      test('the Ingress status shows the address where it is exposed', async () => {
-        assert.equal(address, '192.0.2.1');
-        assert.equal(await waitForStatus(cluster, NS, 'pathtype-examples'), '192.0.2.1');
-      });
-
-      for (const s of SCENARIOS) {
-        test(`feature: ${s.why}`, () => check(s.host, s.path, s.expect));
+describeFeature(
+  'conformance: path rules',
+  {
+    namespace: NS,
+    ingress: 'path-rules',
+    deploy: async (cluster, pods) => {
+      for (const svc of Object.values(SERVICE_OF)) pods.push(...(await deployService(cluster, NS, svc)));
+      await cluster.apply(featureIngress);
+      await cluster.apply(tableIngress);
+    },
+    // Both Ingresses are served (the last rule of the table is the last one written).
+    served: ({ mode, pass: p, address }) =>
+      waitFor(`${mode}: both Ingresses served`, async () => {
+        const a = await send({ address, port: p.httpPort, host: 'exact-path-rules', path: '/foo' });
+        const b = await send({ address, port: p.httpPort, host: tableHost(TABLE.length - 1), path: '/foo' });
+        return a.status === 200 && b.status === 200;
+      }),
+  },
+  (env) => {
+    const check = async (host: string, path: string, expect: string | 404): Promise<void> => {
+      const { address, pass } = env;
+      const reply = await send({ address, port: pass.httpPort, host, path });
+      if (expect === 404) {
+        assert.equal(reply.status, 404, `${host}${path}: expected 404, got ${reply.status} ${reply.text.slice(0, 120)}`);
+        return;
       }
+      const echo = echoOf(reply);
+      assert.equal(echo.service, expect, `${host}${path} served by ${expect}`);
+      assert.equal(echo.path, path, 'the request path reaches the backend unchanged');
+      assert.equal(echo.host, host);
+    };
 
-      TABLE.forEach((row, i) => {
-        test(`pathType examples row ${i + 1}: ${row.note}`, async () => {
-          for (const path of row.requests) await check(tableHost(i), path, row.expect);
-        });
+    test('the Ingress status shows the address where it is exposed', async () => {
+      assert.equal(env.address, '192.0.2.1');
+      assert.equal(await waitForStatus(env.cluster, NS, 'pathtype-examples'), '192.0.2.1');
+    });
+
+    for (const s of SCENARIOS) {
+      test(`feature: ${s.why}`, () => check(s.host, s.path, s.expect));
+    }
+
+    TABLE.forEach((row, i) => {
+      test(`pathType examples row ${i + 1}: ${row.note}`, async () => {
+        for (const path of row.requests) await check(tableHost(i), path, row.expect);
       });
     });
-  }
-});
+  },
+);

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { PassError } from '../../src/shared/errors.ts';
-import { applyFlags, parseFlags } from '../../src/config/flags.ts';
-import type { CliFlags } from '../../src/config/flags.ts';
+import { applyFlags, parseFlags } from '../../src/cli/flags.ts';
+import type { CliFlags } from '../../src/cli/flags.ts';
 import { parseConfig } from '../../src/config/load.ts';
 
 const none: CliFlags = { command: undefined, positionals: [], dryRun: false, output: 'text', headers: [], diff: false, help: false, version: false };

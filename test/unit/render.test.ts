@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFlags } from '../../src/config/flags.ts';
+import { parseFlags } from '../../src/cli/flags.ts';
 import { buildOnce } from '../../src/cli/build.ts';
 import type { RoutingModel } from '../../src/model/types.ts';
 import { formatDryRun, lineDiff } from '../../src/render/dryrun.ts';
@@ -100,7 +100,7 @@ test('server slots: empty slots wait in maintenance; a known allocation is kept 
   assert.match(r.main.content, /server s2 127\.0\.0\.1:1 weight 1 disabled/);
   const ids = Object.keys(model.backends);
   const slots = Object.fromEntries(ids.map((id) => [id, Array.from({ length: 16 }, () => null)]));
-  const kept = renderHaproxy(model, { workDir: WORK, slots });
+  const kept = renderHaproxy(model, { workDir: WORK }, { slots, prefixDepth: 4 });
   assert.match(kept.main.content, /server s16 /);
 });
 
@@ -112,12 +112,12 @@ test('server slots: an endpoint keeps its slot; a new address never takes a slot
   const first = buildHaproxyView(m([ep('10.0.0.1', 80)]), { workDir: WORK });
   assert.deepEqual(servers(first), ['10.0.0.1:80+', '127.0.0.1:1-', '127.0.0.1:1-', '127.0.0.1:1-']);
   const slots = { 'd/s:80': [{ host: '10.0.0.1', port: 80 }, null, null, null] };
-  const swapped = buildHaproxyView(m([ep('10.0.0.2', 80)]), { workDir: WORK, slots });
+  const swapped = buildHaproxyView(m([ep('10.0.0.2', 80)]), { workDir: WORK }, { slots, prefixDepth: 4 });
   assert.deepEqual(servers(swapped), ['10.0.0.1:80-', '10.0.0.2:80+', '127.0.0.1:1-', '127.0.0.1:1-']);
   assert.equal(swapped.view.backends[0]!.compacted, false);
-  const back = buildHaproxyView(m([ep('10.0.0.1', 80)]), { workDir: WORK, slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }, { host: '10.0.0.2', port: 80 }, null, null] } });
+  const back = buildHaproxyView(m([ep('10.0.0.1', 80)]), { workDir: WORK }, { slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }, { host: '10.0.0.2', port: 80 }, null, null] }, prefixDepth: 4 });
   assert.deepEqual(servers(back), ['10.0.0.1:80+', '10.0.0.2:80-', '127.0.0.1:1-', '127.0.0.1:1-']);
-  const full = buildHaproxyView(m([ep('10.0.0.9', 80)]), { workDir: WORK, slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }] } });
+  const full = buildHaproxyView(m([ep('10.0.0.9', 80)]), { workDir: WORK }, { slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }] }, prefixDepth: 4 });
   assert.equal(full.view.backends[0]!.compacted, true, 'no never-used slot left: a fresh layout, applied by a reload');
   assert.deepEqual(servers(full), ['10.0.0.9:80+', '127.0.0.1:1-', '127.0.0.1:1-', '127.0.0.1:1-']);
 });

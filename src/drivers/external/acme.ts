@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { ACME_CHALLENGE_PREFIX } from '../../model/redirect.ts';
+import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AcmeChallengeHook } from '../types.ts';
 import type { HostPort } from '../../render/types.ts';
@@ -30,15 +31,32 @@ export class AcmeResponder {
     });
   }
 
-  /** Listens on 127.0.0.1 on a free port; returns the address to forward to. */
-  async start(): Promise<HostPort> {
+  /**
+   * Listens on 127.0.0.1: on `preferred`'s port when given and free (the port a previous run forwarded
+   * to, so that the rendered configuration stays the same), else on a free port. Returns the address
+   * to forward to.
+   */
+  async start(preferred?: HostPort): Promise<HostPort> {
     if (this.#address !== undefined) return this.#address;
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const listen = (port: number): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const failed = (err: Error): void => reject(err);
+        this.#server.once('error', failed);
+        this.#server.listen(port, '127.0.0.1', () => {
+          this.#server.off('error', failed);
+          resolve();
+        });
+      });
+    const wanted = preferred?.host === '127.0.0.1' ? preferred.port : 0;
+    try {
+      await listen(wanted);
+    } catch (err) {
+      // Taken by another process since: any free port will do (the configuration then changes).
+      if (wanted === 0) throw err;
+      await listen(0);
+    }
     const a = this.#server.address();
-    if (a === null || typeof a === 'string') throw new Error('acme responder has no port');
+    if (a === null || typeof a === 'string') throw new PassError('PASS_ACME_RESPONDER', 'the ACME responder is listening without a TCP port');
     this.#address = { host: '127.0.0.1', port: a.port };
     return this.#address;
   }

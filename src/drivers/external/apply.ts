@@ -10,6 +10,7 @@ import type { RenderedConfig, HostPort } from '../../render/types.ts';
 import { formatDiagnostic } from '../../shared/diagnostics.ts';
 import type { ObjectRef } from '../../shared/diagnostics.ts';
 import { PassError } from '../../shared/errors.ts';
+import { defined } from '../../shared/optional.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { SerialQueue } from '../../shared/serial.ts';
@@ -19,6 +20,8 @@ import { AuthResponder, usersByEntryPoint } from './auth.ts';
 import { keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
 import { ManagedProcess } from './process.ts';
 import type { ProcessSpec } from './process.ts';
+import { loadRenderState, saveRenderState } from './state.ts';
+import type { RenderState } from './state.ts';
 import { generateDefaultCertificate, type KeyPair } from '../default-certificate.ts';
 
 /** Options shared by the HAProxy and nginx drivers. */
@@ -49,14 +52,28 @@ export interface ExternalDriverOptions {
   readonly logger?: Logger;
 }
 
-/** What the render step receives from the driver. */
-export interface RenderContext {
+/** What the render step receives from the driver; `L` is the dialect's layout. */
+export interface RenderContext<L> {
   readonly workDir: string;
   readonly acmeChallengeAddress: HostPort | undefined;
+  /** The layout of the configuration in the work directory; undefined: allocate a fresh one. */
+  readonly previous: L | undefined;
 }
 
-/** The proxy-specific half of an external driver. */
-export interface Dialect {
+/** One rendering and what the dialect keeps of it. */
+export interface Rendering<S, L> {
+  readonly config: RenderedConfig;
+  /** The dialect's own record of the rendering (HAProxy: the view, to compute runtime API commands). */
+  readonly state: S;
+  /** What the next rendering starts from (HAProxy: server slots, prefix depth); saved in the work directory. */
+  readonly layout: L;
+}
+
+/**
+ * The proxy-specific half of an external driver. `S` is what it keeps of a rendering, `L` the layout
+ * one rendering hands to the next; rendering is a pure function of (model, context with that layout).
+ */
+export interface Dialect<S = unknown, L = unknown> {
   readonly name: 'haproxy' | 'nginx';
   readonly defaultBinary: string;
   /**
@@ -68,7 +85,9 @@ export interface Dialect {
   reloadTemplates(): void;
   /** The unix socket where the controller checks passwords the proxy cannot (HAProxy: `$apr1$`). */
   authSocket?(workDir: string): string;
-  render(model: RoutingModel, ctx: RenderContext): RenderedConfig;
+  render(model: RoutingModel, ctx: RenderContext<L>): Rendering<S, L>;
+  /** Reads a layout saved as JSON, or undefined when it is not one. */
+  parseLayout(value: unknown): L | undefined;
   /** Writes the default certificate files the configuration references. */
   writeDefaultCertificate(workDir: string, pair: KeyPair): Promise<void>;
   /** Arguments that validate a configuration file. */
@@ -85,7 +104,7 @@ export interface Dialect {
    * Applies a change whose structure is unchanged (endpoints, certificate contents) without a
    * reload; resolves false when it cannot.
    */
-  runtimeApply?(previous: RenderedConfig, next: RenderedConfig, workDir: string): Promise<boolean>;
+  runtimeApply?(previous: Rendering<S, L>, next: Rendering<S, L>, workDir: string): Promise<boolean>;
 }
 
 /** Where a validation error points: the line of the configuration and the section around it. */
@@ -104,7 +123,7 @@ export function locateError(message: string, config: string, configFile: string)
       break;
     }
   }
-  return { line: n, ...(text === undefined ? {} : { text }), ...(section === undefined ? {} : { section }) };
+  return { line: n, ...defined({ text, section }) };
 }
 
 /** The Kubernetes object an HAProxy/nginx section belongs to, when its name tells. */
@@ -122,10 +141,10 @@ function objectOfSection(section: string | undefined): ObjectRef | undefined {
  * validate with the binary → atomic rename → reload (or the runtime API); a checksum skips
  * unchanged configurations; a failed validation leaves the running configuration in place.
  */
-export class ExternalDriver implements ProxyDriver {
+export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
   readonly name: string;
   readonly workDir: string;
-  readonly #dialect: Dialect;
+  readonly #dialect: Dialect<S, L>;
   readonly #options: ExternalDriverOptions;
   readonly #logger: Logger;
   readonly #binary: string;
@@ -134,7 +153,10 @@ export class ExternalDriver implements ProxyDriver {
   #acme: AcmeResponder | undefined;
   #auth: AuthResponder | undefined;
   #acmeAddress: HostPort | undefined;
-  #last: RenderedConfig | undefined;
+  /** The last applied rendering. */
+  #last: Rendering<S, L> | undefined;
+  /** The layout of the configuration written in the work directory (saved there too). */
+  #layout: L | undefined;
   #lastModel: RoutingModel | undefined;
   #prepared = false;
   readonly #queue = new SerialQueue();
@@ -152,7 +174,7 @@ export class ExternalDriver implements ProxyDriver {
   /** Applies skipped because nothing changed. */
   skipped = 0;
 
-  constructor(dialect: Dialect, options: ExternalDriverOptions = {}) {
+  constructor(dialect: Dialect<S, L>, options: ExternalDriverOptions = {}) {
     this.#dialect = dialect;
     this.name = dialect.name;
     this.#options = options;
@@ -169,7 +191,24 @@ export class ExternalDriver implements ProxyDriver {
 
   /** The last applied rendering. */
   get current(): RenderedConfig | undefined {
-    return this.#last;
+    return this.#last?.config;
+  }
+
+  /** The state saved in the work directory by the last driver that wrote a configuration there. */
+  #savedState(): Promise<RenderState<L> | undefined> {
+    return loadRenderState(this.workDir, this.#dialect.name, (v) => this.#dialect.parseLayout(v), (message) => this.#logger.warn({ workDir: this.workDir }, message));
+  }
+
+  /**
+   * What the next {@link apply} of `model` would render, as `render --diff` shows it: with the
+   * layout and the ACME responder address saved in the work directory. Writes and starts nothing.
+   * (With `acmeChallenge` and no saved address, the responder's port is not known yet: the
+   * challenge path is left out, as a first start picks a free port.)
+   */
+  async preview(model: RoutingModel): Promise<RenderedConfig> {
+    const saved = this.#prepared ? { acmeChallengeAddress: this.#acmeAddress, layout: this.#layout } : await this.#savedState();
+    const acme = this.#options.acmeChallengeAddress ?? (this.#options.acmeChallenge === undefined ? undefined : saved?.acmeChallengeAddress);
+    return this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: acme, previous: saved?.layout }).config;
   }
 
   /** Renders, validates and applies the model; applies run one at a time. */
@@ -188,11 +227,14 @@ export class ExternalDriver implements ProxyDriver {
     }
     const pair = this.#options.defaultCertificate ?? (await generateDefaultCertificate());
     await this.#dialect.writeDefaultCertificate(this.workDir, pair);
+    // A restart continues what the work directory holds: same slots, same responder port if free.
+    const saved = await this.#savedState();
+    this.#layout = saved?.layout;
     if (this.#options.acmeChallengeAddress !== undefined) {
       this.#acmeAddress = this.#options.acmeChallengeAddress;
     } else if (this.#options.acmeChallenge !== undefined) {
       this.#acme = new AcmeResponder(this.#options.acmeChallenge, this.#logger);
-      this.#acmeAddress = await this.#acme.start();
+      this.#acmeAddress = await this.#acme.start(saved?.acmeChallengeAddress);
     }
     if (this.#options.templates !== undefined && this.#options.watchTemplates !== false) {
       this.#watcher = watch(this.#options.templates, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 } });
@@ -230,10 +272,12 @@ export class ExternalDriver implements ProxyDriver {
     if (this.#stopped) throw new PassError('PASS_DRIVER_STOPPED', `the ${this.name} driver is stopped`);
     await this.#prepare();
     const started = performance.now();
-    const next = this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: this.#acmeAddress });
+    const rendering = this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: this.#acmeAddress, previous: this.#layout });
+    const next = rendering.config;
     const renderMs = performance.now() - started;
     for (const d of next.diagnostics) this.#logger.warn({ code: d.code }, formatDiagnostic(d));
-    const previous = this.#last;
+    const last = this.#last;
+    const previous = last?.config;
     const bundled = (this.#options.reload ?? 'bundled') === 'bundled';
     if (previous !== undefined && previous.checksum === next.checksum && (!bundled || this.#proc?.running === true)) {
       this.skipped++;
@@ -265,11 +309,14 @@ export class ExternalDriver implements ProxyDriver {
       throw new PassError(
         'PASS_PROXY_INVALID_CONFIG',
         `${this.name} refused the rendered configuration${detail}; the previous configuration keeps serving (kept as failed-${next.main.path}): ${(lines.length > 0 ? lines : [output]).join(' | ')}`,
-        object === undefined ? {} : { object },
+        defined({ object }),
       );
     }
     await writeAtomic(this.configFile, next.main.content, 0o644);
     await rm(candidate, { force: true });
+    // The layout follows what the work directory holds, so that `render --diff` and a restart render the same.
+    this.#layout = rendering.layout;
+    await saveRenderState(this.workDir, this.#dialect.name, { acmeChallengeAddress: this.#acmeAddress, layout: rendering.layout });
     await keepHistory(this.workDir, next.main, this.#options.keepConfigs ?? 5);
 
     const applyStarted = performance.now();
@@ -280,7 +327,7 @@ export class ExternalDriver implements ProxyDriver {
       this.#proc.start();
       await this.#dialect.waitReady(this.#proc, this.workDir);
       how = 'started';
-    } else if (previous !== undefined && previous.structure === next.structure && this.#dialect.runtimeApply !== undefined && (await this.#dialect.runtimeApply(previous, next, this.workDir))) {
+    } else if (last !== undefined && last.config.structure === next.structure && this.#dialect.runtimeApply !== undefined && (await this.#dialect.runtimeApply(last, rendering, this.workDir))) {
       this.runtimeUpdates++;
       how = 'runtime API';
     } else {
@@ -298,7 +345,7 @@ export class ExternalDriver implements ProxyDriver {
         how = 'written (sidecar not running)';
       }
     }
-    this.#last = next;
+    this.#last = rendering;
     this.#lastModel = model;
     this.#logger.info(
       { how, checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), validateMs: Math.round(validateMs), applyMs: Math.round(performance.now() - applyStarted) },

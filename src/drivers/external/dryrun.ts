@@ -1,14 +1,12 @@
 import path from 'node:path';
 import { lineDiff, sectionHeader } from '../../render/dryrun.ts';
-import type { RoutingModel } from '../../model/types.ts';
-import { createHaproxyRenderer } from '../../render/haproxy/index.ts';
-import { createNginxRenderer } from '../../render/nginx/index.ts';
 import type { RenderedConfig } from '../../render/types.ts';
 import { readIfExists } from './files.ts';
 
 /**
  * What applying `rendered` would change in `workDir`: a diff per file, secrets only named.
- * Returns an empty string when every file is already as rendered.
+ * Returns an empty string when every file is already as rendered. `rendered` comes from
+ * `ExternalDriver.preview` (apply.ts), which renders with the layout saved in `workDir`.
  */
 export async function diffAgainstWorkDir(rendered: RenderedConfig, workDir: string): Promise<string> {
   const out: string[] = [];
@@ -25,29 +23,4 @@ export async function diffAgainstWorkDir(rendered: RenderedConfig, workDir: stri
     out.push('');
   }
   return out.join('\n');
-}
-
-/** The proxy settings a dry run renders with (the `[proxy]` table). */
-export interface DryRunProxySettings {
-  readonly workDir: string;
-  readonly templates?: string | undefined;
-  readonly connectTimeout: number;
-  readonly readTimeout: number;
-  readonly gracePeriod: number;
-  readonly forwardedHeader: boolean;
-}
-
-/** Renders the model as `mode` would on apply, against `[proxy] workDir` (no IO besides templates). */
-export function renderForDryRun(mode: 'haproxy' | 'nginx', proxy: DryRunProxySettings, model: RoutingModel): RenderedConfig {
-  const workDir = path.resolve(proxy.workDir);
-  const common = {
-    workDir,
-    connectTimeoutMs: proxy.connectTimeout,
-    readTimeoutMs: proxy.readTimeout,
-    gracePeriodMs: proxy.gracePeriod,
-    forwardedHeader: proxy.forwardedHeader,
-  };
-  return mode === 'haproxy'
-    ? createHaproxyRenderer(proxy.templates).render(model, { ...common, runtimeSocket: path.join(workDir, 'haproxy.sock') })
-    : createNginxRenderer(proxy.templates).render(model, common);
 }

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import type { Logger } from '../../shared/logger.ts';
+import { defined } from '../../shared/optional.ts';
 
 /** How to run a proxy as a child process. */
 export interface ProcessSpec {
@@ -43,7 +44,7 @@ export class ManagedProcess {
       stderr: 'pipe',
       buffer: false,
       cleanup: true,
-      ...(this.#spec.cwd === undefined ? {} : { cwd: this.#spec.cwd }),
+      ...defined({ cwd: this.#spec.cwd }),
     });
     const handle = { pid: child.pid, kill: (sig: NodeJS.Signals): boolean => child.kill(sig) };
     this.#child = handle;

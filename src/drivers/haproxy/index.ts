@@ -1,9 +1,10 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createHaproxyRenderer, ROUTES_MAP } from '../../render/haproxy/index.ts';
-import type { HaproxyBuild, SlotAddress } from '../../render/haproxy/view.ts';
+import { createHaproxyRenderer, parseHaproxyLayout, ROUTES_MAP } from '../../render/haproxy/index.ts';
+import type { HaproxyBuild, HaproxyLayout, HaproxyRenderOptions } from '../../render/haproxy/index.ts';
 import type { RenderedConfig } from '../../render/types.ts';
 import { PassError } from '../../shared/errors.ts';
+import { defined } from '../../shared/optional.ts';
 import { ExternalDriver } from '../external/apply.ts';
 import type { Dialect, ExternalDriverOptions, RenderContext } from '../external/apply.ts';
 import { writeAtomic } from '../external/files.ts';
@@ -26,9 +27,6 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-
-/** Server slots per backend as last rendered: kept while endpoints fit, so the structure stays. */
-type Slots = Record<string, readonly (SlotAddress | null)[]>;
 
 /** The largest payload sent in one `add map` command (HAProxy reads a command into one 16 kB buffer). */
 const MAP_CHUNK_BYTES = 8000;
@@ -98,26 +96,31 @@ async function applyCertificates(sock: string, workDir: string, a: HaproxyBuild,
   }
 }
 
-/** The HAProxy half of the external driver: master-worker, master CLI reloads, runtime API updates. */
-export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
+/** The render options of the HAProxy driver: its own options plus what the apply loop passes. */
+function haproxyRenderOptions(options: HaproxyDriverOptions, ctx: RenderContext<HaproxyLayout>): HaproxyRenderOptions {
+  return {
+    workDir: ctx.workDir,
+    runtimeSocket: path.join(ctx.workDir, 'haproxy.sock'),
+    ...defined({
+      connectTimeoutMs: options.connectTimeoutMs,
+      readTimeoutMs: options.readTimeoutMs,
+      gracePeriodMs: options.gracePeriodMs,
+      forwardedHeader: options.forwardedHeader,
+      acmeChallengeAddress: ctx.acmeChallengeAddress,
+    }),
+  };
+}
+
+/**
+ * The HAProxy half of the external driver: master-worker, master CLI reloads, runtime API updates.
+ * Rendering is stateless: each rendering starts from the layout of the previous one (server slots,
+ * prefix depth), which the apply loop keeps and saves beside the configuration, and runtime API
+ * commands are computed between the builds of two renderings.
+ */
+export function haproxyDialect(options: HaproxyDriverOptions): Dialect<HaproxyBuild, HaproxyLayout> {
   let renderer = createHaproxyRenderer(options.templates);
-  let slots: Slots = {};
-  let prefixDepth: number | undefined;
   const runtimeSocket = (workDir: string): string => path.join(workDir, 'haproxy.sock');
   const masterSocket = (workDir: string): string => options.masterSocket ?? path.join(workDir, 'haproxy-master.sock');
-  const renderOptions = (ctx: RenderContext) => ({
-    workDir: ctx.workDir,
-    runtimeSocket: runtimeSocket(ctx.workDir),
-    slots,
-    ...(prefixDepth === undefined ? {} : { prefixDepth }),
-    ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
-    ...(options.readTimeoutMs === undefined ? {} : { readTimeoutMs: options.readTimeoutMs }),
-    ...(options.gracePeriodMs === undefined ? {} : { gracePeriodMs: options.gracePeriodMs }),
-    ...(options.forwardedHeader === undefined ? {} : { forwardedHeader: options.forwardedHeader }),
-    ...(ctx.acmeChallengeAddress === undefined ? {} : { acmeChallengeAddress: ctx.acmeChallengeAddress }),
-  });
-  // The view of each rendering, to compute runtime API commands between two of them.
-  const views = new WeakMap<RenderedConfig, HaproxyBuild>();
 
   return {
     name: 'haproxy',
@@ -128,13 +131,10 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
     stopSignal: 'SIGUSR1',
     authSocket: (workDir) => path.join(workDir, 'auth.sock'),
     render(model, ctx) {
-      const opts = renderOptions(ctx);
-      const { rendered, build } = renderer.renderWithView(model, opts);
-      views.set(rendered, build);
-      slots = Object.fromEntries(build.view.backends.map((b) => [b.id, b.servers.map((s) => (s.disabled && s.host === '127.0.0.1' && s.port === 1 ? null : { host: s.host, port: s.port }))]));
-      prefixDepth = build.view.prefixDepth;
-      return rendered;
+      const { rendered, build } = renderer.renderWithView(model, haproxyRenderOptions(options, ctx), ctx.previous);
+      return { config: rendered, state: build, layout: build.layout };
     },
+    parseLayout: parseHaproxyLayout,
     async writeDefaultCertificate(workDir, pair) {
       await writeAtomic(path.join(workDir, 'certs/default.pem'), `${pair.certPem.trimEnd()}\n${pair.keyPem.trimEnd()}\n`, 0o600);
     },
@@ -163,9 +163,8 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
       });
     },
     async runtimeApply(previous, next, workDir) {
-      const a = views.get(previous);
-      const b = views.get(next);
-      if (a === undefined || b === undefined) return false;
+      const a = previous.state;
+      const b = next.state;
       const sock = runtimeSocket(workDir);
       const old = new Map(a.view.backends.map((x) => [x.name, x]));
       // Endpoints that come first, then those that go: a backend never has no server in between.
@@ -196,15 +195,15 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect {
       if (b.view.hasTls) await applyCertificates(sock, workDir, a, b);
       // The routing map: replaced in one atomic commit, after the servers it points to are ready.
       const mapOf = (r: RenderedConfig): string | undefined => r.files.find((f) => f.path === ROUTES_MAP)?.content;
-      const routes = mapOf(next);
-      if (routes !== undefined && routes !== mapOf(previous)) await replaceMap(sock, path.join(workDir, ROUTES_MAP), routes);
+      const routes = mapOf(next.config);
+      if (routes !== undefined && routes !== mapOf(previous.config)) await replaceMap(sock, path.join(workDir, ROUTES_MAP), routes);
       return true;
     },
   };
 }
 
 /** The HAProxy driver: renders haproxy.cfg, validates, applies by master-socket reload or the runtime API. */
-export class HaproxyDriver extends ExternalDriver {
+export class HaproxyDriver extends ExternalDriver<HaproxyBuild, HaproxyLayout> {
   constructor(options: HaproxyDriverOptions = {}) {
     super(haproxyDialect(options), options);
   }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createNginxRenderer } from '../../render/nginx/index.ts';
 import { HEADERS_MORE_MODULE } from '../../render/nginx/view.ts';
 import { PassError } from '../../shared/errors.ts';
+import { defined } from '../../shared/optional.ts';
 import { ExternalDriver } from '../external/apply.ts';
 import type { Dialect, ExternalDriverOptions } from '../external/apply.ts';
 import { readIfExists, writeAtomic } from '../external/files.ts';
@@ -71,8 +72,11 @@ async function masterPid(proc: ManagedProcess | undefined, pidFile: string): Pro
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** The nginx half of the external driver: `nginx -t`, SIGHUP reloads through the master process. */
-export function nginxDialect(options: NginxDriverOptions): Dialect {
+/**
+ * The nginx half of the external driver: `nginx -t`, SIGHUP reloads through the master process.
+ * nginx has no runtime API, so its renderings carry no state and no layout.
+ */
+export function nginxDialect(options: NginxDriverOptions): Dialect<undefined, undefined> {
   let renderer = createNginxRenderer(options.templates);
   // nginx started as root runs its workers as another user; they read the password files.
   const worker = process.getuid?.() === 0 ? lookupAccount(options.workerUser ?? 'nobody') : undefined;
@@ -92,20 +96,24 @@ export function nginxDialect(options: NginxDriverOptions): Dialect {
       renderer = createNginxRenderer(options.templates);
     },
     stopSignal: 'SIGQUIT',
-    ...(worker === undefined ? {} : { workerGroup: worker.gid }),
+    ...defined({ workerGroup: worker?.gid }),
     render(model, ctx) {
-      return renderer.render(model, {
+      const config = renderer.render(model, {
         workDir: ctx.workDir,
-        ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
-        ...(options.readTimeoutMs === undefined ? {} : { readTimeoutMs: options.readTimeoutMs }),
-        ...(options.gracePeriodMs === undefined ? {} : { gracePeriodMs: options.gracePeriodMs }),
-        ...(options.forwardedHeader === undefined ? {} : { forwardedHeader: options.forwardedHeader }),
-        ...(options.workerProcesses === undefined ? {} : { workerProcesses: options.workerProcesses }),
-        ...(worker === undefined ? {} : { workerUser: { user: worker.user, group: worker.group } }),
         headersMoreModule: headersMore,
-        ...(ctx.acmeChallengeAddress === undefined ? {} : { acmeChallengeAddress: ctx.acmeChallengeAddress }),
+        ...defined({
+          connectTimeoutMs: options.connectTimeoutMs,
+          readTimeoutMs: options.readTimeoutMs,
+          gracePeriodMs: options.gracePeriodMs,
+          forwardedHeader: options.forwardedHeader,
+          workerProcesses: options.workerProcesses,
+          workerUser: worker === undefined ? undefined : { user: worker.user, group: worker.group },
+          acmeChallengeAddress: ctx.acmeChallengeAddress,
+        }),
       });
+      return { config, state: undefined, layout: undefined };
     },
+    parseLayout: () => undefined,
     async writeDefaultCertificate(workDir, pair) {
       await writeAtomic(path.join(workDir, 'certs/default.crt'), pair.certPem, 0o644);
       await writeAtomic(path.join(workDir, 'certs/default.key'), pair.keyPem, 0o600);
@@ -154,7 +162,7 @@ export function nginxDialect(options: NginxDriverOptions): Dialect {
 }
 
 /** The nginx driver: renders nginx.conf, validates with `nginx -t`, reloads through the master. */
-export class NginxDriver extends ExternalDriver {
+export class NginxDriver extends ExternalDriver<undefined, undefined> {
   constructor(options: NginxDriverOptions = {}) {
     super(nginxDialect(options), options);
   }

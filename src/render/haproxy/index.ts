@@ -7,10 +7,10 @@ import type { RenderedConfig, RenderedFile } from '../types.ts';
 import { CHECKSUM_PREFIX } from '../types.ts';
 import { haproxyHelpers, mapWord, sniFilter } from './quote.ts';
 import { buildHaproxyView, ROUTES_MAP } from './view.ts';
-import type { HaproxyBuild, HaproxyRenderOptions } from './view.ts';
+import type { HaproxyBuild, HaproxyLayout, HaproxyRenderOptions } from './view.ts';
 
-export type { HaproxyRenderOptions } from './view.ts';
-export { buildHaproxyView, certFileName, defaultSlots, haproxyBackendName, ROUTES_MAP } from './view.ts';
+export type { HaproxyBuild, HaproxyLayout, HaproxyRenderOptions } from './view.ts';
+export { buildHaproxyView, certFileName, defaultSlots, haproxyBackendName, parseHaproxyLayout, ROUTES_MAP } from './view.ts';
 
 const ERRORS: readonly (readonly [number, string])[] = [
   [400, 'Bad Request'],
@@ -48,11 +48,14 @@ function auxFiles(build: HaproxyBuild, maskCerts: boolean, lua: string): Rendere
   return files;
 }
 
-/** A compiled HAProxy renderer: templates read and compiled once, rendering is pure. */
+/**
+ * A compiled HAProxy renderer: templates read and compiled once, rendering is pure. `previous` is
+ * the layout of the rendering this one follows (server slots, prefix depth); without it, a fresh one.
+ */
 export interface HaproxyRenderer {
-  render(model: RoutingModel, options: HaproxyRenderOptions): RenderedConfig;
-  /** The rendering and the view it was made from (the driver computes runtime API commands from views). */
-  renderWithView(model: RoutingModel, options: HaproxyRenderOptions): { rendered: RenderedConfig; build: HaproxyBuild };
+  render(model: RoutingModel, options: HaproxyRenderOptions, previous?: HaproxyLayout): RenderedConfig;
+  /** The rendering and the build it was made from: its view (runtime API commands are computed between views) and its layout. */
+  renderWithView(model: RoutingModel, options: HaproxyRenderOptions, previous?: HaproxyLayout): { rendered: RenderedConfig; build: HaproxyBuild };
 }
 
 /** Compiles the HAProxy templates (built-in, or overridden from `templatesDir`). */
@@ -61,34 +64,32 @@ export function createHaproxyRenderer(templates: TemplateSet | string | undefine
   const render = compileTemplates(set, haproxyHelpers);
   const lua = set.assets['passerelle.lua'];
   if (lua === undefined) throw new PassError('PASS_TEMPLATES_MISSING', 'the HAProxy templates have no haproxy/passerelle.lua (the Lua helpers)', { field: 'proxy.templates' });
-  const renderWithView = (model: RoutingModel, options: HaproxyRenderOptions): { rendered: RenderedConfig; build: HaproxyBuild } => {
-    {
-      const build = buildHaproxyView(model, options);
-      const body = render(build.view);
-      const files = auxFiles(build, false, lua);
-      const checksum = checksumOf(body, files);
-      // The structure leaves out what the runtime API can change: server addresses, the routing map
-      // and certificate contents.
-      const masked = {
-        ...build.view,
-        backends: build.view.backends.map((b) => ({ ...b, servers: b.servers.map((s) => ({ ...s, host: '0.0.0.0', port: 0, weight: 0, disabled: false })) })),
-      };
-      const structure = checksumOf(render(masked), auxFiles(build, true, lua));
-      const rendered: RenderedConfig = {
-        dialect: 'haproxy',
-        main: { path: 'haproxy.cfg', content: `${CHECKSUM_PREFIX}${checksum}\n${body}`, mode: 0o644, secret: false },
-        files,
-        checksum,
-        structure,
-        diagnostics: build.diagnostics,
-      };
-      return { rendered, build };
-    }
+  const renderWithView = (model: RoutingModel, options: HaproxyRenderOptions, previous?: HaproxyLayout): { rendered: RenderedConfig; build: HaproxyBuild } => {
+    const build = buildHaproxyView(model, options, previous);
+    const body = render(build.view);
+    const files = auxFiles(build, false, lua);
+    const checksum = checksumOf(body, files);
+    // The structure leaves out what the runtime API can change: server addresses, the routing map
+    // and certificate contents.
+    const masked = {
+      ...build.view,
+      backends: build.view.backends.map((b) => ({ ...b, servers: b.servers.map((s) => ({ ...s, host: '0.0.0.0', port: 0, weight: 0, disabled: false })) })),
+    };
+    const structure = checksumOf(render(masked), auxFiles(build, true, lua));
+    const rendered: RenderedConfig = {
+      dialect: 'haproxy',
+      main: { path: 'haproxy.cfg', content: `${CHECKSUM_PREFIX}${checksum}\n${body}`, mode: 0o644, secret: false },
+      files,
+      checksum,
+      structure,
+      diagnostics: build.diagnostics,
+    };
+    return { rendered, build };
   };
-  return { renderWithView, render: (model, options) => renderWithView(model, options).rendered };
+  return { renderWithView, render: (model, options, previous) => renderWithView(model, options, previous).rendered };
 }
 
-/** Renders the model as haproxy.cfg plus its map, certificate and error files (built-in templates). */
-export function renderHaproxy(model: RoutingModel, options: HaproxyRenderOptions): RenderedConfig {
-  return createHaproxyRenderer().render(model, options);
+/** Renders the model as haproxy.cfg plus its map, certificate and error files (built-in templates); see {@link HaproxyRenderer}. */
+export function renderHaproxy(model: RoutingModel, options: HaproxyRenderOptions, previous?: HaproxyLayout): RenderedConfig {
+  return createHaproxyRenderer().render(model, options, previous);
 }

@@ -7,6 +7,7 @@
  * which gives the model's order (Exact wins, then the longest element-wise prefix).
  */
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
+import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
 import type { BasicAuthMiddleware, Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
@@ -28,26 +29,36 @@ export interface HaproxyRenderOptions {
   /** Where `/.well-known/acme-challenge/` goes (the controller's HTTP port), before redirect and auth. */
   readonly acmeChallengeAddress?: HostPort;
   /**
-   * The server slots of each backend id as last rendered: the address each slot holds (also when
-   * disabled) or null for a slot never used. Endpoints keep their slot; a new address only takes
-   * a never-used slot, because HAProxy may reuse a connection a client's session holds to a slot
-   * whatever address the slot has since been given. Without it (or when the never-used slots run
-   * out): a fresh layout with room to double (`compacted`, which needs a reload).
-   */
-  readonly slots?: Readonly<Record<string, readonly (SlotAddress | null)[]>>;
-  /**
    * The controller's auth socket (default `<workDir>/auth.sock`): users whose hash HAProxy cannot
    * check ($apr1$) are checked there by the Lua helper.
    */
   readonly authSocket?: string;
-  /** Prefix lookup depth allocated before (kept while the deepest Prefix route fits in it). */
-  readonly prefixDepth?: number;
 }
 
 /** The upstream address of a server slot. */
 export interface SlotAddress {
   readonly host: string;
   readonly port: number;
+}
+
+/** The server slots of one backend: the address each slot holds (also while disabled), or null for a slot never used. */
+export type SlotAddresses = readonly (SlotAddress | null)[];
+
+/**
+ * What a rendering allocated in HAProxy's structure; the next rendering starts from it so that the
+ * structure (and so the need for a reload) changes as rarely as possible.
+ */
+export interface HaproxyLayout {
+  /**
+   * The server slots of each backend id. Endpoints keep their slot; a new address only takes a
+   * never-used slot, because HAProxy may reuse a connection a client's session holds to a slot
+   * whatever address the slot has since been given. A backend without slots here (or whose
+   * never-used slots run out) gets a fresh layout with room to double (`compacted` when it had
+   * slots: that needs a reload).
+   */
+  readonly slots: Readonly<Record<string, SlotAddresses>>;
+  /** How many path elements the Prefix lookups go down to (kept while the deepest Prefix route fits). */
+  readonly prefixDepth: number;
 }
 
 export interface ServerView {
@@ -63,7 +74,7 @@ export interface BackendView {
   readonly id: string;
   readonly name: string;
   readonly servers: readonly ServerView[];
-  /** The slots of `options.slots` could not take the endpoints: a fresh layout that needs a reload. */
+  /** The slots of the previous layout could not take the endpoints: a fresh layout that needs a reload. */
   readonly compacted: boolean;
 }
 
@@ -141,6 +152,8 @@ export interface HaproxyBuild {
   /** Certificate files (PEM chain + key), keyed by relative path. */
   readonly certs: readonly { readonly path: string; readonly id: string; readonly pem: string }[];
   readonly diagnostics: readonly Diagnostic[];
+  /** The slots and prefix depth of this rendering: what the next one starts from. */
+  readonly layout: HaproxyLayout;
 }
 
 /** The routing map file, relative to the work directory: the runtime API replaces its contents. */
@@ -158,45 +171,49 @@ export function defaultSlots(n: number): number {
   return s;
 }
 
-/** A never-used slot: disabled, on an address nothing listens on. */
-const EMPTY_SLOT = { host: '127.0.0.1', port: 1 } as const;
+/**
+ * The address written for a never-used slot (a server line needs one): disabled, nothing listens
+ * there. Only ever written: which slots were never used is in the layout, not read back from this.
+ */
+const UNUSED_SLOT_ADDRESS = { host: '127.0.0.1', port: 1 } as const;
+
+/** An endpoint to place, with its weight already clamped to HAProxy's range. */
+interface Placeable extends SlotAddress {
+  readonly weight: number;
+}
 
 /**
  * Places endpoints into server slots: each keeps the slot that last held its address, new
  * addresses take never-used slots. Undefined when `previous` has too few never-used slots; without
- * `previous`, endpoints in order in `defaultSlots(n)` slots.
+ * `previous`, endpoints in order in `defaultSlots(n)` slots. Returns the server lines and the slots.
  */
-function slotLayout(endpoints: readonly { host: string; port: number; weight: number }[], previous: readonly (SlotAddress | null)[] | undefined): ServerView[] | undefined {
-  const name = (i: number): string => `s${i + 1}`;
-  if (previous === undefined) {
-    const out: ServerView[] = [];
-    for (let i = 0; i < defaultSlots(endpoints.length); i++) {
-      const e = endpoints[i];
-      out.push(e === undefined ? { name: name(i), ...EMPTY_SLOT, weight: 1, disabled: true } : { name: name(i), host: e.host, port: e.port, weight: e.weight, disabled: false });
-    }
-    return out;
-  }
-  const slots: (ServerView | undefined)[] = previous.map((a, i) => (a === null ? undefined : { name: name(i), host: a.host, port: a.port, weight: 1, disabled: true }));
+function placeEndpoints(endpoints: readonly Placeable[], previous: SlotAddresses | undefined): { servers: ServerView[]; slots: SlotAddresses } | undefined {
+  const slots: (SlotAddress | null)[] = previous === undefined ? Array.from({ length: defaultSlots(endpoints.length) }, () => null) : [...previous];
+  const serving: (Placeable | undefined)[] = slots.map(() => undefined);
   const index = new Map<string, number>();
-  previous.forEach((a, i) => {
+  slots.forEach((a, i) => {
     if (a !== null) index.set(`${a.host}|${a.port}`, i);
   });
-  const placed: boolean[] = previous.map(() => false);
-  const waiting: { host: string; port: number; weight: number }[] = [];
+  const waiting: Placeable[] = [];
   for (const e of endpoints) {
     const i = index.get(`${e.host}|${e.port}`);
-    if (i === undefined || placed[i] === true) waiting.push(e);
-    else {
-      slots[i] = { name: name(i), host: e.host, port: e.port, weight: e.weight, disabled: false };
-      placed[i] = true;
-    }
+    if (i === undefined || serving[i] !== undefined) waiting.push(e);
+    else serving[i] = e;
   }
   for (const e of waiting) {
-    const i = slots.findIndex((s) => s === undefined);
+    const i = slots.findIndex((a) => a === null);
     if (i < 0) return undefined;
-    slots[i] = { name: name(i), host: e.host, port: e.port, weight: e.weight, disabled: false };
+    slots[i] = { host: e.host, port: e.port };
+    serving[i] = e;
   }
-  return slots.map((s, i) => s ?? { name: name(i), ...EMPTY_SLOT, weight: 1, disabled: true });
+  const servers = slots.map((a, i): ServerView => {
+    const name = `s${i + 1}`;
+    const e = serving[i];
+    if (e !== undefined) return { name, host: e.host, port: e.port, weight: e.weight, disabled: false };
+    // A slot that held an address keeps it while disabled: the runtime API refills it in place.
+    return { name, ...(a ?? UNUSED_SLOT_ADDRESS), weight: 1, disabled: true };
+  });
+  return { servers, slots };
 }
 
 /** The relative file name of a certificate id `ns/name`, or undefined if it is not a safe name. */
@@ -205,8 +222,8 @@ export function certFileName(id: string): string | undefined {
   return /^[a-z0-9][a-z0-9._-]{0,250}$/.test(f) ? `certs/${f}.pem` : undefined;
 }
 
-function skipped(code: string, message: string, object?: ObjectRef, field?: string): Diagnostic {
-  return { severity: 'warning', code, message, ...(object ? { object } : {}), ...(field === undefined ? {} : { field }) };
+function skipped(code: Diagnostic['code'], message: string, object?: ObjectRef, field?: string): Diagnostic {
+  return { severity: 'warning', code, message, ...defined({ object, field }) };
 }
 
 function entryPointName(ep: EntryPoint): string | undefined {
@@ -249,14 +266,18 @@ function authView(ep: EntryPoint, mw: BasicAuthMiddleware, workDir: string, diag
   return { userlist: `ul_${ep.name}`, realm, removeHeader: mw.removeHeader, cryptUsers: crypt, shaMap, externalMap, entryPoint: ep.name };
 }
 
-/** Builds the HAProxy view and its auxiliary files from the model (pure). */
-export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOptions): HaproxyBuild {
+/**
+ * Builds the HAProxy view, its auxiliary files and its layout from the model and the layout of the
+ * previous rendering (pure): the same (model, options, previous) always gives the same build.
+ */
+export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOptions, previous?: HaproxyLayout): HaproxyBuild {
   const workDir = options.workDir.replace(/\/+$/, '');
   const diags: Diagnostic[] = [];
   const maps: HaproxyBuild['maps'][number][] = [];
 
   // Backends: every endpoint gets a slot; empty slots wait in maintenance for the runtime API.
   const backends: BackendView[] = [];
+  const slots: Record<string, SlotAddresses> = {};
   const backendNames = new Map<string, string>();
   for (const [id, b] of Object.entries(model.backends)) {
     const name = haproxyBackendName(id);
@@ -269,10 +290,13 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       diags.push(skipped('PASS_HAPROXY_ENDPOINT', `backend ${id}: ${b.endpoints.length - endpoints.length} endpoint(s) with an address HAProxy cannot hold were left out`, { kind: 'Service', namespace: b.namespace, name: b.service }));
     }
     const weightOf = (w: number): number => Math.min(256, Math.max(0, Math.floor(w)));
-    const servers = slotLayout(endpoints.map((e) => ({ host: e.address, port: e.port, weight: weightOf(e.weight) })), options.slots?.[id]);
-    const compacted = servers === undefined;
-    const layout = servers ?? slotLayout(endpoints.map((e) => ({ host: e.address, port: e.port, weight: weightOf(e.weight) })), undefined) ?? [];
-    backends.push({ id, name, servers: layout, compacted: compacted && options.slots?.[id] !== undefined });
+    const placeable = endpoints.map((e) => ({ host: e.address, port: e.port, weight: weightOf(e.weight) }));
+    const before = previous?.slots[id];
+    const kept = placeEndpoints(placeable, before);
+    // A fresh layout always fits: it is sized for the endpoints.
+    const placed = kept ?? placeEndpoints(placeable, undefined) ?? { servers: [], slots: [] };
+    backends.push({ id, name, servers: placed.servers, compacted: kept === undefined && before !== undefined });
+    slots[id] = placed.slots;
     backendNames.set(id, name);
   }
   const backendFor = (id: string): string => backendNames.get(id) ?? 'pass_unavailable';
@@ -318,7 +342,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   });
   // Prefix lookups on the first N path elements, deepest first. Pre-allocated like server slots
   // (at least 4, kept while deep enough) so that a new route rarely changes the configuration.
-  const wantDepth = options.prefixDepth;
+  const wantDepth = previous?.prefixDepth;
   const depth = wantDepth !== undefined && wantDepth >= maxDepth ? wantDepth : Math.max(4, maxDepth);
   const prefixFields: number[] = [];
   for (let d = depth; d >= 1; d--) prefixFields.push(d + 1);
@@ -403,6 +427,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     crtList,
     certs,
     diagnostics: diags,
+    layout: { slots, prefixDepth: depth },
   };
 }
 
@@ -430,4 +455,27 @@ function certificateFiles(certificates: readonly Certificate[], diags: Diagnosti
     crtList.push({ file: rel, snis });
   }
   return { crtList, certs };
+}
+
+/** Whether `v` is a slot address as {@link HaproxyLayout} holds it. */
+function isSlotAddress(v: unknown): v is SlotAddress {
+  if (typeof v !== 'object' || v === null) return false;
+  const { host, port } = v as { host?: unknown; port?: unknown };
+  return typeof host === 'string' && typeof port === 'number' && Number.isInteger(port) && port >= 0 && port <= 65535;
+}
+
+/**
+ * Reads a layout saved as JSON (the driver keeps the last one in the work directory), or undefined
+ * when `value` is not one: the next rendering then starts a fresh layout, which is always valid.
+ */
+export function parseHaproxyLayout(value: unknown): HaproxyLayout | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { slots, prefixDepth } = value as { slots?: unknown; prefixDepth?: unknown };
+  if (typeof prefixDepth !== 'number' || !Number.isInteger(prefixDepth) || prefixDepth < 0 || typeof slots !== 'object' || slots === null) return undefined;
+  const out: Record<string, SlotAddresses> = {};
+  for (const [id, list] of Object.entries(slots)) {
+    if (!Array.isArray(list) || !list.every((a: unknown) => a === null || isSlotAddress(a))) return undefined;
+    out[id] = list.map((a: SlotAddress | null) => (a === null ? null : { host: a.host, port: a.port }));
+  }
+  return { slots: out, prefixDepth };
 }

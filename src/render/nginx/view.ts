@@ -117,7 +117,7 @@ export function nginxUpstreamName(id: string): string {
   return `be_${id.replace('/', '.').replace(':', '_')}`;
 }
 
-function skipped(code: string, message: string, object?: ObjectRef, field?: string): Diagnostic {
+function skipped(code: Diagnostic['code'], message: string, object?: ObjectRef, field?: string): Diagnostic {
   return { severity: 'warning', code, message, ...(object ? { object } : {}), ...(field === undefined ? {} : { field }) };
 }
 

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { connect } from 'node:tls';
 import path from 'node:path';
-import { parseFlags } from '../../../src/config/flags.ts';
+import { parseFlags } from '../../../src/cli/flags.ts';
 import { startController } from '../../../src/cli/run.ts';
 import type { RunningController } from '../../../src/cli/run.ts';
 import type { AcmeTuning } from '../../../src/cli/acme.ts';

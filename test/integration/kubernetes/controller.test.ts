@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import type { KubeObject } from '../../../src/model/k8s.ts';
-import { parseFlags } from '../../../src/config/flags.ts';
+import { parseFlags } from '../../../src/cli/flags.ts';
 import { startController, type RunningController } from '../../../src/cli/run.ts';
 import { silentLogger } from '../../../src/shared/logger.ts';
 import { startCluster, type Cluster } from '../../kube/harness.ts';

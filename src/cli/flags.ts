@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import { PassError } from '../shared/errors.ts';
-import { deepFreeze } from './load.ts';
-import type { LogLevel, ProxyMode, StaticConfig } from './schema.ts';
-import { LOG_LEVELS, PROXY_MODES } from './schema.ts';
+import { defined } from '../shared/optional.ts';
+import { deepFreeze } from '../config/load.ts';
+import type { LogLevel, ProxyMode, StaticConfig } from '../config/schema.ts';
+import { LOG_LEVELS, PROXY_MODES } from '../config/schema.ts';
 
 /** Every command-line option, parsed; the CLI only dispatches on `command`. */
 export interface CliFlags {
@@ -178,15 +179,9 @@ export function parseFlags(argv: readonly string[]): CliFlags {
   return {
     command,
     positionals: rest,
-    ...(configFile === undefined ? {} : { configFile }),
-    ...(kubernetes === undefined ? {} : { kubernetes }),
-    ...(web === undefined ? {} : { web }),
-    ...(logLevel === undefined ? {} : { logLevel }),
-    ...(proxy === undefined ? {} : { proxy }),
-    ...(fileDirectory === undefined ? {} : { fileDirectory }),
+    ...defined({ configFile, kubernetes, web, logLevel, proxy, fileDirectory, method }),
     dryRun,
     output,
-    ...(method === undefined ? {} : { method }),
     headers,
     diff,
     help,
@@ -201,7 +196,7 @@ export function parseFlags(argv: readonly string[]): CliFlags {
 export function applyFlags(config: StaticConfig, flags: CliFlags): StaticConfig {
   return deepFreeze({
     ...config,
-    ...(flags.logLevel === undefined ? {} : { logLevel: flags.logLevel }),
+    ...defined({ logLevel: flags.logLevel }),
     kubernetes: flags.kubernetes ? { ...config.kubernetes, enabled: true } : config.kubernetes,
     web: flags.web ? { ...config.web, enabled: true } : config.web,
     proxy: flags.proxy === undefined ? config.proxy : { ...config.proxy, mode: flags.proxy },
