@@ -86,6 +86,7 @@ export function kubernetesSourceOptions(context: Context, client: KubeClient, wa
     renewDeadlineMs: Math.round((k.leaseDuration * 2) / 3),
     retryPeriodMs: Math.max(200, Math.round((k.leaseDuration * 2) / 15)),
     recordEvents: k.recordEvents,
+    startupRetryMs: k.startupRetry,
     readOnly: !watch,
     logger,
     ...defined({ labelSelector: k.labelSelector, publishService: k.publishService, publishAddress: k.publishAddress, leaseNamespace: k.leaseNamespace }),

@@ -5,13 +5,18 @@
  *
  * Users: `admin` (system:masters) sets up the tests; `controller` authenticates as the
  * ServiceAccount passerelle/passerelle, so the ClusterRole and Role of deploy/rbac.yaml (applied by
- * startCluster) are exactly what it may do: a missing permission fails a test.
+ * startCluster) are exactly what it may do: a missing permission fails a test; `nobody` is
+ * authenticated and granted nothing.
+ *
+ * Faults: the apiserver can be stopped and started (etcd keeps the data), and a relay (a TCP proxy
+ * in this process, used by the kubeconfigs asked for with `{ relay: true }`) can reset every
+ * connection through it, as a load balancer's idle reset or a rolling apiserver restart would.
  */
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
@@ -28,7 +33,13 @@ const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
 
 /** The users of the test cluster. */
-export type ClusterUser = 'admin' | 'controller';
+export type ClusterUser = 'admin' | 'controller' | 'nobody';
+
+/** Options of {@link Cluster.kubeconfig}. */
+export interface KubeconfigOptions {
+  /** Through the relay whose connections {@link Cluster.resetConnections} resets (default false). */
+  readonly relay?: boolean;
+}
 
 /** The ServiceAccount the controller user authenticates as (deploy/rbac.yaml binds it). */
 export const CONTROLLER_NAMESPACE = 'passerelle';
@@ -39,7 +50,7 @@ export interface Cluster {
   /** `https://127.0.0.1:PORT`. */
   readonly server: string;
   /** A kubeconfig file for that user. */
-  kubeconfig(user: ClusterUser): string;
+  kubeconfig(user: ClusterUser, options?: KubeconfigOptions): string;
   /** A client of that user. */
   client(user: ClusterUser): KubeClient;
   /** Creates an object as admin, or replaces it when it exists; returns what the apiserver stored. */
@@ -50,6 +61,12 @@ export interface Cluster {
   compactEtcd(): Promise<number>;
   /** Stops kube-apiserver, waits `downMs`, starts it again on the same port (etcd keeps the data). */
   restartApiserver(downMs?: number): Promise<void>;
+  /** Stops kube-apiserver (SIGTERM, then SIGKILL after 5 s); its port then refuses connections. */
+  stopApiserver(): Promise<void>;
+  /** Starts kube-apiserver again on the same port; resolves when /readyz answers 200. */
+  startApiserver(): Promise<void>;
+  /** Resets (TCP RST) every connection through the relay, both ways; returns how many there were. */
+  resetConnections(): number;
   /** The last lines of the apiserver's and etcd's logs. */
   logs(): string;
   stop(): Promise<void>;
@@ -184,15 +201,82 @@ function get(url: string, ca: string, token: string): Promise<number> {
   });
 }
 
+/** A TCP relay to the apiserver whose connections can be reset. */
+interface Relay {
+  readonly port: number;
+  reset(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * Resets a socket (RST), or destroys it when a reset is not possible: Node cannot reset a socket
+ * whose end() is under way (uv_tcp_close_reset fails with EINVAL and the handle is never closed,
+ * which hangs the process at exit), nor one still connecting.
+ */
+function hangUp(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting || socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
+/**
+ * Relays 127.0.0.1:(free port) to the apiserver's port, byte for byte (TLS goes through untouched:
+ * the serving certificate names 127.0.0.1). A connection the apiserver refuses is reset.
+ */
+async function startRelay(upstreamPort: number): Promise<Relay> {
+  const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  const reset = (): number => {
+    const n = pairs.size;
+    for (const { client, upstream } of pairs) {
+      hangUp(client);
+      hangUp(upstream);
+    }
+    pairs.clear();
+    return n;
+  };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(upstreamPort, '127.0.0.1');
+    const pair = { client, upstream };
+    pairs.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    // Whatever ends one side ends the other, as a reset when it was one.
+    upstream.on('error', () => hangUp(client));
+    client.on('error', () => hangUp(upstream));
+    upstream.on('close', () => {
+      client.destroy();
+      pairs.delete(pair);
+    });
+    client.on('close', () => {
+      upstream.destroy();
+      pairs.delete(pair);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr !== null ? addr.port : 0,
+    reset,
+    async close() {
+      reset();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
 /** Starts etcd and kube-apiserver and applies deploy/namespace.yaml and deploy/rbac.yaml. */
 export async function startCluster(): Promise<Cluster> {
   const bins = requireKubeBinaries();
   const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-kube-'));
   let etcd: Proc | undefined;
   let apiserver: Proc | undefined;
+  let relay: Relay | undefined;
   const tail = (): string =>
     [`--- etcd ---`, ...(etcd?.log.slice(-30) ?? []), `--- kube-apiserver ---`, ...(apiserver?.log.slice(-60) ?? [])].join('\n');
   const cleanup = async (): Promise<void> => {
+    await relay?.close();
     await stopProcess(apiserver);
     await stopProcess(etcd);
     if (apiserver) live.delete(apiserver);
@@ -224,11 +308,12 @@ export async function startCluster(): Promise<Cluster> {
     const saPub = path.join(dir, 'sa.pub');
     await writeFile(saKey, sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
     await writeFile(saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
-    const tokens: Record<ClusterUser, string> = { admin: randomBytes(24).toString('hex'), controller: randomBytes(24).toString('hex') };
+    const tokens: Record<ClusterUser, string> = { admin: randomBytes(24).toString('hex'), controller: randomBytes(24).toString('hex'), nobody: randomBytes(24).toString('hex') };
     const saUser = `system:serviceaccount:${CONTROLLER_NAMESPACE}:${CONTROLLER_SERVICE_ACCOUNT}`;
     await writeFile(
       path.join(dir, 'tokens.csv'),
-      `${tokens.admin},admin,admin,"system:masters"\n${tokens.controller},${saUser},passerelle-sa,"system:serviceaccounts,system:serviceaccounts:${CONTROLLER_NAMESPACE}"\n`,
+      `${tokens.admin},admin,admin,"system:masters"\n${tokens.controller},${saUser},passerelle-sa,"system:serviceaccounts,system:serviceaccounts:${CONTROLLER_NAMESPACE}"\n` +
+        `${tokens.nobody},nobody,nobody\n`,
       { mode: 0o600 },
     );
     const server = `https://127.0.0.1:${apiPort}`;
@@ -265,15 +350,24 @@ export async function startCluster(): Promise<Cluster> {
     };
     apiserver = startApiserver();
     await waitReady(apiserver);
+    relay = await startRelay(apiPort);
 
-    const files: Record<ClusterUser, string> = { admin: path.join(dir, 'admin.kubeconfig'), controller: path.join(dir, 'controller.kubeconfig') };
-    await writeFile(files.admin, kubeconfigText(server, caPem, 'admin', tokens.admin), { mode: 0o600 });
-    await writeFile(files.controller, kubeconfigText(server, caPem, saUser.replaceAll(':', '-'), tokens.controller), { mode: 0o600 });
+    const users: Record<ClusterUser, string> = { admin: 'admin', controller: saUser.replaceAll(':', '-'), nobody: 'nobody' };
+    const kubeconfigs = new Set<string>();
+    const kubeconfig = (user: ClusterUser, options: KubeconfigOptions = {}): string => {
+      const file = path.join(dir, `${user}${options.relay === true ? '-relay' : ''}.kubeconfig`);
+      if (!kubeconfigs.has(file)) {
+        // Written once, synchronously: callers use the path at once.
+        writeFileSync(file, kubeconfigText(options.relay === true ? `https://127.0.0.1:${relay?.port ?? 0}` : server, caPem, users[user], tokens[user]), { mode: 0o600 });
+        kubeconfigs.add(file);
+      }
+      return file;
+    };
     const clients = new Map<ClusterUser, KubeClient>();
     const client = (user: ClusterUser): KubeClient => {
       let c = clients.get(user);
       if (c === undefined) {
-        c = new KubeClient(loadKubeConfig({ kubeconfig: files[user] }));
+        c = new KubeClient(loadKubeConfig({ kubeconfig: kubeconfig(user) }));
         clients.set(user, c);
       }
       return c;
@@ -303,10 +397,20 @@ export async function startCluster(): Promise<Cluster> {
     };
 
     for (const obj of [...(await readManifests('deploy/namespace.yaml')), ...(await readManifests('deploy/rbac.yaml'))]) await apply(obj);
+    const stopApiserver = async (): Promise<void> => {
+      const old = apiserver;
+      await stopProcess(old);
+      if (old) live.delete(old);
+    };
+    const startAgain = async (): Promise<void> => {
+      if (apiserver && apiserver.child.exitCode === null && apiserver.child.signalCode === null) throw new Error('kube-apiserver is already running');
+      apiserver = startApiserver();
+      await waitReady(apiserver);
+    };
 
     return {
       server,
-      kubeconfig: (user) => files[user],
+      kubeconfig,
       client,
       apply,
       remove,
@@ -322,13 +426,13 @@ export async function startCluster(): Promise<Cluster> {
         return revision;
       },
       async restartApiserver(downMs = 0) {
-        const old = apiserver;
-        await stopProcess(old);
-        if (old) live.delete(old);
+        await stopApiserver();
         await sleep(downMs);
-        apiserver = startApiserver();
-        await waitReady(apiserver);
+        await startAgain();
       },
+      stopApiserver,
+      startApiserver: startAgain,
+      resetConnections: () => relay?.reset() ?? 0,
       logs: tail,
       stop: cleanup,
     };

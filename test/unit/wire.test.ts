@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { defined } from '../../src/shared/optional.ts';
 import { main } from '../../src/cli/main.ts';
 import { parseFlags } from '../../src/cli/flags.ts';
-import { createDriver, createPreviewDriver, loadContext, translateOptions } from '../../src/cli/wire.ts';
+import { createDriver, createPreviewDriver, kubernetesSourceOptions, loadContext, translateOptions } from '../../src/cli/wire.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import type { KubeClient } from '../../src/sources/kubernetes/client.ts';
 import { silentLogger } from '../../src/shared/logger.ts';
 import type { RoutingModel } from '../../src/model/types.ts';
 import { buildHaproxyView, parseHaproxyLayout } from '../../src/render/haproxy/index.ts';
@@ -36,6 +38,19 @@ test('one context: the translate options come from one mapper, and the dry run p
   assert.equal(preview.workDir, wired.driver.workDir, 'the same [proxy] mapping: the same work directory');
   const native = await loadContext(parseFlags(['run', configFile]));
   assert.equal(createPreviewDriver(native.config), undefined, 'native mode renders no files');
+});
+
+test('[kubernetes] maps onto the source options: startupRetry bounds the startup retries, the lease sets the election periods', () => {
+  const config = parseConfig('[kubernetes]\nenabled = true\nstartupRetry = "30s"\nleaseDuration = "30s"\nlabelSelector = "team=web"', '/etc/passerelle/passerelle.toml');
+  const client = {} as KubeClient;
+  const o = kubernetesSourceOptions({ config, translate: translateOptions(config), warnings: [] }, client, true, silentLogger);
+  assert.equal(o.client, client);
+  assert.equal(o.startupRetryMs, 30_000);
+  assert.equal(o.leaseDurationMs, 30_000);
+  assert.equal(o.renewDeadlineMs, 20_000);
+  assert.equal(o.retryPeriodMs, 4000);
+  assert.equal(o.labelSelector, 'team=web');
+  assert.equal(o.readOnly, false);
 });
 
 const endpoint = (host: string, port: number) => ({ address: host, port, weight: 1, name: host });

@@ -59,13 +59,29 @@ export class KubeApiError extends PassError {
   readonly status: number;
   /** `metav1.Status.reason`, e.g. `NotFound`, `Conflict`, `Expired`, `Forbidden`. */
   readonly reason: string | undefined;
+  /** The answer's Retry-After (429, 503), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(status: number, message: string, reason: string | undefined, cause?: unknown) {
+  constructor(status: number, message: string, reason: string | undefined, cause?: unknown, retryAfterMs?: number) {
     super(status === 0 ? 'PASS_KUBE_UNREACHABLE' : 'PASS_KUBE_API', message, cause === undefined ? {} : { cause });
     this.name = 'KubeApiError';
     this.status = status;
     this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
   }
+}
+
+/**
+ * Reads a Retry-After header: delay-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds
+ * from `now`; undefined when absent or malformed.
+ */
+export function parseRetryAfter(value: string | readonly string[] | undefined, now = Date.now()): number | undefined {
+  const text = (typeof value === 'string' ? value : value?.[0])?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (/^[0-9]+$/.test(text)) return Number(text) * 1000;
+  // An HTTP date starts with the day's name; Date.parse would take "-1" for a year.
+  const at = /^[A-Za-z]/.test(text) ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Query parameters; undefined values are left out. */
@@ -183,7 +199,7 @@ export class KubeClient {
             return;
           }
           const { message, reason } = statusMessage(status, text);
-          reject(new KubeApiError(status, `${method} ${path}: ${message}`, reason));
+          reject(new KubeApiError(status, `${method} ${path}: ${message}`, reason, undefined, parseRetryAfter(res.headers['retry-after'])));
         });
       });
       req.end(payload);
@@ -232,7 +248,7 @@ export class KubeClient {
             res.on('error', (err) => reject(failed(err)));
             res.on('end', () => {
               const { message, reason } = statusMessage(status, Buffer.concat(chunks).toString('utf8'));
-              reject(new KubeApiError(status, `watch ${path}: ${message}`, reason));
+              reject(new KubeApiError(status, `watch ${path}: ${message}`, reason, undefined, parseRetryAfter(res.headers['retry-after'])));
             });
             return;
           }

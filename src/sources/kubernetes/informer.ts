@@ -1,8 +1,10 @@
 /*
  * A list + watch informer for one resource type in one namespace (or all). Unlike the informer of
  * @kubernetes/client-node it never stops for good: every failure is retried with a capped, jittered
- * backoff; it pages its lists, resumes watches from the last resourceVersion (bookmarks included),
- * relists after 410 Gone, and a watchdog ends a watch that has been silent for too long.
+ * backoff (see retry.ts), which an accepted watch resets, so that after an outage a single dropped
+ * connection is retried at once; it pages its lists, resumes watches from the last resourceVersion
+ * (bookmarks included), relists after 410 Gone, and a watchdog ends a watch that has been silent
+ * for too long.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +12,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import type { KubeObject } from '../../model/k8s.ts';
 import { KubeApiError, type KubeClient, type Query, type WatchEvent } from './client.ts';
+import { DEFAULT_BACKOFF, classifyFailure, describeFailure, retryDelayMs, type RetriedFailure } from './retry.ts';
 
 /** A resource type the source reads or writes. */
 export interface ResourceType {
@@ -74,6 +77,8 @@ export interface InformerOptions {
   /** First retry delay after a failure; doubles up to `maxBackoffMs` (defaults 250 ms, 10 s). */
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** Cap of the retry delay while the apiserver is unreachable (default 1 s). */
+  readonly maxUnreachableBackoffMs?: number;
 }
 
 /** Counters, for logs and tests. */
@@ -86,6 +91,8 @@ export interface InformerStats {
   silent: number;
   bookmarks: number;
   failures: number;
+  /** Watches accepted (HTTP 200) after one or more failures. */
+  recoveries: number;
 }
 
 interface ListBody {
@@ -97,13 +104,18 @@ function isGone(err: unknown): boolean {
   return err instanceof KubeApiError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone');
 }
 
+/** A watch accepted and then ended within this long, with no event, did not prove the apiserver healthy. */
+const FLAP_MS = 1000;
+/** While a failure lasts, its warning is repeated at most this often (the others are debug). */
+const WARN_EVERY_MS = 10_000;
+
 /** The list + watch loop of one resource type; see the file comment. */
 export class Informer {
   readonly #o: InformerOptions;
   readonly #log: Logger;
   readonly #cache = new Map<string, KubeObject>();
   readonly #abort = new AbortController();
-  readonly #stats: InformerStats = { lists: 0, watches: 0, expired: 0, silent: 0, bookmarks: 0, failures: 0 };
+  readonly #stats: InformerStats = { lists: 0, watches: 0, expired: 0, silent: 0, bookmarks: 0, failures: 0, recoveries: 0 };
   #resourceVersion = '';
   #synced = false;
   #resolveSynced: () => void = () => {};
@@ -115,6 +127,11 @@ export class Informer {
   #restartRequested = false;
   /** Watches in a row ended by the watchdog without any event. */
   #silences = 0;
+  /** The failures in a row of one kind being retried; undefined once a watch was accepted. */
+  #failure: RetriedFailure | undefined;
+  /** The request in flight, for the RBAC verb of a failure. */
+  #verb: 'list' | 'watch' = 'list';
+  #warnedAt = 0;
 
   constructor(options: InformerOptions) {
     this.#o = options;
@@ -158,6 +175,11 @@ export class Informer {
   /** The last failure, cleared by the next successful list or watch event. */
   get lastError(): Error | undefined {
     return this.#lastError;
+  }
+
+  /** The failure being retried (kind, verb, how many in a row, since when); cleared by an accepted watch. */
+  get failure(): RetriedFailure | undefined {
+    return this.#failure;
   }
 
   get resourceVersion(): string {
@@ -213,13 +235,12 @@ export class Informer {
   }
 
   async #run(): Promise<void> {
-    let failures = 0;
     while (!this.#stopped) {
       try {
         if (this.#resourceVersion === '') await this.#relist();
         const started = Date.now();
         const events = await this.#watch();
-        failures = 0;
+        this.#failure = undefined;
         // A watch the server ends at once, with nothing in it: do not spin.
         if (events === 0 && Date.now() - started < 1000) await sleep(1000, undefined, { signal: this.#abort.signal }).catch(() => {});
       } catch (err) {
@@ -243,13 +264,7 @@ export class Informer {
           this.#log.warn({ watchdogMs: this.#watchdogMs, silences: this.#silences }, 'watch silent for too long: reconnecting');
           continue;
         }
-        failures++;
-        this.#stats.failures++;
-        this.#lastError = err instanceof Error ? err : new Error(String(err));
-        const initial = this.#o.initialBackoffMs ?? 250;
-        const max = this.#o.maxBackoffMs ?? 10_000;
-        const delay = Math.min(max, initial * 2 ** Math.min(failures - 1, 20)) * (0.8 + Math.random() * 0.4);
-        this.#log.warn({ err: this.#lastError.message, retryInMs: Math.round(delay), failures }, 'list/watch failed');
+        const delay = this.#failed(err);
         try {
           await sleep(delay, undefined, { signal: this.#abort.signal });
         } catch {
@@ -257,6 +272,39 @@ export class Informer {
         }
       }
     }
+  }
+
+  /** Records a failure (a run of failures of one kind backs off exponentially); returns the delay before the next attempt. */
+  #failed(err: unknown): number {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const kind = classifyFailure(error);
+    const now = Date.now();
+    const previous = this.#failure;
+    // A new kind starts a new run: the connection-refused phase of a restart does not lengthen the
+    // backoff of the 403s that follow it while the new apiserver syncs its RBAC caches.
+    const count = previous?.kind === kind ? previous.count + 1 : 1;
+    this.#failure = { error, kind, verb: this.#verb, count, since: previous?.kind === kind ? previous.since : now };
+    this.#stats.failures++;
+    this.#lastError = error;
+    const delay = retryDelayMs(
+      kind,
+      count,
+      {
+        initialMs: this.#o.initialBackoffMs ?? DEFAULT_BACKOFF.initialMs,
+        maxMs: this.#o.maxBackoffMs ?? DEFAULT_BACKOFF.maxMs,
+        maxUnreachableMs: this.#o.maxUnreachableBackoffMs ?? DEFAULT_BACKOFF.maxUnreachableMs,
+      },
+      error instanceof KubeApiError ? error.retryAfterMs : undefined,
+    );
+    const fields = { err: error.message, verb: this.#verb, retryInMs: delay, failures: count };
+    // The first failure of a run and then one every WARN_EVERY_MS: an outage is not a warning a second.
+    if (count === 1 || now - this.#warnedAt >= WARN_EVERY_MS) {
+      this.#warnedAt = now;
+      this.#log.warn(fields, `${describeFailure(kind, error)}; retrying`);
+    } else {
+      this.#log.debug(fields, `${describeFailure(kind, error)}; retrying`);
+    }
+    return delay;
   }
 
   get #watchdogMs(): number {
@@ -269,6 +317,7 @@ export class Informer {
     const fresh = new Map<string, KubeObject>();
     let resourceVersion = '';
     let cont: string | undefined;
+    this.#verb = 'list';
     do {
       const page = await this.#o.client.request<ListBody>('GET', resourcePath(this.#o.type, this.#o.namespace), {
         query: { ...this.#selectors(), limit: this.#o.pageSize ?? 500, continue: cont },
@@ -313,28 +362,45 @@ export class Informer {
     this.#restartRequested = false;
     const abort = new AbortController();
     this.#watchAbort = abort;
-    await this.#o.client.watch(
-      resourcePath(this.#o.type, this.#o.namespace),
-      (event) => {
-        events++;
-        if (failure === undefined) failure = this.#handle(event);
-      },
-      {
-        query: {
-          ...this.#selectors(),
-          resourceVersion: this.#resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds: Math.round(lo + Math.random() * (hi - lo)),
+    this.#verb = 'watch';
+    let accepted: { readonly at: number; readonly before: RetriedFailure | undefined } | undefined;
+    try {
+      await this.#o.client.watch(
+        resourcePath(this.#o.type, this.#o.namespace),
+        (event) => {
+          events++;
+          if (failure === undefined) failure = this.#handle(event);
         },
-        idleTimeoutMs: this.#watchdogMs,
-        signal: AbortSignal.any([this.#abort.signal, abort.signal]),
-        // A quiet resource may send nothing for a minute: an accepted watch already ends a connection
-        // error (not a silent-watch one, which only an event clears).
-        onOpen: () => {
-          if (!(this.#lastError instanceof KubeApiError && this.#lastError.reason === 'Timeout')) this.#lastError = undefined;
+        {
+          query: {
+            ...this.#selectors(),
+            resourceVersion: this.#resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: Math.round(lo + Math.random() * (hi - lo)),
+          },
+          idleTimeoutMs: this.#watchdogMs,
+          signal: AbortSignal.any([this.#abort.signal, abort.signal]),
+          // A quiet resource may send nothing for a minute: an accepted watch already ends a connection
+          // error (not a silent-watch one, which only an event clears).
+          onOpen: () => {
+            if (!(this.#lastError instanceof KubeApiError && this.#lastError.reason === 'Timeout')) this.#lastError = undefined;
+            // The apiserver answers again: the next failure is a new one, retried after the shortest delay.
+            accepted = { at: Date.now(), before: this.#failure };
+            if (this.#failure !== undefined) {
+              this.#stats.recoveries++;
+              const f = this.#failure;
+              this.#log.info({ failures: f.count, downMs: accepted.at - f.since }, 'watch accepted again: the apiserver answers');
+            }
+            this.#failure = undefined;
+          },
         },
-      },
-    );
+      );
+    } catch (err) {
+      // Accepted and dropped at once with nothing in it (a flapping proxy): the run of failures goes on.
+      const ours = this.#stopped || this.#restartRequested;
+      if (!ours && accepted !== undefined && events === 0 && Date.now() - accepted.at < FLAP_MS) this.#failure = accepted.before;
+      throw err;
+    }
     if (failure) throw failure;
     return events;
   }

@@ -9,10 +9,11 @@ import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
+import { SerialQueue } from '../../shared/serial.ts';
 import type { KubeObject, Snapshot } from '../../model/k8s.ts';
 import { isOurIngress, translate, type TranslateOptions } from '../../model/translate/index.ts';
 import type { Source } from '../snapshot.ts';
-import { KubeApiError, type KubeClient } from './client.ts';
+import type { KubeClient } from './client.ts';
 import { EventRecorder } from './events.ts';
 import {
   ENDPOINT_SLICE,
@@ -27,6 +28,7 @@ import {
 } from './informer.ts';
 import { AlwaysLeader, LeaseLeaderElector, defaultIdentity, type Leadership } from './leader.ts';
 import { RefIndex, ingressRefs, modelView, nsName, sliceService, stripObject } from './objects.ts';
+import { startupVerdict } from './retry.ts';
 import { StatusWriter, addressesOfService, addressesOfText, type LoadBalancerIngress } from './status.ts';
 
 /** Options of {@link KubernetesSource}. */
@@ -58,8 +60,13 @@ export interface KubernetesSourceOptions {
   readonly recordEvents?: boolean;
   /** See {@link InformerOptions.watchdogMs}. */
   readonly watchdogMs?: number;
-  /** start() fails when the first lists have not completed by then (default 60 s). */
-  readonly syncTimeoutMs?: number;
+  /**
+   * How long start() retries before the first lists complete: an unreachable apiserver, 401/403
+   * (a restarting apiserver refuses until its RBAC caches have synced), 429 and 5xx are retried until
+   * then, and only then fail (PASS_KUBE_FORBIDDEN when still refused, else PASS_KUBE_SYNC); default
+   * 120 s, `[kubernetes] startupRetry`.
+   */
+  readonly startupRetryMs?: number;
   /** Delay that gathers changes before a status/Event pass (default 250 ms). */
   readonly writeDelayMs?: number;
   readonly logger?: Logger;
@@ -90,7 +97,7 @@ export class KubernetesSource implements Source {
   #started = false;
   #stopped = false;
   #writeTimer: NodeJS.Timeout | undefined;
-  #writing: Promise<void> = Promise.resolve();
+  readonly #writing = new SerialQueue();
   #unsubscribeLeader: (() => void) | undefined;
   /** The controller's model diagnostics (see {@link reportDiagnostics}) and their identity. */
   #reported: readonly Diagnostic[] | undefined;
@@ -168,24 +175,28 @@ export class KubernetesSource implements Source {
     return [...this.#informers.map((i) => i.informer), ...(this.#publish ? [this.#publish] : [])];
   }
 
-  /** Lists everything once (failing after syncTimeoutMs, or at once when access is denied), then follows changes. */
+  /**
+   * Lists everything once, then follows changes. Failures are retried for `startupRetryMs` (see
+   * {@link startupVerdict}): only then, or at once for a request the apiserver rejects, start() fails.
+   */
   async start(): Promise<void> {
     const all = this.informers;
     for (const i of all) i.start();
-    const timeoutMs = this.#o.syncTimeoutMs ?? 60_000;
-    const deadline = Date.now() + timeoutMs;
+    const retryMs = this.#o.startupRetryMs ?? 120_000;
+    const startedAt = Date.now();
     for (;;) {
       const pending = all.filter((i) => !i.hasSynced);
       if (pending.length === 0) break;
-      const denied = pending.find((i) => i.lastError instanceof KubeApiError && (i.lastError.status === 401 || i.lastError.status === 403));
-      const late = Date.now() > deadline;
-      if (denied || late) {
+      const now = Date.now();
+      const verdict = startupVerdict(
+        pending.map((i) => ({ type: i.type, namespace: i.namespace, failure: i.failure })),
+        now - startedAt,
+        retryMs,
+        now,
+      );
+      if (verdict) {
         await Promise.all(all.map((i) => i.stop()));
-        const what = (denied ? [denied] : pending).map((i) => `${i.type.kind}${i.namespace === undefined ? '' : ` in ${i.namespace}`}: ${i.lastError?.message ?? 'no answer'}`);
-        throw new PassError(
-          denied ? 'PASS_KUBE_FORBIDDEN' : 'PASS_KUBE_SYNC',
-          denied ? `the Kubernetes API refused access (check the RBAC of deploy/rbac.yaml): ${what.join('; ')}` : `the Kubernetes API did not answer within ${timeoutMs} ms: ${what.join('; ')}`,
-        );
+        throw verdict;
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -204,7 +215,7 @@ export class KubernetesSource implements Source {
     this.#stopped = true;
     if (this.#writeTimer) clearTimeout(this.#writeTimer);
     this.#unsubscribeLeader?.();
-    await this.#writing;
+    await this.#writing.idle();
     await this.#leader.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
   }
@@ -315,7 +326,8 @@ export class KubernetesSource implements Source {
     if (!this.#started || this.#stopped || this.#o.readOnly === true || this.#writeTimer !== undefined) return;
     this.#writeTimer = setTimeout(() => {
       this.#writeTimer = undefined;
-      this.#writing = this.#writing.then(() => this.#writePass());
+      // #writePass logs its own failures; the catch only keeps an unexpected one from going unhandled.
+      this.#writing.run(() => this.#writePass()).catch((err: unknown) => this.#log.error({ err }, 'status/Event pass failed'));
     }, this.#o.writeDelayMs ?? 250);
   }
 

@@ -5,7 +5,14 @@
  *
  * - kube-apiserver stopped for 20 s and started again: traffic keeps flowing on the last model, the
  *   watches resume, and the changes made while they were down (right after the apiserver is back,
- *   before the controller's watches are) are all applied;
+ *   before the controller's watches are) are all applied, within 2 s;
+ * - `passerelle run` started while kube-apiserver is down, which comes up 10 s later: no exit, and
+ *   the Ingress is served once it is up;
+ * - started with kube-apiserver (at the same moment, or up to 1.5 s before it), a few times over (a
+ *   new apiserver answers 403 until its RBAC caches have synced): never exits;
+ * - after an earlier outage, the controller's connections are reset once (a relay resets them, as
+ *   a load balancer would), then the apiserver restarted quickly: each time the next change is
+ *   applied within 2 s;
  * - the controller restarted while a sidecar HAProxy keeps running: no failed request;
  * - two `passerelle run` processes with leader election: one leader; kill -9 it and the other takes
  *   the Lease over (status writes resume) within the lease duration (plus the polling periods).
@@ -55,6 +62,47 @@ function ingressOf(name: string, host: string, service: string): KubeObject {
     metadata: { namespace: NS, name },
     spec: { rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { number: 8080 } } } }] } }] },
   };
+}
+
+/** A `passerelle run` child process (`bin/passerelle.js`), its output and its exit. */
+interface Child {
+  readonly port: number;
+  /** Everything it wrote (pino JSON lines on stderr). */
+  output(): string;
+  /** Its exit, once it exited. */
+  exited(): string | undefined;
+  /** SIGTERM (SIGKILL after 15 s), and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/** Writes `config` to DIR/NAME.toml and runs `passerelle run` on it in a child process. */
+async function spawnController(dir: string, name: string, config: string, port: number): Promise<Child> {
+  const file = path.join(dir, `${name}.toml`);
+  await writeFile(file, config);
+  const child = spawn(process.execPath, ['bin/passerelle.js', 'run', `--configfile=${file}`], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: string[] = [];
+  let exit: string | undefined;
+  child.stdout?.on('data', (c: Buffer) => out.push(c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => out.push(c.toString('utf8')));
+  child.on('exit', (code, signal) => (exit = `code ${code ?? ''} signal ${signal ?? ''}`));
+  return {
+    port,
+    output: () => out.join(''),
+    exited: () => exit,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The log lines of a child's output whose message is `msg`. */
+function logged(output: string, msg: string): number {
+  return output.split('\n').filter((l) => l.includes(`"msg":${JSON.stringify(msg)}`)).length;
 }
 
 /** The mode of the apiserver-outage test: PASSERELLE_MODE, default native. */
@@ -111,7 +159,9 @@ describe('kubernetes faults', () => {
       await waitFor('after.example served (Ingress created after the restart)', async () => echoOf(await send({ port, host: 'after.example' })).service === 'fresh', 90_000);
       await waitFor('doomed.example gone (Ingress deleted after the restart)', async () => (await send({ port, host: 'doomed.example' })).status === 404, 30_000);
       await waitFor('the new web pod answers (EndpointSlice changed after the restart)', async () => echoOf(await send({ port, host: 'site.example' })).pod === 'web-new', 30_000);
-      t.diagnostic(`changes applied ${Date.now() - changedAt} ms after they were made`);
+      const appliedMs = Date.now() - changedAt;
+      t.diagnostic(`changes applied ${appliedMs} ms after they were made`);
+      assert.ok(appliedMs < 2000, `changes made after the apiserver is back are applied within 2 s (${appliedMs} ms)`);
 
       const result = await traffic.stop();
       assert.deepEqual(result.failed, [], `no failed request (${result.ok} answered)`);
@@ -252,6 +302,134 @@ describe('kubernetes faults', () => {
           clearTimeout(timer);
         }
       }
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('started while kube-apiserver is down, which comes up 10 s later: no exit, then the Ingress is served', { timeout: 180_000 }, async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-down-at-start-'));
+    const ports = { http: await freePort(), https: await freePort() };
+    let child: Child | undefined;
+    await cluster.stopApiserver();
+    try {
+      child = await spawnController(dir, 'down-at-start', configText(cluster, 'native', ports, path.join(dir, 'work')), ports.http);
+      await sleep(10_000);
+      assert.equal(child.exited(), undefined, 'still running after 10 s without an apiserver');
+      await cluster.startApiserver();
+      const upAt = Date.now();
+      const c = child;
+      await waitFor('site.example served', async () => (await send({ port: c.port, host: 'site.example', timeoutMs: 2000 })).status === 200, 60_000, 50);
+      const servedMs = Date.now() - upAt;
+      t.diagnostic(`site.example served ${servedMs} ms after the apiserver was ready (the controller had waited 10 s for it)`);
+      console.log(`[faults] started with the apiserver down: served ${servedMs} ms after it was ready`);
+      assert.equal(child.exited(), undefined, 'still running');
+      assert.ok(servedMs < 2000, `served within 2 s of the apiserver being ready (${servedMs} ms)`);
+      const output = child.output();
+      assert.ok(logged(output, 'the apiserver is unreachable; retrying') > 0, 'the outage was reported as such');
+      assert.doesNotMatch(output, /PASS_KUBE_(FORBIDDEN|SYNC)/);
+    } catch (err) {
+      t.diagnostic(child?.output().split('\n').slice(-40).join('\n') ?? '');
+      throw err;
+    } finally {
+      await cluster.startApiserver().catch(() => undefined);
+      await child?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('started with kube-apiserver (403 until its RBAC caches sync), 8 times: never exits', { timeout: 300_000 }, async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-restart-start-'));
+    const tries = 8;
+    let exits = 0;
+    let refusedTries = 0;
+    let refusals = 0;
+    try {
+      for (let i = 0; i < tries; i++) {
+        const ports = { http: await freePort(), https: await freePort() };
+        await cluster.stopApiserver();
+        // The controller's process and the apiserver's start together, as after a node reboot or
+        // when both are rolled out at once; or the controller a little earlier (up to 1.5 s), so
+        // that its retries, not its first requests, meet the new apiserver's first answers.
+        const child = await spawnController(dir, `try-${i}`, configText(cluster, 'native', ports, path.join(dir, `work-${i}`)), ports.http);
+        try {
+          await sleep((i % 4) * 500);
+          await cluster.startApiserver();
+          await waitFor(`try ${i}: site.example served (or the controller exited)`, async () => child.exited() !== undefined || (await send({ port: child.port, host: 'site.example', timeoutMs: 2000 })).status === 200, 60_000, 50);
+          const output = child.output();
+          const refused = logged(output, 'the apiserver refused (HTTP 403); retrying') + logged(output, 'the apiserver refused (HTTP 401); retrying');
+          refusals += refused;
+          if (refused > 0) refusedTries++;
+          if (child.exited() !== undefined) {
+            exits++;
+            t.diagnostic(`try ${i}: exited (${child.exited() ?? ''})\n${output.split('\n').slice(-20).join('\n')}`);
+          }
+        } finally {
+          await child.stop();
+        }
+      }
+      const summary = `${tries} tries started with the apiserver (0 to 1.5 s before it): ${exits} exits; ${refusedTries} of them were refused (403/401) before the apiserver's RBAC caches synced (${refusals} refusals logged, each retried)`;
+      t.diagnostic(summary);
+      console.log(`[faults] ${summary}`);
+      assert.equal(exits, 0, 'never exits');
+    } finally {
+      await cluster.startApiserver().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('after an earlier outage, one reset of the connections, then a quick apiserver restart: the next change is applied within 2 s', { timeout: 180_000 }, async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-reset-'));
+    const ports = { http: await freePort(), https: await freePort() };
+    const flipPods = [await startPod('flip', 'flip-a'), await startPod('flip', 'flip-b')];
+    pods.push(...flipPods);
+    const [a, b] = flipPods as [Pod, Pod];
+    await cluster.apply(serviceOf(NS, 'flip'));
+    await cluster.apply(sliceOf(NS, 'flip', [a]));
+    await cluster.apply(ingressOf('flip', 'flip.example', 'flip'));
+    // The controller reaches the apiserver through the harness's relay, whose connections can be reset.
+    const config = configText(cluster, 'native', ports, path.join(dir, 'work')).replace(
+      JSON.stringify(cluster.kubeconfig('controller')),
+      JSON.stringify(cluster.kubeconfig('controller', { relay: true })),
+    );
+    const child = await spawnController(dir, 'reset', config, ports.http);
+    /** Moves the flip Service to `pod` and returns how long until it serves flip.example. */
+    const flip = async (pod: Pod, from: number): Promise<number> => {
+      await cluster.apply(sliceOf(NS, 'flip', [pod]));
+      await waitFor(`flip.example served by ${pod.name}`, async () => echoOf(await send({ port: ports.http, host: 'flip.example', timeoutMs: 2000 })).pod === pod.name, 30_000, 20);
+      return Date.now() - from;
+    };
+    try {
+      await waitFor('flip.example served by flip-a', async () => echoOf(await send({ port: ports.http, host: 'flip.example', timeoutMs: 2000 })).pod === 'flip-a', 60_000);
+
+      // An earlier outage, long enough for the backoff to reach its cap.
+      await cluster.restartApiserver(15_000);
+      const afterOutageMs = await flip(b, Date.now());
+      // The watches are up again; later they are reset once, by a load balancer say.
+      await sleep(3000);
+      const resetAt = Date.now();
+      const reset = cluster.resetConnections();
+      assert.ok(reset > 0, 'the controller had connections through the relay');
+      const afterResetMs = await flip(a, resetAt);
+
+      // And a quick apiserver restart (a rolling control-plane upgrade).
+      await sleep(3000);
+      await cluster.restartApiserver(0);
+      const afterRestartMs = await flip(b, Date.now());
+
+      const summary =
+        `next change applied ${afterResetMs} ms after ${reset} connections were reset (after an earlier 15 s outage); ` +
+        `${afterRestartMs} ms after a quick apiserver restart was ready; ${afterOutageMs} ms after the 15 s outage ended`;
+      t.diagnostic(summary);
+      console.log(`[faults] ${summary}`);
+      assert.ok(afterResetMs < 2000, `applied within 2 s of the reset (${afterResetMs} ms)`);
+      assert.ok(afterRestartMs < 2000, `applied within 2 s of the restarted apiserver being ready (${afterRestartMs} ms)`);
+      assert.ok(afterOutageMs < 2000, `applied within 2 s of the end of the outage (${afterOutageMs} ms)`);
+      assert.equal(child.exited(), undefined);
+    } catch (err) {
+      t.diagnostic(child.output().split('\n').slice(-40).join('\n'));
+      throw err;
+    } finally {
+      await child.stop();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -2,11 +2,14 @@
  * The Kubernetes source against a real kube-apiserver and etcd, with the controller's RBAC-limited
  * token: objects created through the API reach the model, updates and deletes follow, irrelevant
  * events are ignored, a 410 Gone relists, an apiserver restart is survived, namespaces and label
- * selector options narrow what is read.
+ * selector options narrow what is read; an account the RBAC grants nothing is refused until
+ * startupRetry runs out (PASS_KUBE_FORBIDDEN), a bad label selector fails start() at once.
  */
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PassError } from '../../../src/shared/errors.ts';
+import type { Logger } from '../../../src/shared/logger.ts';
 import { translate } from '../../../src/model/translate/index.ts';
 import type { RoutingModel } from '../../../src/model/types.ts';
 import { startCluster, type Cluster } from '../../kube/harness.ts';
@@ -161,5 +164,27 @@ describe('kubernetes source: informers', () => {
     await cluster.apply(ingress('web', 'after-restart', 'after-restart.example', 'svc-after-restart', { className: 'passerelle' }));
     await waitFor('the Ingress created after the restart', () => hosts(model(source)).includes('after-restart.example'), 30_000);
     await waitFor('no watch error left', () => source.diagnostics().length === 0, 30_000);
+  });
+  test('an account the RBAC grants nothing: refused and retried for startupRetry, then PASS_KUBE_FORBIDDEN naming the resource and verb', async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { debug() {}, info() {}, warn: (_o, msg) => warnings.push(msg ?? ''), error() {}, child: () => logger };
+    const source = controllerSource(cluster, { client: cluster.client('nobody'), readOnly: true, startupRetryMs: 3000, logger });
+    const started = Date.now();
+    await assert.rejects(source.start(), (err: unknown) => {
+      assert.ok(err instanceof PassError);
+      assert.equal(err.code, 'PASS_KUBE_FORBIDDEN');
+      assert.match(err.message, /kept refusing access for 3 s after start/);
+      assert.match(err.message, /list ingresses\.networking\.k8s\.io in all namespaces \(refused for [0-9.]+ s\): .*User "nobody" cannot list resource "ingresses"/);
+      return true;
+    });
+    assert.ok(Date.now() - started >= 3000, 'not before the bound');
+    assert.ok(warnings.includes('the apiserver refused (HTTP 403); retrying'), 'reported as a refusal, before any RBAC verdict');
+  });
+
+  test('a label selector the apiserver rejects fails start() at once with PASS_KUBE_API', async () => {
+    const source = controllerSource(cluster, { readOnly: true, labelSelector: 'expose in (yes' });
+    const started = Date.now();
+    await assert.rejects(source.start(), (err: unknown) => err instanceof PassError && err.code === 'PASS_KUBE_API' && /rejected the list of ingresses\.networking\.k8s\.io/.test(err.message));
+    assert.ok(Date.now() - started < 10_000);
   });
 });
