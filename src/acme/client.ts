@@ -9,6 +9,7 @@ import { rootCertificates } from 'node:tls';
 import acme from 'acme-client';
 import type { Authorization, Order } from 'acme-client';
 import { PassError } from '../shared/errors.ts';
+import { defined } from '../shared/optional.ts';
 import type { AcmeChallenges } from './challenges.ts';
 import type { AccountRecord, AcmeProblem, ChallengeType, RenewalWindow } from './types.ts';
 
@@ -49,7 +50,7 @@ export class AcmeOrderError extends PassError {
   readonly orderDead: boolean;
 
   constructor(problem: AcmeProblem, orderDead: boolean, cause?: unknown) {
-    super('PASS_ACME_ORDER_FAILED', `${problem.detail} (${problem.cause})`, cause === undefined ? {} : { cause });
+    super('PASS_ACME_ORDER_FAILED', `${problem.detail} (${problem.cause})`, defined({ cause }));
     this.problem = problem;
     this.orderDead = orderDead;
   }
@@ -125,7 +126,7 @@ function problemOf(err: unknown, stage: 'account' | 'order' | 'challenge' | 'fin
   const lostResponse = err instanceof TypeError && /reading 'config'/.test(detail);
   if (lostResponse) detail = 'no answer from the CA (connection refused, reset or timed out)';
   const network = lostResponse || (typeof code === 'string' && /^E[A-Z]+|^ERR_/.test(code) && (err as { response?: unknown }).response === undefined);
-  return { ...(type === undefined ? {} : { type }), detail, cause: explainProblem(type, detail, network ? 'network' : stage, challenge), at: new Date().toISOString() };
+  return { ...defined({ type }), detail, cause: explainProblem(type, detail, network ? 'network' : stage, challenge), at: new Date().toISOString() };
 }
 
 interface ChallengeLike {
@@ -154,8 +155,10 @@ export class AcmeClient {
     return new acme.Client({
       directoryUrl: this.#o.directoryUrl,
       accountKey: keyPem,
-      ...(accountUrl === undefined ? {} : { accountUrl }),
-      ...(this.#o.eab === undefined ? {} : { externalAccountBinding: { kid: this.#o.eab.kid, hmacKey: this.#o.eab.hmacKey } }),
+      ...defined({
+        accountUrl,
+        externalAccountBinding: this.#o.eab === undefined ? undefined : { kid: this.#o.eab.kid, hmacKey: this.#o.eab.hmacKey },
+      }),
       backoffAttempts: this.#o.pollAttempts ?? 12,
       backoffMin: this.#o.pollMinMs ?? 500,
       backoffMax: this.#o.pollMaxMs ?? 5000,
@@ -187,13 +190,13 @@ export class AcmeClient {
     try {
       await client.createAccount({
         termsOfServiceAgreed: this.#o.termsAccepted,
-        ...(this.#o.email === undefined ? {} : { contact: [`mailto:${this.#o.email}`] }),
+        ...defined({ contact: this.#o.email === undefined ? undefined : [`mailto:${this.#o.email}`] }),
       });
     } catch (err) {
       throw new AcmeOrderError(problemOf(err, 'account'), false, err);
     }
     this.#client = client;
-    return { caServer: this.#o.directoryUrl, keyPem, url: client.getAccountUrl(), ...(this.#o.email === undefined ? {} : { email: this.#o.email }) };
+    return { caServer: this.#o.directoryUrl, keyPem, url: client.getAccountUrl(), ...defined({ email: this.#o.email }) };
   }
 
   #c(): acme.Client {
@@ -205,7 +208,7 @@ export class AcmeClient {
   async placeOrder(names: readonly string[], replaces?: string): Promise<string> {
     const identifiers = names.map((value) => ({ type: 'dns', value }));
     try {
-      const order = await this.#c().createOrder({ identifiers, ...(replaces === undefined ? {} : { replaces }) } as { identifiers: typeof identifiers });
+      const order = await this.#c().createOrder({ identifiers, ...defined({ replaces }) } as { identifiers: typeof identifiers });
       return order.url;
     } catch (err) {
       if (replaces !== undefined) {
@@ -345,7 +348,7 @@ export class AcmeClient {
       start: new Date(w.start).toISOString(),
       end: new Date(w.end).toISOString(),
       nextCheck: new Date(next).toISOString(),
-      ...(res.data.explanationURL === undefined ? {} : { explanationURL: res.data.explanationURL }),
+      ...defined({ explanationURL: res.data.explanationURL }),
     };
   }
 

@@ -6,6 +6,7 @@
 
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { Logger } from '../shared/logger.ts';
+import { defined } from '../shared/optional.ts';
 import { SerialQueue } from '../shared/serial.ts';
 import { AcmeClient, AcmeOrderError, explainProblem } from './client.ts';
 import type { AcmeClientOptions } from './client.ts';
@@ -261,7 +262,7 @@ export class AcmeManager {
       state: this.#state,
       now: this.#now(),
       budget: this.#o.budget ?? LETS_ENCRYPT_BUDGET,
-      ...(this.#o.renewFraction === undefined ? {} : { renewFraction: this.#o.renewFraction }),
+      ...defined({ renewFraction: this.#o.renewFraction }),
     });
   }
 
@@ -345,7 +346,7 @@ export class AcmeManager {
       const orderUrl = await this.#client.placeOrder(request.names, replaces);
       this.counters.ordersPlaced++;
       // Recorded before anything else: a crash from here on resumes this order instead of placing another.
-      const pending = { id: request.id, names: request.names, orderUrl, keyPem, createdAt: this.#now().toISOString(), ...(replaces === undefined ? {} : { replaces }) };
+      const pending = { id: request.id, names: request.names, orderUrl, keyPem, createdAt: this.#now().toISOString(), ...defined({ replaces }) };
       await this.#commit({ ...this.#state, orders: { ...this.#state.orders, [request.id]: pending } });
       await this.#complete(request, orderUrl, keyPem, o.replaces !== undefined);
     } catch (err) {
@@ -377,7 +378,7 @@ export class AcmeManager {
       issuedAt: now,
       origin: request.origin,
       orderUrl,
-      ...(leaf.ariId === undefined ? {} : { ariId: leaf.ariId }),
+      ...defined({ ariId: leaf.ariId }),
     };
     const orders = { ...this.#state.orders };
     delete orders[request.id];

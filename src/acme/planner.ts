@@ -4,6 +4,7 @@
  */
 
 import { createHash } from 'node:crypto';
+import { defined } from '../shared/optional.ts';
 import type {
   AcmeState,
   BackoffState,
@@ -284,7 +285,7 @@ export function plan(input: PlanInput): Plan {
       continue;
     }
     budget.book(request.names, isRenewal);
-    place.push({ request, reason, ...(replaces === undefined ? {} : { replaces }) });
+    place.push({ request, reason, ...defined({ replaces }) });
   }
 
   for (const order of Object.values(input.state.orders)) {

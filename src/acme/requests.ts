@@ -6,6 +6,7 @@
 
 import type { PassCode } from '../shared/codes.ts';
 import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
+import { defined } from '../shared/optional.ts';
 import type { Snapshot } from '../model/k8s.ts';
 import type { RoutingModel } from '../model/types.ts';
 import { isOurIngress } from '../model/translate/index.ts';
@@ -189,7 +190,7 @@ export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: A
               message: `${p.host}: a wildcard host needs the DNS-01 challenge, which is not supported; give it a TLS Secret`,
               object: h.ref,
               field: `${entry.field}.hosts`,
-              ...(h.location ? { location: h.location } : {}),
+              ...defined({ location: h.location }),
             });
           }
           continue;

@@ -5,6 +5,7 @@
  */
 
 import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
+import { defined } from '../shared/optional.ts';
 import type { Plan } from './planner.ts';
 import { AcmeCodes } from './requests.ts';
 import type { AcmeProblem, AcmeState, CertificateRequest, StoredCertificate } from './types.ts';
@@ -40,10 +41,6 @@ function lastErrorOf(names: readonly string[], state: AcmeState): AcmeProblem | 
   return best;
 }
 
-function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
 /** The certificate states of a plan, wanted ones first (in request order), then the unused ones. */
 export function certificateStatuses(p: Plan, state: AcmeState, now: Date): CertificateStatus[] {
   const out: CertificateStatus[] = [];
@@ -51,15 +48,15 @@ export function certificateStatuses(p: Plan, state: AcmeState, now: Date): Certi
   const live = (c: StoredCertificate | undefined): StoredCertificate | undefined => (c !== undefined && Date.parse(c.notAfter) > t ? c : undefined);
   const base = (r: CertificateRequest): { id: string; names: readonly string[]; sources: readonly ObjectRef[] } => ({ id: r.id, names: r.names, sources: r.sources });
   for (const v of p.valid) {
-    out.push({ ...base(v.request), state: 'valid', notAfter: v.certificate.notAfter, renewAt: v.renewAt.toISOString(), ...opt('lastError', lastErrorOf(v.request.names, state)) });
+    out.push({ ...base(v.request), state: 'valid', notAfter: v.certificate.notAfter, renewAt: v.renewAt.toISOString(), ...defined({ lastError: lastErrorOf(v.request.names, state) }) });
   }
   for (const o of p.place) {
     const c = live(o.replaces);
-    out.push({ ...base(o.request), state: c ? 'valid' : 'pending', detail: c ? 'renewal due: ordering' : 'ordering', ...opt('notAfter', c?.notAfter), ...opt('lastError', lastErrorOf(o.request.names, state)) });
+    out.push({ ...base(o.request), state: c ? 'valid' : 'pending', detail: c ? 'renewal due: ordering' : 'ordering', ...defined({ notAfter: c?.notAfter, lastError: lastErrorOf(o.request.names, state) }) });
   }
   for (const r of p.resume) {
     const c = live(state.certificates[r.request.id]);
-    out.push({ ...base(r.request), state: c ? 'valid' : 'pending', detail: `order in progress (${r.order.orderUrl})`, ...opt('notAfter', c?.notAfter), ...opt('lastError', lastErrorOf(r.request.names, state)) });
+    out.push({ ...base(r.request), state: c ? 'valid' : 'pending', detail: `order in progress (${r.order.orderUrl})`, ...defined({ notAfter: c?.notAfter, lastError: lastErrorOf(r.request.names, state) }) });
   }
   for (const w of p.wait) {
     const c = live(state.certificates[w.request.id]);
@@ -70,8 +67,7 @@ export function certificateStatuses(p: Plan, state: AcmeState, now: Date): Certi
       state: c ? 'valid' : failed ? 'failed' : 'pending',
       detail: failed ? `backing off after failed orders (${w.detail})` : w.reason === 'duplicate' ? 'the weekly limit of duplicate certificates is spent' : `the weekly certificate budget of ${w.detail} is spent`,
       nextAttemptAt: w.until.toISOString(),
-      ...opt('notAfter', c?.notAfter),
-      ...opt('lastError', lastError),
+      ...defined({ notAfter: c?.notAfter, lastError }),
     });
   }
   for (const c of p.unwanted) out.push({ id: c.id, names: c.names, state: 'unused', sources: [], notAfter: c.notAfter, detail: 'no Ingress or [[acme.domains]] wants it: not renewed' });
@@ -98,14 +94,14 @@ export function acmeDiagnostics(p: Plan, state: AcmeState, now: Date): Diagnosti
         severity: still ? 'warning' : 'error',
         code: AcmeCodes.orderFailed,
         message: `certificate for ${names}: ${problem ? `${problem.detail} — ${problem.cause}` : 'the last order failed'}; next attempt after ${w.until.toISOString()}${still ? `; the current certificate serves until ${serving.notAfter}` : ''}`,
-        ...(source ? { object: source } : {}),
+        ...defined({ object: source }),
       });
     } else {
       out.push({
         severity: 'warning',
         code: AcmeCodes.budget,
         message: `certificate for ${names} waits until ${w.until.toISOString()}: ${w.reason === 'duplicate' ? 'the weekly limit of duplicate certificates' : `the weekly certificate budget of ${w.detail}`} is spent`,
-        ...(source ? { object: source } : {}),
+        ...defined({ object: source }),
       });
     }
   }

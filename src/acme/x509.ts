@@ -2,6 +2,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import { AuthorityKeyIdentifierExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
+import { defined } from '../shared/optional.ts';
 
 /** What the manager needs from a leaf certificate. */
 export interface LeafInfo {
@@ -49,7 +50,7 @@ export function readLeaf(chainPem: string): LeafInfo {
     notBefore: new Date(x.validFrom).toISOString(),
     notAfter: new Date(x.validTo).toISOString(),
     names,
-    ...(ariId === undefined ? {} : { ariId }),
+    ...defined({ ariId }),
   };
 }
 

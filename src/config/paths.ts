@@ -1,5 +1,6 @@
 /* Paths written in the configuration file, resolved against the file's folder. Pure. */
 import { isAbsolute, resolve } from 'node:path';
+import { defined } from '../shared/optional.ts';
 import type { AcmeConfig, EntryPointConfig, StaticConfig } from './schema.ts';
 import { parseAcmeStorage } from './schema.ts';
 
@@ -25,12 +26,14 @@ export function resolvePaths(config: StaticConfig, base: string): StaticConfig {
       // A bare command name ("haproxy") is looked up on PATH; only something with a slash is a path.
       ...(proxy.binary !== undefined && proxy.binary.includes('/') ? { binary: under(base, proxy.binary) } : {}),
       workDir: under(base, proxy.workDir),
-      ...(proxy.templates === undefined ? {} : { templates: under(base, proxy.templates) }),
-      ...(proxy.masterSocket === undefined ? {} : { masterSocket: under(base, proxy.masterSocket) }),
+      ...defined({
+        templates: proxy.templates === undefined ? undefined : under(base, proxy.templates),
+        masterSocket: proxy.masterSocket === undefined ? undefined : under(base, proxy.masterSocket),
+      }),
     },
     kubernetes: kubernetes.kubeconfig === undefined ? kubernetes : { ...kubernetes, kubeconfig: under(base, kubernetes.kubeconfig) },
     file: file.directory === undefined ? file : { ...file, directory: under(base, file.directory) },
-    ...(acme === undefined ? {} : { acme: resolveAcme(acme, base) }),
+    ...defined({ acme: acme === undefined ? undefined : resolveAcme(acme, base) }),
     entryPoints: Object.fromEntries(Object.entries(config.entryPoints).map(([name, ep]) => [name, resolveEntryPoint(ep)])),
   };
 }
@@ -40,6 +43,6 @@ function resolveAcme(acme: AcmeConfig, base: string): AcmeConfig {
   return {
     ...acme,
     ...(typeof storage !== 'string' && storage.kind === 'file' ? { storage: under(base, acme.storage) } : {}),
-    ...(acme.caBundle === undefined ? {} : { caBundle: under(base, acme.caBundle) }),
+    ...defined({ caBundle: acme.caBundle === undefined ? undefined : under(base, acme.caBundle) }),
   };
 }

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../shared/logger.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { PassError } from '../shared/errors.ts';
+import { defined } from '../shared/optional.ts';
 import { SerialQueue } from '../shared/serial.ts';
 import type { CertificateStore } from '../acme/store/types.ts';
 import { acmeCertificateId } from '../acme/types.ts';
@@ -250,9 +251,7 @@ export function certificateFromSecret(s: SecretObject): StoredCertificate | unde
     notAfter,
     issuedAt: a[`${A}issued-at`] ?? notBefore,
     ...(origin === 'domains' || origin === 'ingress' || origin === 'onDemand' ? { origin } : {}),
-    ...(a[`${A}order-url`] === undefined ? {} : { orderUrl: a[`${A}order-url`] }),
-    ...(a[`${A}ari-id`] === undefined ? {} : { ariId: a[`${A}ari-id`] }),
-    ...(renewal === undefined ? {} : { renewal }),
+    ...defined({ orderUrl: a[`${A}order-url`], ariId: a[`${A}ari-id`], renewal }),
   };
 }
 
@@ -308,7 +307,7 @@ export class KubernetesCertificateStore implements CertificateStore {
     }
     this.#known = known;
     return {
-      ...(shape.account === undefined ? {} : { account: shape.account }),
+      ...defined({ account: shape.account }),
       certificates,
       orders: shape.orders ?? {},
       backoff: shape.backoff ?? {},
@@ -325,7 +324,7 @@ export class KubernetesCertificateStore implements CertificateStore {
     const desired = Object.values(state.certificates).map((c) => certificateToSecret(prefix, c));
     const shape: StateShape = {
       version: 1,
-      ...(state.account === undefined ? {} : { account: state.account }),
+      ...defined({ account: state.account }),
       orders: { ...state.orders },
       backoff: { ...state.backoff },
       issuances: [...state.issuances],

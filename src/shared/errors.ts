@@ -1,6 +1,7 @@
 import type { PassCode } from './codes.ts';
 import type { Diagnostic, ObjectRef, SourceLocation } from './diagnostics.ts';
 import { formatDiagnostic } from './diagnostics.ts';
+import { defined } from './optional.ts';
 
 /** Details carried by a {@link PassError}. */
 export interface PassErrorDetails {
@@ -32,9 +33,7 @@ export class PassError extends Error {
       severity: 'error',
       code: this.code,
       message: this.message,
-      ...(this.object ? { object: this.object } : {}),
-      ...(this.field === undefined ? {} : { field: this.field }),
-      ...(this.location ? { location: this.location } : {}),
+      ...defined({ object: this.object, field: this.field, location: this.location }),
     };
   }
 }

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PassError } from '../../shared/errors.ts';
+import { defined } from '../../shared/optional.ts';
 import { SerialQueue } from '../../shared/serial.ts';
 import { acmeCertificateId } from '../types.ts';
 import type { AccountRecord, AcmeState, BackoffState, IssuanceRecord, PendingOrder, RenewalWindow, StoredCertificate } from '../types.ts';
@@ -80,18 +81,15 @@ export function stateToJson(state: AcmeState): string {
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((c) => ({
       Domains: { Main: c.names[0] ?? '', SANs: c.names.slice(1) },
-      Certificate: { Domain: c.names[0] ?? '', ...(c.orderUrl === undefined ? {} : { CertURL: c.orderUrl }), Certificate: b64(c.certPem), PrivateKey: b64(c.keyPem) },
+      Certificate: { Domain: c.names[0] ?? '', ...defined({ CertURL: c.orderUrl }), Certificate: b64(c.certPem), PrivateKey: b64(c.keyPem) },
       NotBefore: c.notBefore,
       NotAfter: c.notAfter,
       IssuedAt: c.issuedAt,
-      ...(c.origin === undefined ? {} : { Origin: c.origin }),
-      ...(c.ariId === undefined ? {} : { AriId: c.ariId }),
-      ...(c.renewal === undefined ? {} : { Renewal: c.renewal }),
+      ...defined({ Origin: c.origin, AriId: c.ariId, Renewal: c.renewal }),
     }));
   const out: FileShape = {
     Version: 1,
-    ...(state.account?.email === undefined ? {} : { Email: state.account.email }),
-    ...(state.account === undefined ? {} : { Account: state.account }),
+    ...defined({ Email: state.account?.email, Account: state.account }),
     DomainsCertificate: { Certs: certs },
     Orders: Object.values(state.orders).sort((a, b) => (a.id < b.id ? -1 : 1)),
     Backoff: Object.fromEntries(Object.entries(state.backoff).sort(([a], [b]) => (a < b ? -1 : 1))),
@@ -126,10 +124,7 @@ export function stateFromJson(text: string, certDates: (certPem: string) => { no
       keyPem,
       ...dates,
       issuedAt: c.IssuedAt ?? dates.notBefore,
-      ...(c.Origin === undefined ? {} : { origin: c.Origin }),
-      ...(c.Certificate.CertURL === undefined ? {} : { orderUrl: c.Certificate.CertURL }),
-      ...(c.AriId === undefined ? {} : { ariId: c.AriId }),
-      ...(c.Renewal === undefined ? {} : { renewal: c.Renewal }),
+      ...defined({ origin: c.Origin, orderUrl: c.Certificate.CertURL, ariId: c.AriId, renewal: c.Renewal }),
     };
   }
   const orders: Record<string, PendingOrder> = {};
@@ -138,7 +133,7 @@ export function stateFromJson(text: string, certDates: (certPem: string) => { no
   for (const [k, v] of Object.entries(isObj(f.Backoff) ? f.Backoff : {})) if (isObj(v) && typeof v.nextAttemptAt === 'string') backoff[k] = v;
   const issuances = (Array.isArray(f.Issuances) ? f.Issuances : []).filter((r) => isObj(r) && Array.isArray(r.names) && typeof r.at === 'string');
   const account = isObj(f.Account) && typeof f.Account.keyPem === 'string' && typeof f.Account.caServer === 'string' ? f.Account : undefined;
-  return { ...(account === undefined ? {} : { account }), certificates, orders, backoff, issuances };
+  return { ...defined({ account }), certificates, orders, backoff, issuances };
 }
 
 /** File name base of a certificate's PEM files. */

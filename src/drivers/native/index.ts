@@ -4,6 +4,7 @@ import type { Certificate, RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
+import { defined } from '../../shared/optional.ts';
 import { SerialQueue } from '../../shared/serial.ts';
 import type { AcmeChallengeHook, ProxyDriver } from '../types.ts';
 import { Listener } from './listeners.ts';
@@ -100,7 +101,7 @@ export class NativeDriver implements ProxyDriver {
       request: (listener, req, res) => handleRequest(this.#state, listener, req, res),
       upgrade: (listener, req, socket, head) => handleUpgrade(this.#state, listener, req, socket, head, this.#options.connectTimeoutMs ?? 5000),
       selectCertificate: (name) => this.#selectCertificate(name),
-      ...(options.acmeTlsAlpn === undefined ? {} : { selectChallengeCertificate: (name: string) => this.#selectChallengeCertificate(name) }),
+      ...defined({ selectChallengeCertificate: options.acmeTlsAlpn === undefined ? undefined : (name: string) => this.#selectChallengeCertificate(name) }),
     };
   }
 

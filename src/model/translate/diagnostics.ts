@@ -1,5 +1,6 @@
 import type { PassCode } from '../../shared/codes.ts';
 import type { Diagnostic, ObjectRef, Severity, SourceLocation } from '../../shared/diagnostics.ts';
+import { defined } from '../../shared/optional.ts';
 
 /** Stable diagnostic codes produced by translate. */
 export const Codes = {
@@ -74,7 +75,7 @@ class ObjectReporter implements Reporter {
 
   #emit(severity: Severity, code: PassCode, field: string, message: string): void {
     const location = this.location;
-    this.#list.add({ severity, code, message, object: this.ref, field, ...(location ? { location } : {}) });
+    this.#list.add({ severity, code, message, object: this.ref, field, ...defined({ location }) });
   }
 
   error(code: PassCode, field: string, message: string): void {

@@ -4,6 +4,7 @@
  */
 
 import type { ObjectRef } from '../../shared/diagnostics.ts';
+import { defined } from '../../shared/optional.ts';
 import type { Snapshot } from '../k8s.ts';
 import { compareRoutes, normalizeRulePath } from '../match.ts';
 import type { Backend, Certificate, EntryPoint, HostKind, Route, RoutingModel, VirtualHost } from '../types.ts';
@@ -227,7 +228,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
         kind: vh.kind,
         // A copy: the exact-size array, not the one push() grew (the model is kept until the next build).
         routes: [...vh.routes].sort(compareRoutes),
-        ...(certificate === undefined ? {} : { certificate }),
+        ...defined({ certificate }),
         sources: sortedSources(vh.sources),
       };
     })
@@ -249,7 +250,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     entryPoints: [...options.entryPoints],
     virtualHosts,
     backends,
-    ...(defaultBackend === undefined ? {} : { defaultBackend }),
+    ...defined({ defaultBackend }),
     certificates,
     diagnostics: diags.sorted(),
   };

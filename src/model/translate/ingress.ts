@@ -3,6 +3,7 @@
  * `extensions/v1beta1` / `networking.k8s.io/v1beta1` shape, into one neutral form.
  */
 
+import { defined } from '../../shared/optional.ts';
 import type { HostKind, PathType } from '../types.ts';
 import { Codes } from './diagnostics.ts';
 import type { Reporter } from './diagnostics.ts';
@@ -343,5 +344,5 @@ export function parseIngress(header: ObjectHeader): ParsedIngress | undefined {
     }
   }
 
-  return { header, rules, ...(defaultBackend === undefined ? {} : { defaultBackend }), tls };
+  return { header, rules, ...defined({ defaultBackend }), tls };
 }

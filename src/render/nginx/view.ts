@@ -8,6 +8,7 @@
  * Host lookup goes through nginx's server-name hash; wildcards become one-label regexes.
  */
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
+import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
 import type { BasicAuthMiddleware, ClientTimeouts, EntryPoint, RoutingModel, VirtualHost } from '../../model/types.ts';
@@ -118,7 +119,7 @@ export function nginxUpstreamName(id: string): string {
 }
 
 function skipped(code: Diagnostic['code'], message: string, object?: ObjectRef, field?: string): Diagnostic {
-  return { severity: 'warning', code, message, ...(object ? { object } : {}), ...(field === undefined ? {} : { field }) };
+  return { severity: 'warning', code, message, ...defined({ object, field }) };
 }
 
 const NOT_FOUND: Action = { proxy: null, status: 404, body: 'Not Found' };
