@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import type * as ClientNode from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { PassError } from '../../shared/errors.ts';
+import { defined } from '../../shared/optional.ts';
 
 /** Where the Kubernetes connection settings come from. */
 export interface KubeConfigOptions {
@@ -63,7 +64,7 @@ export class KubeApiError extends PassError {
   readonly retryAfterMs: number | undefined;
 
   constructor(status: number, message: string, reason: string | undefined, cause?: unknown, retryAfterMs?: number) {
-    super(status === 0 ? 'PASS_KUBE_UNREACHABLE' : 'PASS_KUBE_API', message, cause === undefined ? {} : { cause });
+    super(status === 0 ? 'PASS_KUBE_UNREACHABLE' : 'PASS_KUBE_API', message, defined({ cause }));
     this.name = 'KubeApiError';
     this.status = status;
     this.reason = reason;

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
+import { defined } from '../../shared/optional.ts';
 import type { KubeObject } from '../../model/k8s.ts';
 import { KubeApiError, type KubeClient } from './client.ts';
 import { EVENT, resourcePath } from './informer.ts';
@@ -92,7 +93,7 @@ export class EventRecorder {
         name: meta.name,
         uid: meta.uid,
         resourceVersion: meta.resourceVersion,
-        ...(meta.namespace === undefined ? {} : { namespace: meta.namespace }),
+        ...defined({ namespace: meta.namespace }),
       },
     };
     try {

@@ -10,6 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
+import { defined } from '../../shared/optional.ts';
 import type { KubeObject } from '../../model/k8s.ts';
 import { KubeApiError, type KubeClient, type Query, type WatchEvent } from './client.ts';
 import { DEFAULT_BACKOFF, classifyFailure, describeFailure, retryDelayMs, type RetriedFailure } from './retry.ts';
@@ -136,7 +137,7 @@ export class Informer {
   constructor(options: InformerOptions) {
     this.#o = options;
     const scope = options.namespace ?? (options.type.namespaced ? '*' : undefined);
-    this.#log = (options.logger ?? silentLogger).child({ informer: options.type.kind, ...(scope === undefined ? {} : { namespace: scope }) });
+    this.#log = (options.logger ?? silentLogger).child({ informer: options.type.kind, ...defined({ namespace: scope }) });
     this.#syncedPromise = new Promise((resolve) => {
       this.#resolveSynced = resolve;
     });

@@ -5,6 +5,7 @@
  * touches a Service, EndpointSlice or Secret that no Ingress names, does not rebuild the model.
  */
 
+import { defined } from '../../shared/optional.ts';
 import type { KubeObject, ObjectMeta } from '../../model/k8s.ts';
 
 type Rec = Readonly<Record<string, unknown>>;
@@ -41,29 +42,29 @@ function stripMeta(meta: ObjectMeta | undefined): ObjectMeta {
 /** The cached form of an object: only the fields translate, the status writer and the filters read. */
 export function stripObject(obj: KubeObject): KubeObject {
   const head = {
-    ...(obj.apiVersion === undefined ? {} : { apiVersion: obj.apiVersion }),
-    ...(obj.kind === undefined ? {} : { kind: obj.kind }),
+    ...defined({ apiVersion: obj.apiVersion, kind: obj.kind }),
     metadata: stripMeta(obj.metadata),
   };
   const raw = obj as Rec;
-  const has = <K extends string>(key: K, value: unknown): { [P in K]?: unknown } => (value === undefined ? {} : ({ [key]: value } as { [P in K]: unknown }));
   switch (obj.kind) {
     case 'Ingress':
-      return { ...head, ...has('spec', obj.spec), ...has('status', pick(obj.status, ['loadBalancer'])) };
+      return { ...head, ...defined({ spec: obj.spec, status: pick(obj.status, ['loadBalancer']) }) };
     case 'IngressClass':
-      return { ...head, ...has('spec', obj.spec) };
+      return { ...head, ...defined({ spec: obj.spec }) };
     case 'Service':
       return {
         ...head,
-        ...has('spec', pick(obj.spec, ['type', 'ports', 'clusterIP', 'externalName', 'externalIPs'])),
-        ...has('status', pick(obj.status, ['loadBalancer'])),
+        ...defined({
+          spec: pick(obj.spec, ['type', 'ports', 'clusterIP', 'externalName', 'externalIPs']),
+          status: pick(obj.status, ['loadBalancer']),
+        }),
       };
     case 'EndpointSlice':
-      return { ...head, ...has('addressType', obj.addressType), ...has('endpoints', obj.endpoints), ...has('ports', obj.ports) };
+      return { ...head, ...defined({ addressType: obj.addressType, endpoints: obj.endpoints, ports: obj.ports }) };
     case 'Secret':
-      return { ...head, ...has('type', obj.type), data: pick(obj.data, SECRET_KEYS) ?? {} };
+      return { ...head, ...defined({ type: obj.type }), data: pick(obj.data, SECRET_KEYS) ?? {} };
     default:
-      return { ...head, ...has('spec', raw['spec']) };
+      return { ...head, ...defined({ spec: raw['spec'] }) };
   }
 }
 

@@ -9,6 +9,7 @@ import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
+import { defined } from '../../shared/optional.ts';
 import { SerialQueue } from '../../shared/serial.ts';
 import type { KubeObject, Snapshot } from '../../model/k8s.ts';
 import { isOurIngress, translate, type TranslateOptions } from '../../model/translate/index.ts';
@@ -114,17 +115,17 @@ export class KubernetesSource implements Source {
         const informer: Informer = new Informer({
           client: options.client,
           type,
-          ...(ns === undefined ? {} : { namespace: ns }),
+          ...defined({ namespace: ns }),
           ...extra,
           transform: stripObject,
           onEvent: (e) => this.#onEvent(group, e),
           logger: this.#log,
-          ...(options.watchdogMs === undefined ? {} : { watchdogMs: options.watchdogMs }),
+          ...defined({ watchdogMs: options.watchdogMs }),
         });
         this.#informers.push({ group, informer });
       }
     };
-    add('ingresses', INGRESS, options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector });
+    add('ingresses', INGRESS, defined({ labelSelector: options.labelSelector }));
     add('ingressClasses', INGRESS_CLASS);
     add('services', SERVICE);
     add('endpointSlices', ENDPOINT_SLICE);
@@ -143,7 +144,7 @@ export class KubernetesSource implements Source {
         transform: stripObject,
         onEvent: () => this.#scheduleWrites(),
         logger: this.#log.child({ publishService: options.publishService }),
-        ...(options.watchdogMs === undefined ? {} : { watchdogMs: options.watchdogMs }),
+        ...defined({ watchdogMs: options.watchdogMs }),
       });
     }
 
@@ -156,10 +157,12 @@ export class KubernetesSource implements Source {
             namespace: options.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? options.client.namespace ?? 'default',
             identity,
             logger: this.#log,
-            ...(options.leaseName === undefined ? {} : { name: options.leaseName }),
-            ...(options.leaseDurationMs === undefined ? {} : { leaseDurationMs: options.leaseDurationMs }),
-            ...(options.renewDeadlineMs === undefined ? {} : { renewDeadlineMs: options.renewDeadlineMs }),
-            ...(options.retryPeriodMs === undefined ? {} : { retryPeriodMs: options.retryPeriodMs }),
+            ...defined({
+              name: options.leaseName,
+              leaseDurationMs: options.leaseDurationMs,
+              renewDeadlineMs: options.renewDeadlineMs,
+              retryPeriodMs: options.retryPeriodMs,
+            }),
           });
     this.#status = new StatusWriter(options.client, this.#log);
     this.#events = new EventRecorder({ client: options.client, controller: options.translate.controllerName, instance: identity, logger: this.#log });
