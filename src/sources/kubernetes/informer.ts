@@ -13,24 +13,11 @@ import { silentLogger } from '../../shared/logger.ts';
 import { defined } from '../../shared/optional.ts';
 import type { KubeObject } from '../../model/k8s.ts';
 import { KubeApiError, type KubeClient, type Query, type WatchEvent } from './client.ts';
+import type { ResourceType } from './resources.ts';
 import { DEFAULT_BACKOFF, classifyFailure, describeFailure, retryDelayMs, type RetriedFailure } from './retry.ts';
 
-/** A resource type the source reads or writes. */
-export interface ResourceType {
-  readonly kind: string;
-  /** `v1`, `networking.k8s.io/v1`, ... */
-  readonly apiVersion: string;
-  readonly plural: string;
-  readonly namespaced: boolean;
-}
-
-export const INGRESS: ResourceType = { kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', plural: 'ingresses', namespaced: true };
-export const INGRESS_CLASS: ResourceType = { kind: 'IngressClass', apiVersion: 'networking.k8s.io/v1', plural: 'ingressclasses', namespaced: false };
-export const SERVICE: ResourceType = { kind: 'Service', apiVersion: 'v1', plural: 'services', namespaced: true };
-export const ENDPOINT_SLICE: ResourceType = { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true };
-export const SECRET: ResourceType = { kind: 'Secret', apiVersion: 'v1', plural: 'secrets', namespaced: true };
-export const LEASE: ResourceType = { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', plural: 'leases', namespaced: true };
-export const EVENT: ResourceType = { kind: 'Event', apiVersion: 'events.k8s.io/v1', plural: 'events', namespaced: true };
+export { ENDPOINT_SLICE, EVENT, INGRESS, INGRESS_CLASS, LEASE, SECRET, SERVICE } from './resources.ts';
+export type { ResourceType } from './resources.ts';
 
 /**
  * The API path of a collection or an object: `/apis/networking.k8s.io/v1/namespaces/ns/ingresses/name/status`.

@@ -8,7 +8,7 @@
 
 import { PassError } from '../../shared/errors.ts';
 import { KubeApiError } from './client.ts';
-import type { ResourceType } from './informer.ts';
+import type { ResourceType } from './resources.ts';
 
 /**
  * What a failure says about the apiserver:
