@@ -13,6 +13,10 @@ command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
 # nginx's `Server: passerelle` (and the nginx half of the injection test) need the headers-more module.
 dpkg -s libnginx-mod-http-headers-more-filter >/dev/null 2>&1 || need+=(libnginx-mod-http-headers-more-filter)
+# The dashboard test (test/integration/web/dashboard.test.ts) drives headless Chromium.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The metrics test (test/integration/metrics.test.ts) validates /metrics with promtool.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi
@@ -20,7 +24,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 # The Debian packages start system services; the tests run their own instances on loopback.
-for svc in haproxy nginx; do
+for svc in haproxy nginx prometheus; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done

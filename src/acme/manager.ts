@@ -8,10 +8,11 @@ import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { Logger } from '../shared/logger.ts';
 import { defined } from '../shared/optional.ts';
 import { SerialQueue } from '../shared/serial.ts';
+import type { Telemetry } from '../shared/telemetry.ts';
 import { AcmeClient, AcmeOrderError, explainProblem } from './client.ts';
 import type { AcmeClientOptions } from './client.ts';
 import type { AcmeChallenges } from './challenges.ts';
-import { plan } from './planner.ts';
+import { budgetLeft, plan } from './planner.ts';
 import type { Plan, PlannedOrder, PlannedResume } from './planner.ts';
 import { AcmeCodes } from './requests.ts';
 import { acmeDiagnostics, certificateStatuses } from './status.ts';
@@ -69,6 +70,8 @@ export interface AcmeManagerOptions {
   readonly onDemand?: OnDemandPolicy;
   /** `[[acme.domains]]` names, for the onDemand policy. */
   readonly domainNames?: readonly string[];
+  /** Orders that end are reported here, for the metrics. */
+  readonly telemetry?: Telemetry;
 }
 
 /** What the manager did, for tests and the dashboard. */
@@ -204,6 +207,11 @@ export class AcmeManager {
    */
   diagnostics(): readonly Diagnostic[] {
     return acmeDiagnostics(this.#plan(this.#allRequests()), this.#state, this.#now());
+  }
+
+  /** New certificates the weekly budget still allows, per registered domain of the wanted and recently issued names. */
+  budgetLeft(): { registeredDomain: string; remaining: number }[] {
+    return budgetLeft(this.#o.budget ?? LETS_ENCRYPT_BUDGET, this.#state.issuances, this.#allRequests().flatMap((r) => r.names), this.#now());
   }
 
   /** Per wanted (or unused stored) certificate: valid / pending / failed, expiry, last error. */
@@ -388,12 +396,14 @@ export class AcmeManager {
     const issuances = [...this.#state.issuances.filter((i) => Date.parse(i.at) > week), { names: request.names, at: now, renewal }];
     await this.#commit({ ...this.#state, certificates: { ...this.#state.certificates, [request.id]: cert }, orders, backoff, issuances });
     this.counters.issued++;
+    this.#o.telemetry?.acmeOrder(renewal ? 'renewed' : 'issued');
     this.#log.info({ names: request.names, notAfter: cert.notAfter, renewal }, renewal ? 'certificate renewed' : 'certificate issued');
     this.#o.onChange?.();
   }
 
   async #failed(request: CertificateRequest, err: unknown): Promise<void> {
     this.counters.failures++;
+    this.#o.telemetry?.acmeOrder('failed');
     const problem: AcmeProblem =
       err instanceof AcmeOrderError ? err.problem : { detail: (err as Error)?.message ?? String(err), cause: explainProblem(undefined, String((err as Error)?.message ?? err), 'order'), at: this.#now().toISOString() };
     const dead = err instanceof AcmeOrderError ? err.orderDead : false;

@@ -159,6 +159,22 @@ function backoffOf(names: readonly string[], backoff: Readonly<Record<string, Ba
   return held.length === 0 ? undefined : { until, names: held };
 }
 
+/**
+ * New (non-renewal) certificates the weekly budget still allows per registered domain, for each
+ * registered domain of `names` and of the issuances in the window ending at `now`, sorted by domain.
+ */
+export function budgetLeft(budget: IssuanceBudget, records: readonly IssuanceRecord[], names: Iterable<string>, now: Date): { registeredDomain: string; remaining: number }[] {
+  const t = now.getTime();
+  const inWindow = records.filter((r) => {
+    const at = Date.parse(r.at);
+    return at > t - budget.windowMs && at <= t;
+  });
+  const used = new Map<string, number>();
+  for (const n of names) used.set(registeredDomain(n), 0);
+  for (const r of inWindow) for (const d of new Set(r.names.map(registeredDomain))) used.set(d, (used.get(d) ?? 0) + (r.renewal ? 0 : 1));
+  return [...used].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([registeredDomain, n]) => ({ registeredDomain, remaining: Math.max(0, budget.perRegisteredDomain - n) }));
+}
+
 /** Counts issuances inside the window, with what a plan adds on top. */
 class BudgetLedger {
   readonly #budget: IssuanceBudget;

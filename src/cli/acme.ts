@@ -5,6 +5,7 @@ import type { AcmeConfig, StaticConfig } from '../config/schema.ts';
 import type { Logger } from '../shared/logger.ts';
 import { PassError } from '../shared/errors.ts';
 import { defined } from '../shared/optional.ts';
+import type { Telemetry } from '../shared/telemetry.ts';
 import type { TranslateOptions } from '../model/translate/index.ts';
 import type { RoutingModel } from '../model/types.ts';
 import type { Snapshot } from '../model/k8s.ts';
@@ -48,6 +49,8 @@ export interface AcmeTuning {
   readonly isLeader?: () => boolean;
   /** Kubernetes Secret storage: how long the leader waits for other replicas to see published challenges (default 1 s). */
   readonly challengePropagationMs?: number;
+  /** Where ended orders are reported (the metrics). */
+  readonly telemetry?: Telemetry;
 }
 
 /** The ACME pieces the composition root wires: the manager, the challenge answers (driver hooks), the controller stage. */
@@ -141,6 +144,7 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
       backoffMaxMs: tuning.backoffMaxMs,
       checkIntervalMs: tuning.checkIntervalMs,
       concurrency: tuning.concurrency,
+      telemetry: tuning.telemetry,
     }),
     renewFraction: tuning.renewFraction ?? a.renewBefore,
     budget: tuning.budget ?? { ...LETS_ENCRYPT_BUDGET, perRegisteredDomain: a.weeklyBudget },

@@ -19,6 +19,8 @@ export interface CliFlags {
   readonly web?: true;
   /** `--logLevel=DEBUG` (case-insensitive). */
   readonly logLevel?: LogLevel;
+  /** `--log.format=text|json`: sets log.format. */
+  readonly logFormat?: 'text' | 'json';
   /** `--proxy native|haproxy|nginx`: sets proxy.mode. */
   readonly proxy?: ProxyMode;
   /** `--file.directory=DIR` / `--directory DIR`: sets file.directory. */
@@ -46,6 +48,7 @@ const OPTIONS: Readonly<Record<string, { name: string; kind: Kind }>> = {
   '--logLevel': { name: 'logLevel', kind: 'value' },
   '--loglevel': { name: 'logLevel', kind: 'value' },
   '--log-level': { name: 'logLevel', kind: 'value' },
+  '--log.format': { name: 'logFormat', kind: 'value' },
   '--proxy': { name: 'proxy', kind: 'value' },
   '--file.directory': { name: 'fileDirectory', kind: 'value' },
   '--directory': { name: 'fileDirectory', kind: 'value' },
@@ -83,6 +86,7 @@ export function parseFlags(argv: readonly string[]): CliFlags {
   let kubernetes: true | undefined;
   let web: true | undefined;
   let logLevel: LogLevel | undefined;
+  let logFormat: 'text' | 'json' | undefined;
   let proxy: ProxyMode | undefined;
   let fileDirectory: string | undefined;
   let method: string | undefined;
@@ -138,6 +142,9 @@ export function parseFlags(argv: readonly string[]): CliFlags {
       case 'logLevel':
         logLevel = oneOf(flag, v.toLowerCase() === 'warning' ? 'warn' : v, LOG_LEVELS);
         break;
+      case 'logFormat':
+        logFormat = oneOf(flag, v, ['text', 'json'] as const);
+        break;
       case 'proxy':
         proxy = oneOf(flag, v, PROXY_MODES);
         break;
@@ -179,7 +186,7 @@ export function parseFlags(argv: readonly string[]): CliFlags {
   return {
     command,
     positionals: rest,
-    ...defined({ configFile, kubernetes, web, logLevel, proxy, fileDirectory, method }),
+    ...defined({ configFile, kubernetes, web, logLevel, logFormat, proxy, fileDirectory, method }),
     dryRun,
     output,
     headers,
@@ -197,6 +204,7 @@ export function applyFlags(config: StaticConfig, flags: CliFlags): StaticConfig 
   return deepFreeze({
     ...config,
     ...defined({ logLevel: flags.logLevel }),
+    log: flags.logFormat === undefined ? config.log : { ...config.log, format: flags.logFormat },
     kubernetes: flags.kubernetes ? { ...config.kubernetes, enabled: true } : config.kubernetes,
     web: flags.web ? { ...config.web, enabled: true } : config.web,
     proxy: flags.proxy === undefined ? config.proxy : { ...config.proxy, mode: flags.proxy },

@@ -19,7 +19,7 @@ Options:
   --configfile=FILE   the TOML configuration (alias --config)
   --directory DIR     read Kubernetes objects from YAML files in DIR (the file source)
   --kubernetes        read objects from the Kubernetes API (in-cluster or [kubernetes] kubeconfig)
-  --web               serve the dashboard (not implemented yet)
+  --web               serve /healthz, /readyz, the JSON API, /metrics and the dashboard on [web] address (:8080)
   --logLevel=LEVEL    debug | info | warn | error
   --proxy MODE        native | haproxy | nginx
   --output text|json

@@ -9,6 +9,7 @@ import { buildOnce } from './build.ts';
 import type { AcmeWiring } from './acme.ts';
 import { createPreviewDriver, wireController } from './wire.ts';
 import type { WireOptions } from './wire.ts';
+import type { WebServer } from '../dashboard/server.ts';
 
 /** A running controller and how to stop it. */
 export interface RunningController {
@@ -16,6 +17,8 @@ export interface RunningController {
   readonly driver: ProxyDriver;
   /** The ACME subsystem, when `[acme]` is configured. */
   readonly acme: AcmeWiring | undefined;
+  /** The web server, when `[web]` is enabled. */
+  readonly web: WebServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -24,7 +27,10 @@ export type StartOptions = WireOptions;
 
 /** Builds the graph of `passerelle run` (cli/wire.ts) and starts it: source, driver, sync loop, ACME. */
 export async function startController(flags: CliFlags, logger?: Logger, options: StartOptions = {}): Promise<RunningController> {
-  const { config, leadership, acme, driver: wired, controller } = await wireController(flags, logger, options);
+  const { config, leadership, acme, driver: wired, controller, web, accessLog } = await wireController(flags, logger, options);
+  // Log rotation (logrotate's postrotate, as with Traefik): the access log file is reopened.
+  const reopenAccessLog = (): void => accessLog?.reopen();
+  if (accessLog !== undefined) process.on('SIGUSR1', reopenAccessLog);
   const driver = wired.driver;
   // A new leader first reloads what the last one stored.
   const unsubscribeLeader =
@@ -33,6 +39,8 @@ export async function startController(flags: CliFlags, logger?: Logger, options:
       : leadership?.onChange((leading) => {
           if (leading) void acme.manager.refresh();
         });
+  // Probes answer from the start: /readyz says 503 until the first configuration serves.
+  await web?.start();
   try {
     // Stored certificates are in the first model the driver serves; orders wait until the proxy
     // serves it (haproxy/nginx take a moment to listen: the CA's HTTP-01 requests must find them).
@@ -43,17 +51,26 @@ export async function startController(flags: CliFlags, logger?: Logger, options:
     unsubscribeLeader?.();
     await acme?.manager.stop();
     await driver.stop(0);
+    await web?.stop();
+    process.off('SIGUSR1', reopenAccessLog);
+    await accessLog?.close();
     throw err;
   }
   return {
     controller,
     driver,
     acme,
+    web,
     async stop() {
       unsubscribeLeader?.();
       await acme?.manager.stop();
+      // controller.stop() turns /readyz to 503 at once; the web server goes last.
       await controller.stop();
       await driver.stop(config.proxy.gracePeriod);
+      await web?.stop();
+      // After the driver: requests finished during the grace period are still logged.
+      process.off('SIGUSR1', reopenAccessLog);
+      await accessLog?.close();
     },
   };
 }

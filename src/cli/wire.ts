@@ -5,6 +5,7 @@
  * [acme] in cli/acme.ts), and every command builds through them: `run` the whole graph, `render` /
  * `run --dry-run` the same driver (to preview), `check` and `explain` the same source.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatDiagnostic } from '../shared/diagnostics.ts';
 import type { Diagnostic } from '../shared/diagnostics.ts';
@@ -33,11 +34,21 @@ import { createNginxDriver } from '../drivers/nginx/index.ts';
 import type { NginxDriver } from '../drivers/nginx/index.ts';
 import type { ExternalDriverOptions } from '../drivers/external/apply.ts';
 import { Controller } from '../controller/sync.ts';
+import { createMetrics, modelCertificates } from '../dashboard/metrics.ts';
+import type { BudgetLeft, CertificateExpiry, Metrics } from '../dashboard/metrics.ts';
+import type { Telemetry } from '../shared/telemetry.ts';
+import type { RequestObserver } from '../drivers/types.ts';
+import { WebServer } from '../dashboard/server.ts';
+import type { ApiHandler, RenderMetrics } from '../dashboard/server.ts';
+import type { AcmeView } from '../dashboard/api.ts';
+import { LETS_ENCRYPT_BUDGET } from '../acme/types.ts';
+import { parseListenAddress } from '../config/schema.ts';
 import { applyFlags } from './flags.ts';
 import type { CliFlags } from './flags.ts';
 import { createAcme } from './acme.ts';
 import type { AcmeTuning, AcmeWiring } from './acme.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, defaultLogFormat } from './logger.ts';
+import { AccessLog } from '../drivers/access-log.ts';
 
 /** The loaded configuration and the pieces every command derives from it. */
 export interface Context {
@@ -73,7 +84,7 @@ export function createKubeClient(config: StaticConfig): KubeClient | undefined {
 }
 
 /** `[kubernetes]` as source options; without `watch` (check, render, dry run) it reads the cluster and never writes to it. */
-export function kubernetesSourceOptions(context: Context, client: KubeClient, watch: boolean, logger: Logger): KubernetesSourceOptions {
+export function kubernetesSourceOptions(context: Context, client: KubeClient, watch: boolean, logger: Logger, telemetry?: Telemetry): KubernetesSourceOptions {
   const k = context.config.kubernetes;
   return {
     client,
@@ -89,7 +100,7 @@ export function kubernetesSourceOptions(context: Context, client: KubeClient, wa
     startupRetryMs: k.startupRetry,
     readOnly: !watch,
     logger,
-    ...defined({ labelSelector: k.labelSelector, publishService: k.publishService, publishAddress: k.publishAddress, leaseNamespace: k.leaseNamespace }),
+    ...defined({ labelSelector: k.labelSelector, publishService: k.publishService, publishAddress: k.publishAddress, leaseNamespace: k.leaseNamespace, telemetry }),
   };
 }
 
@@ -109,9 +120,9 @@ export interface SourceWiring {
 }
 
 /** The Kubernetes source when `kube` is given (`[kubernetes] enabled`), else the file source. */
-export function wireSource(context: Context, watch: boolean, logger: Logger, kube: KubeClient | undefined): SourceWiring {
+export function wireSource(context: Context, watch: boolean, logger: Logger, kube: KubeClient | undefined, telemetry?: Telemetry): SourceWiring {
   if (kube !== undefined) {
-    const kubernetes = new KubernetesSource(kubernetesSourceOptions(context, kube, watch, logger));
+    const kubernetes = new KubernetesSource(kubernetesSourceOptions(context, kube, watch, logger, telemetry));
     return { source: kubernetes, kubernetes };
   }
   return { source: new FileSource(fileSourceOptions(context.config, watch, logger)), kubernetes: undefined };
@@ -130,6 +141,8 @@ export interface DriverHooks {
   readonly acmeTlsAlpn?: AcmeTlsAlpnHook;
   /** Native only (onDemand ACME): a certificate for a server name no certificate covers, or undefined. */
   readonly obtainCertificate?: (name: string) => Promise<Certificate | undefined>;
+  /** Every finished request (metrics, access log); haproxy/nginx send theirs from their logs. */
+  readonly observe?: RequestObserver;
 }
 
 /** The driver of the configured mode, typed by mode. */
@@ -144,7 +157,7 @@ export type DriverWiring =
  */
 export function createDriver(config: StaticConfig, logger: Logger, hooks: DriverHooks): DriverWiring {
   const p = config.proxy;
-  const common = { connectTimeoutMs: p.connectTimeout, readTimeoutMs: p.readTimeout, forwardedHeader: p.forwardedHeader, ...defined({ acmeChallenge: hooks.acmeChallenge }) };
+  const common = { connectTimeoutMs: p.connectTimeout, readTimeoutMs: p.readTimeout, forwardedHeader: p.forwardedHeader, ...defined({ acmeChallenge: hooks.acmeChallenge, observe: hooks.observe }) };
   if (p.mode === 'native') {
     const obtain = hooks.obtainCertificate;
     // onDemand: an unknown SNI name waits for the certificate, which this driver then serves at once.
@@ -155,7 +168,8 @@ export function createDriver(config: StaticConfig, logger: Logger, hooks: Driver
             const cert = await obtain(name);
             return cert !== undefined && driver.addCertificate(cert);
           };
-    const driver: NativeDriver = createNativeDriver({ ...common, logger: logger.child({ driver: 'native' }), ...defined({ acmeTlsAlpn: hooks.acmeTlsAlpn, onUnknownServerName }) });
+    // The driver names itself in its lines ({ driver: 'native' }): a child here would repeat the key.
+    const driver: NativeDriver = createNativeDriver({ ...common, logger, ...defined({ acmeTlsAlpn: hooks.acmeTlsAlpn, onUnknownServerName }) });
     return { mode: 'native', driver };
   }
   // haproxy and nginx share the apply pipeline (src/drivers/external); paths are already absolute.
@@ -172,13 +186,32 @@ const NO_TOKENS: AcmeChallengeHook = () => undefined;
  * with nothing started (undefined in native mode, which has no files to render).
  */
 export function createPreviewDriver(config: StaticConfig): HaproxyDriver | NginxDriver | undefined {
-  const wired = createDriver(config, silentLogger, defined({ acmeChallenge: config.acme === undefined ? undefined : NO_TOKENS }));
+  const wired = createDriver(
+    config,
+    silentLogger,
+    defined({
+      acmeChallenge: config.acme === undefined ? undefined : NO_TOKENS,
+      // Whether run logs every request (access log, metrics) changes what haproxy/nginx are told to log.
+      observe: config.accessLog !== undefined || config.web.enabled ? NO_RECORDS : undefined,
+    }),
+  );
   return wired.mode === 'native' ? undefined : wired.driver;
+}
+
+/** A dry run serves no request: the observer only tells the driver that requests are observed. */
+const NO_RECORDS: RequestObserver = () => {};
+
+/** `[accessLog]` as its writer (stdout or the file), or undefined when the section is absent. */
+export function createAccessLog(config: StaticConfig, logger: Logger): AccessLog | undefined {
+  const a = config.accessLog;
+  return a === undefined ? undefined : new AccessLog({ format: a.format, logger, ...defined({ filePath: a.filePath }) });
 }
 
 /** Options of {@link wireController} that have no config key. */
 export interface WireOptions {
   readonly acme?: AcmeTuning;
+  /** `[web]`: a sync running longer than this fails /healthz (default 120 s). */
+  readonly wedgedAfterMs?: number;
 }
 
 /** Everything `passerelle run` runs, built and connected, nothing started. */
@@ -192,6 +225,12 @@ export interface ControllerGraph {
   readonly acme: AcmeWiring | undefined;
   readonly driver: DriverWiring;
   readonly controller: Controller;
+  /** The web server (`[web] enabled` or `--web`); started before the controller so /readyz answers 503 until the first apply. */
+  readonly web: WebServer | undefined;
+  /** The Prometheus metrics behind the web server's /metrics (with `[web]`). */
+  readonly metrics: Metrics | undefined;
+  /** The `[accessLog]` writer, fed by the driver's `observe`; closed after the driver stops. */
+  readonly accessLog: AccessLog | undefined;
 }
 
 /**
@@ -201,15 +240,27 @@ export interface ControllerGraph {
 export async function wireController(flags: CliFlags, logger?: Logger, options: WireOptions = {}): Promise<ControllerGraph> {
   const context = await loadContext(flags);
   const { config, translate } = context;
-  const log = logger ?? createLogger(config.logLevel);
+  const log = logger ?? createLogger(config.logLevel, config.log.format ?? defaultLogFormat());
   for (const w of context.warnings) log.warn({ code: w.code, field: w.field, location: w.location }, formatDiagnostic(w));
-  if (config.web.enabled) log.warn({ field: 'web.enabled' }, 'the web dashboard (--web) is not implemented yet; ignoring');
 
   const kube = createKubeClient(config);
-  const { source, kubernetes } = wireSource(context, true, log, kube);
+  // With [web], /metrics: built first, the lower stages report to it. Certificates and the ACME
+  // budget are read at scrape time from what the controller and the manager hold then.
+  const metrics: Metrics | undefined = config.web.enabled
+    ? createMetrics({
+        mode: config.proxy.mode,
+        version: passerelleVersion(),
+        certificates: (): CertificateExpiry[] => modelCertificates(controller.state.model),
+        acmeBudget: (): BudgetLeft[] => acme?.manager.budgetLeft() ?? [],
+      })
+    : undefined;
+  const { source, kubernetes } = wireSource(context, true, log, kube, metrics);
+  // Without a Kubernetes source there is no election: this replica leads.
+  if (kubernetes === undefined) metrics?.leader(true);
   // With the Kubernetes source only the leader orders (unless the tuning says who leads).
   const leadership = kubernetes !== undefined && options.acme?.isLeader === undefined ? kubernetes.leadership : undefined;
-  const tuning: AcmeTuning | undefined = leadership === undefined ? options.acme : { ...options.acme, isLeader: () => leadership.isLeader() };
+  const led: AcmeTuning | undefined = leadership === undefined ? options.acme : { ...options.acme, isLeader: () => leadership.isLeader() };
+  const tuning: AcmeTuning | undefined = metrics === undefined ? led : { ...led, telemetry: metrics };
   // ACME is built before the controller it re-syncs (the controller runs ACME's stage): its changes
   // go through this relay, connected once the controller exists.
   const acmeChanged = new Relay();
@@ -219,16 +270,79 @@ export async function wireController(flags: CliFlags, logger?: Logger, options: 
   if (acme !== undefined && config.acme?.onDemand && mode !== 'native') {
     log.warn({ field: 'acme.onDemand', mode }, `acme.onDemand needs the native proxy (the ${mode} handshake cannot wait for an order); certificates are ordered for onHostRule and [[acme.domains]] only`);
   }
+  const accessLog = createAccessLog(config, log.child({ component: 'accessLog' }));
   const driver = createDriver(config, log, defined({
     acmeChallenge: acme?.challenges.http01,
     // TLS-ALPN-01 (native mode): validation handshakes get the challenge certificate.
     acmeTlsAlpn: acme !== undefined && config.acme?.challenge === 'tls-alpn-01' && mode === 'native' ? acme.challenges.tlsAlpn : undefined,
     obtainCertificate: acme !== undefined && config.acme?.onDemand && mode === 'native' ? onDemandCertificates(acme) : undefined,
+    observe: allObservers([metrics?.observe, accessLog?.observe]),
   }));
 
-  const controller = new Controller({ source, translate, driver: driver.driver, logger: log.child({ component: 'controller' }), ...defined({ prepare: acme?.stage }) });
+  const controller = new Controller({ source, translate, driver: driver.driver, logger: log.child({ component: 'controller' }), ...defined({ prepare: acme?.stage, telemetry: metrics }) });
   acmeChanged.connect(() => controller.signal());
-  return { config, logger: log, source, leadership, acme, driver, controller };
+  const web = config.web.enabled ? createWebServer({ config, logger: log, acme, driver, controller, ...defined({ wedgedAfterMs: options.wedgedAfterMs, metrics: metrics?.renderMetrics }) }) : undefined;
+  return { config, logger: log, source, leadership, acme, driver, controller, web, metrics, accessLog };
+}
+
+/** The version in package.json, for the API and metrics. */
+export function passerelleVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** What {@link createWebServer} reads from the graph. */
+export interface WebWiring {
+  readonly config: StaticConfig;
+  readonly logger: Logger;
+  readonly acme: AcmeWiring | undefined;
+  readonly driver: DriverWiring;
+  readonly controller: Controller;
+  readonly metrics?: RenderMetrics;
+  readonly api?: Readonly<Record<string, ApiHandler>>;
+  readonly wedgedAfterMs?: number;
+}
+
+/** `[web]` as the web server: address, basic auth, and what it reads (controller, driver probe, ACME). */
+export function createWebServer(w: WebWiring): WebServer {
+  const { config, acme, driver, controller } = w;
+  const basic = config.web.auth?.basic;
+  const a = config.acme;
+  const acmeView =
+    acme === undefined || a === undefined
+      ? undefined
+      : (): AcmeView => ({
+          storage: a.storage,
+          caServer: a.caServer,
+          leading: acme.manager.leading,
+          statuses: acme.manager.statuses(),
+          state: acme.manager.state,
+          perDomainBudget: a.weeklyBudget,
+          windowMs: LETS_ENCRYPT_BUDGET.windowMs,
+        });
+  const probe = driver.driver.probe?.bind(driver.driver);
+  return new WebServer({
+    address: parseListenAddress(config.web.address),
+    mode: driver.mode,
+    version: passerelleVersion(),
+    controller,
+    entryPoints: entryPointsFromConfig(config),
+    logger: w.logger.child({ component: 'web' }),
+    ...defined({ users: basic?.users, realm: basic?.realm, probe, acme: acmeView, metrics: w.metrics, api: w.api, wedgedAfterMs: w.wedgedAfterMs }),
+  });
+}
+
+/** One observer calling each of `observers` (metrics, access log); undefined when none is given. */
+export function allObservers(observers: readonly (RequestObserver | undefined)[]): RequestObserver | undefined {
+  const all = observers.filter((o): o is RequestObserver => o !== undefined);
+  if (all.length <= 1) return all[0];
+  return (record) => {
+    for (const o of all) o(record);
+  };
 }
 
 /** onDemand: the manager's order for a name, as a model certificate. */

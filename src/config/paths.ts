@@ -34,6 +34,7 @@ export function resolvePaths(config: StaticConfig, base: string): StaticConfig {
     kubernetes: kubernetes.kubeconfig === undefined ? kubernetes : { ...kubernetes, kubeconfig: under(base, kubernetes.kubeconfig) },
     file: file.directory === undefined ? file : { ...file, directory: under(base, file.directory) },
     ...defined({ acme: acme === undefined ? undefined : resolveAcme(acme, base) }),
+    ...(config.accessLog?.filePath === undefined ? {} : { accessLog: { ...config.accessLog, filePath: under(base, config.accessLog.filePath) } }),
     entryPoints: Object.fromEntries(Object.entries(config.entryPoints).map(([name, ep]) => [name, resolveEntryPoint(ep)])),
   };
 }

@@ -360,8 +360,26 @@ const acme = z
 
 const web = z
   .strictObject({
-    enabled: z.boolean().default(false).describe('serve the dashboard and API (flag --web)'),
-    address: address.default(':8080').describe('dashboard address'),
+    enabled: z.boolean().default(false).describe('serve the health probes, JSON API, metrics and dashboard (flag --web)'),
+    address: address
+      .default(':8080')
+      .describe('where the web server listens (keep it off the public entry points: "127.0.0.1:8080", or a port no public Service exposes)'),
+    auth: z
+      // removeHeader means nothing here: nothing is forwarded.
+      .strictObject({ basic: basicAuth.omit({ removeHeader: true }).optional().describe('HTTP basic authentication on every route except /healthz, /readyz and /ping') })
+      .optional()
+      .describe('authentication required on the web server'),
+  })
+  .prefault({});
+
+const accessLog = z.strictObject({
+  format: z.enum(['common', 'json']).default('common').describe('common: Common Log Format plus "host" "route" "upstream" and the duration; json: one JSON object per line'),
+  filePath: path.optional().describe('file the access log is appended to (reopened on SIGUSR1, for log rotation); default: stdout'),
+});
+
+const log = z
+  .strictObject({
+    format: z.enum(['text', 'json']).optional().describe('the controller\'s own log lines on stderr: text, or JSON lines (flag --log.format); default: text when stderr is a terminal, else JSON'),
   })
   .prefault({});
 
@@ -375,7 +393,9 @@ export const configSchema = z
     kubernetes: kubernetes.describe('Kubernetes source'),
     file: file.describe('YAML files source'),
     acme: acme.optional().describe('automatic certificates (ACME); absent: off'),
-    web: web.describe('dashboard'),
+    web: web.describe('the web server: health probes, JSON API, metrics, dashboard'),
+    accessLog: accessLog.optional().describe("one line per request, in every mode (Traefik's [accessLog]); absent: off"),
+    log: log.describe('the controller\'s own logs'),
   })
   .transform(({ defaultEntryPoints, ...rest }) => ({
     ...rest,
@@ -404,6 +424,8 @@ export type KubernetesConfig = StaticConfig['kubernetes'];
 export type FileConfig = StaticConfig['file'];
 export type AcmeConfig = NonNullable<StaticConfig['acme']>;
 export type WebConfig = StaticConfig['web'];
+export type AccessLogConfig = NonNullable<StaticConfig['accessLog']>;
+export type LogFormat = NonNullable<StaticConfig['log']['format']>;
 
 /** The levels accepted by logLevel and --logLevel. */
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];

@@ -9,6 +9,8 @@ import { translate, type TranslateOptions } from '../model/translate/index.ts';
 import type { Source } from '../sources/snapshot.ts';
 import type { Snapshot } from '../model/k8s.ts';
 import type { ProxyDriver } from '../drivers/types.ts';
+import { noTelemetry } from '../shared/telemetry.ts';
+import type { Telemetry } from '../shared/telemetry.ts';
 
 /** Options of {@link Controller}. */
 export interface ControllerOptions {
@@ -26,6 +28,8 @@ export interface ControllerOptions {
   readonly prepare?: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
   /** The clock, ms since the epoch, for bursts and {@link ControllerState.appliedAt} (default `Date.now`; tests inject one). */
   readonly now?: () => number;
+  /** Where applies and diagnostics are reported for the metrics (default {@link noTelemetry}). */
+  readonly telemetry?: Telemetry;
 }
 
 /** What the controller serves now. */
@@ -39,6 +43,14 @@ export interface ControllerState {
   readonly syncs: number;
   /** Syncs that failed (build, diagnostics, hash or apply), since the start. */
   readonly failures: number;
+  /** {@link Controller.stop} was called: no change is followed any more (a liveness probe fails). */
+  readonly stopped: boolean;
+  /** When the sync in progress started; undefined between syncs (one running too long = a wedged loop). */
+  readonly syncStartedAt: Date | undefined;
+  /** How long the last successful `driver.apply` took, in ms. */
+  readonly applyDurationMs: number | undefined;
+  /** When {@link lastError} happened. */
+  readonly lastErrorAt: Date | undefined;
 }
 
 /** The step of a sync that failed, in logs and in {@link ControllerState.lastError}. */
@@ -72,6 +84,13 @@ export function buildModel(source: Source, options: TranslateOptions): RoutingMo
   return extra.length === 0 ? model : { ...model, diagnostics: [...extra, ...model.diagnostics] };
 }
 
+/** How many of `diagnostics` are errors and warnings. */
+function countBySeverity(diagnostics: readonly Diagnostic[]): { error: number; warning: number } {
+  let error = 0;
+  for (const d of diagnostics) if (d.severity === 'error') error++;
+  return { error, warning: diagnostics.length - error };
+}
+
 /** Hash of what a driver serves: the model without its diagnostics. */
 export function servingHash(model: RoutingModel): string {
   const { diagnostics: _diagnostics, ...serving } = model;
@@ -85,13 +104,24 @@ export function servingHash(model: RoutingModel): string {
  */
 export class Controller {
   readonly #o: ControllerOptions;
-  #state: ControllerState = { model: undefined, hash: undefined, appliedAt: undefined, lastError: undefined, syncs: 0, failures: 0 };
+  #state: ControllerState = {
+    model: undefined,
+    hash: undefined,
+    appliedAt: undefined,
+    lastError: undefined,
+    syncs: 0,
+    failures: 0,
+    stopped: false,
+    syncStartedAt: undefined,
+    applyDurationMs: undefined,
+    lastErrorAt: undefined,
+  };
   #timer: NodeJS.Timeout | undefined;
   #firstSignal = 0;
   readonly #queue = new SerialQueue();
   #retryDelay: number;
   #unsubscribe: (() => void) | undefined;
-  #reportedDiagnostics = new Set<string>();
+  #reportedDiagnostics = new Map<string, Diagnostic>();
   #stopped = false;
 
   constructor(options: ControllerOptions) {
@@ -120,6 +150,7 @@ export class Controller {
   /** Stops following changes (the driver is stopped by its owner). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#state = { ...this.#state, stopped: true };
     this.#unsubscribe?.();
     if (this.#timer) clearTimeout(this.#timer);
     await this.#queue.idle();
@@ -146,34 +177,51 @@ export class Controller {
    * logged, counted in {@link state} and retried with backoff.
    */
   sync(): Promise<void> {
-    return this.#queue.run(() => this.#syncOnce());
+    return this.#queue.run(async () => {
+      // Health reads this: a sync that never ends is a wedged loop.
+      this.#state = { ...this.#state, syncStartedAt: new Date(this.#now()) };
+      try {
+        await this.#syncOnce();
+      } finally {
+        this.#state = { ...this.#state, syncStartedAt: undefined };
+      }
+    });
   }
 
   async #syncOnce(): Promise<void> {
     const log = this.#o.logger;
     let stage: SyncStage = 'build';
+    const telemetry = this.#o.telemetry ?? noTelemetry;
+    const syncStarted = performance.now();
     try {
       const built = buildModel(this.#o.source, this.#o.translate);
       const model = this.#o.prepare === undefined ? built : this.#o.prepare(built, this.#o.source.snapshot());
       stage = 'diagnostics';
       this.#reportDiagnostics(model.diagnostics);
       this.#o.source.reportDiagnostics?.(model.diagnostics);
+      telemetry.diagnostics(countBySeverity(model.diagnostics));
       stage = 'hash';
       const hash = servingHash(model);
       if (hash === this.#state.hash) {
         log.debug({ hash: hash.slice(0, 12) }, 'configuration unchanged, nothing to apply');
         // What is served is what is wanted: an earlier failure (e.g. a bad object now removed) is over.
-        this.#state = { ...this.#state, model, lastError: undefined };
+        this.#state = { ...this.#state, model, lastError: undefined, lastErrorAt: undefined };
         this.#retryDelay = this.#o.retryMs ?? 1000;
+        telemetry.applyFinished({ ok: true, durationMs: performance.now() - syncStarted, hash, via: 'unchanged' });
         return;
       }
       for (const line of describeChanges(this.#state.model, model)) log.debug(line.fields, line.msg);
       stage = 'apply';
+      const applyStarted = performance.now();
       await this.#o.driver.apply(model);
-      this.#state = { ...this.#state, model, hash, appliedAt: new Date(this.#now()), lastError: undefined, syncs: this.#state.syncs + 1 };
+      const applyDurationMs = performance.now() - applyStarted;
+      this.#state = { ...this.#state, model, hash, appliedAt: new Date(this.#now()), applyDurationMs, lastError: undefined, lastErrorAt: undefined, syncs: this.#state.syncs + 1 };
       this.#retryDelay = this.#o.retryMs ?? 1000;
       log.info({ hash: hash.slice(0, 12), virtualHosts: model.virtualHosts.length, backends: Object.keys(model.backends).length, driver: this.#o.driver.name }, 'configuration applied');
+      const via = this.#o.driver.lastApply;
+      telemetry.applyFinished(via === undefined ? { ok: true, durationMs: applyDurationMs, hash } : { ok: true, durationMs: applyDurationMs, hash, via });
     } catch (err) {
+      telemetry.applyFinished({ ok: false, durationMs: performance.now() - syncStarted });
       this.#failed(stage, err);
     }
   }
@@ -183,7 +231,7 @@ export class Controller {
     const message = messageOf(err);
     // An apply failure keeps its plain message (as before); other steps say which step failed.
     const lastError = stage === 'apply' ? message : `${STAGE_FAILED[stage]}: ${message}`;
-    this.#state = { ...this.#state, lastError, failures: this.#state.failures + 1 };
+    this.#state = { ...this.#state, lastError, lastErrorAt: new Date(this.#now()), failures: this.#state.failures + 1 };
     this.#o.logger.error({ err, code: SYNC_FAILED, stage, failures: this.#state.failures, retryInMs: this.#retryDelay }, `${STAGE_FAILED[stage]}; the previous configuration keeps serving`);
     if (!this.#stopped) {
       const t = setTimeout(() => this.signal(), this.#retryDelay);
@@ -192,15 +240,24 @@ export class Controller {
     }
   }
 
+  /**
+   * Logs each diagnostic once, when it appears (the controller is the one place that reports them:
+   * sources hand theirs over in the model), and one line when a reported one goes away.
+   */
   #reportDiagnostics(diagnostics: readonly Diagnostic[]): void {
-    const now = new Set<string>();
+    const now = new Map<string, Diagnostic>();
     for (const d of diagnostics) {
       const line = formatDiagnostic(d);
-      now.add(line);
+      if (now.has(line)) continue;
+      now.set(line, d);
       if (this.#reportedDiagnostics.has(line)) continue;
       const fields = { code: d.code, object: d.object, field: d.field, location: d.location };
       if (d.severity === 'error') this.#o.logger.error(fields, line);
       else this.#o.logger.warn(fields, line);
+    }
+    for (const [line, d] of this.#reportedDiagnostics) {
+      if (now.has(line)) continue;
+      this.#o.logger.info({ code: d.code, object: d.object, field: d.field, location: d.location, resolved: true }, `resolved: ${line}`);
     }
     this.#reportedDiagnostics = now;
   }

@@ -53,10 +53,17 @@ export function describeDiagnostics(diagnostics: readonly Diagnostic[]): string[
   return diagnostics.map((d) => `  ${formatDiagnostic(d)}`);
 }
 
-/** The model as JSON-ready data with private keys left out. */
+/** A middleware as JSON-ready data: basic auth keeps the user names and never their hashes. */
+function middlewareForJson(m: Middleware): unknown {
+  if (m.kind === 'redirect') return m;
+  return { ...m, users: m.users.map((u) => ({ user: u.user })) };
+}
+
+/** The model as JSON-ready data with secrets left out: private keys (and PEMs), htpasswd hashes. */
 export function modelForJson(model: RoutingModel): unknown {
   return {
     ...model,
+    entryPoints: model.entryPoints.map((ep) => ({ ...ep, middlewares: ep.middlewares.map(middlewareForJson) })),
     certificates: model.certificates.map(({ keyPem: _key, certPem: _cert, ...rest }) => rest),
   };
 }

@@ -37,5 +37,12 @@ export interface HostPort {
   readonly port: number;
 }
 
+/** Where the proxy sends its request log lines (syslog over UDP, to the controller), and which. */
+export interface RequestLogTarget {
+  readonly address: HostPort;
+  /** Every request (access logs, metrics), or only the upstream failures (502/503/504) the controller reports. */
+  readonly all: boolean;
+}
+
 /** The line that starts every rendered main configuration. */
 export const CHECKSUM_PREFIX = '# passerelle-checksum: ';

@@ -23,6 +23,7 @@ export const CODE_AREAS: readonly CodeArea[] = [
   { title: 'nginx (NGINX)', prefixes: ['NGINX_'] },
   { title: 'Native proxy (NATIVE)', prefixes: ['NATIVE_'] },
   { title: 'Controller (SYNC)', prefixes: ['SYNC_'] },
+  { title: 'Web server (WEB)', prefixes: ['WEB_'] },
 ];
 
 /**

@@ -119,6 +119,13 @@ export const CODES = {
   // Native proxy (src/drivers/native/)
   PASS_NATIVE_LISTEN: 'the native proxy cannot listen on an entry point address (in use, no permission, ...)',
 
+  // Web server (src/dashboard/)
+  PASS_WEB_BAD_REQUEST: 'a web API request lacks a parameter or has one it cannot use (e.g. /api/explain without an absolute url)',
+  PASS_WEB_LISTEN: 'the web server cannot listen on [web] address (in use, no permission, ...)',
+  PASS_WEB_INTERNAL: 'the web server failed to answer a request (logged with its cause)',
+  PASS_WEB_NOT_FOUND: 'no web server route or dashboard file has this path',
+  PASS_WEB_UNAUTHORIZED: 'the web server asks for basic-auth credentials ([web.auth.basic]) and none or wrong ones were sent',
+
   // Controller (src/controller/)
   PASS_SYNC_FAILED: 'a sync (build, diagnostics, hash or apply) failed; the previous configuration keeps serving and it is retried with backoff',
 } as const;

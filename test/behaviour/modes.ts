@@ -1,4 +1,5 @@
-import type { AcmeChallengeHook, ProxyDriver } from '../../src/drivers/types.ts';
+import type { AcmeChallengeHook, ProxyDriver, RequestObserver } from '../../src/drivers/types.ts';
+import type { Logger } from '../../src/shared/logger.ts';
 import { createNativeDriver } from '../../src/drivers/native/index.ts';
 import { createHaproxyDriver } from '../../src/drivers/haproxy/index.ts';
 import { createNginxDriver } from '../../src/drivers/nginx/index.ts';
@@ -9,6 +10,10 @@ export interface DriverSettings {
   readonly readTimeoutMs?: number;
   readonly forwardedHeader?: boolean;
   readonly acmeChallenge?: AcmeChallengeHook;
+  /** Told of every finished request (native: by the proxy; haproxy/nginx: from their log lines). */
+  readonly observe?: RequestObserver;
+  /** Where the driver logs (default: nowhere). */
+  readonly logger?: Logger;
 }
 
 export type DriverFactory = (settings: DriverSettings) => ProxyDriver | Promise<ProxyDriver>;
@@ -20,6 +25,8 @@ function defined(s: DriverSettings): DriverSettings {
     ...(s.readTimeoutMs === undefined ? {} : { readTimeoutMs: s.readTimeoutMs }),
     ...(s.forwardedHeader === undefined ? {} : { forwardedHeader: s.forwardedHeader }),
     ...(s.acmeChallenge === undefined ? {} : { acmeChallenge: s.acmeChallenge }),
+    ...(s.observe === undefined ? {} : { observe: s.observe }),
+    ...(s.logger === undefined ? {} : { logger: s.logger }),
   };
 }
 

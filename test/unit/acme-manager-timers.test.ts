@@ -390,3 +390,32 @@ for (const c of servedCases) {
     }
   });
 }
+
+// ---- telemetry ----------------------------------------------------------------------------------
+
+test('acme manager telemetry: a failed order, then the certificate issued after the backoff, then renewed; the budget left', async (t) => {
+  const results: string[] = [];
+  const telemetry = { applyFinished() {}, diagnostics() {}, watch() {}, leader() {}, acmeOrder: (r: string) => results.push(r) };
+  const { ca, manager, advanceTo } = setup(t, emptyAcmeState, { telemetry, backoffBaseMs: MINUTE });
+  ca.down = true;
+  ca.lifetimeMs = 3 * DAY;
+  manager.setRequests([request('a.example.com')]);
+  await manager.start();
+  try {
+    await advanceTo(SECOND);
+    await until('the order failed', () => manager.counters.failures === 1);
+    assert.deepEqual(results, ['failed']);
+    ca.down = false;
+    await advanceTo(2 * MINUTE);
+    await until('the certificate is issued', () => manager.counters.issued === 1);
+    assert.deepEqual(results, ['failed', 'issued']);
+    // A third of 3 days left: renewed after 2 days.
+    await advanceTo(2 * DAY + HOUR);
+    await until('the certificate is renewed', () => manager.counters.issued === 2);
+    assert.deepEqual(results, ['failed', 'issued', 'renewed']);
+    // Only the first issuance counts against the weekly budget (renewals are free).
+    assert.deepEqual(manager.budgetLeft(), [{ registeredDomain: 'example.com', remaining: 49 }]);
+  } finally {
+    await manager.stop();
+  }
+});

@@ -95,6 +95,7 @@ test('empty file: every default', () => {
     },
     file: { watch: true },
     web: { enabled: false, address: ':8080' },
+    log: {},
   });
   assert.equal(config.acme, undefined);
 });
@@ -396,7 +397,7 @@ test('describeConfig documents every table and key with its default', () => {
     'proxy.connectTimeout = "5s"  # upstream connect timeout',
     'kubernetes.classAliases = ["traefik"]  # kubernetes.io/ingress.class annotation values also served',
     'acme.caServer = "https://acme-v02.api.letsencrypt.org/directory"  # ACME directory URL',
-    'web.address = ":8080"  # dashboard address',
+    'web.address = ":8080"  # where the web server listens (keep it off the public entry points: "127.0.0.1:8080", or a port no public Service exposes)',
   ]) {
     assert.ok(lines.includes(expected), `missing: ${expected}`);
   }

@@ -6,15 +6,18 @@ import { watch } from 'chokidar';
 import type { FSWatcher } from 'chokidar';
 import { execa } from 'execa';
 import type { RoutingModel } from '../../model/types.ts';
-import type { RenderedConfig, HostPort } from '../../render/types.ts';
+import type { RenderedConfig, HostPort, RequestLogTarget } from '../../render/types.ts';
 import { formatDiagnostic } from '../../shared/diagnostics.ts';
-import type { ObjectRef } from '../../shared/diagnostics.ts';
+import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { PassError } from '../../shared/errors.ts';
 import { defined } from '../../shared/optional.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { SerialQueue } from '../../shared/serial.ts';
-import type { AcmeChallengeHook, ProxyDriver } from '../types.ts';
+import type { AcmeChallengeHook, ProxyDriver, RequestObserver } from '../types.ts';
+import { RecordCompleter, RequestLogReceiver } from './request-log.ts';
+import type { ParsedLine } from './request-log.ts';
+import type { ApplyVia } from '../../shared/telemetry.ts';
 import { AcmeResponder } from './acme.ts';
 import { AuthResponder, usersByEntryPoint } from './auth.ts';
 import { keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
@@ -50,6 +53,13 @@ export interface ExternalDriverOptions {
   /** The certificate served for unknown SNI names (default: generated, self-signed). */
   readonly defaultCertificate?: KeyPair;
   readonly logger?: Logger;
+  /** Called once per finished request, from the proxy's own log lines (syslog over UDP to the controller). */
+  readonly observe?: RequestObserver;
+  /**
+   * Receive the proxy's request log (default true): without `observe` only failed requests are
+   * sent, for the warnings on upstream failures (502/503/504); false renders no log at all.
+   */
+  readonly requestLog?: boolean;
 }
 
 /** What the render step receives from the driver; `L` is the dialect's layout. */
@@ -58,6 +68,8 @@ export interface RenderContext<L> {
   readonly acmeChallengeAddress: HostPort | undefined;
   /** The layout of the configuration in the work directory; undefined: allocate a fresh one. */
   readonly previous: L | undefined;
+  /** Where the proxy sends its request log lines, or undefined for none. */
+  readonly requestLog: RequestLogTarget | undefined;
 }
 
 /** One rendering and what the dialect keeps of it. */
@@ -86,6 +98,8 @@ export interface Dialect<S = unknown, L = unknown> {
   /** The unix socket where the controller checks passwords the proxy cannot (HAProxy: `$apr1$`). */
   authSocket?(workDir: string): string;
   render(model: RoutingModel, ctx: RenderContext<L>): Rendering<S, L>;
+  /** Reads one request log line (the log format of the dialect's template), or undefined. */
+  parseRequestLine(datagram: string): ParsedLine | undefined;
   /** Reads a layout saved as JSON, or undefined when it is not one. */
   parseLayout(value: unknown): L | undefined;
   /** Writes the default certificate files the configuration references. */
@@ -98,6 +112,8 @@ export interface Dialect<S = unknown, L = unknown> {
   readonly stopSignal: NodeJS.Signals;
   /** Resolves once a freshly started proxy serves. */
   waitReady(proc: ManagedProcess | undefined, workDir: string): Promise<void>;
+  /** Readiness: whether the running proxy answers (HAProxy: its runtime socket; nginx: an entry point port). */
+  probe?(workDir: string, model: RoutingModel): Promise<boolean>;
   /** Reloads without dropping connections; resolves once the new configuration serves. */
   reload(proc: ManagedProcess | undefined, workDir: string): Promise<void>;
   /**
@@ -153,6 +169,10 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
   #acme: AcmeResponder | undefined;
   #auth: AuthResponder | undefined;
   #acmeAddress: HostPort | undefined;
+  #requestLog: RequestLogReceiver | undefined;
+  #requestLogAddress: HostPort | undefined;
+  /** Matches logged requests against the model served (undefined before the first apply). */
+  #completer: RecordCompleter | undefined;
   /** The last applied rendering. */
   #last: Rendering<S, L> | undefined;
   /** The layout of the configuration written in the work directory (saved there too). */
@@ -173,6 +193,8 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
   runtimeUpdates = 0;
   /** Applies skipped because nothing changed. */
   skipped = 0;
+  /** How the last successful apply took effect, for metrics (a first start loads a configuration, as a reload does). */
+  lastApply: ApplyVia | undefined;
 
   constructor(dialect: Dialect<S, L>, options: ExternalDriverOptions = {}) {
     this.#dialect = dialect;
@@ -206,9 +228,55 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
    * challenge path is left out, as a first start picks a free port.)
    */
   async preview(model: RoutingModel): Promise<RenderedConfig> {
-    const saved = this.#prepared ? { acmeChallengeAddress: this.#acmeAddress, layout: this.#layout } : await this.#savedState();
+    const saved = this.#prepared ? { acmeChallengeAddress: this.#acmeAddress, requestLogAddress: this.#requestLogAddress, layout: this.#layout } : await this.#savedState();
     const acme = this.#options.acmeChallengeAddress ?? (this.#options.acmeChallenge === undefined ? undefined : saved?.acmeChallengeAddress);
-    return this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: acme, previous: saved?.layout }).config;
+    return this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: acme, previous: saved?.layout, requestLog: this.#requestLogTarget(saved?.requestLogAddress) }).config;
+  }
+
+  /** The request log target rendered for a receiver address (none when the request log is off or not bound yet). */
+  #requestLogTarget(address: HostPort | undefined): RequestLogTarget | undefined {
+    if (this.#options.requestLog === false || address === undefined) return undefined;
+    return { address, all: this.#options.observe !== undefined };
+  }
+
+  /** What the renderings left out, as last logged: each is logged once, and a line when it goes away. */
+  #renderDiagnostics = new Map<string, Diagnostic>();
+
+  #reportRenderDiagnostics(diagnostics: readonly Diagnostic[]): void {
+    const now = new Map<string, Diagnostic>();
+    for (const d of diagnostics) {
+      const line = formatDiagnostic(d);
+      now.set(line, d);
+      if (!this.#renderDiagnostics.has(line)) this.#logger.warn({ code: d.code, object: d.object, field: d.field }, line);
+    }
+    for (const [line, d] of this.#renderDiagnostics) if (!now.has(line)) this.#logger.info({ code: d.code, object: d.object, field: d.field, resolved: true }, `resolved: ${line}`);
+    this.#renderDiagnostics = now;
+  }
+
+  /** One datagram of the proxy's request log: a record for `observe`, a warning for an upstream failure. */
+  #requestLine(datagram: string): void {
+    const parsed = this.#dialect.parseRequestLine(datagram);
+    if (parsed === undefined) {
+      this.#requestLog?.dropped(datagram);
+      return;
+    }
+    const record = this.#completer === undefined ? parsed.record : this.#completer.complete(parsed.record);
+    const status = record.status;
+    if (status >= 502 && status <= 504 && parsed.failure !== undefined) {
+      const route = record.route ?? record.backend ?? `${record.host}${record.path}`;
+      // An upstream failure is worth a line at the default level, access log or not.
+      this.#logger.warn(
+        { status, upstream: record.upstream, backend: record.backend, route: record.route, cause: parsed.failure },
+        `${status} for ${route}${record.upstream === undefined ? '' : `: upstream ${record.upstream}`}: ${parsed.failure}`,
+      );
+    }
+    const observe = this.#options.observe;
+    if (observe === undefined) return;
+    try {
+      observe(parsed.failure !== undefined && status >= 500 ? { ...record, error: parsed.failure } : record);
+    } catch (err) {
+      this.#logger.warn({ err }, 'the request observer failed');
+    }
   }
 
   /** Renders, validates and applies the model; applies run one at a time. */
@@ -235,6 +303,10 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     } else if (this.#options.acmeChallenge !== undefined) {
       this.#acme = new AcmeResponder(this.#options.acmeChallenge, this.#logger);
       this.#acmeAddress = await this.#acme.start(saved?.acmeChallengeAddress);
+    }
+    if (this.#options.requestLog !== false) {
+      this.#requestLog = new RequestLogReceiver((d) => this.#requestLine(d), this.#logger);
+      this.#requestLogAddress = await this.#requestLog.start(saved?.requestLogAddress);
     }
     if (this.#options.templates !== undefined && this.#options.watchTemplates !== false) {
       this.#watcher = watch(this.#options.templates, { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 50, pollInterval: 20 } });
@@ -272,15 +344,16 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     if (this.#stopped) throw new PassError('PASS_DRIVER_STOPPED', `the ${this.name} driver is stopped`);
     await this.#prepare();
     const started = performance.now();
-    const rendering = this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: this.#acmeAddress, previous: this.#layout });
+    const rendering = this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: this.#acmeAddress, previous: this.#layout, requestLog: this.#requestLogTarget(this.#requestLogAddress) });
     const next = rendering.config;
     const renderMs = performance.now() - started;
-    for (const d of next.diagnostics) this.#logger.warn({ code: d.code }, formatDiagnostic(d));
+    this.#reportRenderDiagnostics(next.diagnostics);
     const last = this.#last;
     const previous = last?.config;
     const bundled = (this.#options.reload ?? 'bundled') === 'bundled';
     if (previous !== undefined && previous.checksum === next.checksum && (!bundled || this.#proc?.running === true)) {
       this.skipped++;
+      this.lastApply = 'unchanged';
       this.#logger.debug({ checksum: next.checksum }, 'configuration unchanged; nothing to apply');
       return;
     }
@@ -316,7 +389,9 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     await rm(candidate, { force: true });
     // The layout follows what the work directory holds, so that `render --diff` and a restart render the same.
     this.#layout = rendering.layout;
-    await saveRenderState(this.workDir, this.#dialect.name, { acmeChallengeAddress: this.#acmeAddress, layout: rendering.layout });
+    await saveRenderState(this.workDir, this.#dialect.name, { acmeChallengeAddress: this.#acmeAddress, requestLogAddress: this.#requestLogAddress, layout: rendering.layout });
+    // Lines logged from now on are matched against this model (a request in flight may be matched against the new one).
+    this.#completer = new RecordCompleter(model);
     await keepHistory(this.workDir, next.main, this.#options.keepConfigs ?? 5);
 
     const applyStarted = performance.now();
@@ -327,9 +402,11 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
       this.#proc.start();
       await this.#dialect.waitReady(this.#proc, this.workDir);
       how = 'started';
+      this.lastApply = 'reload';
     } else if (last !== undefined && last.config.structure === next.structure && this.#dialect.runtimeApply !== undefined && (await this.#dialect.runtimeApply(last, rendering, this.workDir))) {
       this.runtimeUpdates++;
       how = 'runtime API';
+      this.lastApply = 'runtime';
     } else {
       const reason =
         previous === undefined ? 'first configuration for a running proxy' : previous.structure === next.structure ? 'runtime API could not apply the change' : 'structure changed';
@@ -338,11 +415,14 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
         this.reloads++;
         this.#logger.info({ reason, reloads: this.reloads }, `${this.name} reloaded: ${reason}`);
         how = 'reloaded';
+        this.lastApply = 'reload';
       } catch (err) {
         // Sidecar mode: the proxy container is not up (yet); it reads these files when it starts.
         if (bundled || !(err instanceof PassError) || err.code !== 'PASS_PROXY_NOT_RUNNING') throw err;
         this.#logger.warn({ err: err.message }, `${this.name} sidecar is not running; the configuration is written for when it starts`);
         how = 'written (sidecar not running)';
+        // The sidecar loads these files when it starts.
+        this.lastApply = 'reload';
       }
     }
     this.#last = rendering;
@@ -351,6 +431,22 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
       { how, checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), validateMs: Math.round(validateMs), applyMs: Math.round(performance.now() - applyStarted) },
       `${this.name} configuration applied (${how})`,
     );
+  }
+
+  /**
+   * Readiness: a configuration was applied, the bundled proxy process runs, and the dialect's probe
+   * says the proxy answers. Never rejects.
+   */
+  async probe(): Promise<boolean> {
+    const model = this.#lastModel;
+    if (this.#stopped || this.#last === undefined || model === undefined) return false;
+    const bundled = (this.#options.reload ?? 'bundled') === 'bundled';
+    if (bundled && this.#proc?.running !== true) return false;
+    try {
+      return (await this.#dialect.probe?.(this.workDir, model)) ?? true;
+    } catch {
+      return false;
+    }
   }
 
   /** Stops the proxy gracefully (bundled mode) and the ACME and auth responders. */
@@ -362,6 +458,8 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     await this.#proc?.stop(this.#dialect.stopSignal, graceMs);
     await this.#acme?.stop();
     await this.#auth?.stop();
+    // After the proxy: its last lines (requests finished during the grace period) still arrive.
+    await this.#requestLog?.stop();
     if (this.#ownsWorkDir) await rm(this.workDir, { recursive: true, force: true });
   }
 }

@@ -17,13 +17,15 @@ const VERSION = 1;
 /** What a rendering depended on besides the model and the options; see the file comment. */
 export interface RenderState<L> {
   readonly acmeChallengeAddress: HostPort | undefined;
+  /** The controller's request log receiver the proxy logs to (optional in the file: older files lack it). */
+  readonly requestLogAddress?: HostPort | undefined;
   /** The dialect's layout; undefined: none (nginx), or the next rendering starts a fresh one. */
   readonly layout: L | undefined;
 }
 
 /** Saves the state of the configuration just written to `workDir` (atomically, like the configuration). */
 export async function saveRenderState<L>(workDir: string, dialect: string, state: RenderState<L>): Promise<void> {
-  const json = { version: VERSION, dialect, acmeChallengeAddress: state.acmeChallengeAddress ?? null, layout: state.layout ?? null };
+  const json = { version: VERSION, dialect, acmeChallengeAddress: state.acmeChallengeAddress ?? null, requestLogAddress: state.requestLogAddress ?? null, layout: state.layout ?? null };
   await writeAtomic(path.join(workDir, RENDER_STATE_FILE), `${JSON.stringify(json, null, 2)}\n`, 0o644);
 }
 
@@ -54,12 +56,16 @@ export async function loadRenderState<L>(
     onProblem(`${file} is not JSON (${(err as Error).message}); ignored`);
     return undefined;
   }
-  const { version, dialect: savedDialect, acmeChallengeAddress, layout } = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  const { version, dialect: savedDialect, acmeChallengeAddress, requestLogAddress, layout } = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
   if (version !== VERSION || savedDialect !== dialect) {
     onProblem(`${file} holds the state of another driver (${String(savedDialect)}, version ${String(version)}), not of this ${dialect} driver (version ${VERSION}); ignored`);
     return undefined;
   }
   const parsed = layout === null ? undefined : parseLayout(layout);
   if (layout !== null && parsed === undefined) onProblem(`${file}: the saved layout cannot be read; a fresh one is allocated`);
-  return { acmeChallengeAddress: isHostPort(acmeChallengeAddress) ? acmeChallengeAddress : undefined, layout: parsed };
+  return {
+    acmeChallengeAddress: isHostPort(acmeChallengeAddress) ? acmeChallengeAddress : undefined,
+    requestLogAddress: isHostPort(requestLogAddress) ? requestLogAddress : undefined,
+    layout: parsed,
+  };
 }

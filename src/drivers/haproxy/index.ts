@@ -10,6 +10,7 @@ import type { Dialect, ExternalDriverOptions, RenderContext } from '../external/
 import { writeAtomic } from '../external/files.ts';
 import type { ManagedProcess } from '../external/process.ts';
 import { haproxyCommand, workerPid } from './socket.ts';
+import { parseHaproxyLine } from '../external/request-log.ts';
 
 /** Options of the HAProxy driver. */
 export interface HaproxyDriverOptions extends ExternalDriverOptions {
@@ -107,6 +108,7 @@ function haproxyRenderOptions(options: HaproxyDriverOptions, ctx: RenderContext<
       gracePeriodMs: options.gracePeriodMs,
       forwardedHeader: options.forwardedHeader,
       acmeChallengeAddress: ctx.acmeChallengeAddress,
+      requestLog: ctx.requestLog,
     }),
   };
 }
@@ -135,6 +137,7 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect<HaproxyBu
       return { config: rendered, state: build, layout: build.layout };
     },
     parseLayout: parseHaproxyLayout,
+    parseRequestLine: parseHaproxyLine,
     async writeDefaultCertificate(workDir, pair) {
       await writeAtomic(path.join(workDir, 'certs/default.pem'), `${pair.certPem.trimEnd()}\n${pair.keyPem.trimEnd()}\n`, 0o600);
     },
@@ -144,6 +147,10 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect<HaproxyBu
     },
     async waitReady(proc, workDir) {
       await waitFor('haproxy start', 15_000, () => workerPid(runtimeSocket(workDir)), () => proc?.running ?? true);
+    },
+    async probe(workDir) {
+      // The runtime socket answers `show info` only while a worker runs the configuration.
+      return (await workerPid(runtimeSocket(workDir))) !== undefined;
     },
     async reload(proc: ManagedProcess | undefined, workDir) {
       const before = await workerPid(runtimeSocket(workDir));

@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { defined } from '../../shared/optional.ts';
 import { SerialQueue } from '../../shared/serial.ts';
-import type { AcmeChallengeHook, ProxyDriver } from '../types.ts';
+import type { AcmeChallengeHook, ProxyDriver, RequestObserver } from '../types.ts';
 import { Listener } from './listeners.ts';
 import type { ListenerHandlers } from './listeners.ts';
 import { BasicAuthCache } from './middlewares.ts';
@@ -35,6 +35,8 @@ export interface NativeDriverOptions {
   /** How long listeners removed by `apply` may finish their requests (default 10 s). */
   readonly removedListenerGraceMs?: number;
   readonly logger?: Logger;
+  /** Called once per finished request, the answers the proxy gives itself (4xx, 502/503/504) included. */
+  readonly observe?: RequestObserver;
   /** Answers `/.well-known/acme-challenge/TOKEN` on every entry point, before redirect and auth. */
   readonly acmeChallenge?: AcmeChallengeHook;
   /** Certificate for unknown SNI names; generated (self-signed, in memory) when absent. */
@@ -67,6 +69,8 @@ const EMPTY_MODEL: RoutingModel = { entryPoints: [], virtualHosts: [], backends:
 /** The native driver: a Node.js reverse proxy serving the model from memory. */
 export class NativeDriver implements ProxyDriver {
   readonly name = 'native';
+  /** Every apply swaps in a new router (see {@link ProxyDriver.lastApply}). */
+  readonly lastApply = 'swap' as const;
   readonly #options: NativeDriverOptions;
   readonly #logger: Logger;
   readonly #upstreams: UpstreamRegistry;
@@ -96,6 +100,7 @@ export class NativeDriver implements ProxyDriver {
       acmeChallenge: options.acmeChallenge,
       authCache: new BasicAuthCache(),
       logger: this.#logger,
+      observe: options.observe,
     };
     this.#handlers = {
       request: (listener, req, res) => handleRequest(this.#state, listener, req, res),
@@ -229,6 +234,7 @@ export class NativeDriver implements ProxyDriver {
       this.#track(l.close(this.#options.removedListenerGraceMs ?? 10_000));
     }
     this.#upstreams.retain(upstreamKeys(router));
+    this.#applied = true;
     this.#logger.info(
       { entryPoints: router.entryPoints.size, virtualHosts: model.virtualHosts.length, backends: router.backends.size },
       'native proxy configuration applied',
@@ -236,6 +242,14 @@ export class NativeDriver implements ProxyDriver {
   }
 
   #defaultPair: KeyPair | undefined;
+  #applied = false;
+
+  /** Readiness: a configuration was applied and the server of every entry point listens. */
+  probe(): Promise<boolean> {
+    if (this.#stopped || !this.#applied) return Promise.resolve(false);
+    const listening = [...this.#state.router.entryPoints.keys()].every((key) => this.#listeners.get(key)?.server.listening === true);
+    return Promise.resolve(listening);
+  }
 
   #track(p: Promise<void>): void {
     this.#draining.add(p);

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { isValidAuthority, normalizeTarget } from '../../model/request.ts';
 import { ACME_CHALLENGE_PREFIX } from '../../model/redirect.ts';
 import type { Logger } from '../../shared/logger.ts';
-import type { AcmeChallengeHook } from '../types.ts';
+import type { AcmeChallengeHook, RequestObserver } from '../types.ts';
 import type { CompiledBackend } from './balance.ts';
 import { pickUpstream } from './balance.ts';
 import { clientAddress, dropNames, forwardedElement, rawResponseHeaders, scanRequestHeaders } from './headers.ts';
@@ -24,6 +24,93 @@ export interface ProxyState {
   /** Basic-auth verifications of this driver (never shared between drivers). */
   readonly authCache: BasicAuthCache;
   readonly logger: Logger;
+  /** Told of every finished request, when the driver was given `observe`. */
+  readonly observe: RequestObserver | undefined;
+}
+
+/** What is learnt of a request while it is served, for its {@link RequestRecord} (only when observed). */
+interface Trace {
+  readonly time: Date;
+  readonly started: number;
+  entryPoint: string;
+  readonly client: string;
+  readonly method: string;
+  host: string;
+  readonly path: string;
+  readonly protocol: string;
+  /** Body bytes written to the client. */
+  bytes: number;
+  upstream: string | undefined;
+  route: string | undefined;
+  backend: string | undefined;
+  error: string | undefined;
+}
+
+const TRACE = Symbol('passerelle.trace');
+
+/** A response that may carry the trace of its request. */
+interface Traced {
+  [TRACE]?: Trace;
+}
+
+/** The trace of the request `res` answers, when observed. */
+function traceOf(res: unknown): Trace | undefined {
+  return (res as Traced)[TRACE];
+}
+
+/**
+ * Starts the trace of a request and reports it once the response is closed (finished, or cut).
+ * The status is what was sent, 0 when nothing was.
+ */
+function startTrace(observe: RequestObserver, logger: Logger, entryPoint: string, req: ProxyRequest, res: ProxyResponse): Trace {
+  const trace: Trace = {
+    time: new Date(),
+    started: performance.now(),
+    entryPoint,
+    client: clientAddress(req.socket.remoteAddress),
+    method: req.method ?? '',
+    host: '',
+    path: req.url ?? '',
+    protocol: `HTTP/${req.httpVersion}`,
+    bytes: 0,
+    upstream: undefined,
+    route: undefined,
+    backend: undefined,
+    error: undefined,
+  };
+  (res as unknown as Traced)[TRACE] = trace;
+  const r = res as unknown as Res & { readonly statusCode: number };
+  r.once('close', () => {
+    try {
+      observe({
+        time: trace.time,
+        entryPoint: trace.entryPoint,
+        client: trace.client,
+        method: trace.method,
+        host: trace.host,
+        path: trace.path,
+        protocol: trace.protocol,
+        status: r.headersSent ? r.statusCode : 0,
+        bytes: trace.bytes,
+        durationMs: performance.now() - trace.started,
+        ...(trace.upstream === undefined ? {} : { upstream: trace.upstream }),
+        ...(trace.route === undefined ? {} : { route: trace.route }),
+        ...(trace.backend === undefined ? {} : { backend: trace.backend }),
+        ...(trace.error === undefined ? {} : { error: trace.error }),
+      });
+    } catch (err) {
+      // An observer's bug must not reach the listener's event loop.
+      logger.warn({ err }, 'the request observer failed');
+    }
+  });
+  return trace;
+}
+
+/** The cause of an upstream failure, for logs and {@link RequestRecord.error}. */
+export function upstreamCause(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const text = err.message === '' ? (code ?? err.name) : err.message;
+  return code !== undefined && !text.includes(code) ? `${code}: ${text}` : text;
 }
 
 /** The subset of both response classes the proxy uses. */
@@ -49,7 +136,10 @@ export function sendText(res: ProxyResponse, status: number, body: string, extra
     r.destroy();
     return;
   }
-  const headers: OutgoingHttpHeaders = { 'content-type': TEXT, 'content-length': Buffer.byteLength(body), server: SERVER, ...extra };
+  const length = Buffer.byteLength(body);
+  const headers: OutgoingHttpHeaders = { 'content-type': TEXT, 'content-length': length, server: SERVER, ...extra };
+  const trace = traceOf(res);
+  if (trace !== undefined) trace.bytes += length;
   r.writeHead(status, headers);
   r.end(body);
 }
@@ -160,8 +250,10 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
   const r = res as unknown as Res;
   if (listener.draining && req.httpVersionMajor === 1) r.shouldKeepAlive = false;
   const { router, ep } = currentEntryPoint(state, listener);
+  const trace = state.observe === undefined ? undefined : startTrace(state.observe, state.logger, ep?.entryPoint.name ?? listener.key, req, res);
   const h = scanRequestHeaders(req.rawHeaders, false);
   const read = readRequest(req, h, ep);
+  if (trace !== undefined) trace.host = h.host;
   if (read === undefined) {
     if (req.httpVersionMajor === 1) r.shouldKeepAlive = false;
     sendText(res, 400, 'Bad Request\n');
@@ -188,12 +280,20 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     return;
   }
   const backend = result.backend;
+  if (trace !== undefined) {
+    trace.route = result.route;
+    trace.backend = result.backendId;
+  }
   if (backend === undefined || backend.cycle.length === 0) {
+    const cause = backend === undefined ? 'the backend does not exist' : 'no endpoint is ready';
+    if (trace !== undefined) trace.error = cause;
+    // An upstream failure is worth a line at the default level, access log or not.
+    state.logger.warn({ status: 503, backend: result.backendId, route: result.route, cause }, `503 for ${result.route}: ${cause}`);
     sendText(res, 503, 'Service Unavailable: no endpoint is ready\n');
     return;
   }
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
-  const exchange = new Exchange(state, req, r, backend, h, read.target);
+  const exchange = new Exchange(state, req, r, backend, h, read.target, result.route, trace);
   exchange.start();
 }
 
@@ -218,6 +318,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #state: ProxyState;
   readonly #res: Res;
   readonly #backend: CompiledBackend;
+  readonly #route: string;
+  readonly #trace: Trace | undefined;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #retryable: boolean;
   #index = 0;
@@ -227,10 +329,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   #started = false;
   #clientGone = false;
 
-  constructor(state: ProxyState, req: ProxyRequest, res: Res, backend: CompiledBackend, h: RequestHeaders, target: string) {
+  constructor(state: ProxyState, req: ProxyRequest, res: Res, backend: CompiledBackend, h: RequestHeaders, target: string, route: string, trace: Trace | undefined) {
     this.#state = state;
     this.#res = res;
     this.#backend = backend;
+    this.#route = route;
+    this.#trace = trace;
     const method = req.method ?? 'GET';
     this.#opts = { path: target, method, headers: h.out, body: h.hasBody ? req : null };
     // A body already streamed upstream cannot be sent again.
@@ -245,7 +349,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #dispatch(): void {
-    this.#backend.upstreams[this.#index]!.pool.dispatch(this.#opts, this);
+    const upstream = this.#backend.upstreams[this.#index]!;
+    if (this.#trace !== undefined) this.#trace.upstream = upstream.key;
+    upstream.pool.dispatch(this.#opts, this);
   }
 
   readonly #onClientClose = (): void => {
@@ -278,6 +384,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.#trace !== undefined) this.#trace.bytes += chunk.length;
     if (this.#res.write(chunk)) return true;
     this.#res.once('drain', this.#onDrain);
     return false;
@@ -289,12 +396,15 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     if (this.#clientGone) return;
+    const upstream = this.#backend.upstreams[this.#index]!;
+    const cause = upstreamCause(err);
+    if (this.#trace !== undefined) this.#trace.error = cause;
     if (this.#started) {
+      this.#state.logger.warn({ upstream: upstream.key, backend: this.#backend.id, route: this.#route, cause }, `upstream ${upstream.key} broke off its answer: ${cause}`);
       // Headers are out: the only honest signal left is cutting the client connection.
       this.#res.destroy(err);
       return;
     }
-    const upstream = this.#backend.upstreams[this.#index]!;
     if (isConnectFailure(err)) upstream.markDown();
     if (this.#retryable && this.#attemptsLeft > 0 && isConnectionFailure(err)) {
       this.#attemptsLeft--;
@@ -303,7 +413,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const timeout = isTimeout(err);
-    this.#state.logger.debug({ err, upstream: upstream.key }, 'upstream request failed');
+    const status = timeout ? 504 : 502;
+    // An upstream failure is worth a line at the default level, access log or not.
+    this.#state.logger.warn({ status, upstream: upstream.key, backend: this.#backend.id, route: this.#route, cause }, `${status} for ${this.#route}: upstream ${upstream.key} failed: ${cause}`);
     sendText(this.#res as unknown as ProxyResponse, timeout ? 504 : 502, timeout ? 'Gateway Timeout\n' : 'Bad Gateway\n');
   }
 }

@@ -7,6 +7,7 @@ import { compileMiddlewares } from './middlewares.ts';
 import type { CompiledBackend } from './balance.ts';
 import { compileBackend } from './balance.ts';
 import type { UpstreamRegistry } from './upstream.ts';
+import { routeName } from '../types.ts';
 
 export interface CompiledRoute {
   readonly route: Route;
@@ -53,7 +54,14 @@ export function listenerKey(ep: EntryPoint): string {
 
 /** What a request resolved to; mirrors `Resolution` of src/model/match.ts. */
 export type RouteResult =
-  | { readonly found: true; readonly backend: CompiledBackend | undefined }
+  | {
+      readonly found: true;
+      readonly backend: CompiledBackend | undefined;
+      /** The backend id the route names (also when the backend is missing). */
+      readonly backendId: string;
+      /** The route as access logs name it: `"host path pathType"`, or the backend id for the default backend. */
+      readonly route: string;
+    }
   | { readonly found: false };
 
 const NOT_FOUND: RouteResult = { found: false };
@@ -77,15 +85,8 @@ export class Router {
     for (const [id, backend] of Object.entries(model.backends)) backends.set(id, compileBackend(backend, upstreams));
     this.backends = backends;
 
-    const routeResults = new Map<string, RouteResult>();
-    const resultFor = (backendId: string): RouteResult => {
-      let r = routeResults.get(backendId);
-      if (r === undefined) {
-        r = { found: true, backend: backends.get(backendId) };
-        routeResults.set(backendId, r);
-      }
-      return r;
-    };
+    // One result per route, built here: resolving still allocates nothing.
+    const resultFor = (backendId: string, route: string): RouteResult => ({ found: true, backend: backends.get(backendId), backendId, route });
 
     this.#exact = new Map();
     this.#wildcard = new Map();
@@ -93,7 +94,7 @@ export class Router {
     for (const vhost of model.virtualHosts) {
       const compiled: CompiledVirtualHost = {
         vhost,
-        routes: vhost.routes.map((route) => ({ route, result: resultFor(route.backend) })),
+        routes: vhost.routes.map((route) => ({ route, result: resultFor(route.backend, routeName(vhost.host, route.path, route.pathType)) })),
       };
       // The first of equal patterns wins, as selectVirtualHost scans in order.
       if (vhost.kind === 'exact') {
@@ -106,7 +107,7 @@ export class Router {
       }
     }
     this.#any = any;
-    this.#default = model.defaultBackend === undefined ? NOT_FOUND : resultFor(model.defaultBackend);
+    this.#default = model.defaultBackend === undefined ? NOT_FOUND : resultFor(model.defaultBackend, model.defaultBackend);
 
     const eps = new Map<string, CompiledEntryPoint>();
     for (const ep of model.entryPoints) {

@@ -8,7 +8,9 @@ import { defined } from '../../shared/optional.ts';
 import { ExternalDriver } from '../external/apply.ts';
 import type { Dialect, ExternalDriverOptions } from '../external/apply.ts';
 import { readIfExists, writeAtomic } from '../external/files.ts';
+import { firstEntryPointAnswers } from '../external/probe.ts';
 import type { ManagedProcess } from '../external/process.ts';
+import { parseNginxLine } from '../external/request-log.ts';
 
 /** Options of the nginx driver. */
 export interface NginxDriverOptions extends ExternalDriverOptions {
@@ -109,11 +111,13 @@ export function nginxDialect(options: NginxDriverOptions): Dialect<undefined, un
           workerProcesses: options.workerProcesses,
           workerUser: worker === undefined ? undefined : { user: worker.user, group: worker.group },
           acmeChallengeAddress: ctx.acmeChallengeAddress,
+          requestLog: ctx.requestLog,
         }),
       });
       return { config, state: undefined, layout: undefined };
     },
     parseLayout: () => undefined,
+    parseRequestLine: parseNginxLine,
     async writeDefaultCertificate(workDir, pair) {
       await writeAtomic(path.join(workDir, 'certs/default.crt'), pair.certPem, 0o644);
       await writeAtomic(path.join(workDir, 'certs/default.key'), pair.keyPem, 0o600);
@@ -132,6 +136,10 @@ export function nginxDialect(options: NginxDriverOptions): Dialect<undefined, un
         if (Date.now() > deadline) throw new PassError('PASS_PROXY_TIMEOUT', 'nginx did not write its pid file within 15 s');
         await new Promise((r) => setTimeout(r, 25));
       }
+    },
+    probe(_workDir, model) {
+      // nginx has no control socket: its listener answering is the proof.
+      return firstEntryPointAnswers(model);
     },
     async reload(proc, workDir) {
       const pid = await masterPid(proc, pidFileOf(workDir));

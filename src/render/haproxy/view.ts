@@ -12,7 +12,7 @@ import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
 import type { BasicAuthMiddleware, Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
-import type { HostPort } from '../types.ts';
+import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
 
 /** What the HAProxy rendering needs besides the model. */
@@ -28,6 +28,8 @@ export interface HaproxyRenderOptions {
   readonly forwardedHeader?: boolean;
   /** Where `/.well-known/acme-challenge/` goes (the controller's HTTP port), before redirect and auth. */
   readonly acmeChallengeAddress?: HostPort;
+  /** Where request log lines go (the controller's syslog receiver); absent: no request log. */
+  readonly requestLog?: RequestLogTarget;
   /**
    * The controller's auth socket (default `<workDir>/auth.sock`): users whose hash HAProxy cannot
    * check ($apr1$) are checked there by the Lua helper.
@@ -132,6 +134,8 @@ export interface HaproxyView {
   readonly backends: readonly BackendView[];
   readonly defaultBackend: string;
   readonly acme: HostPort | null;
+  /** The controller's syslog receiver and whether every request is logged, or null. */
+  readonly requestLog: { readonly host: string; readonly port: number; readonly all: boolean } | null;
   readonly hasTls: boolean;
 }
 
@@ -154,6 +158,12 @@ export interface HaproxyBuild {
   readonly diagnostics: readonly Diagnostic[];
   /** The slots and prefix depth of this rendering: what the next one starts from. */
   readonly layout: HaproxyLayout;
+}
+
+/** The request log target as the templates see it; null when absent or not a usable address. */
+export function requestLogView(target: RequestLogTarget | undefined): HaproxyView['requestLog'] {
+  if (target === undefined || !canAddress(target.address.host, target.address.port)) return null;
+  return { host: target.address.host, port: target.address.port, all: target.all };
 }
 
 /** The routing map file, relative to the work directory: the runtime API replaces its contents. */
@@ -421,6 +431,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       backends,
       defaultBackend,
       acme,
+      requestLog: requestLogView(options.requestLog),
       hasTls: frontends.some((f) => f.tls),
     },
     maps,

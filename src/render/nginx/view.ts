@@ -14,7 +14,7 @@ import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
 import type { BasicAuthMiddleware, ClientTimeouts, EntryPoint, RoutingModel, VirtualHost } from '../../model/types.ts';
 import { selectRoute } from '../../model/match.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
-import type { HostPort } from '../types.ts';
+import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
 
 /** What the nginx rendering needs besides the model. */
@@ -26,6 +26,8 @@ export interface NginxRenderOptions {
   readonly gracePeriodMs?: number;
   readonly forwardedHeader?: boolean;
   readonly acmeChallengeAddress?: HostPort;
+  /** Where request log lines go (the controller's syslog receiver); absent: `access_log off`. */
+  readonly requestLog?: RequestLogTarget;
   /** `worker_processes` (default 2). */
   readonly workerProcesses?: number;
   /**
@@ -94,6 +96,8 @@ export interface NginxView {
   readonly namesHash: { readonly maxSize: number; readonly bucketSize: number };
   readonly forwardedHeader: boolean;
   readonly acme: HostPort | null;
+  /** The controller's syslog receiver and whether every request is logged, or null. */
+  readonly requestLog: { readonly host: string; readonly port: number; readonly all: boolean } | null;
   readonly defaultCert: { readonly cert: string; readonly key: string };
   readonly hasTls: boolean;
   readonly upstreams: readonly UpstreamView[];
@@ -305,6 +309,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       namesHash: { maxSize, bucketSize: bucket },
       forwardedHeader: options.forwardedHeader ?? false,
       acme,
+      requestLog: options.requestLog !== undefined && canAddress(options.requestLog.address.host, options.requestLog.address.port) ? { ...options.requestLog.address, all: options.requestLog.all } : null,
       defaultCert: { cert: `${workDir}/certs/default.crt`, key: `${workDir}/certs/default.key` },
       hasTls: servers.some((s) => s.tls),
       upstreams,

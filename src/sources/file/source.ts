@@ -121,7 +121,8 @@ export class FileSource implements Source {
       this.#log.debug({ file: rel, objects: parsed.objects.length, ignored: parsed.ignored }, 'file loaded');
     } else {
       this.#files.set(file, { objects: previous?.objects ?? [], diagnostics: parsed.diagnostics });
-      for (const d of parsed.diagnostics) this.#log.error({ file: rel, line: d.location?.line, code: d.code }, d.message);
+      // The diagnostics are the controller's to log (once, with a line when they clear): here only debug.
+      for (const d of parsed.diagnostics) this.#log.debug({ file: rel, line: d.location?.line, code: d.code }, d.message);
       if (previous) this.#log.warn({ file: rel }, 'keeping the last good objects of this file');
     }
   }

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { defined } from '../../shared/optional.ts';
+import type { Telemetry } from '../../shared/telemetry.ts';
 import type { KubeObject } from '../../model/k8s.ts';
 import { KubeApiError, type KubeClient, type Query, type WatchEvent } from './client.ts';
 import type { ResourceType } from './resources.ts';
@@ -67,6 +68,8 @@ export interface InformerOptions {
   readonly maxBackoffMs?: number;
   /** Cap of the retry delay while the apiserver is unreachable (default 1 s). */
   readonly maxUnreachableBackoffMs?: number;
+  /** Relists and failures are reported here, for the metrics. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Counters, for logs and tests. */
@@ -273,6 +276,7 @@ export class Informer {
     const count = previous?.kind === kind ? previous.count + 1 : 1;
     this.#failure = { error, kind, verb: this.#verb, count, since: previous?.kind === kind ? previous.since : now };
     this.#stats.failures++;
+    this.#o.telemetry?.watch('error', this.#o.type.kind);
     this.#lastError = error;
     const delay = retryDelayMs(
       kind,
@@ -321,6 +325,8 @@ export class Informer {
     } while (cont !== undefined && !this.#stopped);
     if (this.#stopped) return;
     this.#stats.lists++;
+    // The first list is the start, not a relist.
+    if (this.#stats.lists > 1) this.#o.telemetry?.watch('relist', this.#o.type.kind);
 
     const events: InformerEvent[] = [];
     for (const [key, old] of this.#cache) if (!fresh.has(key)) events.push({ type: 'deleted', object: old });

@@ -10,6 +10,7 @@ import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { defined } from '../../shared/optional.ts';
+import type { Telemetry } from '../../shared/telemetry.ts';
 import { SerialQueue } from '../../shared/serial.ts';
 import type { KubeObject, Snapshot } from '../../model/k8s.ts';
 import { isOurIngress, translate, type TranslateOptions } from '../../model/translate/index.ts';
@@ -71,6 +72,8 @@ export interface KubernetesSourceOptions {
   /** Delay that gathers changes before a status/Event pass (default 250 ms). */
   readonly writeDelayMs?: number;
   readonly logger?: Logger;
+  /** Watch relists and failures are reported here, for the metrics. */
+  readonly telemetry?: Telemetry;
 }
 
 type Group = keyof Snapshot;
@@ -120,7 +123,7 @@ export class KubernetesSource implements Source {
           transform: stripObject,
           onEvent: (e) => this.#onEvent(group, e),
           logger: this.#log,
-          ...defined({ watchdogMs: options.watchdogMs }),
+          ...defined({ watchdogMs: options.watchdogMs, telemetry: options.telemetry }),
         });
         this.#informers.push({ group, informer });
       }
@@ -144,7 +147,7 @@ export class KubernetesSource implements Source {
         transform: stripObject,
         onEvent: () => this.#scheduleWrites(),
         logger: this.#log.child({ publishService: options.publishService }),
-        ...defined({ watchdogMs: options.watchdogMs }),
+        ...defined({ watchdogMs: options.watchdogMs, telemetry: options.telemetry }),
       });
     }
 
@@ -164,6 +167,12 @@ export class KubernetesSource implements Source {
               retryPeriodMs: options.retryPeriodMs,
             }),
           });
+    const telemetry = options.telemetry;
+    if (telemetry !== undefined) {
+      // The gauge starts at the initial state (a follower until the Lease is won) and follows changes.
+      telemetry.leader(this.#leader.isLeader());
+      this.#leader.onChange((leading) => telemetry.leader(leading));
+    }
     this.#status = new StatusWriter(options.client, this.#log);
     this.#events = new EventRecorder({ client: options.client, controller: options.translate.controllerName, instance: identity, logger: this.#log });
   }
