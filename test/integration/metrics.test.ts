@@ -152,7 +152,9 @@ address = "127.0.0.1:${webPort}"
     assert.equal(sum(samples, 'passerelle_request_duration_seconds_count', { route: API_ROUTE }), 3);
     assert.equal(sum(samples, 'passerelle_request_duration_seconds_bucket', { route: API_ROUTE, le: '+Inf' }), 3);
     assert.equal(sum(samples, 'passerelle_request_duration_seconds_count', { route: SITE_ROUTE }), 2);
-    assert.ok(sum(samples, 'passerelle_request_duration_seconds_sum', { route: API_ROUTE }) > 0);
+    // HAProxy and nginx log durations in whole milliseconds: a fast loopback request may take 0 ms there.
+    const durations = sum(samples, 'passerelle_request_duration_seconds_sum', { route: API_ROUTE });
+    assert.ok(mode === 'native' ? durations > 0 : durations >= 0 && Number.isFinite(durations), `duration sum ${durations}`);
     assert.equal(sum(samples, 'passerelle_upstream_errors_total', { route: DEAD_ROUTE, backend: 'demo/dead:80' }), 1, body);
 
     // The controller: one successful apply, by the mode's way, with its hash.
