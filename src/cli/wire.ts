@@ -37,7 +37,7 @@ import { Controller } from '../controller/sync.ts';
 import { createMetrics, modelCertificates } from '../dashboard/metrics.ts';
 import type { BudgetLeft, CertificateExpiry, Metrics } from '../dashboard/metrics.ts';
 import type { Telemetry } from '../shared/telemetry.ts';
-import type { RequestObserver } from '../drivers/types.ts';
+import type { ProxyDriver, RequestObserver } from '../drivers/types.ts';
 import { WebServer } from '../dashboard/server.ts';
 import type { ApiHandler, RenderMetrics } from '../dashboard/server.ts';
 import type { AcmeView } from '../dashboard/api.ts';
@@ -324,7 +324,10 @@ export function createWebServer(w: WebWiring): WebServer {
           perDomainBudget: a.weeklyBudget,
           windowMs: LETS_ENCRYPT_BUDGET.windowMs,
         });
-  const probe = driver.driver.probe?.bind(driver.driver);
+  const proxy: ProxyDriver = driver.driver;
+  const probe = proxy.probe?.bind(proxy);
+  // Native and haproxy report live endpoint states; nginx (without its commercial API) cannot.
+  const endpointStates = proxy.endpointStates?.bind(proxy);
   return new WebServer({
     address: parseListenAddress(config.web.address),
     mode: driver.mode,
@@ -332,7 +335,7 @@ export function createWebServer(w: WebWiring): WebServer {
     controller,
     entryPoints: entryPointsFromConfig(config),
     logger: w.logger.child({ component: 'web' }),
-    ...defined({ users: basic?.users, realm: basic?.realm, probe, acme: acmeView, metrics: w.metrics, api: w.api, wedgedAfterMs: w.wedgedAfterMs }),
+    ...defined({ users: basic?.users, realm: basic?.realm, probe, endpointStates, acme: acmeView, metrics: w.metrics, api: w.api, wedgedAfterMs: w.wedgedAfterMs }),
   });
 }
 

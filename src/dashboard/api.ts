@@ -16,6 +16,8 @@ import type { CertificateStatus } from '../acme/status.ts';
 import type { AcmeState } from '../acme/types.ts';
 import { registeredDomain } from '../acme/planner.ts';
 import type { ControllerState } from '../controller/sync.ts';
+import { endpointKey } from '../drivers/types.ts';
+import type { EndpointLiveState } from '../drivers/types.ts';
 
 const EMPTY_MODEL: RoutingModel = { entryPoints: [], virtualHosts: [], backends: {}, certificates: [], diagnostics: [] };
 
@@ -166,13 +168,24 @@ export function routersOf(model: RoutingModel, host?: string): Routers {
 
 /** `/api/backends`: every backend, its endpoints and the routes that use it. */
 export interface Backends {
+  /** Whether the mode reports live endpoint states (false: every `live` is null). */
+  readonly liveStates: boolean;
   readonly backends: readonly {
     readonly id: string;
     readonly namespace: string;
     readonly service: string;
     readonly servicePort: number | string;
     readonly protocol: string;
-    readonly endpoints: readonly { readonly address: string; readonly port: number; readonly weight: number; readonly name: string | null; readonly state: 'ready' }[];
+    readonly endpoints: readonly {
+      readonly address: string;
+      readonly port: number;
+      readonly weight: number;
+      readonly name: string | null;
+      /** The model's state: only ready endpoints are routed to. */
+      readonly state: 'ready';
+      /** What the proxy saw: `up`, `down`, or null when unknown (no traffic yet, or a mode that cannot tell). */
+      readonly live: EndpointLiveState | null;
+    }[];
     /** `host path pathType` of each route to it (`default` for the default backend). */
     readonly usedBy: readonly string[];
   }[];
@@ -180,12 +193,13 @@ export interface Backends {
 
 /**
  * Builds `/api/backends`. Endpoint `state` is `ready` for every endpoint the model holds (only ready
- * endpoints are routed to); a backend without endpoints answers 503.
+ * endpoints are routed to); a backend without endpoints answers 503. `live` is the driver's view.
  *
  * @param model the served model
+ * @param live the driver's endpoint states (keys: `endpointKey`), undefined when the mode has none
  * @returns the backends document
  */
-export function backendsOf(model: RoutingModel): Backends {
+export function backendsOf(model: RoutingModel, live?: ReadonlyMap<string, EndpointLiveState>): Backends {
   const users = new Map<string, string[]>();
   const use = (id: string, what: string): void => {
     const list = users.get(id) ?? [];
@@ -195,13 +209,21 @@ export function backendsOf(model: RoutingModel): Backends {
   for (const v of model.virtualHosts) for (const r of v.routes) use(r.backend, `${v.host} ${r.path} ${r.pathType}`);
   if (model.defaultBackend !== undefined) use(model.defaultBackend, 'default');
   return {
+    liveStates: live !== undefined,
     backends: Object.values(model.backends).map((b) => ({
       id: b.id,
       namespace: b.namespace,
       service: b.service,
       servicePort: b.servicePort,
       protocol: b.protocol,
-      endpoints: b.endpoints.map((e) => ({ address: e.address, port: e.port, weight: e.weight, name: e.name ?? null, state: 'ready' as const })),
+      endpoints: b.endpoints.map((e) => ({
+        address: e.address,
+        port: e.port,
+        weight: e.weight,
+        name: e.name ?? null,
+        state: 'ready' as const,
+        live: live?.get(endpointKey(b.id, e.address, e.port)) ?? null,
+      })),
       usedBy: users.get(b.id) ?? [],
     })),
   };

@@ -17,6 +17,7 @@ import { verifyHtpasswd } from '../config/htpasswd.ts';
 import type { HtpasswdUser } from '../config/htpasswd.ts';
 import type { ListenAddress, EntryPoint } from '../model/types.ts';
 import type { ControllerState } from '../controller/sync.ts';
+import type { EndpointLiveState } from '../drivers/types.ts';
 import { healthText, liveness, readiness } from './health.ts';
 import type { HealthReport } from './health.ts';
 import { apiError, backendsOf, certificatesOf, diagnosticsOf, explainOf, overviewOf, redactSecrets, routersOf, servedModel } from './api.ts';
@@ -43,6 +44,8 @@ export interface WebServerOptions {
   readonly controller: { readonly state: ControllerState };
   /** The driver's readiness probe (see ProxyDriver.probe). */
   readonly probe?: () => Promise<boolean>;
+  /** The driver's live endpoint states (see ProxyDriver.endpointStates); absent when the mode has none. */
+  readonly endpointStates?: () => Promise<ReadonlyMap<string, EndpointLiveState>>;
   /** The configured entry points (shown before the first apply). */
   readonly entryPoints: readonly EntryPoint[];
   /** ACME's state, when `[acme]` is configured. */
@@ -207,7 +210,7 @@ export class WebServer {
       case 'routers':
         return { status: 200, body: routersOf(model, query.get('host') ?? undefined) };
       case 'backends':
-        return { status: 200, body: backendsOf(model) };
+        return { status: 200, body: backendsOf(model, await this.#endpointStates()) };
       case 'certificates':
         return { status: 200, body: certificatesOf(model, this.#o.acme?.(), this.#now()) };
       case 'diagnostics':
@@ -220,6 +223,16 @@ export class WebServer {
         return apiError(404, 'PASS_WEB_NOT_FOUND', `no API /api/${name}`);
       }
     }
+  }
+
+  /** The driver's endpoint states; empty (all unknown) when it fails, undefined when the mode has none. */
+  async #endpointStates(): Promise<ReadonlyMap<string, EndpointLiveState> | undefined> {
+    const states = this.#o.endpointStates;
+    if (states === undefined) return undefined;
+    return states().catch((err: unknown) => {
+      this.#o.logger.debug({ err }, 'endpoint states unavailable');
+      return new Map<string, EndpointLiveState>();
+    });
   }
 
   #authorized(req: IncomingMessage): boolean {

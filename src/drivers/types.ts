@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import type { RoutingModel } from '../model/types.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { ApplyVia } from '../shared/telemetry.ts';
@@ -16,6 +17,30 @@ export interface ProxyDriver {
   probe?(): Promise<boolean>;
   /** How the last successful {@link apply} took effect (reload, runtime API, swap, unchanged), for metrics. */
   readonly lastApply?: ApplyVia | undefined;
+  /**
+   * What the proxy knows now of the endpoints it serves, keyed by {@link endpointKey}; an endpoint
+   * absent from the map is unknown (no traffic yet). Absent in a mode that cannot tell (nginx).
+   * Never rejects: an unreachable proxy gives an empty map.
+   */
+  endpointStates?(): Promise<ReadonlyMap<string, EndpointLiveState>>;
+}
+
+/**
+ * An endpoint as the proxy last saw it: `up` (it answered), `down` (connections to it failed; the
+ * native proxy skips it until it retries it, HAProxy with health checks until a check passes).
+ */
+export type EndpointLiveState = 'up' | 'down';
+
+/**
+ * The key of one endpoint of one backend in {@link ProxyDriver.endpointStates}.
+ *
+ * @param backendId the backend id (`namespace/service:port`)
+ * @param address the endpoint's IP address (IPv6 without brackets)
+ * @param port the endpoint's port
+ * @returns `"<backendId> <host>:<port>"`, IPv6 hosts in brackets
+ */
+export function endpointKey(backendId: string, address: string, port: number): string {
+  return `${backendId} ${isIPv6(address) ? `[${address}]` : address}:${port}`;
 }
 
 /** Answers an HTTP-01 token with its key authorization, or `undefined` when unknown. */

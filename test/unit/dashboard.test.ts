@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { healthText, liveness, readiness } from '../../src/dashboard/health.ts';
 import type { HealthState } from '../../src/dashboard/health.ts';
+import { endpointKey } from '../../src/drivers/types.ts';
+import { parseServerStats, serverLiveState } from '../../src/drivers/haproxy/stats.ts';
 import { backendsOf, certificatesOf, diagnosticsOf, explainOf, overviewOf, redactSecrets, routersOf } from '../../src/dashboard/api.ts';
 import type { ControllerState } from '../../src/controller/sync.ts';
 import type { EntryPoint, RoutingModel } from '../../src/model/types.ts';
@@ -111,6 +113,53 @@ test('routers, backends and diagnostics carry the model with its source objects'
   assert.equal(d.diagnostics.length, m.diagnostics.length);
   assert.equal(d.errors + d.warnings, m.diagnostics.length);
   for (const x of [r, b, d]) assertNoSecret(x);
+});
+
+test('backends: live is the driver\'s state by backend and address, null when unknown or when the mode has none', () => {
+  const withEndpoints = {
+    id: 'web/echo:80', namespace: 'web', service: 'echo', servicePort: 80, protocol: 'http' as const,
+    endpoints: [{ address: '10.0.0.1', port: 8080, weight: 1 }, { address: '10.0.0.2', port: 8080, weight: 1 }],
+  };
+  const m: RoutingModel = { ...model(), backends: { [withEndpoints.id]: withEndpoints } };
+  const [first] = withEndpoints.endpoints;
+  assert.ok(first);
+  const none = backendsOf(m);
+  assert.equal(none.liveStates, false);
+  assert.ok(none.backends.every((x) => x.endpoints.every((e) => e.live === null && e.state === 'ready')));
+  const live = backendsOf(m, new Map([[endpointKey(withEndpoints.id, first.address, first.port), 'down' as const]]));
+  assert.equal(live.liveStates, true);
+  const b = live.backends.find((x) => x.id === withEndpoints.id);
+  assert.equal(b?.endpoints[0]?.live, 'down');
+  assert.equal(b?.endpoints[0]?.state, 'ready');
+  assert.equal(b?.endpoints[1]?.live, null);
+  assert.equal(endpointKey('ns/s:80', '2001:db8::1', 8080), 'ns/s:80 [2001:db8::1]:8080');
+});
+
+test('haproxy show stat: check status when servers have checks, else the counters since the last look', () => {
+  const csv = [
+    '# pxname,svname,qcur,econ,wretr,wredis,status,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,',
+    'be,FRONTEND,0,,,,OPEN,0,0,0,0,0,0,',
+    'be,s1,0,0,0,0,no check,0,2,0,1,0,0,',
+    'be,s2,0,0,0,2,no check,0,0,0,0,0,0,',
+    'be,s3,0,5,0,0,DOWN 1/2,0,9,0,0,0,0,',
+    'be,BACKEND,0,0,0,2,UP,0,2,0,1,0,0,',
+    '',
+  ].join('\n');
+  const rows = parseServerStats(csv);
+  assert.deepEqual(rows.map((r) => [r.server, r.failures, r.answers]), [['s1', 0, 3], ['s2', 2, 0], ['s3', 5, 9]]);
+  const [s1, s2, s3] = rows;
+  assert.ok(s1 && s2 && s3);
+  assert.equal(serverLiveState(s1, undefined).state, 'up');
+  assert.equal(serverLiveState(s2, undefined).state, 'down');
+  assert.equal(serverLiveState(s3, undefined).state, 'down');
+  assert.equal(serverLiveState({ ...s1, failures: 0, answers: 0 }, undefined).state, undefined);
+  // s2 comes back: answers since the last look, no failure.
+  const seen = serverLiveState(s2, undefined);
+  assert.equal(serverLiveState({ ...s2, answers: 4 }, seen).state, 'up');
+  // Nothing happened: unchanged.
+  assert.equal(serverLiveState(s2, seen).state, 'down');
+  // A reload starts the counters over.
+  assert.equal(serverLiveState({ ...s2, failures: 0, answers: 1 }, seen).state, 'up');
 });
 
 test('certificates: names, issuer, not-after, source, never the key; the default certificate when TLS is on', () => {

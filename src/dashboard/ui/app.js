@@ -22,7 +22,7 @@ import { expiry, rate, relative, utc } from './format.js';
  * @typedef {{ mode?: string, version?: string, entryPoints?: EntryPointInfo[], counts?: Record<string, number>, lastApply?: ApplyInfo }} Overview
  * @typedef {{ path?: string, pathType?: string, backend?: string, source?: ObjectRef | string, field?: string }} RouteInfo
  * @typedef {{ host?: string, kind?: string, certificate?: string | null, routes?: RouteInfo[], sources?: ObjectRef[] }} RouterInfo
- * @typedef {{ address?: string, port?: number, weight?: number, name?: string | null, state?: string }} EndpointInfo
+ * @typedef {{ address?: string, port?: number, weight?: number, name?: string | null, state?: string, live?: string | null }} EndpointInfo
  * @typedef {{ id?: string, namespace?: string, service?: string, servicePort?: number | string, endpoints?: EndpointInfo[], usedBy?: string[] }} BackendInfo
  * @typedef {{ detail?: string, cause?: string, type?: string | null, at?: string }} AcmeProblem
  * @typedef {{ state?: string, detail?: string | null, renewAt?: string | null, nextAttemptAt?: string | null, lastError?: AcmeProblem | null, requestedBy?: ObjectRef[] }} AcmeInfo
@@ -308,6 +308,16 @@ function endpointState(e) {
   return badge(s, kind);
 }
 
+/**
+ * What the proxy saw of an endpoint (`live`): up, down, or unknown (no traffic yet, or nginx mode).
+ * @param {EndpointInfo} e
+ */
+function endpointLive(e) {
+  if (e.live === undefined) return '';
+  if (e.live === null) return badge('live: unknown', 'muted');
+  return badge(`live: ${e.live}`, e.live === 'up' ? 'ok' : e.live === 'down' ? 'error' : 'warning');
+}
+
 /** @param {BackendInfo[]} backends */
 function renderBackends(backends) {
   fill(
@@ -322,7 +332,7 @@ function renderBackends(backends) {
           : h(
               'ul',
               { class: 'endpoints' },
-              (b.endpoints ?? []).map((e) => h('li', null, endpointState(e), ' ', h('code', null, `${e.address ?? ''}:${e.port ?? ''}`), e.weight === undefined ? '' : ` weight ${e.weight}`, e.name ? ` · ${e.name}` : '')),
+              (b.endpoints ?? []).map((e) => h('li', null, endpointState(e), ' ', endpointLive(e), ' ', h('code', null, `${e.address ?? ''}:${e.port ?? ''}`), e.weight === undefined ? '' : ` weight ${e.weight}`, e.name ? ` · ${e.name}` : '')),
             ),
         h('div', { class: 'names' }, (b.usedBy ?? []).map((u) => h('div', null, u))),
       ]),

@@ -216,6 +216,11 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     return this.#last?.config;
   }
 
+  /** The dialect's state of the last applied rendering (HAProxy: the build with its server slots). */
+  protected get currentState(): S | undefined {
+    return this.#last?.state;
+  }
+
   /** The state saved in the work directory by the last driver that wrote a configuration there. */
   #savedState(): Promise<RenderState<L> | undefined> {
     return loadRenderState(this.workDir, this.#dialect.name, (v) => this.#dialect.parseLayout(v), (message) => this.#logger.warn({ workDir: this.workDir }, message));

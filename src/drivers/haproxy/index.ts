@@ -10,6 +10,10 @@ import type { Dialect, ExternalDriverOptions, RenderContext } from '../external/
 import { writeAtomic } from '../external/files.ts';
 import type { ManagedProcess } from '../external/process.ts';
 import { haproxyCommand, workerPid } from './socket.ts';
+import { parseServerStats, serverLiveState } from './stats.ts';
+import type { SeenCounters } from './stats.ts';
+import { endpointKey } from '../types.ts';
+import type { EndpointLiveState } from '../types.ts';
 import { parseHaproxyLine } from '../external/request-log.ts';
 
 /** Options of the HAProxy driver. */
@@ -213,6 +217,41 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect<HaproxyBu
 export class HaproxyDriver extends ExternalDriver<HaproxyBuild, HaproxyLayout> {
   constructor(options: HaproxyDriverOptions = {}) {
     super(haproxyDialect(options), options);
+  }
+
+  /** The counters of each server slot at the last look, by `backend/server address:port`. */
+  #seen = new Map<string, SeenCounters>();
+
+  /**
+   * The endpoints' live states from the runtime API (`show stat`, servers only): HAProxy's check
+   * status when the servers have health checks, else what the failed-connection and answer
+   * counters did since the last call (see stats.ts). Empty when the socket does not answer.
+   */
+  async endpointStates(): Promise<ReadonlyMap<string, EndpointLiveState>> {
+    const build = this.currentState;
+    const states = new Map<string, EndpointLiveState>();
+    if (build === undefined) return states;
+    let csv: string;
+    try {
+      csv = await haproxyCommand(path.join(this.workDir, 'haproxy.sock'), 'show stat -1 4 -1', 2000);
+    } catch {
+      return states;
+    }
+    const stats = new Map(parseServerStats(csv).map((r) => [`${r.backend}/${r.server}`, r]));
+    const seen = new Map<string, SeenCounters>();
+    for (const be of build.view.backends) {
+      for (const server of be.servers) {
+        if (server.disabled) continue;
+        const stat = stats.get(`${be.name}/${server.name}`);
+        if (stat === undefined) continue;
+        const slot = `${be.name}/${server.name} ${server.host}:${server.port}`;
+        const now = serverLiveState(stat, this.#seen.get(slot));
+        seen.set(slot, now);
+        if (now.state !== undefined) states.set(endpointKey(be.id, server.host, server.port), now.state);
+      }
+    }
+    this.#seen = seen;
+    return states;
   }
 
   /** Removes stale sockets of an earlier run before starting. */

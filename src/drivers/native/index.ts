@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { defined } from '../../shared/optional.ts';
 import { SerialQueue } from '../../shared/serial.ts';
-import type { AcmeChallengeHook, ProxyDriver, RequestObserver } from '../types.ts';
+import type { AcmeChallengeHook, EndpointLiveState, ProxyDriver, RequestObserver } from '../types.ts';
 import { Listener } from './listeners.ts';
 import type { ListenerHandlers } from './listeners.ts';
 import { BasicAuthCache } from './middlewares.ts';
@@ -249,6 +249,23 @@ export class NativeDriver implements ProxyDriver {
     if (this.#stopped || !this.#applied) return Promise.resolve(false);
     const listening = [...this.#state.router.entryPoints.keys()].every((key) => this.#listeners.get(key)?.server.listening === true);
     return Promise.resolve(listening);
+  }
+
+  /**
+   * The upstream pools' view of every endpoint served: `down` after a failed connection until the
+   * picker retries it, `up` once it answered; endpoints not contacted yet are left out. Keys as
+   * `endpointKey` (drivers/types.ts) writes them.
+   */
+  endpointStates(): Promise<ReadonlyMap<string, EndpointLiveState>> {
+    const states = new Map<string, EndpointLiveState>();
+    for (const [id, backend] of this.#state.router.backends) {
+      for (const u of backend.upstreams) {
+        const live = u.liveState();
+        // The upstream key is `host:port` with IPv6 in brackets, as endpointKey writes it.
+        if (live !== undefined) states.set(`${id} ${u.key}`, live);
+      }
+    }
+    return Promise.resolve(states);
   }
 
   #track(p: Promise<void>): void {

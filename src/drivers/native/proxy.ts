@@ -378,6 +378,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return true;
     }
     this.#started = true;
+    this.#backend.upstreams[this.#index]!.answered = true;
     this.#resumeUpstream = resume;
     this.#res.writeHead(statusCode, rawResponseHeaders(raw, SERVER));
     return true;

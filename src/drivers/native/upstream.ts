@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { Pool } from 'undici';
 import type { Logger } from '../../shared/logger.ts';
+import type { EndpointLiveState } from '../types.ts';
 
 /** Timeouts and pool sizing for upstream connections. */
 export interface UpstreamOptions {
@@ -20,6 +21,8 @@ export class Upstream {
   readonly pool: Pool;
   /** Epoch ms until which the picker avoids this endpoint; 0 when healthy. */
   downUntil = 0;
+  /** Whether it ever answered (response headers, or a WebSocket connection): `up` for /api/backends. */
+  answered = false;
 
   constructor(key: string, origin: string, options: UpstreamOptions) {
     this.key = key;
@@ -31,6 +34,15 @@ export class Upstream {
       connections: options.connectionsPerEndpoint ?? null,
       pipelining: 1,
     });
+  }
+
+  /**
+   * What is known of this endpoint: `down` from a failed connection until the picker retries it
+   * (and again if the retry fails), `up` once it answered, undefined before either.
+   */
+  liveState(): EndpointLiveState | undefined {
+    if (this.downUntil !== 0) return 'down';
+    return this.answered ? 'up' : undefined;
   }
 
   /** Remembers a failed connect so the next requests try the other endpoints first. */

@@ -70,6 +70,7 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
     up.once('error', onConnectError);
     up.once('connect', () => {
       clearTimeout(timer);
+      upstream.answered = true;
       up.off('error', onConnectError);
       up.on('error', () => socket.destroy());
       socket.on('close', () => up.destroy());

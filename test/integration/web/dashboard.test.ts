@@ -212,7 +212,8 @@ for (const mode of ['native', 'haproxy'] as const) {
       const text = await open(page, run.web, 'backends');
       assert.match(text, /demo\/whoami:http/);
       assert.match(text, /demo\/api:8080/);
-      assert.match(text, new RegExp(`ready\\s+${run.host.replaceAll('.', '\\.')}:\\d+ weight 1 · whoami-a`));
+      // The model's state, then what the proxy saw (no request went to it yet: unknown).
+      assert.match(text, new RegExp(`ready\\s+live: (unknown|up)\\s+${run.host.replaceAll('.', '\\.')}:\\d+ weight 1 · whoami-a`));
       assert.match(text, /demo\/ghost:80[\s\S]*no ready endpoint: 503/);
       assert.match(text, /shop\.localhost \/api Prefix/);
       await shot('backends');
