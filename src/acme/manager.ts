@@ -89,6 +89,14 @@ function namesKeyOf(r: CertificateRequest): string {
   return `${r.id}=${r.names.join(',')}`;
 }
 
+/** The stored certificates that can be served at `now` (valid, or valid within the hour), sorted by id. */
+export function servableCertificates(state: AcmeState, now: Date): StoredCertificate[] {
+  const t = now.getTime();
+  return Object.values(state.certificates)
+    .filter((c) => Date.parse(c.notAfter) > t && Date.parse(c.notBefore) <= t + 3600_000)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 /** Runs ACME for the controller. */
 export class AcmeManager {
   readonly #o: AcmeManagerOptions;
@@ -194,10 +202,7 @@ export class AcmeManager {
 
   /** Valid (not expired) stored certificates, for the model. */
   certificates(): readonly StoredCertificate[] {
-    const now = this.#now().getTime();
-    return Object.values(this.#state.certificates)
-      .filter((c) => Date.parse(c.notAfter) > now && Date.parse(c.notBefore) <= now + 3600_000)
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return servableCertificates(this.#state, this.#now());
   }
 
   /**

@@ -10,7 +10,7 @@ import type { TranslateOptions } from '../model/translate/index.ts';
 import type { RoutingModel } from '../model/types.ts';
 import type { Snapshot } from '../model/k8s.ts';
 import { AcmeChallenges } from '../acme/challenges.ts';
-import { AcmeManager } from '../acme/manager.ts';
+import { AcmeManager, servableCertificates } from '../acme/manager.ts';
 import type { AcmeManagerOptions, OnDemandPolicy } from '../acme/manager.ts';
 import { FileCertificateStore } from '../acme/store/file.ts';
 import type { CertificateStore } from '../acme/store/types.ts';
@@ -19,7 +19,7 @@ import { emptyAcmeState, LETS_ENCRYPT_BUDGET } from '../acme/types.ts';
 import type { AcmeState } from '../acme/types.ts';
 import { plan } from '../acme/planner.ts';
 import { acmeRequests } from '../acme/requests.ts';
-import { relaxMissingSecrets } from '../acme/merge.ts';
+import { relaxMissingSecrets, withAcmeCertificates } from '../acme/merge.ts';
 import { acmeDiagnostics, certificateStatuses } from '../acme/status.ts';
 import type { CertificateStatus } from '../acme/status.ts';
 import type { Diagnostic } from '../shared/diagnostics.ts';
@@ -195,3 +195,25 @@ export async function acmeCheck(config: StaticConfig, translate: TranslateOption
     diagnostics: [...relaxMissingSecrets(model.diagnostics, set.acmeTlsEntries), ...set.diagnostics, ...extra, ...acmeDiagnostics(p, state, now)],
   };
 }
+
+/**
+ * The model as the running controller would serve it with ACME: the certificates already in the
+ * store (read, never written) served for the hosts no Secret covers, missing Secrets ACME replaces
+ * relaxed. What `run --dry-run` and `render --diff` show, so that they agree with what `run` wrote.
+ */
+export async function withStoredAcmeCertificates(config: StaticConfig, translate: TranslateOptions, snapshot: Snapshot, model: RoutingModel, kube?: KubeClient): Promise<RoutingModel> {
+  const a = config.acme;
+  if (a === undefined) return model;
+  const set = acmeRequests(snapshot, model, acmeStageOptions(a, translate));
+  let state: AcmeState = emptyAcmeState;
+  const extra: Diagnostic[] = [];
+  try {
+    state = await createAcmeStore(config, silentLogger, kube).load();
+  } catch (err) {
+    extra.push({ severity: 'error', code: 'PASS_ACME_STORAGE', message: `the ACME storage cannot be read: ${(err as Error).message}` });
+  }
+  const now = new Date();
+  const merged = withAcmeCertificates(model, servableCertificates(state, now), now);
+  return { ...merged, diagnostics: [...relaxMissingSecrets(merged.diagnostics, set.acmeTlsEntries), ...set.diagnostics, ...extra] };
+}
+

@@ -7,6 +7,7 @@ import type { Controller } from '../controller/sync.ts';
 import type { Logger } from '../shared/logger.ts';
 import { buildOnce } from './build.ts';
 import type { AcmeWiring } from './acme.ts';
+import { withStoredAcmeCertificates } from './acme.ts';
 import { createPreviewDriver, wireController } from './wire.ts';
 import type { WireOptions } from './wire.ts';
 import type { WebServer } from '../dashboard/server.ts';
@@ -81,8 +82,10 @@ export async function startController(flags: CliFlags, logger?: Logger, options:
  * against that directory. Every diagnostic is reported in every mode.
  */
 async function dryRun(flags: CliFlags, out: NodeJS.WritableStream): Promise<number> {
-  const { context, model } = await buildOnce(flags);
+  const built = await buildOnce(flags);
+  const { context, snapshot, kube } = built;
   const { config } = context;
+  const model = await withStoredAcmeCertificates(config, context.translate, snapshot, built.model, kube);
   const driver = config.proxy.mode === 'native' || flags.output === 'json' ? undefined : createPreviewDriver(config);
   if (driver === undefined) {
     out.write(flags.output === 'json' ? `${JSON.stringify(modelForJson(model), null, 2)}\n` : describeModel(model));

@@ -134,6 +134,9 @@ caBundle = ${JSON.stringify(pebble.caFile)}
     // The dry run did build the model, with the users (by name).
     assert.match(dry.stdout, /secret\.example\.test/);
     assert.match(dry.stdout, /"ops"/);
+    // It serves the issued certificate, as run does (read from the ACME storage), without its key.
+    const certificates = (JSON.parse(dry.stdout) as { certificates: { id: string; hosts: string[] }[] }).certificates;
+    assert.ok(certificates.some((c) => c.hosts.includes('secret.example.test')), `the dry run lists the ACME certificate: ${JSON.stringify(certificates)}`);
   } finally {
     await running.stop();
   }
