@@ -7,7 +7,7 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import { pipelineZones } from './scripts/pipeline.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.cache/**', 'test/fixtures/**', 'test/golden/**'] },
+  { ignores: ['node_modules/**', '.cache/**', 'dist/**', 'test/fixtures/**', 'test/golden/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

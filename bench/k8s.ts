@@ -10,7 +10,7 @@
  *    in this process on the snapshot the controller's Kubernetes source lists; controller RSS and
  *    time to serve from a cold start, per mode, then RSS after LARGE_CHANGES (20) Ingress creates.
  *
- * The controller runs with the Node flags of deploy/deployment.yaml (its NODE_OPTIONS: the heap caps),
+ * The controller runs with the Node flags of deploy/base/deployment.yaml (its NODE_OPTIONS: the heap caps),
  * as in production; the 10,000-Ingress cold start is measured with Node's defaults too.
  *
  * Usage: node bench/k8s.ts   (env: MODES=native,haproxy BASE=1000 LARGE=10000 CHANGES=100 SERVICES=1000
@@ -61,9 +61,9 @@ const CHANGES = int('CHANGES', 100);
 const SERVICES = int('SERVICES', 1000);
 const LARGE_CHANGES = int('LARGE_CHANGES', 20);
 
-/** NODE_OPTIONS of the controller container in deploy/deployment.yaml ('' when it sets none). */
+/** NODE_OPTIONS of the controller container in deploy/base/deployment.yaml ('' when it sets none). */
 function deployedNodeOptions(): string {
-  const text = readFileSync(path.join(root, 'deploy/deployment.yaml'), 'utf8');
+  const text = readFileSync(path.join(root, 'deploy/base/deployment.yaml'), 'utf8');
   for (const doc of parseAllDocuments(text)) {
     const obj = doc.toJS() as { spec?: { template?: { spec?: { containers?: { env?: { name?: string; value?: string }[] }[] } } } } | null;
     for (const c of obj?.spec?.template?.spec?.containers ?? []) {
@@ -365,7 +365,7 @@ async function main(): Promise<void> {
 
     const out = [
       '',
-      `Controller Node flags: ${NODE_FLAGS_TEXT === '' ? '(none)' : NODE_FLAGS_TEXT}${process.env['NODE_FLAGS'] === undefined ? ' (deploy/deployment.yaml NODE_OPTIONS)' : ''}`,
+      `Controller Node flags: ${NODE_FLAGS_TEXT === '' ? '(none)' : NODE_FLAGS_TEXT}${process.env['NODE_FLAGS'] === undefined ? ' (deploy/base/deployment.yaml NODE_OPTIONS)' : ''}`,
       `Change → first 200 through the proxy, ${CHANGES} changes each, ${SERVICES} Services, ${PODS} pods; passerelle run as its own process (ms; RSS in MB after the run)`,
       '| mode    | Ingr.  | change                     |    p50 |    p99 |    max | cold start | RSS MB |',
       '|---------|--------|----------------------------|--------|--------|--------|------------|--------|',

@@ -35,3 +35,12 @@ PATH="$PATH:/usr/local/go/bin" bash scripts/kube-binaries.sh >/dev/null
 
 # Pebble + pebble-challtestsrv for test/integration/acme: a cached Go build (Debian's pebble otherwise).
 PATH="$PATH:/usr/local/go/bin" bash scripts/pebble.sh >/dev/null
+
+# kustomize for test/integration/deploy (renders deploy/'s overlays): a cached Go build from the module proxy.
+kustomize_version=v5.5.0
+kustomize_dir="${XDG_CACHE_HOME:-$HOME/.cache}/passerelle/kustomize/$kustomize_version"
+if [ ! -x "$kustomize_dir/kustomize" ]; then
+  echo "setup: building kustomize $kustomize_version (about a minute, once)" >&2
+  mkdir -p "$kustomize_dir"
+  (cd "$(mktemp -d)" && GOFLAGS= GOBIN="$kustomize_dir" PATH="$PATH:/usr/local/go/bin" go install "sigs.k8s.io/kustomize/kustomize/v5@$kustomize_version")
+fi

@@ -18,8 +18,14 @@ export interface AcmeClientOptions {
   /** The CA's directory URL (`caServer`). */
   readonly directoryUrl: string;
   readonly email?: string;
-  /** `acceptTermsOfService`: a CA with terms refuses accounts that do not agree to them. */
+  /**
+   * `acceptTermsOfService`: a CA with terms refuses accounts that do not agree to them. True (the
+   * default, as Traefik, Caddy and cert-manager do): they are agreed on the user's behalf and their
+   * URL is reported through `onTermsAgreed`; false: the account is refused before asking the CA.
+   */
   readonly termsAccepted: boolean;
+  /** Told the URL of the CA's terms when an account is created agreeing to them (to log it). */
+  readonly onTermsAgreed?: (url: string) => void;
   readonly eab?: { readonly kid: string; readonly hmacKey: string };
   /** Extra PEM roots trusted for the CA's HTTPS (Pebble serves its own certificate). */
   readonly caBundlePem?: string;
@@ -93,7 +99,7 @@ export function explainProblem(type: string | undefined, detail: string, stage: 
   if (t === 'rateLimited' || d.includes('rate limit') || d.includes('too many')) return "the CA's rate limit was hit: orders for this name wait";
   if (t === 'rejectedIdentifier' || d.includes('policy forbids') || d.includes('blocked')) return 'the CA refuses to issue for this name (its policy or blocklist)';
   if (t === 'externalAccountRequired' || d.includes('external account')) return 'the CA needs an external account binding: set [acme.eab] kid and hmacKey';
-  if (t === 'userActionRequired' || d.includes('terms of service')) return 'the CA wants its terms of service accepted: set acceptTermsOfService = true';
+  if (t === 'userActionRequired' || d.includes('terms of service')) return 'the CA wants its terms of service accepted: remove acceptTermsOfService = false from [acme]';
   if (t === 'dns' || d.includes('nxdomain') || d.includes('no valid a records') || d.includes('dns problem') || d.includes('servfail')) {
     return 'DNS: the name does not resolve (or not to this proxy) from the CA; check its A/AAAA records';
   }
@@ -184,9 +190,10 @@ export class AcmeClient {
       throw new AcmeOrderError(problemOf(err, 'account'), false, err);
     }
     if (tos !== undefined && tos !== null && !this.#o.termsAccepted) {
-      const detail = `the CA at ${this.#o.directoryUrl} has terms of service (${tos})`;
-      throw new AcmeOrderError({ type: 'urn:ietf:params:acme:error:userActionRequired', detail, cause: 'read them, then set acceptTermsOfService = true in [acme]', at: new Date().toISOString() }, false);
+      const detail = `the CA at ${this.#o.directoryUrl} has terms of service (${tos}) and acceptTermsOfService = false refuses them`;
+      throw new AcmeOrderError({ type: 'urn:ietf:params:acme:error:userActionRequired', detail, cause: 'no account is created: remove acceptTermsOfService = false (or set it to true) in [acme] to agree to them', at: new Date().toISOString() }, false);
     }
+    if (tos !== undefined && tos !== null) this.#o.onTermsAgreed?.(tos);
     try {
       await client.createAccount({
         termsOfServiceAgreed: this.#o.termsAccepted,

@@ -123,7 +123,12 @@ export class AcmeManager {
   constructor(options: AcmeManagerOptions) {
     this.#o = options;
     this.#log = options.logger.child({ component: 'acme' });
-    this.#client = options.protocol ?? new AcmeClient(options.client);
+    this.#client =
+      options.protocol ??
+      new AcmeClient({
+        onTermsAgreed: (url) => this.#log.info({ caServer: options.client.directoryUrl, termsOfService: url }, `agreeing to the terms of service of the CA on your behalf: ${url} (set acceptTermsOfService = false in [acme] to refuse them)`),
+        ...options.client,
+      });
   }
 
   #now(): Date {

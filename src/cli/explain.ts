@@ -11,7 +11,7 @@ export async function explainCommand(flags: CliFlags, out: NodeJS.WritableStream
     throw new PassError('PASS_CLI_BAD_URL', `explain needs an absolute URL such as http://example.com/path, got ${JSON.stringify(url ?? '')}`);
   }
   const { model } = await buildOnce(flags);
-  const explanation = explainRequest(model, { url, headers: flags.headers, ...defined({ method: flags.method }) });
+  const explanation = explainRequest(model, { url, headers: flags.headers, ...defined({ method: flags.method, entryPoint: flags.entryPoint }) });
   out.write(flags.output === 'json' ? `${JSON.stringify(explanation, null, 2)}\n` : `${explanation.lines.join('\n')}\n`);
   return explanation.entryPoint === undefined ? 1 : 0;
 }

@@ -34,6 +34,8 @@ export interface CliFlags {
   readonly diff: boolean;
   readonly help: boolean;
   readonly version: boolean;
+  /** `--entrypoint NAME` for `explain`: the entry point the request arrives on. */
+  readonly entryPoint?: string;
 }
 
 type Kind = 'boolean' | 'value';
@@ -63,7 +65,46 @@ const OPTIONS: Readonly<Record<string, { name: string; kind: Kind }>> = {
   '--help': { name: 'help', kind: 'boolean' },
   '-h': { name: 'help', kind: 'boolean' },
   '--version': { name: 'version', kind: 'boolean' },
+  '-v': { name: 'version', kind: 'boolean' },
+  '--entrypoint': { name: 'entryPoint', kind: 'value' },
+  '--entryPoint': { name: 'entryPoint', kind: 'value' },
 };
+
+/** Every option spelling, for `--help` and the "did you mean" of an unknown one. */
+export const OPTION_NAMES: readonly string[] = Object.keys(OPTIONS);
+
+/** Edit distance between two words (insertions, deletions, substitutions). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let x = 1; x <= a.length; x++) {
+    const cur = [x];
+    for (let y = 1; y <= b.length; y++) {
+      const cost = a[x - 1] === b[y - 1] ? 0 : 1;
+      cur.push(Math.min((prev[y] ?? 0) + 1, (cur[y - 1] ?? 0) + 1, (prev[y - 1] ?? 0) + cost));
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** The known word closest to `word` (case-insensitive, at most 2 edits or a prefix of it), for a "did you mean" hint. */
+export function closest(word: string, known: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const candidate = k.toLowerCase();
+    if (candidate === lower) return k;
+    const d = distance(lower, candidate);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = k;
+    }
+  }
+  if (best !== undefined) return best;
+  // `--dry` for `--dry-run`, `--kube` for `--kubernetes`.
+  return lower.length >= 4 ? known.find((k) => k.toLowerCase().startsWith(lower)) : undefined;
+}
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   const v = value.toLowerCase();
@@ -95,6 +136,7 @@ export function parseFlags(argv: readonly string[]): CliFlags {
   let diff = false;
   let help = false;
   let version = false;
+  let entryPoint: string | undefined;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -109,7 +151,10 @@ export function parseFlags(argv: readonly string[]): CliFlags {
     const eq = arg.indexOf('=');
     const flag = eq < 0 ? arg : arg.slice(0, eq);
     const option = OPTIONS[flag];
-    if (option === undefined) throw new PassError('PASS_FLAG_UNKNOWN', `unknown option ${flag}`, { field: flag });
+    if (option === undefined) {
+      const hint = flag.startsWith('--') || flag.length === 2 ? closest(flag, OPTION_NAMES) : undefined;
+      throw new PassError('PASS_FLAG_UNKNOWN', `unknown option ${flag}${hint === undefined ? '' : `; did you mean ${hint}?`} (passerelle --help lists the options)`, { field: flag });
+    }
     let value: string | undefined;
     if (option.kind === 'boolean') {
       if (eq >= 0) {
@@ -179,6 +224,9 @@ export function parseFlags(argv: readonly string[]): CliFlags {
       case 'version':
         version = true;
         break;
+      case 'entryPoint':
+        entryPoint = v;
+        break;
     }
   }
 
@@ -186,7 +234,7 @@ export function parseFlags(argv: readonly string[]): CliFlags {
   return {
     command,
     positionals: rest,
-    ...defined({ configFile, kubernetes, web, logLevel, logFormat, proxy, fileDirectory, method }),
+    ...defined({ configFile, kubernetes, web, logLevel, logFormat, proxy, fileDirectory, method, entryPoint }),
     dryRun,
     output,
     headers,

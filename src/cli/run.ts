@@ -26,7 +26,12 @@ export interface RunningController {
 /** Options of {@link startController} that have no config key. */
 export type StartOptions = WireOptions;
 
-/** Builds the graph of `passerelle run` (cli/wire.ts) and starts it: source, driver, sync loop, ACME. */
+/**
+ * Builds the graph of `passerelle run` (cli/wire.ts) and starts it: source, driver, sync loop, ACME.
+ * Resolves once the first configuration is applied (or, for a failure that may pass, being retried);
+ * rejects, with everything stopped, when it cannot be applied for a cause that will not fix itself
+ * (see `isPermanentStartFailure`).
+ */
 export async function startController(flags: CliFlags, logger?: Logger, options: StartOptions = {}): Promise<RunningController> {
   const { config, leadership, acme, driver: wired, controller, web, accessLog } = await wireController(flags, logger, options);
   // Log rotation (logrotate's postrotate, as with Traefik): the access log file is reopened.
@@ -51,6 +56,8 @@ export async function startController(flags: CliFlags, logger?: Logger, options:
   } catch (err) {
     unsubscribeLeader?.();
     await acme?.manager.stop();
+    // The source was started (a first apply failed): its watches would keep the process alive.
+    await controller.stop().catch(() => undefined);
     await driver.stop(0);
     await web?.stop();
     process.off('SIGUSR1', reopenAccessLog);

@@ -279,10 +279,38 @@ export async function wireController(flags: CliFlags, logger?: Logger, options: 
     observe: allObservers([metrics?.observe, accessLog?.observe]),
   }));
 
-  const controller = new Controller({ source, translate, driver: driver.driver, logger: log.child({ component: 'controller' }), ...defined({ prepare: acme?.stage, telemetry: metrics }) });
+  const controller = new Controller({
+    source,
+    translate,
+    driver: driver.driver,
+    logger: log.child({ component: 'controller' }),
+    isPermanentFailure: isPermanentStartFailure,
+    ...defined({ prepare: acme?.stage, telemetry: metrics }),
+  });
   acmeChanged.connect(() => controller.signal());
   const web = config.web.enabled ? createWebServer({ config, logger: log, acme, driver, controller, ...defined({ wedgedAfterMs: options.wedgedAfterMs, metrics: metrics?.renderMetrics }) }) : undefined;
   return { config, logger: log, source, leadership, acme, driver, controller, web, metrics, accessLog };
+}
+
+/**
+ * Failures of a first apply that will not fix themselves, so that `run` exits instead of retrying
+ * forever with nothing serving: an address that cannot be bound (in use, not on this host, no
+ * permission), a proxy binary missing or exiting at start, templates that do not render or that the
+ * proxy refuses, files its workers cannot read.
+ */
+const PERMANENT_START_FAILURES: ReadonlySet<string> = new Set([
+  'PASS_NATIVE_LISTEN',
+  'PASS_PROXY_BINARY_MISSING',
+  'PASS_PROXY_START',
+  'PASS_PROXY_INVALID_CONFIG',
+  'PASS_TEMPLATE_ERROR',
+  'PASS_TEMPLATES_MISSING',
+  'PASS_PROXY_UNREADABLE',
+]);
+
+/** Whether a failure of the first apply ends `run` (see {@link PERMANENT_START_FAILURES}). */
+export function isPermanentStartFailure(err: unknown): boolean {
+  return err instanceof PassError && PERMANENT_START_FAILURES.has(err.code);
 }
 
 /** The version in package.json, for the API and metrics. */

@@ -50,7 +50,7 @@ function expectedName(expected: string): string {
 }
 
 /** The closest known key, for a "did you mean" hint. */
-function suggest(key: string, known: readonly string[]): string | undefined {
+export function suggest(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   let best: string | undefined;
   let bestDistance = 3;

@@ -135,6 +135,14 @@ const entryPointName = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
 const entryPoint = z.strictObject({
   address: address.describe('where to listen: ":80", "127.0.0.1:8443", "[::1]:443"'),
+  publicPort: z
+    .int('expected a whole number')
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe(
+      'the port clients connect to, when a Service, load balancer or NAT in front maps it to the listening port (e.g. 443 to ":8443"): redirects to this entry point use it and requests through it get it as X-Forwarded-Port; default: the port of address',
+    ),
   tls: z
     .strictObject({
       certificates: z
@@ -243,7 +251,7 @@ const kubernetes = z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'expected a Lease name (lower-case DNS subdomain)')
       .default('passerelle-leader')
-      .describe('Lease used for leader election (deploy/rbac.yaml grants this name)'),
+      .describe('Lease used for leader election (deploy/base/rbac.yaml grants this name)'),
     leaseNamespace: namespace.optional().describe('namespace of the Lease (default: $POD_NAMESPACE, else the kubeconfig namespace)'),
     leaseDuration: duration
       .prefault('15s')
@@ -310,7 +318,10 @@ const acme = z
       .url('expected a URL')
       .default('https://acme-v02.api.letsencrypt.org/directory')
       .describe('ACME directory URL'),
-    acceptTermsOfService: z.boolean().default(false).describe("accept the CA's terms of service"),
+    acceptTermsOfService: z
+      .boolean()
+      .default(true)
+      .describe("agree to the CA's terms of service on your behalf (their URL is logged when the account is created); false refuses them, and no account is created"),
     caBundle: path.optional().describe("PEM bundle trusted for the CA's HTTPS (e.g. Pebble)"),
     domains: z
       .array(

@@ -30,6 +30,12 @@ export interface ControllerOptions {
   readonly now?: () => number;
   /** Where applies and diagnostics are reported for the metrics (default {@link noTelemetry}). */
   readonly telemetry?: Telemetry;
+  /**
+   * Whether a failure of the first apply will not fix itself (address in use, proxy binary missing,
+   * invalid template): {@link Controller.start} then rejects with it instead of retrying. By default
+   * every failure is retried.
+   */
+  readonly isPermanentFailure?: (err: unknown) => boolean;
 }
 
 /** What the controller serves now. */
@@ -123,6 +129,8 @@ export class Controller {
   #unsubscribe: (() => void) | undefined;
   #reportedDiagnostics = new Map<string, Diagnostic>();
   #stopped = false;
+  /** The error of the last failed sync and its stage (cleared by a sync that succeeds). */
+  #lastFailure: { readonly stage: SyncStage; readonly err: unknown } | undefined;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -138,13 +146,17 @@ export class Controller {
   }
 
   /**
-   * Starts the source, applies the first model, then follows changes. Only the source's own start
-   * rejects: a first sync that fails is logged and retried, like any other.
+   * Starts the source, applies the first model, then follows changes. The source's own start
+   * rejects, and so does a first apply that fails for a cause {@link ControllerOptions.isPermanentFailure}
+   * says will not fix itself (the caller then stops the controller); any other failing first sync is
+   * logged and retried, like any other.
    */
   async start(): Promise<void> {
     await this.#o.source.start();
     this.#unsubscribe = this.#o.source.onChange(() => this.signal());
     await this.sync();
+    const failure = this.#lastFailure;
+    if (this.#state.syncs === 0 && failure?.stage === 'apply' && this.#o.isPermanentFailure?.(failure.err) === true) throw failure.err;
   }
 
   /** Stops following changes (the driver is stopped by its owner). */
@@ -217,6 +229,7 @@ export class Controller {
       const applyDurationMs = performance.now() - applyStarted;
       this.#state = { ...this.#state, model, hash, appliedAt: new Date(this.#now()), applyDurationMs, lastError: undefined, lastErrorAt: undefined, syncs: this.#state.syncs + 1 };
       this.#retryDelay = this.#o.retryMs ?? 1000;
+      this.#lastFailure = undefined;
       log.info({ hash: hash.slice(0, 12), virtualHosts: model.virtualHosts.length, backends: Object.keys(model.backends).length, driver: this.#o.driver.name }, 'configuration applied');
       const via = this.#o.driver.lastApply;
       telemetry.applyFinished(via === undefined ? { ok: true, durationMs: applyDurationMs, hash } : { ok: true, durationMs: applyDurationMs, hash, via });
@@ -232,7 +245,10 @@ export class Controller {
     // An apply failure keeps its plain message (as before); other steps say which step failed.
     const lastError = stage === 'apply' ? message : `${STAGE_FAILED[stage]}: ${message}`;
     this.#state = { ...this.#state, lastError, lastErrorAt: new Date(this.#now()), failures: this.#state.failures + 1 };
-    this.#o.logger.error({ err, code: SYNC_FAILED, stage, failures: this.#state.failures, retryInMs: this.#retryDelay }, `${STAGE_FAILED[stage]}; the previous configuration keeps serving`);
+    this.#lastFailure = { stage, err };
+    // Before the first apply there is no previous configuration: nothing serves yet.
+    const consequence = this.#state.syncs === 0 ? 'nothing is serving yet' : 'the previous configuration keeps serving';
+    this.#o.logger.error({ err, code: SYNC_FAILED, stage, failures: this.#state.failures, retryInMs: this.#retryDelay }, `${STAGE_FAILED[stage]}: ${message}; ${consequence}`);
     if (!this.#stopped) {
       const t = setTimeout(() => this.signal(), this.#retryDelay);
       t.unref();

@@ -16,7 +16,8 @@ export function describeMiddleware(m: Middleware): string {
 
 function entryPointLine(ep: EntryPoint): string {
   const mws = ep.middlewares.length === 0 ? 'no middleware' : ep.middlewares.map(describeMiddleware).join('; then ');
-  return `  ${ep.name}  ${formatAddress(ep.address)}${ep.tls ? '  TLS' : ''}  ${mws}`;
+  const pub = ep.publicPort === undefined || ep.publicPort === ep.address.port ? '' : `  public port ${ep.publicPort}`;
+  return `  ${ep.name}  ${formatAddress(ep.address)}${pub}${ep.tls ? '  TLS' : ''}  ${mws}`;
 }
 
 /** The native route table as readable text (what `run --dry-run` prints for the native proxy). */

@@ -16,7 +16,8 @@ function addressOf(name: string, ep: EntryPointConfig): ListenAddress {
 /**
  * The entry points to serve: those in defaultEntryPoints, sorted by name, with their
  * middlewares (redirect before basic auth: the seed's http entry point has both and
- * the article shows a 302, so the redirect must win).
+ * the article shows a 302, so the redirect must win). A redirect goes to the target's `publicPort`
+ * when it has one (the port clients connect to), else to the port it listens on.
  * @throws PassError PASS_CONFIG_BAD_REDIRECT, PASS_CONFIG_BAD_ADDRESS, PASS_CONFIG_UNKNOWN_ENTRYPOINT
  *   (parseConfig reports these earlier with lines; this guards configs built in code).
  */
@@ -40,7 +41,8 @@ export function entryPointsFromConfig(config: StaticConfig): EntryPoint[] {
         kind: 'redirect',
         entryPoint: targetName,
         scheme: target.tls ? 'https' : 'http',
-        port: addressOf(targetName, target).port,
+        // The port clients reach the target on: behind a Service mapping 443 to 8443, 443.
+        port: target.publicPort ?? addressOf(targetName, target).port,
         status: ep.redirect.permanent ? 308 : 302,
       });
     }
@@ -57,6 +59,7 @@ export function entryPointsFromConfig(config: StaticConfig): EntryPoint[] {
     return {
       name,
       address: addressOf(name, ep),
+      ...(ep.publicPort === undefined ? {} : { publicPort: ep.publicPort }),
       tls: ep.tls !== undefined,
       middlewares,
       timeouts: { ...ep.timeouts },

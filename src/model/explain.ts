@@ -11,6 +11,8 @@ export interface ExplainRequest {
   readonly method?: string;
   /** Header names in any case; `host` overrides the URL's host. */
   readonly headers?: readonly (readonly [string, string])[];
+  /** The entry point the request arrives on, by name; by default the one listening on the URL's port. */
+  readonly entryPoint?: string;
 }
 
 /** Why a request gets the answer it gets, step by step; `status` is the answer's status code. */
@@ -23,14 +25,24 @@ export interface Explanation {
   readonly lines: readonly string[];
 }
 
-function pickEntryPoint(model: RoutingModel, tls: boolean, port: number): { ep: EntryPoint | undefined; why: string } {
+function pickEntryPoint(model: RoutingModel, tls: boolean, port: number, name: string | undefined): { ep: EntryPoint | undefined; why: string } {
+  const names = model.entryPoints.map((e) => e.name).join(', ');
+  if (name !== undefined) {
+    const named = model.entryPoints.find((e) => e.name === name);
+    if (named === undefined) return { ep: undefined, why: `no entry point is named ${JSON.stringify(name)} (entry points: ${names === '' ? 'none' : names})` };
+    const mismatch = named.tls === tls ? '' : ` (the URL says ${tls ? 'https' : 'http'} but the entry point is ${named.tls ? 'TLS' : 'plain HTTP'})`;
+    return { ep: named, why: `named with --entrypoint${mismatch}` };
+  }
   const exact = model.entryPoints.find((e) => e.address.port === port && e.tls === tls);
   if (exact) return { ep: exact, why: `port ${port} and ${tls ? 'TLS' : 'plain HTTP'} match` };
   const byPort = model.entryPoints.find((e) => e.address.port === port);
   if (byPort) return { ep: byPort, why: `port ${port} matches (but the entry point is ${byPort.tls ? 'TLS' : 'plain HTTP'})` };
-  const byTls = model.entryPoints.find((e) => e.tls === tls);
-  if (byTls) return { ep: byTls, why: `no entry point listens on port ${port}; the first ${tls ? 'TLS' : 'plain HTTP'} one is assumed` };
-  return { ep: undefined, why: `no entry point listens on port ${port}` };
+  // Guessing among several would pick one by its name (maybe the one with basic auth): only a single candidate is assumed.
+  const byTls = model.entryPoints.filter((e) => e.tls === tls);
+  const [only] = byTls;
+  if (only !== undefined && byTls.length === 1) return { ep: only, why: `no entry point listens on port ${port}; the only ${tls ? 'TLS' : 'plain HTTP'} one is assumed (--entrypoint NAME names another)` };
+  if (byTls.length > 1) return { ep: undefined, why: `no entry point listens on port ${port}; name one with --entrypoint NAME (${byTls.map((e) => e.name).join(', ')})` };
+  return { ep: undefined, why: `no entry point listens on port ${port}${names === '' ? '' : `; name one with --entrypoint NAME (${names})`}` };
 }
 
 function whyHostDiffers(v: VirtualHost, host: string, chosen: VirtualHost | undefined): string {
@@ -78,7 +90,7 @@ export function explainRequest(model: RoutingModel, req: ExplainRequest): Explan
   const path = url.pathname;
   const lines: string[] = [`Request: ${method} ${url.href} (Host: ${hostHeader})`];
 
-  const { ep, why } = pickEntryPoint(model, tls, port);
+  const { ep, why } = pickEntryPoint(model, tls, port, req.entryPoint);
   if (!ep) {
     lines.push(`Entry point: none — ${why}`);
     return { status: 0, entryPoint: undefined, virtualHost: undefined, route: undefined, backend: undefined, lines };

@@ -25,6 +25,12 @@ export interface KubeObject {
   readonly status?: unknown;
   /** Set by the file source: where the object was read. */
   readonly source?: SourceLocation;
+  /**
+   * Set by the file source: Ingress parts it refused, e.g. `spec.rules[0]` or
+   * `spec.rules[1].http.paths[0]` (they hold a field the API does not define, reported there with its
+   * line). Translate leaves these rules, paths and TLS entries out without a further diagnostic.
+   */
+  readonly skippedFields?: readonly string[];
 }
 
 /** Every object translate reads, grouped by kind. Objects are unvalidated. */

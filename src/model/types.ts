@@ -52,6 +52,12 @@ export const DEFAULT_CLIENT_TIMEOUTS: ClientTimeouts = { requestHeader: 10_000, 
 export interface EntryPoint {
   readonly name: string;
   readonly address: ListenAddress;
+  /**
+   * The port clients connect to when something in front (a Service, a load balancer, a NAT) maps it
+   * to `address.port`: sent as X-Forwarded-Port (redirects to this entry point already carry it in
+   * their own `port`). Absent: `address.port`; see {@link publicPortOf}.
+   */
+  readonly publicPort?: number;
   readonly tls: boolean;
   readonly middlewares: readonly Middleware[];
   /** Absent: {@link DEFAULT_CLIENT_TIMEOUTS}. */
@@ -63,6 +69,11 @@ export interface EntryPoint {
   readonly trustedIPs?: readonly string[];
   /** Keep `%2F` and `%5C` in paths (encoded, inside a segment) instead of refusing them with 400. */
   readonly allowEncodedSlashes?: boolean;
+}
+
+/** The port clients connect to on an entry point: its `publicPort`, else the port it listens on. */
+export function publicPortOf(ep: EntryPoint): number {
+  return ep.publicPort ?? ep.address.port;
 }
 
 /** A ready endpoint of a backend. */
@@ -85,7 +96,15 @@ export interface Backend {
   readonly endpoints: readonly Endpoint[];
   /** Upstream protocol (`http`; `https` reserved for an appProtocol/annotation later). */
   readonly protocol: 'http';
+  /**
+   * Why the reference resolved to no endpoints at all, when it did not resolve: the Service does not
+   * exist, it has no such port, or it is an ExternalName Service (unsupported). The 503 says so.
+   */
+  readonly unresolved?: BackendUnresolved;
 }
+
+/** See {@link Backend.unresolved}. */
+export type BackendUnresolved = 'service' | 'port' | 'externalName';
 
 export type PathType = 'Exact' | 'Prefix';
 

@@ -59,6 +59,10 @@ export const CODES = {
   PASS_FILE_DIRECTORY: 'the folder of the file source cannot be read',
   PASS_FILE_NOT_OBJECT: 'a YAML document (or List item) is not a Kubernetes object with a string kind',
   PASS_FILE_PARSE: 'a YAML file does not parse (with its line); its last good content keeps serving',
+  PASS_FILE_UNKNOWN_FIELD:
+    'a field the Kubernetes API does not define in an Ingress, Service, EndpointSlice, Secret or IngressClass (file, line of the field): the Ingress rule, path or TLS entry holding it is skipped, any other object holding it is not loaded (as kubectl apply would refuse it)',
+  PASS_FILE_UNKNOWN_KIND:
+    'a kind that is not a Kubernetes built-in one (error, e.g. a misspelled Ingress), or a custom resource (warning); the object is not loaded',
 
   // Kubernetes source (src/sources/kubernetes/)
   PASS_KUBE_API: 'the Kubernetes API answered with an error status; at start, a list it rejects outright (a bad label selector, a resource the cluster does not serve)',
@@ -72,10 +76,12 @@ export const CODES = {
   PASS_ACME_ACCOUNT: 'the ACME account cannot be registered or fetched from the CA (or is not ready yet)',
   PASS_ACME_BUDGET: 'warning: a certificate waits because the weekly certificate budget or duplicate-certificate limit is spent',
   PASS_ACME_CA_BUNDLE: 'the file named by acme.caBundle cannot be read',
+  PASS_ACME_NAME_NOT_PUBLIC: 'warning (check): a name ACME would order is one no public CA issues for (.localhost, .test, .example, .invalid, .local, .internal, or a single label)',
   PASS_ACME_ON_DEMAND_REFUSED: 'an onDemand certificate was refused during a handshake (onDemand off, not a DNS name, not the leader, not allowed by the policy, backing off, or the rate limit)',
   PASS_ACME_ORDER_FAILED: 'an ACME order failed; it is retried with backoff (a warning while the current certificate still serves)',
   PASS_ACME_RESPONDER: 'the local ACME challenge responder of an external proxy has no TCP port',
   PASS_ACME_STORAGE: 'the ACME storage (JSON file or Kubernetes Secrets) cannot be read, parsed or written',
+  PASS_ACME_STORAGE_DIR: 'warning (check): the directory of the acme.storage file does not exist (in a container: a volume is not mounted there, so certificates would be lost at restart)',
   PASS_ACME_WILDCARD: 'warning: a wildcard name needs the DNS-01 challenge, which is not supported; it is not ordered',
 
   // Rendering for haproxy and nginx (src/render/)
@@ -90,6 +96,7 @@ export const CODES = {
   PASS_PROXY_NOT_RUNNING: 'no running haproxy or nginx master to reload (in sidecar mode: the files are written for when it starts)',
   PASS_PROXY_START: 'the haproxy or nginx process exited while starting',
   PASS_PROXY_TIMEOUT: 'haproxy or nginx did not answer, write its pid file or start new workers in time',
+  PASS_PROXY_UNREADABLE: "a file the proxy's workers read (nginx workers run as another user when started as root) is not readable by them, e.g. under a 0700 directory",
 
   // HAProxy (src/render/haproxy/, drivers/haproxy/)
   PASS_HAPROXY_AUTH_REALM: 'warning: the basic-auth realm has characters HAProxy cannot quote; "passerelle" is used',

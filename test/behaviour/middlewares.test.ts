@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcryptjs';
+import { parseConfig } from '../../src/config/load.ts';
+import { entryPointsFromConfig } from '../../src/model/entrypoints.ts';
 import type { BasicAuthMiddleware, RedirectMiddleware } from '../../src/model/types.ts';
 import { backend, echoOf, entryPoint, freePort, Harness, model, request, route, vhost } from './harness.ts';
 
@@ -124,4 +126,55 @@ test('ACME HTTP-01 challenges bypass redirect and auth', async (t) => {
   // Everything else still goes through the middlewares.
   assert.equal((await request({ port: redirPort, host: 'site.test', path: '/.well-known/other' })).status, 308);
   assert.equal((await request({ port: authPort, host: 'site.test', path: '/' })).status, 401);
+});
+
+test('publicPort (from TOML): the redirect goes to the port clients connect to, and X-Forwarded-Port is that port', async (t) => {
+  const h = await Harness.create(t);
+  const [site] = await h.echoes('site');
+  const [pHttp, pHttps, pOdd, pTrusted] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  // As deploy/base/passerelle.toml: listening on high ports behind something that maps 80 and 443 to them.
+  const toml = [
+    '[entryPoints.http]',
+    `address = "127.0.0.1:${pHttp}"`,
+    'publicPort = 80',
+    'redirect.entryPoint = "https"',
+    '[entryPoints.https]',
+    `address = "127.0.0.1:${pHttps}"`,
+    'publicPort = 443',
+    'tls = {}',
+    '[entryPoints.odd]',
+    `address = "127.0.0.1:${pOdd}"`,
+    'publicPort = 8081',
+    '[entryPoints.trusted]',
+    `address = "127.0.0.1:${pTrusted}"`,
+    'publicPort = 8082',
+    'forwardedHeaders.trustedIPs = ["127.0.0.0/8"]',
+  ].join('\n');
+  await h.apply(
+    model({
+      entryPoints: entryPointsFromConfig(parseConfig(toml, 'behaviour.toml')),
+      virtualHosts: [vhost('site.test', [route('/', 'Prefix', 'site')])],
+      backends: [backend('site', [site!.endpoint()])],
+    }),
+  );
+  const redirected = await request({ port: pHttp, host: `site.test:${pHttp}`, path: '/a?b=1' });
+  assert.equal(redirected.status, 302);
+  assert.equal(redirected.headers.location, 'https://site.test/a?b=1', 'no container port in the Location');
+
+  const cases: { name: string; port: number; tls?: boolean; sent?: string; want: string }[] = [
+    { name: 'TLS entry point with publicPort 443', port: pHttps, tls: true, want: '443' },
+    { name: 'plain entry point with publicPort 8081', port: pOdd, want: '8081' },
+    { name: 'untrusted client: its own X-Forwarded-Port is replaced by the public port', port: pOdd, sent: '9999', want: '8081' },
+    { name: 'trusted client without X-Forwarded-Port: the public port', port: pTrusted, want: '8082' },
+    { name: 'trusted client: its X-Forwarded-Port is kept', port: pTrusted, sent: '9999', want: '9999' },
+  ];
+  for (const c of cases) {
+    const r = await request({
+      port: c.port,
+      host: 'site.test',
+      ...(c.tls === true ? { tls: true } : {}),
+      ...(c.sent === undefined ? {} : { headers: { 'x-forwarded-port': c.sent } }),
+    });
+    assert.equal(echoOf(r).headers['x-forwarded-port'], c.want, c.name);
+  }
 });

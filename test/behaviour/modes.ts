@@ -108,6 +108,20 @@ export interface ModeCapabilities {
    * to test, and forwards the others unchanged; they never take part in routing.
    */
   readonly refusesControlCharacters: boolean;
+  /**
+   * A route to a Service that does not exist answers 503 saying so. When false (HAProxy) it says "no
+   * endpoint is ready", as for a Service without endpoints: its backend keeps server slots that the
+   * runtime API fills when the Service appears, without a reload, so the rendered text could not
+   * change with it.
+   */
+  readonly saysServiceMissing: boolean;
+  /**
+   * Plain HTTP sent to a TLS entry point gets a 400 saying to use https (nginx: its own "The plain
+   * HTTP request was sent to HTTPS port"). When false (HAProxy) the connection is closed without an
+   * answer: an `ssl` bind only speaks TLS; answering would need a TCP front that tells the two apart
+   * by `req.ssl_hello_type` and an internal HTTP frontend.
+   */
+  readonly answersPlainHttpOnTls: boolean;
 }
 
 const FULL: ModeCapabilities = {
@@ -121,11 +135,21 @@ const FULL: ModeCapabilities = {
   routesMismatchedAbsoluteForm: true,
   refusesRepeatedEqualHost: true,
   refusesControlCharacters: true,
+  saysServiceMissing: true,
+  answersPlainHttpOnTls: true,
 };
 
 /** Capabilities per mode; a mode not listed has them all. */
 const CAPABILITIES: Readonly<Record<string, ModeCapabilities>> = {
-  haproxy: { ...FULL, headerTooLargeStatus: 400, uriTooLongStatus: 400, routesMismatchedAbsoluteForm: false, refusesRepeatedEqualHost: false },
+  haproxy: {
+    ...FULL,
+    headerTooLargeStatus: 400,
+    uriTooLongStatus: 400,
+    routesMismatchedAbsoluteForm: false,
+    refusesRepeatedEqualHost: false,
+    saysServiceMissing: false,
+    answersPlainHttpOnTls: false,
+  },
   nginx: {
     ...FULL,
     dropsConnectionListedHeaders: false,

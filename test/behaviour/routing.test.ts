@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PathType } from '../../src/model/types.ts';
 import { backend, entryPoint, freePort, Harness, model, request, route, vhost, whoAnswers } from './harness.ts';
+import { capabilities } from './modes.ts';
 
 test('routes by host name', async (t) => {
   const h = await Harness.create(t);
@@ -158,4 +159,23 @@ test('404 without a match and without a default backend; 503 for a backend witho
   const unavailable = await request({ port, host: 'empty.test', path: '/x' });
   assert.equal(unavailable.status, 503);
   assert.match(String(unavailable.headers['content-type']), /^text\/plain/);
+});
+
+test('503 for a route to a Service that does not exist says so (a Service without endpoints: no endpoint is ready)', async (t) => {
+  const h = await Harness.create(t);
+  const port = await freePort();
+  await h.apply(
+    model({
+      entryPoints: [entryPoint('http', port)],
+      virtualHosts: [vhost('missing.test', [route('/', 'Prefix', 'missing')]), vhost('empty.test', [route('/', 'Prefix', 'empty')])],
+      backends: [{ ...backend('missing', []), unresolved: 'service' }, backend('empty', [])],
+    }),
+  );
+  const missing = await request({ port, host: 'missing.test' });
+  assert.equal(missing.status, 503);
+  if (capabilities.saysServiceMissing) assert.match(missing.text, /Service of this route does not exist/);
+  else assert.match(missing.text, /no endpoint is ready/);
+  const empty = await request({ port, host: 'empty.test' });
+  assert.equal(empty.status, 503);
+  assert.match(empty.text, /no endpoint is ready/);
 });

@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as h2connect } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import { generate } from 'selfsigned';
 import type { Certificate } from '../../src/model/types.ts';
 import type { Echo } from './harness.ts';
+import { capabilities } from './modes.ts';
 import { backend, echoOf, entryPoint, freePort, Harness, model, request, route, vhost } from './harness.ts';
 
 async function makeCert(id: string, cn: string, names: readonly string[]): Promise<Certificate> {
@@ -129,4 +131,24 @@ test('TLS: a changed certificate is served to new handshakes after apply', async
   assert.notEqual(after.fingerprint256, before.fingerprint256);
   assert.equal(after.subject.CN, 'secure.test renewed');
   assert.equal(echoOf(await request({ port, tls: true, host: 'secure.test' })).id, 'site2');
+});
+
+test('TLS: plain HTTP sent to a TLS entry point gets a 400 that says to use https; TLS still works after it', async (t) => {
+  const { port } = await tlsSetup(t);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port }, () => socket.write('GET / HTTP/1.1\r\nHost: secure.test\r\n\r\n'));
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (got += d));
+    socket.on('close', () => resolve(got));
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(got) : reject(err)));
+  });
+  if (capabilities.answersPlainHttpOnTls) {
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /https/i);
+  } else {
+    assert.equal(answer, '', 'declared: the connection is closed without an answer');
+  }
+  const cert = await peerCertificate(port, 'secure.test');
+  assert.equal(cert.subject.CN, 'secure.test');
 });

@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,4 +98,99 @@ test('a config error names the file, the line and the key, and exits non-zero', 
 test('an unknown command or flag is a clear error', () => {
   assert.match(cli('frobnicate').stderr, /PASS_CLI_UNKNOWN_COMMAND/);
   assert.match(cli('run', '--nope').stderr, /PASS_FLAG_UNKNOWN/);
+});
+
+/** Runs the real CLI with an environment of its own (`undefined` removes a variable). */
+function cliEnv(env: Readonly<Record<string, string | undefined>>, ...args: string[]): { code: number | null; stdout: string; stderr: string; ms: number } {
+  const merged: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) merged[k] = v;
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ['bin/passerelle.js', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000, env: merged });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
+}
+
+test('passerelle alone, --help, -h, COMMAND --help print usage; --version, -v, version the version', () => {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  for (const args of [[], ['--help'], ['-h'], ['help']]) {
+    const r = cli(...args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Usage: passerelle <command> \[options\]/, args.join(' '));
+    assert.equal(r.stderr, '');
+  }
+  for (const command of ['run', 'render', 'check', 'explain']) {
+    const r = cli(command, '--help', '--configfile=does-not-exist.toml');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Usage: passerelle ${command}`));
+  }
+  for (const args of [['--version'], ['-v'], ['version']]) {
+    const r = cli(...args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `passerelle ${pkg.version}\n`);
+  }
+});
+
+test('unknown commands and options are errors with a hint, exit 2', () => {
+  const command = cli('chek');
+  assert.equal(command.code, 2);
+  assert.match(command.stderr, /PASS_CLI_UNKNOWN_COMMAND.*did you mean check\?/);
+  const flag = cli('run', '--dryrun', '--configfile=examples/passerelle.toml');
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /PASS_FLAG_UNKNOWN.*did you mean --dry-run\?/);
+  assert.equal(flag.stdout, '');
+});
+
+test('--output json: stdout is one JSON document for run --dry-run, check and explain (also through npm run -s)', () => {
+  for (const args of [['run', '--dry-run'], ['check'], ['explain', 'http://whoami.localhost:8000/']]) {
+    const r = cli(...args, '--output', 'json', '--configfile=examples/passerelle.toml');
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotThrow(() => JSON.parse(r.stdout), args.join(' '));
+  }
+  const npm = spawnSync('npm', ['run', '-s', 'passerelle', '--', 'check', '--output', 'json', '--configfile=examples/passerelle.toml'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(npm.status, 0, npm.stderr);
+  assert.equal((JSON.parse(npm.stdout) as { errors: number }).errors, 0);
+});
+
+test('run: a first configuration that cannot be applied (address in use) ends run at once with the cause, exit 2', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const port = (blocker.address() as AddressInfo).port;
+  const dir = mkdtempSync(path.join(tmpdir(), 'passerelle-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = path.join(dir, 'passerelle.toml');
+  writeFileSync(config, `[entryPoints.web]\naddress = "127.0.0.1:${port}"\n\n[file]\ndirectory = ${JSON.stringify(path.join(root, 'examples/ingress'))}\nwatch = false\n`);
+  const r = cliEnv({}, 'run', `--configfile=${config}`, '--log.format=json');
+  assert.equal(r.code, 2, r.stderr);
+  assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
+  assert.match(r.stderr, new RegExp(`passerelle: error PASS_NATIVE_LISTEN.*entry point web on 127\\.0\\.0\\.1:${port}.*already in use`));
+  assert.doesNotMatch(r.stderr + r.stdout, /keeps serving|Passerelle is serving/);
+});
+
+test('check and run with Kubernetes on and no configuration anywhere fail at once with that cause', (t) => {
+  const home = mkdtempSync(path.join(tmpdir(), 'passerelle-home-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const env = { HOME: home, KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, KUBERNETES_SERVICE_PORT: undefined };
+  for (const command of ['check', 'run']) {
+    const r = cliEnv(env, command, '--kubernetes', '--configfile=examples/passerelle.toml');
+    assert.notEqual(r.code, 0, command);
+    assert.ok(r.ms < 15_000, `${command} took ${r.ms} ms`);
+    assert.match(r.stderr, /PASS_KUBE_CONFIG.*no Kubernetes configuration found/, command);
+  }
+});
+
+test('explain --entrypoint NAME picks the entry point; with several candidates and none on the port, none is guessed', () => {
+  const named = cli('explain', 'http://tv.archifleks.net/', '--entrypoint', 'https', ...seed);
+  assert.equal(named.code, 0, named.stderr);
+  assert.match(named.stdout, /Entry point: https \(:443, TLS\) — named with --entrypoint/);
+  const unknown = cli('explain', 'http://tv.archifleks.net/', '--entrypoint', 'nope', ...seed);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stdout, /no entry point is named "nope" \(entry points: http, https\)/);
+  // examples/: three plain HTTP entry points (web, redirect, private), none on 9999.
+  const several = cli('explain', 'http://whoami.localhost:9999/', '--configfile=examples/passerelle.toml');
+  assert.equal(several.code, 1);
+  assert.match(several.stdout, /no entry point listens on port 9999; name one with --entrypoint NAME \(.*private.*\)/);
+  const chosen = cli('explain', 'http://whoami.localhost:9999/', '--entrypoint=private', '--configfile=examples/passerelle.toml');
+  assert.equal(chosen.code, 0, chosen.stderr);
+  assert.match(chosen.stdout, /Entry point: private/);
+  assert.match(chosen.stdout, /401/);
 });

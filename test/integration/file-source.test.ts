@@ -86,3 +86,34 @@ test('file source: a missing folder is a diagnostic, not a crash', async (t) => 
   assert.equal(source.diagnostics()[0]?.code, 'PASS_FILE_DIRECTORY');
   assert.deepEqual(source.snapshot().services, []);
 });
+
+test('file source: a misspelled field is reported with its file and line, and its rule is left out', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-files-'));
+  const source = new FileSource({ directory: dir, watch: false });
+  t.after(async () => {
+    await source.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const file = path.join(dir, 'shop.yaml');
+  await writeFile(
+    file,
+    [
+      'apiVersion: networking.k8s.io/v1',
+      'kind: Ingress',
+      'metadata: {name: shop, namespace: web}',
+      'spec:',
+      '  rules:',
+      '    - hots: shop.test',
+      '      http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: shop, port: {number: 80}}}}]}',
+      '',
+    ].join('\n'),
+  );
+  await source.start();
+  const [diag, ...more] = source.diagnostics();
+  assert.deepEqual(more, []);
+  assert.equal(diag?.code, 'PASS_FILE_UNKNOWN_FIELD');
+  assert.equal(diag.field, 'spec.rules[0].hots');
+  assert.equal(diag.location?.file, path.relative(process.cwd(), file));
+  assert.equal(diag.location.line, 6);
+  assert.deepEqual(source.snapshot().ingresses.map((o) => o.skippedFields), [['spec.rules[0]']]);
+});

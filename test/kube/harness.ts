@@ -4,7 +4,7 @@
  * dirs, generated serving certificates, a service-account key pair, static tokens and RBAC on.
  *
  * Users: `admin` (system:masters) sets up the tests; `controller` authenticates as the
- * ServiceAccount passerelle/passerelle, so the ClusterRole and Role of deploy/rbac.yaml (applied by
+ * ServiceAccount passerelle/passerelle, so the ClusterRole and Role of deploy/base/rbac.yaml (applied by
  * startCluster) are exactly what it may do: a missing permission fails a test; `nobody` is
  * authenticated and granted nothing.
  *
@@ -41,7 +41,7 @@ export interface KubeconfigOptions {
   readonly relay?: boolean;
 }
 
-/** The ServiceAccount the controller user authenticates as (deploy/rbac.yaml binds it). */
+/** The ServiceAccount the controller user authenticates as (deploy/base/rbac.yaml binds it). */
 export const CONTROLLER_NAMESPACE = 'passerelle';
 export const CONTROLLER_SERVICE_ACCOUNT = 'passerelle';
 
@@ -150,7 +150,7 @@ export function typeOf(obj: KubeObject): ResourceType {
   return { kind, apiVersion: obj.apiVersion ?? 'v1', plural, namespaced: !CLUSTER_SCOPED.has(kind) };
 }
 
-/** Reads the objects of a YAML file of the repository (e.g. `deploy/rbac.yaml`). */
+/** Reads the objects of a YAML file of the repository (e.g. `deploy/base/rbac.yaml`). */
 export async function readManifests(rel: string): Promise<KubeObject[]> {
   const text = await readFile(path.join(root, rel), 'utf8');
   return parseAllDocuments(text)
@@ -266,7 +266,7 @@ async function startRelay(upstreamPort: number): Promise<Relay> {
   };
 }
 
-/** Starts etcd and kube-apiserver and applies deploy/namespace.yaml and deploy/rbac.yaml. */
+/** Starts etcd and kube-apiserver and applies deploy/base/namespace.yaml and deploy/base/rbac.yaml. */
 export async function startCluster(): Promise<Cluster> {
   const bins = requireKubeBinaries();
   const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-kube-'));
@@ -396,7 +396,7 @@ export async function startCluster(): Promise<Cluster> {
       }
     };
 
-    for (const obj of [...(await readManifests('deploy/namespace.yaml')), ...(await readManifests('deploy/rbac.yaml'))]) await apply(obj);
+    for (const obj of [...(await readManifests('deploy/base/namespace.yaml')), ...(await readManifests('deploy/base/rbac.yaml'))]) await apply(obj);
     const stopApiserver = async (): Promise<void> => {
       const old = apiserver;
       await stopProcess(old);

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassError } from '../../src/shared/errors.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { StaticConfig } from '../../src/config/schema.ts';
 import { entryPointsFromConfig } from '../../src/model/entrypoints.ts';
-import { DEFAULT_CLIENT_TIMEOUTS } from '../../src/model/types.ts';
+import { redirectLocation } from '../../src/model/redirect.ts';
+import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../src/model/types.ts';
 import type { EntryPoint } from '../../src/model/types.ts';
 
 /** Expected entry points as loaded from TOML: every one carries the default client timeouts unless set. */
@@ -88,6 +89,30 @@ const cases: { name: string; toml: string; expect: EntryPoint[] }[] = [
       },
     ],
   },
+  {
+    name: 'publicPort: a redirect goes to the target\'s public port (443: none in the Location)',
+    toml: '[entryPoints.http]\naddress = ":8000"\npublicPort = 80\nredirect.entryPoint = "https"\n[entryPoints.https]\naddress = ":8443"\npublicPort = 443\ntls = {}',
+    expect: [
+      { name: 'http', address: { port: 8000 }, publicPort: 80, tls: false, middlewares: [{ kind: 'redirect', entryPoint: 'https', scheme: 'https', port: 443, status: 302 }] },
+      { name: 'https', address: { port: 8443 }, publicPort: 443, tls: true, middlewares: [] },
+    ],
+  },
+  {
+    name: 'publicPort: a non-standard public port is kept in the redirect',
+    toml: '[entryPoints.a]\naddress = ":8000"\nredirect.entryPoint = "b"\n[entryPoints.b]\naddress = "127.0.0.1:9443"\npublicPort = 4443\ntls = {}',
+    expect: [
+      { name: 'a', address: { port: 8000 }, tls: false, middlewares: [{ kind: 'redirect', entryPoint: 'b', scheme: 'https', port: 4443, status: 302 }] },
+      { name: 'b', address: { host: '127.0.0.1', port: 9443 }, publicPort: 4443, tls: true, middlewares: [] },
+    ],
+  },
+  {
+    name: 'publicPort unset: the redirect goes to the listening port (no guess)',
+    toml: '[entryPoints.a]\naddress = ":8000"\nredirect.entryPoint = "b"\n[entryPoints.b]\naddress = ":8443"\ntls = {}',
+    expect: [
+      { name: 'a', address: { port: 8000 }, tls: false, middlewares: [{ kind: 'redirect', entryPoint: 'b', scheme: 'https', port: 8443, status: 302 }] },
+      { name: 'b', address: { port: 8443 }, tls: true, middlewares: [] },
+    ],
+  },
 ];
 for (const c of cases) {
   test(`entryPointsFromConfig: ${c.name}`, () => {
@@ -119,5 +144,44 @@ const refused: { name: string; config: StaticConfig; code: string }[] = [
 for (const c of refused) {
   test(`entryPointsFromConfig refuses ${c.name}`, () => {
     assert.throws(() => entryPointsFromConfig(c.config), (err: unknown) => err instanceof PassError && err.code === c.code);
+  });
+}
+
+const publicPortRefused: { name: string; toml: string; message: RegExp }[] = [
+  { name: 'zero', toml: '[entryPoints.web]\naddress = ":80"\npublicPort = 0', message: /publicPort/ },
+  { name: 'above 65535', toml: '[entryPoints.web]\naddress = ":80"\npublicPort = 65536', message: /publicPort/ },
+  { name: 'not a whole number', toml: '[entryPoints.web]\naddress = ":80"\npublicPort = "443"', message: /publicPort/ },
+];
+for (const c of publicPortRefused) {
+  test(`parseConfig refuses a publicPort that is ${c.name}, naming the key`, () => {
+    assert.throws(() => parseConfig(c.toml, '/etc/p/passerelle.toml'), (err: unknown) => err instanceof Error && c.message.test(err.message));
+  });
+}
+
+// The ConfigMap of deploy/ is generated from this file (deploy/base/kustomization.yaml, configMapGenerator).
+const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../deploy');
+/** The controller configurations of deploy/: the base's and each overlay's passerelle.toml. */
+const deployConfigs = (readdirSync(deployDir, { recursive: true }) as string[]).filter((f) => path.basename(f) === 'passerelle.toml').sort();
+
+test('deploy/ holds controller configurations', () => {
+  assert.ok(deployConfigs.includes(path.join('base', 'passerelle.toml')), deployConfigs.join(', '));
+});
+
+for (const rel of deployConfigs) {
+  test(`deploy/${rel}: http (container port 8000 behind Service port 80) redirects to https://host/ (public port 443)`, () => {
+    const file = path.join(deployDir, rel);
+    const eps = entryPointsFromConfig(parseConfig(readFileSync(file, 'utf8'), file));
+    const http = eps.find((e) => e.name === 'http');
+    const https = eps.find((e) => e.name === 'https');
+    assert.ok(http !== undefined && https !== undefined, 'http and https are served');
+    assert.equal(http.address.port, 8000);
+    assert.equal(https.address.port, 8443);
+    const redirect = http.middlewares[0];
+    assert.ok(redirect?.kind === 'redirect', 'http redirects first');
+    assert.equal(redirect.entryPoint, 'https');
+    assert.equal(redirect.port, 443);
+    assert.equal(redirectLocation(redirect, 'host.example', '/path?q'), 'https://host.example/path?q');
+    assert.equal(publicPortOf(http), 80, 'X-Forwarded-Port on http');
+    assert.equal(publicPortOf(https), 443, 'X-Forwarded-Port on https');
   });
 }

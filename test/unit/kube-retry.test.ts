@@ -150,7 +150,7 @@ describe("start()'s verdict", () => {
     assert.equal(err.field, 'kubernetes.startupRetry');
     assert.match(err.message, /kept refusing access for 2 min after start/);
     assert.match(err.message, /list endpointslices\.discovery\.k8s\.io in all namespaces \(refused for 2 min\): GET \/x: HTTP 403/);
-    assert.match(err.message, /may list endpointslices\.discovery\.k8s\.io \(deploy\/rbac\.yaml\)/);
+    assert.match(err.message, /may list endpointslices\.discovery\.k8s\.io \(deploy\/base\/rbac\.yaml\)/);
   });
 
   test('unreachable until the bound: PASS_KUBE_SYNC, not an RBAC verdict', () => {

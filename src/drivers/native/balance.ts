@@ -1,5 +1,6 @@
 /* Load balancing of the native driver: a backend's endpoints, its smooth weighted round-robin cycle, and the pick of the next endpoint. */
 import type { Backend } from '../../model/types.ts';
+import { unavailableCause } from '../../model/unavailable.ts';
 import type { Upstream, UpstreamRegistry } from './upstream.ts';
 
 /** A backend ready to pick endpoints: upstreams plus a precomputed weighted round-robin cycle. */
@@ -10,6 +11,8 @@ export interface CompiledBackend {
   readonly cycle: Uint16Array;
   /** Next position in `cycle`; the only mutable field, shared by every request on this router. */
   cursor: number;
+  /** Why a request gets 503 when `cycle` is empty, for the answer and the log. */
+  readonly unavailable: string;
 }
 
 /** Smooth weighted round-robin (nginx's), unrolled once into a cycle so picking is an index bump. */
@@ -56,6 +59,7 @@ export function compileBackend(backend: Backend, upstreams: UpstreamRegistry): C
     upstreams: eps.map((e) => upstreams.get(e.address, e.port)),
     cycle: eps.length === 0 ? new Uint16Array(0) : weightedCycle(eps.map((e) => e.weight)),
     cursor: 0,
+    unavailable: unavailableCause(backend),
   };
 }
 

@@ -1,6 +1,7 @@
 import { createSecureContext } from 'node:tls';
 import type { SecureContext } from 'node:tls';
-import type { Certificate, RoutingModel } from '../../model/types.ts';
+import type { Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
+import { formatAddress } from '../../model/describe.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
@@ -199,6 +200,7 @@ export class NativeDriver implements ProxyDriver {
     const certs = this.#compiler?.compile(this.#added.size === 0 ? model.certificates : [...model.certificates, ...this.#added.values()]);
 
     const opened: Listener[] = [];
+    let opening: EntryPoint | undefined;
     try {
       for (const [key, cep] of router.entryPoints) {
         const open = this.#listeners.get(key);
@@ -206,12 +208,16 @@ export class NativeDriver implements ProxyDriver {
           open.configure(cep.entryPoint);
           continue;
         }
+        opening = cep.entryPoint;
         opened.push(await Listener.open(key, cep.entryPoint, router, this.#handlers, this.#defaultPair));
       }
     } catch (err) {
       for (const l of opened) void l.close(0);
       this.#upstreams.retain(upstreamKeys(previous));
-      throw new PassError('PASS_NATIVE_LISTEN', `cannot listen: ${(err as Error).message}`, { cause: err });
+      throw new PassError('PASS_NATIVE_LISTEN', `cannot listen${opening === undefined ? '' : ` for entry point ${opening.name} on ${formatAddress(opening.address)}`}: ${listenCause(err)}`, {
+        cause: err,
+        ...defined({ field: opening === undefined ? undefined : `entryPoints.${opening.name}.address` }),
+      });
     }
 
     // The swap: requests already routed keep their router; every new one sees this one.
@@ -281,6 +287,24 @@ export class NativeDriver implements ProxyDriver {
     this.#listeners.clear();
     await Promise.all([...listeners.map((l) => l.close(graceMs)), ...this.#draining]);
     await this.#upstreams.close(Math.min(graceMs, 1000));
+  }
+}
+
+/** Why a listener could not be opened, in words (the errno code kept). */
+function listenCause(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return 'the address is already in use (EADDRINUSE: another process listens there)';
+    case 'EADDRNOTAVAIL':
+      return 'the address is not one of this host (EADDRNOTAVAIL)';
+    case 'EACCES':
+      return 'permission denied (EACCES: ports below 1024 need root or CAP_NET_BIND_SERVICE)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the host name does not resolve (${code})`;
+    default:
+      return err instanceof Error ? err.message : String(err);
   }
 }
 

@@ -106,6 +106,60 @@ function answerClientError(err: ParseError, socket: Duplex): void {
   socket.destroy();
 }
 
+/** The answer to plain HTTP on a TLS entry point (without it, OpenSSL only closes the connection). */
+export const PLAIN_HTTP_ON_TLS_BODY = 'Bad Request: this port speaks HTTPS; use https:// instead of http://\n';
+const PLAIN_HTTP_ON_TLS_ANSWER =
+  `HTTP/1.1 400 Bad Request\r\nserver: passerelle\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(PLAIN_HTTP_ON_TLS_BODY)}\r\nconnection: close\r\n\r\n${PLAIN_HTTP_ON_TLS_BODY}`;
+
+/** Whether the first byte of a connection starts an HTTP request line (a method's letter) rather than a TLS record (0x14–0x17, or 0x80+ for SSLv2's hello). */
+export function startsPlainHttp(first: number): boolean {
+  return first >= 0x41 && first <= 0x5a;
+}
+
+/**
+ * Makes a TLS server answer a connection that starts with plain HTTP with a 400 saying to use
+ * https. The first bytes are read before the TLS socket is set up, then handed back to it (Node's
+ * TLSSocket consumes what the socket already buffered), so a TLS connection is served as before.
+ * A connection that sends nothing within `timeoutMs()` is closed.
+ */
+function answerPlainHttp(server: Http2SecureServer, timeoutMs: () => number): void {
+  const [tlsListener] = server.rawListeners('connection');
+  if (typeof tlsListener !== 'function') return;
+  const handOver = tlsListener as (this: Http2SecureServer, socket: Socket) => void;
+  server.removeListener('connection', handOver);
+  server.prependListener('connection', (socket: Socket) => {
+    const done = (): void => {
+      socket.off('readable', onReadable);
+      socket.off('error', onError);
+      socket.setTimeout(0);
+    };
+    const onError = (): void => {
+      done();
+      socket.destroy();
+    };
+    const onReadable = (): void => {
+      const chunk = socket.read() as Buffer | null;
+      const first = chunk?.[0];
+      if (chunk === null || first === undefined) return;
+      done();
+      if (startsPlainHttp(first)) {
+        socket.end(PLAIN_HTTP_ON_TLS_ANSWER);
+        // Whatever else the client sends is not read: the connection closes once the answer is out.
+        socket.once('finish', () => socket.destroy());
+        return;
+      }
+      socket.unshift(chunk);
+      handOver.call(server, socket);
+    };
+    socket.on('readable', onReadable);
+    socket.on('error', onError);
+    socket.setTimeout(timeoutMs(), () => {
+      done();
+      socket.destroy();
+    });
+  });
+}
+
 /** One open server for one entry point address. */
 export class Listener {
   readonly context: ListenerContext;
@@ -161,6 +215,8 @@ export class Listener {
         },
         shouldUpgradeCallback: isWebSocketUpgrade,
       } as Parameters<typeof createSecureServer>[0]);
+      // Read at each connection: a model change may alter the timeout without reopening.
+      answerPlainHttp(server, () => (server as Http2SecureServer & { handshakeTimeout?: number }).handshakeTimeout ?? DEFAULT_CLIENT_TIMEOUTS.requestHeader);
       listener = new Listener(context, server);
       if (challenge !== undefined) {
         // RFC 8737 §3: nothing follows a validation handshake. Closed before the HTTP/2 server sets

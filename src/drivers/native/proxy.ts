@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { AcmeChallengeHook, RequestObserver } from '../types.ts';
 import type { CompiledBackend } from './balance.ts';
 import { pickUpstream } from './balance.ts';
+import { unavailableCause } from '../../model/unavailable.ts';
 import { clientAddress, dropNames, forwardedElement, rawResponseHeaders, scanRequestHeaders } from './headers.ts';
 import type { RequestHeaders } from './headers.ts';
 import type { ListenerContext, ProxyRequest, ProxyResponse } from './listeners.ts';
@@ -171,6 +172,7 @@ function isTrusted(ep: CompiledEntryPoint | undefined, ip: string): boolean {
 export function addForwardedHeaders(state: ProxyState, listener: ListenerContext, ep: CompiledEntryPoint | undefined, h: RequestHeaders, remote: string | undefined): void {
   const ip = clientAddress(remote);
   const out = h.out;
+  const port = ep?.forwardedPort ?? listener.port;
   if (isTrusted(ep, ip)) {
     out.push(
       'x-forwarded-for',
@@ -180,7 +182,7 @@ export function addForwardedHeaders(state: ProxyState, listener: ListenerContext
       'x-forwarded-host',
       h.xForwardedHost ?? h.host,
       'x-forwarded-port',
-      h.xForwardedPort ?? listener.port,
+      h.xForwardedPort ?? port,
       'x-real-ip',
       h.xRealIp ?? ip,
     );
@@ -192,7 +194,7 @@ export function addForwardedHeaders(state: ProxyState, listener: ListenerContext
     }
     return;
   }
-  out.push('x-forwarded-for', ip, 'x-forwarded-proto', listener.proto, 'x-forwarded-host', h.host, 'x-forwarded-port', listener.port, 'x-real-ip', ip);
+  out.push('x-forwarded-for', ip, 'x-forwarded-proto', listener.proto, 'x-forwarded-host', h.host, 'x-forwarded-port', port, 'x-real-ip', ip);
   if (state.forwardedHeader) out.push('forwarded', forwardedElement(ip, h.host, listener.proto));
 }
 
@@ -285,11 +287,11 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     trace.backend = result.backendId;
   }
   if (backend === undefined || backend.cycle.length === 0) {
-    const cause = backend === undefined ? 'the backend does not exist' : 'no endpoint is ready';
+    const cause = backend === undefined ? unavailableCause(undefined) : backend.unavailable;
     if (trace !== undefined) trace.error = cause;
     // An upstream failure is worth a line at the default level, access log or not.
-    state.logger.warn({ status: 503, backend: result.backendId, route: result.route, cause }, `503 for ${result.route}: ${cause}`);
-    sendText(res, 503, 'Service Unavailable: no endpoint is ready\n');
+    state.logger.warn({ status: 503, backend: result.backendId, route: result.route, cause }, `503 for ${result.route} (${result.backendId}): ${cause}`);
+    sendText(res, 503, `Service Unavailable: ${cause}\n`);
     return;
   }
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);

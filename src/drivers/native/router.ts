@@ -1,6 +1,6 @@
 import { normalizeHost, pathMatches } from '../../model/match.ts';
 import { BlockList, isIPv6 } from 'node:net';
-import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
+import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import type { ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
 import type { CompiledMiddleware } from './middlewares.ts';
 import { compileMiddlewares } from './middlewares.ts';
@@ -27,6 +27,8 @@ export interface CompiledEntryPoint {
   /** Clients whose forwarding headers are kept; undefined: trust nobody. */
   readonly trusted: BlockList | undefined;
   readonly timeouts: ClientTimeouts;
+  /** X-Forwarded-Port for requests through this entry point: its public port (see `publicPortOf`). */
+  readonly forwardedPort: string;
 }
 
 /** The trusted client ranges of an entry point as a BlockList (node:net), or undefined when none. */
@@ -44,7 +46,13 @@ export function trustedList(ranges: readonly string[] | undefined): BlockList | 
 
 /** Compiles an entry point for a listener. */
 export function compileEntryPoint(ep: EntryPoint): CompiledEntryPoint {
-  return { entryPoint: ep, middlewares: compileMiddlewares(ep.middlewares), trusted: trustedList(ep.trustedIPs), timeouts: ep.timeouts ?? DEFAULT_CLIENT_TIMEOUTS };
+  return {
+    entryPoint: ep,
+    middlewares: compileMiddlewares(ep.middlewares),
+    trusted: trustedList(ep.trustedIPs),
+    timeouts: ep.timeouts ?? DEFAULT_CLIENT_TIMEOUTS,
+    forwardedPort: String(publicPortOf(ep)),
+  };
 }
 
 /** Listener identity: a change of address or of TLS reopens the listener. */

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import { unavailableCause } from '../../model/unavailable.ts';
 import { pickUpstream } from './balance.ts';
 import { scanRequestHeaders } from './headers.ts';
 import type { ListenerContext } from './listeners.ts';
@@ -42,7 +43,7 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   const result = router.resolve(h.host, read.path);
   if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');
   const backend = result.backend;
-  if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, 'Service Unavailable: no endpoint is ready\n');
+  if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, `Service Unavailable: ${backend === undefined ? unavailableCause(undefined) : backend.unavailable}\n`);
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   let lines = `${req.method ?? 'GET'} ${read.target} HTTP/1.1\r\n`;
   const out = h.out;

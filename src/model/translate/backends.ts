@@ -199,7 +199,7 @@ export function createBackendResolver(
     const header = serviceIndex.get(key);
     if (header === undefined) {
       return {
-        backend: empty,
+        backend: { ...empty, unresolved: 'service' },
         problem: { code: Codes.missingService, severity: 'error', on: 'service', message: `Service ${key} does not exist; the route answers 503 until it does` },
       };
     }
@@ -210,14 +210,14 @@ export function createBackendResolver(
     }
     if (info.externalName) {
       return {
-        backend: empty,
+        backend: { ...empty, unresolved: 'externalName' },
         problem: { code: Codes.externalName, severity: 'warning', on: 'service', message: `Service ${key} is of type ExternalName, which is not supported yet; the route answers 503` },
       };
     }
     const sp = info.ports.find((p) => (typeof port === 'number' ? p.port === port : p.name === port));
     if (sp === undefined) {
       return {
-        backend: empty,
+        backend: { ...empty, unresolved: 'port' },
         problem: { code: Codes.unknownPort, severity: 'error', on: 'port', message: `Service ${key} has no TCP port ${typeof port === 'number' ? port : `named "${port}"`}; the route answers 503` },
       };
     }

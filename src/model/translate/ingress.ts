@@ -213,7 +213,13 @@ function readPath(value: unknown, field: string, shape: IngressShape, report: Re
   return { path, pathType, backend, field };
 }
 
-function readRule(value: unknown, field: string, shape: IngressShape, report: Reporter): IngressRule | undefined {
+/** The parts of an Ingress its source refused (`skippedFields`, set by the file source). */
+function skippedParts(body: Rec): ReadonlySet<string> {
+  const v = body['skippedFields'];
+  return new Set(Array.isArray(v) ? (v as readonly unknown[]).filter((s): s is string => typeof s === 'string') : []);
+}
+
+function readRule(value: unknown, field: string, shape: IngressShape, report: Reporter, skipped: ReadonlySet<string>): IngressRule | undefined {
   if (!isRecord(value)) {
     report.error(Codes.objectInvalid, field, `${field} must be an object, found ${describe(value)}`);
     return undefined;
@@ -244,6 +250,7 @@ function readRule(value: unknown, field: string, shape: IngressShape, report: Re
   }
   const paths: IngressPath[] = [];
   (rawPaths as readonly unknown[]).forEach((p, j) => {
+    if (skipped.has(`${field}.http.paths[${j}]`)) return;
     const read = readPath(p, `${field}.http.paths[${j}]`, shape, report);
     if (read !== undefined) paths.push(read);
   });
@@ -307,13 +314,16 @@ export function parseIngress(header: ObjectHeader): ParsedIngress | undefined {
     return undefined;
   }
 
+  // Parts the source refused (already reported): left out, never widened (a rule that lost its host).
+  const skipped = skippedParts(body);
   const rules: IngressRule[] = [];
   const rawRules = spec['rules'];
   if (rawRules !== undefined && rawRules !== null) {
     if (!Array.isArray(rawRules)) report.error(Codes.objectInvalid, 'spec.rules', 'spec.rules must be a list');
     else {
       (rawRules as readonly unknown[]).forEach((r, i) => {
-        const rule = readRule(r, `spec.rules[${i}]`, shape, report);
+        if (skipped.has(`spec.rules[${i}]`)) return;
+        const rule = readRule(r, `spec.rules[${i}]`, shape, report, skipped);
         if (rule !== undefined) rules.push(rule);
       });
     }
@@ -338,6 +348,7 @@ export function parseIngress(header: ObjectHeader): ParsedIngress | undefined {
     if (!Array.isArray(rawTls)) report.error(Codes.objectInvalid, 'spec.tls', 'spec.tls must be a list');
     else {
       (rawTls as readonly unknown[]).forEach((t, k) => {
+        if (skipped.has(`spec.tls[${k}]`)) return;
         const entry = readTls(t, `spec.tls[${k}]`, ruleHosts, report);
         if (entry !== undefined) tls.push(entry);
       });

@@ -9,7 +9,7 @@
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
-import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
+import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import type { BasicAuthMiddleware, Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
@@ -98,6 +98,8 @@ export interface FrontendView {
   readonly name: string;
   readonly bindHost: string;
   readonly bindPort: number;
+  /** The port clients connect to (the entry point's publicPort, else bindPort): sent as X-Forwarded-Port. */
+  readonly publicPort: number;
   readonly tls: boolean;
   readonly proto: 'http' | 'https';
   readonly redirect: { readonly location: string; readonly code: number } | null;
@@ -397,6 +399,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       name,
       bindHost: ep.address.host ?? '',
       bindPort: ep.address.port,
+      publicPort: publicPortOf(ep),
       tls: ep.tls,
       proto: ep.tls ? 'https' : 'http',
       redirect,

@@ -10,9 +10,10 @@
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
-import { DEFAULT_CLIENT_TIMEOUTS } from '../../model/types.ts';
+import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import type { BasicAuthMiddleware, ClientTimeouts, EntryPoint, RoutingModel, VirtualHost } from '../../model/types.ts';
 import { selectRoute } from '../../model/match.ts';
+import { unavailableCause } from '../../model/unavailable.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
@@ -54,6 +55,8 @@ export interface LocationView {
 export interface ServerBlockView {
   readonly listenHost: string;
   readonly listenPort: number;
+  /** The port clients connect to (the entry point's publicPort, else listenPort): sent as X-Forwarded-Port. */
+  readonly publicPort: number;
   readonly tls: boolean;
   readonly defaultServer: boolean;
   /** Exact host or `*.domain` (rendered as a one-label regex); empty for the default server. */
@@ -76,6 +79,7 @@ export interface TrustView {
   readonly entryPoint: string;
   readonly ranges: readonly string[];
   readonly proto: 'http' | 'https';
+  /** The default X-Forwarded-Port (the public port) when the client is not trusted. */
   readonly port: number;
 }
 
@@ -149,7 +153,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const positive = eps.filter((e) => e.weight >= 1);
     const chosen = positive.length > 0 ? positive : eps;
     if (chosen.length === 0) {
-      actions.set(id, UNAVAILABLE);
+      // nginx reloads on every change: the body can say why (the Service missing, or no endpoint).
+      actions.set(id, b.unresolved === undefined ? UNAVAILABLE : { proxy: null, status: 503, body: `Service Unavailable: ${unavailableCause(b)}` });
       continue;
     }
     upstreams.push({ id, name, servers: chosen.map((e) => ({ host: e.address, port: e.port, weight: positive.length > 0 ? Math.min(1000, Math.floor(e.weight)) : 1 })) });
@@ -251,10 +256,11 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     }
     const proto = ep.tls ? ('https' as const) : ('http' as const);
     const ranges = trustedRanges(ep, (r) => diags.push(skipped('PASS_NGINX_TRUSTED_IP', `trusted address ${JSON.stringify(r)} of entry point ${JSON.stringify(ep.name)} is not an IP or CIDR range; left out`, epRef, `entryPoints.${ep.name}.forwardedHeaders.trustedIPs`)));
-    if (ranges.length !== 0) trust.push({ entryPoint: ep.name, ranges, proto, port: ep.address.port });
+    if (ranges.length !== 0) trust.push({ entryPoint: ep.name, ranges, proto, port: publicPortOf(ep) });
     const common = {
       listenHost: ep.address.host ?? '',
       listenPort: ep.address.port,
+      publicPort: publicPortOf(ep),
       tls: ep.tls,
       proto,
       redirect,

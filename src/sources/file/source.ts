@@ -117,7 +117,7 @@ export class FileSource implements Source {
     const parsed = parseObjectsFile(text, rel);
     const previous = this.#files.get(file);
     if (parsed.ok) {
-      this.#files.set(file, { objects: parsed.objects, diagnostics: [] });
+      this.#files.set(file, { objects: parsed.objects, diagnostics: parsed.diagnostics });
       this.#log.debug({ file: rel, objects: parsed.objects.length, ignored: parsed.ignored }, 'file loaded');
     } else {
       this.#files.set(file, { objects: previous?.objects ?? [], diagnostics: parsed.diagnostics });

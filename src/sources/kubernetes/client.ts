@@ -6,7 +6,10 @@
  * noticed, and objects stay plain JSON (the typed API would turn timestamps into Date objects).
  */
 
+import { existsSync } from 'node:fs';
 import http from 'node:http';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
@@ -35,6 +38,9 @@ function newKubeConfig(): KubeConfig {
   return new clientNode.KubeConfig();
 }
 
+/** Thrown inside {@link loadKubeConfig} when there is nothing to load. */
+class NoKubeConfig extends Error {}
+
 /**
  * Loads the connection settings: the given kubeconfig file, else the pod's service account when
  * running in a cluster, else $KUBECONFIG / ~/.kube/config.
@@ -44,9 +50,18 @@ export function loadKubeConfig(options: KubeConfigOptions = {}): KubeConfig {
   try {
     if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
     else if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined && process.env['KUBECONFIG'] === undefined) kc.loadFromCluster();
+    else if (!process.env['KUBECONFIG'] && !existsSync(path.join(homedir(), '.kube', 'config'))) throw new NoKubeConfig();
     else kc.loadFromDefault();
     if (options.context !== undefined) kc.setCurrentContext(options.context);
   } catch (err) {
+    // Without this, client-node falls back to http://localhost:8080 and the start retries it for kubernetes.startupRetry.
+    if (err instanceof NoKubeConfig) {
+      throw new PassError(
+        'PASS_KUBE_CONFIG',
+        'no Kubernetes configuration found: not in a cluster (KUBERNETES_SERVICE_HOST is unset), no $KUBECONFIG, no ~/.kube/config; set [kubernetes] kubeconfig = "FILE", or turn the Kubernetes source off',
+        { field: 'kubernetes.kubeconfig' },
+      );
+    }
     throw new PassError('PASS_KUBE_CONFIG', `cannot load the Kubernetes configuration: ${(err as Error).message}`, { field: 'kubernetes.kubeconfig', cause: err });
   }
   if (kc.getCurrentCluster() === null) {

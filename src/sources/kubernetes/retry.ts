@@ -150,7 +150,7 @@ export function startupVerdict(pending: readonly PendingSync[], waitedMs: number
     return new PassError(
       'PASS_KUBE_FORBIDDEN',
       `the Kubernetes API kept refusing access for ${formatDuration(retryMs)} after start (kubernetes.startupRetry): ${what.join('; ')}. ` +
-        `Check that the controller's ServiceAccount may ${(first.failure as RetriedFailure).verb} ${rbacResource(first.type)} (deploy/rbac.yaml)`,
+        `Check that the controller's ServiceAccount may ${(first.failure as RetriedFailure).verb} ${rbacResource(first.type)} (deploy/base/rbac.yaml)`,
       { field: 'kubernetes.startupRetry', cause: first.failure?.error },
     );
   }

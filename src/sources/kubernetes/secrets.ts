@@ -2,8 +2,8 @@
  * A small Secret client for one namespace: get, list by label, create, replace, delete, and a watch
  * of the Secrets with a label. Other stages (the ACME certificate store) use it through the
  * composition root; it knows nothing about what the Secrets hold. Needs, in that namespace: create,
- * update, delete (deploy/rbac.yaml, Role `passerelle-acme-secrets`) and the list + watch the source
- * already has; `get` needs the `get` verb, which deploy/rbac.yaml does not grant (nothing uses it).
+ * update, delete (deploy/base/rbac.yaml, Role `passerelle-acme-secrets`) and the list + watch the source
+ * already has; `get` needs the `get` verb, which deploy/base/rbac.yaml does not grant (nothing uses it).
  */
 
 import type { Logger } from '../../shared/logger.ts';

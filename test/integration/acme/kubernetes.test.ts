@@ -1,6 +1,6 @@
 /*
  * ACME state in Kubernetes Secrets, against a real kube-apiserver (test/kube/harness.ts) and a real
- * Pebble: two controllers (the controller ServiceAccount of deploy/rbac.yaml) share the store; only
+ * Pebble: two controllers (the controller ServiceAccount of deploy/base/rbac.yaml) share the store; only
  * the leader orders, the follower serves what the leader stored and picks up new certificates from
  * the watch; after a restart of both, no new order.
  */

@@ -13,6 +13,8 @@ import { freePort, startPebble } from './pebble.ts';
 import type { Pebble } from './pebble.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { Logger } from '../../../src/shared/logger.ts';
 import { chainsTo, configToml, FAST, httpsGet, ingressYaml, proxyPorts, servedChain, startEcho, startPasserelle, waitUntil } from './env.ts';
 
 const seedDir = path.resolve(import.meta.dirname, '../../../../shared/seed');
@@ -181,15 +183,22 @@ test("the seed's [acme] block (storageFile, onDemand, onHostRule, [[acme.domains
   });
   const seedToml = await readFile(path.join(seedDir, 'traefik.toml'), 'utf8');
   const block = seedToml.slice(seedToml.indexOf('[acme]'));
-  // Only what must change to run here: the CA, the trust for Pebble's own TLS certificate, a
-  // writable storage path, and the explicit acceptance of the CA's terms.
+  // Only what must change to run here: the CA, the trust for Pebble's own TLS certificate and a
+  // writable storage path. No acceptTermsOfService line: the CA's terms are agreed on the user's
+  // behalf, as Traefik did, and their URL is logged.
   const acmeBlock = block
-    .replace(/caServer = ".*"/, `caServer = "${pebble.directoryUrl}"\ncaBundle = "${pebble.caFile}"\nacceptTermsOfService = true`)
+    .replace(/caServer = ".*"/, `caServer = "${pebble.directoryUrl}"\ncaBundle = "${pebble.caFile}"`)
     .replace(/storageFile = ".*"/, `storageFile = "${path.join(dir, 'acme.json')}"`);
   assert.match(acmeBlock, /onHostRule = true/);
+  assert.doesNotMatch(acmeBlock, /acceptTermsOfService/);
   const seedIngress = await readFile(path.join(seedDir, 'ingress.yml'), 'utf8');
-  const running = await startPasserelle({ dir, toml: configToml({ dir, ports, pebble, acmeBlock }), yaml: seedIngress });
+  const logged = recordingLogger();
+  const running = await startPasserelle({ dir, toml: configToml({ dir, ports, pebble, acmeBlock }), yaml: seedIngress, logger: logged.logger });
   try {
+    const terms = (await (await undiciFetch(pebble.directoryUrl, { dispatcher: new Agent({ connect: { ca: await readFile(pebble.caFile, 'utf8') } }) })).json()) as { meta?: { termsOfService?: string } };
+    const tosUrl = terms.meta?.termsOfService;
+    assert.ok(tosUrl !== undefined, 'Pebble announces terms of service');
+    await waitUntil(() => logged.lines.some((l) => l.includes('terms of service') && l.includes(tosUrl)), 60_000, 'the terms of service URL logged');
     const manager = running.acme!.manager;
     const want = ['archifleks.net', 'seedbox.archifleks.net', 'tv.archifleks.net', 'torrents.archifleks.net', 'movies.archifleks.net'];
     await waitUntil(() => want.every((n) => manager.certificates().some((c) => c.names.includes(n))), 120_000, `certificates for ${want.join(', ')}`);
@@ -201,5 +210,50 @@ test("the seed's [acme] block (storageFile, onDemand, onHostRule, [[acme.domains
     await running.stop();
   }
 });
+
+test('acceptTermsOfService = false refuses the CA\'s terms explicitly: no account, no order, the cause says why', { timeout: 120_000 }, async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-acme-tos-'));
+  const ports = await proxyPorts();
+  const pebble = await startPebble({ dir, httpPort: ports.http, tlsPort: ports.https });
+  const echo = await startEcho('echo');
+  t.after(async () => {
+    await pebble.stop();
+    await echo.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const acmeBlock = `[acme]
+email = "ops@example.net"
+storage = "${path.join(dir, 'acme.json')}"
+onHostRule = true
+caServer = "${pebble.directoryUrl}"
+caBundle = "${pebble.caFile}"
+acceptTermsOfService = false
+`;
+  const yaml = ingressYaml({ echoPort: echo.port, groups: [['refused.example.test']], tls: true });
+  const running = await startPasserelle({ dir, toml: configToml({ dir, ports, pebble, acmeBlock }), yaml });
+  try {
+    const manager = running.acme!.manager;
+    await waitUntil(() => manager.state.backoff['refused.example.test']?.lastError !== undefined, 30_000, 'the refusal recorded');
+    const err = manager.state.backoff['refused.example.test']!.lastError!;
+    assert.match(err.detail, /terms of service \(.+\) and acceptTermsOfService = false refuses them/, JSON.stringify(err));
+    assert.match(err.cause, /acceptTermsOfService/);
+    assert.equal(manager.state.account?.url, undefined, 'no account registered');
+    assert.equal(manager.certificates().length, 0);
+  } finally {
+    await running.stop();
+  }
+});
+
+/** A logger that keeps every message with its fields, as one line each. */
+function recordingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const make = (bindings: Record<string, unknown>): Logger => {
+    const put = (obj: object, msg?: string): void => {
+      lines.push(`${msg ?? ''} ${JSON.stringify({ ...bindings, ...obj })}`);
+    };
+    return { debug: put, info: put, warn: put, error: put, child: (b) => make({ ...bindings, ...b }) };
+  };
+  return { logger: make({}), lines };
+}
 
 void freePort;

@@ -1,7 +1,7 @@
 /*
  * Several replicas behind a Service: the CA's validation request reaches a follower, not the
  * leader. Real kube-apiserver (test/kube/harness.ts, the controller ServiceAccount of
- * deploy/rbac.yaml) and real Pebble, whose HTTP-01 and TLS-ALPN-01 validations go to the
+ * deploy/base/rbac.yaml) and real Pebble, whose HTTP-01 and TLS-ALPN-01 validations go to the
  * FOLLOWER's ports only. The leader publishes its challenges in the `PREFIX-challenges` Secret
  * before telling the CA to validate; the follower answers from it; the Secret is gone after the
  * order. First HTTP-01, then (both replicas restarted with `challenge = "tls-alpn-01"`) TLS-ALPN-01.

@@ -15,7 +15,7 @@ export const translateOptions: TranslateOptions = {
   watchIngressWithoutClass: false,
 };
 
-/** A Kubernetes source authenticated as the controller's ServiceAccount (deploy/rbac.yaml). */
+/** A Kubernetes source authenticated as the controller's ServiceAccount (deploy/base/rbac.yaml). */
 export function controllerSource(cluster: Cluster, options: Partial<KubernetesSourceOptions> = {}): KubernetesSource {
   return new KubernetesSource({
     client: new KubeClient(loadKubeConfig({ kubeconfig: cluster.kubeconfig('controller') })),

@@ -28,7 +28,7 @@ describe('kubernetes source: status, Events, leader election', () => {
     await cluster.apply(ingressClass('passerelle', 'passerelle.dev/ingress-controller'));
     await cluster.apply(ingressClass('other', 'example.com/other-controller'));
     await cluster.apply(service('app', 'web', 8080));
-    // The publish Service, as in deploy/service.yaml but with an external IP (no cloud here).
+    // The publish Service, as in deploy/base/service.yaml but with an external IP (no cloud here).
     await cluster.apply(service('passerelle', 'passerelle', 8000, { externalIPs: ['203.0.113.10'] }));
   });
   after(async () => {
