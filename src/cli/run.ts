@@ -11,6 +11,8 @@ import { withStoredAcmeCertificates } from './acme.ts';
 import { createPreviewDriver, wireController } from './wire.ts';
 import type { WireOptions } from './wire.ts';
 import type { WebServer } from '../dashboard/server.ts';
+import type { StaticConfig } from '../config/schema.ts';
+import { reloadConfig } from './reload.ts';
 
 /** A running controller and how to stop it. */
 export interface RunningController {
@@ -20,6 +22,9 @@ export interface RunningController {
   readonly acme: AcmeWiring | undefined;
   /** The web server, when `[web]` is enabled. */
   readonly web: WebServer | undefined;
+  /** The configuration it started with. */
+  readonly config: StaticConfig;
+  readonly logger: Logger;
   stop(): Promise<void>;
 }
 
@@ -33,7 +38,7 @@ export type StartOptions = WireOptions;
  * (see `isPermanentStartFailure`).
  */
 export async function startController(flags: CliFlags, logger?: Logger, options: StartOptions = {}): Promise<RunningController> {
-  const { config, leadership, acme, driver: wired, controller, web, accessLog } = await wireController(flags, logger, options);
+  const { config, logger: log, leadership, acme, driver: wired, controller, web, accessLog } = await wireController(flags, logger, options);
   // Log rotation (logrotate's postrotate, as with Traefik): the access log file is reopened.
   const reopenAccessLog = (): void => accessLog?.reopen();
   if (accessLog !== undefined) process.on('SIGUSR1', reopenAccessLog);
@@ -69,6 +74,8 @@ export async function startController(flags: CliFlags, logger?: Logger, options:
     driver,
     acme,
     web,
+    config,
+    logger: log,
     async stop() {
       unsubscribeLeader?.();
       await acme?.manager.stop();
@@ -115,10 +122,23 @@ async function dryRun(flags: CliFlags, out: NodeJS.WritableStream): Promise<numb
 export async function runCommand(flags: CliFlags, out: NodeJS.WritableStream): Promise<number> {
   if (flags.dryRun) return dryRun(flags, out);
   const running = await startController(flags);
+  // SIGHUP reloads the configuration file; reloads run one after the other.
+  let live = running.config;
+  let reloading = Promise.resolve();
+  const onHangup = (): void => {
+    reloading = reloading
+      .then(async () => {
+        const outcome = await reloadConfig(flags, running.config, live, running.controller, running.logger);
+        if (outcome.status === 'applied') live = outcome.config;
+      })
+      .catch((err: unknown) => running.logger.error({ err, signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration failed; the running configuration is kept'));
+  };
+  process.on('SIGHUP', onHangup);
   await new Promise<void>((resolve) => {
     const onSignal = (): void => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHangup);
       void running.stop().then(resolve, resolve);
     };
     process.on('SIGTERM', onSignal);

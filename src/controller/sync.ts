@@ -131,9 +131,12 @@ export class Controller {
   #stopped = false;
   /** The error of the last failed sync and its stage (cleared by a sync that succeeds). */
   #lastFailure: { readonly stage: SyncStage; readonly err: unknown } | undefined;
+  /** The translation options in use: {@link ControllerOptions.translate}, then those of {@link setTranslate}. */
+  #translate: TranslateOptions;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
+    this.#translate = options.translate;
     this.#retryDelay = options.retryMs ?? 1000;
   }
 
@@ -167,6 +170,15 @@ export class Controller {
     if (this.#timer) clearTimeout(this.#timer);
     await this.#queue.idle();
     await this.#o.source.stop();
+  }
+
+  /**
+   * Uses new translation options (the configuration file reloaded) from the next sync on, and
+   * schedules that sync.
+   */
+  setTranslate(options: TranslateOptions): void {
+    this.#translate = options;
+    this.signal();
   }
 
   /** Schedules a sync: debounced, but never later than maxDelayMs after the first signal of a burst. */
@@ -206,7 +218,7 @@ export class Controller {
     const telemetry = this.#o.telemetry ?? noTelemetry;
     const syncStarted = performance.now();
     try {
-      const built = buildModel(this.#o.source, this.#o.translate);
+      const built = buildModel(this.#o.source, this.#translate);
       const model = this.#o.prepare === undefined ? built : this.#o.prepare(built, this.#o.source.snapshot());
       stage = 'diagnostics';
       this.#reportDiagnostics(model.diagnostics);

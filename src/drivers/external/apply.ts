@@ -21,6 +21,8 @@ import type { ApplyVia } from '../../shared/telemetry.ts';
 import { AcmeResponder } from './acme.ts';
 import { AuthResponder, usersByEntryPoint } from './auth.ts';
 import { keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
+import { checkWorkerReadable } from './readable.ts';
+import type { WorkerAccount } from './readable.ts';
 import { ManagedProcess } from './process.ts';
 import type { ProcessSpec } from './process.ts';
 import { loadRenderState, saveRenderState } from './state.ts';
@@ -93,6 +95,8 @@ export interface Dialect<S = unknown, L = unknown> {
    * worker-readable files are given to it and the work directory is made traversable.
    */
   readonly workerGroup?: number;
+  /** The account the workers run as (with {@link workerGroup}): worker-readable files are checked to be readable by it before any start or reload. */
+  readonly workerAccount?: WorkerAccount;
   /** Reads and compiles the templates again (the user's template folder changed); throws when they do not compile. */
   reloadTemplates(): void;
   /** The unix socket where the controller checks passwords the proxy cannot (HAProxy: `$apr1$`). */
@@ -366,6 +370,17 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     // The auth socket knows the new users before a configuration that relies on them serves.
     this.#auth?.setUsers(usersByEntryPoint(model));
     await writeAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
+    const account = this.#dialect.workerAccount;
+    if (account !== undefined) {
+      const readable = next.files.filter((f) => f.workerReadable === true).map((f) => path.join(this.workDir, f.path));
+      try {
+        await checkWorkerReadable(this.workDir, readable, account);
+      } catch (err) {
+        await restoreAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
+        if (this.#lastModel !== undefined) this.#auth?.setUsers(usersByEntryPoint(this.#lastModel));
+        throw err;
+      }
+    }
     const candidate = path.join(this.workDir, `.next-${next.main.path}`);
     await writeFile(candidate, next.main.content, { mode: 0o644 });
     const validateStarted = performance.now();

@@ -30,23 +30,27 @@ export interface NginxDriverOptions extends ExternalDriverOptions {
   readonly headersMoreModule?: string | false;
 }
 
-/** A worker account: names for the `user` directive, the gid for file ownership. */
-interface WorkerAccount {
+/** A worker account: names for the `user` directive, the gid for file ownership, uid and groups for the readability check. */
+interface NginxWorker {
   readonly user: string;
   readonly group: string;
   readonly gid: number;
+  readonly uid: number;
+  /** The primary group and the supplementary ones (nginx calls initgroups). */
+  readonly gids: readonly number[];
 }
 
 /** Looks an account and its primary group up in /etc/passwd and /etc/group. */
-function lookupAccount(user: string): WorkerAccount {
-  const field = (file: string, key: string, index: number): string[] | undefined => {
-    let text = '';
+function lookupAccount(user: string): NginxWorker {
+  const read = (file: string): string[] => {
     try {
-      text = readFileSync(file, 'utf8');
+      return readFileSync(file, 'utf8').split('\n');
     } catch {
-      return undefined;
+      return [];
     }
-    for (const line of text.split('\n')) {
+  };
+  const field = (file: string, key: string, index: number): string[] | undefined => {
+    for (const line of read(file)) {
       const parts = line.split(':');
       if (parts[index] === key) return parts;
     }
@@ -54,11 +58,17 @@ function lookupAccount(user: string): WorkerAccount {
   };
   const pw = field('/etc/passwd', user, 0);
   const gid = Number(pw?.[3]);
-  if (pw === undefined || !Number.isInteger(gid)) {
+  const uid = Number(pw?.[2]);
+  if (pw === undefined || !Number.isInteger(gid) || !Number.isInteger(uid)) {
     throw new PassError('PASS_NGINX_WORKER_USER', `nginx runs as root, so its workers run as "${user}", but /etc/passwd has no such user: create it or set the worker user`);
   }
   const group = field('/etc/group', String(gid), 2)?.[0] ?? String(gid);
-  return { user, group, gid };
+  const supplementary = read('/etc/group')
+    .map((line) => line.split(':'))
+    .filter((parts) => (parts[3] ?? '').split(',').includes(user))
+    .map((parts) => Number(parts[2]))
+    .filter((g) => Number.isInteger(g));
+  return { user, group, gid, uid, gids: [gid, ...supplementary] };
 }
 
 /** Child pids of a process (Linux /proc). */
@@ -98,7 +108,7 @@ export function nginxDialect(options: NginxDriverOptions): Dialect<undefined, un
       renderer = createNginxRenderer(options.templates);
     },
     stopSignal: 'SIGQUIT',
-    ...defined({ workerGroup: worker?.gid }),
+    ...defined({ workerGroup: worker?.gid, workerAccount: worker === undefined ? undefined : { user: worker.user, uid: worker.uid, gids: worker.gids } }),
     render(model, ctx) {
       const config = renderer.render(model, {
         workDir: ctx.workDir,
