@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { closest as closestWord } from '../shared/closest.ts';
 import { PassError } from '../shared/errors.ts';
 import { defined } from '../shared/optional.ts';
 import { deepFreeze } from '../config/load.ts';
@@ -73,37 +74,9 @@ const OPTIONS: Readonly<Record<string, { name: string; kind: Kind }>> = {
 /** Every option spelling, for `--help` and the "did you mean" of an unknown one. */
 export const OPTION_NAMES: readonly string[] = Object.keys(OPTIONS);
 
-/** Edit distance between two words (insertions, deletions, substitutions). */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let x = 1; x <= a.length; x++) {
-    const cur = [x];
-    for (let y = 1; y <= b.length; y++) {
-      const cost = a[x - 1] === b[y - 1] ? 0 : 1;
-      cur.push(Math.min((prev[y] ?? 0) + 1, (cur[y - 1] ?? 0) + 1, (prev[y - 1] ?? 0) + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
-}
-
 /** The known word closest to `word` (case-insensitive, at most 2 edits or a prefix of it), for a "did you mean" hint. */
 export function closest(word: string, known: readonly string[]): string | undefined {
-  const lower = word.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const k of known) {
-    const candidate = k.toLowerCase();
-    if (candidate === lower) return k;
-    const d = distance(lower, candidate);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = k;
-    }
-  }
-  if (best !== undefined) return best;
-  // `--dry` for `--dry-run`, `--kube` for `--kubernetes`.
-  return lower.length >= 4 ? known.find((k) => k.toLowerCase().startsWith(lower)) : undefined;
+  return closestWord(word, known, { prefix: true });
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {

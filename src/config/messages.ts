@@ -1,5 +1,6 @@
 /* Configuration diagnostics: a key's file, line and name, zod's issues in TOML words, "did you mean". */
 import type { z } from 'zod';
+import { closest } from '../shared/closest.ts';
 import type { PassCode } from '../shared/codes.ts';
 import { isPassCode } from '../shared/codes.ts';
 import type { Diagnostic, Severity } from '../shared/diagnostics.ts';
@@ -51,31 +52,7 @@ function expectedName(expected: string): string {
 
 /** The closest known key, for a "did you mean" hint. */
 export function suggest(key: string, known: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const k of known) {
-    if (k.toLowerCase() === lower) return k;
-    const d = distance(lower, k.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = k;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let x = 1; x <= a.length; x++) {
-    const cur = [x];
-    for (let y = 1; y <= b.length; y++) {
-      const cost = a[x - 1] === b[y - 1] ? 0 : 1;
-      cur.push(Math.min((prev[y] ?? 0) + 1, (cur[y - 1] ?? 0) + 1, (prev[y - 1] ?? 0) + cost));
-    }
-    prev = cur;
-  }
-  return prev[b.length] ?? 0;
+  return closest(key, known);
 }
 
 /** One diagnostic per problem zod found, with the file, line and key, in file order. */
