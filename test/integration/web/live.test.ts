@@ -7,17 +7,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEcho } from '../acme/env.ts';
 import { freePort } from '../acme/pebble.ts';
+import { start, stop } from './process.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 interface LiveEndpoint {
   readonly address: string;
@@ -67,22 +64,6 @@ spec: {controller: passerelle.dev/ingress-controller}
 `;
 }
 
-function start(args: string[]): { proc: ChildProcess; log: () => string } {
-  const proc = spawn(process.execPath, ['bin/passerelle.js', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout?.on('data', (c: Buffer) => (log += c.toString()));
-  proc.stderr?.on('data', (c: Buffer) => (log += c.toString()));
-  return { proc, log: () => log };
-}
-
-async function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** GET / on 127.0.0.1:port with `host` (fetch cannot set Host); resolves with the status. */
 function getStatus(port: number, host: string): Promise<number> {

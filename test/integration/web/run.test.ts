@@ -8,12 +8,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { start, stop } from './process.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WEB_PORT = 18080;
@@ -67,22 +67,6 @@ function assertNoSecret(where: string, body: string): void {
   assert.doesNotMatch(body, /PRIVATE KEY/, `${where}: a private key`);
 }
 
-function start(args: string[]): { proc: ChildProcess; log: () => string } {
-  const proc = spawn(process.execPath, ['bin/passerelle.js', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  proc.stdout?.on('data', (c: Buffer) => (log += c.toString()));
-  proc.stderr?.on('data', (c: Buffer) => (log += c.toString()));
-  return { proc, log: () => log };
-}
-
-async function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 for (const mode of ['native', 'haproxy', 'nginx'] as const) {
   test(`run --web (${mode}): /readyz 200 once the configuration is applied and the proxy answers; the API answers with the examples, behind basic auth, without secrets`, async (t) => {
