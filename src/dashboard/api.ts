@@ -14,7 +14,7 @@ import { explainRequest } from '../model/explain.ts';
 import type { Explanation } from '../model/explain.ts';
 import type { CertificateStatus } from '../acme/status.ts';
 import type { AcmeState } from '../acme/types.ts';
-import { registeredDomain } from '../acme/planner.ts';
+import { budgetLeft } from '../acme/planner.ts';
 import type { ControllerState } from '../controller/sync.ts';
 import { endpointKey } from '../drivers/types.ts';
 import type { EndpointLiveState } from '../drivers/types.ts';
@@ -305,20 +305,16 @@ function acmeStateOf(s: CertificateStatus): ApiAcmeState {
   };
 }
 
-/** Weekly budget left per registered domain that ACME wants or has issued for. */
+/** Weekly budget left per registered domain that ACME wants or has issued for (the planner's count). */
 function budgetOf(acme: AcmeView, now: Date): { domain: string; used: number; limit: number; left: number }[] {
-  const t = now.getTime();
-  const domains = new Set<string>();
-  for (const s of acme.statuses) for (const n of s.names) domains.add(registeredDomain(n));
-  const recent = acme.state.issuances.filter((r) => {
-    const at = Date.parse(r.at);
-    return !r.renewal && at > t - acme.windowMs && at <= t;
-  });
-  for (const r of recent) for (const n of r.names) domains.add(registeredDomain(n));
-  return [...domains].sort().map((domain) => {
-    const used = recent.filter((r) => r.names.some((n) => registeredDomain(n) === domain)).length;
-    return { domain, used, limit: acme.perDomainBudget, left: Math.max(0, acme.perDomainBudget - used) };
-  });
+  // Only the per-domain count is read from the budget here.
+  const budget = { windowMs: acme.windowMs, perRegisteredDomain: acme.perDomainBudget, duplicate: Number.POSITIVE_INFINITY };
+  return budgetLeft(budget, acme.state.issuances, acme.statuses.flatMap((s) => s.names), now).map(({ registeredDomain, remaining }) => ({
+    domain: registeredDomain,
+    used: acme.perDomainBudget - remaining,
+    limit: acme.perDomainBudget,
+    left: remaining,
+  }));
 }
 
 /**
