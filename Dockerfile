@@ -37,7 +37,9 @@ COPY bin ./bin
 COPY src ./src
 COPY templates ./templates
 # V8's heap sized for a 512 MiB limit (deploy/base/deployment.yaml explains the numbers).
+# TINI_SUBREAPER: with shareProcessNamespace (nginx-sidecar) the pause process is PID 1, not tini.
 ENV NODE_ENV=production \
+    TINI_SUBREAPER=1 \
     NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=16"
 # http, https (unprivileged: the Service maps 80 and 443), and [web] (probes, API, /metrics, dashboard).
 EXPOSE 8000 8443 8080

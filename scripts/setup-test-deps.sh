@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need when it is missing: Debian packages (haproxy, nginx,
-# openssl, curl) and the cached kube-apiserver/etcd build. Idempotent; quick when all is there.
+# openssl, curl, tini, chromium, prometheus) and the cached kube-apiserver/etcd build. Idempotent; quick when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,8 @@ dpkg -s libnginx-mod-http-headers-more-filter >/dev/null 2>&1 || need+=(libnginx
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # The metrics test (test/integration/metrics.test.ts) validates /metrics with promtool.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# The deploy pod test (test/integration/deploy/pods.test.ts) runs the image's entrypoint: tini.
+command -v tini >/dev/null 2>&1 || need+=(tini)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi

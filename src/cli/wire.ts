@@ -175,7 +175,8 @@ export function createDriver(config: StaticConfig, logger: Logger, hooks: Driver
   // haproxy and nginx share the apply pipeline (src/drivers/external); paths are already absolute.
   const external: ExternalDriverOptions = { ...common, workDir: p.workDir, reload: p.reload, gracePeriodMs: p.gracePeriod, logger, ...defined({ binary: p.binary, templates: p.templates }) };
   if (p.mode === 'haproxy') return { mode: 'haproxy', driver: createHaproxyDriver({ ...external, ...defined({ masterSocket: p.masterSocket }) }) };
-  return { mode: 'nginx', driver: createNginxDriver(external) };
+  // The stock nginx image of the sidecar pair has none of Debian's dynamic modules.
+  return { mode: 'nginx', driver: createNginxDriver({ ...external, ...(p.reload === 'sidecar' ? { headersMoreModule: false } : {}) }) };
 }
 
 /** A dry run answers no ACME token: with `[acme]`, the hook only tells the driver that the challenge path is forwarded. */

@@ -141,7 +141,7 @@ const entryPoint = z.strictObject({
     .max(65535)
     .optional()
     .describe(
-      'the port clients connect to, when a Service, load balancer or NAT in front maps it to the listening port (e.g. 443 to ":8443"): redirects to this entry point use it and requests through it get it as X-Forwarded-Port; default: the port of address',
+      'the port clients connect to, when a Service, load balancer or NAT in front maps it to the listening port (e.g. 443 to ":8443"): redirects to this entry point use it and requests through it get it as X-Forwarded-Port; default: 80, or 443 with tls, when [kubernetes] publishService names the Service in front, else the port of address',
     ),
   tls: z
     .strictObject({

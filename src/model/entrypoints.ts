@@ -14,6 +14,17 @@ function addressOf(name: string, ep: EntryPointConfig): ListenAddress {
 }
 
 /**
+ * The port clients connect to, when it is not the listening port: `publicPort`, else, behind the
+ * publish Service of `[kubernetes]` (which maps the scheme's standard port to the container port, as
+ * deploy/ does), 80 or 443. Undefined: clients connect to the listening port.
+ */
+function publicPortFor(config: StaticConfig, ep: StaticConfig['entryPoints'][string]): number | undefined {
+  if (ep.publicPort !== undefined) return ep.publicPort;
+  if (!config.kubernetes.enabled || config.kubernetes.publishService === undefined) return undefined;
+  return ep.tls === undefined ? 80 : 443;
+}
+
+/**
  * The entry points to serve: those in defaultEntryPoints, sorted by name, with their
  * middlewares (redirect before basic auth: the seed's http entry point has both and
  * the article shows a 302, so the redirect must win). A redirect goes to the target's `publicPort`
@@ -42,7 +53,7 @@ export function entryPointsFromConfig(config: StaticConfig): EntryPoint[] {
         entryPoint: targetName,
         scheme: target.tls ? 'https' : 'http',
         // The port clients reach the target on: behind a Service mapping 443 to 8443, 443.
-        port: target.publicPort ?? addressOf(targetName, target).port,
+        port: publicPortFor(config, target) ?? addressOf(targetName, target).port,
         status: ep.redirect.permanent ? 308 : 302,
       });
     }
@@ -56,10 +67,11 @@ export function entryPointsFromConfig(config: StaticConfig): EntryPoint[] {
       });
     }
     const trusted = ep.forwardedHeaders.trustedIPs;
+    const publicPort = publicPortFor(config, ep);
     return {
       name,
       address: addressOf(name, ep),
-      ...(ep.publicPort === undefined ? {} : { publicPort: ep.publicPort }),
+      ...(publicPort === undefined ? {} : { publicPort }),
       tls: ep.tls !== undefined,
       middlewares,
       timeouts: { ...ep.timeouts },

@@ -113,6 +113,24 @@ const cases: { name: string; toml: string; expect: EntryPoint[] }[] = [
       { name: 'b', address: { port: 8443 }, tls: true, middlewares: [] },
     ],
   },
+  {
+    name: 'publicPort unset behind the publish Service: 80 and 443, the ports such a Service maps',
+    toml: '[entryPoints.a]\naddress = ":8000"\nredirect.entryPoint = "b"\n[entryPoints.b]\naddress = ":8443"\ntls = {}\n[kubernetes]\nenabled = true\npublishService = "ingress/passerelle"',
+    expect: [
+      { name: 'a', address: { port: 8000 }, publicPort: 80, tls: false, middlewares: [{ kind: 'redirect', entryPoint: 'b', scheme: 'https', port: 443, status: 302 }] },
+      { name: 'b', address: { port: 8443 }, publicPort: 443, tls: true, middlewares: [] },
+    ],
+  },
+  {
+    name: 'publicPort set wins over the publish Service default',
+    toml: '[entryPoints.b]\naddress = ":8443"\npublicPort = 4443\ntls = {}\n[kubernetes]\nenabled = true\npublishService = "ingress/passerelle"',
+    expect: [{ name: 'b', address: { port: 8443 }, publicPort: 4443, tls: true, middlewares: [] }],
+  },
+  {
+    name: 'publishService with the Kubernetes source off: no default (nothing is in front)',
+    toml: '[entryPoints.b]\naddress = ":8443"\ntls = {}\n[kubernetes]\nenabled = false\npublishService = "ingress/passerelle"',
+    expect: [{ name: 'b', address: { port: 8443 }, tls: true, middlewares: [] }],
+  },
 ];
 for (const c of cases) {
   test(`entryPointsFromConfig: ${c.name}`, () => {

@@ -8,11 +8,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { parseConfig } from '../../../src/config/load.ts';
 import type { StaticConfig } from '../../../src/config/schema.ts';
 import type { KubeObject } from '../../../src/model/k8s.ts';
@@ -20,90 +17,8 @@ import { KubeApiError } from '../../../src/sources/kubernetes/client.ts';
 import { resourcePath } from '../../../src/sources/kubernetes/informer.ts';
 import { startCluster, typeOf } from '../../kube/harness.ts';
 import type { Cluster } from '../../kube/harness.ts';
-
-const root = path.resolve(import.meta.dirname, '../../..');
-const OVERLAYS = ['native', 'haproxy-sidecar', 'nginx-sidecar', 'web'] as const;
-type Overlay = (typeof OVERLAYS)[number];
-
-/** What `kubectl kustomize DIR` prints, from kubectl or a standalone kustomize (the tests never skip). */
-function kustomize(dir: string): KubeObject[] {
-  // scripts/setup-test-deps.sh builds this one; kubectl or a kustomize on PATH serve too.
-  const cached = path.join(process.env['XDG_CACHE_HOME'] ?? path.join(homedir(), '.cache'), 'passerelle/kustomize/v5.5.0/kustomize');
-  const tries: [string, string[]][] = [
-    [cached, ['build', dir]],
-    ['kubectl', ['kustomize', dir]],
-    ['kustomize', ['build', dir]],
-  ];
-  const failures: string[] = [];
-  for (const [bin, args] of tries) {
-    try {
-      const text = execFileSync(bin, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      return parseAllDocuments(text)
-        .map((d) => d.toJS() as KubeObject | null)
-        .filter((o): o is KubeObject => o !== null && typeof o === 'object');
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException & { stderr?: string };
-      if (e.code === 'ENOENT') {
-        failures.push(`${bin}: not installed`);
-        continue;
-      }
-      throw new Error(`${bin} ${args.join(' ')} failed: ${e.stderr ?? e.message}`, { cause: err });
-    }
-  }
-  throw new Error(`rendering deploy/ needs kustomize (scripts/setup-test-deps.sh builds it) or kubectl: ${failures.join('; ')}`);
-}
-
-// Loose views of the manifests: only the fields the checks read.
-interface Port {
-  readonly name?: string;
-  readonly containerPort: number;
-}
-interface Probe {
-  readonly httpGet?: { readonly path: string; readonly port: string | number };
-}
-interface Mount {
-  readonly name: string;
-  readonly mountPath: string;
-  readonly readOnly?: boolean;
-}
-interface Container {
-  readonly name: string;
-  readonly image: string;
-  readonly command?: readonly string[];
-  readonly args?: readonly string[];
-  readonly ports?: readonly Port[];
-  readonly readinessProbe?: Probe;
-  readonly livenessProbe?: Probe;
-  readonly volumeMounts?: readonly Mount[];
-  readonly securityContext?: { readonly readOnlyRootFilesystem?: boolean; readonly allowPrivilegeEscalation?: boolean };
-}
-interface Volume {
-  readonly name: string;
-  readonly configMap?: { readonly name: string };
-  readonly emptyDir?: object;
-}
-interface LabelSelector {
-  readonly matchLabels?: Readonly<Record<string, string>>;
-}
-interface PodSpec {
-  readonly shareProcessNamespace?: boolean;
-  readonly securityContext?: { readonly runAsUser?: number; readonly runAsGroup?: number; readonly runAsNonRoot?: boolean };
-  readonly containers: readonly Container[];
-  readonly volumes?: readonly Volume[];
-  readonly affinity?: { readonly podAntiAffinity?: { readonly preferredDuringSchedulingIgnoredDuringExecution?: readonly { readonly podAffinityTerm: { readonly labelSelector: LabelSelector; readonly topologyKey: string } }[] } };
-}
-interface Deployment extends KubeObject {
-  readonly spec: { readonly replicas: number; readonly selector: LabelSelector; readonly template: { readonly metadata: { readonly labels: Readonly<Record<string, string>> }; readonly spec: PodSpec } };
-}
-interface ServiceObject extends KubeObject {
-  readonly spec: { readonly selector?: Readonly<Record<string, string>>; readonly ports: readonly { readonly name?: string; readonly port: number; readonly targetPort?: string | number }[] };
-}
-
-function one<T extends KubeObject>(objs: readonly KubeObject[], kind: string, name: string): T {
-  const found = objs.filter((o) => o.kind === kind && o.metadata?.name === name);
-  assert.equal(found.length, 1, `one ${kind} ${name}`);
-  return found[0] as T;
-}
+import { OVERLAYS, dockerfile, kustomize, one, render, root } from './manifests.ts';
+import type { ConfigMapObject, Deployment, LabelSelector, ServiceObject } from './manifests.ts';
 
 function portOf(address: string): number {
   const m = /:(\d+)$/.exec(address);
@@ -114,24 +29,6 @@ function portOf(address: string): number {
 function subset(labels: Readonly<Record<string, string>> | undefined, of: Readonly<Record<string, string>>): boolean {
   return labels !== undefined && Object.keys(labels).length > 0 && Object.entries(labels).every(([k, v]) => of[k] === v);
 }
-
-/** The Dockerfile's targets and the uid:gid of its USER lines. */
-function dockerfile(): { targets: Set<string>; users: Set<string> } {
-  const text = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
-  const targets = new Set([...text.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1] ?? ''));
-  const users = new Set([...text.matchAll(/^USER\s+(\S+)/gim)].map((m) => m[1] ?? '').filter((u) => u !== 'root'));
-  return { targets, users };
-}
-
-const rendered = new Map<Overlay, KubeObject[]>();
-const render = (o: Overlay): KubeObject[] => {
-  let objs = rendered.get(o);
-  if (objs === undefined) {
-    objs = kustomize(path.join('deploy/overlays', o));
-    rendered.set(o, objs);
-  }
-  return objs;
-};
 
 test('deploy/overlays holds the four overlays, and kubectl apply -k deploy/ is the native one', () => {
   assert.deepEqual(readdirSync(path.join(root, 'deploy/overlays')).sort(), [...OVERLAYS].sort());
@@ -156,7 +53,7 @@ for (const overlay of OVERLAYS) {
     assert.ok(configMount?.readOnly === true, `${path.dirname(configFile)} is a read-only mount`);
     const cmName = volumes.get(configMount.name)?.configMap?.name;
     assert.ok(cmName !== undefined, 'the configuration comes from a ConfigMap');
-    const cm = one<KubeObject & { data: Record<string, string> }>(objs, 'ConfigMap', cmName);
+    const cm = one<ConfigMapObject>(objs, 'ConfigMap', cmName);
     const toml = cm.data[path.basename(configFile)];
     assert.equal(typeof toml, 'string', `ConfigMap ${cmName} has ${path.basename(configFile)}`);
     const config: StaticConfig = parseConfig(toml ?? '', configFile);
