@@ -1,4 +1,5 @@
 import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
+import type { RoutePolicy } from './policy.ts';
 
 /** An htpasswd user: the name and the hash as written (`$apr1$`, `$2y$`/`$2a$`/`$2b$`, `{SHA}`). */
 export interface HtpasswdUser {
@@ -119,6 +120,8 @@ export interface Route {
   readonly source: ObjectRef;
   /** The field of that Ingress, e.g. `spec.rules[0].http.paths[0]`. */
   readonly field: string;
+  /** What the Ingress's annotations ask of this route (absent: nothing). */
+  readonly policy?: RoutePolicy;
 }
 
 export type HostKind = 'exact' | 'wildcard' | 'any';

@@ -47,12 +47,14 @@ export const CODES = {
   PASS_INGRESS_BAD_PATH_TYPE: 'an Ingress pathType is missing (networking.k8s.io/v1) or not Exact, Prefix or ImplementationSpecific; the path is skipped',
   PASS_INGRESS_CONFLICT: 'warning: a host and path, the default backend, or a host\'s certificate is already set by an older Ingress; this one is ignored',
   PASS_INGRESS_EXTERNAL_NAME: 'warning: the backend Service is of type ExternalName, which is not supported; the route answers 503',
+  PASS_INGRESS_MISSING_AUTH_SECRET: 'the basic-auth Secret an Ingress names (auth-secret) does not exist or has no usable user; its routes answer 503 rather than serve without the password',
   PASS_INGRESS_MISSING_SECRET: 'the TLS Secret of an Ingress does not exist; its hosts use the default certificate (a warning when ACME issues it)',
   PASS_INGRESS_MISSING_SERVICE: 'the backend Service does not exist; the route answers 503 until it does',
   PASS_INGRESS_UNKNOWN_PORT: 'the backend Service has no TCP port of that number or name; the route answers 503',
   PASS_INGRESS_UNREADABLE: 'an Ingress could not be read at all (an unexpected failure on this object); it is left out, the rest is served',
   PASS_INGRESS_UNSUPPORTED_BACKEND: 'warning: a resource backend, which is not supported; the backend is ignored',
   PASS_OBJECT_INVALID: 'an object (Ingress, Service, EndpointSlice, Secret, ...) has malformed metadata or a field of the wrong shape; it or that part is left out',
+  PASS_SECRET_BAD_AUTH_USER: 'warning: a user of a basic-auth Secret is refused (no name, or a hash that cannot be checked safely); the other users still work',
   PASS_SECRET_BAD_TLS: 'a Secret used for TLS is not of type kubernetes.io/tls or lacks a PEM tls.crt chain or an unencrypted PEM tls.key',
 
   // File source (src/sources/file/)

@@ -275,9 +275,14 @@ export class Harness {
 
   /** Creates the driver and registers the cleanup on the test. */
   static async create(t: TestContext, settings: DriverSettings = {}): Promise<Harness> {
-    const h = new Harness(await driverFactory()(settings));
+    const h = await Harness.start(settings);
     t.after(() => h.close());
     return h;
+  }
+
+  /** Creates the driver for a whole file (the caller closes it, e.g. in `after`). */
+  static async start(settings: DriverSettings = {}): Promise<Harness> {
+    return new Harness(await driverFactory()(settings));
   }
 
   /** Starts an echo upstream owned by this harness. */

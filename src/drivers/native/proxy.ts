@@ -13,7 +13,10 @@ import { clientAddress, dropNames, forwardedElement, rawResponseHeaders, scanReq
 import type { RequestHeaders } from './headers.ts';
 import type { ListenerContext, ProxyRequest, ProxyResponse } from './listeners.ts';
 import type { BasicAuthCache, Verdict } from './middlewares.ts';
+import type { CompiledPolicy } from './policy.ts';
+import type { Route } from '../../model/types.ts';
 import { runMiddlewares } from './middlewares.ts';
+import { policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from './policy.ts';
 import type { CompiledEntryPoint, Router } from './router.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
 
@@ -286,6 +289,12 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     trace.route = result.route;
     trace.backend = result.backendId;
   }
+  const policy = result.policy;
+  const target = policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, h, read, policy, result.modelRoute);
+  if (typeof target !== 'string') {
+    sendVerdict(res, target);
+    return;
+  }
   if (backend === undefined || backend.cycle.length === 0) {
     const cause = backend === undefined ? unavailableCause(undefined) : backend.unavailable;
     if (trace !== undefined) trace.error = cause;
@@ -295,8 +304,48 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     return;
   }
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
-  const exchange = new Exchange(state, req, r, backend, h, read.target, result.route, trace);
+  const extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https');
+  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders);
   exchange.start();
+}
+
+/**
+ * Runs a route's policy on a request: an answer to send instead (redirect, 403, 401, 413, 503), or
+ * the target the backend receives, with the policy's request headers set in `h.out`.
+ */
+export function applyRoutePolicy(
+  state: ProxyState,
+  listener: ListenerContext,
+  ep: CompiledEntryPoint,
+  req: ProxyRequest,
+  h: RequestHeaders,
+  read: ReadRequest,
+  policy: CompiledPolicy,
+  route: Route | undefined,
+): Verdict | string {
+  const length = req.headers['content-length'];
+  const verdict = runPolicy(
+    policy,
+    {
+      tls: listener.proto === 'https',
+      host: h.host,
+      path: read.path,
+      target: read.target,
+      client: policyClient(ep.trusted, clientAddress(req.socket.remoteAddress), h.xForwardedFor),
+      authorization: h.authorization,
+      contentLength: length === undefined ? undefined : Number(length),
+    },
+    state.authCache,
+  );
+  if (verdict !== undefined) return verdict;
+  const request = policy.policy.headers?.request;
+  const vhost = policy.policy.upstream?.vhost;
+  if (request !== undefined || vhost !== undefined) {
+    const extra = [...Object.entries(request ?? {}).flat(), ...(vhost === undefined ? [] : ['host', vhost])];
+    dropNames(h.out, extra.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+    h.out.push(...extra);
+  }
+  return route === undefined ? read.target : rewriteTarget(policy.policy, route, read.path, read.target);
 }
 
 /** A request body that pauses longer than `ms` gets 408 (when nothing was answered yet) and the connection cut. */
@@ -331,8 +380,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   #started = false;
   #clientGone = false;
 
-  constructor(state: ProxyState, req: ProxyRequest, res: Res, backend: CompiledBackend, h: RequestHeaders, target: string, route: string, trace: Trace | undefined) {
+  readonly #extraHeaders: readonly string[] | undefined;
+
+  constructor(state: ProxyState, req: ProxyRequest, res: Res, backend: CompiledBackend, h: RequestHeaders, target: string, route: string, trace: Trace | undefined, extraHeaders: readonly string[] | undefined) {
     this.#state = state;
+    this.#extraHeaders = extraHeaders;
     this.#res = res;
     this.#backend = backend;
     this.#route = route;
@@ -382,7 +434,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#started = true;
     this.#backend.upstreams[this.#index]!.answered = true;
     this.#resumeUpstream = resume;
-    this.#res.writeHead(statusCode, rawResponseHeaders(raw, SERVER));
+    const headers = rawResponseHeaders(raw, SERVER);
+    this.#res.writeHead(statusCode, this.#extraHeaders === undefined ? headers : setHeaders(headers, this.#extraHeaders));
     return true;
   }
 

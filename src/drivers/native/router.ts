@@ -1,9 +1,12 @@
 import { normalizeHost, pathMatches } from '../../model/match.ts';
-import { BlockList, isIPv6 } from 'node:net';
+import type { BlockList } from 'node:net';
+import { addressList } from './addresses.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import type { ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
 import type { CompiledMiddleware } from './middlewares.ts';
 import { compileMiddlewares } from './middlewares.ts';
+import { compilePolicy } from './policy.ts';
+import type { CompiledPolicy } from './policy.ts';
 import type { CompiledBackend } from './balance.ts';
 import { compileBackend } from './balance.ts';
 import type { UpstreamRegistry } from './upstream.ts';
@@ -31,25 +34,12 @@ export interface CompiledEntryPoint {
   readonly forwardedPort: string;
 }
 
-/** The trusted client ranges of an entry point as a BlockList (node:net), or undefined when none. */
-export function trustedList(ranges: readonly string[] | undefined): BlockList | undefined {
-  if (ranges === undefined || ranges.length === 0) return undefined;
-  const list = new BlockList();
-  for (const r of ranges) {
-    const [ip = '', prefix] = r.split('/');
-    const family = isIPv6(ip) ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(ip, family);
-    else list.addSubnet(ip, Number(prefix), family);
-  }
-  return list;
-}
-
 /** Compiles an entry point for a listener. */
 export function compileEntryPoint(ep: EntryPoint): CompiledEntryPoint {
   return {
     entryPoint: ep,
     middlewares: compileMiddlewares(ep.middlewares),
-    trusted: trustedList(ep.trustedIPs),
+    trusted: addressList(ep.trustedIPs),
     timeouts: ep.timeouts ?? DEFAULT_CLIENT_TIMEOUTS,
     forwardedPort: String(publicPortOf(ep)),
   };
@@ -69,6 +59,9 @@ export type RouteResult =
       readonly backendId: string;
       /** The route as access logs name it: `"host path pathType"`, or the backend id for the default backend. */
       readonly route: string;
+      /** The model's route (undefined for the default backend) and its compiled policy, when it has one. */
+      readonly modelRoute: Route | undefined;
+      readonly policy: CompiledPolicy | undefined;
     }
   | { readonly found: false };
 
@@ -94,7 +87,14 @@ export class Router {
     this.backends = backends;
 
     // One result per route, built here: resolving still allocates nothing.
-    const resultFor = (backendId: string, route: string): RouteResult => ({ found: true, backend: backends.get(backendId), backendId, route });
+    const resultFor = (backendId: string, route: string, modelRoute?: Route): RouteResult => ({
+      found: true,
+      backend: backends.get(backendId),
+      backendId,
+      route,
+      modelRoute,
+      policy: modelRoute?.policy === undefined ? undefined : compilePolicy(modelRoute.policy, model),
+    });
 
     this.#exact = new Map();
     this.#wildcard = new Map();
@@ -102,7 +102,7 @@ export class Router {
     for (const vhost of model.virtualHosts) {
       const compiled: CompiledVirtualHost = {
         vhost,
-        routes: vhost.routes.map((route) => ({ route, result: resultFor(route.backend, routeName(vhost.host, route.path, route.pathType)) })),
+        routes: vhost.routes.map((route) => ({ route, result: resultFor(route.backend, routeName(vhost.host, route.path, route.pathType), route) })),
       };
       // The first of equal patterns wins, as selectVirtualHost scans in order.
       if (vhost.kind === 'exact') {

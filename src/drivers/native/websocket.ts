@@ -9,7 +9,7 @@ import { scanRequestHeaders } from './headers.ts';
 import type { ListenerContext } from './listeners.ts';
 import { runMiddlewares } from './middlewares.ts';
 import type { Verdict } from './middlewares.ts';
-import { addForwardedHeaders, currentEntryPoint, readRequest } from './proxy.ts';
+import { addForwardedHeaders, applyRoutePolicy, currentEntryPoint, readRequest } from './proxy.ts';
 import type { ProxyState } from './proxy.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -42,10 +42,12 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   if (verdict !== undefined) return rawVerdict(socket, verdict);
   const result = router.resolve(h.host, read.path);
   if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');
+  const target = result.policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, h, read, result.policy, result.modelRoute);
+  if (typeof target !== 'string') return rawVerdict(socket, target);
   const backend = result.backend;
   if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, `Service Unavailable: ${backend === undefined ? unavailableCause(undefined) : backend.unavailable}\n`);
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
-  let lines = `${req.method ?? 'GET'} ${read.target} HTTP/1.1\r\n`;
+  let lines = `${req.method ?? 'GET'} ${target} HTTP/1.1\r\n`;
   const out = h.out;
   for (let i = 0; i < out.length; i += 2) lines += `${out[i]!}: ${out[i + 1]!}\r\n`;
   const request = Buffer.concat([Buffer.from(`${lines}connection: upgrade\r\n\r\n`, 'latin1'), head]);

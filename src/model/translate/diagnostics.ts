@@ -18,6 +18,8 @@ export const Codes = {
   badTls: 'PASS_SECRET_BAD_TLS',
   endpointFqdn: 'PASS_ENDPOINTSLICE_FQDN',
   internal: 'PASS_INGRESS_UNREADABLE',
+  badAuthUser: 'PASS_SECRET_BAD_AUTH_USER',
+  missingAuthSecret: 'PASS_INGRESS_MISSING_AUTH_SECRET',
 } as const satisfies Record<string, PassCode>;
 
 /** Reports findings about one object. */

@@ -17,6 +17,9 @@ import { parseIngress } from './ingress.ts';
 import type { BackendRef, ParsedIngress } from './ingress.ts';
 import { compareText, isRecord, readHeader, showValue } from './object.ts';
 import { createSecretReader } from './tls.ts';
+import type { SecretReader } from './tls.ts';
+import { readAnnotations } from '../annotations/index.ts';
+import type { RoutePolicy } from '../policy.ts';
 
 export { isOurIngress } from './class.ts';
 export type { ClassDecision, ClassOptions } from './class.ts';
@@ -33,6 +36,41 @@ export interface TranslateOptions extends ClassOptions {
   /** Extra `kubernetes.io/ingress.class` values accepted, e.g. `["traefik"]`. */
   readonly classAliases: readonly string[];
   readonly watchIngressWithoutClass: boolean;
+  /** Plain HTTP to the routes of an Ingress with TLS redirects to https unless it says otherwise (ingress-nginx's `ssl-redirect`); default true. */
+  readonly sslRedirect?: boolean;
+}
+
+/** Access policies: when one cannot be honoured, the route is denied rather than served open. */
+const ACCESS_POLICIES = new Set(['basicAuth', 'externalAuth', 'allowSourceRange']);
+
+/**
+ * The policy of an Ingress's routes from its annotations, with the Secret references resolved; each
+ * finding that is a problem becomes a diagnostic on the annotation. Undefined: no policy.
+ */
+function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolean): RoutePolicy | undefined {
+  const h = ing.header;
+  const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: sslRedirect && ing.tls.length > 0 });
+  let denied: string | undefined;
+  for (const f of result.findings) {
+    if (f.code === undefined) continue;
+    const field = `metadata.annotations['${f.annotation}']`;
+    if (f.status === 'unsupported') h.reporter.warning(f.code, field, f.note);
+    else h.reporter.error(f.code, field, f.note);
+    if (f.status === 'invalid' && f.policy !== undefined && ACCESS_POLICIES.has(f.policy)) denied ??= `${f.annotation} is invalid`;
+  }
+  let policy: RoutePolicy = result.policy;
+  const auth = result.refs.authSecret;
+  if (auth !== undefined) {
+    const read = secrets.readAuth(auth.namespace, auth.name, auth.form);
+    const field = `metadata.annotations['${auth.annotation}']`;
+    if (read.ok) policy = { ...policy, basicAuth: { realm: auth.realm, users: read.users, secret: `${auth.namespace}/${auth.name}` } };
+    else {
+      h.reporter.error(Codes.missingAuthSecret, field, `${read.message}; the routes of this Ingress answer 503 until it does`);
+      denied ??= `the basic-auth Secret ${auth.namespace}/${auth.name} is not usable`;
+    }
+  }
+  if (denied !== undefined) policy = { ...policy, denied };
+  return Object.keys(policy).length === 0 ? undefined : policy;
 }
 
 interface VhostBuild {
@@ -154,6 +192,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     const report = ing.header.reporter;
     const ref = ing.header.ref;
     const key = refKey(ref);
+    const policy = policyOf(ing, secrets, options.sslRedirect ?? true);
     for (const rule of ing.rules) {
       if (rule.paths.length === 0) continue;
       let vh = vhosts.get(rule.host);
@@ -171,7 +210,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
           continue;
         }
         const backend = useBackend(ing, p.backend, resolver, used);
-        claim(vh, { path, pathType: p.pathType, backend: backend.id, source: ref, field: p.field });
+        claim(vh, { path, pathType: p.pathType, backend: backend.id, source: ref, field: p.field, ...defined({ policy }) });
       }
     }
   }

@@ -1,4 +1,4 @@
-/* Reading of `kubernetes.io/tls` Secrets into PEM certificate and key. */
+/* Reading of Secrets: `kubernetes.io/tls` into PEM certificate and key, basic-auth ones into users. */
 
 import { Buffer } from 'node:buffer';
 import type { PassCode } from '../../shared/codes.ts';
@@ -7,6 +7,8 @@ import type { DiagnosticList } from './diagnostics.ts';
 import { isRecord, readHeader, showValue } from './object.ts';
 import type { ObjectHeader } from './object.ts';
 import type { ObjectRef } from '../../shared/diagnostics.ts';
+import { parseHtpasswdLine } from '../../config/htpasswd.ts';
+import type { HtpasswdUser } from '../types.ts';
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
@@ -60,9 +62,17 @@ function secretValue(h: ObjectHeader, key: string): { value?: string; field: str
   return decoded === undefined ? { field, problem: 'is not valid base64' } : { value: decoded, field };
 }
 
-/** Reads TLS Secrets by namespace and name; a bad Secret is reported once, on itself. */
+/** The users of a basic-auth Secret (ingress-nginx's `auth-file` or `auth-map` form). */
+export type AuthSecret = { readonly ok: true; readonly users: readonly HtpasswdUser[] } | { readonly ok: false; readonly message: string };
+
+/** Reads Secrets by namespace and name; a bad Secret is reported once, on itself. */
 export interface SecretReader {
   read(namespace: string, name: string): TlsSecret;
+  /**
+   * A basic-auth Secret: `auth-file` (key `auth`, htpasswd lines) or `auth-map` (one key per user,
+   * its value the hash). Lines with a hash that cannot be checked safely are skipped with the reason.
+   */
+  readAuth(namespace: string, name: string, form: 'auth-file' | 'auth-map'): AuthSecret;
 }
 
 /** Indexes the Secrets of a snapshot (reporting malformed metadata) for TLS lookups. */
@@ -94,7 +104,33 @@ export function createSecretReader(secrets: readonly unknown[], diags: Diagnosti
     return { ok: true, certPem: crt.value, keyPem: key.value, ref: h.ref };
   }
 
+  function readAuth(namespace: string, name: string, form: 'auth-file' | 'auth-map'): AuthSecret {
+    const h = index.get(`${namespace}/${name}`);
+    if (h === undefined) return { ok: false, message: `Secret ${namespace}/${name} does not exist` };
+    const lines: { line: string; field: string }[] = [];
+    if (form === 'auth-file') {
+      const auth = secretValue(h, 'auth');
+      if (auth.value === undefined) return { ok: false, message: `Secret ${namespace}/${name} ${auth.field} ${auth.problem ?? 'is missing'} (auth-file: htpasswd lines under the key "auth")` };
+      for (const line of auth.value.split(/\r?\n/)) if (line.trim() !== '' && !line.startsWith('#')) lines.push({ line, field: auth.field });
+    } else {
+      const data = { ...(isRecord(h.body['data']) ? h.body['data'] : {}), ...(isRecord(h.body['stringData']) ? h.body['stringData'] : {}) };
+      for (const user of Object.keys(data).sort()) {
+        const v = secretValue(h, user);
+        if (v.value !== undefined) lines.push({ line: `${user}:${v.value.trim()}`, field: v.field });
+      }
+    }
+    const users: HtpasswdUser[] = [];
+    for (const { line, field } of lines) {
+      const parsed = parseHtpasswdLine(line);
+      if (typeof parsed === 'string') h.reporter.warning(Codes.badAuthUser, field, `${parsed}; this user is skipped`);
+      else users.push(parsed);
+    }
+    if (users.length === 0) return { ok: false, message: `Secret ${namespace}/${name} has no usable user` };
+    return { ok: true, users };
+  }
+
   return {
+    readAuth,
     read(namespace, name) {
       const id = `${namespace}/${name}`;
       let res = cache.get(id);

@@ -1,0 +1,79 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addressList } from '../../src/drivers/native/addresses.ts';
+import { BasicAuthCache } from '../../src/drivers/native/middlewares.ts';
+import { compilePolicy, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from '../../src/drivers/native/policy.ts';
+import type { PolicyRequest } from '../../src/drivers/native/policy.ts';
+import type { RewritePolicy, RoutePolicy } from '../../src/model/policy.ts';
+import type { EntryPoint, PathType, Route, RoutingModel } from '../../src/model/types.ts';
+
+const ep = (name: string, port: number, tls: boolean, publicPort?: number): EntryPoint => ({ name, address: { port }, tls, middlewares: [], ...(publicPort === undefined ? {} : { publicPort }) });
+const MODEL: RoutingModel = { entryPoints: [ep('http', 8000, false, 80), ep('https', 8443, true, 443)], virtualHosts: [], backends: {}, certificates: [], diagnostics: [] };
+const route = (path: string, pathType: PathType = 'Prefix'): Route => ({ path, pathType, backend: 'default/b:80', source: { kind: 'Ingress', name: 'x', namespace: 'default' }, field: 'spec' });
+const req = (over: Partial<PolicyRequest> = {}): PolicyRequest => ({ tls: false, host: 'a.test', path: '/', target: '/', client: '192.0.2.9', authorization: undefined, contentLength: undefined, ...over });
+
+const rewrites: readonly { name: string; rewrite: RewritePolicy; route: Route; path: string; query?: string; expect: string }[] = [
+  { name: 'prefix-target-keeps-the-rest', rewrite: { kind: 'prefix', target: '/v2' }, route: route('/api'), path: '/api/users', query: '?id=1', expect: '/v2/users?id=1' },
+  { name: 'prefix-target-exact-match', rewrite: { kind: 'prefix', target: '/v2' }, route: route('/api'), path: '/api', expect: '/v2' },
+  { name: 'prefix-target-with-slash', rewrite: { kind: 'prefix', target: '/v2/' }, route: route('/api'), path: '/api/users', expect: '/v2/users' },
+  { name: 'prefix-target-root-route', rewrite: { kind: 'prefix', target: '/app' }, route: route('/'), path: '/x/y', expect: '/app/x/y' },
+  { name: 'strip-prefix', rewrite: { kind: 'strip-prefix' }, route: route('/strip'), path: '/strip/a/b', query: '?q', expect: '/a/b?q' },
+  { name: 'strip-prefix-to-root', rewrite: { kind: 'strip-prefix' }, route: route('/strip'), path: '/strip', expect: '/' },
+  { name: 'strip-prefix-exact-route', rewrite: { kind: 'strip-prefix' }, route: route('/only', 'Exact'), path: '/only', expect: '/' },
+  { name: 'replace-path-keeps-query', rewrite: { kind: 'replace-path', path: '/fixed' }, route: route('/r'), path: '/r/any', query: '?z=1', expect: '/fixed?z=1' },
+  { name: 'regex-groups', rewrite: { kind: 'regex', pattern: '^/something(/|$)(.*)', target: '/$2' }, route: route('/something'), path: '/something/new', expect: '/new' },
+  { name: 'regex-no-match-keeps-target', rewrite: { kind: 'regex', pattern: '^/other', target: '/x' }, route: route('/a'), path: '/a/b', expect: '/a/b' },
+];
+for (const c of rewrites) {
+  test(`rewriteTarget: ${c.name}`, () => {
+    assert.equal(rewriteTarget({ rewrite: c.rewrite }, c.route, c.path, c.path + (c.query ?? '')), c.expect);
+  });
+}
+
+test('policyClient: the peer unless it is a trusted proxy; then the right-most untrusted X-Forwarded-For hop', () => {
+  const trusted = addressList(['10.0.0.0/8']);
+  assert.equal(policyClient(undefined, '10.0.0.1', '192.0.2.1'), '10.0.0.1');
+  assert.equal(policyClient(trusted, '192.0.2.50', '10.9.9.9'), '192.0.2.50', 'an untrusted peer cannot claim an address');
+  assert.equal(policyClient(trusted, '10.0.0.1', '198.51.100.7, 192.0.2.1, 10.0.0.2'), '192.0.2.1');
+  assert.equal(policyClient(trusted, '10.0.0.1', 'garbage, 10.0.0.2'), '10.0.0.1', 'an unreadable hop stops the walk at the peer');
+  assert.equal(policyClient(trusted, '10.0.0.1', undefined), '10.0.0.1');
+});
+
+test('setHeaders replaces same-named headers (any case) and appends the rest', () => {
+  assert.deepEqual(setHeaders(['Server', 'x', 'X-Frame-Options', 'SAMEORIGIN'], ['x-frame-options', 'DENY']), ['Server', 'x', 'x-frame-options', 'DENY']);
+  const same = ['a', '1'];
+  assert.equal(setHeaders(same, []), same);
+});
+
+test('runPolicy: phase order — denied, redirect, sslRedirect (plain only), appRoot, allowlist, basic auth, body size', () => {
+  const cache = new BasicAuthCache();
+  const run = (policy: RoutePolicy, over: Partial<PolicyRequest> = {}): number | undefined => runPolicy(compilePolicy(policy, MODEL), req(over), cache)?.status;
+  assert.equal(run({ denied: 'x', redirect: { url: 'https://e.test/', status: 301 } }), 503);
+  assert.equal(run({ redirect: { url: 'https://e.test/', status: 307 }, allowSourceRange: ['10.0.0.0/8'] }), 307);
+  assert.equal(run({ sslRedirect: { status: 308 }, allowSourceRange: ['10.0.0.0/8'] }), 308);
+  assert.equal(run({ sslRedirect: { status: 308 }, allowSourceRange: ['10.0.0.0/8'] }, { tls: true }), 403);
+  assert.equal(run({ appRoot: '/app' }, { path: '/' }), 302);
+  assert.equal(run({ appRoot: '/app' }, { path: '/x' }), undefined);
+  assert.equal(run({ allowSourceRange: ['192.0.2.0/24'] }), undefined);
+  assert.equal(run({ basicAuth: { realm: 'r', users: [{ user: 'u', hash: '{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=' }], secret: 'default/s' } }), 401);
+  const auth = `Basic ${Buffer.from('u:test').toString('base64')}`;
+  assert.equal(run({ basicAuth: { realm: 'r', users: [{ user: 'u', hash: '{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=' }], secret: 'default/s' } }, { authorization: auth }), undefined);
+  assert.equal(run({ limits: { maxBodyBytes: 10 } }, { contentLength: 11 }), 413);
+  assert.equal(run({ limits: { maxBodyBytes: 10 } }, { contentLength: 10 }), undefined);
+  assert.equal(run({ limits: { maxBodyBytes: 0 } }, { contentLength: 1e9 }), undefined, '0: no limit');
+});
+
+test('runPolicy sslRedirect: the Location uses the TLS entry point public port (none when 443)', () => {
+  const v = runPolicy(compilePolicy({ sslRedirect: { status: 308 } }, MODEL), req({ host: 'a.test', target: '/p?q=1' }), new BasicAuthCache());
+  assert.equal(v?.headers['location'], 'https://a.test/p?q=1');
+  const odd: RoutingModel = { ...MODEL, entryPoints: [ep('http', 80, false), ep('https', 8443, true)] };
+  assert.equal(runPolicy(compilePolicy({ sslRedirect: { status: 301 } }, odd), req({ target: '/' }), new BasicAuthCache())?.headers['location'], 'https://a.test:8443/');
+  const noTls: RoutingModel = { ...MODEL, entryPoints: [ep('http', 80, false)] };
+  assert.equal(runPolicy(compilePolicy({ sslRedirect: { status: 308 } }, noTls), req(), new BasicAuthCache()), undefined, 'no TLS entry point: nothing to redirect to');
+});
+
+test('responseHeadersFor: HSTS only over TLS', () => {
+  const p = compilePolicy({ hsts: { maxAgeSeconds: 60, includeSubdomains: false, preload: true }, headers: { response: { 'X-A': '1' } } }, MODEL);
+  assert.deepEqual(responseHeadersFor(p, false), ['X-A', '1']);
+  assert.deepEqual(responseHeadersFor(p, true), ['X-A', '1', 'strict-transport-security', 'max-age=60; preload']);
+});
