@@ -238,7 +238,7 @@ const kubernetes = z
     classAliases: z
       .array(z.string().min(1))
       .default(['traefik'])
-      .describe('kubernetes.io/ingress.class annotation values also served'),
+      .describe('other classes also served: kubernetes.io/ingress.class annotation values, and spec.ingressClassName values (e.g. "nginx" to run beside ingress-nginx during a migration; their status is left to the other controller)'),
     watchIngressWithoutClass: z.boolean().default(false).describe('also serve Ingresses with no class'),
     publishService: z
       .string()

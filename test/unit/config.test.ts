@@ -395,7 +395,7 @@ test('describeConfig documents every table and key with its default', () => {
   for (const expected of [
     'logLevel = "info"  # debug | info | warn | error (case-insensitive)',
     'proxy.connectTimeout = "5s"  # upstream connect timeout',
-    'kubernetes.classAliases = ["traefik"]  # kubernetes.io/ingress.class annotation values also served',
+    'kubernetes.classAliases = ["traefik"]  # other classes also served: kubernetes.io/ingress.class annotation values, and spec.ingressClassName values (e.g. "nginx" to run beside ingress-nginx during a migration; their status is left to the other controller)',
     'acme.caServer = "https://acme-v02.api.letsencrypt.org/directory"  # ACME directory URL',
     'web.address = ":8080"  # where the web server listens (keep it off the public entry points: "127.0.0.1:8080", or a port no public Service exposes)',
   ]) {

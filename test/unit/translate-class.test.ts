@@ -57,6 +57,18 @@ for (const c of decisionCases) {
   });
 }
 
+test('isOurIngress: classAliases = ["nginx"] takes over ingress-nginx\'s Ingresses side by side, leaving their status to it', () => {
+  const aliased = { ...options, classAliases: ['nginx'] };
+  const byName = isOurIngress({ spec: { ingressClassName: 'nginx' } }, ingressClasses, aliased);
+  assert.equal(byName.ours, true);
+  assert.equal(byName.takenOver, true);
+  assert.match(byName.reason, /classAliases.*k8s.io\/ingress-nginx/);
+  const byAnnotation = isOurIngress({ metadata: { annotations: { 'kubernetes.io/ingress.class': 'nginx' } } }, ingressClasses, aliased);
+  assert.equal(byAnnotation.ours, true);
+  assert.equal(byAnnotation.takenOver, undefined, 'an annotation alias (Traefik 1 style) keeps writing status as before');
+  assert.equal(isOurIngress({ spec: { ingressClassName: 'passerelle-class' } }, ingressClasses, aliased).takenOver, undefined, 'our own class is not taken over');
+});
+
 test('isOurIngress: no class, no default IngressClass, watchIngressWithoutClass decides', () => {
   assert.equal(isOurIngress({ spec: {} }, [], options).ours, false);
   assert.equal(isOurIngress({ spec: {} }, [], { ...options, watchIngressWithoutClass: true }).ours, true);

@@ -14,6 +14,11 @@ export interface ClassOptions {
 export interface ClassDecision {
   readonly ours: boolean;
   readonly reason: string;
+  /**
+   * Served through `classAliases` although its IngressClass belongs to another controller (a
+   * side-by-side migration off ingress-nginx): that controller keeps writing its status.
+   */
+  readonly takenOver?: boolean;
 }
 
 export const CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
@@ -64,6 +69,9 @@ export function decideClass(ingress: unknown, classes: IngressClasses, options: 
   const className = spec['ingressClassName'];
   if (typeof className === 'string' && className !== '') {
     const cls = classes.find((c) => c.name === className);
+    if (className !== options.ingressClass && options.classAliases.includes(className) && cls?.controller !== options.controllerName) {
+      return { ours: true, takenOver: true, reason: `spec.ingressClassName "${className}" is in classAliases: served beside its own controller (${cls?.controller ?? 'no IngressClass'}), which keeps the status` };
+    }
     if (cls !== undefined) {
       return cls.controller === options.controllerName
         ? { ours: true, reason: `spec.ingressClassName "${className}" is an IngressClass of controller ${options.controllerName}` }

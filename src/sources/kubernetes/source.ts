@@ -352,7 +352,15 @@ export class KubernetesSource implements Source {
       const addresses = this.#addresses();
       if (addresses !== undefined) {
         const classes = snap.ingressClasses;
-        await this.#status.reconcile(snap.ingresses, (ing) => isOurIngress(ing, classes, this.#o.translate).ours, addresses);
+        await this.#status.reconcile(
+          snap.ingresses,
+          (ing) => {
+            // A class taken over through classAliases keeps the status its own controller writes.
+            const d = isOurIngress(ing, classes, this.#o.translate);
+            return d.ours && d.takenOver !== true;
+          },
+          addresses,
+        );
       }
       if (this.#o.recordEvents !== false && this.#leader.isLeader()) {
         const diagnostics = this.#reported ?? translate(snap, this.#o.translate).diagnostics;
