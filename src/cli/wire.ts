@@ -67,6 +67,7 @@ export function translateOptions(config: StaticConfig): TranslateOptions {
     controllerName: k.controllerName,
     classAliases: k.classAliases,
     watchIngressWithoutClass: k.watchIngressWithoutClass,
+    mode: config.proxy.mode,
   };
 }
 

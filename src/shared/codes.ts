@@ -93,6 +93,7 @@ export const CODES = {
 
   // External proxies, haproxy and nginx alike (src/drivers/, drivers/external/)
   PASS_DRIVER_STOPPED: 'a configuration was applied to a driver that is already stopped',
+  PASS_POLICY_NOT_IN_MODE: 'a policy an Ingress asks for is not rendered by the proxy mode in use: it is ignored with a warning, or, for an access policy (allowlist, basic or external auth), the routes answer 503 (an error) rather than serve without it',
   PASS_PROXY_BINARY_MISSING: 'the haproxy or nginx binary was not found',
   PASS_PROXY_INVALID_CONFIG: 'haproxy -c or nginx -t refused the rendered configuration; the previous one keeps serving',
   PASS_PROXY_NOT_RUNNING: 'no running haproxy or nginx master to reload (in sidecar mode: the files are written for when it starts)',

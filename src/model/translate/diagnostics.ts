@@ -20,6 +20,7 @@ export const Codes = {
   internal: 'PASS_INGRESS_UNREADABLE',
   badAuthUser: 'PASS_SECRET_BAD_AUTH_USER',
   missingAuthSecret: 'PASS_INGRESS_MISSING_AUTH_SECRET',
+  policyNotInMode: 'PASS_POLICY_NOT_IN_MODE',
 } as const satisfies Record<string, PassCode>;
 
 /** Reports findings about one object. */

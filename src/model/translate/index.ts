@@ -20,6 +20,8 @@ import { createSecretReader } from './tls.ts';
 import type { SecretReader } from './tls.ts';
 import { readAnnotations } from '../annotations/index.ts';
 import type { RoutePolicy } from '../policy.ts';
+import { fitPolicy } from '../policy-support.ts';
+import type { ProxyMode } from '../policy-support.ts';
 
 export { isOurIngress } from './class.ts';
 export type { ClassDecision, ClassOptions } from './class.ts';
@@ -38,6 +40,8 @@ export interface TranslateOptions extends ClassOptions {
   readonly watchIngressWithoutClass: boolean;
   /** Plain HTTP to the routes of an Ingress with TLS redirects to https unless it says otherwise (ingress-nginx's `ssl-redirect`); default true. */
   readonly sslRedirect?: boolean;
+  /** The proxy mode: policies it cannot render are dropped with a diagnostic (access ones deny); default native. */
+  readonly mode?: ProxyMode;
 }
 
 /** Access policies: when one cannot be honoured, the route is denied rather than served open. */
@@ -47,7 +51,7 @@ const ACCESS_POLICIES = new Set(['basicAuth', 'externalAuth', 'allowSourceRange'
  * The policy of an Ingress's routes from its annotations, with the Secret references resolved; each
  * finding that is a problem becomes a diagnostic on the annotation. Undefined: no policy.
  */
-function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolean): RoutePolicy | undefined {
+function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolean, mode: ProxyMode): RoutePolicy | undefined {
   const h = ing.header;
   const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: sslRedirect && ing.tls.length > 0 });
   let denied: string | undefined;
@@ -70,6 +74,13 @@ function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolea
     }
   }
   if (denied !== undefined) policy = { ...policy, denied };
+  const fit = fitPolicy(policy, mode);
+  for (const f of fit.dropped) {
+    const what = `policy ${f} is not rendered in ${mode} mode`;
+    if (f === fit.deniedBy) h.reporter.error(Codes.policyNotInMode, 'metadata.annotations', `${what}: the routes of this Ingress answer 503 rather than serve without it`);
+    else h.reporter.warning(Codes.policyNotInMode, 'metadata.annotations', `${what}; it is ignored`);
+  }
+  policy = fit.policy;
   return Object.keys(policy).length === 0 ? undefined : policy;
 }
 
@@ -192,7 +203,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     const report = ing.header.reporter;
     const ref = ing.header.ref;
     const key = refKey(ref);
-    const policy = policyOf(ing, secrets, options.sslRedirect ?? true);
+    const policy = policyOf(ing, secrets, options.sslRedirect ?? true, options.mode ?? 'native');
     for (const rule of ing.rules) {
       if (rule.paths.length === 0) continue;
       let vh = vhosts.get(rule.host);

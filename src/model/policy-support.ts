@@ -1,0 +1,145 @@
+/*
+ * Which policy features each proxy mode renders. translate removes what the running mode cannot
+ * do, with a diagnostic, and denies (503) a route whose access policy it cannot enforce: a route is
+ * never served without the allowlist or the password its Ingress asks for.
+ */
+
+import type { RoutePolicy } from './policy.ts';
+
+/** The proxy modes. */
+export type ProxyMode = 'native' | 'haproxy' | 'nginx';
+
+/** One feature of a policy, e.g. `limits.maxBodyBytes` or `rewrite.regex`. */
+export type PolicyFeature =
+  | 'sslRedirect'
+  | 'redirect'
+  | 'appRoot'
+  | 'wwwRedirect'
+  | 'rewrite.prefix'
+  | 'rewrite.regex'
+  | 'rewrite.strip-prefix'
+  | 'rewrite.replace-path'
+  | 'allowSourceRange'
+  | 'basicAuth'
+  | 'externalAuth'
+  | 'limits.maxBodyBytes'
+  | 'limits.rps'
+  | 'limits.connections'
+  | 'timeouts'
+  | 'upstream.protocol'
+  | 'upstream.vhost'
+  | 'upstream.loadBalance'
+  | 'upstream.tries'
+  | 'upstream.affinity'
+  | 'cors'
+  | 'hsts'
+  | 'headers.request'
+  | 'headers.response'
+  | 'weights'
+  | 'priority'
+  | 'denied';
+
+/** Features whose absence would serve a route more openly than its Ingress asks. */
+export const ACCESS_FEATURES: ReadonlySet<PolicyFeature> = new Set(['allowSourceRange', 'basicAuth', 'externalAuth']);
+
+const ALL: readonly ProxyMode[] = ['native', 'haproxy', 'nginx'];
+const NATIVE: readonly ProxyMode[] = ['native'];
+
+/** The modes that render each feature (the README's policies table is generated from this). */
+export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>> = {
+  sslRedirect: NATIVE,
+  redirect: NATIVE,
+  appRoot: NATIVE,
+  wwwRedirect: [],
+  'rewrite.prefix': NATIVE,
+  'rewrite.regex': NATIVE,
+  'rewrite.strip-prefix': NATIVE,
+  'rewrite.replace-path': NATIVE,
+  allowSourceRange: NATIVE,
+  basicAuth: NATIVE,
+  externalAuth: [],
+  'limits.maxBodyBytes': NATIVE,
+  'limits.rps': [],
+  'limits.connections': [],
+  timeouts: [],
+  'upstream.protocol': [],
+  'upstream.vhost': NATIVE,
+  'upstream.loadBalance': [],
+  'upstream.tries': [],
+  'upstream.affinity': [],
+  cors: [],
+  hsts: NATIVE,
+  'headers.request': NATIVE,
+  'headers.response': NATIVE,
+  weights: [],
+  priority: [],
+  denied: ALL,
+};
+
+/** The features a policy uses. */
+export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
+  const out: PolicyFeature[] = [];
+  if (p.sslRedirect !== undefined) out.push('sslRedirect');
+  if (p.redirect !== undefined) out.push('redirect');
+  if (p.appRoot !== undefined) out.push('appRoot');
+  if (p.wwwRedirect === true) out.push('wwwRedirect');
+  if (p.rewrite !== undefined) out.push(`rewrite.${p.rewrite.kind}`);
+  if (p.allowSourceRange !== undefined) out.push('allowSourceRange');
+  if (p.basicAuth !== undefined) out.push('basicAuth');
+  if (p.externalAuth !== undefined) out.push('externalAuth');
+  if (p.limits?.maxBodyBytes !== undefined) out.push('limits.maxBodyBytes');
+  if (p.limits?.rps !== undefined) out.push('limits.rps');
+  if (p.limits?.connections !== undefined) out.push('limits.connections');
+  if (p.timeouts !== undefined) out.push('timeouts');
+  if (p.upstream?.protocol !== undefined) out.push('upstream.protocol');
+  if (p.upstream?.vhost !== undefined) out.push('upstream.vhost');
+  if (p.upstream?.loadBalance !== undefined) out.push('upstream.loadBalance');
+  if (p.upstream?.tries !== undefined) out.push('upstream.tries');
+  if (p.upstream?.affinity !== undefined) out.push('upstream.affinity');
+  if (p.cors !== undefined) out.push('cors');
+  if (p.hsts !== undefined) out.push('hsts');
+  if (p.headers?.request !== undefined) out.push('headers.request');
+  if (p.headers?.response !== undefined) out.push('headers.response');
+  if (p.weights !== undefined) out.push('weights');
+  if (p.priority !== undefined) out.push('priority');
+  if (p.denied !== undefined) out.push('denied');
+  return out;
+}
+
+/** A policy without one feature. */
+function without(p: RoutePolicy, f: PolicyFeature): RoutePolicy {
+  const copy: Record<string, unknown> = { ...p };
+  const [top, sub] = f.split('.') as [keyof RoutePolicy, string | undefined];
+  if (sub === undefined || top === 'rewrite') {
+    delete copy[top];
+  } else {
+    const inner: Record<string, unknown> = { ...(p[top] as Record<string, unknown>) };
+    delete inner[sub];
+    if (Object.keys(inner).length === 0) delete copy[top];
+    else copy[top] = inner;
+  }
+  return copy as RoutePolicy;
+}
+
+/** What a mode makes of a policy: what it renders, what it drops, and whether the route must be denied. */
+export interface PolicyFit {
+  readonly policy: RoutePolicy;
+  readonly dropped: readonly PolicyFeature[];
+  /** An access feature the mode cannot enforce (the route answers 503). */
+  readonly deniedBy?: PolicyFeature;
+}
+
+/** Fits a policy to a mode: unsupported features are removed; an unsupported access feature denies the route. */
+export function fitPolicy(p: RoutePolicy, mode: ProxyMode): PolicyFit {
+  let policy = p;
+  const dropped: PolicyFeature[] = [];
+  let deniedBy: PolicyFeature | undefined;
+  for (const f of policyFeatures(p)) {
+    if (FEATURE_MODES[f].includes(mode)) continue;
+    policy = without(policy, f);
+    dropped.push(f);
+    if (ACCESS_FEATURES.has(f)) deniedBy ??= f;
+  }
+  if (deniedBy !== undefined) policy = { ...policy, denied: `${deniedBy} is not supported in ${mode} mode` };
+  return { policy, dropped, ...(deniedBy === undefined ? {} : { deniedBy }) };
+}

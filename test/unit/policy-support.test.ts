@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FEATURE_MODES, fitPolicy, policyFeatures } from '../../src/model/policy-support.ts';
+import type { ProxyMode } from '../../src/model/policy-support.ts';
+import type { RoutePolicy } from '../../src/model/policy.ts';
+
+const users = [{ user: 'u', hash: '{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=' }];
+
+test('policyFeatures names every feature a policy uses, sub-keys included', () => {
+  const p: RoutePolicy = { rewrite: { kind: 'strip-prefix' }, limits: { maxBodyBytes: 1, rps: 5 }, upstream: { vhost: 'v' }, headers: { response: { A: 'b' } } };
+  assert.deepEqual(policyFeatures(p), ['rewrite.strip-prefix', 'limits.maxBodyBytes', 'limits.rps', 'upstream.vhost', 'headers.response']);
+  assert.deepEqual(policyFeatures({}), []);
+});
+
+const cases: readonly { name: string; mode: ProxyMode; policy: RoutePolicy; expect: RoutePolicy; dropped: string[]; deniedBy?: string }[] = [
+  { name: 'a supported feature is kept', mode: 'native', policy: { limits: { maxBodyBytes: 10 } }, expect: { limits: { maxBodyBytes: 10 } }, dropped: [] },
+  { name: 'an unsupported sub-feature is removed, its siblings kept', mode: 'native', policy: { limits: { maxBodyBytes: 10, rps: 5 } }, expect: { limits: { maxBodyBytes: 10 } }, dropped: ['limits.rps'] },
+  { name: 'the last sub-feature removed removes the group', mode: 'native', policy: { limits: { rps: 5 }, hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, expect: { hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, dropped: ['limits.rps'] },
+  {
+    name: 'an access feature the mode cannot enforce denies the route',
+    mode: 'native',
+    policy: { externalAuth: { url: 'https://auth.test/', responseHeaders: [] }, basicAuth: { realm: 'r', users, secret: 'ns/s' } },
+    expect: { basicAuth: { realm: 'r', users, secret: 'ns/s' }, denied: 'externalAuth is not supported in native mode' },
+    dropped: ['externalAuth'],
+    deniedBy: 'externalAuth',
+  },
+];
+for (const c of cases) {
+  test(`fitPolicy: ${c.name}`, () => {
+    const fit = fitPolicy(c.policy, c.mode);
+    assert.deepEqual(fit.policy, c.expect);
+    assert.deepEqual(fit.dropped, c.dropped);
+    assert.equal(fit.deniedBy, c.deniedBy);
+  });
+}
+
+test('fitPolicy: whatever a policy holds, what is left is rendered by the mode, and access features are never lost silently', () => {
+  const everything: RoutePolicy = {
+    sslRedirect: { status: 308 },
+    redirect: { url: 'https://e.test/', status: 301 },
+    appRoot: '/app',
+    wwwRedirect: true,
+    rewrite: { kind: 'prefix', target: '/' },
+    allowSourceRange: ['10.0.0.0/8'],
+    basicAuth: { realm: 'r', users, secret: 'ns/s' },
+    externalAuth: { url: 'https://auth.test/', responseHeaders: [] },
+    limits: { maxBodyBytes: 1, rps: 1, connections: 1 },
+    timeouts: { read: 1 },
+    upstream: { protocol: 'grpc', vhost: 'v', loadBalance: 'ewma', tries: 2, affinity: { cookie: 'c' } },
+    cors: { allowOrigins: ['*'], allowMethods: ['GET'], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 1 },
+    hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false },
+    headers: { request: { A: 'b' }, response: { C: 'd' } },
+    weights: { 'ns/b:80': 10 },
+    priority: 3,
+  };
+  // One rewrite kind of the four, and no denied: every other feature is in the fixture.
+  assert.equal(policyFeatures(everything).length, Object.keys(FEATURE_MODES).length - 4);
+  for (const mode of ['native', 'haproxy', 'nginx'] as const) {
+    const fit = fitPolicy(everything, mode);
+    for (const f of policyFeatures(fit.policy)) assert.ok(FEATURE_MODES[f].includes(mode), `${mode} keeps only what it renders: ${f}`);
+    const accessLost = fit.dropped.some((f) => ['allowSourceRange', 'basicAuth', 'externalAuth'].includes(f));
+    assert.equal(fit.policy.denied !== undefined, accessLost, `${mode}: denied exactly when an access feature is dropped`);
+  }
+});
