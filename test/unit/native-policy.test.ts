@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addressList } from '../../src/drivers/native/addresses.ts';
 import { BasicAuthCache } from '../../src/drivers/native/middlewares.ts';
-import { compilePolicy, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from '../../src/drivers/native/policy.ts';
+import { ConcurrencyLimiter, RateLimiter, compilePolicy, corsHeaders, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from '../../src/drivers/native/policy.ts';
 import type { PolicyRequest } from '../../src/drivers/native/policy.ts';
 import type { RewritePolicy, RoutePolicy } from '../../src/model/policy.ts';
 import type { EntryPoint, PathType, Route, RoutingModel } from '../../src/model/types.ts';
@@ -10,7 +10,7 @@ import type { EntryPoint, PathType, Route, RoutingModel } from '../../src/model/
 const ep = (name: string, port: number, tls: boolean, publicPort?: number): EntryPoint => ({ name, address: { port }, tls, middlewares: [], ...(publicPort === undefined ? {} : { publicPort }) });
 const MODEL: RoutingModel = { entryPoints: [ep('http', 8000, false, 80), ep('https', 8443, true, 443)], virtualHosts: [], backends: {}, certificates: [], diagnostics: [] };
 const route = (path: string, pathType: PathType = 'Prefix'): Route => ({ path, pathType, backend: 'default/b:80', source: { kind: 'Ingress', name: 'x', namespace: 'default' }, field: 'spec' });
-const req = (over: Partial<PolicyRequest> = {}): PolicyRequest => ({ tls: false, host: 'a.test', path: '/', target: '/', client: '192.0.2.9', authorization: undefined, contentLength: undefined, ...over });
+const req = (over: Partial<PolicyRequest> = {}): PolicyRequest => ({ tls: false, host: 'a.test', path: '/', target: '/', client: '192.0.2.9', authorization: undefined, contentLength: undefined, method: 'GET', origin: undefined, ...over });
 
 const rewrites: readonly { name: string; rewrite: RewritePolicy; route: Route; path: string; query?: string; expect: string }[] = [
   { name: 'prefix-target-keeps-the-rest', rewrite: { kind: 'prefix', target: '/v2' }, route: route('/api'), path: '/api/users', query: '?id=1', expect: '/v2/users?id=1' },
@@ -76,4 +76,32 @@ test('responseHeadersFor: HSTS only over TLS', () => {
   const p = compilePolicy({ hsts: { maxAgeSeconds: 60, includeSubdomains: false, preload: true }, headers: { response: { 'X-A': '1' } } }, MODEL);
   assert.deepEqual(responseHeadersFor(p, false), ['X-A', '1']);
   assert.deepEqual(responseHeadersFor(p, true), ['X-A', '1', 'strict-transport-security', 'max-age=60; preload']);
+});
+
+test('RateLimiter: a burst, then rps per second, per client', () => {
+  let now = 0;
+  const r = new RateLimiter(2, 4, () => now);
+  assert.deepEqual([1, 2, 3, 4, 5].map(() => r.take('a')), [true, true, true, true, false]);
+  assert.equal(r.take('b'), true, 'another client has its own bucket');
+  now = 500;
+  assert.equal(r.take('a'), true, 'one token back after half a second at 2 rps');
+  assert.equal(r.take('a'), false);
+  now = 60_000;
+  assert.deepEqual([1, 2, 3, 4, 5].map(() => r.take('a')), [true, true, true, true, false], 'refills up to the burst only');
+});
+
+test('ConcurrencyLimiter: at most max in progress per client; release frees a slot', () => {
+  const c = new ConcurrencyLimiter(2);
+  assert.deepEqual([c.acquire('a'), c.acquire('a'), c.acquire('a'), c.acquire('b')], [true, true, false, true]);
+  c.release('a');
+  assert.equal(c.acquire('a'), true);
+});
+
+test('corsHeaders: any origin, listed origins echoed with Vary, others get nothing; preflight adds max-age', () => {
+  const any = compilePolicy({ cors: { allowOrigins: ['*'], allowMethods: ['GET', 'POST'], allowHeaders: ['X-A'], allowCredentials: false, maxAgeSeconds: 60 } }, MODEL).cors!;
+  assert.deepEqual(corsHeaders(any, 'https://x.test', false), ['access-control-allow-origin', '*', 'access-control-allow-methods', 'GET, POST', 'access-control-allow-headers', 'X-A']);
+  const listed = compilePolicy({ cors: { allowOrigins: ['https://app.test'], allowMethods: ['GET'], allowHeaders: [], allowCredentials: true, maxAgeSeconds: 5 } }, MODEL).cors!;
+  assert.deepEqual(corsHeaders(listed, 'https://app.test', true), ['access-control-allow-origin', 'https://app.test', 'vary', 'Origin', 'access-control-allow-credentials', 'true', 'access-control-allow-methods', 'GET', 'access-control-max-age', '5']);
+  assert.deepEqual(corsHeaders(listed, 'https://evil.test', false), []);
+  assert.deepEqual(corsHeaders(listed, undefined, false), []);
 });

@@ -27,6 +27,99 @@ export interface CompiledPolicy {
   /** Flat `[name, value, ...]` added to every answer of the route; HSTS only over TLS. */
   readonly responseHeaders: readonly string[];
   readonly hsts?: string;
+  readonly cors?: CompiledCors;
+  /** `limits.rps` per client address (token bucket, burst 5× as ingress-nginx). */
+  readonly rate?: RateLimiter;
+  /** `limits.connections`: requests in progress per client address. */
+  readonly concurrency?: ConcurrencyLimiter;
+}
+
+/** CORS answers, precomputed. */
+export interface CompiledCors {
+  /** undefined: any origin (`*`). */
+  readonly origins: ReadonlySet<string> | undefined;
+  readonly credentials: boolean;
+  /** Headers of every CORS answer except the origin (flat). */
+  readonly common: readonly string[];
+  /** Extra headers of a preflight answer (flat). */
+  readonly preflight: readonly string[];
+}
+
+/** Keeps at most this many client addresses per limiter; the oldest goes first. */
+const MAX_CLIENTS = 10_000;
+
+/** A token bucket per client address: `rps` per second, `burst` at once. */
+export class RateLimiter {
+  readonly #rps: number;
+  readonly #burst: number;
+  readonly #now: () => number;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(rps: number, burst: number, now: () => number = () => performance.now()) {
+    this.#rps = rps;
+    this.#burst = burst;
+    this.#now = now;
+  }
+
+  /** Takes a token for this client; false when it has none left. */
+  take(client: string): boolean {
+    const now = this.#now();
+    let b = this.#buckets.get(client);
+    if (b === undefined) {
+      if (this.#buckets.size >= MAX_CLIENTS) this.#buckets.delete(this.#buckets.keys().next().value ?? '');
+      b = { tokens: this.#burst, at: now };
+      this.#buckets.set(client, b);
+    } else {
+      b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#rps);
+      b.at = now;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
+
+/** Requests in progress per client address, at most `max`. */
+export class ConcurrencyLimiter {
+  readonly #max: number;
+  readonly #active = new Map<string, number>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Counts a request of this client in; false (and nothing counted) when it already has `max`. */
+  acquire(client: string): boolean {
+    const n = this.#active.get(client) ?? 0;
+    if (n >= this.#max) return false;
+    this.#active.set(client, n + 1);
+    return true;
+  }
+
+  release(client: string): void {
+    const n = (this.#active.get(client) ?? 1) - 1;
+    if (n <= 0) this.#active.delete(client);
+    else this.#active.set(client, n);
+  }
+}
+
+function compileCors(c: NonNullable<RoutePolicy['cors']>): CompiledCors {
+  const any = c.allowOrigins.includes('*');
+  const common = [
+    ...(c.allowCredentials ? ['access-control-allow-credentials', 'true'] : []),
+    ...(c.allowMethods.length === 0 ? [] : ['access-control-allow-methods', c.allowMethods.join(', ')]),
+    ...(c.allowHeaders.length === 0 ? [] : ['access-control-allow-headers', c.allowHeaders.join(', ')]),
+  ];
+  return { origins: any ? undefined : new Set(c.allowOrigins), credentials: c.allowCredentials, common, preflight: ['access-control-max-age', String(c.maxAgeSeconds)] };
+}
+
+/** The CORS headers for a request's Origin (none when the origin is not allowed). */
+export function corsHeaders(cors: CompiledCors, origin: string | undefined, preflight: boolean): string[] {
+  let allow: string | undefined;
+  if (cors.origins === undefined) allow = '*';
+  else if (origin !== undefined && cors.origins.has(origin)) allow = origin;
+  if (allow === undefined) return [];
+  return ['access-control-allow-origin', allow, ...(allow === '*' ? [] : ['vary', 'Origin']), ...cors.common, ...(preflight ? cors.preflight : [])];
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -46,6 +139,9 @@ export function compilePolicy(policy: RoutePolicy, model: RoutingModel): Compile
       allow: addressList(policy.allowSourceRange),
       auth: auth?.kind === 'basicAuth' ? auth : undefined,
       hsts,
+      cors: policy.cors === undefined ? undefined : compileCors(policy.cors),
+      rate: policy.limits?.rps === undefined ? undefined : new RateLimiter(policy.limits.rps, policy.limits.rps * 5),
+      concurrency: policy.limits?.connections === undefined ? undefined : new ConcurrencyLimiter(policy.limits.connections),
     }),
   };
 }
@@ -63,6 +159,8 @@ export interface PolicyRequest {
   readonly authorization: string | undefined;
   /** The Content-Length of the request, when it has one. */
   readonly contentLength: number | undefined;
+  readonly method: string;
+  readonly origin: string | undefined;
 }
 
 function redirect(status: number, location: string): Verdict {
@@ -82,6 +180,12 @@ export function runPolicy(p: CompiledPolicy, req: PolicyRequest, cache: BasicAut
     return redirect(p.sslRedirect.status, location);
   }
   if (policy.appRoot !== undefined && req.path === '/') return redirect(302, `${req.tls ? 'https' : 'http'}://${req.host}${policy.appRoot}`);
+  // A CORS preflight is answered before access checks: browsers send it without credentials.
+  if (p.cors !== undefined && req.method === 'OPTIONS' && req.origin !== undefined) {
+    return { status: 204, headers: { ...pairs(corsHeaders(p.cors, req.origin, true)), 'content-type': TEXT, 'content-length': '0' }, body: '' };
+  }
+  // ingress-nginx answers its limits with 503 (limit-req-status-code, limit-conn-status-code).
+  if (p.rate !== undefined && !p.rate.take(req.client)) return { status: 503, headers: { 'content-type': TEXT }, body: 'Service Unavailable: request rate limit\n' };
   if (p.allow !== undefined && !p.allow.check(req.client, isIPv4(req.client) ? 'ipv4' : 'ipv6')) {
     return { status: 403, headers: { 'content-type': TEXT }, body: 'Forbidden\n' };
   }
@@ -116,10 +220,17 @@ export function rewriteTarget(policy: RoutePolicy, route: Route, path: string, t
   }
 }
 
-/** The answer's extra headers for a request through a TLS entry point or not. */
-export function responseHeadersFor(p: CompiledPolicy, tls: boolean): readonly string[] {
-  if (p.hsts === undefined || !tls) return p.responseHeaders;
-  return [...p.responseHeaders, 'strict-transport-security', p.hsts];
+/** The answer's extra headers for a request through a TLS entry point or not, with its Origin. */
+export function responseHeadersFor(p: CompiledPolicy, tls: boolean, origin?: string): readonly string[] {
+  const cors = p.cors === undefined ? [] : corsHeaders(p.cors, origin, false);
+  if ((p.hsts === undefined || !tls) && cors.length === 0) return p.responseHeaders;
+  return [...p.responseHeaders, ...cors, ...(p.hsts === undefined || !tls ? [] : ['strict-transport-security', p.hsts])];
+}
+
+function pairs(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
 }
 
 /**

@@ -290,7 +290,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     trace.backend = result.backendId;
   }
   const policy = result.policy;
-  const target = policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, h, read, policy, result.modelRoute);
+  const target = policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, res, h, read, policy, result.modelRoute);
   if (typeof target !== 'string') {
     sendVerdict(res, target);
     return;
@@ -304,8 +304,8 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     return;
   }
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
-  const extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https');
-  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders);
+  const extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
+  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries);
   exchange.start();
 }
 
@@ -318,6 +318,7 @@ export function applyRoutePolicy(
   listener: ListenerContext,
   ep: CompiledEntryPoint,
   req: ProxyRequest,
+  res: { once(event: 'close', listener: () => void): unknown },
   h: RequestHeaders,
   read: ReadRequest,
   policy: CompiledPolicy,
@@ -334,10 +335,18 @@ export function applyRoutePolicy(
       client: policyClient(ep.trusted, clientAddress(req.socket.remoteAddress), h.xForwardedFor),
       authorization: h.authorization,
       contentLength: length === undefined ? undefined : Number(length),
+      method: req.method ?? 'GET',
+      origin: req.headers.origin,
     },
     state.authCache,
   );
   if (verdict !== undefined) return verdict;
+  const concurrency = policy.concurrency;
+  if (concurrency !== undefined) {
+    const client = policyClient(ep.trusted, clientAddress(req.socket.remoteAddress), h.xForwardedFor);
+    if (!concurrency.acquire(client)) return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Service Unavailable: connection limit\n' };
+    res.once('close', () => concurrency.release(client));
+  }
   const request = policy.policy.headers?.request;
   const vhost = policy.policy.upstream?.vhost;
   if (request !== undefined || vhost !== undefined) {
@@ -382,7 +391,18 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   readonly #extraHeaders: readonly string[] | undefined;
 
-  constructor(state: ProxyState, req: ProxyRequest, res: Res, backend: CompiledBackend, h: RequestHeaders, target: string, route: string, trace: Trace | undefined, extraHeaders: readonly string[] | undefined) {
+  constructor(
+    state: ProxyState,
+    req: ProxyRequest,
+    res: Res,
+    backend: CompiledBackend,
+    h: RequestHeaders,
+    target: string,
+    route: string,
+    trace: Trace | undefined,
+    extraHeaders: readonly string[] | undefined,
+    tries: number | undefined,
+  ) {
     this.#state = state;
     this.#extraHeaders = extraHeaders;
     this.#res = res;
@@ -393,7 +413,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#opts = { path: target, method, headers: h.out, body: h.hasBody ? req : null };
     // A body already streamed upstream cannot be sent again.
     this.#retryable = !h.hasBody && IDEMPOTENT.has(method);
-    this.#attemptsLeft = backend.upstreams.length - 1;
+    // proxy-next-upstream-tries counts every attempt; by default each endpoint once.
+    this.#attemptsLeft = Math.min(backend.upstreams.length, tries ?? Infinity) - 1;
   }
 
   start(): void {

@@ -42,7 +42,7 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   if (verdict !== undefined) return rawVerdict(socket, verdict);
   const result = router.resolve(h.host, read.path);
   if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');
-  const target = result.policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, h, read, result.policy, result.modelRoute);
+  const target = result.policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, socket, h, read, result.policy, result.modelRoute);
   if (typeof target !== 'string') return rawVerdict(socket, target);
   const backend = result.backend;
   if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, `Service Unavailable: ${backend === undefined ? unavailableCause(undefined) : backend.unavailable}\n`);
