@@ -13,6 +13,7 @@ import { parseAcmeStorage } from '../config/schema.ts';
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import { acmeRequests } from '../acme/requests.ts';
 import { acmeStageOptions } from './acme.ts';
+import { describeMigration, migrationReport } from '../model/migration.ts';
 
 /** `passerelle check`: every diagnostic and, with `[acme]`, the state of each certificate; exit code 1 when any diagnostic is an error. */
 export async function checkCommand(flags: CliFlags, out: NodeJS.WritableStream): Promise<number> {
@@ -27,14 +28,27 @@ export async function checkCommand(flags: CliFlags, out: NodeJS.WritableStream):
   }
   const errors = model.diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = model.diagnostics.length - errors;
+  const migration = migrationReport(built.snapshot, built.context.translate);
+  const annotated = migration.ingresses.length > 0 ? migration : undefined;
   if (flags.output === 'json') {
-    out.write(`${JSON.stringify({ errors, warnings, diagnostics: model.diagnostics, ...defined({ certificates: acme?.certificates, storage: acme?.storage }) }, null, 2)}\n`);
+    out.write(`${JSON.stringify({ errors, warnings, diagnostics: model.diagnostics, ...defined({ certificates: acme?.certificates, storage: acme?.storage, migration: annotated }) }, null, 2)}\n`);
   } else {
     out.write(`${describeDiagnostics(model.diagnostics).join('\n')}\n`);
     if (acme !== undefined) out.write(`${describeCertificateStatuses(acme.certificates, acme.storage).join('\n')}\n`);
+    if (annotated !== undefined) out.write(`Annotations (passerelle migrate):\n${describeMigration(annotated).join('\n')}\n`);
     out.write(`${errors} error(s), ${warnings} warning(s); ${model.virtualHosts.length} virtual host(s), ${Object.keys(model.backends).length} backend(s)\n`);
   }
   return errors > 0 ? 1 : 0;
+}
+
+/** `passerelle migrate`: the migration report alone; exit code 1 when an annotation is refused, invalid or in conflict. */
+export async function migrateCommand(flags: CliFlags, out: NodeJS.WritableStream): Promise<number> {
+  const built = await buildOnce(flags);
+  const report = migrationReport(built.snapshot, built.context.translate);
+  if (flags.output === 'json') out.write(`${JSON.stringify(report, null, 2)}\n`);
+  else out.write(`${describeMigration(report).join('\n')}\n`);
+  const c = report.counts;
+  return c.refused + c.invalid + c.conflict > 0 ? 1 : 0;
 }
 
 /** Special-use and reserved suffixes (RFC 2606, RFC 6761, RFC 6762, ICANN's .internal) no public CA issues for. */

@@ -2,7 +2,7 @@ import { formatDiagnostic } from '../shared/diagnostics.ts';
 import { PassDiagnosticsError, PassError } from '../shared/errors.ts';
 import { closest, parseFlags } from './flags.ts';
 import { runCommand } from './run.ts';
-import { checkCommand } from './check.ts';
+import { checkCommand, migrateCommand } from './check.ts';
 import { explainCommand } from './explain.ts';
 import { passerelleVersion } from './wire.ts';
 
@@ -27,6 +27,7 @@ Commands:
   run --dry-run       build once, print the route table (--output json for machines), exit
   render [--diff]     same as run --dry-run; --diff: what would change against the work directory (haproxy, nginx)
   check               validate the config and every object; exit 1 on any error
+  migrate             the migration report: what became of each ingress-nginx / Traefik 1 annotation
   explain URL         which entry point, host, route, middlewares and endpoints serve URL, and why
   version             the version
   help [COMMAND]      this help, or a command's
@@ -55,6 +56,16 @@ Validates the configuration and every object and prints each diagnostic (and, wi
 certificate's state). Exit code 1 when any diagnostic is an error.
 
 ${OPTIONS_HELP}`,
+  migrate: `Usage: passerelle migrate [--output json] [options]
+
+Lists, per Ingress served, every annotation of the ingress-nginx and Traefik 1 dialects: applied,
+applied with a different meaning (said how), unsupported, refused (free text such as
+configuration-snippet), invalid, or in conflict between the dialects; and the policies the proxy
+mode in use does not render. Run it against a cluster with classAliases = ["nginx"] before moving
+Ingresses off ingress-nginx (docs/migrate-from-ingress-nginx.md). Exit code 1 when an annotation
+is refused, invalid or in conflict.
+
+${OPTIONS_HELP}`,
   explain: `Usage: passerelle explain URL [--entrypoint NAME] [--method M] [--header "K: V"]... [options]
 
 Explains which entry point, host, route, middlewares and endpoints serve URL, and why the others
@@ -77,8 +88,8 @@ Prints the usage, or a command's.
 };
 
 /** The commands, in the order the usage lists them. */
-type Command = 'run' | 'render' | 'check' | 'explain' | 'version' | 'help';
-const COMMANDS: readonly Command[] = ['run', 'render', 'check', 'explain', 'version', 'help'];
+type Command = 'run' | 'render' | 'check' | 'migrate' | 'explain' | 'version' | 'help';
+const COMMANDS: readonly Command[] = ['run', 'render', 'check', 'migrate', 'explain', 'version', 'help'];
 
 function isCommand(word: string): word is Command {
   return (COMMANDS as readonly string[]).includes(word);
@@ -128,6 +139,8 @@ export async function main(argv: readonly string[], out: NodeJS.WritableStream =
       return runCommand({ ...flags, dryRun: true }, out);
     case 'check':
       return checkCommand(flags, out);
+    case 'migrate':
+      return migrateCommand(flags, out);
     case 'explain':
       return explainCommand(flags, out);
   }

@@ -57,6 +57,14 @@ export const CODES = {
   PASS_SECRET_BAD_AUTH_USER: 'warning: a user of a basic-auth Secret is refused (no name, or a hash that cannot be checked safely); the other users still work',
   PASS_SECRET_BAD_TLS: 'a Secret used for TLS is not of type kubernetes.io/tls or lacks a PEM tls.crt chain or an unencrypted PEM tls.key',
 
+  // Ingress annotations, ingress-nginx and Traefik 1 dialects (src/model/annotations/, docs/annotations.md)
+  PASS_ANNOTATION_CONFLICT: 'two annotations decide the same policy differently (ingress-nginx and Traefik 1, or two names of one setting); the ingress-nginx one, or the one read first, is kept',
+  PASS_ANNOTATION_IGNORED: 'warning: an annotation has no effect here, as in its controller (its companion is absent or off, e.g. session-cookie-name without affinity, or it is on a canary Ingress)',
+  PASS_ANNOTATION_INCOMPLETE: 'an annotation cannot be applied because one it works with is missing, invalid or unsupported (auth-type basic without auth-secret, canary-weight without canary: "true", ...); its policy is not set',
+  PASS_ANNOTATION_INVALID: 'an annotation value fails its strict grammar (the message shows the value and what is expected); its policy is not set',
+  PASS_ANNOTATION_SNIPPET: 'a *-snippet annotation (free proxy configuration text) is refused and never rendered; the message names the typed annotations to use instead',
+  PASS_ANNOTATION_UNSUPPORTED: 'warning: an annotation, or one of its values, that Passerelle does not implement; it is ignored',
+
   // File source (src/sources/file/)
   PASS_FILE_DIRECTORY: 'the folder of the file source cannot be read',
   PASS_FILE_NOT_OBJECT: 'a YAML document (or List item) is not a Kubernetes object with a string kind',
@@ -93,6 +101,7 @@ export const CODES = {
 
   // External proxies, haproxy and nginx alike (src/drivers/, drivers/external/)
   PASS_DRIVER_STOPPED: 'a configuration was applied to a driver that is already stopped',
+  PASS_POLICY_NOT_IMPLEMENTED: 'an annotation asks for something Passerelle does not implement yet (regex paths, canary Ingresses, weighted Services): it is not applied; the paths keep their pathType and the main backend serves',
   PASS_POLICY_NOT_IN_MODE: 'a policy an Ingress asks for is not rendered by the proxy mode in use: it is ignored with a warning, or, for an access policy (allowlist, basic or external auth), the routes answer 503 (an error) rather than serve without it',
   PASS_PROXY_BINARY_MISSING: 'the haproxy or nginx binary was not found',
   PASS_PROXY_INVALID_CONFIG: 'haproxy -c or nginx -t refused the rendered configuration; the previous one keeps serving',

@@ -28,7 +28,7 @@ test('no argument, help, --help and -h print the usage and exit 0', async () => 
 });
 
 test('COMMAND --help, COMMAND -h and help COMMAND print that command usage', async () => {
-  for (const command of ['run', 'render', 'check', 'explain'] as const) {
+  for (const command of ['run', 'render', 'check', 'migrate', 'explain'] as const) {
     for (const argv of [[command, '--help'], [command, '-h'], ['help', command]]) {
       const r = await run(...argv);
       assert.equal(r.code, 0);
@@ -48,7 +48,7 @@ test('--version, -v and version print the version of package.json', async () => 
 
 test('an unknown command is PASS_CLI_UNKNOWN_COMMAND with a hint', async () => {
   await assert.rejects(run('chek'), (err: unknown) => err instanceof PassError && err.code === 'PASS_CLI_UNKNOWN_COMMAND' && /did you mean check\?/.test(err.message));
-  await assert.rejects(run('frobnicate'), (err: unknown) => err instanceof PassError && /commands: run, render, check, explain, version, help/.test(err.message));
+  await assert.rejects(run('frobnicate'), (err: unknown) => err instanceof PassError && /commands: run, render, check, migrate, explain, version, help/.test(err.message));
   await assert.rejects(run('help', 'nope'), (err: unknown) => err instanceof PassError && err.code === 'PASS_CLI_UNKNOWN_COMMAND');
 });
 

@@ -51,6 +51,13 @@ export interface PolicyRefs {
   readonly canary?: { readonly header?: string; readonly headerValue?: string; readonly cookie?: string; readonly weight?: number };
   /** Traefik 1 `service-weights`: Service name → percent (translate maps names to backend ids). */
   readonly serviceWeights?: Readonly<Record<string, number>>;
+  /**
+   * ingress-nginx `use-regex: "true"`, or a `rewrite-target` with `$1`…`$9`: the Ingress's paths are
+   * regular expressions (ingress-nginx matches them case-insensitively from the start of the path).
+   * With `rewriteTarget`, each route's rewrite is `{ kind: 'regex', pattern: <its path>, target }`:
+   * translate builds it, since the pattern is the path and readAnnotations does not see the paths.
+   */
+  readonly regexPaths?: { readonly rewriteTarget?: string; readonly annotation: string };
 }
 
 /** What {@link readAnnotations} returns for one Ingress. */

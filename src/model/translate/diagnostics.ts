@@ -21,6 +21,7 @@ export const Codes = {
   badAuthUser: 'PASS_SECRET_BAD_AUTH_USER',
   missingAuthSecret: 'PASS_INGRESS_MISSING_AUTH_SECRET',
   policyNotInMode: 'PASS_POLICY_NOT_IN_MODE',
+  policyNotImplemented: 'PASS_POLICY_NOT_IMPLEMENTED',
 } as const satisfies Record<string, PassCode>;
 
 /** Reports findings about one object. */

@@ -18,7 +18,7 @@ import type { BackendRef, ParsedIngress } from './ingress.ts';
 import { compareText, isRecord, readHeader, showValue } from './object.ts';
 import { createSecretReader } from './tls.ts';
 import type { SecretReader } from './tls.ts';
-import { readAnnotations } from '../annotations/index.ts';
+import { findingSeverity, readAnnotations } from '../annotations/index.ts';
 import type { RoutePolicy } from '../policy.ts';
 import { fitPolicy } from '../policy-support.ts';
 import type { ProxyMode } from '../policy-support.ts';
@@ -56,12 +56,19 @@ function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolea
   const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: sslRedirect && ing.tls.length > 0 });
   let denied: string | undefined;
   for (const f of result.findings) {
-    if (f.code === undefined) continue;
+    const severity = findingSeverity(f);
+    if (severity === undefined || f.code === undefined) continue;
     const field = `metadata.annotations['${f.annotation}']`;
-    if (f.status === 'unsupported') h.reporter.warning(f.code, field, f.note);
+    if (severity === 'warning') h.reporter.warning(f.code, field, f.note);
     else h.reporter.error(f.code, field, f.note);
-    if (f.status === 'invalid' && f.policy !== undefined && ACCESS_POLICIES.has(f.policy)) denied ??= `${f.annotation} is invalid`;
+    // An access annotation that is not read (invalid, or a kind Passerelle lacks such as digest auth) denies.
+    if ((f.status === 'invalid' || f.status === 'unsupported') && f.policy !== undefined && ACCESS_POLICIES.has(f.policy)) denied ??= `${f.annotation} cannot be enforced`;
   }
+  const refs = result.refs;
+  const notYet = (annotation: string, what: string): void => h.reporter.error(Codes.policyNotImplemented, `metadata.annotations['${annotation}']`, `${what} is not implemented yet; it is not applied`);
+  if (refs.regexPaths !== undefined) notYet(refs.regexPaths.annotation, 'regex path matching (use-regex, or a rewrite-target with capture groups)');
+  if (refs.canary !== undefined) notYet('nginx.ingress.kubernetes.io/canary', 'a canary Ingress (its backends added to the main Ingress of the same host and path)');
+  if (refs.serviceWeights !== undefined) notYet('traefik.ingress.kubernetes.io/service-weights', 'weighted Services');
   let policy: RoutePolicy = result.policy;
   const auth = result.refs.authSecret;
   if (auth !== undefined) {

@@ -1,0 +1,77 @@
+/*
+ * Translate, per-route policies: an Ingress's annotations become the policy of each of its routes,
+ * with Secrets resolved, problems reported on the annotation, and access policies that cannot be
+ * enforced denying the routes (503) rather than opening them.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RoutingModel } from '../../src/model/types.ts';
+import { describeMigration, migrationReport } from '../../src/model/migration.ts';
+import { load, options, run } from './translate-helpers.ts';
+
+function routeOf(model: RoutingModel, host: string): NonNullable<RoutingModel['virtualHosts'][number]['routes'][number]> {
+  const r = model.virtualHosts.find((v) => v.host === host)?.routes[0];
+  assert.ok(r, `a route for ${host}`);
+  return r;
+}
+
+const codesOf = (model: RoutingModel, name: string): string[] => model.diagnostics.filter((d) => d.object?.name === name).map((d) => `${d.severity} ${d.code} ${d.field ?? ''}`);
+
+test('policies: ingress-nginx annotations become the route policy (allowlist, basic auth from the Secret, body size, rewrite, default ssl-redirect)', () => {
+  const model = run(load('policies.yaml'), options);
+  assert.deepEqual(routeOf(model, 'admin.shop.test').policy, {
+    sslRedirect: { status: 308 },
+    allowSourceRange: ['10.0.0.0/8', '192.168.1.7'],
+    limits: { maxBodyBytes: 8 * 1024 * 1024 },
+    rewrite: { kind: 'replace-path', path: '/' },
+    basicAuth: { realm: 'Shop admin', users: [{ user: 'alice', hash: '{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=' }], secret: 'shop/basic-auth' },
+  });
+  // bob's unusable line is a warning on the Secret; the Ingress itself is fine apart from its TLS Secret.
+  assert.deepEqual(codesOf(model, 'basic-auth'), ["warning PASS_SECRET_BAD_AUTH_USER stringData['auth']"]);
+  assert.deepEqual(codesOf(model, 'admin'), ['error PASS_INGRESS_MISSING_SECRET spec.tls[0].secretName']);
+});
+
+test('policies: an auth Secret that does not exist denies the routes (503) with an error on the annotation', () => {
+  const model = run(load('policies.yaml'), options);
+  const policy = routeOf(model, 'locked.shop.test').policy;
+  assert.match(policy?.denied ?? '', /basic-auth Secret shop\/nowhere/);
+  assert.equal(policy?.basicAuth, undefined);
+  assert.deepEqual(codesOf(model, 'no-secret'), ["error PASS_INGRESS_MISSING_AUTH_SECRET metadata.annotations['nginx.ingress.kubernetes.io/auth-secret']"]);
+});
+
+test('policies: snippets are refused, unknown names are warnings, regex paths are not implemented yet; nothing is applied from them', () => {
+  const model = run(load('policies.yaml'), options);
+  assert.equal(routeOf(model, 'plain.shop.test').policy, undefined);
+  assert.deepEqual(codesOf(model, 'snippets').sort(), [
+    "error PASS_ANNOTATION_SNIPPET metadata.annotations['nginx.ingress.kubernetes.io/configuration-snippet']",
+    "error PASS_POLICY_NOT_IMPLEMENTED metadata.annotations['nginx.ingress.kubernetes.io/use-regex']",
+    "warning PASS_ANNOTATION_UNSUPPORTED metadata.annotations['traefik.ingress.kubernetes.io/frobnicate']",
+  ]);
+});
+
+test('policies: sslRedirect = false in the options turns the TLS default off', () => {
+  const model = run(load('policies.yaml'), { ...options, sslRedirect: false });
+  assert.equal(routeOf(model, 'admin.shop.test').policy?.sslRedirect, undefined);
+});
+
+test('policies: fitted to the mode — what it does not render is dropped with a warning; an access policy it cannot enforce denies', () => {
+  // Neither external auth nor cookie affinity is rendered by any mode yet (src/model/policy-support.ts).
+  const model = run(load('policies.yaml'), options);
+  const policy = routeOf(model, 'sso.shop.test').policy;
+  assert.deepEqual(policy, { denied: 'externalAuth is not supported in native mode' });
+  assert.deepEqual(codesOf(model, 'not-rendered').sort(), ['error PASS_POLICY_NOT_IN_MODE metadata.annotations', 'warning PASS_POLICY_NOT_IN_MODE metadata.annotations']);
+});
+
+test('migration report: per Ingress, each annotation with its status; counts; what the mode does not render', () => {
+  const report = migrationReport(load('policies.yaml'), options);
+  assert.deepEqual(
+    report.ingresses.map((i) => `${i.ingress.name}: ${i.findings.map((f) => f.status).join(',')} | ${i.notInMode.join(',')}`),
+    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.affinity', 'snippets: refused,applied,unsupported | '],
+  );
+  assert.equal(report.counts.refused, 1);
+  assert.equal(report.counts.unsupported, 1);
+  const text = describeMigration(report);
+  assert.match(text.join('\n'), /refused +nginx\.ingress\.kubernetes\.io\/configuration-snippet/);
+  assert.match(text.at(-1) ?? '', /^annotations: 9 applied, 2 applied differently, 1 unsupported, 1 refused, 0 invalid, 0 in conflict \(4 Ingress\(es\), native mode\)$/);
+});
