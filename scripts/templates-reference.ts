@@ -40,10 +40,10 @@ const TEMPLATES: Readonly<Record<Dialect, Readonly<Record<string, TemplateUse>>>
     'nginx/upstream.hbs': { receives: 'UpstreamView', from: '`nginx.conf.hbs`, `{{#each upstreams}}`' },
     'nginx/server.hbs': { receives: 'ServerBlockView', from: '`nginx.conf.hbs`, `{{#each servers}}`' },
     'nginx/edge.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: timeouts, refusals, normalisation' },
-    'nginx/headers.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: headers sent upstream' },
+    'nginx/headers.hbs': { receives: 'ServerBlockView', from: '`server.hbs`, and `location.hbs` for a route that sets request headers (`replaces`: the lower-case names it sets, whose line is left out; null from `server.hbs`): headers sent upstream' },
     'nginx/errors.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: error pages' },
     'nginx/acme.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: the ACME HTTP-01 location (uses `@root.acme`)' },
-    'nginx/location.hbs': { receives: 'LocationView', from: '`server.hbs`, `{{#each locations}}`' },
+    'nginx/location.hbs': { receives: 'LocationView', from: '`server.hbs`, `{{#each locations}}` (`server`: the ServerBlockView, for `headers.hbs`)' },
   },
 };
 
@@ -57,6 +57,7 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     unix: 'an absolute path, as `file`',
     addr: 'a host (empty, IPv4, IPv6 without brackets, or a lower-case host name) and a port from 0 to 65535',
     cidr: 'an IPv4/IPv6 address or CIDR range',
+    text: 'printable ASCII (spaces allowed), at most 4096 characters',
     mapWord: "1 to 1100 visible ASCII characters, none of `#`, `\\`, `'`, `\"`",
     hostKey: 'a lower-case host name or `*.domain`',
     sni: 'a lower-case host name or `*.domain`',

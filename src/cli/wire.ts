@@ -67,6 +67,7 @@ export function translateOptions(config: StaticConfig): TranslateOptions {
     controllerName: k.controllerName,
     classAliases: k.classAliases,
     watchIngressWithoutClass: k.watchIngressWithoutClass,
+    sslRedirect: k.sslRedirect,
     mode: config.proxy.mode,
   };
 }

@@ -240,6 +240,10 @@ const kubernetes = z
       .default(['traefik'])
       .describe('other classes also served: kubernetes.io/ingress.class annotation values, and spec.ingressClassName values (e.g. "nginx" to run beside ingress-nginx during a migration; their status is left to the other controller)'),
     watchIngressWithoutClass: z.boolean().default(false).describe('also serve Ingresses with no class'),
+    sslRedirect: z
+      .boolean()
+      .default(true)
+      .describe('plain HTTP to the routes of an Ingress with spec.tls redirects to https (308) unless it says nginx.ingress.kubernetes.io/ssl-redirect: "false" (ingress-nginx\'s default); false: only Ingresses that ask for it redirect'),
     publishService: z
       .string()
       .regex(/^[a-z0-9-]+\/[a-z0-9.-]+$/, 'expected "namespace/name"')

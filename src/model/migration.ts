@@ -50,7 +50,7 @@ export function migrationReport(snapshot: Snapshot, options: TranslateOptions): 
     const namespace = typeof meta['namespace'] === 'string' ? meta['namespace'] : 'default';
     const name = typeof meta['name'] === 'string' ? meta['name'] : '(unnamed)';
     const hasTls = Array.isArray(spec['tls']) && spec['tls'].length > 0;
-    const result = readAnnotations(annotations, { namespace, hasTls: hasTls && (options.sslRedirect ?? true) });
+    const result = readAnnotations(annotations, { namespace, hasTls, sslRedirectDefault: options.sslRedirect ?? true });
     const notInMode = fitPolicy(result.policy, mode).dropped;
     if (result.findings.length === 0 && notInMode.length === 0) continue;
     for (const f of result.findings) counts[f.status]++;

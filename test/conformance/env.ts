@@ -357,6 +357,8 @@ export function configText(cluster: Cluster, mode: Mode, ports: { readonly http:
     'enabled = true',
     `kubeconfig = ${JSON.stringify(cluster.kubeconfig('controller'))}`,
     `publishAddress = "${NODE_ADDRESS}"`,
+    // The conformance features ask plain HTTP of hosts that have TLS: no ingress-nginx-style redirect.
+    'sslRedirect = false',
     ...(options.kubernetes ?? ['leaderElection = false']),
     '',
   ].join('\n');

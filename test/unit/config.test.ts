@@ -87,6 +87,7 @@ test('empty file: every default', () => {
       controllerName: 'passerelle.dev/ingress-controller',
       classAliases: ['traefik'],
       watchIngressWithoutClass: false,
+      sslRedirect: true,
       leaderElection: true,
       leaseName: 'passerelle-leader',
       leaseDuration: 15000,

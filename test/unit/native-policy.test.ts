@@ -66,6 +66,8 @@ test('runPolicy: phase order — denied, redirect, sslRedirect (plain only), app
 test('runPolicy sslRedirect: the Location uses the TLS entry point public port (none when 443)', () => {
   const v = runPolicy(compilePolicy({ sslRedirect: { status: 308 } }, MODEL), req({ host: 'a.test', target: '/p?q=1' }), new BasicAuthCache());
   assert.equal(v?.headers['location'], 'https://a.test/p?q=1');
+  const withPort = runPolicy(compilePolicy({ sslRedirect: { status: 308 } }, MODEL), req({ host: 'A.test:8080', target: '/' }), new BasicAuthCache());
+  assert.equal(withPort?.headers['location'], 'https://a.test/', 'the port of the Host header is the plain one: dropped');
   const odd: RoutingModel = { ...MODEL, entryPoints: [ep('http', 80, false), ep('https', 8443, true)] };
   assert.equal(runPolicy(compilePolicy({ sslRedirect: { status: 301 } }, odd), req({ target: '/' }), new BasicAuthCache())?.headers['location'], 'https://a.test:8443/');
   const noTls: RoutingModel = { ...MODEL, entryPoints: [ep('http', 80, false)] };

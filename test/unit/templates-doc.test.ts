@@ -38,13 +38,13 @@ const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true } 
 const NGINX_FIELDS = {
   workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, shutdownTimeoutMs: true,
   timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, defaultCert: true, hasTls: true,
-  upstreams: true, servers: true, trust: true,
+  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, dollar: true,
 } as const satisfies Record<keyof NginxView, true>;
 const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,
   certificate: true, redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true,
 } as const satisfies Record<keyof ServerBlockView, true>;
-const LOCATION_FIELDS = { modifier: true, path: true, action: true } as const satisfies Record<keyof LocationView, true>;
+const LOCATION_FIELDS = { modifier: true, path: true, action: true, upstreamPath: true, replacesPath: true, policy: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;
 const UPSTREAM_FIELDS = { id: true, name: true, servers: true } as const satisfies Record<keyof UpstreamView, true>;
 

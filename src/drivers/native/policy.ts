@@ -8,6 +8,7 @@
 import type { BlockList } from 'node:net';
 import { isIP, isIPv4 } from 'node:net';
 import { defined } from '../../shared/optional.ts';
+import { normalizeHost } from '../../model/match.ts';
 import { redirectLocation } from '../../model/redirect.ts';
 import type { RoutePolicy } from '../../model/policy.ts';
 import { publicPortOf } from '../../model/types.ts';
@@ -176,7 +177,7 @@ export function runPolicy(p: CompiledPolicy, req: PolicyRequest, cache: BasicAut
   const policy = p.policy;
   if (policy.redirect !== undefined) return redirect(policy.redirect.status, policy.redirect.url);
   if (p.sslRedirect !== undefined && !req.tls) {
-    const location = redirectLocation({ kind: 'redirect', entryPoint: '', scheme: 'https', port: p.sslRedirect.port, status: 308 }, req.host, req.target);
+    const location = redirectLocation({ kind: 'redirect', entryPoint: '', scheme: 'https', port: p.sslRedirect.port, status: 308 }, normalizeHost(req.host), req.target);
     return redirect(p.sslRedirect.status, location);
   }
   if (policy.appRoot !== undefined && req.path === '/') return redirect(302, `${req.tls ? 'https' : 'http'}://${req.host}${policy.appRoot}`);

@@ -61,7 +61,7 @@ function sslRedirect(r: Reader, context: AnnotationContext, canary: boolean): vo
     if (!plain.value) r.set('sslRedirect', null, ['ssl-redirect']);
     else if (context.hasTls) r.set('sslRedirect', redirect, ['ssl-redirect']);
     else r.ignored('ssl-redirect', 'the Ingress has no spec.tls (force-ssl-redirect redirects without it)');
-  } else if (context.hasTls && !canary) {
+  } else if (context.hasTls && !canary && context.sslRedirectDefault !== false) {
     r.set('sslRedirect', redirect, [], true);
   }
 }

@@ -75,4 +75,6 @@ export interface AnnotationContext {
   readonly namespace: string;
   /** The Ingress has a `spec.tls` entry: ingress-nginx's `ssl-redirect` defaults to on for it. */
   readonly hasTls: boolean;
+  /** Whether that default applies (`[kubernetes] sslRedirect`, as ingress-nginx's ConfigMap `ssl-redirect`); default true. */
+  readonly sslRedirectDefault?: boolean;
 }

@@ -53,7 +53,7 @@ const ACCESS_POLICIES = new Set(['basicAuth', 'externalAuth', 'allowSourceRange'
  */
 function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolean, mode: ProxyMode): RoutePolicy | undefined {
   const h = ing.header;
-  const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: sslRedirect && ing.tls.length > 0 });
+  const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: ing.tls.length > 0, sslRedirectDefault: sslRedirect });
   let denied: string | undefined;
   for (const f of result.findings) {
     const severity = findingSeverity(f);

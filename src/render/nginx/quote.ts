@@ -22,6 +22,21 @@ export function literal(value: unknown): string {
   return `"${value}"`;
 }
 
+/** Whether a text can be written by {@link text}: printable ASCII, at most 4096 characters. */
+export function canText(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 4096 && PRINTABLE_ASCII.test(value);
+}
+
+/**
+ * Any printable text, double-quoted: `"` and backslash escaped (nginx's parser reads `\"` and `\\`),
+ * `$` written `${pass_dollar}` (nginx has no escape for it; the template declares that variable as
+ * `$` when the view's `dollar` is set), so the value never names a variable nor ends the string.
+ */
+export function text(value: unknown): string {
+  if (!canText(value)) throw unsafe(D, 'text', value);
+  return `"${value.replace(/[\\"]/g, '\\$&').replace(/\$/g, '${pass_dollar}')}"`;
+}
+
 /** Whether a text is an upstream name. */
 export function canName(value: unknown): value is string {
   return typeof value === 'string' && NAME.test(value);
@@ -93,9 +108,7 @@ export function canUser(value: unknown): value is string {
 /** An htpasswd line `user:hash` (apr1, bcrypt and {SHA} are read by nginx itself). */
 export function htpasswdLine(user: unknown, hash: unknown): string {
   if (!canUser(user)) throw unsafe(D, 'user name', user);
-  if (typeof hash !== 'string' || !/^(?:\$apr1\$[./0-9A-Za-z]{1,8}\$[./0-9A-Za-z]{22}|\$2[aby]\$\d\d\$[./0-9A-Za-z]{53}|\{SHA\}[A-Za-z0-9+/]{27}=)$/.test(hash)) {
-    throw unsafe(D, 'password hash', '(hidden)');
-  }
+  if (!canHtpasswdHash(hash)) throw unsafe(D, 'password hash', '(hidden)');
   return `${user}:${hash}`;
 }
 
@@ -110,15 +123,26 @@ export function proxyPassTarget(upstream: unknown, path: unknown): string {
   return `"http://${upstream}${path}"`;
 }
 
+/** Whether an htpasswd hash is one nginx verifies itself: `$apr1$`, bcrypt (`$2a$`, `$2b$`, `$2y$`) or `{SHA}`. */
+export function canHtpasswdHash(value: unknown): value is string {
+  return typeof value === 'string' && /^(?:\$apr1\$[./0-9A-Za-z]{1,8}\$[./0-9A-Za-z]{22}|\$2[aby]\$\d\d\$[./0-9A-Za-z]{53}|\{SHA\}[A-Za-z0-9+/]{27}=)$/.test(value);
+}
+
+/** Whether a text is an IP address or CIDR range {@link cidr} writes. */
+export function canCidr(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9A-Fa-f.:/]+$/.test(value) && isAddressRange(value);
+}
+
 /** An IP address or CIDR range, bare (validated: digits, hex, dots, colons and one slash only). */
 export function cidr(value: unknown): string {
-  if (typeof value !== 'string' || !/^[0-9A-Fa-f.:/]+$/.test(value) || !isAddressRange(value)) throw unsafe(D, 'address range', value);
+  if (!canCidr(value)) throw unsafe(D, 'address range', value);
   return value;
 }
 
 /** The helpers the nginx templates call, by name. */
 export const nginxHelpers = {
   q: literal,
+  text,
   name,
   int: (v: unknown) => int(v),
   file,

@@ -11,12 +11,13 @@ import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
-import type { BasicAuthMiddleware, ClientTimeouts, EntryPoint, RoutingModel, VirtualHost } from '../../model/types.ts';
+import type { BasicAuthMiddleware, ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
 import { selectRoute } from '../../model/match.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
-import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
+import { canAddress, canCidr, canLiteral, canName, canRoutePath, canText, canUser } from './quote.ts';
+import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, UNRENDERABLE, upstreamPath } from './policy.ts';
 
 /** What the nginx rendering needs besides the model. */
 export interface NginxRenderOptions {
@@ -41,15 +42,92 @@ export interface NginxRenderOptions {
   readonly workerUser?: { readonly user: string; readonly group: string };
 }
 
+/**
+ * What a location does: proxy to an upstream; answer `status` with `body` (a text, or for a 3xx the
+ * Location URL: denied routes, fixed redirects, 404 and 503); or redirect to a Location nginx builds
+ * from the request (ssl-redirect, app-root).
+ */
 export type Action =
-  | { readonly proxy: string; readonly status: null; readonly body: null }
-  | { readonly proxy: null; readonly status: number; readonly body: string };
+  | { readonly proxy: string; readonly status: null; readonly body: null; readonly redirect: null }
+  | { readonly proxy: null; readonly status: number; readonly body: string; readonly redirect: null }
+  | { readonly proxy: null; readonly status: number; readonly body: null; readonly redirect: RedirectView };
+
+/** A redirect whose Location nginx builds from the request: exactly one of the two is set. */
+export interface RedirectView {
+  /** ssl-redirect: `https://`, the host without its port, `:port` (null for 443), the request's path and query. */
+  readonly https: { readonly port: number | null } | null;
+  /** app-root: the request's scheme and authority, then this path. */
+  readonly appRoot: string | null;
+}
 
 export interface LocationView {
   /** `=`, `^~` or empty (the `/` prefix). */
   readonly modifier: string;
   readonly path: string;
   readonly action: Action;
+  /**
+   * The path in `proxy_pass`: nginx replaces the part of the normalised path the location matched with
+   * it (the location's own path unless the route rewrites it), and appends the query.
+   */
+  readonly upstreamPath: string;
+  /** The route replaces the whole path (replace-path): `upstreamPath` is sent as it is, then the query. */
+  readonly replacesPath: boolean;
+  /** What the route's policy adds to a proxied location, or null (no policy, or nothing to add). */
+  readonly policy: LocationPolicyView | null;
+}
+
+/** A route's policy in a proxied location, in nginx's phase order (after the answers of `action`). */
+export interface LocationPolicyView {
+  /** CORS: a preflight (OPTIONS with an Origin, `$pass_preflight`) gets 204 at once, its headers from `responseHeaders`. */
+  readonly preflight: boolean;
+  /**
+   * On an entry point that trusts proxies, their ranges when the location judges the client (allowlist,
+   * limits), for nginx's realip module: the client is then the right-most X-Forwarded-For address they
+   * do not cover, as in native mode. Empty otherwise.
+   */
+  readonly realIpFrom: readonly string[];
+  /** limits.rps: the `limit_req` zone (of `limitZones`) and the burst beyond the first request. */
+  readonly rate: { readonly zone: string; readonly burst: number } | null;
+  /** limits.connections: the `limit_conn` zone (of `limitZones`) and the requests in progress allowed per client. */
+  readonly connections: { readonly zone: string; readonly max: number } | null;
+  /** allowlist-source-range: `allow` the `ranges`, then `deny all` (no range denies everyone); null: no allowlist. */
+  readonly allow: { readonly ranges: readonly string[] } | null;
+  /** Route basic auth: the realm and the htpasswd file. */
+  readonly auth: { readonly realm: string; readonly file: string } | null;
+  /** `client_max_body_size` (`amount`, in kilobytes when `kilobytes`; 0: no limit), or null for the server's. */
+  readonly maxBody: { readonly amount: number; readonly kilobytes: boolean } | null;
+  /** proxy-next-upstream-tries: attempts in all (1: no retry), or null for nginx's (each server once). */
+  readonly tries: number | null;
+  /** Request headers the route sets (upstream-vhost as `Host`), in order; the forwarding headers are rendered again with them. */
+  readonly requestHeaders: readonly { readonly name: string; readonly value: string }[];
+  /** Lower-case names of `requestHeaders`: `headers.hbs` leaves out its own line for them (`replaces` there). */
+  readonly replaces: Readonly<Record<string, boolean>>;
+  /**
+   * Response headers (the route's, CORS, HSTS on TLS servers): the name and the variable holding the
+   * value, which a `map` of `nginx.conf.hbs` leaves empty on answers that do not get it (nginx's own
+   * 401, 403, 413 and 503: only upstream answers and CORS preflights get headers, as in native mode).
+   */
+  readonly responseHeaders: readonly { readonly name: string; readonly variable: string }[];
+}
+
+/** A shared-memory zone of the route limits (one per route and kind). */
+export interface LimitZoneView {
+  readonly name: string;
+  /** `limit_req_zone` at `amount` requests per second (per minute when `perMinute`); null: a `limit_conn_zone`. */
+  readonly rate: { readonly amount: number; readonly perMinute: boolean } | null;
+}
+
+/** A CORS policy: `$pass_cors_N` is the Access-Control-Allow-Origin value for the request's Origin, or empty. */
+export interface CorsView {
+  /** Any origin (`*`); else `origins` are the allowed ones, as case-sensitive regexes of the map. */
+  readonly any: boolean;
+  readonly origins: readonly string[];
+  /**
+   * The other headers of an answer with an allowed origin (`$pass_cors_N_M`), whether only preflights
+   * get them, and the variable of the upstream's own (kept when the origin is not allowed, as native
+   * changes nothing then). `$pass_cors_N_origin` is Access-Control-Allow-Origin itself.
+   */
+  readonly headers: readonly { readonly name: string; readonly value: string; readonly preflightOnly: boolean; readonly upstream: string }[];
 }
 
 export interface ServerBlockView {
@@ -107,6 +185,14 @@ export interface NginxView {
   readonly upstreams: readonly UpstreamView[];
   readonly servers: readonly ServerBlockView[];
   readonly trust: readonly TrustView[];
+  /** Response header values of route policies: `$pass_rh_N` is the Nth for answers from an upstream, empty for others. */
+  readonly responseValues: readonly string[];
+  /** CORS policies of routes (`$pass_cors_N`). */
+  readonly cors: readonly CorsView[];
+  /** The zones of route rate and connection limits. */
+  readonly limitZones: readonly LimitZoneView[];
+  /** Some value written by the `text` helper holds `$`: declare `$pass_dollar` (a literal `$`). */
+  readonly dollar: boolean;
 }
 
 export interface NginxBuild {
@@ -130,8 +216,23 @@ function skipped(code: Diagnostic['code'], message: string, object?: ObjectRef, 
   return { severity: 'warning', code, message, ...defined({ object, field }) };
 }
 
-const NOT_FOUND: Action = { proxy: null, status: 404, body: 'Not Found' };
-const UNAVAILABLE: Action = { proxy: null, status: 503, body: 'Service Unavailable: no endpoint is ready' };
+const NOT_FOUND: Action = { proxy: null, status: 404, body: 'Not Found', redirect: null };
+const UNAVAILABLE: Action = { proxy: null, status: 503, body: 'Service Unavailable: no endpoint is ready', redirect: null };
+const INT_MAX = 2 ** 31 - 1;
+
+/** A 503 answer saying why. */
+function refusal(reason: string): Action {
+  return { proxy: null, status: 503, body: `Service Unavailable: ${reason}`, redirect: null };
+}
+
+/** How the locations of one server block see route policies: they differ by these only. */
+interface ServerSide {
+  readonly tls: boolean;
+  /** The entry point's trusted ranges (realip, for allowlists). */
+  readonly trusted: readonly string[];
+  /** The entry point asks for basic auth itself. */
+  readonly entryPointAuth: boolean;
+}
 
 /** Builds the nginx view and its auxiliary files from the model (pure). */
 export function buildNginxView(model: RoutingModel, options: NginxRenderOptions): NginxBuild {
@@ -154,31 +255,167 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const chosen = positive.length > 0 ? positive : eps;
     if (chosen.length === 0) {
       // nginx reloads on every change: the body can say why (the Service missing, or no endpoint).
-      actions.set(id, b.unresolved === undefined ? UNAVAILABLE : { proxy: null, status: 503, body: `Service Unavailable: ${unavailableCause(b)}` });
+      actions.set(id, b.unresolved === undefined ? UNAVAILABLE : refusal(unavailableCause(b)));
       continue;
     }
     upstreams.push({ id, name, servers: chosen.map((e) => ({ host: e.address, port: e.port, weight: positive.length > 0 ? Math.min(1000, Math.floor(e.weight)) : 1 })) });
-    actions.set(id, { proxy: name, status: null, body: null });
+    actions.set(id, { proxy: name, status: null, body: null, redirect: null });
   }
   const actionFor = (id: string): Action => actions.get(id) ?? UNAVAILABLE;
   const fallback: Action = model.defaultBackend === undefined ? NOT_FOUND : actionFor(model.defaultBackend);
 
-  const locationsOf = (v: VirtualHost | undefined): LocationView[] => {
-    const out = new Map<string, LocationView>();
-    for (const r of v?.routes ?? []) {
-      if (!canRoutePath(r.path)) {
-        diags.push(skipped('PASS_NGINX_PATH', `path ${JSON.stringify(r.path)} cannot be written as an nginx location; left out`, r.source, r.field));
-        continue;
+  const registry = new PolicyRegistry();
+  const refused = new Set<string>();
+  let dollar = false;
+  const https = model.entryPoints.find((ep) => ep.tls);
+  const httpsPort = https === undefined ? undefined : publicPortOf(https) === 443 ? null : publicPortOf(https);
+  const policyLocation = (modifier: string, path: string, route: Route, side: ServerSide): LocationView => {
+    const base = actionFor(route.backend);
+    const answer = (action: Action): LocationView => ({ modifier, path, action, upstreamPath: path, replacesPath: false, policy: null });
+    const texts: string[] = [];
+    // Values the `text` helper will write: a `$` among them needs `$pass_dollar` declared.
+    const noted = (value: string): string => {
+      texts.push(value);
+      return value;
+    };
+    const done = (view: LocationView): LocationView => {
+      if (texts.some((t) => t.includes('$'))) dollar = true;
+      return view;
+    };
+    // What nginx cannot render answers 503 rather than serve the route without it; reported once per route.
+    const refuse = (reason: string): LocationView => {
+      const key = `${route.source.namespace ?? ''}/${route.source.name} ${route.field} ${reason}`;
+      if (!refused.has(key)) {
+        refused.add(key);
+        diags.push(skipped('PASS_POLICY_NOT_IN_MODE', `${reason}; the route answers 503`, route.source, route.field));
       }
-      const a = actionFor(r.backend);
+      return answer(refusal(reason));
+    };
+    const policy = route.policy ?? {};
+    // The answers of native runPolicy, in its order: denied, redirect, ssl-redirect, app-root.
+    if (policy.denied !== undefined) {
+      const body = `Service Unavailable: ${policy.denied}`;
+      return done(answer(canText(body) ? { proxy: null, status: 503, body: noted(body), redirect: null } : refusal('the policy of this route cannot be honoured')));
+    }
+    if (policy.redirect !== undefined) {
+      if (!canText(policy.redirect.url)) return refuse(UNRENDERABLE.redirectUrl);
+      return done(answer({ proxy: null, status: policy.redirect.status, body: noted(policy.redirect.url), redirect: null }));
+    }
+    if (policy.sslRedirect !== undefined && !side.tls && httpsPort !== undefined) {
+      return answer({ proxy: null, status: policy.sslRedirect.status, body: null, redirect: { https: { port: httpsPort }, appRoot: null } });
+    }
+    if (policy.appRoot !== undefined && modifier === '=' && path === '/') {
+      if (!canRoutePath(policy.appRoot)) return refuse(UNRENDERABLE.appRoot);
+      return answer({ proxy: null, status: 302, body: null, redirect: { https: null, appRoot: policy.appRoot } });
+    }
+    // nginx answers in its rewrite phase, before the access phase: no endpoint means 503 at once.
+    if (base.proxy === null) return answer(base);
+    const target = upstreamPath(route, modifier, path);
+    if (target === undefined) return refuse(policy.rewrite?.kind === 'regex' ? UNRENDERABLE.regexRewrite : UNRENDERABLE.rewritePath);
+    if (!canRoutePath(target.path)) return refuse(UNRENDERABLE.rewritePath);
+    const request = new Map<string, { name: string; value: string }>();
+    const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
+    for (const [name, value] of [...Object.entries(policy.headers?.request ?? {}), ...vhost]) {
+      if (!canHeader(name) || !canText(value)) return refuse(UNRENDERABLE.header);
+      request.set(name.toLowerCase(), { name, value: noted(value) });
+    }
+    const response = new Map<string, { name: string; variable: string }>();
+    const routeResponse: [string, string][] = Object.entries(policy.headers?.response ?? {});
+    for (const [name, value] of routeResponse) {
+      if (!canHeader(name) || !canText(value)) return refuse(UNRENDERABLE.header);
+    }
+    const cors = policy.cors === undefined ? undefined : corsEntry(policy.cors);
+    if (policy.cors !== undefined && cors === undefined) return refuse(UNRENDERABLE.cors);
+    let maxBody: LocationPolicyView['maxBody'] = null;
+    const max = policy.limits?.maxBodyBytes;
+    if (max !== undefined) {
+      if (!Number.isInteger(max) || max < 0) return refuse(UNRENDERABLE.bodySize);
+      // Beyond what `int` writes: in kilobytes, rounded up.
+      maxBody = max <= INT_MAX ? { amount: max, kilobytes: false } : { amount: Math.min(INT_MAX, Math.ceil(max / 1024)), kilobytes: true };
+    }
+    const rps = policy.limits?.rps;
+    const rate = rps === undefined ? undefined : rateOf(rps);
+    const conns = policy.limits?.connections;
+    const tries = policy.upstream?.tries;
+    const count = (n: number | undefined): boolean => n === undefined || (Number.isInteger(n) && n >= 1 && n <= INT_MAX);
+    if ((rps !== undefined && rate === undefined) || !count(conns) || !count(tries)) {
+      return refuse(UNRENDERABLE.limit);
+    }
+    let auth: LocationPolicyView['auth'] = null;
+    if (policy.basicAuth !== undefined) {
+      // A location's auth_basic replaces the server's, and nginx has one per location: refuse rather than drop one.
+      if (side.entryPointAuth) return refuse(UNRENDERABLE.authWithEntryPoint);
+      let realm = policy.basicAuth.realm;
+      if (!canText(realm)) {
+        diags.push(skipped('PASS_NGINX_AUTH_REALM', 'the realm has characters nginx cannot write; "passerelle" is used', route.source, route.field));
+        realm = 'passerelle';
+      }
+      auth = { realm: noted(realm), file: `${workDir}/${registry.htpasswdFor(policy.basicAuth)}` };
+    }
+    // Everything is writable from here on: register the shared values.
+    for (const [name, value] of routeResponse) response.set(name.toLowerCase(), { name, variable: `pass_rh_${registry.responseValue(noted(value))}` });
+    if (cors !== undefined) {
+      const n = registry.corsIndex(cors);
+      response.set('access-control-allow-origin', { name: 'Access-Control-Allow-Origin', variable: `pass_cors_${n}_origin` });
+      cors.headers.forEach((h, i) => {
+        noted(h.value);
+        response.set(h.name.toLowerCase(), { name: h.name, variable: `pass_cors_${n}_${i}` });
+      });
+    }
+    if (side.tls && policy.hsts !== undefined) {
+      response.set('strict-transport-security', { name: 'Strict-Transport-Security', variable: `pass_rh_${registry.responseValue(hstsValue(policy.hsts))}` });
+    }
+    // An allowlist keeps only what nginx can read: an entry left out narrows it, never widens it.
+    const allow = policy.allowSourceRange === undefined ? null : { ranges: policy.allowSourceRange.filter(canCidr) };
+    const judged = allow !== null || rate !== undefined || conns !== undefined;
+    const view: LocationPolicyView = {
+      preflight: cors !== undefined,
+      realIpFrom: judged ? side.trusted : [],
+      rate: rate === undefined ? null : { zone: registry.limitZone(route, { amount: rate.amount, perMinute: rate.perMinute }), burst: rate.burst },
+      connections: conns === undefined ? null : { zone: registry.limitZone(route, null), max: conns },
+      allow,
+      auth,
+      maxBody,
+      tries: tries ?? null,
+      requestHeaders: [...request.values()],
+      replaces: Object.fromEntries([...request.keys()].map((k) => [k, true])),
+      responseHeaders: [...response.values()],
+    };
+    const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && request.size === 0 && response.size === 0;
+    return done({ modifier, path, action: base, upstreamPath: target.path, replacesPath: target.whole, policy: empty ? null : view });
+  };
+  const locationOf = (modifier: string, path: string, route: Route | undefined, side: ServerSide): LocationView => {
+    if (route?.policy !== undefined) return policyLocation(modifier, path, route, side);
+    return { modifier, path, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, policy: null };
+  };
+
+  // The routes nginx can hold, per virtual host (reported once, whatever the server blocks).
+  const routable = new Map<VirtualHost | undefined, readonly Route[]>();
+  const routesOf = (v: VirtualHost | undefined): readonly Route[] => {
+    const known = routable.get(v);
+    if (known !== undefined) return known;
+    const routes = (v?.routes ?? []).filter((r) => {
+      if (canRoutePath(r.path)) return true;
+      diags.push(skipped('PASS_NGINX_PATH', `path ${JSON.stringify(r.path)} cannot be written as an nginx location; left out`, r.source, r.field));
+      return false;
+    });
+    routable.set(v, routes);
+    return routes;
+  };
+  const buildLocations = (v: VirtualHost | undefined, side: ServerSide): LocationView[] => {
+    const out = new Map<string, LocationView>();
+    for (const r of routesOf(v)) {
       const add = (modifier: string, path: string): void => {
         const key = `${modifier} ${path}`;
-        if (!out.has(key)) out.set(key, { modifier, path, action: a });
+        if (!out.has(key)) out.set(key, locationOf(modifier, path, r, side));
       };
       // Routes come in match order, so the first to claim a location is the one the model picks.
       if (r.pathType === 'Exact') add('=', r.path);
-      else if (r.path === '/') add('', '/');
-      else {
+      else if (r.path === '/') {
+        // `/` itself, when the policy treats it apart from the paths below (app-root, a rewrite).
+        if (r.policy?.appRoot !== undefined || r.policy?.rewrite !== undefined) add('=', '/');
+        add('', '/');
+      } else {
         add('=', r.path);
         add('^~', `${r.path}/`);
       }
@@ -188,11 +425,20 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       if (l.path === '/' || !l.path.endsWith('/')) continue;
       const bare = l.path.slice(0, -1);
       if (out.has(`= ${bare}`)) continue;
-      const r = v === undefined ? undefined : selectRoute(v, bare);
-      out.set(`= ${bare}`, { modifier: '=', path: bare, action: r === undefined ? fallback : actionFor(r.backend) });
+      out.set(`= ${bare}`, locationOf('=', bare, v === undefined ? undefined : selectRoute(v, bare), side));
     }
-    if (!out.has(' /')) out.set(' /', { modifier: '', path: '/', action: fallback });
+    if (!out.has(' /')) out.set(' /', locationOf('', '/', undefined, side));
     return [...out.values()];
+  };
+  // Locations depend on the server only through route policies: computed once per host otherwise.
+  const built = new Map<VirtualHost | undefined, Map<string, LocationView[]>>();
+  const locationsOf = (v: VirtualHost | undefined, side: ServerSide): LocationView[] => {
+    const key = (v?.routes ?? []).some((r) => r.policy !== undefined) ? JSON.stringify(side) : '';
+    let bySide = built.get(v);
+    if (bySide === undefined) built.set(v, (bySide = new Map()));
+    let locations = bySide.get(key);
+    if (locations === undefined) bySide.set(key, (locations = buildLocations(v, side)));
+    return locations;
   };
 
   // Certificates: the first certificate naming a host serves it.
@@ -229,8 +475,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     seen.add(v.host);
     vhosts.push(v);
   }
-  const vhostLocations = new Map(vhosts.map((v) => [v, locationsOf(v)]));
-  const defaultLocations = locationsOf(any);
+  for (const v of vhosts) routesOf(v);
+  routesOf(any);
 
   const htpasswd: NginxBuild['htpasswd'][number][] = [];
   const servers: ServerBlockView[] = [];
@@ -276,7 +522,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     // context (and parses the certificate and key) for every server block that has one, plain HTTP
     // ones included; that was most of `nginx -t` at 10,000 hosts.
     const defaultCert = { cert: `${workDir}/certs/default.crt`, key: `${workDir}/certs/default.key` };
-    servers.push({ ...common, defaultServer: true, names: [], certificate: ep.tls ? defaultCert : null, locations: redirect === null ? defaultLocations : [] });
+    const side: ServerSide = { tls: ep.tls, trusted: ranges, entryPointAuth: auth !== null };
+    servers.push({ ...common, defaultServer: true, names: [], certificate: ep.tls ? defaultCert : null, locations: redirect === null ? locationsOf(any, side) : [] });
     // An entry point that redirects answers every host the same way: no per-host blocks needed.
     if (redirect !== null) continue;
     // Hosts served the same way (same locations, same certificate) share one server block: nginx's
@@ -284,13 +531,19 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const blocks = new Map<string, { names: string[]; certificate: ServerBlockView['certificate']; locations: readonly LocationView[] }>();
     for (const v of vhosts) {
       const certificate = ep.tls ? (certFor(v) ?? defaultCert) : null;
-      const locations = vhostLocations.get(v) ?? [];
+      const locations = locationsOf(v, side);
       const key = JSON.stringify([certificate, locations]);
       const block = blocks.get(key);
       if (block === undefined) blocks.set(key, { names: [v.host], certificate, locations });
       else block.names.push(v.host);
     }
     for (const b of blocks.values()) servers.push({ ...common, defaultServer: false, ...b });
+  }
+
+  for (const [secret, users] of registry.skippedUsers) {
+    const [namespace = '', name = secret] = secret.includes('/') ? secret.split('/') : [undefined, secret];
+    const ref: ObjectRef = namespace === '' ? { kind: 'Secret', name } : { kind: 'Secret', namespace, name };
+    diags.push(skipped('PASS_NGINX_AUTH_USER', `users ${users.map((u) => JSON.stringify(u)).join(', ')} of the basic-auth Secret ${secret} cannot be written to an htpasswd file; they cannot log in`, ref));
   }
 
   // server_names_hash: a bucket holds entries of 8 + align8(length + 2) bytes plus an 8-byte end mark.
@@ -321,8 +574,12 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       upstreams,
       servers,
       trust,
+      responseValues: registry.responseValues,
+      cors: registry.cors,
+      limitZones: registry.limitZones,
+      dollar,
     },
-    htpasswd,
+    htpasswd: [...htpasswd, ...registry.htpasswd],
     certs,
     diagnostics: diags,
   };

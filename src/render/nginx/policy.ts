@@ -1,0 +1,208 @@
+/*
+ * Per-route policies (src/model/policy.ts) in nginx terms, pure: the path a location sends upstream
+ * under a rewrite, the Strict-Transport-Security value, which header names nginx can take, and the
+ * files and values a rendering collects (htpasswd files, response header values). The native proxy
+ * (src/drivers/native/policy.ts) holds the reference semantics; the view (view.ts) assembles these.
+ */
+import type { BasicAuthPolicy, CorsPolicy, HstsPolicy } from '../../model/policy.ts';
+import type { HtpasswdUser, Route } from '../../model/types.ts';
+import { canHtpasswdHash, canName, canText, canUser } from './quote.ts';
+
+/** Why a location answers 503 instead of serving a policy nginx cannot render (the reason of its body). */
+export const UNRENDERABLE = {
+  regexRewrite: 'a regex rewrite-target is not supported in nginx mode',
+  rewritePath: 'the rewrite target cannot be written as an nginx path',
+  redirectUrl: 'the redirect URL cannot be written into the nginx configuration',
+  appRoot: 'the app-root path cannot be written as an nginx path',
+  header: 'a header of this route cannot be written into the nginx configuration',
+  bodySize: 'the body size limit is not a number of bytes',
+  limit: 'a rate, connection or retry limit is not a positive number',
+  cors: 'the CORS policy cannot be written into the nginx configuration',
+  authWithEntryPoint: 'nginx cannot check a route basic auth together with the entry point basic auth',
+} as const;
+
+/**
+ * The path a route's rewrite gives a normalised request path, without the query (as native
+ * `rewriteTarget`); undefined for a regex rewrite, which is not rendered.
+ */
+export function rewritePath(route: Route, path: string): string | undefined {
+  const rw = route.policy?.rewrite;
+  if (rw === undefined) return path;
+  switch (rw.kind) {
+    case 'replace-path':
+      return rw.path;
+    case 'regex':
+      return undefined;
+    case 'strip-prefix':
+    case 'prefix': {
+      const rest = route.pathType === 'Prefix' && route.path !== '/' ? path.slice(route.path.length) : route.pathType === 'Exact' ? '' : path.slice(1);
+      const base = rw.kind === 'prefix' ? rw.target : '';
+      const joined = base.endsWith('/') && rest.startsWith('/') ? base + rest.slice(1) : base === '' || rest === '' || rest.startsWith('/') ? base + rest : `${base}/${rest}`;
+      return joined.startsWith('/') ? joined : `/${joined}`;
+    }
+  }
+}
+
+/**
+ * What `proxy_pass` sends for a location of `route`: nginx replaces the part of the normalised path the
+ * location matched (all of it for `=`, its prefix otherwise) with `path`, or, when `whole`, the whole
+ * path is `path` (replace-path; the query is kept). Undefined when the rewrite is not rendered.
+ */
+export function upstreamPath(route: Route, modifier: string, location: string): { readonly path: string; readonly whole: boolean } | undefined {
+  const rw = route.policy?.rewrite;
+  if (rw === undefined) return { path: location, whole: false };
+  if (rw.kind === 'replace-path') return { path: rw.path, whole: true };
+  if (modifier === '=') {
+    const path = rewritePath(route, location);
+    return path === undefined ? undefined : { path, whole: false };
+  }
+  // A prefix location: what replaces it is what the rewrite gives any path below it, minus that rest.
+  const probe = rewritePath(route, `${location}x`);
+  if (probe === undefined || !probe.endsWith('x')) return undefined;
+  return { path: probe.slice(0, -1), whole: false };
+}
+
+/** The Strict-Transport-Security value of a policy, as the native proxy writes it. */
+export function hstsValue(hsts: HstsPolicy): string {
+  return `max-age=${hsts.maxAgeSeconds}${hsts.includeSubdomains ? '; includeSubDomains' : ''}${hsts.preload ? '; preload' : ''}`;
+}
+
+// Framing and hop-by-hop headers: a route setting them could desynchronise nginx and the other side.
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'upgrade', 'keep-alive', 'te', 'trailer', 'proxy-connection']);
+
+/** Whether a route may set this header in nginx: a name of `[A-Za-z0-9_.-]`, not a framing header. */
+export function canHeader(name: string): boolean {
+  return canName(name) && !FRAMING_HEADERS.has(name.toLowerCase());
+}
+
+/** A CORS policy as nginx renders it (the view's `CorsView`). */
+export interface CorsEntry {
+  readonly any: boolean;
+  readonly origins: readonly string[];
+  readonly headers: readonly CorsHeader[];
+}
+
+/** A CORS header besides the origin: its value, whether only preflights get it, the variable of the upstream's own. */
+export interface CorsHeader {
+  readonly name: string;
+  readonly value: string;
+  readonly preflightOnly: boolean;
+  readonly upstream: string;
+}
+
+/** The nginx variable holding an upstream answer's header (`upstream_http_vary`). */
+export function upstreamVariable(header: string): string {
+  return `upstream_http_${header.toLowerCase().replace(/-/g, '_')}`;
+}
+
+/** A limit zone (the view's `LimitZoneView`). */
+export interface LimitZone {
+  readonly name: string;
+  readonly rate: { readonly amount: number; readonly perMinute: boolean } | null;
+}
+
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/;
+
+/**
+ * A CORS policy in nginx terms, or undefined when a value cannot be written. Allowed origins become
+ * case-sensitive regexes (a map's plain keys ignore case); one nginx cannot hold is left out (fewer
+ * origins allowed, never more).
+ */
+export function corsEntry(cors: CorsPolicy): CorsEntry | undefined {
+  const any = cors.allowOrigins.includes('*');
+  const origins = any ? [] : cors.allowOrigins.filter((o) => ORIGIN.test(o)).map((o) => `~^${o.replace(/\./g, '\\.')}\\z`);
+  const header = (name: string, value: string, preflightOnly = false): CorsHeader => ({ name, value, preflightOnly, upstream: upstreamVariable(name) });
+  const headers = [
+    ...(any ? [] : [header('Vary', 'Origin')]),
+    ...(cors.allowCredentials ? [header('Access-Control-Allow-Credentials', 'true')] : []),
+    ...(cors.allowMethods.length === 0 ? [] : [header('Access-Control-Allow-Methods', cors.allowMethods.join(', '))]),
+    ...(cors.allowHeaders.length === 0 ? [] : [header('Access-Control-Allow-Headers', cors.allowHeaders.join(', '))]),
+    header('Access-Control-Max-Age', String(cors.maxAgeSeconds), true),
+  ];
+  if (!headers.every((h) => canText(h.value))) return undefined;
+  return { any, origins, headers };
+}
+
+/**
+ * A rate of `rps` requests per second as `limit_req` takes it (per minute when not whole), and the burst
+ * that serves 5 × rps requests at once as the native token bucket does (nginx serves the first request,
+ * then `burst` more); undefined when not a positive rate.
+ */
+export function rateOf(rps: number): { readonly amount: number; readonly perMinute: boolean; readonly burst: number } | undefined {
+  if (!Number.isFinite(rps) || rps <= 0) return undefined;
+  const burst = Math.max(0, Math.ceil(5 * rps) - 1);
+  if (Number.isInteger(rps)) return rps <= 2 ** 31 - 1 ? { amount: rps, perMinute: false, burst: Math.min(burst, 2 ** 31 - 1) } : undefined;
+  return { amount: Math.max(1, Math.round(rps * 60)), perMinute: true, burst };
+}
+
+/** An htpasswd file of the rendering: its path relative to the work directory and its users. */
+export interface HtpasswdFile {
+  readonly path: string;
+  readonly users: readonly HtpasswdUser[];
+}
+
+/**
+ * What the locations of one rendering share: the htpasswd files of route basic auth (one per Secret),
+ * the response header values (one `$pass_rh_N` map each), CORS policies and limit zones (one per route).
+ */
+export class PolicyRegistry {
+  readonly htpasswd: HtpasswdFile[] = [];
+  readonly responseValues: string[] = [];
+  readonly cors: CorsEntry[] = [];
+  readonly limitZones: LimitZone[] = [];
+  readonly #corsKeys = new Map<string, number>();
+  readonly #zones = new Map<Route, Map<string, string>>();
+  /** Users left out of a file: not writable as an htpasswd line (reported once per Secret). */
+  readonly skippedUsers = new Map<string, string[]>();
+  readonly #files = new Map<string, string>();
+  readonly #values = new Map<string, number>();
+
+  /** The htpasswd file (relative path) of a basic-auth policy, written once per Secret and user list. */
+  htpasswdFor(auth: BasicAuthPolicy): string {
+    const users = auth.users.filter((u) => canUser(u.user) && canHtpasswdHash(u.hash));
+    const skipped = auth.users.filter((u) => !users.includes(u)).map((u) => u.user);
+    if (skipped.length > 0) this.skippedUsers.set(auth.secret, skipped);
+    const key = JSON.stringify([auth.secret, users]);
+    const known = this.#files.get(key);
+    if (known !== undefined) return known;
+    // Named after the Secret when it can be (`.` never appears in an entry point's file name).
+    const safe = /^[a-z0-9][a-z0-9.-]{0,252}\/[a-z0-9][a-z0-9.-]{0,252}$/.test(auth.secret) ? auth.secret.replace('/', '.') : 'secret';
+    let path = `auth/route.${safe}.htpasswd`;
+    for (let n = 2; this.htpasswd.some((f) => f.path === path); n++) path = `auth/route.${safe}.${n}.htpasswd`;
+    this.#files.set(key, path);
+    this.htpasswd.push({ path, users });
+    return path;
+  }
+
+  /** The index N of `$pass_rh_N`, the variable holding a response header value for upstream answers. */
+  responseValue(value: string): number {
+    const known = this.#values.get(value);
+    if (known !== undefined) return known;
+    this.responseValues.push(value);
+    this.#values.set(value, this.responseValues.length - 1);
+    return this.responseValues.length - 1;
+  }
+
+  /** The index N of `$pass_cors_N` for a CORS policy (one per distinct policy). */
+  corsIndex(entry: CorsEntry): number {
+    const key = JSON.stringify(entry);
+    const known = this.#corsKeys.get(key);
+    if (known !== undefined) return known;
+    this.cors.push(entry);
+    this.#corsKeys.set(key, this.cors.length - 1);
+    return this.cors.length - 1;
+  }
+
+  /** The zone of a route's rate (`rate` set) or connection limit: one per route, shared by its locations and servers, as native keeps one limiter per route. */
+  limitZone(route: Route, rate: LimitZone['rate']): string {
+    const kind = rate === null ? 'conn' : 'rate';
+    let byKind = this.#zones.get(route);
+    if (byKind === undefined) this.#zones.set(route, (byKind = new Map()));
+    const known = byKind.get(kind);
+    if (known !== undefined) return known;
+    const name = `pass_${kind}_${this.limitZones.length}`;
+    this.limitZones.push({ name, rate });
+    byKind.set(kind, name);
+    return name;
+  }
+}
