@@ -57,7 +57,6 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     unix: 'an absolute path, as `file`',
     addr: 'a host (empty, IPv4, IPv6 without brackets, or a lower-case host name) and a port from 0 to 65535',
     cidr: 'an IPv4/IPv6 address or CIDR range',
-    text: 'printable ASCII (spaces allowed), at most 4096 characters',
     mapWord: "1 to 1100 visible ASCII characters, none of `#`, `\\`, `'`, `\"`",
     hostKey: 'a lower-case host name or `*.domain`',
     sni: 'a lower-case host name or `*.domain`',
@@ -74,6 +73,7 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     loc: 'an Ingress path: `/` then unreserved characters, sub-delimiters, `:`, `@`, `/` and `%XX`; at most 1024 characters',
     proxyPass: 'an upstream name (as `name`) and a location path (as `loc`)',
     cidr: 'an IPv4/IPv6 address or CIDR range',
+    text: 'printable ASCII (spaces allowed), at most 4096 characters',
     serverName: 'a lower-case host name or `*.domain`',
   },
 };

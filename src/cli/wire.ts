@@ -176,7 +176,7 @@ export function createDriver(config: StaticConfig, logger: Logger, hooks: Driver
   }
   // haproxy and nginx share the apply pipeline (src/drivers/external); paths are already absolute.
   const external: ExternalDriverOptions = { ...common, workDir: p.workDir, reload: p.reload, gracePeriodMs: p.gracePeriod, logger, ...defined({ binary: p.binary, templates: p.templates }) };
-  if (p.mode === 'haproxy') return { mode: 'haproxy', driver: createHaproxyDriver({ ...external, ...defined({ masterSocket: p.masterSocket }) }) };
+  if (p.mode === 'haproxy') return { mode: 'haproxy', driver: createHaproxyDriver({ ...external, answerPlainHttpOnTls: p.answerPlainHttpOnTls, ...defined({ masterSocket: p.masterSocket }) }) };
   // The stock nginx image of the sidecar pair has none of Debian's dynamic modules.
   return { mode: 'nginx', driver: createNginxDriver({ ...external, ...(p.reload === 'sidecar' ? { headersMoreModule: false } : {}) }) };
 }

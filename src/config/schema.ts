@@ -214,6 +214,10 @@ const proxy = z
     reload: z.enum(['bundled', 'sidecar']).default('bundled').describe('bundled: child process; sidecar: proxy in another container'),
     templates: path.optional().describe('directory of templates overriding the built-in ones'),
     masterSocket: path.optional().describe('HAProxy master CLI socket (sidecar reloads)'),
+    answerPlainHttpOnTls: z
+      .boolean()
+      .default(false)
+      .describe('haproxy mode: plain HTTP sent to a TLS entry point gets a 400 saying to use https (a TCP frontend in front of each TLS entry point; costs about a quarter of TLS throughput); false: the connection is closed. native and nginx always answer'),
   })
   .prefault({});
 

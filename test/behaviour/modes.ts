@@ -14,6 +14,12 @@ export interface DriverSettings {
   readonly observe?: RequestObserver;
   /** Where the driver logs (default: nowhere). */
   readonly logger?: Logger;
+  /**
+   * Plain HTTP sent to a TLS entry point gets a 400 saying to use https. Native and nginx always
+   * answer it; HAProxy only with its `answerPlainHttpOnTls` option (a TCP frontend in front of the
+   * `ssl` bind, which costs TLS throughput): by default it closes the connection.
+   */
+  readonly answerPlainHttpOnTls?: boolean;
 }
 
 export type DriverFactory = (settings: DriverSettings) => ProxyDriver | Promise<ProxyDriver>;
@@ -33,7 +39,7 @@ function defined(s: DriverSettings): DriverSettings {
 /** The drivers the behaviour suite runs against. */
 export const modes: Readonly<Record<string, DriverFactory>> = {
   native: (s) => createNativeDriver(defined(s)),
-  haproxy: (s) => createHaproxyDriver({ ...defined(s), gracePeriodMs: 5000 }),
+  haproxy: (s) => createHaproxyDriver({ ...defined(s), gracePeriodMs: 5000, ...(s.answerPlainHttpOnTls === true ? { answerPlainHttpOnTls: true } : {}) }),
   nginx: (s) => createNginxDriver({ ...defined(s), gracePeriodMs: 5000 }),
 };
 
@@ -108,20 +114,6 @@ export interface ModeCapabilities {
    * to test, and forwards the others unchanged; they never take part in routing.
    */
   readonly refusesControlCharacters: boolean;
-  /**
-   * A route to a Service that does not exist answers 503 saying so. When false (HAProxy) it says "no
-   * endpoint is ready", as for a Service without endpoints: its backend keeps server slots that the
-   * runtime API fills when the Service appears, without a reload, so the rendered text could not
-   * change with it.
-   */
-  readonly saysServiceMissing: boolean;
-  /**
-   * Plain HTTP sent to a TLS entry point gets a 400 saying to use https (nginx: its own "The plain
-   * HTTP request was sent to HTTPS port"). When false (HAProxy) the connection is closed without an
-   * answer: an `ssl` bind only speaks TLS; answering would need a TCP front that tells the two apart
-   * by `req.ssl_hello_type` and an internal HTTP frontend.
-   */
-  readonly answersPlainHttpOnTls: boolean;
 }
 
 const FULL: ModeCapabilities = {
@@ -135,8 +127,6 @@ const FULL: ModeCapabilities = {
   routesMismatchedAbsoluteForm: true,
   refusesRepeatedEqualHost: true,
   refusesControlCharacters: true,
-  saysServiceMissing: true,
-  answersPlainHttpOnTls: true,
 };
 
 /** Capabilities per mode; a mode not listed has them all. */
@@ -147,8 +137,6 @@ const CAPABILITIES: Readonly<Record<string, ModeCapabilities>> = {
     uriTooLongStatus: 400,
     routesMismatchedAbsoluteForm: false,
     refusesRepeatedEqualHost: false,
-    saysServiceMissing: false,
-    answersPlainHttpOnTls: false,
   },
   nginx: {
     ...FULL,

@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PathType } from '../../src/model/types.ts';
 import { backend, entryPoint, freePort, Harness, model, request, route, vhost, whoAnswers } from './harness.ts';
-import { capabilities } from './modes.ts';
 
 test('routes by host name', async (t) => {
   const h = await Harness.create(t);
@@ -173,8 +172,7 @@ test('503 for a route to a Service that does not exist says so (a Service withou
   );
   const missing = await request({ port, host: 'missing.test' });
   assert.equal(missing.status, 503);
-  if (capabilities.saysServiceMissing) assert.match(missing.text, /Service of this route does not exist/);
-  else assert.match(missing.text, /no endpoint is ready/);
+  assert.match(missing.text, /Service of this route does not exist/);
   const empty = await request({ port, host: 'empty.test' });
   assert.equal(empty.status, 503);
   assert.match(empty.text, /no endpoint is ready/);

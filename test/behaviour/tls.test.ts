@@ -8,7 +8,7 @@ import type { PeerCertificate } from 'node:tls';
 import { generate } from 'selfsigned';
 import type { Certificate } from '../../src/model/types.ts';
 import type { Echo } from './harness.ts';
-import { capabilities } from './modes.ts';
+import type { DriverSettings } from './modes.ts';
 import { backend, echoOf, entryPoint, freePort, Harness, model, request, route, vhost } from './harness.ts';
 
 async function makeCert(id: string, cn: string, names: readonly string[]): Promise<Certificate> {
@@ -32,8 +32,8 @@ function peerCertificate(port: number, servername: string | undefined): Promise<
   });
 }
 
-async function tlsSetup(t: TestContext): Promise<{ h: Harness; port: number; plain: number; certs: Certificate[] }> {
-  const h = await Harness.create(t);
+async function tlsSetup(t: TestContext, settings: DriverSettings = {}): Promise<{ h: Harness; port: number; plain: number; certs: Certificate[] }> {
+  const h = await Harness.create(t, settings);
   const [site] = await h.echoes('site');
   const certs = [await makeCert('default/secure', 'secure.test', ['secure.test']), await makeCert('default/wild', 'wild', ['*.wild-tls.test'])];
   const [port, plain] = [await freePort(), await freePort()];
@@ -134,7 +134,8 @@ test('TLS: a changed certificate is served to new handshakes after apply', async
 });
 
 test('TLS: plain HTTP sent to a TLS entry point gets a 400 that says to use https; TLS still works after it', async (t) => {
-  const { port } = await tlsSetup(t);
+  // HAProxy answers it only with this option (its default closes the connection: see DriverSettings).
+  const { port } = await tlsSetup(t, { answerPlainHttpOnTls: true });
   const answer = await new Promise<string>((resolve, reject) => {
     const socket = netConnect({ host: '127.0.0.1', port }, () => socket.write('GET / HTTP/1.1\r\nHost: secure.test\r\n\r\n'));
     let got = '';
@@ -143,12 +144,24 @@ test('TLS: plain HTTP sent to a TLS entry point gets a 400 that says to use http
     socket.on('close', () => resolve(got));
     socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(got) : reject(err)));
   });
-  if (capabilities.answersPlainHttpOnTls) {
-    assert.match(answer, /^HTTP\/1\.1 400 /);
-    assert.match(answer, /https/i);
-  } else {
-    assert.equal(answer, '', 'declared: the connection is closed without an answer');
-  }
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(answer, /https/i);
   const cert = await peerCertificate(port, 'secure.test');
   assert.equal(cert.subject.CN, 'secure.test');
+  // TLS on the same port is served as without the option: the client's address, TLS facts, HTTP/2.
+  const echo = echoOf(await request({ port, tls: true, host: 'secure.test', path: '/after' }));
+  assert.equal(echo.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(echo.headers['x-forwarded-proto'], 'https');
+  assert.equal(echo.headers['x-forwarded-port'], String(port));
+  const session = h2connect(`https://127.0.0.1:${port}`, { servername: 'secure.test', rejectUnauthorized: false });
+  t.after(() => session.close());
+  const status = await new Promise<number>((resolve, reject) => {
+    session.once('error', reject);
+    const stream = session.request({ ':path': '/h2', ':method': 'GET', ':authority': 'secure.test' });
+    stream.on('response', (hs) => resolve(Number(hs[':status'])));
+    stream.on('error', reject);
+    stream.resume();
+  });
+  assert.equal(session.alpnProtocol, 'h2');
+  assert.equal(status, 200);
 });

@@ -79,6 +79,7 @@ test('empty file: every default', () => {
       forwardedHeader: false,
       workDir: '/srv/conf/.passerelle',
       reload: 'bundled',
+      answerPlainHttpOnTls: false,
     },
     kubernetes: {
       enabled: false,
@@ -137,6 +138,7 @@ test('every key set: values kept, relative paths resolved against the file folde
     reload: 'sidecar',
     templates: path.join(repo, 'test/fixtures/templates'),
     masterSocket: at('run/master.sock'),
+    answerPlainHttpOnTls: true,
   });
   assert.equal(config.kubernetes.kubeconfig, at('kube/config'));
   assert.deepEqual(config.kubernetes.namespaces, ['default', 'apps']);

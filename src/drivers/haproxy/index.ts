@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createHaproxyRenderer, parseHaproxyLayout, ROUTES_MAP } from '../../render/haproxy/index.ts';
+import { createHaproxyRenderer, parseHaproxyLayout, ROUTES_MAP, UNAVAILABLE_MAP } from '../../render/haproxy/index.ts';
 import type { HaproxyBuild, HaproxyLayout, HaproxyRenderOptions } from '../../render/haproxy/index.ts';
 import type { RenderedConfig } from '../../render/types.ts';
 import { PassError } from '../../shared/errors.ts';
@@ -20,6 +20,8 @@ import { parseHaproxyLine } from '../external/request-log.ts';
 export interface HaproxyDriverOptions extends ExternalDriverOptions {
   /** Master CLI socket (`-S`): reloads go through it (default `<workDir>/haproxy-master.sock`). */
   readonly masterSocket?: string;
+  /** See {@link HaproxyRenderOptions.answerPlainHttpOnTls} (default false: plain HTTP on a TLS entry point gets the connection closed). */
+  readonly answerPlainHttpOnTls?: boolean;
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, alive?: () => boolean): Promise<T> {
@@ -113,6 +115,7 @@ function haproxyRenderOptions(options: HaproxyDriverOptions, ctx: RenderContext<
       forwardedHeader: options.forwardedHeader,
       acmeChallengeAddress: ctx.acmeChallengeAddress,
       requestLog: ctx.requestLog,
+      answerPlainHttpOnTls: options.answerPlainHttpOnTls,
     }),
   };
 }
@@ -196,18 +199,26 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect<HaproxyBu
           }
         });
       }
-      const commands = [...ups, ...downs];
-      for (const cmd of commands) {
-        const out = (await haproxyCommand(sock, cmd)).trim();
-        if (out !== '' && !/^(IP changed|no need to change|nothing changed|IP changed from)/i.test(out) && !/changed from/.test(out)) {
-          throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy runtime API refused "${cmd}": ${out}`);
+      const send = async (commands: readonly string[]): Promise<void> => {
+        for (const cmd of commands) {
+          const out = (await haproxyCommand(sock, cmd)).trim();
+          if (out !== '' && !/^(IP changed|no need to change|nothing changed|IP changed from)/i.test(out) && !/changed from/.test(out)) {
+            throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy runtime API refused "${cmd}": ${out}`);
+          }
         }
-      }
+      };
+      const mapOf = (r: RenderedConfig, file: string): string | undefined => r.files.find((f) => f.path === file)?.content;
+      const updateMap = async (file: string): Promise<void> => {
+        const content = mapOf(next.config, file);
+        if (content !== undefined && content !== mapOf(previous.config, file)) await replaceMap(sock, path.join(workDir, file), content);
+      };
+      await send(ups);
+      // Missing Services: between the two, so that their 503 says why as soon as their servers go.
+      await updateMap(UNAVAILABLE_MAP);
+      await send(downs);
       if (b.view.hasTls) await applyCertificates(sock, workDir, a, b);
       // The routing map: replaced in one atomic commit, after the servers it points to are ready.
-      const mapOf = (r: RenderedConfig): string | undefined => r.files.find((f) => f.path === ROUTES_MAP)?.content;
-      const routes = mapOf(next.config);
-      if (routes !== undefined && routes !== mapOf(previous.config)) await replaceMap(sock, path.join(workDir, ROUTES_MAP), routes);
+      await updateMap(ROUTES_MAP);
       return true;
     },
   };

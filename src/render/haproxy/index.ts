@@ -5,12 +5,12 @@ import { compileTemplates, loadTemplates } from '../engine.ts';
 import type { TemplateSet } from '../engine.ts';
 import type { RenderedConfig, RenderedFile } from '../types.ts';
 import { CHECKSUM_PREFIX } from '../types.ts';
-import { haproxyHelpers, mapWord, sniFilter } from './quote.ts';
-import { buildHaproxyView, ROUTES_MAP } from './view.ts';
+import { haproxyHelpers, mapText, mapWord, sniFilter } from './quote.ts';
+import { buildHaproxyView, PLAIN_HTTP_ON_TLS_FILE, RUNTIME_MAPS, UNAVAILABLE_MAP } from './view.ts';
 import type { HaproxyBuild, HaproxyLayout, HaproxyRenderOptions } from './view.ts';
 
 export type { HaproxyBuild, HaproxyLayout, HaproxyRenderOptions } from './view.ts';
-export { buildHaproxyView, certFileName, defaultSlots, haproxyBackendName, parseHaproxyLayout, ROUTES_MAP } from './view.ts';
+export { buildHaproxyView, certFileName, defaultSlots, haproxyBackendName, parseHaproxyLayout, PLAIN_HTTP_ON_TLS_FILE, ROUTES_MAP, RUNTIME_MAPS, UNAVAILABLE_MAP } from './view.ts';
 
 const ERRORS: readonly (readonly [number, string])[] = [
   [400, 'Bad Request'],
@@ -22,21 +22,30 @@ const ERRORS: readonly (readonly [number, string])[] = [
   [504, 'Gateway Timeout'],
 ];
 
+/** The body of the answer to plain HTTP on a TLS entry point: the native proxy's words (src/drivers/native/listeners.ts). */
+export const PLAIN_HTTP_ON_TLS_BODY = 'Bad Request: this port speaks HTTPS; use https:// instead of http://\n';
+
+/** A raw HTTP answer in plain text that closes the connection. */
+function rawAnswer(code: number, reason: string, body: string): string {
+  return `HTTP/1.1 ${code} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n${body}`;
+}
+
 /** HAProxy error files: raw HTTP answers in plain text, like the native proxy's. */
-function errorFiles(): RenderedFile[] {
-  return ERRORS.map(([code, reason]) => {
-    const body = `${reason}\n`;
-    const content = `HTTP/1.1 ${code} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${body.length}\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n${body}`;
-    return { path: `errors/${code}.http`, content, mode: 0o644, secret: false };
-  });
+function errorFiles(plainHttpOnTls: boolean): RenderedFile[] {
+  const files = ERRORS.map(([code, reason]): RenderedFile => ({ path: `errors/${code}.http`, content: rawAnswer(code, reason, `${reason}\n`), mode: 0o644, secret: false }));
+  // Answered by the TCP frontend of a TLS entry point to a client that speaks plain HTTP to it.
+  if (plainHttpOnTls) files.push({ path: PLAIN_HTTP_ON_TLS_FILE, content: rawAnswer(400, 'Bad Request', PLAIN_HTTP_ON_TLS_BODY), mode: 0o644, secret: false });
+  return files;
 }
 
 /** The files of a rendering; `maskCerts` (for the structure checksum) leaves out what the runtime API changes. */
 function auxFiles(build: HaproxyBuild, maskCerts: boolean, lua: string): RenderedFile[] {
   const files: RenderedFile[] = [{ path: 'lua/passerelle.lua', content: lua, mode: 0o644, secret: false }];
   for (const m of build.maps) {
-    // The structure leaves the routing map out: the runtime API replaces it without a reload.
-    const content = maskCerts && m.path === ROUTES_MAP ? '' : m.entries.map(([k, v]) => `${mapWord(k)} ${mapWord(v)}\n`).join('');
+    // The structure leaves the routing and unavailable maps out: the runtime API replaces them without a reload.
+    // The unavailable map's values are sentences: HAProxy reads the rest of the line as the value.
+    const value = m.path === UNAVAILABLE_MAP ? mapText : mapWord;
+    const content = maskCerts && RUNTIME_MAPS.includes(m.path) ? '' : m.entries.map(([k, v]) => `${mapWord(k)} ${value(v)}\n`).join('');
     files.push({ path: m.path, content, mode: m.secret ? 0o600 : 0o644, secret: m.secret });
   }
   const root = build.view.files.crtList.slice(0, -'certs/crt-list.txt'.length);
@@ -44,7 +53,7 @@ function auxFiles(build: HaproxyBuild, maskCerts: boolean, lua: string): Rendere
   // The structure leaves certificates out: the runtime API adds, replaces and removes them.
   files.push({ path: 'certs/crt-list.txt', content: maskCerts ? '' : list, mode: 0o644, secret: false });
   if (!maskCerts) for (const c of build.certs) files.push({ path: c.path, content: c.pem, mode: 0o600, secret: true });
-  files.push(...errorFiles());
+  files.push(...errorFiles(build.view.files.plainHttpOnTls !== null));
   return files;
 }
 

@@ -83,6 +83,17 @@ export function mapWord(value: unknown): string {
   return value;
 }
 
+/** Whether a text can be a map file value that holds spaces: printable ASCII, no quote or backslash, not padded. */
+export function canMapText(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 1024 && /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(value) && !/[\\'"]/.test(value);
+}
+
+/** A map file value with spaces (HAProxy takes the rest of the line after the key). */
+export function mapText(value: unknown): string {
+  if (!canMapText(value)) throw unsafe(D, 'map value', value);
+  return value;
+}
+
 /** Whether a route path fits the Ingress path grammar (so it can be a map key). */
 export function canRoutePath(value: unknown): value is string {
   return typeof value === 'string' && value.length <= 1024 && ROUTE_PATH.test(value);

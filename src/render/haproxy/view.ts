@@ -10,6 +10,7 @@ import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
+import { unavailableCause } from '../../model/unavailable.ts';
 import type { BasicAuthMiddleware, Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
@@ -35,6 +36,13 @@ export interface HaproxyRenderOptions {
    * check ($apr1$) are checked there by the Lua helper.
    */
   readonly authSocket?: string;
+  /**
+   * TLS entry points answer plain HTTP with a 400 saying to use https (as native and nginx do),
+   * instead of closing the connection. It takes a TCP frontend in front of each of them that passes
+   * TLS on to the HTTP frontend through a local socket: HAProxy's CPU per TLS request grows by about
+   * 30 % with keep-alive (15–20 % with a handshake per request), hence off by default.
+   */
+  readonly answerPlainHttpOnTls?: boolean;
 }
 
 /** The upstream address of a server slot. */
@@ -126,6 +134,20 @@ export interface HaproxyView {
     readonly lua: string;
     /** The controller's auth socket (a unix socket path). */
     readonly authSocket: string;
+    /**
+     * Backends whose Service (or its port) is missing: backend name → why, in the words native and
+     * nginx answer (with spaces). The runtime API keeps it in step, so their 503 follows the Service without a reload.
+     */
+    readonly unavailable: string;
+    /**
+     * The answer to plain HTTP on a TLS entry point (a raw HTTP 400 saying to use https) with the
+     * `answerPlainHttpOnTls` option; null without it: TLS entry points bind `ssl` directly and plain
+     * HTTP gets the connection closed. When set, a TCP frontend on the entry point's address answers
+     * it and passes TLS on to the frontend.
+     */
+    readonly plainHttpOnTls: string | null;
+    /** The folder of HAProxy's internal sockets: behind its TCP frontend, a TLS frontend is bound on `<sockets>/<name>.sock`. */
+    readonly sockets: string;
   };
   readonly forwardedHeader: boolean;
   /** How many path elements the Prefix lookups go down to. */
@@ -170,6 +192,15 @@ export function requestLogView(target: RequestLogTarget | undefined): HaproxyVie
 
 /** The routing map file, relative to the work directory: the runtime API replaces its contents. */
 export const ROUTES_MAP = 'maps/routes.map';
+
+/** The map of backends whose Service is missing (see `files.unavailable`), relative to the work directory. */
+export const UNAVAILABLE_MAP = 'maps/unavailable.map';
+
+/** The maps whose contents the runtime API replaces: a change to them alone needs no reload. */
+export const RUNTIME_MAPS: readonly string[] = [UNAVAILABLE_MAP, ROUTES_MAP];
+
+/** The answer to plain HTTP on a TLS entry point (see `files.plainHttpOnTls`), relative to the work directory. */
+export const PLAIN_HTTP_ON_TLS_FILE = 'errors/plain-http-on-tls.http';
 
 /** Backend section name for a backend id `ns/service:port`. */
 export function haproxyBackendName(id: string): string {
@@ -291,6 +322,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   const backends: BackendView[] = [];
   const slots: Record<string, SlotAddresses> = {};
   const backendNames = new Map<string, string>();
+  const unavailable: [string, string][] = [];
   for (const [id, b] of Object.entries(model.backends)) {
     const name = haproxyBackendName(id);
     if (!canName(name)) {
@@ -310,6 +342,8 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     backends.push({ id, name, servers: placed.servers, compacted: kept === undefined && before !== undefined });
     slots[id] = placed.slots;
     backendNames.set(id, name);
+    // Not in the backend's lines: its server slots outlive the Service, and this map changes without a reload.
+    if (b.unresolved !== undefined) unavailable.push([name, unavailableCause(b)]);
   }
   const backendFor = (id: string): string => backendNames.get(id) ?? 'pass_unavailable';
 
@@ -360,13 +394,17 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   for (let d = depth; d >= 1; d--) prefixFields.push(d + 1);
 
   const files = {
-    routes: `${workDir}/maps/routes.map`,
+    routes: `${workDir}/${ROUTES_MAP}`,
     crtList: `${workDir}/certs/crt-list.txt`,
     defaultCert: `${workDir}/certs/default.pem`,
     errors: `${workDir}/errors`,
     lua: `${workDir}/lua/passerelle.lua`,
     authSocket: options.authSocket ?? `${workDir}/auth.sock`,
+    unavailable: `${workDir}/${UNAVAILABLE_MAP}`,
+    plainHttpOnTls: options.answerPlainHttpOnTls === true ? `${workDir}/${PLAIN_HTTP_ON_TLS_FILE}` : null,
+    sockets: workDir,
   };
+  maps.push({ path: UNAVAILABLE_MAP, entries: unavailable, secret: false });
   maps.push({ path: ROUTES_MAP, entries: routes, secret: false });
 
   // Certificates: a host is served by the first certificate naming it, as in the model.

@@ -2,12 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { request as httpsRequest } from 'node:https';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { generate } from 'selfsigned';
-import type { Certificate, Endpoint } from '../../../src/model/types.ts';
+import type { RequestRecord } from '../../../src/drivers/types.ts';
+import type { Backend, Certificate, Endpoint } from '../../../src/model/types.ts';
 import { createHaproxyDriver } from '../../../src/drivers/haproxy/index.ts';
 import { haproxyCommand } from '../../../src/drivers/haproxy/socket.ts';
 import { backend, echoOf, entryPoint, freePort, model, request, route, vhost } from '../../behaviour/harness.ts';
+import type { Echo } from '../../behaviour/harness.ts';
 import { spawn } from 'node:child_process';
 import { echoes, requireBinary, scenarios, sidecarMode, templatesWatched } from './common.ts';
 
@@ -133,4 +137,138 @@ test('haproxy: certificates are added, renewed and removed through the runtime A
   assert.equal(echoOf(await request({ port, tls: true, host: 'two.test' })).id, 'a');
   assert.equal(d.reloads, 0);
   assert.equal(d.runtimeUpdates, 3);
+});
+
+test('haproxy: a route to a missing Service says so; as the Service appears and goes, the answer follows through the runtime API', async (t) => {
+  const d = createHaproxyDriver({ gracePeriodMs: 2000 });
+  t.after(() => d.stop(500));
+  const [a] = await echoes(t, 'a');
+  const port = await freePort();
+  const build = (svc: Backend) => model({ entryPoints: [entryPoint('http', port)], virtualHosts: [vhost('svc.test', [route('/', 'Prefix', 'svc')])], backends: [svc] });
+  const missing: Backend = { ...backend('svc', []), unresolved: 'service' };
+  await d.apply(build(missing));
+  const pid = async (): Promise<string | undefined> => /Pid: (\d+)/.exec(await haproxyCommand(path.join(d.workDir, 'haproxy.sock'), 'show info'))?.[1];
+  const pidBefore = await pid();
+  const text = async (): Promise<string> => {
+    const r = await request({ port, host: 'svc.test' });
+    assert.equal(r.status, 503);
+    return r.text;
+  };
+  assert.equal(await text(), 'Service Unavailable: the Service of this route does not exist');
+  assert.equal(readFileSync(path.join(d.workDir, 'maps/unavailable.map'), 'utf8'), 'be_default.svc:80 the Service of this route does not exist\n');
+  // The Service appears with an endpoint: served, through the runtime API.
+  await d.apply(build(backend('svc', [a!.endpoint()])));
+  assert.equal(echoOf(await request({ port, host: 'svc.test' })).id, 'a');
+  assert.equal(readFileSync(path.join(d.workDir, 'maps/unavailable.map'), 'utf8'), '');
+  // It goes again, then comes back without endpoints, then with a port it does not have.
+  await d.apply(build(missing));
+  assert.equal(await text(), 'Service Unavailable: the Service of this route does not exist');
+  await d.apply(build(backend('svc', [])));
+  assert.equal(await text(), 'Service Unavailable: no endpoint is ready');
+  await d.apply(build({ ...backend('svc', []), unresolved: 'port' }));
+  assert.equal(await text(), 'Service Unavailable: the Service of this route has no such port');
+  await d.apply(build(backend('svc', [a!.endpoint()])));
+  assert.equal(echoOf(await request({ port, host: 'svc.test' })).id, 'a');
+  assert.equal(d.reloads, 0, 'no reload');
+  assert.equal(d.runtimeUpdates, 5);
+  assert.equal(await pid(), pidBefore, 'the same worker serves');
+});
+
+/** An HTTPS request from a chosen loopback address (the client address the proxy must keep). */
+function httpsFrom(port: number, localAddress: string, headers: Record<string, string> = {}): Promise<Echo> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, localAddress, servername: 'tls.test', rejectUnauthorized: false, agent: false, headers: { host: 'tls.test', ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as Echo) : reject(new Error(`status ${res.statusCode ?? 0}: ${body}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** What a raw connection gets back for `bytes`, until the proxy closes it. */
+function rawAnswer(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port }, () => socket.write(bytes));
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.setTimeout(5000, () => socket.destroy(new Error('the proxy did not close the connection')));
+    socket.on('data', (c: string) => (got += c));
+    socket.on('close', () => resolve(got));
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(got) : reject(err)));
+  });
+}
+
+test('haproxy: by default a TLS entry point binds ssl itself: plain HTTP gets the connection closed', async (t) => {
+  const d = createHaproxyDriver({ gracePeriodMs: 2000 });
+  t.after(() => d.stop(500));
+  const [a] = await echoes(t, 'a');
+  const port = await freePort();
+  await d.apply(model({ entryPoints: [entryPoint('https', port, { tls: true })], virtualHosts: [vhost('tls.test', [route('/', 'Prefix', 'a')])], backends: [backend('a', [a!.endpoint()])] }));
+  assert.doesNotMatch(readFileSync(d.configFile, 'utf8'), /mode tcp|accept-proxy/);
+  assert.equal(await rawAnswer(port, 'GET / HTTP/1.1\r\nHost: tls.test\r\n\r\n'), '');
+  assert.equal((await httpsFrom(port, '127.0.0.6')).headers['x-forwarded-for'], '127.0.0.6');
+});
+
+test('haproxy: answerPlainHttpOnTls: a TCP front answers plain HTTP and keeps the client address for TLS; nothing lost over reloads', async (t) => {
+  const records: RequestRecord[] = [];
+  const d = createHaproxyDriver({ gracePeriodMs: 2000, observe: (r) => records.push(r), answerPlainHttpOnTls: true });
+  t.after(() => d.stop(500));
+  const [a, b] = await echoes(t, 'a', 'b');
+  const port = await freePort();
+  const build = (i: number) =>
+    model({
+      entryPoints: [entryPoint('https', port, { tls: true, trustedIPs: ['127.0.0.5'] })],
+      // A new Service on every apply: a structural change, so a real reload each time.
+      virtualHosts: [vhost('tls.test', [route('/', 'Prefix', 'a'), route(`/only-${i}`, 'Exact', `b${i}`)])],
+      backends: [backend('a', [a!.endpoint()]), backend(`b${i}`, [b!.endpoint()])],
+    });
+  await d.apply(build(0));
+  // The address of the client, not of the internal hop: in X-Forwarded-For, for the trusted ranges and in the request log.
+  const untrusted = await httpsFrom(port, '127.0.0.6', { 'x-forwarded-for': '203.0.113.9' });
+  assert.equal(untrusted.headers['x-forwarded-for'], '127.0.0.6');
+  assert.equal(untrusted.headers['x-forwarded-proto'], 'https');
+  assert.equal(untrusted.headers['x-forwarded-port'], String(port));
+  const trusted = await httpsFrom(port, '127.0.0.5', { 'x-forwarded-for': '203.0.113.9' });
+  assert.equal(trusted.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.5');
+  const deadline = Date.now() + 5000;
+  while (records.filter((r) => r.entryPoint === 'https').length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(
+    records.filter((r) => r.entryPoint === 'https').map((r) => r.client).sort(),
+    ['127.0.0.5', '127.0.0.6'],
+    'one record per request, from the frontend that speaks HTTP, with the client address',
+  );
+  // Plain HTTP: a 400 that says to use https, then the connection closes; nothing logged as a request.
+  const plain = await rawAnswer(port, 'GET / HTTP/1.1\r\nHost: tls.test\r\n\r\n');
+  assert.match(plain, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(plain, /\r\n\r\nBad Request: this port speaks HTTPS; use https:\/\/ instead of http:\/\/\n$/);
+  // Reloads while TLS requests stream (a new connection each): none lost.
+  let running = true;
+  let ok = 0;
+  const failures: string[] = [];
+  const worker = async (): Promise<void> => {
+    while (running) {
+      try {
+        await httpsFrom(port, '127.0.0.1');
+        ok++;
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  };
+  const workers = Array.from({ length: 4 }, () => worker());
+  const reloadsBefore = d.reloads;
+  for (let i = 1; i <= 10; i++) await d.apply(build(i));
+  running = false;
+  await Promise.all(workers);
+  assert.equal(d.reloads - reloadsBefore, 10, 'every apply was a reload');
+  assert.deepEqual(failures, [], `${failures.length} failed requests of ${ok + failures.length}: ${[...new Set(failures)].slice(0, 5).join('; ')}`);
+  assert.ok(ok > 20, `only ${ok} requests completed`);
+  // A certificate still reaches the frontend behind the TCP front through the runtime API.
+  const updates = d.runtimeUpdates;
+  await d.apply({ ...build(10), certificates: [await cert('default/tls', 'tls.test')] });
+  assert.equal(d.runtimeUpdates, updates + 1);
+  assert.equal(await servedCN(port, 'tls.test'), 'tls.test default/tls');
 });
