@@ -28,7 +28,7 @@ export async function checkCommand(flags: CliFlags, out: NodeJS.WritableStream):
   }
   const errors = model.diagnostics.filter((d) => d.severity === 'error').length;
   const warnings = model.diagnostics.length - errors;
-  const migration = migrationReport(built.snapshot, built.context.translate);
+  const migration = migrationReport(built.snapshot, built.context.translate, built.model.diagnostics);
   const annotated = migration.ingresses.length > 0 ? migration : undefined;
   if (flags.output === 'json') {
     out.write(`${JSON.stringify({ errors, warnings, diagnostics: model.diagnostics, ...defined({ certificates: acme?.certificates, storage: acme?.storage, migration: annotated }) }, null, 2)}\n`);
@@ -41,14 +41,14 @@ export async function checkCommand(flags: CliFlags, out: NodeJS.WritableStream):
   return errors > 0 ? 1 : 0;
 }
 
-/** `passerelle migrate`: the migration report alone; exit code 1 when an annotation is refused, invalid or in conflict. */
+/** `passerelle migrate`: the migration report alone; exit code 1 when an annotation is refused, invalid or in conflict, or an Ingress's annotations have an error (a missing auth Secret, a policy the mode cannot enforce). */
 export async function migrateCommand(flags: CliFlags, out: NodeJS.WritableStream): Promise<number> {
   const built = await buildOnce(flags);
-  const report = migrationReport(built.snapshot, built.context.translate);
+  const report = migrationReport(built.snapshot, built.context.translate, built.model.diagnostics);
   if (flags.output === 'json') out.write(`${JSON.stringify(report, null, 2)}\n`);
   else out.write(`${describeMigration(report).join('\n')}\n`);
   const c = report.counts;
-  return c.refused + c.invalid + c.conflict > 0 ? 1 : 0;
+  return c.refused + c.invalid + c.conflict + report.ingresses.reduce((n, i) => n + i.problems.length, 0) > 0 ? 1 : 0;
 }
 
 /** Special-use and reserved suffixes (RFC 2606, RFC 6761, RFC 6762, ICANN's .internal) no public CA issues for. */

@@ -63,7 +63,8 @@ applied with a different meaning (said how), unsupported, refused (free text suc
 configuration-snippet), invalid, or in conflict between the dialects; and the policies the proxy
 mode in use does not render. Run it against a cluster with classAliases = ["nginx"] before moving
 Ingresses off ingress-nginx (docs/migrate-from-ingress-nginx.md). Exit code 1 when an annotation
-is refused, invalid or in conflict.
+is refused, invalid or in conflict, or has an error where it is (a missing auth Secret, a policy the
+mode cannot enforce).
 
 ${OPTIONS_HELP}`,
   explain: `Usage: passerelle explain URL [--entrypoint NAME] [--method M] [--header "K: V"]... [options]

@@ -7,7 +7,9 @@
 
 import type { ObjectRef } from '../shared/diagnostics.ts';
 import { readAnnotations } from './annotations/index.ts';
-import type { AnnotationFinding, FindingStatus } from './annotations/index.ts';
+import type { AnnotationFinding, FindingStatus, PolicyRefs } from './annotations/index.ts';
+import type { Diagnostic } from '../shared/diagnostics.ts';
+import type { PassCode } from '../shared/codes.ts';
 import type { Snapshot } from './k8s.ts';
 import { fitPolicy } from './policy-support.ts';
 import type { PolicyFeature, ProxyMode } from './policy-support.ts';
@@ -23,6 +25,8 @@ export interface IngressMigration {
   readonly findings: readonly AnnotationFinding[];
   /** Policy features the mode does not render (ignored, or the routes denied for an access one). */
   readonly notInMode: readonly PolicyFeature[];
+  /** Errors translate found on the Ingress's annotations beyond the findings (a missing auth Secret, ...). */
+  readonly problems: readonly Diagnostic[];
 }
 
 /** The whole report: the Ingresses with at least one finding, and counts by status. */
@@ -34,8 +38,24 @@ export interface MigrationReport {
 
 const STATUSES: readonly FindingStatus[] = ['applied', 'different', 'unsupported', 'refused', 'invalid', 'conflict'];
 
-/** Builds the report over the Ingresses of a snapshot that this controller serves. */
-export function migrationReport(snapshot: Snapshot, options: TranslateOptions): MigrationReport {
+/** Codes of the findings themselves: already listed, not repeated as problems. */
+const ANNOTATION_CODES: ReadonlySet<string> = new Set(['PASS_ANNOTATION_INVALID', 'PASS_ANNOTATION_INCOMPLETE', 'PASS_ANNOTATION_SNIPPET', 'PASS_ANNOTATION_CONFLICT', 'PASS_ANNOTATION_UNSUPPORTED', 'PASS_ANNOTATION_IGNORED'] satisfies PassCode[]);
+
+/** What the references of the result name that translate does not implement yet: annotation prefix → what. */
+function notImplemented(refs: PolicyRefs): { readonly match: (annotation: string) => boolean; readonly what: string }[] {
+  const out: { match: (annotation: string) => boolean; what: string }[] = [];
+  const regex = refs.regexPaths;
+  if (regex !== undefined) out.push({ match: (a) => a === regex.annotation || a === 'nginx.ingress.kubernetes.io/use-regex', what: 'regex paths' });
+  if (refs.canary !== undefined) out.push({ match: (a) => a.startsWith('nginx.ingress.kubernetes.io/canary'), what: 'canary Ingresses' });
+  if (refs.serviceWeights !== undefined) out.push({ match: (a) => a.endsWith('/service-weights'), what: 'weighted Services' });
+  return out;
+}
+
+/**
+ * Builds the report over the Ingresses of a snapshot that this controller serves. `diagnostics`
+ * (the model's) adds, per Ingress, the errors translate found on its annotations.
+ */
+export function migrationReport(snapshot: Snapshot, options: TranslateOptions, diagnostics: readonly Diagnostic[] = []): MigrationReport {
   const mode = options.mode ?? 'native';
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<FindingStatus, number>;
   const ingresses: IngressMigration[] = [];
@@ -52,9 +72,18 @@ export function migrationReport(snapshot: Snapshot, options: TranslateOptions): 
     const hasTls = Array.isArray(spec['tls']) && spec['tls'].length > 0;
     const result = readAnnotations(annotations, { namespace, hasTls, sslRedirectDefault: options.sslRedirect ?? true });
     const notInMode = fitPolicy(result.policy, mode).dropped;
-    if (result.findings.length === 0 && notInMode.length === 0) continue;
-    for (const f of result.findings) counts[f.status]++;
-    ingresses.push({ ingress: { kind: 'Ingress', namespace, name }, takenOver: decision.takenOver === true, findings: result.findings, notInMode });
+    // Read but not implemented yet: the report says unsupported, as translate's error does.
+    const missing = notImplemented(result.refs);
+    const findings = result.findings.map((f): AnnotationFinding => {
+      const gap = missing.find((m) => m.match(f.annotation));
+      return gap === undefined || f.status === 'invalid' || f.status === 'refused' ? f : { ...f, status: 'unsupported', note: `${gap.what} are not implemented yet: not applied` };
+    });
+    const problems = diagnostics.filter(
+      (d) => d.severity === 'error' && d.object?.kind === 'Ingress' && d.object.namespace === namespace && d.object.name === name && (d.field ?? '').startsWith('metadata.annotations') && !ANNOTATION_CODES.has(d.code),
+    );
+    if (findings.length === 0 && notInMode.length === 0 && problems.length === 0) continue;
+    for (const f of findings) counts[f.status]++;
+    ingresses.push({ ingress: { kind: 'Ingress', namespace, name }, takenOver: decision.takenOver === true, findings, notInMode, problems });
   }
   ingresses.sort((a, b) => `${a.ingress.namespace}/${a.ingress.name}`.localeCompare(`${b.ingress.namespace}/${b.ingress.name}`));
   return { mode, ingresses, counts };
@@ -70,6 +99,7 @@ export function describeMigration(report: MigrationReport): string[] {
       lines.push(`  ${f.status.padEnd(11)} ${f.annotation.padEnd(width)}${f.policy === undefined ? '' : `  → ${f.policy}`}${f.note === '' ? '' : `: ${f.note}`}`);
     }
     for (const feature of ing.notInMode) lines.push(`  not in ${report.mode} mode: ${feature}`);
+    for (const d of ing.problems) lines.push(`  error       ${d.code} ${d.field ?? ''}: ${d.message}`);
   }
   const c = report.counts;
   lines.push(`annotations: ${c.applied} applied, ${c.different} applied differently, ${c.unsupported} unsupported, ${c.refused} refused, ${c.invalid} invalid, ${c.conflict} in conflict (${report.ingresses.length} Ingress(es), ${report.mode} mode)`);

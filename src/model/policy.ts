@@ -127,7 +127,7 @@ export interface RoutePolicy {
   readonly redirect?: UrlRedirectPolicy;
   /** `app-root`: `/` redirects (302) to this path. */
   readonly appRoot?: string;
-  /** `from-to-www-redirect`: `www.host` ↔ `host` (301 by default in ingress-nginx: 308 here, see docs). */
+  /** `from-to-www-redirect`: `www.host` ↔ `host`, 308 (ingress-nginx's default http-redirect-code). */
   readonly wwwRedirect?: boolean;
   readonly rewrite?: RewritePolicy;
   /** Client addresses or CIDR ranges allowed (`allowlist-source-range`); others get 403. */

@@ -113,8 +113,8 @@ const CASES: readonly Case[] = [
   { name: 'app-root', annotations: { 'app-root': '/app' }, policy: { appRoot: '/app' }, findings: { 'app-root': ['applied'] } },
   { name: 'app-root must be a path', annotations: { 'app-root': 'app' }, policy: {}, findings: { 'app-root': ['invalid', INVALID, /must start with "\/"/] } },
   { name: 'app-root refuses ".." segments', annotations: { 'app-root': '/a/../b' }, policy: {}, findings: { 'app-root': ['invalid', INVALID, /"\/\.\.\/"/] } },
-  { name: 'from-to-www-redirect "true"', annotations: { 'from-to-www-redirect': 'true' }, policy: { wwwRedirect: true }, findings: { 'from-to-www-redirect': ['different', undefined, /308/] } },
-  { name: 'from-to-www-redirect "false"', annotations: { 'from-to-www-redirect': 'false' }, policy: {}, findings: { 'from-to-www-redirect': ['different'] } },
+  { name: 'from-to-www-redirect "true"', annotations: { 'from-to-www-redirect': 'true' }, policy: { wwwRedirect: true }, findings: { 'from-to-www-redirect': ['applied', undefined, /308/] } },
+  { name: 'from-to-www-redirect "false"', annotations: { 'from-to-www-redirect': 'false' }, policy: {}, findings: { 'from-to-www-redirect': ['applied'] } },
 
   // rewrite-target, use-regex
   { name: 'rewrite-target without groups replaces the whole path', annotations: { 'rewrite-target': '/' }, policy: { rewrite: { kind: 'replace-path', path: '/' } }, findings: { 'rewrite-target': ['different'] } },

@@ -65,7 +65,8 @@ test('isOurIngress: classAliases = ["nginx"] takes over ingress-nginx\'s Ingress
   assert.match(byName.reason, /classAliases.*k8s.io\/ingress-nginx/);
   const byAnnotation = isOurIngress({ metadata: { annotations: { 'kubernetes.io/ingress.class': 'nginx' } } }, ingressClasses, aliased);
   assert.equal(byAnnotation.ours, true);
-  assert.equal(byAnnotation.takenOver, undefined, 'an annotation alias (Traefik 1 style) keeps writing status as before');
+  assert.equal(byAnnotation.takenOver, true, 'the IngressClass nginx of ingress-nginx exists: it serves the annotation too');
+  assert.equal(isOurIngress({ metadata: { annotations: { 'kubernetes.io/ingress.class': 'traefik' } } }, ingressClasses, { ...options, classAliases: ['traefik'] }).takenOver, undefined, 'no IngressClass traefik: status written as before');
   assert.equal(isOurIngress({ spec: { ingressClassName: 'passerelle-class' } }, ingressClasses, aliased).takenOver, undefined, 'our own class is not taken over');
 });
 

@@ -64,14 +64,19 @@ test('policies: fitted to the mode — what it does not render is dropped with a
 });
 
 test('migration report: per Ingress, each annotation with its status; counts; what the mode does not render', () => {
-  const report = migrationReport(load('policies.yaml'), options);
+  const snapshot = load('policies.yaml');
+  const report = migrationReport(snapshot, options, run(snapshot, options).diagnostics);
   assert.deepEqual(
     report.ingresses.map((i) => `${i.ingress.name}: ${i.findings.map((f) => f.status).join(',')} | ${i.notInMode.join(',')}`),
-    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.affinity', 'snippets: refused,applied,unsupported | '],
+    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.affinity', 'snippets: refused,unsupported,unsupported | '],
   );
   assert.equal(report.counts.refused, 1);
-  assert.equal(report.counts.unsupported, 1);
+  assert.equal(report.counts.unsupported, 2, 'use-regex is read but regex paths are not implemented: unsupported');
+  assert.deepEqual(
+    report.ingresses.flatMap((i) => i.problems.map((d) => `${i.ingress.name} ${d.code}`)),
+    ['no-secret PASS_INGRESS_MISSING_AUTH_SECRET', 'not-rendered PASS_POLICY_NOT_IN_MODE', 'snippets PASS_POLICY_NOT_IMPLEMENTED'],
+  );
   const text = describeMigration(report);
   assert.match(text.join('\n'), /refused +nginx\.ingress\.kubernetes\.io\/configuration-snippet/);
-  assert.match(text.at(-1) ?? '', /^annotations: 9 applied, 2 applied differently, 1 unsupported, 1 refused, 0 invalid, 0 in conflict \(4 Ingress\(es\), native mode\)$/);
+  assert.match(text.at(-1) ?? '', /^annotations: 8 applied, 2 applied differently, 2 unsupported, 1 refused, 0 invalid, 0 in conflict \(4 Ingress\(es\), native mode\)$/);
 });

@@ -128,7 +128,7 @@ const TEXT = 'text/plain; charset=utf-8';
 /** Compiles a route's policy against the model (the https entry point for ssl-redirect). */
 export function compilePolicy(policy: RoutePolicy, model: RoutingModel): CompiledPolicy {
   const tls = model.entryPoints.find((ep) => ep.tls);
-  const auth = policy.basicAuth === undefined ? undefined : compileMiddlewares([{ kind: 'basicAuth', realm: policy.basicAuth.realm, users: policy.basicAuth.users, removeHeader: false }])[0];
+  const auth = policy.basicAuth === undefined ? undefined : compileMiddlewares([{ kind: 'basicAuth', realm: policy.basicAuth.realm, users: policy.basicAuth.users, removeHeader: true }])[0];
   const responseHeaders = Object.entries(policy.headers?.response ?? {}).flat();
   const hsts = policy.hsts === undefined ? undefined : `max-age=${policy.hsts.maxAgeSeconds}${policy.hsts.includeSubdomains ? '; includeSubDomains' : ''}${policy.hsts.preload ? '; preload' : ''}`;
   return {

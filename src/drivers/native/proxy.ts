@@ -2,6 +2,8 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { isIP } from 'node:net';
+import { Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { isValidAuthority, normalizeTarget } from '../../model/request.ts';
 import { ACME_CHALLENGE_PREFIX } from '../../model/redirect.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -305,7 +307,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
   }
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   const extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
-  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries);
+  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries, policy?.policy.limits?.maxBodyBytes);
   exchange.start();
 }
 
@@ -347,6 +349,8 @@ export function applyRoutePolicy(
     if (!concurrency.acquire(client)) return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Service Unavailable: connection limit\n' };
     res.once('close', () => concurrency.release(client));
   }
+  // As ingress-nginx: the credentials of a route's basic auth are not passed on to the backend.
+  if (policy.auth !== undefined) dropNames(h.out, ['authorization']);
   const request = policy.policy.headers?.request;
   const vhost = policy.policy.upstream?.vhost;
   if (request !== undefined || vhost !== undefined) {
@@ -388,6 +392,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #resumeUpstream: (() => void) | undefined;
   #started = false;
   #clientGone = false;
+  #tooLarge = false;
 
   readonly #extraHeaders: readonly string[] | undefined;
 
@@ -402,6 +407,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     trace: Trace | undefined,
     extraHeaders: readonly string[] | undefined,
     tries: number | undefined,
+    maxBody: number | undefined,
   ) {
     this.#state = state;
     this.#extraHeaders = extraHeaders;
@@ -410,7 +416,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#route = route;
     this.#trace = trace;
     const method = req.method ?? 'GET';
-    this.#opts = { path: target, method, headers: h.out, body: h.hasBody ? req : null };
+    const body = !h.hasBody ? null : maxBody === undefined || maxBody <= 0 ? req : this.#limited(req, maxBody);
+    this.#opts = { path: target, method, headers: h.out, body };
     // A body already streamed upstream cannot be sent again.
     this.#retryable = !h.hasBody && IDEMPOTENT.has(method);
     // proxy-next-upstream-tries counts every attempt; by default each endpoint once.
@@ -471,8 +478,28 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#res.end();
   }
 
+  /** The request body, cut with an error once it passes `max` bytes (a chunked body has no Content-Length to check first). */
+  #limited(req: ProxyRequest, max: number): Readable {
+    let seen = 0;
+    const limiter = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        seen += chunk.length;
+        if (seen <= max) return done(null, chunk);
+        this.#tooLarge = true;
+        done(new Error(`request body larger than ${max} bytes`));
+      },
+    });
+    req.on('error', (err) => limiter.destroy(err));
+    return req.pipe(limiter);
+  }
+
   onError(err: Error): void {
     if (this.#clientGone) return;
+    if (this.#tooLarge && !this.#started && !this.#res.headersSent) {
+      this.#res.shouldKeepAlive = false;
+      sendText(this.#res as unknown as ProxyResponse, 413, 'Request Entity Too Large\n');
+      return;
+    }
     const upstream = this.#backend.upstreams[this.#index]!;
     const cause = upstreamCause(err);
     if (this.#trace !== undefined) this.#trace.error = cause;

@@ -39,8 +39,8 @@ const table = {
   },
   'app-root': { policy: 'appRoot', status: 'applied', example: '/app', note: 'a request for / redirects (302) to this path' },
   'from-to-www-redirect': {
-    policy: 'wwwRedirect', status: 'different', example: 'true',
-    note: 'www.host redirects to host, or the reverse (from the host the Ingress names), with 308 where ingress-nginx sends 301',
+    policy: 'wwwRedirect', status: 'applied', example: 'true',
+    note: 'www.host redirects to host, or the reverse (from the host the Ingress names), with 308 (ingress-nginx\'s http-redirect-code)',
   },
   'preserve-trailing-slash': { status: 'unsupported', note: 'the https redirect keeps the request target as it is' },
   'relative-redirects': { status: 'unsupported', note: 'redirects from the backend are passed as they are' },

@@ -6,6 +6,7 @@
 import type { RedirectStatus } from '../policy.ts';
 import { addressRanges, bool, headerNames, httpUrl, oneOf, path, realm, rewriteTarget, secretRef } from './grammar.ts';
 import type { Grammar } from './grammar.ts';
+import { closest } from '../../shared/closest.ts';
 import { NGINX_CATALOGUE, NGINX_PREFIX, NGINX_SNIPPET_NOTE, NGINX_UNKNOWN_NOTE } from './nginx-catalogue.ts';
 import type { NginxName } from './nginx-catalogue.ts';
 import { readTraffic } from './nginx-traffic.ts';
@@ -162,6 +163,9 @@ function externalAuth(r: Reader): void {
   );
 }
 
+/** The catalogue's names, for a misspelling's hint. */
+const NGINX_NAMES = Object.keys(NGINX_CATALOGUE);
+
 /**
  * Reads the `nginx.ingress.kubernetes.io/` annotations of one Ingress.
  *
@@ -178,7 +182,9 @@ export function readNginx(annotations: Readonly<Record<string, string>>, context
     const name = annotation.slice(NGINX_PREFIX.length);
     if (!Object.hasOwn(NGINX_CATALOGUE, name)) {
       const snippet = name.endsWith('-snippet');
-      findings.set(annotation, directFinding(annotation, 'nginx', snippet ? 'refused' : 'unsupported', snippet ? NGINX_SNIPPET_NOTE : NGINX_UNKNOWN_NOTE, snippet ? 'PASS_ANNOTATION_SNIPPET' : 'PASS_ANNOTATION_UNSUPPORTED'));
+      const hint = snippet ? undefined : closest(name, NGINX_NAMES);
+      const note = snippet ? NGINX_SNIPPET_NOTE : hint === undefined ? NGINX_UNKNOWN_NOTE : `${NGINX_UNKNOWN_NOTE}; did you mean ${NGINX_PREFIX}${hint}?`;
+      findings.set(annotation, directFinding(annotation, 'nginx', snippet ? 'refused' : 'unsupported', note, snippet ? 'PASS_ANNOTATION_SNIPPET' : 'PASS_ANNOTATION_UNSUPPORTED'));
       continue;
     }
     const known = name as NginxName;

@@ -88,7 +88,11 @@ export function decideClass(ingress: unknown, classes: IngressClasses, options: 
   if (typeof annotated === 'string' && annotated !== '') {
     if (annotated === options.ingressClass) return { ours: true, reason: `annotation ${CLASS_ANNOTATION} is "${annotated}"` };
     if (options.classAliases.includes(annotated)) {
-      return { ours: true, reason: `annotation ${CLASS_ANNOTATION} "${annotated}" is an accepted alias` };
+      // ingress-nginx also serves its class by this annotation: an IngressClass of another controller says it runs.
+      const other = classes.find((c) => c.name === annotated && c.controller !== options.controllerName);
+      return other === undefined
+        ? { ours: true, reason: `annotation ${CLASS_ANNOTATION} "${annotated}" is an accepted alias` }
+        : { ours: true, takenOver: true, reason: `annotation ${CLASS_ANNOTATION} "${annotated}" is in classAliases: served beside its own controller (${other.controller ?? 'none'}), which keeps the status` };
     }
     return { ours: false, reason: `annotation ${CLASS_ANNOTATION} "${annotated}" is another class` };
   }

@@ -315,7 +315,9 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     if (!canRoutePath(target.path)) return refuse(UNRENDERABLE.rewritePath);
     const request = new Map<string, { name: string; value: string }>();
     const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
-    for (const [name, value] of [...Object.entries(policy.headers?.request ?? {}), ...vhost]) {
+    // As ingress-nginx: the credentials of a route's basic auth are not passed on to the backend.
+    const noCredentials: [string, string][] = policy.basicAuth === undefined ? [] : [['Authorization', '']];
+    for (const [name, value] of [...Object.entries(policy.headers?.request ?? {}), ...vhost, ...noCredentials]) {
       if (!canHeader(name) || !canText(value)) return refuse(UNRENDERABLE.header);
       request.set(name.toLowerCase(), { name, value: noted(value) });
     }
