@@ -1,0 +1,181 @@
+/*
+ * No annotation value can change a rendered proxy configuration outside its typed slot: random sets of
+ * every annotation of both dialects (ingress-nginx and Traefik 1), with good values from the catalogue
+ * mixed with hostile ones, are translated for haproxy and nginx mode, rendered, checked by the real
+ * `haproxy -c` / `nginx -t`, and every line of the rendering must start with a directive of the
+ * templates' own skeleton.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { NGINX_CATALOGUE, NGINX_PREFIX } from '../../src/model/annotations/nginx-catalogue.ts';
+import { TRAEFIK_CATALOGUE, TRAEFIK_PREFIXES } from '../../src/model/annotations/traefik-catalogue.ts';
+import type { Snapshot } from '../../src/model/k8s.ts';
+import { translate } from '../../src/model/translate/index.ts';
+import type { ProxyMode } from '../../src/model/policy-support.ts';
+import { BUILTIN_TEMPLATES } from '../../src/render/engine.ts';
+import { renderHaproxy } from '../../src/render/haproxy/index.ts';
+import { renderNginx } from '../../src/render/nginx/index.ts';
+import type { RenderedConfig } from '../../src/render/types.ts';
+import { requireBinary } from './haproxy/common.ts';
+
+requireBinary('haproxy');
+requireBinary('nginx');
+
+/** Every annotation name with a good value when the catalogue has one. */
+const ANNOTATIONS: readonly { readonly name: string; readonly example: string | undefined }[] = [
+  ...Object.entries(NGINX_CATALOGUE).map(([n, e]) => ({ name: `${NGINX_PREFIX}${n}`, example: e.example })),
+  ...Object.entries(TRAEFIK_CATALOGUE).map(([n, e]) => ({ name: `${TRAEFIK_PREFIXES[0]}${n}`, example: e.example })),
+];
+
+const HOSTILE = [
+  'a;b',
+  'x\nserver evil 1.2.3.4:80',
+  '"; deny all; "',
+  "a'b",
+  '$host',
+  '${pass_dollar}',
+  '#c',
+  '{',
+  '}',
+  '\\',
+  '%[src]',
+  'http://evil.test/$1;return 200',
+  '/a b',
+  '/ok',
+  'true',
+  '10.0.0.0/8',
+  '*',
+  'GET, POST',
+  '1m',
+  '5',
+];
+
+const value = (example: string | undefined): fc.Arbitrary<string> =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constant(example ?? 'true') },
+    { weight: 2, arbitrary: fc.constantFrom(...HOSTILE) },
+    { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('a', '/', ';', ' ', '\n', "'", '"', '$', '#', '{', '}', '\\', '%', '0', ':', ','), maxLength: 10 }) },
+  );
+
+/** A random set of annotations, each with a good or a hostile value. */
+const annotationSet = fc
+  .subarray([...ANNOTATIONS], { minLength: 1, maxLength: 12 })
+  .chain((picked) => fc.tuple(...picked.map((a) => value(a.example).map((v) => [a.name, v] as const))))
+  .map((pairs) => Object.fromEntries(pairs));
+
+/** First words of every template line: the only directives a rendering may contain. */
+function skeleton(dialect: 'haproxy' | 'nginx'): Set<string> {
+  const files = [path.join(BUILTIN_TEMPLATES, dialect === 'haproxy' ? 'haproxy.cfg.hbs' : 'nginx.conf.hbs')];
+  for (const f of readdirSync(path.join(BUILTIN_TEMPLATES, dialect))) if (f.endsWith('.hbs')) files.push(path.join(BUILTIN_TEMPLATES, dialect, f));
+  const words = new Set<string>();
+  for (const f of files) {
+    for (const line of readFileSync(f, 'utf8').split('\n')) {
+      const w = line.trim().split(/\s+/)[0] ?? '';
+      if (w !== '' && !w.startsWith('{{')) words.add(w);
+    }
+  }
+  return words;
+}
+
+const WORK = mkdtempSync(path.join(tmpdir(), 'passerelle-annotations-'));
+process.on('exit', () => rmSync(WORK, { recursive: true, force: true }));
+spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=default', '-days', '2', '-keyout', path.join(WORK, 'default.key'), '-out', path.join(WORK, 'default.crt')]);
+const crt = readFileSync(path.join(WORK, 'default.crt'), 'utf8');
+const key = readFileSync(path.join(WORK, 'default.key'), 'utf8');
+
+function check(r: RenderedConfig, dir: string, annotations: Readonly<Record<string, string>>): void {
+  rmSync(dir, { recursive: true, force: true });
+  for (const f of [r.main, ...r.files]) {
+    mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
+    writeFileSync(path.join(dir, f.path), f.content);
+  }
+  mkdirSync(path.join(dir, 'certs'), { recursive: true });
+  mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  writeFileSync(path.join(dir, 'certs/default.pem'), crt + key);
+  writeFileSync(path.join(dir, 'certs/default.crt'), crt);
+  writeFileSync(path.join(dir, 'certs/default.key'), key);
+  const main = path.join(dir, r.main.path);
+  const args = r.dialect === 'haproxy' ? ['-c', '-f', main] : ['-t', '-q', '-c', main, '-p', `${dir}/`, '-e', 'stderr'];
+  const res = spawnSync(r.dialect, args, { encoding: 'utf8' });
+  const shown = JSON.stringify(annotations);
+  assert.equal(res.status, 0, `${r.dialect} refused a rendering of ${shown}: ${res.stdout}${res.stderr}`);
+  const words = skeleton(r.dialect);
+  for (const line of r.main.content.split('\n')) {
+    const w = line.trim().split(/\s+/)[0] ?? '';
+    if (w === '' || w.startsWith('#')) continue;
+    assert.ok(words.has(w), `directive "${w}" is not in the ${r.dialect} template skeleton (annotations ${shown}): ${line}`);
+  }
+}
+
+function snapshotWith(annotations: Readonly<Record<string, string>>): Snapshot {
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+  return {
+    ingressClasses: [],
+    ingresses: [
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'app', namespace: 'default', annotations: { 'kubernetes.io/ingress.class': 'passerelle', ...annotations } },
+        spec: {
+          tls: [{ hosts: ['app.example.test'], secretName: 'app-tls' }],
+          rules: [{ host: 'app.example.test', http: { paths: [{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'app', port: { number: 80 } } } }] } }],
+        },
+      },
+    ],
+    services: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'app', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } }],
+    endpointSlices: [
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'app-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'app' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['127.0.0.2'], conditions: { ready: true } }],
+        ports: [{ name: 'http', port: 8080 }],
+      },
+    ],
+    secrets: [
+      // The basic-auth Secret the catalogue's examples name (auth-secret), in both forms.
+      ...['basic-auth', 'auth', 'my-basic-auth', 'htpasswd'].map((name) => ({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace: 'default' },
+        type: 'Opaque',
+        data: { auth: b64('alice:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n'), alice: b64('{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=') },
+      })),
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'app-tls', namespace: 'default' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64(crt), 'tls.key': b64(key) } },
+    ],
+  };
+}
+
+for (const mode of ['haproxy', 'nginx'] as const satisfies readonly ProxyMode[]) {
+  test(`${mode}: any annotations of both dialects, good or hostile, render a config the proxy accepts with only template directives`, () => {
+    let withPolicy = 0;
+    fc.assert(
+      fc.property(annotationSet, (annotations) => {
+        const model = translate(snapshotWith(annotations), {
+          entryPoints: [
+            { name: 'web', address: { host: '127.0.0.1', port: 18080 }, tls: false, middlewares: [] },
+            { name: 'websecure', address: { host: '127.0.0.1', port: 18443 }, tls: true, middlewares: [] },
+          ],
+          ingressClass: 'passerelle',
+          controllerName: 'passerelle.dev/ingress-controller',
+          classAliases: [],
+          watchIngressWithoutClass: false,
+          mode,
+        });
+        if (model.virtualHosts.some((v) => v.routes.some((r) => r.policy !== undefined && Object.keys(r.policy).some((k) => k !== 'sslRedirect')))) withPolicy++;
+        const dir = path.join(WORK, mode);
+        check(mode === 'haproxy' ? renderHaproxy(model, { workDir: dir }) : renderNginx(model, { workDir: dir }), dir, annotations);
+      }),
+      { numRuns: Number(process.env['INJECTION_RUNS'] ?? 60) },
+    );
+    // The property means something only if policies were rendered, not all refused.
+    assert.ok(withPolicy > 10, `${withPolicy} of the runs rendered a policy beyond the https redirect`);
+  });
+}
