@@ -133,6 +133,27 @@ describe('kubernetes source: status, Events, leader election', () => {
     await again.stop();
   });
 
+  test('Events: an unsupported or refused annotation is a Warning on its Ingress, naming the annotation', async () => {
+    await cluster.apply(
+      ingress('app', 'annotated', 'annotated.example', 'web', {
+        className: 'passerelle',
+        annotations: { 'nginx.ingress.kubernetes.io/configuration-snippet': 'more_set_headers "X: y";', 'nginx.ingress.kubernetes.io/rewrite-traget': '/' },
+      }),
+    );
+    const source = controllerSource(cluster);
+    cleanups.push(() => source.stop());
+    await source.start();
+    type Ev = { reason?: string; type?: string; note?: string; regarding?: { name?: string } };
+    const list = await waitFor('both Events on the annotated Ingress', async () => {
+      const items = (await cluster.client('admin').request<{ items: Ev[] }>('GET', '/apis/events.k8s.io/v1/namespaces/app/events')).items.filter((e) => e.regarding?.name === 'annotated');
+      return items.length >= 2 ? items : undefined;
+    });
+    const byReason = new Map(list.map((e) => [e.reason, e]));
+    assert.equal(byReason.get('PASS_ANNOTATION_SNIPPET')?.type, 'Warning');
+    assert.match(byReason.get('PASS_ANNOTATION_UNSUPPORTED')?.note ?? '', /rewrite-traget.*did you mean nginx\.ingress\.kubernetes\.io\/rewrite-target/);
+    await source.stop();
+  });
+
   test('leader election: one leader writes; losing the Lease stops its writes within the lease duration; the other takes over', async () => {
     const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300, publishAddress: '192.0.2.77' };
     const a = controllerSource(cluster, { ...timing, identity: 'replica-a' });
