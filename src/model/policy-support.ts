@@ -25,7 +25,9 @@ export type PolicyFeature =
   | 'limits.maxBodyBytes'
   | 'limits.rps'
   | 'limits.connections'
-  | 'timeouts'
+  | 'timeouts.connect'
+  | 'timeouts.send'
+  | 'timeouts.read'
   | 'upstream.protocol'
   | 'upstream.vhost'
   | 'upstream.loadBalance'
@@ -62,7 +64,9 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'limits.maxBodyBytes': NATIVE_NGINX,
   'limits.rps': NATIVE_NGINX,
   'limits.connections': NATIVE_NGINX,
-  timeouts: [],
+  'timeouts.connect': ['nginx'],
+  'timeouts.send': ['nginx'],
+  'timeouts.read': NATIVE_NGINX,
   'upstream.protocol': [],
   'upstream.vhost': NATIVE_NGINX,
   'upstream.loadBalance': [],
@@ -91,7 +95,9 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.limits?.maxBodyBytes !== undefined) out.push('limits.maxBodyBytes');
   if (p.limits?.rps !== undefined) out.push('limits.rps');
   if (p.limits?.connections !== undefined) out.push('limits.connections');
-  if (p.timeouts !== undefined) out.push('timeouts');
+  if (p.timeouts?.connect !== undefined) out.push('timeouts.connect');
+  if (p.timeouts?.send !== undefined) out.push('timeouts.send');
+  if (p.timeouts?.read !== undefined) out.push('timeouts.read');
   if (p.upstream?.protocol !== undefined) out.push('upstream.protocol');
   if (p.upstream?.vhost !== undefined) out.push('upstream.vhost');
   if (p.upstream?.loadBalance !== undefined) out.push('upstream.loadBalance');

@@ -307,7 +307,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
   }
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   const extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
-  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries, policy?.policy.limits?.maxBodyBytes);
+  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries, policy?.policy.limits?.maxBodyBytes, policy?.policy.timeouts?.read);
   exchange.start();
 }
 
@@ -408,6 +408,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     extraHeaders: readonly string[] | undefined,
     tries: number | undefined,
     maxBody: number | undefined,
+    readTimeout: number | undefined,
   ) {
     this.#state = state;
     this.#extraHeaders = extraHeaders;
@@ -417,7 +418,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#trace = trace;
     const method = req.method ?? 'GET';
     const body = !h.hasBody ? null : maxBody === undefined || maxBody <= 0 ? req : this.#limited(req, maxBody);
-    this.#opts = { path: target, method, headers: h.out, body };
+    // proxy-read-timeout: nginx's is between two reads, as undici's headers and body timeouts.
+    this.#opts = { path: target, method, headers: h.out, body, ...(readTimeout === undefined ? {} : { headersTimeout: readTimeout, bodyTimeout: readTimeout }) };
     // A body already streamed upstream cannot be sent again.
     this.#retryable = !h.hasBody && IDEMPOTENT.has(method);
     // proxy-next-upstream-tries counts every attempt; by default each endpoint once.

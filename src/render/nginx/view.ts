@@ -98,6 +98,8 @@ export interface LocationPolicyView {
   readonly maxBody: { readonly amount: number; readonly kilobytes: boolean } | null;
   /** proxy-next-upstream-tries: attempts in all (1: no retry), or null for nginx's (each server once). */
   readonly tries: number | null;
+  /** proxy-connect/send/read-timeout in milliseconds, each null for the server's. */
+  readonly timeouts: { readonly connect: number | null; readonly send: number | null; readonly read: number | null };
   /** Request headers the route sets (upstream-vhost as `Host`), in order; the forwarding headers are rendered again with them. */
   readonly requestHeaders: readonly { readonly name: string; readonly value: string }[];
   /** Lower-case names of `requestHeaders`: `headers.hbs` leaves out its own line for them (`replaces` there). */
@@ -340,7 +342,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const conns = policy.limits?.connections;
     const tries = policy.upstream?.tries;
     const count = (n: number | undefined): boolean => n === undefined || (Number.isInteger(n) && n >= 1 && n <= INT_MAX);
-    if ((rps !== undefined && rate === undefined) || !count(conns) || !count(tries)) {
+    const t = policy.timeouts;
+    if ((rps !== undefined && rate === undefined) || !count(conns) || !count(tries) || !count(t?.connect) || !count(t?.send) || !count(t?.read)) {
       return refuse(UNRENDERABLE.limit);
     }
     let auth: LocationPolicyView['auth'] = null;
@@ -379,11 +382,12 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       auth,
       maxBody,
       tries: tries ?? null,
+      timeouts: { connect: t?.connect ?? null, send: t?.send ?? null, read: t?.read ?? null },
       requestHeaders: [...request.values()],
       replaces: Object.fromEntries([...request.keys()].map((k) => [k, true])),
       responseHeaders: [...response.values()],
     };
-    const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && request.size === 0 && response.size === 0;
+    const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && response.size === 0;
     return done({ modifier, path, action: base, upstreamPath: target.path, replacesPath: target.whole, policy: empty ? null : view });
   };
   const locationOf = (modifier: string, path: string, route: Route | undefined, side: ServerSide): LocationView => {
