@@ -28,7 +28,8 @@ export type PolicyFeature =
   | 'timeouts.connect'
   | 'timeouts.send'
   | 'timeouts.read'
-  | 'upstream.protocol'
+  | 'upstream.https'
+  | 'upstream.grpc'
   | 'upstream.vhost'
   | 'upstream.loadBalance'
   | 'upstream.tries'
@@ -67,7 +68,8 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'timeouts.connect': ['nginx'],
   'timeouts.send': ['nginx'],
   'timeouts.read': NATIVE_NGINX,
-  'upstream.protocol': [],
+  'upstream.https': ['native'],
+  'upstream.grpc': [],
   'upstream.vhost': NATIVE_NGINX,
   'upstream.loadBalance': [],
   'upstream.tries': NATIVE_NGINX,
@@ -98,7 +100,8 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.timeouts?.connect !== undefined) out.push('timeouts.connect');
   if (p.timeouts?.send !== undefined) out.push('timeouts.send');
   if (p.timeouts?.read !== undefined) out.push('timeouts.read');
-  if (p.upstream?.protocol !== undefined) out.push('upstream.protocol');
+  if (p.upstream?.protocol === 'https') out.push('upstream.https');
+  if (p.upstream?.protocol === 'grpc' || p.upstream?.protocol === 'grpcs') out.push('upstream.grpc');
   if (p.upstream?.vhost !== undefined) out.push('upstream.vhost');
   if (p.upstream?.loadBalance !== undefined) out.push('upstream.loadBalance');
   if (p.upstream?.tries !== undefined) out.push('upstream.tries');
@@ -116,7 +119,9 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
 /** A policy without one feature. */
 function without(p: RoutePolicy, f: PolicyFeature): RoutePolicy {
   const copy: Record<string, unknown> = { ...p };
-  const [top, sub] = f.split('.') as [keyof RoutePolicy, string | undefined];
+  const [top, part] = f.split('.') as [keyof RoutePolicy, string | undefined];
+  // The two protocol features are values of one field.
+  const sub = part === 'https' || part === 'grpc' ? 'protocol' : part;
   if (sub === undefined || top === 'rewrite') {
     delete copy[top];
   } else {

@@ -53,8 +53,8 @@ test('fitPolicy: whatever a policy holds, what is left is rendered by the mode, 
     weights: { 'ns/b:80': 10 },
     priority: 3,
   };
-  // One rewrite kind of the four, and no denied: every other feature is in the fixture.
-  assert.equal(policyFeatures(everything).length, Object.keys(FEATURE_MODES).length - 4);
+  // One rewrite kind of the four, one upstream protocol of two, and no denied: every other feature is in the fixture.
+  assert.equal(policyFeatures(everything).length, Object.keys(FEATURE_MODES).length - 5);
   for (const mode of ['native', 'haproxy', 'nginx'] as const) {
     const fit = fitPolicy(everything, mode);
     for (const f of policyFeatures(fit.policy)) assert.ok(FEATURE_MODES[f].includes(mode), `${mode} keeps only what it renders: ${f}`);

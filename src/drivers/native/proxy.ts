@@ -307,7 +307,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
   }
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   const extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
-  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries, policy?.policy.limits?.maxBodyBytes, policy?.policy.timeouts?.read);
+  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries, policy?.policy.limits?.maxBodyBytes, policy?.policy.timeouts?.read, policy?.policy.upstream?.protocol === 'https');
   exchange.start();
 }
 
@@ -393,6 +393,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #started = false;
   #clientGone = false;
   #tooLarge = false;
+  /** backend-protocol HTTPS: TLS to the endpoint. */
+  readonly #tls: boolean;
 
   readonly #extraHeaders: readonly string[] | undefined;
 
@@ -409,8 +411,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     tries: number | undefined,
     maxBody: number | undefined,
     readTimeout: number | undefined,
+    tls: boolean,
   ) {
     this.#state = state;
+    this.#tls = tls;
     this.#extraHeaders = extraHeaders;
     this.#res = res;
     this.#backend = backend;
@@ -435,7 +439,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #dispatch(): void {
     const upstream = this.#backend.upstreams[this.#index]!;
     if (this.#trace !== undefined) this.#trace.upstream = upstream.key;
-    upstream.pool.dispatch(this.#opts, this);
+    (this.#tls ? upstream.tlsPool() : upstream.pool).dispatch(this.#opts, this);
   }
 
   readonly #onClientClose = (): void => {

@@ -12,6 +12,17 @@ export interface UpstreamOptions {
   readonly connectionsPerEndpoint: number | undefined;
 }
 
+function poolOptions(options: UpstreamOptions): Pool.Options {
+  return {
+    connectTimeout: options.connectTimeoutMs,
+    headersTimeout: options.readTimeoutMs,
+    bodyTimeout: options.readTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    connections: options.connectionsPerEndpoint ?? null,
+    pipelining: 1,
+  };
+}
+
 /** How long an endpoint that refused a connection is skipped by the picker. */
 const DOWN_MS = 2000;
 
@@ -24,16 +35,32 @@ export class Upstream {
   /** Whether it ever answered (response headers, or a WebSocket connection): `up` for /api/backends. */
   answered = false;
 
+  readonly #options: UpstreamOptions;
+  #tls: Pool | undefined;
+
   constructor(key: string, origin: string, options: UpstreamOptions) {
     this.key = key;
-    this.pool = new Pool(origin, {
-      connectTimeout: options.connectTimeoutMs,
-      headersTimeout: options.readTimeoutMs,
-      bodyTimeout: options.readTimeoutMs,
-      keepAliveTimeout: options.keepAliveTimeoutMs,
-      connections: options.connectionsPerEndpoint ?? null,
-      pipelining: 1,
-    });
+    this.#options = options;
+    this.pool = new Pool(origin, poolOptions(options));
+  }
+
+  /**
+   * The pool of TLS connections to the same endpoint (backend-protocol HTTPS), made on first use. As
+   * ingress-nginx (proxy-ssl-verify off by default), the pod's certificate is not verified.
+   */
+  tlsPool(): Pool {
+    this.#tls ??= new Pool(`https://${this.key}`, { ...poolOptions(this.#options), connect: { rejectUnauthorized: false } });
+    return this.#tls;
+  }
+
+  /** Closes its pools once their requests are done. */
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.#tls?.close()]);
+  }
+
+  /** Destroys its pools at once. */
+  async destroy(): Promise<void> {
+    await Promise.all([this.pool.destroy(), this.#tls?.destroy()]);
   }
 
   /**
@@ -79,7 +106,7 @@ export class UpstreamRegistry {
     for (const [key, u] of this.#upstreams) {
       if (keep.has(key)) continue;
       this.#upstreams.delete(key);
-      u.pool.close().catch((err: unknown) => this.#logger.debug({ err, upstream: key }, 'closing upstream pool'));
+      u.close().catch((err: unknown) => this.#logger.debug({ err, upstream: key }, 'closing upstream pool'));
     }
   }
 
@@ -89,9 +116,9 @@ export class UpstreamRegistry {
     this.#upstreams.clear();
     await Promise.all(
       all.map(async (u) => {
-        const timer = setTimeout(() => void u.pool.destroy().catch(() => undefined), graceMs);
+        const timer = setTimeout(() => void u.destroy().catch(() => undefined), graceMs);
         try {
-          await u.pool.close();
+          await u.close();
         } catch {
           // Destroyed at the deadline: nothing left to wait for.
         } finally {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
@@ -52,13 +53,15 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   for (let i = 0; i < out.length; i += 2) lines += `${out[i]!}: ${out[i + 1]!}\r\n`;
   const request = Buffer.concat([Buffer.from(`${lines}connection: upgrade\r\n\r\n`, 'latin1'), head]);
 
+  const tlsUpstream = result.policy?.policy.upstream?.protocol === 'https';
   const ups = backend.upstreams;
   let index = pickUpstream(backend);
   let attempts = ups.length;
   const tryConnect = (): void => {
     const upstream: Upstream = ups[index]!;
     const [host, port] = splitKey(upstream.key);
-    const up: Socket = connect({ host, port });
+    // backend-protocol HTTPS: the upgrade goes over TLS too (the pod's certificate not verified, as for requests).
+    const up: Socket = tlsUpstream ? tlsConnect({ host, port, rejectUnauthorized: false }) : connect({ host, port });
     const timer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), connectTimeoutMs);
     const onConnectError = (err: Error & { code?: string }): void => {
       clearTimeout(timer);
@@ -71,7 +74,7 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
       rawAnswer(socket, err.code === 'ETIMEDOUT' ? 504 : 502, err.code === 'ETIMEDOUT' ? 'Gateway Timeout\n' : 'Bad Gateway\n');
     };
     up.once('error', onConnectError);
-    up.once('connect', () => {
+    up.once(tlsUpstream ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       upstream.answered = true;
       up.off('error', onConnectError);
