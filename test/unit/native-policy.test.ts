@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addressList } from '../../src/drivers/native/addresses.ts';
 import { BasicAuthCache } from '../../src/drivers/native/middlewares.ts';
-import { ConcurrencyLimiter, RateLimiter, compilePolicy, corsHeaders, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from '../../src/drivers/native/policy.ts';
+import { ConcurrencyLimiter, RateLimiter, affinityCookie, compilePolicy, cookieValue, corsHeaders, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from '../../src/drivers/native/policy.ts';
 import type { PolicyRequest } from '../../src/drivers/native/policy.ts';
 import type { RewritePolicy, RoutePolicy } from '../../src/model/policy.ts';
 import type { EntryPoint, PathType, Route, RoutingModel } from '../../src/model/types.ts';
@@ -106,4 +106,13 @@ test('corsHeaders: any origin, listed origins echoed with Vary, others get nothi
   assert.deepEqual(corsHeaders(listed, 'https://app.test', true), ['access-control-allow-origin', 'https://app.test', 'vary', 'Origin', 'access-control-allow-credentials', 'true', 'access-control-allow-methods', 'GET', 'access-control-max-age', '5']);
   assert.deepEqual(corsHeaders(listed, 'https://evil.test', false), []);
   assert.deepEqual(corsHeaders(listed, undefined, false), []);
+});
+
+test('session affinity: the cookie read from a Cookie header, and the Set-Cookie written (HttpOnly, the route path, Max-Age, SameSite)', () => {
+  assert.equal(cookieValue('a=1; INGRESSCOOKIE=abc123; b=2', 'INGRESSCOOKIE'), 'abc123');
+  assert.equal(cookieValue('XINGRESSCOOKIE=no', 'INGRESSCOOKIE'), undefined);
+  assert.equal(cookieValue(undefined, 'INGRESSCOOKIE'), undefined);
+  assert.equal(affinityCookie({ cookie: 'route' }, 'abc', '/shop'), 'route=abc; Path=/shop; HttpOnly');
+  assert.equal(affinityCookie({ cookie: 'route', maxAgeSeconds: 3600, sameSite: 'None' }, 'abc', '/'), 'route=abc; Path=/; Max-Age=3600; SameSite=None; Secure; HttpOnly');
+  assert.deepEqual(setHeaders(['Set-Cookie', 'app=1'], ['set-cookie', 'route=abc']), ['Set-Cookie', 'app=1', 'set-cookie', 'route=abc'], "the upstream's cookies are kept");
 });

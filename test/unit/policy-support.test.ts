@@ -14,8 +14,8 @@ test('policyFeatures names every feature a policy uses, sub-keys included', () =
 
 const cases: readonly { name: string; mode: ProxyMode; policy: RoutePolicy; expect: RoutePolicy; dropped: string[]; deniedBy?: string }[] = [
   { name: 'a supported feature is kept', mode: 'native', policy: { limits: { maxBodyBytes: 10 } }, expect: { limits: { maxBodyBytes: 10 } }, dropped: [] },
-  { name: 'an unsupported sub-feature is removed, its siblings kept', mode: 'native', policy: { upstream: { vhost: 'v', affinity: { cookie: 'c' } } }, expect: { upstream: { vhost: 'v' } }, dropped: ['upstream.affinity'] },
-  { name: 'the last sub-feature removed removes the group', mode: 'native', policy: { upstream: { affinity: { cookie: 'c' } }, hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, expect: { hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, dropped: ['upstream.affinity'] },
+  { name: 'an unsupported sub-feature is removed, its siblings kept', mode: 'native', policy: { upstream: { vhost: 'v', loadBalance: 'ewma' } }, expect: { upstream: { vhost: 'v' } }, dropped: ['upstream.loadBalance'] },
+  { name: 'the last sub-feature removed removes the group', mode: 'native', policy: { upstream: { loadBalance: 'ewma' }, hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, expect: { hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, dropped: ['upstream.loadBalance'] },
   {
     name: 'an access feature the mode cannot enforce denies the route',
     mode: 'native',

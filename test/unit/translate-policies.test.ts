@@ -56,7 +56,7 @@ test('policies: sslRedirect = false in the options turns the TLS default off', (
 });
 
 test('policies: fitted to the mode — what it does not render is dropped with a warning; an access policy it cannot enforce denies', () => {
-  // Neither external auth nor cookie affinity is rendered by any mode yet (src/model/policy-support.ts).
+  // Neither external auth nor ewma balancing is rendered by native yet (src/model/policy-support.ts).
   const model = run(load('policies.yaml'), options);
   const policy = routeOf(model, 'sso.shop.test').policy;
   assert.deepEqual(policy, { denied: 'externalAuth is not supported in native mode' });
@@ -68,7 +68,7 @@ test('migration report: per Ingress, each annotation with its status; counts; wh
   const report = migrationReport(snapshot, options, run(snapshot, options).diagnostics);
   assert.deepEqual(
     report.ingresses.map((i) => `${i.ingress.name}: ${i.findings.map((f) => f.status).join(',')} | ${i.notInMode.join(',')}`),
-    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.affinity', 'snippets: refused,unsupported,unsupported | '],
+    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.loadBalance', 'snippets: refused,unsupported,unsupported | '],
   );
   assert.equal(report.counts.refused, 1);
   assert.equal(report.counts.unsupported, 2, 'use-regex is read but regex paths are not implemented: unsupported');

@@ -83,3 +83,17 @@ export function pickUpstream(backend: CompiledBackend): number {
   }
   return index;
 }
+
+/**
+ * The endpoint a session-affinity cookie names, when it is still in the backend and not marked down;
+ * undefined: pick as usual (and set a new cookie).
+ */
+export function affinityUpstream(backend: CompiledBackend, id: string | undefined): number | undefined {
+  if (id === undefined) return undefined;
+  const ups = backend.upstreams;
+  for (let i = 0; i < ups.length; i++) {
+    const u = ups[i]!;
+    if (u.affinityId === id) return u.downUntil === 0 || u.downUntil <= Date.now() ? i : undefined;
+  }
+  return undefined;
+}

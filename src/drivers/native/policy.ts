@@ -250,13 +250,31 @@ export function policyClient(trusted: BlockList | undefined, peer: string, xForw
   return hops[0] ?? peer;
 }
 
-/** Flat headers with `extra` set: a name of `extra` replaces the same name in `headers`. */
+/** Flat headers with `extra` set: a name of `extra` replaces the same name in `headers` (Set-Cookie adds). */
 export function setHeaders(headers: string[], extra: readonly string[]): string[] {
   if (extra.length === 0) return headers;
   const names = new Set<string>();
-  for (let i = 0; i < extra.length; i += 2) names.add(extra[i]!.toLowerCase());
+  // Set-Cookie is a list of cookies: one more is added, the upstream's are kept.
+  for (let i = 0; i < extra.length; i += 2) if (extra[i]!.toLowerCase() !== 'set-cookie') names.add(extra[i]!.toLowerCase());
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) if (!names.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
   out.push(...extra);
   return out;
+}
+
+/** The value of one cookie of a Cookie header, if present. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The Set-Cookie of session affinity to an endpoint (ingress-nginx's: HttpOnly, the route's path). */
+export function affinityCookie(affinity: NonNullable<NonNullable<RoutePolicy['upstream']>['affinity']>, id: string, path: string): string {
+  const age = affinity.maxAgeSeconds === undefined ? '' : `; Max-Age=${affinity.maxAgeSeconds}`;
+  const site = affinity.sameSite === undefined ? '' : `; SameSite=${affinity.sameSite}${affinity.sameSite === 'None' ? '; Secure' : ''}`;
+  return `${affinity.cookie}=${id}; Path=${path}${age}${site}; HttpOnly`;
 }

@@ -9,7 +9,7 @@ import { ACME_CHALLENGE_PREFIX } from '../../model/redirect.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AcmeChallengeHook, RequestObserver } from '../types.ts';
 import type { CompiledBackend } from './balance.ts';
-import { pickUpstream } from './balance.ts';
+import { affinityUpstream, pickUpstream } from './balance.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
 import { clientAddress, dropNames, forwardedElement, rawResponseHeaders, scanRequestHeaders } from './headers.ts';
 import type { RequestHeaders } from './headers.ts';
@@ -18,7 +18,7 @@ import type { BasicAuthCache, Verdict } from './middlewares.ts';
 import type { CompiledPolicy } from './policy.ts';
 import type { Route } from '../../model/types.ts';
 import { runMiddlewares } from './middlewares.ts';
-import { policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from './policy.ts';
+import { affinityCookie, cookieValue, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from './policy.ts';
 import type { CompiledEntryPoint, Router } from './router.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
 
@@ -306,9 +306,20 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     return;
   }
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
-  const extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
+  let extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
+  // Session affinity (cookie): the endpoint the cookie names while it is there, else a new pick and a new cookie.
+  const affinity = policy?.policy.upstream?.affinity;
+  let preferred: number | undefined;
+  if (affinity !== undefined) {
+    preferred = affinityUpstream(backend, cookieValue(req.headers.cookie, affinity.cookie));
+    if (preferred === undefined) {
+      preferred = pickUpstream(backend);
+      const route = result.modelRoute?.pathType === 'Prefix' ? result.modelRoute.path : '/';
+      extraHeaders = [...(extraHeaders ?? []), 'set-cookie', affinityCookie(affinity, backend.upstreams[preferred]!.affinityId, route)];
+    }
+  }
   const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries, policy?.policy.limits?.maxBodyBytes, policy?.policy.timeouts?.read, policy?.policy.upstream?.protocol === 'https');
-  exchange.start();
+  exchange.start(preferred);
 }
 
 /**
@@ -430,9 +441,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#attemptsLeft = Math.min(backend.upstreams.length, tries ?? Infinity) - 1;
   }
 
-  start(): void {
+  /** Starts on `index` (an affinity's endpoint) or the next pick. */
+  start(index?: number): void {
     this.#res.once('close', this.#onClientClose);
-    this.#index = pickUpstream(this.#backend);
+    this.#index = index ?? pickUpstream(this.#backend);
     this.#dispatch();
   }
 

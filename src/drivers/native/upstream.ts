@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { Pool } from 'undici';
 import type { Logger } from '../../shared/logger.ts';
@@ -34,6 +35,8 @@ export class Upstream {
   downUntil = 0;
   /** Whether it ever answered (response headers, or a WebSocket connection): `up` for /api/backends. */
   answered = false;
+  /** What a session-affinity cookie holds for this endpoint: a digest of its address, not the address. */
+  readonly affinityId: string;
 
   readonly #options: UpstreamOptions;
   #tls: Pool | undefined;
@@ -41,6 +44,7 @@ export class Upstream {
   constructor(key: string, origin: string, options: UpstreamOptions) {
     this.key = key;
     this.#options = options;
+    this.affinityId = createHash('sha1').update(key).digest('hex').slice(0, 16);
     this.pool = new Pool(origin, poolOptions(options));
   }
 
