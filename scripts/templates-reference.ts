@@ -1,7 +1,7 @@
 /*
  * docs/templates.md, generated for users who override the templates ([proxy] templates): the
  * template files of each dialect, the view fields each receives (read from the view interfaces of
- * src/render/{haproxy,nginx}/view.ts with the TypeScript parser) and the quoting helpers (the helper tables of
+ * src/render/{haproxy,nginx}/view.ts, and haproxy/policy.ts, with the TypeScript parser) and the quoting helpers (the helper tables of
  * src/render/{haproxy,nginx}/quote.ts, with each function's doc comment). Written by scripts/templates-doc.ts.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -30,8 +30,13 @@ const TEMPLATES: Readonly<Record<Dialect, Readonly<Record<string, TemplateUse>>>
     'haproxy/auth.hbs': { receives: 'FrontendView', from: '`frontend.hbs`, when `auth` is set' },
     'haproxy/forwarded.hbs': { receives: 'FrontendView', from: '`frontend.hbs`: X-Forwarded-* and Forwarded headers' },
     'haproxy/routing.hbs': { receives: 'FrontendView', from: '`frontend.hbs`, when `routes` is true: the map lookups' },
-    'haproxy/userlist.hbs': { receives: 'FrontendView', from: '`haproxy.cfg.hbs`, `{{#each frontends}}` with `auth` set' },
-    'haproxy/backend.hbs': { receives: 'BackendView', from: '`haproxy.cfg.hbs`, `{{#each backends}}`' },
+    'haproxy/policies.hbs': {
+      receives: 'FrontendView',
+      from: '`frontend.hbs`, when `routes` and `@root.routeValues` are true: the route policies (`@root.policies`) of the route the map lookups chose, and ssl-redirect',
+    },
+    'haproxy/userlist.hbs': { receives: 'FrontendView', from: '`haproxy.cfg.hbs`, `{{#each frontends}}` with `auth` set, and `{{#each policies}}` with `auth` set (a [`PolicyView`](#policyview))' },
+    'haproxy/limits.hbs': { receives: 'PolicyView', from: '`haproxy.cfg.hbs`, `{{#each policies}}`: the stick tables of `rate` and `connections`' },
+    'haproxy/backend.hbs': { receives: 'BackendView', from: '`haproxy.cfg.hbs`, `{{#each backends}}` (the server timeouts of policies from `@root.serverTimeouts`)' },
     'haproxy/special.hbs': { receives: 'HaproxyView', from: '`haproxy.cfg.hbs`: the 404 and 503 backends' },
   },
   nginx: {
@@ -51,8 +56,12 @@ const TEMPLATES: Readonly<Record<Dialect, Readonly<Record<string, TemplateUse>>>
 const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
   haproxy: {
     q: "printable ASCII (spaces allowed), at most 1024 characters, no `'` or `\\`",
+    text: 'printable ASCII (spaces allowed), at most 4096 characters',
+    fmt: 'printable ASCII (spaces allowed), at most 4096 characters',
+    header: '1 to 100 characters of `[A-Za-z0-9_.-]`',
     name: '1 to 100 characters of `[A-Za-z0-9_.:-]`',
     int: 'an integer from 0 to 2147483647',
+    size: 'an integer from 0 to 2^53 - 1',
     file: 'an absolute path of `[A-Za-z0-9_./@+=,:~-]`, at most 1024 characters',
     unix: 'an absolute path, as `file`',
     addr: 'a host (empty, IPv4, IPv6 without brackets, or a lower-case host name) and a port from 0 to 65535',
@@ -71,6 +80,9 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     file: 'an absolute path of `[A-Za-z0-9_./@+=,:~-]`, at most 1024 characters',
     addr: 'a host (empty, IPv4, IPv6 without brackets, or a lower-case host name) and a port from 1 to 65535',
     loc: 'an Ingress path: `/` then unreserved characters, sub-delimiters, `:`, `@`, `/` and `%XX`; at most 1024 characters',
+    locRegex: 'a regex path (the grammar of `regexPathProblem`: no `"`, `{`, `}` or `;`, a backslash only before `d`, `w`, `D`, `W` or punctuation)',
+    rewriteRegex: 'a regex path, as `locRegex`',
+    rewriteTarget: 'a route path with `$1` to `$9` and without `%`-escapes, at most 1024 characters',
     proxyPass: 'an upstream name (as `name`) and a location path (as `loc`)',
     cidr: 'an IPv4/IPv6 address or CIDR range',
     text: 'printable ASCII (spaces allowed), at most 4096 characters',
@@ -83,7 +95,7 @@ const HELPER_TABLES: Readonly<Record<Dialect, Readonly<Record<string, unknown>>>
 const VIEW_ROOT: Readonly<Record<Dialect, string>> = { haproxy: 'HaproxyView', nginx: 'NginxView' };
 
 /** Files whose declarations the view interfaces may refer to. */
-const SOURCES = ['src/render/haproxy/view.ts', 'src/render/nginx/view.ts', 'src/render/types.ts', 'src/model/types.ts'];
+const SOURCES = ['src/render/haproxy/view.ts', 'src/render/haproxy/policy.ts', 'src/render/nginx/view.ts', 'src/render/types.ts', 'src/model/types.ts'];
 
 function parse(file: string): ts.SourceFile {
   return ts.createSourceFile(file, readFileSync(new URL(file, ROOT), 'utf8'), ts.ScriptTarget.ES2022, true);
@@ -127,8 +139,8 @@ interface Declaration {
 function declarations(files: readonly string[], dialect: Dialect): Map<string, Declaration> {
   const map = new Map<string, Declaration>();
   for (const file of files) {
-    // Each dialect's own view file; the shared files for both.
-    if (file.startsWith('src/render/') && file.endsWith('/view.ts') && !file.includes(`/${dialect}/`)) continue;
+    // Each dialect's own files; the shared files for both.
+    if (/^src\/render\/(haproxy|nginx)\//.test(file) && !file.startsWith(`src/render/${dialect}/`)) continue;
     const sf = parse(file);
     for (const st of sf.statements) {
       if ((ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st)) && !map.has(st.name.text)) map.set(st.name.text, { node: st, sf, file });

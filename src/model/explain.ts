@@ -52,8 +52,9 @@ function whyHostDiffers(v: VirtualHost, host: string, chosen: VirtualHost | unde
 }
 
 function whyRouteDiffers(r: Route, path: string, chosen: Route | undefined): string {
-  if (pathMatches(r, path)) return `matches too, but ${chosen ? `${chosen.pathType} ${chosen.path}` : '?'} is longer or Exact`;
+  if (pathMatches(r, path)) return `matches too, but ${chosen ? `${chosen.pathType} ${chosen.path}` : '?'} comes first (Exact, then Regex, then Prefix; longer first)`;
   if (r.pathType === 'Exact') return 'Exact: the path must be equal, character for character';
+  if (r.pathType === 'Regex') return 'Regex: the pattern does not match from the start of the path (case-insensitive)';
   return 'Prefix: the path elements differ';
 }
 

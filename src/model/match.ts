@@ -48,27 +48,62 @@ export function selectVirtualHost(vhosts: readonly VirtualHost[], host: string):
   return wildcard ?? any;
 }
 
-/** Prefix paths drop their trailing slashes (`/` stays `/`); Exact paths are kept as written. */
+/** Prefix paths drop their trailing slashes (`/` stays `/`); Exact and Regex paths are kept as written. */
 export function normalizeRulePath(path: string, pathType: PathType): string {
-  if (pathType === 'Exact') return path;
+  if (pathType !== 'Prefix') return path;
   const trimmed = path.replace(/\/+$/, '');
   return trimmed === '' ? '/' : trimmed;
 }
 
 /**
- * Ingress v1 path matching on the request path (no query): Exact is a case-sensitive string
- * compare; Prefix matches element-wise on `/` (`/foo` matches `/foo`, `/foo/`, `/foo/bar`, not `/foobar`).
+ * The RegExp of a Regex route's pattern (validated by `regexPathProblem`): case-insensitive and
+ * anchored at the start of the path as a whole (`^(?:a|b)`, so a top-level `|` never unanchors).
  */
-export function pathMatches(route: { readonly path: string; readonly pathType: PathType }, path: string): boolean {
-  if (route.pathType === 'Exact') return route.path === path;
-  if (route.path === '/') return path.startsWith('/');
-  return path === route.path || path.startsWith(`${route.path}/`);
+export function pathRegex(pattern: string): RegExp {
+  return new RegExp(`^(?:${pattern})`, 'i');
 }
 
-/** Match order: the longest path first, Exact before Prefix on a tie, then by path text for stability. */
+/** Compiled patterns for {@link pathMatches}; bounded, since patterns come from the cluster. */
+const REGEX_CACHE = new Map<string, RegExp>();
+
+function cachedRegex(pattern: string): RegExp {
+  let re = REGEX_CACHE.get(pattern);
+  if (re === undefined) {
+    if (REGEX_CACHE.size >= 1024) REGEX_CACHE.clear();
+    re = pathRegex(pattern);
+    REGEX_CACHE.set(pattern, re);
+  }
+  return re;
+}
+
+/**
+ * Path matching on the request path (no query): Exact is a case-sensitive string compare; Prefix
+ * matches element-wise on `/` (`/foo` matches `/foo`, `/foo/`, `/foo/bar`, not `/foobar`); Regex is
+ * its pattern, case-insensitive, from the start of the path (`/foo` also matches `/FOObar`).
+ */
+export function pathMatches(route: { readonly path: string; readonly pathType: PathType }, path: string): boolean {
+  switch (route.pathType) {
+    case 'Exact':
+      return route.path === path;
+    case 'Regex':
+      return cachedRegex(route.path).test(path);
+    case 'Prefix':
+      if (route.path === '/') return path.startsWith('/');
+      return path === route.path || path.startsWith(`${route.path}/`);
+  }
+}
+
+/** Exact routes first, then Regex, then Prefix: the order of nginx (`=`, then regexes, then prefixes). */
+const TYPE_ORDER: Readonly<Record<PathType, number>> = { Exact: 0, Regex: 1, Prefix: 2 };
+
+/**
+ * Match order: Exact routes, then Regex routes, then Prefix routes; within each, the longest path
+ * first (ingress-nginx orders regex locations by length), then by path text for stability. An Exact
+ * route ahead of a longer Prefix changes nothing: a Prefix longer than a path never matches it.
+ */
 export function compareRoutes(a: Route, b: Route): number {
+  if (a.pathType !== b.pathType) return TYPE_ORDER[a.pathType] - TYPE_ORDER[b.pathType];
   if (a.path.length !== b.path.length) return b.path.length - a.path.length;
-  if (a.pathType !== b.pathType) return a.pathType === 'Exact' ? -1 : 1;
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 

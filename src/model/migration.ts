@@ -13,7 +13,7 @@ import type { PassCode } from '../shared/codes.ts';
 import type { Snapshot } from './k8s.ts';
 import { fitPolicy } from './policy-support.ts';
 import type { PolicyFeature, ProxyMode } from './policy-support.ts';
-import { isOurIngress } from './translate/index.ts';
+import { isOurIngress, REGEX_ROUTE_MODES } from './translate/index.ts';
 import type { TranslateOptions } from './translate/index.ts';
 import { isRecord } from './translate/object.ts';
 
@@ -42,10 +42,10 @@ const STATUSES: readonly FindingStatus[] = ['applied', 'different', 'unsupported
 const ANNOTATION_CODES: ReadonlySet<string> = new Set(['PASS_ANNOTATION_INVALID', 'PASS_ANNOTATION_INCOMPLETE', 'PASS_ANNOTATION_SNIPPET', 'PASS_ANNOTATION_CONFLICT', 'PASS_ANNOTATION_UNSUPPORTED', 'PASS_ANNOTATION_IGNORED'] satisfies PassCode[]);
 
 /** What the references of the result name that translate does not implement yet: annotation prefix → what. */
-function notImplemented(refs: PolicyRefs): { readonly match: (annotation: string) => boolean; readonly what: string }[] {
+function notImplemented(refs: PolicyRefs, mode: ProxyMode): { readonly match: (annotation: string) => boolean; readonly what: string }[] {
   const out: { match: (annotation: string) => boolean; what: string }[] = [];
   const regex = refs.regexPaths;
-  if (regex !== undefined) out.push({ match: (a) => a === regex.annotation || a === 'nginx.ingress.kubernetes.io/use-regex', what: 'regex paths' });
+  if (regex !== undefined && !REGEX_ROUTE_MODES.includes(mode)) out.push({ match: (a) => a === regex.annotation || a === 'nginx.ingress.kubernetes.io/use-regex', what: `regex paths in ${mode} mode` });
   if (refs.canary !== undefined) out.push({ match: (a) => a.startsWith('nginx.ingress.kubernetes.io/canary'), what: 'canary Ingresses' });
   if (refs.serviceWeights !== undefined) out.push({ match: (a) => a.endsWith('/service-weights'), what: 'weighted Services' });
   return out;
@@ -73,7 +73,7 @@ export function migrationReport(snapshot: Snapshot, options: TranslateOptions, d
     const result = readAnnotations(annotations, { namespace, hasTls, sslRedirectDefault: options.sslRedirect ?? true });
     const notInMode = fitPolicy(result.policy, mode).dropped;
     // Read but not implemented yet: the report says unsupported, as translate's error does.
-    const missing = notImplemented(result.refs);
+    const missing = notImplemented(result.refs, mode);
     const findings = result.findings.map((f): AnnotationFinding => {
       const gap = missing.find((m) => m.match(f.annotation));
       return gap === undefined || f.status === 'invalid' || f.status === 'refused' ? f : { ...f, status: 'unsupported', note: `${gap.what} are not implemented yet: not applied` };

@@ -107,11 +107,15 @@ export interface Backend {
 /** See {@link Backend.unresolved}. */
 export type BackendUnresolved = 'service' | 'port' | 'externalName';
 
-export type PathType = 'Exact' | 'Prefix';
+/** How a route's path matches; `Regex` comes from ingress-nginx's use-regex (src/model/match.ts). */
+export type PathType = 'Exact' | 'Prefix' | 'Regex';
 
 /** One path rule of a virtual host. */
 export interface Route {
-  /** For Prefix: normalised without trailing slash (`/` stays `/`). For Exact: as written. */
+  /**
+   * For Prefix: normalised without trailing slash (`/` stays `/`). For Exact: as written. For Regex:
+   * the pattern as written (the grammar of `regexPathProblem`), matched case-insensitively from the start.
+   */
   readonly path: string;
   readonly pathType: PathType;
   /** Backend id. */
@@ -131,7 +135,7 @@ export interface VirtualHost {
   /** Lower-case host; `*.example.com` for wildcard; `*` for any. */
   readonly host: string;
   readonly kind: HostKind;
-  /** Routes in match order: longer paths first, Exact before Prefix on a tie. */
+  /** Routes in match order (`compareRoutes`): Exact, then Regex, then Prefix, longer paths first in each. */
   readonly routes: readonly Route[];
   /** Certificate id (`namespace/secret`) chosen for this host, if any. */
   readonly certificate?: string;

@@ -57,24 +57,25 @@ end, 1)
 
 -- Basic auth users whose hash HAProxy's crypt(3) cannot check ($apr1$): the controller checks
 -- them on its auth socket. Accepted credentials are remembered for a minute, keyed by a SHA-256
--- of the entry point and the Authorization header; refusals are not remembered.
+-- of the socket, the name the users are known by and the Authorization header; refusals are not
+-- remembered. `var` is set to true when the credentials are accepted.
 local TTL = 60
 local MAX = 4096
 local accepted = {}
 local size = 0
 
-core.register_action("pass_auth", { "http-req" }, function(txn, socket, entrypoint)
+local function check(txn, socket, name, var)
   local authorization = txn.sf:req_fhdr("authorization") or ""
-  local key = txn.c:hex(txn.c:sha2(entrypoint .. "\n" .. authorization, 256))
+  local key = txn.c:hex(txn.c:sha2(socket .. "\n" .. name .. "\n" .. authorization, 256))
   local now = core.now().sec
   local until_ = accepted[key]
   if until_ ~= nil and until_ > now then
-    txn:set_var("txn.pass_auth_ext", true)
+    txn:set_var(var, true)
     return
   end
   local client = core.httpclient()
   local res = client:get({
-    url = "http://passerelle/auth/" .. entrypoint,
+    url = "http://passerelle/auth/" .. name,
     dst = socket,
     headers = { ["authorization"] = { authorization } },
     timeout = 5000,
@@ -86,8 +87,38 @@ core.register_action("pass_auth", { "http-req" }, function(txn, socket, entrypoi
     end
     if accepted[key] == nil then size = size + 1 end
     accepted[key] = now + TTL
-    txn:set_var("txn.pass_auth_ext", true)
+    txn:set_var(var, true)
   elseif res == nil or res.status ~= 401 then
     core.Warning("passerelle: the controller's auth socket did not answer; the request is refused")
   end
+end
+
+-- An entry point's users, by entry point name.
+core.register_action("pass_auth", { "http-req" }, function(txn, socket, entrypoint)
+  check(txn, socket, entrypoint, "txn.pass_auth_ext")
 end, 2)
+
+-- A route's users, by the key of its policy (a digest of the users): a variable of its own, so that
+-- an entry point's accepted credentials never pass for a route's.
+core.register_action("pass_route_auth", { "http-req" }, function(txn, socket, key)
+  check(txn, socket, key, "txn.pass_route_auth")
+end, 2)
+
+-- A request body over a route's limit (limits.maxBodyBytes): 413, then what the client still sends
+-- is read and dropped (up to 1 MiB), so that it gets the answer rather than a reset while it writes.
+local TOO_LARGE = "Request Entity Too Large"
+local DRAIN = 1048576
+
+core.register_service("pass_too_large", "http", function(applet)
+  applet:set_status(413)
+  applet:add_header("content-type", "text/plain; charset=utf-8")
+  applet:add_header("content-length", tostring(#TOO_LARGE))
+  applet:start_response()
+  applet:send(TOO_LARGE)
+  local left = DRAIN
+  while left > 0 do
+    local data = applet:receive(16384)
+    if data == nil or #data == 0 then break end
+    left = left - #data
+  end
+end)

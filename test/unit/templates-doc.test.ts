@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import type { HaproxyView, FrontendView, BackendView } from '../../src/render/haproxy/view.ts';
+import type { HaproxyView, FrontendView, BackendView, PolicyView } from '../../src/render/haproxy/view.ts';
 import type { NginxView, ServerBlockView, LocationView, TrustView, UpstreamView } from '../../src/render/nginx/view.ts';
 import { haproxyHelpers } from '../../src/render/haproxy/quote.ts';
 import { nginxHelpers } from '../../src/render/nginx/quote.ts';
@@ -28,13 +28,18 @@ function table(text: string, name: string): string {
 // Every key of each view interface: a field added or removed there fails to compile here.
 const HAPROXY_FIELDS = {
   runtimeSocket: true, timeouts: true, files: true, forwardedHeader: true, prefixDepth: true, prefixFields: true,
-  frontends: true, backends: true, defaultBackend: true, acme: true, requestLog: true, hasTls: true,
+  frontends: true, backends: true, sslRedirect: true, routeValues: true, policies: true, serverTimeouts: true, judged: true, clientHops: true, defaultBackend: true, acme: true,
+  requestLog: true, hasTls: true,
 } as const satisfies Record<keyof HaproxyView, true>;
 const FRONTEND_FIELDS = {
   name: true, bindHost: true, bindPort: true, publicPort: true, tls: true, proto: true, redirect: true, auth: true,
   routes: true, timeouts: true, trusted: true, allowEncodedSlashes: true,
 } as const satisfies Record<keyof FrontendView, true>;
 const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true } as const satisfies Record<keyof BackendView, true>;
+const POLICY_FIELDS = {
+  id: true, denied: true, redirect: true, appRoot: true, cors: true, rate: true, allow: true, auth: true,
+  maxBody: true, connections: true, rewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, hsts: true, judgesClient: true,
+} as const satisfies Record<keyof PolicyView, true>;
 const NGINX_FIELDS = {
   workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, shutdownTimeoutMs: true,
   timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, defaultCert: true, hasTls: true,
@@ -44,7 +49,7 @@ const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,
   certificate: true, redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true,
 } as const satisfies Record<keyof ServerBlockView, true>;
-const LOCATION_FIELDS = { modifier: true, path: true, action: true, upstreamPath: true, replacesPath: true, policy: true } as const satisfies Record<keyof LocationView, true>;
+const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;
 const UPSTREAM_FIELDS = { id: true, name: true, servers: true } as const satisfies Record<keyof UpstreamView, true>;
 
@@ -57,6 +62,7 @@ test('docs/templates.md documents every field of the view interfaces each templa
     ['haproxy', 'HaproxyView', HAPROXY_FIELDS],
     ['haproxy', 'FrontendView', FRONTEND_FIELDS],
     ['haproxy', 'BackendView', BACKEND_FIELDS],
+    ['haproxy', 'PolicyView', POLICY_FIELDS],
     ['nginx', 'NginxView', NGINX_FIELDS],
     ['nginx', 'ServerBlockView', SERVER_BLOCK_FIELDS],
     ['nginx', 'LocationView', LOCATION_FIELDS],

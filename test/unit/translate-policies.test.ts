@@ -40,12 +40,12 @@ test('policies: an auth Secret that does not exist denies the routes (503) with 
   assert.deepEqual(codesOf(model, 'no-secret'), ["error PASS_INGRESS_MISSING_AUTH_SECRET metadata.annotations['nginx.ingress.kubernetes.io/auth-secret']"]);
 });
 
-test('policies: snippets are refused, unknown names are warnings, regex paths are not implemented yet; nothing is applied from them', () => {
+test('policies: snippets are refused, unknown names are warnings, nothing is applied from them; use-regex makes the paths Regex', () => {
   const model = run(load('policies.yaml'), options);
   assert.equal(routeOf(model, 'plain.shop.test').policy, undefined);
+  assert.equal(routeOf(model, 'plain.shop.test').pathType, 'Regex');
   assert.deepEqual(codesOf(model, 'snippets').sort(), [
     "error PASS_ANNOTATION_SNIPPET metadata.annotations['nginx.ingress.kubernetes.io/configuration-snippet']",
-    "error PASS_POLICY_NOT_IMPLEMENTED metadata.annotations['nginx.ingress.kubernetes.io/use-regex']",
     "warning PASS_ANNOTATION_UNSUPPORTED metadata.annotations['traefik.ingress.kubernetes.io/frobnicate']",
   ]);
 });
@@ -68,15 +68,15 @@ test('migration report: per Ingress, each annotation with its status; counts; wh
   const report = migrationReport(snapshot, options, run(snapshot, options).diagnostics);
   assert.deepEqual(
     report.ingresses.map((i) => `${i.ingress.name}: ${i.findings.map((f) => f.status).join(',')} | ${i.notInMode.join(',')}`),
-    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.loadBalance', 'snippets: refused,unsupported,unsupported | '],
+    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.loadBalance', 'snippets: refused,applied,unsupported | '],
   );
   assert.equal(report.counts.refused, 1);
-  assert.equal(report.counts.unsupported, 2, 'use-regex is read but regex paths are not implemented: unsupported');
+  assert.equal(report.counts.unsupported, 1, 'use-regex is applied: only the unknown Traefik name is unsupported');
   assert.deepEqual(
     report.ingresses.flatMap((i) => i.problems.map((d) => `${i.ingress.name} ${d.code}`)),
-    ['no-secret PASS_INGRESS_MISSING_AUTH_SECRET', 'not-rendered PASS_POLICY_NOT_IN_MODE', 'snippets PASS_POLICY_NOT_IMPLEMENTED'],
+    ['no-secret PASS_INGRESS_MISSING_AUTH_SECRET', 'not-rendered PASS_POLICY_NOT_IN_MODE'],
   );
   const text = describeMigration(report);
   assert.match(text.join('\n'), /refused +nginx\.ingress\.kubernetes\.io\/configuration-snippet/);
-  assert.match(text.at(-1) ?? '', /^annotations: 8 applied, 2 applied differently, 2 unsupported, 1 refused, 0 invalid, 0 in conflict \(4 Ingress\(es\), native mode\)$/);
+  assert.match(text.at(-1) ?? '', /^annotations: 9 applied, 2 applied differently, 1 unsupported, 1 refused, 0 invalid, 0 in conflict \(4 Ingress\(es\), native mode\)$/);
 });

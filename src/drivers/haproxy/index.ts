@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createHaproxyRenderer, parseHaproxyLayout, ROUTES_MAP, UNAVAILABLE_MAP } from '../../render/haproxy/index.ts';
 import type { HaproxyBuild, HaproxyLayout, HaproxyRenderOptions } from '../../render/haproxy/index.ts';
 import type { RenderedConfig } from '../../render/types.ts';
+import type { RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import { defined } from '../../shared/optional.ts';
 import { ExternalDriver } from '../external/apply.ts';
@@ -15,6 +16,8 @@ import type { SeenCounters } from './stats.ts';
 import { endpointKey } from '../types.ts';
 import type { EndpointLiveState } from '../types.ts';
 import { parseHaproxyLine } from '../external/request-log.ts';
+import { silentLogger } from '../../shared/logger.ts';
+import { RouteAuth } from './route-auth.ts';
 
 /** Options of the HAProxy driver. */
 export interface HaproxyDriverOptions extends ExternalDriverOptions {
@@ -103,11 +106,17 @@ async function applyCertificates(sock: string, workDir: string, a: HaproxyBuild,
   }
 }
 
+/** Where the controller checks route basic auth users HAProxy cannot ($apr1$). */
+function routeAuthSocket(workDir: string): string {
+  return path.join(workDir, 'route-auth.sock');
+}
+
 /** The render options of the HAProxy driver: its own options plus what the apply loop passes. */
 function haproxyRenderOptions(options: HaproxyDriverOptions, ctx: RenderContext<HaproxyLayout>): HaproxyRenderOptions {
   return {
     workDir: ctx.workDir,
     runtimeSocket: path.join(ctx.workDir, 'haproxy.sock'),
+    routeAuthSocket: routeAuthSocket(ctx.workDir),
     ...defined({
       connectTimeoutMs: options.connectTimeoutMs,
       readTimeoutMs: options.readTimeoutMs,
@@ -126,7 +135,7 @@ function haproxyRenderOptions(options: HaproxyDriverOptions, ctx: RenderContext<
  * prefix depth), which the apply loop keeps and saves beside the configuration, and runtime API
  * commands are computed between the builds of two renderings.
  */
-export function haproxyDialect(options: HaproxyDriverOptions): Dialect<HaproxyBuild, HaproxyLayout> {
+export function haproxyDialect(options: HaproxyDriverOptions, routeAuth?: RouteAuth): Dialect<HaproxyBuild, HaproxyLayout> {
   let renderer = createHaproxyRenderer(options.templates);
   const runtimeSocket = (workDir: string): string => path.join(workDir, 'haproxy.sock');
   const masterSocket = (workDir: string): string => options.masterSocket ?? path.join(workDir, 'haproxy-master.sock');
@@ -141,6 +150,8 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect<HaproxyBu
     authSocket: (workDir) => path.join(workDir, 'auth.sock'),
     render(model, ctx) {
       const { rendered, build } = renderer.renderWithView(model, haproxyRenderOptions(options, ctx), ctx.previous);
+      // Before the configuration that refers to them is validated and served.
+      routeAuth?.remember(build.routeAuth);
       return { config: rendered, state: build, layout: build.layout };
     },
     parseLayout: parseHaproxyLayout,
@@ -226,8 +237,26 @@ export function haproxyDialect(options: HaproxyDriverOptions): Dialect<HaproxyBu
 
 /** The HAProxy driver: renders haproxy.cfg, validates, applies by master-socket reload or the runtime API. */
 export class HaproxyDriver extends ExternalDriver<HaproxyBuild, HaproxyLayout> {
+  readonly #routeAuth: RouteAuth;
+  #stopped = false;
+
   constructor(options: HaproxyDriverOptions = {}) {
-    super(haproxyDialect(options), options);
+    const routeAuth = new RouteAuth((options.logger ?? silentLogger).child({ driver: 'haproxy', auth: 'routes' }));
+    super(haproxyDialect(options, routeAuth), options);
+    this.#routeAuth = routeAuth;
+  }
+
+  /** Renders, validates and applies the model (see {@link ExternalDriver.apply}), the route auth socket listening first. */
+  override async apply(model: RoutingModel): Promise<void> {
+    if (!this.#stopped) await this.#routeAuth.start(routeAuthSocket(this.workDir));
+    await super.apply(model);
+  }
+
+  /** Stops the proxy, then the route auth socket. */
+  override async stop(graceMs?: number): Promise<void> {
+    this.#stopped = true;
+    await super.stop(graceMs);
+    await this.#routeAuth.stop();
   }
 
   /** The counters of each server slot at the last look, by `backend/server address:port`. */

@@ -8,9 +8,9 @@
 import type { BlockList } from 'node:net';
 import { isIP, isIPv4 } from 'node:net';
 import { defined } from '../../shared/optional.ts';
-import { normalizeHost } from '../../model/match.ts';
+import { normalizeHost, pathRegex } from '../../model/match.ts';
 import { redirectLocation } from '../../model/redirect.ts';
-import type { RoutePolicy } from '../../model/policy.ts';
+import type { RewritePolicy, RoutePolicy } from '../../model/policy.ts';
 import { publicPortOf } from '../../model/types.ts';
 import type { Route, RoutingModel } from '../../model/types.ts';
 import type { BasicAuthCache, CompiledBasicAuth, Verdict } from './middlewares.ts';
@@ -125,8 +125,21 @@ export function corsHeaders(cors: CompiledCors, origin: string | undefined, pref
 
 const TEXT = 'text/plain; charset=utf-8';
 
+/** Regex rewrites compiled once: keyed by the model's rewrite object, so they go with their model. */
+const REWRITE_REGEX = new WeakMap<RewritePolicy, RegExp>();
+
+function rewriteRegex(rw: Extract<RewritePolicy, { kind: 'regex' }>): RegExp {
+  let re = REWRITE_REGEX.get(rw);
+  if (re === undefined) {
+    re = pathRegex(rw.pattern);
+    REWRITE_REGEX.set(rw, re);
+  }
+  return re;
+}
+
 /** Compiles a route's policy against the model (the https entry point for ssl-redirect). */
 export function compilePolicy(policy: RoutePolicy, model: RoutingModel): CompiledPolicy {
+  if (policy.rewrite?.kind === 'regex') rewriteRegex(policy.rewrite);
   const tls = model.entryPoints.find((ep) => ep.tls);
   const auth = policy.basicAuth === undefined ? undefined : compileMiddlewares([{ kind: 'basicAuth', realm: policy.basicAuth.realm, users: policy.basicAuth.users, removeHeader: true }])[0];
   const responseHeaders = Object.entries(policy.headers?.response ?? {}).flat();
@@ -214,9 +227,10 @@ export function rewriteTarget(policy: RoutePolicy, route: Route, path: string, t
       return (joined.startsWith('/') ? joined : `/${joined}`) + query;
     }
     case 'regex': {
-      const m = new RegExp(rw.pattern).exec(path);
+      // As nginx's `rewrite "(?i)^pattern" target`: the whole path becomes the target, $1..$9 its groups (empty when unset).
+      const m = rewriteRegex(rw).exec(path);
       if (m === null) return target;
-      return rw.target.replace(/\$(\d)/g, (_, d: string) => m[Number(d)] ?? '') + query;
+      return rw.target.replace(/\$([1-9])/g, (_, d: string) => m[Number(d)] ?? '') + query;
     }
   }
 }

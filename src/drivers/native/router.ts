@@ -1,4 +1,4 @@
-import { normalizeHost, pathMatches } from '../../model/match.ts';
+import { normalizeHost, pathMatches, pathRegex } from '../../model/match.ts';
 import type { BlockList } from 'node:net';
 import { addressList } from './addresses.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
@@ -14,6 +14,8 @@ import { routeName } from '../types.ts';
 
 export interface CompiledRoute {
   readonly route: Route;
+  /** A Regex route's pattern, compiled once per configuration; undefined for Exact and Prefix. */
+  readonly regex: RegExp | undefined;
   /** Shared result object: resolving allocates nothing. */
   readonly result: RouteResult;
 }
@@ -102,7 +104,11 @@ export class Router {
     for (const vhost of model.virtualHosts) {
       const compiled: CompiledVirtualHost = {
         vhost,
-        routes: vhost.routes.map((route) => ({ route, result: resultFor(route.backend, routeName(vhost.host, route.path, route.pathType), route) })),
+        routes: vhost.routes.map((route) => ({
+          route,
+          regex: route.pathType === 'Regex' ? pathRegex(route.path) : undefined,
+          result: resultFor(route.backend, routeName(vhost.host, route.path, route.pathType), route),
+        })),
       };
       // The first of equal patterns wins, as selectVirtualHost scans in order.
       if (vhost.kind === 'exact') {
@@ -148,7 +154,7 @@ export class Router {
       const routes = vhost.routes;
       for (let i = 0; i < routes.length; i++) {
         const r = routes[i]!;
-        if (pathMatches(r.route, path)) return r.result;
+        if (r.regex === undefined ? pathMatches(r.route, path) : r.regex.test(path)) return r.result;
       }
     }
     return this.#default;

@@ -48,11 +48,11 @@ const table = {
   // Rewrite
   'rewrite-target': {
     policy: 'rewrite', ref: 'regexPaths', status: 'different', example: '/',
-    note: 'without $1..$9 the whole path becomes the target (ingress-nginx\'s rewrite "(?i)<path>" <target>); with them each path of the Ingress is a regex whose groups are substituted (refs.regexPaths); the paths still match by their pathType, where ingress-nginx makes every path of the host a case-insensitive regex',
+    note: 'without $1..$9 the whole path becomes the target (ingress-nginx\'s rewrite "(?i)<path>" <target>); with them each path of the Ingress is a case-insensitive regex whose groups are substituted (refs.regexPaths); the regex paths are this Ingress\'s only, where ingress-nginx makes every path of the host a regex',
   },
   'use-regex': {
     ref: 'regexPaths', status: 'applied', example: 'true',
-    note: '"true": the paths of the Ingress are regular expressions matched case-insensitively from the start of the path (ingress-nginx\'s location ~*), for translate to honour or refuse',
+    note: '"true": the paths of the Ingress are regular expressions matched case-insensitively from the start of the path (ingress-nginx\'s location ~*), in native and nginx modes (haproxy: not yet, the paths are skipped with an error)',
   },
   'x-forwarded-prefix': { status: 'unsupported', note: 'no X-Forwarded-Prefix header is added' },
 

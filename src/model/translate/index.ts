@@ -7,7 +7,7 @@ import type { ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import type { Snapshot } from '../k8s.ts';
 import { compareRoutes, normalizeRulePath } from '../match.ts';
-import type { Backend, Certificate, EntryPoint, HostKind, Route, RoutingModel, VirtualHost } from '../types.ts';
+import type { Backend, Certificate, EntryPoint, HostKind, PathType, Route, RoutingModel, VirtualHost } from '../types.ts';
 import { createBackendResolver, reportBackendProblem } from './backends.ts';
 import type { BackendResolver } from './backends.ts';
 import { decideClass, readIngressClasses } from './class.ts';
@@ -16,6 +16,7 @@ import { Codes, DiagnosticList } from './diagnostics.ts';
 import { parseIngress } from './ingress.ts';
 import type { BackendRef, ParsedIngress } from './ingress.ts';
 import { compareText, isRecord, readHeader, showValue } from './object.ts';
+import type { ObjectHeader } from './object.ts';
 import { createSecretReader } from './tls.ts';
 import type { SecretReader } from './tls.ts';
 import { findingSeverity, readAnnotations } from '../annotations/index.ts';
@@ -66,10 +67,12 @@ function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolea
   }
   const refs = result.refs;
   const notYet = (annotation: string, what: string): void => h.reporter.error(Codes.policyNotImplemented, `metadata.annotations['${annotation}']`, `${what} is not implemented yet; it is not applied`);
-  if (refs.regexPaths !== undefined) notYet(refs.regexPaths.annotation, 'regex path matching (use-regex, or a rewrite-target with capture groups)');
   if (refs.canary !== undefined) notYet('nginx.ingress.kubernetes.io/canary', 'a canary Ingress (its backends added to the main Ingress of the same host and path)');
   if (refs.serviceWeights !== undefined) notYet('traefik.ingress.kubernetes.io/service-weights', 'weighted Services');
   let policy: RoutePolicy = result.policy;
+  // The pattern is each route's own path: filled in per route (routePolicy), once the mode kept the rewrite.
+  const target = refs.regexPaths?.rewriteTarget;
+  if (target !== undefined) policy = { ...policy, rewrite: { kind: 'regex', pattern: '', target } };
   const auth = result.refs.authSecret;
   if (auth !== undefined) {
     const read = secrets.readAuth(auth.namespace, auth.name, auth.form);
@@ -89,6 +92,31 @@ function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolea
   }
   policy = fit.policy;
   return Object.keys(policy).length === 0 ? undefined : policy;
+}
+
+/**
+ * The modes whose renderers route Regex routes. Elsewhere translate skips regex paths (an error on
+ * each): a proxy that reads them as plain prefixes would route other requests than its Ingress asks.
+ */
+export const REGEX_ROUTE_MODES: readonly ProxyMode[] = ['native', 'nginx'];
+
+/** Whether an Ingress's annotations make its paths regexes (refs.regexPaths, which hasTls plays no part in). */
+function asksRegexPaths(h: ObjectHeader): boolean {
+  const keys = Object.keys(h.annotations);
+  // Only use-regex and rewrite-target set it: most Ingresses are not read twice.
+  if (!keys.some((k) => k.endsWith('/use-regex') || k.endsWith('/rewrite-target'))) return false;
+  return readAnnotations(h.annotations, { namespace: h.namespace, hasTls: false }).refs.regexPaths !== undefined;
+}
+
+/**
+ * A route's own policy: a regex rewrite gets the route's pattern. An Exact path of a regex Ingress
+ * is a literal with no group, so its rewrite is the target with `$1`...`$9` empty (a replace-path).
+ */
+function routePolicy(policy: RoutePolicy | undefined, path: string, pathType: PathType): RoutePolicy | undefined {
+  const rw = policy?.rewrite;
+  if (policy === undefined || rw?.kind !== 'regex') return policy;
+  if (pathType === 'Regex') return { ...policy, rewrite: { kind: 'regex', pattern: path, target: rw.target } };
+  return { ...policy, rewrite: { kind: 'replace-path', path: rw.target.replace(/\$[1-9]/g, '') } };
 }
 
 interface VhostBuild {
@@ -192,7 +220,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     try {
       if (isRecord(obj) && !decideClass(obj, classes, options).ours) return;
       header = readHeader(obj, 'Ingress', true, `ingresses[${i}]`, diags);
-      const parsed = header && parseIngress(header);
+      const parsed = header && parseIngress(header, asksRegexPaths(header));
       if (parsed !== undefined) parsedIngresses.push(parsed);
     } catch (err) {
       // A bug on one odd object costs that object only: the rest of the snapshot is still served.
@@ -210,7 +238,8 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     const report = ing.header.reporter;
     const ref = ing.header.ref;
     const key = refKey(ref);
-    const policy = policyOf(ing, secrets, options.sslRedirect ?? true, options.mode ?? 'native');
+    const mode = options.mode ?? 'native';
+    const policy = policyOf(ing, secrets, options.sslRedirect ?? true, mode);
     for (const rule of ing.rules) {
       if (rule.paths.length === 0) continue;
       let vh = vhosts.get(rule.host);
@@ -220,6 +249,10 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
       }
       if (vh.sources[vh.sources.length - 1]?.key !== key) vh.sources.push({ key, ref });
       for (const p of rule.paths) {
+        if (p.pathType === 'Regex' && !REGEX_ROUTE_MODES.includes(mode)) {
+          report.error(Codes.policyNotInMode, `${p.field}.path`, `regex paths (use-regex) are not routed in ${mode} mode yet; path skipped`);
+          continue;
+        }
         const path = normalizeRulePath(p.path, p.pathType);
         const owner = claimed(vh, path, p.pathType)?.source;
         if (owner !== undefined) {
@@ -228,7 +261,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
           continue;
         }
         const backend = useBackend(ing, p.backend, resolver, used);
-        claim(vh, { path, pathType: p.pathType, backend: backend.id, source: ref, field: p.field, ...defined({ policy }) });
+        claim(vh, { path, pathType: p.pathType, backend: backend.id, source: ref, field: p.field, ...defined({ policy: routePolicy(policy, path, p.pathType) }) });
       }
     }
   }

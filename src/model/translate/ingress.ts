@@ -9,7 +9,7 @@ import { Codes } from './diagnostics.ts';
 import type { Reporter } from './diagnostics.ts';
 import { isRecord, showValue } from './object.ts';
 import type { ObjectHeader, Rec } from './object.ts';
-import { isDns1123Label, isDns1123Subdomain, isIanaSvcName, isPortNumber, parseHost, pathProblem } from './validate.ts';
+import { isDns1123Label, isDns1123Subdomain, isIanaSvcName, isPortNumber, parseHost, pathProblem, regexPathProblem } from './validate.ts';
 
 /** A reference to a Service port, as written in the Ingress. */
 export interface BackendRef {
@@ -182,14 +182,16 @@ function readPathType(value: unknown, field: string, shape: IngressShape, report
   return undefined;
 }
 
-function readPath(value: unknown, field: string, shape: IngressShape, report: Reporter): IngressPath | undefined {
+function readPath(value: unknown, field: string, shape: IngressShape, report: Reporter, regex: boolean): IngressPath | undefined {
   if (!isRecord(value)) {
     report.error(Codes.objectInvalid, field, `${field} must be an object, found ${describe(value)}`);
     return undefined;
   }
   const rawType = value['pathType'];
-  const pathType = readPathType(rawType, `${field}.pathType`, shape, report);
-  if (pathType === undefined) return undefined;
+  const declared = readPathType(rawType, `${field}.pathType`, shape, report);
+  if (declared === undefined) return undefined;
+  // As ingress-nginx: use-regex makes Prefix and ImplementationSpecific paths regexes; Exact stays exact.
+  const pathType: PathType = regex && declared === 'Prefix' ? 'Regex' : declared;
   let path = value['path'];
   if (path === undefined || path === null || path === '') {
     // A missing path means "/" in the legacy shape and for ImplementationSpecific; Exact and Prefix need one.
@@ -203,7 +205,7 @@ function readPath(value: unknown, field: string, shape: IngressShape, report: Re
     report.error(Codes.badPath, `${field}.path`, `path must be a string, found ${describe(path)}`);
     return undefined;
   }
-  const problem = pathProblem(path);
+  const problem = pathType === 'Regex' ? regexPathProblem(path) : pathProblem(path);
   if (problem !== undefined) {
     report.error(Codes.badPath, `${field}.path`, `${problem}; path skipped`);
     return undefined;
@@ -219,7 +221,7 @@ function skippedParts(body: Rec): ReadonlySet<string> {
   return new Set(Array.isArray(v) ? (v as readonly unknown[]).filter((s): s is string => typeof s === 'string') : []);
 }
 
-function readRule(value: unknown, field: string, shape: IngressShape, report: Reporter, skipped: ReadonlySet<string>): IngressRule | undefined {
+function readRule(value: unknown, field: string, shape: IngressShape, report: Reporter, skipped: ReadonlySet<string>, regex: boolean): IngressRule | undefined {
   if (!isRecord(value)) {
     report.error(Codes.objectInvalid, field, `${field} must be an object, found ${describe(value)}`);
     return undefined;
@@ -251,7 +253,7 @@ function readRule(value: unknown, field: string, shape: IngressShape, report: Re
   const paths: IngressPath[] = [];
   (rawPaths as readonly unknown[]).forEach((p, j) => {
     if (skipped.has(`${field}.http.paths[${j}]`)) return;
-    const read = readPath(p, `${field}.http.paths[${j}]`, shape, report);
+    const read = readPath(p, `${field}.http.paths[${j}]`, shape, report, regex);
     if (read !== undefined) paths.push(read);
   });
   return { host, kind, paths, field };
@@ -299,8 +301,11 @@ function readTls(value: unknown, field: string, ruleHosts: readonly TlsHost[], r
  * Validates and reads one Ingress (already known to be ours). Invalid rules, paths and TLS entries
  * are reported on the Ingress and dropped; the rest is returned. Returns undefined when the Ingress
  * as a whole is unusable (unknown apiVersion, spec not an object).
+ *
+ * @param regexPaths the Ingress asks for regex paths (use-regex): its Prefix and ImplementationSpecific
+ *   paths are read with the regex grammar (`regexPathProblem`) and become Regex paths
  */
-export function parseIngress(header: ObjectHeader): ParsedIngress | undefined {
+export function parseIngress(header: ObjectHeader, regexPaths = false): ParsedIngress | undefined {
   const report = header.reporter;
   const body = header.body;
   const shape = ingressShape(body);
@@ -323,7 +328,7 @@ export function parseIngress(header: ObjectHeader): ParsedIngress | undefined {
     else {
       (rawRules as readonly unknown[]).forEach((r, i) => {
         if (skipped.has(`spec.rules[${i}]`)) return;
-        const rule = readRule(r, `spec.rules[${i}]`, shape, report, skipped);
+        const rule = readRule(r, `spec.rules[${i}]`, shape, report, skipped, regexPaths);
         if (rule !== undefined) rules.push(rule);
       });
     }

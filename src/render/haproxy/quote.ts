@@ -23,6 +23,45 @@ export function literal(value: unknown): string {
   return `'${value}'`;
 }
 
+/** Whether a text can be written by {@link text} and {@link format}: printable ASCII, at most 4096 characters. */
+export function canText(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 4096 && PRINTABLE_ASCII.test(value);
+}
+
+/** Double quotes with `\`, `"` and `$` escaped: HAProxy's parser reads the text back as it is. */
+function doubleQuoted(value: string): string {
+  return `"${value.replace(/[\\"$]/g, '\\$&')}"`;
+}
+
+/**
+ * Any printable text, double-quoted with `\\`, `\"` and `\$` escaped (HAProxy's parser turns them back
+ * into the characters and expands no variable): an argument read as it is (`string`, `realm`).
+ */
+export function text(value: unknown): string {
+  if (!canText(value)) throw unsafe(D, 'text', value);
+  return doubleQuoted(value);
+}
+
+/**
+ * Any printable text as a log-format argument (`hdr`, `set-header`, `redirect location`): double-quoted
+ * as {@link text}, and `%` doubled so that it never starts a variable or a sample expression.
+ */
+export function format(value: unknown): string {
+  if (!canText(value)) throw unsafe(D, 'text', value);
+  return doubleQuoted(value.replace(/%/g, '%%'));
+}
+
+/** Whether a header name can be written (`[A-Za-z0-9_.-]`, an RFC 9110 token HAProxy reads bare). */
+export function canHeaderName(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_.-]{1,100}$/.test(value);
+}
+
+/** A header name (`[A-Za-z0-9_.-]`), bare. */
+export function headerName(value: unknown): string {
+  if (!canHeaderName(value)) throw unsafe(D, 'header name', value);
+  return value;
+}
+
 /** Whether a text is a section, server, userlist or ACL name. */
 export function canName(value: unknown): value is string {
   return typeof value === 'string' && NAME.test(value);
@@ -40,6 +79,12 @@ export function int(value: unknown, min = 0, max = 2 ** 31 - 1): string {
   return String(value);
 }
 
+/** A byte count written bare (HAProxy compares 64-bit integers): from 0 to 2^53 - 1. */
+export function size(value: unknown): string {
+  if (!isIntIn(value, 0, Number.MAX_SAFE_INTEGER)) throw unsafe(D, 'size', value);
+  return String(value);
+}
+
 /** An absolute file path, single-quoted. */
 export function file(value: unknown): string {
   if (typeof value !== 'string' || !isSafePath(value)) throw unsafe(D, 'file path', value);
@@ -52,9 +97,14 @@ export function unixAddress(value: unknown): string {
   return `'unix@${value}'`;
 }
 
+/** Whether a text is an IP address or CIDR range {@link cidr} writes. */
+export function canCidr(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9A-Fa-f.:/]+$/.test(value) && isAddressRange(value);
+}
+
 /** An IP address or CIDR range, bare (validated: digits, hex, dots, colons and one slash only). */
 export function cidr(value: unknown): string {
-  if (typeof value !== 'string' || !/^[0-9A-Fa-f.:/]+$/.test(value) || !isAddressRange(value)) throw unsafe(D, 'address range', value);
+  if (!canCidr(value)) throw unsafe(D, 'address range', value);
   return value;
 }
 
@@ -136,8 +186,12 @@ export function user(value: unknown): string {
 /** The helpers the HAProxy templates call, by name. */
 export const haproxyHelpers = {
   q: literal,
+  text,
+  fmt: format,
+  header: headerName,
   name,
   int: (v: unknown) => int(v),
+  size,
   file,
   unix: unixAddress,
   addr: address,

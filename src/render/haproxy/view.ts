@@ -11,10 +11,14 @@ import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
-import type { BasicAuthMiddleware, Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
+import type { BasicAuthMiddleware, Certificate, EntryPoint, HtpasswdUser, RoutingModel } from '../../model/types.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
+import { PolicyRegistry } from './policy.ts';
+import type { PolicyView } from './policy.ts';
+
+export type { PolicyCorsView, PolicyView, RewriteView, RouteAuthView } from './policy.ts';
 
 /** What the HAProxy rendering needs besides the model. */
 export interface HaproxyRenderOptions {
@@ -36,6 +40,8 @@ export interface HaproxyRenderOptions {
    * check ($apr1$) are checked there by the Lua helper.
    */
   readonly authSocket?: string;
+  /** The controller's socket for route basic auth users HAProxy cannot check (default `<workDir>/route-auth.sock`). */
+  readonly routeAuthSocket?: string;
   /**
    * TLS entry points answer plain HTTP with a 400 saying to use https (as native and nginx do),
    * instead of closing the connection. It takes a TCP frontend in front of each of them that passes
@@ -121,6 +127,12 @@ export interface FrontendView {
   readonly allowEncodedSlashes: boolean;
 }
 
+/** A position in X-Forwarded-For (`hop`, from the end) and the positions walked before it. */
+export interface ClientHopView {
+  readonly hop: number;
+  readonly walked: number;
+}
+
 export interface HaproxyView {
   readonly runtimeSocket: string;
   readonly timeouts: { readonly connect: number; readonly server: number; readonly client: number; readonly tunnel: number; readonly httpRequest: number; readonly keepAlive: number; readonly hardStop: number };
@@ -148,6 +160,8 @@ export interface HaproxyView {
     readonly plainHttpOnTls: string | null;
     /** The folder of HAProxy's internal sockets: behind its TCP frontend, a TLS frontend is bound on `<sockets>/<name>.sock`. */
     readonly sockets: string;
+    /** The controller's socket for route basic auth users HAProxy cannot check ($apr1$), by {@link RouteAuthView} `key`. */
+    readonly routeAuthSocket: string;
   };
   readonly forwardedHeader: boolean;
   /** How many path elements the Prefix lookups go down to. */
@@ -156,6 +170,24 @@ export interface HaproxyView {
   readonly prefixFields: readonly number[];
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
+  /**
+   * ssl-redirect of routes (plain HTTP frontends): the routing map value `backend;ID;CODE` gives the
+   * status; the https port (null for 443) and every status a redirect may have. Null without a TLS entry point.
+   */
+  readonly sslRedirect: { readonly port: number | null; readonly codes: readonly number[] } | null;
+  /** Whether the routing map values may carry more than a backend (`backend;ID;CODE`): parsed then. */
+  readonly routeValues: boolean;
+  /** Route policies, by the id the routing map names. */
+  readonly policies: readonly PolicyView[];
+  /** The policies' server timeouts, by value: set in every backend (`set-timeout` is a backend rule). */
+  readonly serverTimeouts: readonly { readonly ms: number; readonly policies: readonly string[] }[];
+  /** Ids of the policies that judge the client (allowlist, limits). */
+  readonly judged: readonly string[];
+  /**
+   * The X-Forwarded-For positions walked from a trusted peer: the client a policy judges is the
+   * right-most address the trusted proxies do not cover, as in native mode (at most this deep).
+   */
+  readonly clientHops: readonly ClientHopView[];
   readonly defaultBackend: string;
   readonly acme: HostPort | null;
   /** The controller's syslog receiver and whether every request is logged, or null. */
@@ -182,6 +214,8 @@ export interface HaproxyBuild {
   readonly diagnostics: readonly Diagnostic[];
   /** The slots and prefix depth of this rendering: what the next one starts from. */
   readonly layout: HaproxyLayout;
+  /** Route basic auth users the controller checks ($apr1$), by key: what the auth socket must know. */
+  readonly routeAuth: readonly { readonly key: string; readonly users: readonly HtpasswdUser[] }[];
 }
 
 /** The request log target as the templates see it; null when absent or not a usable address. */
@@ -201,6 +235,19 @@ export const RUNTIME_MAPS: readonly string[] = [UNAVAILABLE_MAP, ROUTES_MAP];
 
 /** The answer to plain HTTP on a TLS entry point (see `files.plainHttpOnTls`), relative to the work directory. */
 export const PLAIN_HTTP_ON_TLS_FILE = 'errors/plain-http-on-tls.http';
+
+/**
+ * The X-Forwarded-For positions from the end walked behind trusted proxies: position 1 is the peer
+ * HAProxy appends itself, so the client is found through at most 8 trusted proxies.
+ */
+const CLIENT_HOPS: readonly ClientHopView[] = Array.from({ length: 8 }, (_, i) => ({ hop: i + 2, walked: i + 1 }));
+
+/** The policies' server timeouts grouped by value, in order of first use. */
+function serverTimeoutsOf(views: readonly PolicyView[]): HaproxyView['serverTimeouts'] {
+  const byMs = new Map<number, string[]>();
+  for (const v of views) if (v.serverTimeout !== null) byMs.set(v.serverTimeout, [...(byMs.get(v.serverTimeout) ?? []), v.id]);
+  return [...byMs].map(([ms, ids]) => ({ ms, policies: ids }));
+}
 
 /** Backend section name for a backend id `ns/service:port`. */
 export function haproxyBackendName(id: string): string {
@@ -351,6 +398,8 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   // commit. Keys cannot collide: `h:HOST` and `w:PARENT` (one-label wildcard) and `any` give a
   // virtual host id `vN`; `vN=PATH` (Exact) and `vNPATH` (Prefix; paths start with "/") give a backend.
   const routes: [string, string][] = [];
+  const https = model.entryPoints.find((ep) => ep.tls);
+  const policies = new PolicyRegistry(workDir, https !== undefined);
   const seenHosts = new Set<string>();
   let anyVhost = false;
   let maxDepth = 0;
@@ -371,6 +420,11 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     }
     const seenRoutes = new Set<string>();
     for (const r of v.routes) {
+      // translate skips regex paths in haproxy mode; a model made elsewhere never gets them read as prefixes.
+      if (r.pathType !== 'Exact' && r.pathType !== 'Prefix') {
+        diags.push(skipped('PASS_HAPROXY_PATH', `regex path ${JSON.stringify(r.path)} is not routed in haproxy mode; left out`, r.source, r.field));
+        continue;
+      }
       if (!canRoutePath(r.path)) {
         diags.push(skipped('PASS_HAPROXY_PATH', `path ${JSON.stringify(r.path)} cannot be written to a map file; left out`, r.source, r.field));
         continue;
@@ -378,10 +432,13 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       const key = `${r.pathType} ${r.path}`;
       if (seenRoutes.has(key)) continue;
       seenRoutes.add(key);
+      // A route's policy is named after its backend: the policy travels with the map entry.
+      const { id: pid, sslRedirect } = policies.routeValue(r);
+      const target = [backendFor(r.backend), ...(pid === undefined && sslRedirect === undefined ? [] : [pid ?? '']), ...(sslRedirect === undefined ? [] : [String(sslRedirect)])].join(';');
       if (r.pathType === 'Exact') {
-        routes.push([`${vid}=${r.path}`, backendFor(r.backend)]);
+        routes.push([`${vid}=${r.path}`, target]);
       } else {
-        routes.push([`${vid}${r.path}`, backendFor(r.backend)]);
+        routes.push([`${vid}${r.path}`, target]);
         if (r.path !== '/') maxDepth = Math.max(maxDepth, r.path.split('/').length - 1);
       }
     }
@@ -403,9 +460,15 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     unavailable: `${workDir}/${UNAVAILABLE_MAP}`,
     plainHttpOnTls: options.answerPlainHttpOnTls === true ? `${workDir}/${PLAIN_HTTP_ON_TLS_FILE}` : null,
     sockets: workDir,
+    routeAuthSocket: options.routeAuthSocket ?? `${workDir}/route-auth.sock`,
   };
   maps.push({ path: UNAVAILABLE_MAP, entries: unavailable, secret: false });
   maps.push({ path: ROUTES_MAP, entries: routes, secret: false });
+  // By path: the files (and so the structure checksum) do not depend on the order of the routes.
+  maps.push(...[...policies.maps].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)));
+  diags.push(...policies.diagnostics);
+  const policyViews = policies.sorted();
+  const judged = policyViews.filter((p) => p.judgesClient).map((p) => p.id);
 
   // Certificates: a host is served by the first certificate naming it, as in the model.
   const { crtList, certs } = certificateFiles(model.certificates, diags);
@@ -470,6 +533,12 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       prefixFields,
       frontends,
       backends,
+      sslRedirect: https === undefined ? null : { port: publicPortOf(https) === 443 ? null : publicPortOf(https), codes: [301, 302, 303, 307, 308] },
+      routeValues: https !== undefined || policyViews.length > 0,
+      policies: policyViews,
+      serverTimeouts: serverTimeoutsOf(policyViews),
+      judged,
+      clientHops: judged.length === 0 ? [] : CLIENT_HOPS,
       defaultBackend,
       acme,
       requestLog: requestLogView(options.requestLog),
@@ -480,6 +549,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     certs,
     diagnostics: diags,
     layout: { slots, prefixDepth: depth },
+    routeAuth: policies.routeAuth,
   };
 }
 

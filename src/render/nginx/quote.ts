@@ -6,6 +6,7 @@
 import { isIPv4Literal, isIPv6Literal, isIntIn, isPlainHost, isSafePath, isWildcardHost, LABEL, PRINTABLE_ASCII, unsafe } from '../quote.ts';
 
 import { isAddressRange } from '../../config/schema.ts';
+import { regexPathProblem } from '../../model/translate/validate.ts';
 
 const D = 'nginx';
 const NAME = /^[A-Za-z0-9_.-]{1,120}$/;
@@ -87,6 +88,42 @@ export function locationPath(value: unknown): string {
 }
 
 /**
+ * Whether a pattern follows the regex path grammar (`regexPathProblem`): no `"`, no `{`, `}` or `;`,
+ * and a backslash only before `d`, `w`, `D`, `W` or punctuation, which nginx's quoted strings keep as is.
+ */
+export function canPathRegex(value: unknown): value is string {
+  return typeof value === 'string' && regexPathProblem(value) === undefined;
+}
+
+/** A regex location's pattern, double-quoted and anchored as the model matches it: `"^(?:pattern)"` (with `~*`). */
+export function locationRegex(value: unknown): string {
+  if (!canPathRegex(value)) throw unsafe(D, 'regex path', value);
+  return `"^(?:${value})"`;
+}
+
+/** The regex of a `rewrite`, double-quoted: `"(?i)^(?:pattern)"`, case-insensitive as the location. */
+export function rewriteRegex(value: unknown): string {
+  if (!canPathRegex(value)) throw unsafe(D, 'regex path', value);
+  return `"(?i)^(?:${value})"`;
+}
+
+const REWRITE_TARGET = /^\/(?:[A-Za-z0-9\-._~!&()*+,=:@/]|\$[1-9])*$/;
+
+/**
+ * Whether a text is a regex rewrite target: a route path with `$1`..`$9` (nginx reads `$1x` as `$1`
+ * then `x`), without %-escapes: nginx escapes a rewritten path again, so `%20` would reach the backend as `%2520`.
+ */
+export function canRewriteTarget(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 1024 && REWRITE_TARGET.test(value);
+}
+
+/** A `rewrite` replacement, double-quoted: its only `$` are the capture groups `$1`..`$9`. */
+export function rewriteTarget(value: unknown): string {
+  if (!canRewriteTarget(value)) throw unsafe(D, 'rewrite target', value);
+  return `"${value}"`;
+}
+
+/**
  * A server_name: an exact host quoted as is, or for `*.a.b` the regex `~^[^.]+\.a\.b$`: nginx's own
  * `*.a.b` also matches `x.y.a.b`, while an Ingress wildcard covers exactly one label.
  */
@@ -148,6 +185,9 @@ export const nginxHelpers = {
   file,
   addr: address,
   loc: locationPath,
+  locRegex: locationRegex,
+  rewriteRegex,
+  rewriteTarget,
   proxyPass: proxyPassTarget,
   cidr,
   serverName,

@@ -4,7 +4,11 @@
  *   Exact /p   → location = /p
  *   Prefix /p  → location = /p  and  location ^~ /p/   (element-wise; `= /p` of an Exact wins)
  *   Prefix /   → location /
- * nginx picks `=` first, then the longest `^~` prefix: the longest match, Exact on a tie.
+ *   Regex re   → location ~* "^(?:re)"   (in the model's order: longest pattern first)
+ * nginx picks `=` first, then the longest `^~` prefix: the longest match, Exact on a tie. On a host
+ * with Regex routes, Prefix locations drop `^~` (nginx then tries the regexes, in order, before the
+ * longest prefix) and a Prefix's `= /p` serves the route the model picks for `/p` exactly: Exact,
+ * then Regex, then Prefix, as compareRoutes.
  * Host lookup goes through nginx's server-name hash; wildcards become one-label regexes.
  */
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
@@ -16,7 +20,7 @@ import { selectRoute } from '../../model/match.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
-import { canAddress, canCidr, canLiteral, canName, canRoutePath, canText, canUser } from './quote.ts';
+import { canAddress, canCidr, canLiteral, canName, canPathRegex, canRewriteTarget, canRoutePath, canText, canUser } from './quote.ts';
 import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, UNRENDERABLE, upstreamPath } from './policy.ts';
 
 /** What the nginx rendering needs besides the model. */
@@ -61,9 +65,21 @@ export interface RedirectView {
 }
 
 export interface LocationView {
-  /** `=`, `^~` or empty (the `/` prefix). */
+  /** `=`, `^~`, `~*` (a regex location: `path` is the route's pattern) or empty (a prefix tried after the regexes). */
   readonly modifier: string;
   readonly path: string;
+  /** `modifier` is `~*`: the template writes `path` with the regex helper. */
+  readonly regex: boolean;
+  /**
+   * A regex rewrite: `rewrite "(?i)^(?:pattern)" "target" break`, then a proxy_pass without a path
+   * sends the rewritten path (and the query); `upstreamPath` is unused. Null otherwise.
+   */
+  readonly rewrite: { readonly pattern: string; readonly target: string } | null;
+  /**
+   * A regex location without a rewrite: `rewrite ^ $uri break` keeps the normalised path (a regex
+   * location's proxy_pass may name no path, and would otherwise send the request's raw target).
+   */
+  readonly keepUri: boolean;
   readonly action: Action;
   /**
    * The path in `proxy_pass`: nginx replaces the part of the normalised path the location matched with
@@ -273,7 +289,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   const httpsPort = https === undefined ? undefined : publicPortOf(https) === 443 ? null : publicPortOf(https);
   const policyLocation = (modifier: string, path: string, route: Route, side: ServerSide): LocationView => {
     const base = actionFor(route.backend);
-    const answer = (action: Action): LocationView => ({ modifier, path, action, upstreamPath: path, replacesPath: false, policy: null });
+    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null });
     const texts: string[] = [];
     // Values the `text` helper will write: a `$` among them needs `$pass_dollar` declared.
     const noted = (value: string): string => {
@@ -312,9 +328,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     }
     // nginx answers in its rewrite phase, before the access phase: no endpoint means 503 at once.
     if (base.proxy === null) return answer(base);
-    const target = upstreamPath(route, modifier, path);
-    if (target === undefined) return refuse(policy.rewrite?.kind === 'regex' ? UNRENDERABLE.regexRewrite : UNRENDERABLE.rewritePath);
-    if (!canRoutePath(target.path)) return refuse(UNRENDERABLE.rewritePath);
+    const sent = upstreamOf(route, modifier, path);
+    if (typeof sent === 'string') return refuse(sent);
     const request = new Map<string, { name: string; value: string }>();
     const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
     // As ingress-nginx: the credentials of a route's basic auth are not passed on to the backend.
@@ -388,11 +403,12 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       responseHeaders: [...response.values()],
     };
     const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && response.size === 0;
-    return done({ modifier, path, action: base, upstreamPath: target.path, replacesPath: target.whole, policy: empty ? null : view });
+    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view });
   };
   const locationOf = (modifier: string, path: string, route: Route | undefined, side: ServerSide): LocationView => {
     if (route?.policy !== undefined) return policyLocation(modifier, path, route, side);
-    return { modifier, path, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, policy: null };
+    const regex = modifier === '~*';
+    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null };
   };
 
   // The routes nginx can hold, per virtual host (reported once, whatever the server blocks).
@@ -401,7 +417,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const known = routable.get(v);
     if (known !== undefined) return known;
     const routes = (v?.routes ?? []).filter((r) => {
-      if (canRoutePath(r.path)) return true;
+      if (r.pathType === 'Regex' ? canPathRegex(r.path) : canRoutePath(r.path)) return true;
       diags.push(skipped('PASS_NGINX_PATH', `path ${JSON.stringify(r.path)} cannot be written as an nginx location; left out`, r.source, r.field));
       return false;
     });
@@ -410,25 +426,33 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   };
   const buildLocations = (v: VirtualHost | undefined, side: ServerSide): LocationView[] => {
     const out = new Map<string, LocationView>();
-    for (const r of routesOf(v)) {
+    const routes = routesOf(v);
+    // Regexes are tried after the longest prefix unless it is `^~`: a host with some keeps its prefixes plain.
+    const regexHost = routes.some((r) => r.pathType === 'Regex');
+    const prefix = regexHost ? '' : '^~';
+    for (const r of routes) {
       const add = (modifier: string, path: string): void => {
         const key = `${modifier} ${path}`;
-        if (!out.has(key)) out.set(key, locationOf(modifier, path, r, side));
+        if (out.has(key)) return;
+        // An `=` stops nginx before the regexes: on such a host it serves what the model picks for that path.
+        const chosen = regexHost && modifier === '=' && v !== undefined ? (selectRoute(v, path) ?? r) : r;
+        out.set(key, locationOf(modifier, path, chosen, side));
       };
       // Routes come in match order, so the first to claim a location is the one the model picks.
       if (r.pathType === 'Exact') add('=', r.path);
+      else if (r.pathType === 'Regex') add('~*', r.path);
       else if (r.path === '/') {
         // `/` itself, when the policy treats it apart from the paths below (app-root, a rewrite).
         if (r.policy?.appRoot !== undefined || r.policy?.rewrite !== undefined) add('=', '/');
         add('', '/');
       } else {
         add('=', r.path);
-        add('^~', `${r.path}/`);
+        add(prefix, `${r.path}/`);
       }
     }
     // nginx answers 301 "add a slash" for `/p` when a proxied location is `/p/`: pin `= /p` to what the model says.
     for (const l of [...out.values()]) {
-      if (l.path === '/' || !l.path.endsWith('/')) continue;
+      if (l.regex || l.path === '/' || !l.path.endsWith('/')) continue;
       const bare = l.path.slice(0, -1);
       if (out.has(`= ${bare}`)) continue;
       out.set(`= ${bare}`, locationOf('=', bare, v === undefined ? undefined : selectRoute(v, bare), side));
@@ -606,4 +630,21 @@ function authOf(ep: EntryPoint, mw: BasicAuthMiddleware, workDir: string, diags:
     realm = 'passerelle';
   }
   return { realm, file: `${workDir}/${rel}`, removeHeader: mw.removeHeader };
+}
+
+/** How a proxied location sends the path upstream (the {@link LocationView} fields), or why nginx cannot. */
+function upstreamOf(route: Route, modifier: string, path: string): Pick<LocationView, 'upstreamPath' | 'replacesPath' | 'rewrite' | 'keepUri'> | string {
+  const rw = route.policy?.rewrite;
+  if (rw?.kind === 'regex') {
+    if (!canPathRegex(rw.pattern) || !canRewriteTarget(rw.target)) return UNRENDERABLE.regexRewrite;
+    return { upstreamPath: path, replacesPath: false, rewrite: { pattern: rw.pattern, target: rw.target }, keepUri: false };
+  }
+  if (modifier === '~*') {
+    // A regex location's proxy_pass may name no path: only a whole new path (a variable) or none.
+    if (rw === undefined) return { upstreamPath: path, replacesPath: false, rewrite: null, keepUri: true };
+    if (rw.kind !== 'replace-path') return UNRENDERABLE.rewritePath;
+  }
+  const target = upstreamPath(route, modifier, path);
+  if (target === undefined || !canRoutePath(target.path)) return UNRENDERABLE.rewritePath;
+  return { upstreamPath: target.path, replacesPath: target.whole, rewrite: null, keepUri: false };
 }

@@ -1,0 +1,405 @@
+/*
+ * Per-route policies (src/model/policy.ts) in HAProxy terms, pure: each distinct policy becomes a
+ * PolicyView with an id (`p` and a digest); the routing map gives the routes that use it the value `backend;ID`,
+ * so a policy applies exactly to the requests its routes select, and a route change through the
+ * runtime API carries its policy with it (a new or changed policy changes the configuration: a
+ * reload). The native proxy (src/drivers/native/policy.ts) holds the reference semantics.
+ */
+import { createHash } from 'node:crypto';
+import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
+import type { BasicAuthPolicy, CorsPolicy, HstsPolicy, RoutePolicy } from '../../model/policy.ts';
+import type { HtpasswdUser, Route } from '../../model/types.ts';
+import { canCidr, canHeaderName, canRoutePath, canText, canUser } from './quote.ts';
+
+/** A route basic auth: its own userlist and maps, as an entry point's (`AuthView`). */
+export interface RouteAuthView {
+  readonly userlist: string;
+  readonly realm: string;
+  /** Users with crypt(3) hashes (bcrypt) in the userlist. */
+  readonly cryptUsers: readonly { readonly user: string; readonly hash: string }[];
+  /** Map file of `{SHA}` users (user → base64 digest), or null. */
+  readonly shaMap: string | null;
+  /** Map file of the users the controller checks on `files.routeAuthSocket` (user → `key`), or null. */
+  readonly externalMap: string | null;
+  /** The name the controller knows these users by: a digest of them, so that it never names other users. */
+  readonly key: string;
+}
+
+/** A CORS policy: the allowed origins and the headers of an answer to an allowed origin. */
+export interface PolicyCorsView {
+  /** Any origin (`*`); else `origins` are the allowed ones, compared case-sensitively. */
+  readonly any: boolean;
+  readonly origins: readonly string[];
+  /** Headers besides Access-Control-Allow-Origin, and whether only preflights get them. */
+  readonly headers: readonly { readonly name: string; readonly value: string; readonly preflightOnly: boolean }[];
+}
+
+/**
+ * The path the backend receives: `whole` when the request's path is `match` (or always when `match` is
+ * null), else `prefix` followed by the request's path from byte `offset` on; the query is kept.
+ */
+export interface RewriteView {
+  readonly match: string | null;
+  readonly whole: string;
+  readonly prefix: string;
+  readonly offset: number;
+}
+
+/**
+ * A route policy, rendered in every frontend that routes. The routing map gives the routes that use it
+ * the value `backend;ID`, which selects it (`acl pass_ID`); its rules run in the native proxy's order.
+ */
+export interface PolicyView {
+  readonly id: string;
+  /** The 503 body of a route whose policy cannot be enforced (nothing else is rendered then). */
+  readonly denied: string | null;
+  readonly redirect: { readonly location: string; readonly code: number } | null;
+  /** app-root: `/` redirects (302) to this path. */
+  readonly appRoot: string | null;
+  readonly cors: PolicyCorsView | null;
+  /** limits.rps: at most `count` requests per client in `periodMs` (a stick table of `gpc0_rate`), else 503. */
+  readonly rate: { readonly table: string; readonly count: number; readonly periodMs: number; readonly expireMs: number } | null;
+  /** allowlist-source-range: clients outside `ranges` (none: every client) get 403. */
+  readonly allow: { readonly ranges: readonly string[] } | null;
+  readonly auth: RouteAuthView | null;
+  /** limits.maxBodyBytes: a larger body (Content-Length, or what HAProxy holds of a chunked one) gets 413. */
+  readonly maxBody: number | null;
+  /** limits.connections: requests in progress per client (a stick table of `conn_cur`), else 503. */
+  readonly connections: { readonly table: string; readonly max: number } | null;
+  readonly rewrite: RewriteView | null;
+  /** timeouts.read: HAProxy's server timeout for this request (ms; it bounds every wait on the backend), or null; see `serverTimeouts`. */
+  readonly serverTimeout: number | null;
+  /** Request headers set (upstream-vhost as `Host`), in order. */
+  readonly requestHeaders: readonly { readonly name: string; readonly value: string }[];
+  /** Headers set on the backend's answers (not on HAProxy's own). */
+  readonly responseHeaders: readonly { readonly name: string; readonly value: string }[];
+  /** Strict-Transport-Security on the answers of TLS frontends, or null. */
+  readonly hsts: string | null;
+  /** The allowlist or a limit judges the client (`txn.pass_client`, after the trusted proxies). */
+  readonly judgesClient: boolean;
+}
+
+/** Why a route answers 503 instead of serving a policy HAProxy cannot render (the reason of its body). */
+export const UNRENDERABLE = {
+  regexRewrite: 'a regex rewrite-target is not supported in haproxy mode',
+  rewritePath: 'the rewrite target cannot be written as an HAProxy path',
+  redirectUrl: 'the redirect URL cannot be written into the HAProxy configuration',
+  appRoot: 'the app-root path cannot be written as an HAProxy path',
+  header: 'a header of this route cannot be written into the HAProxy configuration',
+  bodySize: 'the body size limit is not a number of bytes',
+  limit: 'a rate, connection or timeout limit is not a positive number',
+  cors: 'the CORS policy cannot be written into the HAProxy configuration',
+  externalAuth: 'external authentication is not supported in haproxy mode',
+  denied: 'the policy of this route cannot be honoured',
+} as const;
+
+/** The Strict-Transport-Security value of a policy, as the native proxy writes it. */
+export function hstsValue(hsts: HstsPolicy): string {
+  return `max-age=${hsts.maxAgeSeconds}${hsts.includeSubdomains ? '; includeSubDomains' : ''}${hsts.preload ? '; preload' : ''}`;
+}
+
+// Framing and hop-by-hop headers: a route setting them could desynchronise HAProxy and the other side.
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'upgrade', 'keep-alive', 'te', 'trailer', 'proxy-connection']);
+
+/** Whether a route may set this header: a name of `[A-Za-z0-9_.-]`, not a framing header. */
+export function canHeader(name: string): boolean {
+  return canHeaderName(name) && !FRAMING_HEADERS.has(name.toLowerCase());
+}
+
+/** The path native `rewriteTarget` gives a normalised request path (without the query); undefined for a regex rewrite. */
+export function rewritePath(route: Route, path: string): string | undefined {
+  const rw = route.policy?.rewrite;
+  if (rw === undefined) return path;
+  switch (rw.kind) {
+    case 'replace-path':
+      return rw.path;
+    case 'regex':
+      return undefined;
+    case 'strip-prefix':
+    case 'prefix': {
+      const rest = route.pathType === 'Prefix' && route.path !== '/' ? path.slice(route.path.length) : route.pathType === 'Exact' ? '' : path.slice(1);
+      const base = rw.kind === 'prefix' ? rw.target : '';
+      const joined = base.endsWith('/') && rest.startsWith('/') ? base + rest.slice(1) : base === '' || rest === '' || rest.startsWith('/') ? base + rest : `${base}/${rest}`;
+      return joined.startsWith('/') ? joined : `/${joined}`;
+    }
+  }
+}
+
+/**
+ * A route's rewrite as HAProxy sets the path: the route's own path gives `whole`; a longer path (below a
+ * Prefix route, so it continues with `/`, or anything after `/`) gives `prefix` and the rest of the path
+ * after the route's path and its `/`. Null without a rewrite or when it changes nothing; undefined when
+ * it cannot be rendered (a regex, or a target outside the path grammar).
+ */
+export function rewriteView(route: Route): RewriteView | null | undefined {
+  const rw = route.policy?.rewrite;
+  if (rw === undefined) return null;
+  const whole = rewritePath(route, route.path);
+  if (whole === undefined || !canRoutePath(whole)) return undefined;
+  if (rw.kind === 'replace-path' || route.pathType === 'Exact') return { match: null, whole, prefix: whole, offset: 0 };
+  const offset = route.path === '/' ? 1 : route.path.length + 1;
+  // What the rewrite gives any path below the route, minus that rest: the same for every rest.
+  const probe = rewritePath(route, `${route.path === '/' ? '' : route.path}/x`);
+  if (probe === undefined || !probe.endsWith('x')) return undefined;
+  const prefix = probe.slice(0, -1);
+  if (!canRoutePath(prefix)) return undefined;
+  // A rewrite that gives every path back unchanged (strip-prefix of `/`) needs no rule.
+  if (whole === route.path && prefix === (route.path === '/' ? '/' : `${route.path}/`)) return null;
+  return { match: route.path, whole, prefix, offset };
+}
+
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/;
+
+/** A CORS policy in HAProxy terms, or undefined when a value cannot be written; an origin HAProxy cannot hold is left out (fewer allowed, never more). */
+export function corsView(cors: CorsPolicy): PolicyCorsView | undefined {
+  const any = cors.allowOrigins.includes('*');
+  const origins = any ? [] : cors.allowOrigins.filter((o) => ORIGIN.test(o));
+  const header = (name: string, value: string, preflightOnly = false): PolicyCorsView['headers'][number] => ({ name, value, preflightOnly });
+  const headers = [
+    ...(any ? [] : [header('Vary', 'Origin')]),
+    ...(cors.allowCredentials ? [header('Access-Control-Allow-Credentials', 'true')] : []),
+    ...(cors.allowMethods.length === 0 ? [] : [header('Access-Control-Allow-Methods', cors.allowMethods.join(', '))]),
+    ...(cors.allowHeaders.length === 0 ? [] : [header('Access-Control-Allow-Headers', cors.allowHeaders.join(', '))]),
+    header('Access-Control-Max-Age', String(cors.maxAgeSeconds), true),
+  ];
+  if (!headers.every((h) => canText(h.value))) return undefined;
+  return { any, origins, headers };
+}
+
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * limits.rps as a count over a period: the native token bucket serves a burst of 5 × rps at once and rps
+ * per second after it; HAProxy counts the requests served in a sliding period of 5 s (longer below 1 rps,
+ * so that the count stays whole). Undefined when not a positive rate.
+ */
+export function rateOf(rps: number): { readonly count: number; readonly periodMs: number; readonly expireMs: number } | undefined {
+  if (!Number.isFinite(rps) || rps <= 0) return undefined;
+  const count = Math.max(1, Math.round(5 * rps));
+  const periodMs = Math.max(1, Math.round((count * 1000) / rps));
+  if (count > INT_MAX || periodMs > 24 * 3600 * 1000) return undefined;
+  return { count, periodMs, expireMs: Math.max(10_000, 2 * periodMs) };
+}
+
+/** Route basic auth users the controller checks, by key (see {@link RouteAuthView}). */
+export interface RouteAuthEntry {
+  readonly key: string;
+  readonly users: readonly HtpasswdUser[];
+}
+
+/** A map file of the rendering, as HaproxyBuild lists it. */
+export interface PolicyMap {
+  readonly path: string;
+  readonly entries: readonly (readonly [string, string])[];
+  readonly secret: boolean;
+}
+
+function warning(code: Diagnostic['code'], message: string, object: ObjectRef, field: string): Diagnostic {
+  return { severity: 'warning', code, message, object, field };
+}
+
+/** A policy's view before it has an id: what tells two policies apart. */
+type Draft = Omit<PolicyView, 'id' | 'auth'> & { readonly auth: AuthDraft | null };
+
+/** A route basic auth before it has an id: its realm and users sorted by how HAProxy checks them. */
+interface AuthDraft {
+  readonly realm: string;
+  readonly crypt: readonly { readonly user: string; readonly hash: string }[];
+  readonly sha: readonly (readonly [string, string])[];
+  readonly external: readonly HtpasswdUser[];
+}
+
+/** What the policies of a rendering share: their ids, userlists, maps and the controller-checked users. */
+export class PolicyRegistry {
+  readonly views: PolicyView[] = [];
+  readonly maps: PolicyMap[] = [];
+  readonly routeAuth: RouteAuthEntry[] = [];
+  readonly diagnostics: Diagnostic[] = [];
+  readonly #ids = new Map<string, string>();
+  readonly #reported = new Set<string>();
+  readonly #workDir: string;
+  /** Whether the model has a TLS entry point (ssl-redirect has somewhere to go). */
+  readonly #https: boolean;
+
+  constructor(workDir: string, https: boolean) {
+    this.#workDir = workDir;
+    this.#https = https;
+  }
+
+  /** The policies in a stable order (by id), whatever the order of the routes that use them. */
+  sorted(): PolicyView[] {
+    return [...this.views].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * What the routing map says of a route besides its backend: the id of its policy (`p` and a
+   * digest; none when it renders nothing), and its ssl-redirect status, which constant rules of the
+   * plain HTTP frontends read from the map, so that the most common policy needs no rule of its own.
+   */
+  routeValue(route: Route): { readonly id: string | undefined; readonly sslRedirect: number | undefined } {
+    const policy = route.policy;
+    if (policy === undefined) return { id: undefined, sslRedirect: undefined };
+    const draft = this.#draft(route, policy);
+    // Denied and redirected routes answer before ssl-redirect would.
+    const answers = policy.denied !== undefined || policy.externalAuth !== undefined || policy.redirect !== undefined || (draft !== undefined && draft.denied !== null);
+    const sslRedirect = policy.sslRedirect !== undefined && this.#https && !answers ? policy.sslRedirect.status : undefined;
+    return { id: draft === undefined ? undefined : this.#idOf(route, draft), sslRedirect };
+  }
+
+  #idOf(route: Route, draft: Draft): string {
+    // Limits count per Ingress (as ingress-nginx's zones): the same numbers elsewhere get their own tables.
+    const scope = draft.rate !== null || draft.connections !== null ? `${route.source.namespace ?? ''}/${route.source.name}` : '';
+    const key = JSON.stringify([draft, scope]);
+    const known = this.#ids.get(key);
+    if (known !== undefined) return known;
+    // Named by a digest of what it renders: a policy keeps its id (and the configuration its text)
+    // whatever routes come and go, so that route changes stay runtime map updates.
+    let id = `p${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
+    for (let n = 2; this.views.some((v) => v.id === id); n++) id = `${id.slice(0, 13)}_${n}`;
+    this.#ids.set(key, id);
+    this.views.push({
+      ...draft,
+      id,
+      rate: draft.rate === null ? null : { ...draft.rate, table: `pass_rate_${id}` },
+      connections: draft.connections === null ? null : { ...draft.connections, table: `pass_conn_${id}` },
+      auth: draft.auth === null ? null : this.#authView(id, draft.auth),
+    });
+    return id;
+  }
+
+  #authView(id: string, a: AuthDraft): RouteAuthView {
+    let shaMap: string | null = null;
+    if (a.sha.length > 0) {
+      const path = `auth/routes/${id}-sha.map`;
+      this.maps.push({ path, entries: a.sha, secret: true });
+      shaMap = `${this.#workDir}/${path}`;
+    }
+    // Named by a digest of the users: a name always means the same users, whatever the rendering.
+    const key = `route.${createHash('sha256').update(JSON.stringify(a.external)).digest('hex').slice(0, 20)}`;
+    let externalMap: string | null = null;
+    if (a.external.length > 0) {
+      const path = `auth/routes/${id}-controller.map`;
+      this.maps.push({ path, entries: a.external.map((u) => [u.user, key] as const), secret: false });
+      externalMap = `${this.#workDir}/${path}`;
+      if (!this.routeAuth.some((e) => e.key === key)) this.routeAuth.push({ key, users: a.external });
+    }
+    return { userlist: `rul_${id}`, realm: a.realm, cryptUsers: a.crypt, shaMap, externalMap, key };
+  }
+
+  /** A warning once per route and message. */
+  #report(route: Route, code: Diagnostic['code'], message: string): void {
+    const key = `${route.source.namespace ?? ''}/${route.source.name} ${route.field} ${code} ${message}`;
+    if (this.#reported.has(key)) return;
+    this.#reported.add(key);
+    this.diagnostics.push(warning(code, message, route.source, route.field));
+  }
+
+  #deny(reason: string): Draft {
+    const body = `Service Unavailable: ${reason}`;
+    return { ...EMPTY, denied: canText(body) ? body : `Service Unavailable: ${UNRENDERABLE.denied}` };
+  }
+
+  /** What HAProxy cannot render answers 503 rather than serve the route without it; reported once per route. */
+  #refuse(route: Route, reason: string): Draft {
+    this.#report(route, 'PASS_POLICY_NOT_IN_MODE', `${reason}; the route answers 503`);
+    return this.#deny(reason);
+  }
+
+  #draft(route: Route, policy: RoutePolicy): Draft | undefined {
+    if (policy.denied !== undefined) return this.#deny(policy.denied);
+    // Never served open: translate denies it in haproxy mode already; a model made elsewhere is refused here.
+    if (policy.externalAuth !== undefined) return this.#refuse(route, UNRENDERABLE.externalAuth);
+    if (policy.redirect !== undefined) {
+      if (!canText(policy.redirect.url)) return this.#refuse(route, UNRENDERABLE.redirectUrl);
+      return { ...EMPTY, redirect: { location: policy.redirect.url, code: policy.redirect.status } };
+    }
+    if (policy.appRoot !== undefined && !canRoutePath(policy.appRoot)) return this.#refuse(route, UNRENDERABLE.appRoot);
+    const rewrite = rewriteView(route);
+    if (rewrite === undefined) return this.#refuse(route, policy.rewrite?.kind === 'regex' ? UNRENDERABLE.regexRewrite : UNRENDERABLE.rewritePath);
+    const requestHeaders: { name: string; value: string }[] = [];
+    const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
+    for (const [name, value] of [...Object.entries(policy.headers?.request ?? {}), ...vhost]) {
+      if (!canHeader(name) || !canText(value)) return this.#refuse(route, UNRENDERABLE.header);
+      requestHeaders.push({ name, value });
+    }
+    const responseHeaders: { name: string; value: string }[] = [];
+    for (const [name, value] of Object.entries(policy.headers?.response ?? {})) {
+      if (!canHeader(name) || !canText(value)) return this.#refuse(route, UNRENDERABLE.header);
+      responseHeaders.push({ name, value });
+    }
+    const cors = policy.cors === undefined ? null : (corsView(policy.cors) ?? undefined);
+    if (cors === undefined) return this.#refuse(route, UNRENDERABLE.cors);
+    const max = policy.limits?.maxBodyBytes;
+    if (max !== undefined && (!Number.isSafeInteger(max) || max < 0)) return this.#refuse(route, UNRENDERABLE.bodySize);
+    const rps = policy.limits?.rps;
+    const rate = rps === undefined ? null : (rateOf(rps) ?? undefined);
+    const conns = policy.limits?.connections;
+    if (rate === undefined || (conns !== undefined && (!Number.isInteger(conns) || conns < 1 || conns > INT_MAX))) return this.#refuse(route, UNRENDERABLE.limit);
+    const read = policy.timeouts?.read;
+    if (read !== undefined && (!Number.isInteger(read) || read < 1 || read > INT_MAX)) return this.#refuse(route, UNRENDERABLE.limit);
+    const auth = policy.basicAuth === undefined ? null : this.#authDraft(route, policy.basicAuth);
+    // An allowlist keeps only what HAProxy can read: an entry left out narrows it, never widens it.
+    const allow = policy.allowSourceRange === undefined ? null : { ranges: policy.allowSourceRange.filter(canCidr) };
+    const draft: Draft = {
+      denied: null,
+      redirect: null,
+      appRoot: policy.appRoot ?? null,
+      cors,
+      rate: rate === null ? null : { table: '', ...rate },
+      allow,
+      auth,
+      maxBody: max === undefined || max === 0 ? null : max,
+      connections: conns === undefined ? null : { table: '', max: conns },
+      rewrite,
+      serverTimeout: read ?? null,
+      requestHeaders,
+      responseHeaders,
+      hsts: policy.hsts === undefined ? null : hstsValue(policy.hsts),
+      judgesClient: allow !== null || rate !== null || conns !== undefined,
+    };
+    return JSON.stringify(draft) === JSON.stringify(EMPTY) ? undefined : draft;
+  }
+
+  #authDraft(route: Route, auth: BasicAuthPolicy): AuthDraft {
+    const crypt: { user: string; hash: string }[] = [];
+    const sha: [string, string][] = [];
+    const external: HtpasswdUser[] = [];
+    const skipped: string[] = [];
+    for (const u of auth.users) {
+      if (!canUser(u.user)) skipped.push(u.user);
+      else if (/^\$2[aby]\$\d\d\$[./0-9A-Za-z]{53}$/.test(u.hash)) crypt.push({ user: u.user, hash: u.hash });
+      else if (/^\{SHA\}[A-Za-z0-9+/]{27}=$/.test(u.hash)) sha.push([u.user, u.hash.slice(5)]);
+      // HAProxy's crypt(3) has no $apr1$ (Apache MD5): the controller checks those, and any other hash.
+      else external.push({ user: u.user, hash: u.hash });
+    }
+    if (skipped.length > 0) {
+      this.#report(route, 'PASS_HAPROXY_AUTH_USER', `users ${skipped.map((u) => JSON.stringify(u)).join(', ')} of the basic-auth Secret ${auth.secret} have characters HAProxy cannot hold in a userlist; they cannot log in`);
+    }
+    // WWW-Authenticate carries the realm in a quoted string that HAProxy does not escape.
+    let realm = auth.realm;
+    if (!canText(realm) || /["\\]/.test(realm)) {
+      this.#report(route, 'PASS_HAPROXY_AUTH_REALM', `the realm of the basic-auth Secret ${auth.secret} has characters HAProxy cannot quote; "passerelle" is used`);
+      realm = 'passerelle';
+    }
+    return { realm, crypt, sha, external };
+  }
+}
+
+/** A policy that renders nothing. */
+const EMPTY: Draft = {
+  denied: null,
+  redirect: null,
+  appRoot: null,
+  cors: null,
+  rate: null,
+  allow: null,
+  auth: null,
+  maxBody: null,
+  connections: null,
+  rewrite: null,
+  serverTimeout: null,
+  requestHeaders: [],
+  responseHeaders: [],
+  hsts: null,
+  judgesClient: false,
+};

@@ -1,0 +1,171 @@
+/*
+ * Route policies (src/model/policy.ts) rendered for HAProxy: one model with a route per policy on a plain,
+ * a TLS and a trusting entry point with its own basic auth, compared with a golden render; how a policy
+ * attaches to its routes through the routing map (so that route changes stay runtime map updates);
+ * and the rewrite arithmetic against the native proxy's, which is the reference. haproxy -c reads the
+ * same rendering in test/integration/haproxy/policies.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { rewriteTarget } from '../../src/drivers/native/policy.ts';
+import type { RoutePolicy } from '../../src/model/policy.ts';
+import type { Route, RoutingModel } from '../../src/model/types.ts';
+import { formatDryRun } from '../../src/render/dryrun.ts';
+import { buildHaproxyView, renderHaproxy, ROUTES_MAP } from '../../src/render/haproxy/index.ts';
+import { rewritePath, rewriteView } from '../../src/render/haproxy/policy.ts';
+import * as hq from '../../src/render/haproxy/quote.ts';
+import { policyModel, policyRoute, USERS } from '../integration/haproxy/policy-model.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const WORK = '/var/lib/passerelle';
+
+function golden(name: string, actual: string): void {
+  const file = path.join(root, 'test/golden/render', name);
+  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, actual);
+  }
+  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/render/${name} (UPDATE_GOLDEN=1 to accept)`);
+}
+
+/** The routing map of a rendering: key → value. */
+function routesMap(model: RoutingModel): Map<string, string> {
+  const r = renderHaproxy(model, { workDir: WORK });
+  const file = r.files.find((f) => f.path === ROUTES_MAP);
+  return new Map((file?.content ?? '').split('\n').filter((l) => l !== '').map((l) => l.split(' ') as [string, string]));
+}
+
+test('golden: haproxy route policies (plain, TLS, and a trusting entry point with basic auth)', () => {
+  golden('haproxy-policies.txt', formatDryRun(renderHaproxy(policyModel(), { workDir: WORK })));
+});
+
+test('haproxy policies: the routing map names each route policy after its backend, and its ssl-redirect status', () => {
+  const map = routesMap(policyModel());
+  const value = (key: string): string[] => (map.get(key) ?? '').split(';');
+  assert.deepEqual(value('v0/'), ['be_default.site:80'], 'a route without policy: the backend alone');
+  assert.deepEqual(value('v0/secure').slice(2), ['308'], 'ssl-redirect is read from the map by constant rules');
+  const [be, id] = value('v0/office');
+  assert.equal(be, 'be_default.site:80');
+  assert.match(id ?? '', /^p[0-9a-f]{12}$/);
+  assert.equal(value('v0/moved')[2], undefined, 'a redirect answers before ssl-redirect');
+  // Two routes with the same policy share it.
+  assert.equal(value('v0/office2')[1], id);
+});
+
+test('haproxy policies: the views, in the native order of answers, and what HAProxy cannot render answers 503 saying why', () => {
+  const { view, diagnostics, routeAuth } = buildHaproxyView(policyModel(), { workDir: WORK });
+  const map = routesMap(policyModel());
+  const policyOf = (key: string) => view.policies.find((p) => p.id === (map.get(key) ?? '').split(';')[1]);
+  assert.equal(policyOf('v0/regex')?.denied, 'Service Unavailable: a regex rewrite-target is not supported in haproxy mode');
+  assert.equal(policyOf('v0/bad-header')?.denied, 'Service Unavailable: a header of this route cannot be written into the HAProxy configuration');
+  assert.equal(policyOf('v0/external')?.denied, 'Service Unavailable: external authentication is not supported in haproxy mode', 'never served open');
+  assert.deepEqual(policyOf('v0/office')?.allow, { ranges: ['10.0.0.0/8', '::1'] }, 'an unreadable range narrows the allowlist');
+  assert.equal(policyOf('v0/office')?.judgesClient, true);
+  assert.deepEqual(policyOf('v0/nobody')?.allow, { ranges: [] }, 'no readable range: nobody is allowed');
+  assert.deepEqual(policyOf('v0/cors-app')?.cors?.origins, ['https://app.test'], 'an origin HAProxy cannot hold is left out');
+  assert.deepEqual(policyOf('v0/cors-app')?.rate, { table: `pass_rate_${policyOf('v0/cors-app')?.id ?? ''}`, count: 10, periodMs: 5000, expireMs: 10_000 });
+  assert.deepEqual(policyOf('v0/slow')?.rate?.count, 3);
+  assert.deepEqual(policyOf('v0/slow')?.rate?.periodMs, 6000, 'below 1 rps the period grows: 3 requests in 6 s');
+  assert.equal(policyOf('v0/upload')?.maxBody, 1024);
+  assert.equal(policyOf('v0/unlimited'), undefined, 'proxy-body-size 0: no limit, no policy');
+  assert.equal(policyOf('v0/impatient')?.serverTimeout, 500);
+  assert.deepEqual(view.serverTimeouts, [{ ms: 500, policies: [policyOf('v0/impatient')?.id ?? ''] }]);
+  const auth = policyOf('v0/private')?.auth;
+  assert.equal(auth?.realm, 'passerelle', 'a realm with a quote falls back');
+  assert.deepEqual(auth?.cryptUsers.map((u) => u.user), ['alice']);
+  assert.match(auth?.shaMap ?? '', /\/auth\/routes\/p[0-9a-f]{12}-sha\.map$/);
+  assert.deepEqual(routeAuth, [{ key: auth?.key, users: [USERS[1]] }], 'the $apr1$ user is checked by the controller, by key');
+  assert.match(auth?.key ?? '', /^route\.[0-9a-f]{20}$/);
+  assert.deepEqual(view.sslRedirect, { port: 8443, codes: [301, 302, 303, 307, 308] });
+  assert.deepEqual(
+    diagnostics.map((d) => [d.code, d.field]),
+    [
+      ['PASS_HAPROXY_AUTH_USER', 'spec.rules[0].http.paths[/private]'],
+      ['PASS_HAPROXY_AUTH_REALM', 'spec.rules[0].http.paths[/private]'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/regex]'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/bad-header]'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/external]'],
+    ],
+  );
+});
+
+test('haproxy policies: route changes stay runtime map updates while the set of policies is the same', () => {
+  const base = policyModel();
+  const a = renderHaproxy(base, { workDir: WORK });
+  const routes = base.virtualHosts[0]?.routes ?? [];
+  const withRoutes = (list: readonly Route[]): RoutingModel => ({ ...base, virtualHosts: [{ ...base.virtualHosts[0]!, routes: list }, ...base.virtualHosts.slice(1)] });
+  const office = routes.find((r) => r.path === '/office');
+  assert.ok(office);
+  // A plain route added, a route reusing an existing policy added, the routes in another order.
+  const more = withRoutes([policyRoute('/new', 'Prefix'), { ...office, path: '/office3' }, ...routes].reverse());
+  const b = renderHaproxy(more, { workDir: WORK });
+  assert.notEqual(b.checksum, a.checksum);
+  assert.equal(b.structure, a.structure, 'the same policies: only the routing map changed');
+  // A route that loses its policy while another route keeps it: the map alone, and no stale policy.
+  const open = withRoutes(routes.map((r) => (r.path === '/office2' ? policyRoute('/office2', 'Prefix') : r)));
+  assert.equal(renderHaproxy(open, { workDir: WORK }).structure, a.structure);
+  assert.equal(routesMap(open).get('v0/office2'), 'be_default.site:80');
+  // ssl-redirect alone is in the map only: a route gaining it is no reload either.
+  const ssl = withRoutes(routes.map((r) => (r.path === '/' ? policyRoute('/', 'Prefix', { sslRedirect: { status: 301 } }) : r)));
+  assert.equal(renderHaproxy(ssl, { workDir: WORK }).structure, a.structure);
+  assert.equal(routesMap(ssl).get('v0/'), 'be_default.site:80;;301');
+  // A changed policy is a reload.
+  const changed = withRoutes(routes.map((r) => (r.path === '/office' ? policyRoute('/office', 'Prefix', { allowSourceRange: ['192.168.0.0/16'] }) : r)));
+  assert.notEqual(renderHaproxy(changed, { workDir: WORK }).structure, a.structure);
+});
+
+test('haproxy policies: the path each rewrite gives is what the native rewrite gives', () => {
+  const cases: [Route, string[]][] = [
+    [policyRoute('/api', 'Prefix', { rewrite: { kind: 'prefix', target: '/v2' } }), ['/api', '/api/', '/api/users/7']],
+    [policyRoute('/api', 'Prefix', { rewrite: { kind: 'prefix', target: '/v2/' } }), ['/api', '/api/', '/api/users']],
+    [policyRoute('/api', 'Prefix', { rewrite: { kind: 'prefix', target: 'v2' } }), ['/api', '/api/a/b']],
+    [policyRoute('/api', 'Prefix', { rewrite: { kind: 'prefix', target: '/' } }), ['/api', '/api/', '/api/a/b']],
+    [policyRoute('/api', 'Prefix', { rewrite: { kind: 'strip-prefix' } }), ['/api', '/api/', '/api/a/b']],
+    [policyRoute('/a/b', 'Prefix', { rewrite: { kind: 'strip-prefix' } }), ['/a/b', '/a/b/c']],
+    [policyRoute('/', 'Prefix', { rewrite: { kind: 'prefix', target: '/v2' } }), ['/', '/a/b']],
+    [policyRoute('/', 'Prefix', { rewrite: { kind: 'prefix', target: '/v2/' } }), ['/', '/a/b']],
+    [policyRoute('/api', 'Exact', { rewrite: { kind: 'prefix', target: '/v1' } }), ['/api']],
+    [policyRoute('/api', 'Prefix', { rewrite: { kind: 'replace-path', path: '/fixed' } }), ['/api', '/api/x']],
+  ];
+  for (const [r, paths] of cases) {
+    const rw = rewriteView(r);
+    assert.ok(rw !== undefined && rw !== null, JSON.stringify(r.policy?.rewrite));
+    for (const p of paths) {
+      // HAProxy: the route's own path gives `whole`, any other `prefix` and the path from `offset` on.
+      const haproxy: string = rw.match === null || p === rw.match ? rw.whole : rw.prefix + p.slice(rw.offset);
+      assert.equal(`${haproxy}?q=1`, rewriteTarget(r.policy ?? {}, r, p, `${p}?q=1`), `${r.pathType} ${r.path} ${JSON.stringify(r.policy?.rewrite)} ${p}`);
+      assert.equal(rewritePath(r, p), haproxy);
+    }
+  }
+  assert.equal(rewriteView(policyRoute('/', 'Prefix', { rewrite: { kind: 'strip-prefix' } })), null, 'strip-prefix of / changes nothing');
+  assert.equal(rewriteView(policyRoute('/r', 'Prefix', { rewrite: { kind: 'regex', pattern: '^/r/(.*)', target: '/$1' } })), undefined);
+  assert.equal(rewriteView(policyRoute('/r', 'Prefix', { rewrite: { kind: 'prefix', target: '/a b' } })), undefined, 'a target outside the path grammar');
+});
+
+test('haproxy quoting helpers for policies: text, log-format text, header names and sizes', () => {
+  assert.equal(hq.text('a "b" \\c $d %e #f \'g\''), '"a \\"b\\" \\\\c \\$d %e #f \'g\'"');
+  assert.equal(hq.format('100% "sure" $x'), '"100%% \\"sure\\" \\$x"');
+  for (const bad of ['a\nb', 'x\u0000', 'é', 'a'.repeat(4097), 7]) {
+    assert.throws(() => hq.text(bad), /refusing/);
+    assert.throws(() => hq.format(bad), /refusing/);
+  }
+  assert.equal(hq.headerName('X-Frame-Options'), 'X-Frame-Options');
+  for (const bad of ['X Y', 'a:b', 'a"b', '', 'a'.repeat(101)]) assert.throws(() => hq.headerName(bad), /refusing/);
+  assert.equal(hq.size(10 * 1024 ** 3), '10737418240');
+  for (const bad of [-1, 1.5, 2 ** 53, '7']) assert.throws(() => hq.size(bad), /refusing/);
+});
+
+test('haproxy policies: hostile values in a policy end quoted in one directive, or refuse the route', () => {
+  const hostile: RoutePolicy = {
+    headers: { request: { 'X-A': 'v\'; http-request deny #', 'X-B': '%[src] "$HOME" \\' }, response: { 'X-C': 'ok' } },
+    appRoot: '/app%20x',
+  };
+  const model: RoutingModel = { ...policyModel(), virtualHosts: [{ host: 'h.test', kind: 'exact', sources: [], routes: [policyRoute('/', 'Prefix', hostile)] }] };
+  const text = renderHaproxy(model, { workDir: WORK }).main.content;
+  assert.ok(text.includes(`http-request set-header X-A "v'; http-request deny #" if pass_`));
+  assert.ok(text.includes('http-request set-header X-B "%%[src] \\"\\$HOME\\" \\\\" if pass_'));
+  assert.ok(text.includes('://%[req.fhdr(host)]"/app%%20x" code 302 if pass_'));
+});
