@@ -10,6 +10,7 @@ import { isIP, isIPv4 } from 'node:net';
 import { defined } from '../../shared/optional.ts';
 import { normalizeHost, pathRegex } from '../../model/match.ts';
 import { redirectLocation } from '../../model/redirect.ts';
+import { rewrittenPath } from '../../model/rewrite.ts';
 import type { RewritePolicy, RoutePolicy } from '../../model/policy.ts';
 import { publicPortOf } from '../../model/types.ts';
 import type { Route, RoutingModel } from '../../model/types.ts';
@@ -216,23 +217,11 @@ export function rewriteTarget(policy: RoutePolicy, route: Route, path: string, t
   const rw = policy.rewrite;
   if (rw === undefined) return target;
   const query = target.slice(path.length);
-  switch (rw.kind) {
-    case 'replace-path':
-      return rw.path + query;
-    case 'strip-prefix':
-    case 'prefix': {
-      const rest = route.pathType === 'Prefix' && route.path !== '/' ? path.slice(route.path.length) : route.pathType === 'Exact' ? '' : path.slice(1);
-      const base = rw.kind === 'prefix' ? rw.target : '';
-      const joined = base.endsWith('/') && rest.startsWith('/') ? base + rest.slice(1) : base === '' || rest === '' || rest.startsWith('/') ? base + rest : `${base}/${rest}`;
-      return (joined.startsWith('/') ? joined : `/${joined}`) + query;
-    }
-    case 'regex': {
-      // As nginx's `rewrite "(?i)^pattern" target`: the whole path becomes the target, $1..$9 its groups (empty when unset).
-      const m = rewriteRegex(rw).exec(path);
-      if (m === null) return target;
-      return rw.target.replace(/\$([1-9])/g, (_, d: string) => m[Number(d)] ?? '') + query;
-    }
-  }
+  if (rw.kind !== 'regex') return `${rewrittenPath(rw, route, path) ?? path}${query}`;
+  // As nginx's `rewrite "(?i)^pattern" target`: the whole path becomes the target, $1..$9 its groups (empty when unset).
+  const m = rewriteRegex(rw).exec(path);
+  if (m === null) return target;
+  return rw.target.replace(/\$([1-9])/g, (_, d: string) => m[Number(d)] ?? '') + query;
 }
 
 /** The answer's extra headers for a request through a TLS entry point or not, with its Origin. */

@@ -6,6 +6,7 @@
  * reload). The native proxy (src/drivers/native/policy.ts) holds the reference semantics.
  */
 import { createHash } from 'node:crypto';
+import { rewrittenPath } from '../../model/rewrite.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import type { BasicAuthPolicy, CorsPolicy, HstsPolicy, RoutePolicy } from '../../model/policy.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
@@ -109,20 +110,7 @@ export function canHeader(name: string): boolean {
 /** The path native `rewriteTarget` gives a normalised request path (without the query); undefined for a regex rewrite. */
 export function rewritePath(route: Route, path: string): string | undefined {
   const rw = route.policy?.rewrite;
-  if (rw === undefined) return path;
-  switch (rw.kind) {
-    case 'replace-path':
-      return rw.path;
-    case 'regex':
-      return undefined;
-    case 'strip-prefix':
-    case 'prefix': {
-      const rest = route.pathType === 'Prefix' && route.path !== '/' ? path.slice(route.path.length) : route.pathType === 'Exact' ? '' : path.slice(1);
-      const base = rw.kind === 'prefix' ? rw.target : '';
-      const joined = base.endsWith('/') && rest.startsWith('/') ? base + rest.slice(1) : base === '' || rest === '' || rest.startsWith('/') ? base + rest : `${base}/${rest}`;
-      return joined.startsWith('/') ? joined : `/${joined}`;
-    }
-  }
+  return rw === undefined ? path : rewrittenPath(rw, route, path);
 }
 
 /**

@@ -5,6 +5,7 @@
  * (src/drivers/native/policy.ts) holds the reference semantics; the view (view.ts) assembles these.
  */
 import type { BasicAuthPolicy, CorsPolicy, HstsPolicy } from '../../model/policy.ts';
+import { rewrittenPath } from '../../model/rewrite.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
 import { canHtpasswdHash, canName, canText, canUser } from './quote.ts';
 
@@ -27,20 +28,7 @@ export const UNRENDERABLE = {
  */
 export function rewritePath(route: Route, path: string): string | undefined {
   const rw = route.policy?.rewrite;
-  if (rw === undefined) return path;
-  switch (rw.kind) {
-    case 'replace-path':
-      return rw.path;
-    case 'regex':
-      return undefined;
-    case 'strip-prefix':
-    case 'prefix': {
-      const rest = route.pathType === 'Prefix' && route.path !== '/' ? path.slice(route.path.length) : route.pathType === 'Exact' ? '' : path.slice(1);
-      const base = rw.kind === 'prefix' ? rw.target : '';
-      const joined = base.endsWith('/') && rest.startsWith('/') ? base + rest.slice(1) : base === '' || rest === '' || rest.startsWith('/') ? base + rest : `${base}/${rest}`;
-      return joined.startsWith('/') ? joined : `/${joined}`;
-    }
-  }
+  return rw === undefined ? path : rewrittenPath(rw, route, path);
 }
 
 /**
