@@ -67,7 +67,7 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'timeouts.connect': ['nginx'],
   'timeouts.send': ['nginx'],
   'timeouts.read': ALL,
-  'upstream.https': ['native'],
+  'upstream.https': NATIVE_NGINX,
   'upstream.grpc': [],
   'upstream.vhost': ALL,
   'upstream.loadBalance': [],

@@ -49,7 +49,7 @@ const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,
   certificate: true, redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true,
 } as const satisfies Record<keyof ServerBlockView, true>;
-const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true } as const satisfies Record<keyof LocationView, true>;
+const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;
 const UPSTREAM_FIELDS = { id: true, name: true, servers: true } as const satisfies Record<keyof UpstreamView, true>;
 

@@ -154,10 +154,13 @@ export function htpasswdLine(user: unknown, hash: unknown): string {
  * nginx sends its normalised path (re-escaped) instead of the raw request target. Double-quoted, and
  * without `$` (the route path grammar has none), so nginx never reads it as variables.
  */
-export function proxyPassTarget(upstream: unknown, path: unknown): string {
+export function proxyPassTarget(upstream: unknown, path: unknown, scheme?: unknown): string {
   if (!canName(upstream)) throw unsafe(D, 'upstream name', upstream);
   if (!canRoutePath(path)) throw unsafe(D, 'location path', path);
-  return `"http://${upstream}${path}"`;
+  // Called from a template, a missing third argument is Handlebars' options object.
+  const s = typeof scheme === 'string' ? scheme : 'http';
+  if (s !== 'http' && s !== 'https') throw unsafe(D, 'upstream scheme', scheme);
+  return `"${s}://${upstream}${path}"`;
 }
 
 /** Whether an htpasswd hash is one nginx verifies itself: `$apr1$`, bcrypt (`$2a$`, `$2b$`, `$2y$`) or `{SHA}`. */

@@ -90,6 +90,8 @@ export interface LocationView {
   readonly replacesPath: boolean;
   /** What the route's policy adds to a proxied location, or null (no policy, or nothing to add). */
   readonly policy: LocationPolicyView | null;
+  /** `https` for backend-protocol HTTPS (the pod's certificate not verified: nginx's proxy_ssl_verify is off), else `http`. */
+  readonly scheme: 'http' | 'https';
 }
 
 /** A route's policy in a proxied location, in nginx's phase order (after the answers of `action`). */
@@ -289,7 +291,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   const httpsPort = https === undefined ? undefined : publicPortOf(https) === 443 ? null : publicPortOf(https);
   const policyLocation = (modifier: string, path: string, route: Route, side: ServerSide): LocationView => {
     const base = actionFor(route.backend);
-    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null });
+    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null, scheme: 'http' });
     const texts: string[] = [];
     // Values the `text` helper will write: a `$` among them needs `$pass_dollar` declared.
     const noted = (value: string): string => {
@@ -403,12 +405,13 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       responseHeaders: [...response.values()],
     };
     const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && response.size === 0;
-    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view });
+    const scheme = policy.upstream?.protocol === 'https' ? 'https' : 'http';
+    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view, scheme });
   };
   const locationOf = (modifier: string, path: string, route: Route | undefined, side: ServerSide): LocationView => {
     if (route?.policy !== undefined) return policyLocation(modifier, path, route, side);
     const regex = modifier === '~*';
-    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null };
+    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http' };
   };
 
   // The routes nginx can hold, per virtual host (reported once, whatever the server blocks).
