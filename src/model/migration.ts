@@ -11,7 +11,7 @@ import type { AnnotationFinding, FindingStatus, PolicyRefs } from './annotations
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { PassCode } from '../shared/codes.ts';
 import type { Snapshot } from './k8s.ts';
-import { fitPolicy } from './policy-support.ts';
+import { FEATURE_MODES, fitPolicy } from './policy-support.ts';
 import type { PolicyFeature, ProxyMode } from './policy-support.ts';
 import { isOurIngress, REGEX_ROUTE_MODES } from './translate/index.ts';
 import type { TranslateOptions } from './translate/index.ts';
@@ -46,7 +46,7 @@ function notImplemented(refs: PolicyRefs, mode: ProxyMode): { readonly match: (a
   const out: { match: (annotation: string) => boolean; what: string }[] = [];
   const regex = refs.regexPaths;
   if (regex !== undefined && !REGEX_ROUTE_MODES.includes(mode)) out.push({ match: (a) => a === regex.annotation || a === 'nginx.ingress.kubernetes.io/use-regex', what: `regex paths in ${mode} mode` });
-  if (refs.canary !== undefined) out.push({ match: (a) => a.startsWith('nginx.ingress.kubernetes.io/canary'), what: 'canary Ingresses' });
+  if (refs.canary !== undefined && !FEATURE_MODES.canary.includes(mode)) out.push({ match: (a) => a.startsWith('nginx.ingress.kubernetes.io/canary'), what: `canary Ingresses in ${mode} mode` });
   if (refs.serviceWeights !== undefined) out.push({ match: (a) => a.endsWith('/service-weights'), what: 'weighted Services' });
   return out;
 }

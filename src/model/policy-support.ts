@@ -40,6 +40,7 @@ export type PolicyFeature =
   | 'headers.response'
   | 'weights'
   | 'priority'
+  | 'canary'
   | 'denied';
 
 /** Features whose absence would serve a route more openly than its Ingress asks. */
@@ -80,6 +81,7 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'headers.response': ALL,
   weights: [],
   priority: [],
+  canary: ['native'],
   denied: ALL,
 };
 
@@ -112,6 +114,7 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.headers?.response !== undefined) out.push('headers.response');
   if (p.weights !== undefined) out.push('weights');
   if (p.priority !== undefined) out.push('priority');
+  if (p.canary !== undefined) out.push('canary');
   if (p.denied !== undefined) out.push('denied');
   return out;
 }

@@ -140,6 +140,8 @@ export interface RoutePolicy {
   readonly cors?: CorsPolicy;
   readonly hsts?: HstsPolicy;
   readonly headers?: HeaderPolicy;
+  /** A canary Ingress's backend for this route (set by translate from the canary Ingress). */
+  readonly canary?: CanaryPolicy;
   /** Traefik 1 `service-weights`: backend id → percent of the route's requests. */
   readonly weights?: Readonly<Record<string, number>>;
   /** Traefik 1 `traefik.frontend.priority`: a higher one is matched first among routes of a host. */
@@ -168,6 +170,7 @@ export const POLICY_KEYS = [
   'cors',
   'hsts',
   'headers',
+  'canary',
   'weights',
   'priority',
   'denied',

@@ -101,7 +101,8 @@ export const CODES = {
 
   // External proxies, haproxy and nginx alike (src/drivers/, drivers/external/)
   PASS_DRIVER_STOPPED: 'a configuration was applied to a driver that is already stopped',
-  PASS_POLICY_NOT_IMPLEMENTED: 'an annotation asks for something Passerelle does not implement yet (canary Ingresses, weighted Services): it is not applied; the main backend serves',
+  PASS_POLICY_CANARY_WITHOUT_MAIN: 'warning: a path of a canary Ingress (nginx.ingress.kubernetes.io/canary) that no main Ingress routes (same host, path and pathType): it is ignored',
+  PASS_POLICY_NOT_IMPLEMENTED: 'an annotation asks for something Passerelle does not implement yet (weighted Services): it is not applied; the main backend serves',
   PASS_POLICY_NOT_IN_MODE: 'a policy an Ingress asks for is not rendered by the proxy mode in use: it is ignored with a warning, or, for an access policy (allowlist, basic or external auth), the routes answer 503 (an error) rather than serve without it',
   PASS_PROXY_BINARY_MISSING: 'the haproxy or nginx binary was not found',
   PASS_PROXY_INVALID_CONFIG: 'haproxy -c or nginx -t refused the rendered configuration; the previous one keeps serving',

@@ -38,7 +38,7 @@ let tlsUpstream: HttpsServer | undefined;
 before(async () => {
   // One harness for the file: the model is applied once and every test asks it.
   h = await Harness.start();
-  const [site, stickyA, stickyB] = await h.echoes('site', 'sticky-a', 'sticky-b');
+  const [site, stickyA, stickyB, stable, next] = await h.echoes('site', 'sticky-a', 'sticky-b', 'stable', 'next');
   [http, https] = [await freePort(), await freePort()];
   const pems = await generate([{ name: 'commonName', value: HOST }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2 as const, value: HOST }] }] });
   // A pod that speaks only TLS (backend-protocol HTTPS), with a self-signed certificate as pods have.
@@ -70,6 +70,9 @@ before(async () => {
     withPolicy(route('/limited', 'Prefix', 'site'), { limits: { rps: 1 } }),
     withPolicy(route('/one-at-a-time', 'Prefix', 'site'), { limits: { connections: 1 }, rewrite: { kind: 'strip-prefix' } }),
     withPolicy(route('/impatient', 'Prefix', 'site'), { timeouts: { read: 500 }, rewrite: { kind: 'strip-prefix' } }),
+    // A canary Ingress's backend on the main route, as translate gives it to this mode.
+    renders('canary') ? withPolicy(route('/release', 'Prefix', 'stable'), { canary: { backend: 'default/next:80', header: 'X-Canary', cookie: 'canary' } }) : route('/release', 'Prefix', 'stable'),
+    renders('canary') ? withPolicy(route('/all-in', 'Prefix', 'stable'), { canary: { backend: 'default/next:80', weight: 100 } }) : route('/all-in', 'Prefix', 'stable'),
     ...(renders('upstream.affinity') ? [withPolicy(route('/sticky', 'Prefix', 'sticky'), { upstream: { affinity: { cookie: 'route', maxAgeSeconds: 60 } } })] : [route('/sticky', 'Prefix', 'sticky')]),
     // What translate gives this mode: without the feature, the protocol is dropped (plain HTTP to a TLS pod).
     ...(renders('upstream.https') ? [withPolicy(route('/tls-pod', 'Prefix', 'tls-pod'), { upstream: { protocol: 'https' } })] : [route('/tls-pod', 'Prefix', 'tls-pod')]),
@@ -81,7 +84,7 @@ before(async () => {
     model({
       entryPoints: [entryPoint('http', http), entryPoint('https', https, { tls: true })],
       virtualHosts: [vhost(HOST, routes, 'default/policy'), vhost('root.test', [withPolicy(route('/', 'Prefix', 'site'), { appRoot: '/app/' })])],
-      backends: [backend('site', [site!.endpoint()]), backend('tls-pod', [{ address: tlsHost, port: tlsPort, weight: 1 }]), backend('sticky', [stickyA!.endpoint(), stickyB!.endpoint()])],
+      backends: [backend('site', [site!.endpoint()]), backend('tls-pod', [{ address: tlsHost, port: tlsPort, weight: 1 }]), backend('sticky', [stickyA!.endpoint(), stickyB!.endpoint()]), backend('stable', [stable!.endpoint()]), backend('next', [next!.endpoint()])],
       certificates: [cert],
     }),
   );
@@ -282,4 +285,14 @@ test('policy upstream.affinity: a cookie keeps a client on one endpoint; without
   // A cookie naming no endpoint of the backend: a new pick and a new cookie.
   const stale = await request({ port: http, host: HOST, path: '/sticky', headers: { cookie: 'route=0000000000000000' } });
   assert.ok(stale.headers['set-cookie']?.some((c) => c.startsWith('route=') && !c.startsWith('route=0000000000000000')));
+});
+
+test('policy canary: header always/never, then cookie, then weight send a request to the canary backend or the main one', async () => {
+  const who = async (path: string, headers: Record<string, string> = {}): Promise<string> => echoOf(await request({ port: http, host: HOST, path, headers })).id;
+  const canary = renders('canary') ? 'next' : 'stable';
+  assert.equal(await who('/release'), 'stable', 'no header, no cookie, no weight: the main backend');
+  assert.equal(await who('/release', { 'x-canary': 'always' }), canary);
+  assert.equal(await who('/release', { 'x-canary': 'never', cookie: 'canary=always' }), 'stable', 'the header decides before the cookie');
+  assert.equal(await who('/release', { cookie: 'canary=always' }), canary);
+  for (let i = 0; i < 4; i++) assert.equal(await who('/all-in'), canary, 'weight 100: every request');
 });

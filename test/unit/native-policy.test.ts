@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addressList } from '../../src/drivers/native/addresses.ts';
 import { BasicAuthCache } from '../../src/drivers/native/middlewares.ts';
-import { ConcurrencyLimiter, RateLimiter, affinityCookie, compilePolicy, cookieValue, corsHeaders, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from '../../src/drivers/native/policy.ts';
+import { ConcurrencyLimiter, RateLimiter, affinityCookie, choosesCanary, compilePolicy, cookieValue, corsHeaders, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from '../../src/drivers/native/policy.ts';
 import type { PolicyRequest } from '../../src/drivers/native/policy.ts';
 import type { RewritePolicy, RoutePolicy } from '../../src/model/policy.ts';
 import type { EntryPoint, PathType, Route, RoutingModel } from '../../src/model/types.ts';
@@ -116,3 +116,23 @@ test('session affinity: the cookie read from a Cookie header, and the Set-Cookie
   assert.equal(affinityCookie({ cookie: 'route', maxAgeSeconds: 3600, sameSite: 'None' }, 'abc', '/'), 'route=abc; Path=/; Max-Age=3600; SameSite=None; Secure; HttpOnly');
   assert.deepEqual(setHeaders(['Set-Cookie', 'app=1'], ['set-cookie', 'route=abc']), ['Set-Cookie', 'app=1', 'set-cookie', 'route=abc'], "the upstream's cookies are kept");
 });
+
+const canaryCases: readonly { name: string; canary: { header?: string; headerValue?: string; cookie?: string; weight?: number }; headers?: Record<string, string>; cookie?: string; random?: number; expect: boolean }[] = [
+  { name: 'header-always', canary: { header: 'X-Canary' }, headers: { 'x-canary': 'always' }, expect: true },
+  { name: 'header-never-beats-weight', canary: { header: 'X-Canary', weight: 100 }, headers: { 'x-canary': 'never' }, expect: false },
+  { name: 'header-other-value-falls-to-weight', canary: { header: 'X-Canary', weight: 100 }, headers: { 'x-canary': 'maybe' }, random: 50, expect: true },
+  { name: 'header-value-match', canary: { header: 'X-Region', headerValue: 'eu' }, headers: { 'x-region': 'eu' }, expect: true },
+  { name: 'header-value-mismatch-falls-through', canary: { header: 'X-Region', headerValue: 'eu', weight: 0 }, headers: { 'x-region': 'always' }, expect: false },
+  { name: 'cookie-always', canary: { cookie: 'canary' }, cookie: 'a=1; canary=always', expect: true },
+  { name: 'header-before-cookie', canary: { header: 'X-Canary', cookie: 'canary' }, headers: { 'x-canary': 'never' }, cookie: 'canary=always', expect: false },
+  { name: 'cookie-never-beats-weight', canary: { cookie: 'canary', weight: 100 }, cookie: 'canary=never', expect: false },
+  { name: 'weight-below', canary: { weight: 30 }, random: 29.9, expect: true },
+  { name: 'weight-above', canary: { weight: 30 }, random: 30, expect: false },
+  { name: 'nothing-set-main', canary: {}, random: 0, expect: false },
+];
+for (const c of canaryCases) {
+  test(`choosesCanary: ${c.name}`, () => {
+    const headers = c.headers ?? {};
+    assert.equal(choosesCanary({ backend: 'ns/canary:80', ...c.canary }, (n) => headers[n.toLowerCase()], c.cookie, c.random ?? 99), c.expect);
+  });
+}

@@ -51,6 +51,7 @@ test('fitPolicy: whatever a policy holds, what is left is rendered by the mode, 
     hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false },
     headers: { request: { A: 'b' }, response: { C: 'd' } },
     weights: { 'ns/b:80': 10 },
+    canary: { backend: 'ns/c:80', weight: 10 },
     priority: 3,
   };
   // One rewrite kind of the four, one upstream protocol of two, and no denied: every other feature is in the fixture.

@@ -25,7 +25,7 @@ test('every feature but denied has a row, and every annotation a row names feeds
     const entry = catalogue[name];
     assert.ok(entry !== undefined, `${dialect} ${name} is in the catalogue`);
     const top = feature.split('.')[0];
-    const feeds = entry.policy === top || (top === 'rewrite' && entry.ref === 'regexPaths') || (top === 'basicAuth' && entry.ref === 'authSecret') || (top === 'weights' && entry.ref === 'serviceWeights');
+    const feeds = entry.policy === top || (top === 'rewrite' && entry.ref === 'regexPaths') || (top === 'basicAuth' && entry.ref === 'authSecret') || (top === 'weights' && entry.ref === 'serviceWeights') || (top === 'canary' && entry.ref === 'canary');
     assert.ok(feeds, `${dialect} ${name} feeds ${feature} (its policy: ${entry.policy ?? entry.ref ?? 'none'})`);
   };
   for (const [feature, row] of Object.entries(FEATURE_ANNOTATIONS)) {

@@ -26,6 +26,8 @@ test('policies: ingress-nginx annotations become the route policy (allowlist, ba
     limits: { maxBodyBytes: 8 * 1024 * 1024 },
     rewrite: { kind: 'replace-path', path: '/' },
     basicAuth: { realm: 'Shop admin', users: [{ user: 'alice', hash: '{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=' }], secret: 'shop/basic-auth' },
+    // From the canary Ingress shop/shop-canary of the same host and path.
+    canary: { header: 'X-Canary', weight: 20, backend: 'shop/web-next:http' },
   });
   // bob's unusable line is a warning on the Secret; the Ingress itself is fine apart from its TLS Secret.
   assert.deepEqual(codesOf(model, 'basic-auth'), ["warning PASS_SECRET_BAD_AUTH_USER stringData['auth']"]);
@@ -68,7 +70,7 @@ test('migration report: per Ingress, each annotation with its status; counts; wh
   const report = migrationReport(snapshot, options, run(snapshot, options).diagnostics);
   assert.deepEqual(
     report.ingresses.map((i) => `${i.ingress.name}: ${i.findings.map((f) => f.status).join(',')} | ${i.notInMode.join(',')}`),
-    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.loadBalance', 'snippets: refused,applied,unsupported | '],
+    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.loadBalance', 'shop-canary: applied,applied,applied | ', 'snippets: refused,applied,unsupported | '],
   );
   assert.equal(report.counts.refused, 1);
   assert.equal(report.counts.unsupported, 1, 'use-regex is applied: only the unknown Traefik name is unsupported');
@@ -78,5 +80,20 @@ test('migration report: per Ingress, each annotation with its status; counts; wh
   );
   const text = describeMigration(report);
   assert.match(text.join('\n'), /refused +nginx\.ingress\.kubernetes\.io\/configuration-snippet/);
-  assert.match(text.at(-1) ?? '', /^annotations: 9 applied, 2 applied differently, 1 unsupported, 1 refused, 0 invalid, 0 in conflict \(4 Ingress\(es\), native mode\)$/);
+  assert.match(text.at(-1) ?? '', /^annotations: 12 applied, 2 applied differently, 1 unsupported, 1 refused, 0 invalid, 0 in conflict \(5 Ingress\(es\), native mode\)$/);
+});
+
+test('canary: a canary Ingress adds its backend to the main route of the same host and path; a path no main Ingress routes is reported', () => {
+  const model = run(load('policies.yaml'), options);
+  assert.deepEqual(routeOf(model, 'admin.shop.test').policy?.canary, { header: 'X-Canary', weight: 20, backend: 'shop/web-next:http' });
+  assert.equal(routeOf(model, 'admin.shop.test').backend, 'shop/web:http', 'the main backend stays');
+  assert.ok(model.backends['shop/web-next:http'] !== undefined, 'the canary backend is in the model');
+  assert.equal(model.virtualHosts.find((v) => v.host === 'admin.shop.test')?.routes.length, 1, 'the canary routes nothing of its own');
+  assert.deepEqual(codesOf(model, 'shop-canary'), ['warning PASS_POLICY_CANARY_WITHOUT_MAIN spec.rules[0].http.paths[1].path']);
+});
+
+test('canary: a mode that does not render canaries serves the main backend, with a warning on the canary Ingress', () => {
+  const model = run(load('policies.yaml'), { ...options, mode: 'haproxy' });
+  assert.equal(routeOf(model, 'admin.shop.test').policy?.canary, undefined);
+  assert.ok(codesOf(model, 'shop-canary').some((c) => c.startsWith('warning PASS_POLICY_NOT_IN_MODE')));
 });

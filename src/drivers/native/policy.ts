@@ -281,3 +281,24 @@ export function affinityCookie(affinity: NonNullable<NonNullable<RoutePolicy['up
   const site = affinity.sameSite === undefined ? '' : `; SameSite=${affinity.sameSite}${affinity.sameSite === 'None' ? '; Secure' : ''}`;
   return `${affinity.cookie}=${id}; Path=${path}${age}${site}; HttpOnly`;
 }
+
+/**
+ * Whether a request goes to the route's canary, in ingress-nginx's order: the header (`always`, `never`,
+ * or with canary-by-header-value that value), then the cookie (`always` / `never`), then the weight.
+ * `random` is in [0, 100).
+ */
+export function choosesCanary(canary: NonNullable<RoutePolicy['canary']>, header: (name: string) => string | undefined, cookieHeader: string | undefined, random: number): boolean {
+  if (canary.header !== undefined) {
+    const value = header(canary.header);
+    if (canary.headerValue !== undefined) {
+      if (value === canary.headerValue) return true;
+    } else if (value === 'always') return true;
+    else if (value === 'never') return false;
+  }
+  if (canary.cookie !== undefined) {
+    const value = cookieValue(cookieHeader, canary.cookie);
+    if (value === 'always') return true;
+    if (value === 'never') return false;
+  }
+  return canary.weight !== undefined && random < canary.weight;
+}

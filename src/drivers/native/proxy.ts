@@ -18,7 +18,7 @@ import type { BasicAuthCache, Verdict } from './middlewares.ts';
 import type { CompiledPolicy } from './policy.ts';
 import type { Route } from '../../model/types.ts';
 import { runMiddlewares } from './middlewares.ts';
-import { affinityCookie, cookieValue, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from './policy.ts';
+import { affinityCookie, choosesCanary, cookieValue, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from './policy.ts';
 import type { CompiledEntryPoint, Router } from './router.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
 
@@ -286,10 +286,17 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     sendText(res, 404, 'Not Found\n');
     return;
   }
-  const backend = result.backend;
+  let backend = result.backend;
+  let backendId = result.backendId;
+  // A canary's backend, for the requests its header, cookie or weight sends there.
+  const canary = result.policy?.policy.canary;
+  if (canary !== undefined && choosesCanary(canary, (name) => headerValue(req.headers[name.toLowerCase()]), req.headers.cookie, Math.random() * 100)) {
+    backend = router.backends.get(canary.backend);
+    backendId = canary.backend;
+  }
   if (trace !== undefined) {
     trace.route = result.route;
-    trace.backend = result.backendId;
+    trace.backend = backendId;
   }
   const policy = result.policy;
   const target = policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, res, h, read, policy, result.modelRoute);
@@ -301,7 +308,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     const cause = backend === undefined ? unavailableCause(undefined) : backend.unavailable;
     if (trace !== undefined) trace.error = cause;
     // An upstream failure is worth a line at the default level, access log or not.
-    state.logger.warn({ status: 503, backend: result.backendId, route: result.route, cause }, `503 for ${result.route} (${result.backendId}): ${cause}`);
+    state.logger.warn({ status: 503, backend: backendId, route: result.route, cause }, `503 for ${result.route} (${backendId}): ${cause}`);
     sendText(res, 503, `Service Unavailable: ${cause}\n`);
     return;
   }
@@ -370,6 +377,11 @@ export function applyRoutePolicy(
     h.out.push(...extra);
   }
   return route === undefined ? read.target : rewriteTarget(policy.policy, route, read.path, read.target);
+}
+
+/** One value of a request header Node parsed (the first when it came several times). */
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 /** A request body that pauses longer than `ms` gets 408 (when nothing was answered yet) and the connection cut. */

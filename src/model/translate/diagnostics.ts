@@ -22,6 +22,7 @@ export const Codes = {
   missingAuthSecret: 'PASS_INGRESS_MISSING_AUTH_SECRET',
   policyNotInMode: 'PASS_POLICY_NOT_IN_MODE',
   policyNotImplemented: 'PASS_POLICY_NOT_IMPLEMENTED',
+  canaryWithoutMain: 'PASS_POLICY_CANARY_WITHOUT_MAIN',
 } as const satisfies Record<string, PassCode>;
 
 /** Reports findings about one object. */

@@ -20,8 +20,9 @@ import type { ObjectHeader } from './object.ts';
 import { createSecretReader } from './tls.ts';
 import type { SecretReader } from './tls.ts';
 import { findingSeverity, readAnnotations } from '../annotations/index.ts';
+import type { PolicyRefs } from '../annotations/index.ts';
 import type { RoutePolicy } from '../policy.ts';
-import { fitPolicy } from '../policy-support.ts';
+import { FEATURE_MODES, fitPolicy } from '../policy-support.ts';
 import type { ProxyMode } from '../policy-support.ts';
 
 export { isOurIngress } from './class.ts';
@@ -52,7 +53,7 @@ const ACCESS_POLICIES = new Set(['basicAuth', 'externalAuth', 'allowSourceRange'
  * The policy of an Ingress's routes from its annotations, with the Secret references resolved; each
  * finding that is a problem becomes a diagnostic on the annotation. Undefined: no policy.
  */
-function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolean, mode: ProxyMode): RoutePolicy | undefined {
+function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolean, mode: ProxyMode): { readonly policy: RoutePolicy | undefined; readonly canary: PolicyRefs['canary'] } {
   const h = ing.header;
   const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: ing.tls.length > 0, sslRedirectDefault: sslRedirect });
   let denied: string | undefined;
@@ -67,7 +68,6 @@ function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolea
   }
   const refs = result.refs;
   const notYet = (annotation: string, what: string): void => h.reporter.error(Codes.policyNotImplemented, `metadata.annotations['${annotation}']`, `${what} is not implemented yet; it is not applied`);
-  if (refs.canary !== undefined) notYet('nginx.ingress.kubernetes.io/canary', 'a canary Ingress (its backends added to the main Ingress of the same host and path)');
   if (refs.serviceWeights !== undefined) notYet('traefik.ingress.kubernetes.io/service-weights', 'weighted Services');
   let policy: RoutePolicy = result.policy;
   // The pattern is each route's own path: filled in per route (routePolicy), once the mode kept the rewrite.
@@ -91,7 +91,7 @@ function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolea
     else h.reporter.warning(Codes.policyNotInMode, 'metadata.annotations', `${what}; it is ignored`);
   }
   policy = fit.policy;
-  return Object.keys(policy).length === 0 ? undefined : policy;
+  return { policy: Object.keys(policy).length === 0 ? undefined : policy, canary: refs.canary };
 }
 
 /**
@@ -117,6 +117,43 @@ function routePolicy(policy: RoutePolicy | undefined, path: string, pathType: Pa
   if (policy === undefined || rw?.kind !== 'regex') return policy;
   if (pathType === 'Regex') return { ...policy, rewrite: { kind: 'regex', pattern: path, target: rw.target } };
   return { ...policy, rewrite: { kind: 'replace-path', path: rw.target.replace(/\$[1-9]/g, '') } };
+}
+
+/**
+ * Adds a canary Ingress's backends to the routes of the same host, path and pathType that a main
+ * Ingress declares (ingress-nginx's canary: header, then cookie, then weight decide per request).
+ * A path no main Ingress routes, or a route that has a canary already, is reported and left out.
+ */
+function addCanary(ing: ParsedIngress, canary: NonNullable<PolicyRefs['canary']>, vhosts: ReadonlyMap<string, VhostBuild>, mode: ProxyMode, backendOf: (ref: BackendRef) => string): void {
+  const report = ing.header.reporter;
+  if (!FEATURE_MODES.canary.includes(mode)) {
+    report.warning(Codes.policyNotInMode, "metadata.annotations['nginx.ingress.kubernetes.io/canary']", `canary Ingresses are not rendered in ${mode} mode; the main Ingress serves every request`);
+    return;
+  }
+  for (const rule of ing.rules) {
+    const vh = vhosts.get(rule.host);
+    for (const p of rule.paths) {
+      const path = normalizeRulePath(p.path, p.pathType);
+      const main = vh === undefined ? undefined : claimed(vh, path, p.pathType);
+      if (vh === undefined || main === undefined) {
+        report.warning(Codes.canaryWithoutMain, `${p.field}.path`, `no main Ingress routes host ${rule.host} ${p.pathType} ${path}: this canary path is ignored`);
+        continue;
+      }
+      if (main.policy?.canary !== undefined) {
+        report.warning(Codes.conflict, `${p.field}.path`, `host ${rule.host} ${p.pathType} ${path} has a canary already; this one is ignored`);
+        continue;
+      }
+      const next: Route = { ...main, policy: { ...main.policy, canary: { ...canary, backend: backendOf(p.backend) } } };
+      replaceRoute(vh, main, next);
+      if (!vh.sources.some((s) => s.key === refKey(ing.header.ref))) vh.sources.push({ key: refKey(ing.header.ref), ref: ing.header.ref });
+    }
+  }
+}
+
+function replaceRoute(vh: VhostBuild, old: Route, next: Route): void {
+  const i = vh.routes.indexOf(old);
+  if (i >= 0) vh.routes[i] = next;
+  vh.byPath?.set(routeKey(next.path, next.pathType), next);
 }
 
 interface VhostBuild {
@@ -234,12 +271,18 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
 
   const used = new Map<string, Backend>();
   const vhosts = new Map<string, VhostBuild>();
+  const canaries: { readonly ing: ParsedIngress; readonly canary: NonNullable<PolicyRefs['canary']> }[] = [];
   for (const ing of ingresses) {
     const report = ing.header.reporter;
     const ref = ing.header.ref;
     const key = refKey(ref);
     const mode = options.mode ?? 'native';
-    const policy = policyOf(ing, secrets, options.sslRedirect ?? true, mode);
+    const { policy, canary } = policyOf(ing, secrets, options.sslRedirect ?? true, mode);
+    // A canary Ingress routes nothing of its own: its backends join the main routes, once those are known.
+    if (canary !== undefined) {
+      canaries.push({ ing, canary });
+      continue;
+    }
     for (const rule of ing.rules) {
       if (rule.paths.length === 0) continue;
       let vh = vhosts.get(rule.host);
@@ -265,6 +308,8 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
       }
     }
   }
+
+  for (const { ing, canary } of canaries) addCanary(ing, canary, vhosts, options.mode ?? 'native', (ref) => useBackend(ing, ref, resolver, used).id);
 
   let defaultBackend: string | undefined;
   let defaultOwner: ObjectRef | undefined;
