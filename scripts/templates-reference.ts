@@ -83,6 +83,7 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     locRegex: 'a regex path (the grammar of `regexPathProblem`: no `"`, `{`, `}` or `;`, a backslash only before `d`, `w`, `D`, `W` or punctuation)',
     rewriteRegex: 'a regex path, as `locRegex`',
     rewriteTarget: 'a route path with `$1` to `$9` and without `%`-escapes, at most 1024 characters',
+    stripRegex: 'an integer from 1 to 1024',
     proxyPass: 'an upstream name (as `name`), a location path (as `loc`) and, optionally, the scheme `http` (default) or `https`',
     cidr: 'an IPv4/IPv6 address or CIDR range',
     text: 'printable ASCII (spaces allowed), at most 4096 characters',

@@ -81,7 +81,7 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'headers.response': ALL,
   weights: [],
   priority: [],
-  canary: ['native'],
+  canary: ALL,
   denied: ALL,
 };
 

@@ -88,8 +88,12 @@ test('haproxy policies: the views, in the native order of answers, and what HAPr
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/regex]'],
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/bad-header]'],
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/external]'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/canary-odd]'],
     ],
   );
+  assert.deepEqual(policyOf('v0/canary')?.canary, { backend: 'be_default.down:80', header: 'X-Canary', headerValue: null, cookie: 'canary', weight: 10 });
+  assert.equal(policyOf('v0/canary-value')?.canary?.headerValue, "blue 'v2'", 'any printable header value, double-quoted');
+  assert.equal(policyOf('v0/canary-odd'), undefined, 'a cookie name HAProxy cannot write: the main backend serves every request, as without canaries');
 });
 
 test('haproxy policies: route changes stay runtime map updates while the set of policies is the same', () => {

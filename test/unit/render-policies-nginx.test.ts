@@ -68,6 +68,12 @@ const ROUTES: readonly Route[] = [
   route('/slow', 'Prefix', { limits: { rps: 0.5 } }),
   route('/api', 'Exact', { rewrite: { kind: 'prefix', target: '/v1' } }),
   route('/api', 'Prefix', { rewrite: { kind: 'prefix', target: '/v2' } }),
+  // Canaries: header, cookie and weight; a header value and a rewrite; a canary without endpoints; a header nginx cannot read.
+  route('/release', 'Prefix', { canary: { backend: 'default/next:80', header: 'X-Canary', cookie: 'beta.user', weight: 25 } }),
+  route('/beta', 'Exact', { canary: { backend: 'default/next:80', header: 'X-Beta', headerValue: 'yes "please" $1' }, rewrite: { kind: 'prefix', target: '/b' } }),
+  route('/shadow', 'Prefix', { canary: { backend: 'default/down:80', weight: 50 }, rewrite: { kind: 'strip-prefix' } }),
+  route('/all-in', 'Prefix', { canary: { backend: 'default/next:80', weight: 100 } }),
+  route('/odd', 'Prefix', { canary: { backend: 'default/next:80', header: 'X_Canary' } }),
   route('/', 'Prefix'),
 ];
 
@@ -90,7 +96,11 @@ function policyModel(): RoutingModel {
   return {
     entryPoints,
     virtualHosts,
-    backends: { 'default/down:80': backend('down', []), 'default/site:80': backend('site', [{ address: '10.0.0.1', port: 8080, weight: 1 }]) },
+    backends: {
+      'default/down:80': backend('down', []),
+      'default/site:80': backend('site', [{ address: '10.0.0.1', port: 8080, weight: 1 }]),
+      'default/next:80': backend('next', [{ address: '10.0.0.2', port: 8080, weight: 1 }]),
+    },
     certificates: [],
     diagnostics: [],
   };
@@ -115,6 +125,7 @@ test('nginx policies: the auxiliary files and the diagnostics', () => {
     r.diagnostics.map((d) => [d.code, d.field, d.message]),
     [
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/regex]', 'a regex rewrite-target is not supported in nginx mode; the route answers 503'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/odd]', 'nginx cannot read the canary header of this route (a name of letters, digits and - only); the main backend serves every request'],
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/private]', 'nginx cannot check a route basic auth together with the entry point basic auth; the route answers 503'],
       ['PASS_NGINX_AUTH_USER', undefined, 'users "bad:name" of the basic-auth Secret default/auth cannot be written to an htpasswd file; they cannot log in'],
     ],

@@ -38,18 +38,18 @@ const FRONTEND_FIELDS = {
 const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true } as const satisfies Record<keyof BackendView, true>;
 const POLICY_FIELDS = {
   id: true, denied: true, redirect: true, appRoot: true, cors: true, rate: true, allow: true, auth: true,
-  maxBody: true, connections: true, rewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, hsts: true, judgesClient: true,
+  maxBody: true, connections: true, rewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, hsts: true, judgesClient: true, canary: true,
 } as const satisfies Record<keyof PolicyView, true>;
 const NGINX_FIELDS = {
   workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, shutdownTimeoutMs: true,
   timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, defaultCert: true, hasTls: true,
-  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, dollar: true,
+  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, dollar: true,
 } as const satisfies Record<keyof NginxView, true>;
 const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,
   certificate: true, redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true,
 } as const satisfies Record<keyof ServerBlockView, true>;
-const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true } as const satisfies Record<keyof LocationView, true>;
+const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true, canary: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;
 const UPSTREAM_FIELDS = { id: true, name: true, servers: true } as const satisfies Record<keyof UpstreamView, true>;
 

@@ -92,8 +92,10 @@ test('canary: a canary Ingress adds its backend to the main route of the same ho
   assert.deepEqual(codesOf(model, 'shop-canary'), ['warning PASS_POLICY_CANARY_WITHOUT_MAIN spec.rules[0].http.paths[1].path']);
 });
 
-test('canary: a mode that does not render canaries serves the main backend, with a warning on the canary Ingress', () => {
-  const model = run(load('policies.yaml'), { ...options, mode: 'haproxy' });
-  assert.equal(routeOf(model, 'admin.shop.test').policy?.canary, undefined);
-  assert.ok(codesOf(model, 'shop-canary').some((c) => c.startsWith('warning PASS_POLICY_NOT_IN_MODE')));
+test('canary: every mode renders canaries, so the main route carries it in native, haproxy and nginx mode', () => {
+  for (const mode of ['native', 'haproxy', 'nginx'] as const) {
+    const model = run(load('policies.yaml'), { ...options, mode });
+    assert.equal(routeOf(model, 'admin.shop.test').policy?.canary?.backend, 'shop/web-next:http', mode);
+  }
 });
+

@@ -8,9 +8,9 @@
 import { createHash } from 'node:crypto';
 import { rewrittenPath } from '../../model/rewrite.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
-import type { BasicAuthPolicy, CorsPolicy, HstsPolicy, RoutePolicy } from '../../model/policy.ts';
+import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy, RoutePolicy } from '../../model/policy.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
-import { canCidr, canHeaderName, canRoutePath, canText, canUser } from './quote.ts';
+import { canCidr, canHeaderName, canName, canRoutePath, canText, canUser } from './quote.ts';
 
 /** A route basic auth: its own userlist and maps, as an entry point's (`AuthView`). */
 export interface RouteAuthView {
@@ -47,6 +47,24 @@ export interface RewriteView {
 }
 
 /**
+ * A canary (ingress-nginx canary Ingress): rules that switch the chosen backend to `backend` in the native
+ * order: the header (`always` / `never`, or with `headerValue` that value), then the cookie (`always` /
+ * `never`), then `weight` percent of the rest; the first that decides records it in `txn.pass_canary`.
+ */
+export interface CanaryView {
+  /** The HAProxy backend of the canary (`pass_unavailable` when its backend has no section). */
+  readonly backend: string;
+  /** The header read (one occurrence, its whole value), or null. */
+  readonly header: string | null;
+  /** With `header`: the value that sends to the canary (other values decide nothing). */
+  readonly headerValue: string | null;
+  /** The cookie read, or null. */
+  readonly cookie: string | null;
+  /** Percent (0-100) of the requests the header and cookie leave undecided; 0: none. */
+  readonly weight: number;
+}
+
+/**
  * A route policy, rendered in every frontend that routes. The routing map gives the routes that use it
  * the value `backend;ID`, which selects it (`acl pass_ID`); its rules run in the native proxy's order.
  */
@@ -78,6 +96,8 @@ export interface PolicyView {
   readonly hsts: string | null;
   /** The allowlist or a limit judges the client (`txn.pass_client`, after the trusted proxies). */
   readonly judgesClient: boolean;
+  /** A canary backend chosen per request, or null. */
+  readonly canary: CanaryView | null;
 }
 
 /** Why a route answers 503 instead of serving a policy HAProxy cannot render (the reason of its body). */
@@ -208,10 +228,13 @@ export class PolicyRegistry {
   readonly #workDir: string;
   /** Whether the model has a TLS entry point (ssl-redirect has somewhere to go). */
   readonly #https: boolean;
+  /** The HAProxy backend of a model backend id (a canary's). */
+  readonly #backendFor: (id: string) => string;
 
-  constructor(workDir: string, https: boolean) {
+  constructor(workDir: string, https: boolean, backendFor: (id: string) => string) {
     this.#workDir = workDir;
     this.#https = https;
+    this.#backendFor = backendFor;
   }
 
   /** The policies in a stable order (by id), whatever the order of the routes that use them. */
@@ -237,7 +260,9 @@ export class PolicyRegistry {
   #idOf(route: Route, draft: Draft): string {
     // Limits count per Ingress (as ingress-nginx's zones): the same numbers elsewhere get their own tables.
     const scope = draft.rate !== null || draft.connections !== null ? `${route.source.namespace ?? ''}/${route.source.name}` : '';
-    const key = JSON.stringify([draft, scope]);
+    // A policy without canary keeps the id it had before canaries rendered.
+    const { canary, ...rest } = draft;
+    const key = JSON.stringify(canary === null ? [rest, scope] : [rest, scope, canary]);
     const known = this.#ids.get(key);
     if (known !== undefined) return known;
     // Named by a digest of what it renders: a policy keeps its id (and the configuration its text)
@@ -328,6 +353,11 @@ export class PolicyRegistry {
     const auth = policy.basicAuth === undefined ? null : this.#authDraft(route, policy.basicAuth);
     // An allowlist keeps only what HAProxy can read: an entry left out narrows it, never widens it.
     const allow = policy.allowSourceRange === undefined ? null : { ranges: policy.allowSourceRange.filter(canCidr) };
+    const canary = policy.canary === undefined ? null : this.#canaryView(policy.canary);
+    // As in a mode without canaries: the main backend serves every request (no access is lost).
+    if (policy.canary !== undefined && canary === null) {
+      this.#report(route, 'PASS_POLICY_NOT_IN_MODE', 'the canary header, header value, cookie or weight cannot be written into the HAProxy configuration; the main backend serves every request');
+    }
     const draft: Draft = {
       denied: null,
       redirect: null,
@@ -344,8 +374,25 @@ export class PolicyRegistry {
       responseHeaders,
       hsts: policy.hsts === undefined ? null : hstsValue(policy.hsts),
       judgesClient: allow !== null || rate !== null || conns !== undefined,
+      canary,
     };
     return JSON.stringify(draft) === JSON.stringify(EMPTY) ? undefined : draft;
+  }
+
+  /** A canary in HAProxy terms; null when its header, value or cookie cannot be written or its weight is not a whole percent. */
+  #canaryView(canary: CanaryPolicy): CanaryView | null {
+    const { header, headerValue, cookie, weight } = canary;
+    if (header !== undefined && !canHeaderName(header)) return null;
+    if (header !== undefined && headerValue !== undefined && !canText(headerValue)) return null;
+    if (cookie !== undefined && !canName(cookie)) return null;
+    if (weight !== undefined && !(Number.isInteger(weight) && weight >= 0 && weight <= 100)) return null;
+    return {
+      backend: this.#backendFor(canary.backend),
+      header: header ?? null,
+      headerValue: header === undefined ? null : (headerValue ?? null),
+      cookie: cookie ?? null,
+      weight: weight ?? 0,
+    };
   }
 
   #authDraft(route: Route, auth: BasicAuthPolicy): AuthDraft {
@@ -390,4 +437,5 @@ const EMPTY: Draft = {
   responseHeaders: [],
   hsts: null,
   judgesClient: false,
+  canary: null,
 };

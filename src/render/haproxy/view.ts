@@ -399,7 +399,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   // virtual host id `vN`; `vN=PATH` (Exact) and `vNPATH` (Prefix; paths start with "/") give a backend.
   const routes: [string, string][] = [];
   const https = model.entryPoints.find((ep) => ep.tls);
-  const policies = new PolicyRegistry(workDir, https !== undefined);
+  const policies = new PolicyRegistry(workDir, https !== undefined, backendFor);
   const seenHosts = new Set<string>();
   let anyVhost = false;
   let maxDepth = 0;

@@ -4,7 +4,7 @@
  * files and values a rendering collects (htpasswd files, response header values). The native proxy
  * (src/drivers/native/policy.ts) holds the reference semantics; the view (view.ts) assembles these.
  */
-import type { BasicAuthPolicy, CorsPolicy, HstsPolicy } from '../../model/policy.ts';
+import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy } from '../../model/policy.ts';
 import { rewrittenPath } from '../../model/rewrite.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
 import { canHtpasswdHash, canName, canText, canUser } from './quote.ts';
@@ -20,6 +20,7 @@ export const UNRENDERABLE = {
   limit: 'a rate, connection or retry limit is not a positive number',
   cors: 'the CORS policy cannot be written into the nginx configuration',
   authWithEntryPoint: 'nginx cannot check a route basic auth together with the entry point basic auth',
+  canaryPath: 'the canary cannot be written into the nginx configuration for this path',
 } as const;
 
 /**
@@ -83,6 +84,90 @@ export function upstreamVariable(header: string): string {
   return `upstream_http_${header.toLowerCase().replace(/-/g, '_')}`;
 }
 
+/**
+ * A text as a PCRE matching exactly it: letters and digits as they are, every other character as
+ * `\xHH` (so no character of the text is a metacharacter, a quote, a `$` or a space to nginx). Undefined
+ * for a text that is not printable ASCII.
+ */
+export function regexLiteral(value: string): string | undefined {
+  if (!/^[\x20-\x7e]*$/.test(value)) return undefined;
+  return [...value].map((c) => (/[A-Za-z0-9]/.test(c) ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)).join('');
+}
+
+/** A map key matching exactly `value`, case-sensitive as native compares it (a map's plain keys ignore case). */
+function exactKey(value: string): string | undefined {
+  const literal = regexLiteral(value);
+  return literal === undefined ? undefined : `~^${literal}\\z`;
+}
+
+/**
+ * The nginx variable holding a request header (`http_x_canary`), or undefined when nginx cannot read
+ * it as the native proxy does: a name of letters, digits and `-` only (nginx ignores a header with `_`
+ * or `.` unless told otherwise, and its variable names have `_` for `-`).
+ */
+export function requestHeaderVariable(name: string): string | undefined {
+  return canHeader(name) && /^[A-Za-z0-9-]+$/.test(name) ? `http_${name.toLowerCase().replace(/-/g, '_')}` : undefined;
+}
+
+/** One map of a canary's chain (the view's `CanaryStageView`). */
+export interface CanaryStage {
+  readonly source: string;
+  readonly variable: string;
+  readonly rules: readonly { readonly pattern: string; readonly upstream: string }[];
+  readonly next: string | null;
+  readonly upstream: string;
+}
+
+/** A canary in nginx terms (the view's `CanaryView`). */
+export interface CanaryEntry {
+  readonly cookie: { readonly variable: string; readonly pattern: string; readonly capture: string } | null;
+  readonly stages: readonly CanaryStage[];
+  readonly split: { readonly variable: string; readonly percent: number; readonly canary: string; readonly main: string } | null;
+}
+
+/**
+ * How nginx chooses between a route's backend and its canary, as native `choosesCanary`: `$pass_canary_N`
+ * is the upstream name (`main` or `canary`, empty for a backend without endpoints) from a chain of maps,
+ * the header first (`always`/`never`, or the header value), then the cookie, then a `split_clients` on
+ * `$request_id` for the weight. `'main'` or `'canary'` when no request header or cookie decides and the
+ * weight sends every request one way; undefined when nginx cannot read the header or the weight.
+ */
+export function canaryEntry(canary: CanaryPolicy, n: number, main: string, alt: string): CanaryEntry | 'main' | 'canary' | undefined {
+  const weight = canary.weight ?? 0;
+  if (!Number.isInteger(weight) || weight < 0 || weight > 100) return undefined;
+  const rules: { source: string; rules: { pattern: string; upstream: string }[] }[] = [];
+  const base = `pass_canary_${n}`;
+  const always = exactKey('always') ?? '';
+  const never = exactKey('never') ?? '';
+  if (canary.header !== undefined) {
+    const source = requestHeaderVariable(canary.header);
+    if (source === undefined) return undefined;
+    if (canary.headerValue !== undefined) {
+      const key = exactKey(canary.headerValue);
+      if (key === undefined) return undefined;
+      rules.push({ source, rules: [{ pattern: key, upstream: alt }] });
+    } else {
+      rules.push({ source, rules: [{ pattern: always, upstream: alt }, { pattern: never, upstream: main }] });
+    }
+  }
+  let cookie: CanaryEntry['cookie'] = null;
+  if (canary.cookie !== undefined) {
+    const name = regexLiteral(canary.cookie);
+    if (name === undefined || canary.cookie === '') return undefined;
+    // The first cookie of that name, name and value trimmed (native `cookieValue`).
+    const capture = `${base}_v`;
+    cookie = { variable: `${base}_cookie`, pattern: `~(?:^|;)\\s*${name}\\s*=\\s*(?<${capture}>[^;]*?)\\s*(?:;|\\z)`, capture };
+    rules.push({ source: cookie.variable, rules: [{ pattern: always, upstream: alt }, { pattern: never, upstream: main }] });
+  }
+  const splits = weight > 0 && weight < 100;
+  const rest = weight === 100 ? alt : main;
+  if (rules.length === 0 && !splits) return weight === 100 ? 'canary' : 'main';
+  const names = [base, `${base}_c`, `${base}_w`];
+  const stages = rules.map((r, i): CanaryStage => ({ ...r, variable: names[i] ?? base, next: i + 1 < rules.length ? (names[i + 1] ?? null) : splits ? (names[rules.length] ?? null) : null, upstream: rest }));
+  const split = splits ? { variable: names[rules.length] ?? base, percent: weight, canary: alt, main } : null;
+  return { cookie, stages, split };
+}
+
 /** A limit zone (the view's `LimitZoneView`). */
 export interface LimitZone {
   readonly name: string;
@@ -138,6 +223,8 @@ export class PolicyRegistry {
   readonly responseValues: string[] = [];
   readonly cors: CorsEntry[] = [];
   readonly limitZones: LimitZone[] = [];
+  readonly canaries: CanaryEntry[] = [];
+  readonly #canaryKeys = new Map<string, number>();
   readonly #corsKeys = new Map<string, number>();
   readonly #zones = new Map<Route, Map<string, string>>();
   /** Users left out of a file: not writable as an htpasswd line (reported once per Secret). */
@@ -179,6 +266,22 @@ export class PolicyRegistry {
     this.cors.push(entry);
     this.#corsKeys.set(key, this.cors.length - 1);
     return this.cors.length - 1;
+  }
+
+  /**
+   * The index N of `$pass_canary_N` for a canary between the upstreams `main` and `alt` (one per distinct
+   * canary and pair), with what {@link canaryEntry} gives when it is a chain of maps.
+   */
+  canary(canary: CanaryPolicy, main: string, alt: string): { readonly n: number; readonly entry: CanaryEntry | 'main' | 'canary' | undefined } {
+    const key = JSON.stringify([canary.header, canary.headerValue, canary.cookie, canary.weight, main, alt]);
+    const known = this.#canaryKeys.get(key);
+    if (known !== undefined) return { n: known, entry: this.canaries[known] };
+    const n = this.canaries.length;
+    const entry = canaryEntry(canary, n, main, alt);
+    if (typeof entry !== 'object') return { n, entry };
+    this.canaries.push(entry);
+    this.#canaryKeys.set(key, n);
+    return { n, entry };
   }
 
   /** The zone of a route's rate (`rate` set) or connection limit: one per route, shared by its locations and servers, as native keeps one limiter per route. */

@@ -163,6 +163,16 @@ export function proxyPassTarget(upstream: unknown, path: unknown, scheme?: unkno
   return `"${s}://${upstream}${path}"`;
 }
 
+/**
+ * The regex of a `rewrite` that replaces the first `length` characters of the normalised path (those a
+ * prefix location matched, as `proxy_pass` with a path replaces them), the rest captured as `$1`:
+ * `"(?s)^.{length}(.*)"`, `length` from 1 to 1024.
+ */
+export function stripRegex(length: unknown): string {
+  if (!isIntIn(length, 1, 1024)) throw unsafe(D, 'location path length', length);
+  return `"(?s)^.{${String(length)}}(.*)"`;
+}
+
 /** Whether an htpasswd hash is one nginx verifies itself: `$apr1$`, bcrypt (`$2a$`, `$2b$`, `$2y$`) or `{SHA}`. */
 export function canHtpasswdHash(value: unknown): value is string {
   return typeof value === 'string' && /^(?:\$apr1\$[./0-9A-Za-z]{1,8}\$[./0-9A-Za-z]{22}|\$2[aby]\$\d\d\$[./0-9A-Za-z]{53}|\{SHA\}[A-Za-z0-9+/]{27}=)$/.test(value);
@@ -191,6 +201,7 @@ export const nginxHelpers = {
   locRegex: locationRegex,
   rewriteRegex,
   rewriteTarget,
+  stripRegex,
   proxyPass: proxyPassTarget,
   cidr,
   serverName,

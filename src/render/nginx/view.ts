@@ -22,6 +22,7 @@ import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canCidr, canLiteral, canName, canPathRegex, canRewriteTarget, canRoutePath, canText, canUser } from './quote.ts';
 import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, UNRENDERABLE, upstreamPath } from './policy.ts';
+import type { CanaryPolicy } from '../../model/policy.ts';
 
 /** What the nginx rendering needs besides the model. */
 export interface NginxRenderOptions {
@@ -92,6 +93,54 @@ export interface LocationView {
   readonly policy: LocationPolicyView | null;
   /** `https` for backend-protocol HTTPS (the pod's certificate not verified: nginx's proxy_ssl_verify is off), else `http`. */
   readonly scheme: 'http' | 'https';
+  /** The route has a canary: the upstream is the value of a variable ({@link CanaryView}), or null. */
+  readonly canary: LocationCanaryView | null;
+}
+
+/**
+ * A proxied location of a route with a canary: `proxy_pass` names the variable `$variable` (an upstream
+ * name, which nginx looks up among the `upstream` blocks), and since nginx then sends a path given in
+ * `proxy_pass` as it is, the path is built before: as `rewrite`, `keepUri` and `replacesPath` do, or
+ * for the plain case, with `target` (`=` locations: `set $pass_path`, the whole path replaced) or `strip`.
+ */
+export interface LocationCanaryView {
+  /** `pass_canary_N`: empty when the chosen backend has no endpoint (then `unavailable` is answered). */
+  readonly variable: string;
+  /** The 503 body for a request sent to the backend without endpoints (only one of the two may have none), or null. */
+  readonly unavailable: string | null;
+  /**
+   * A prefix location without a rewrite of its own: `rewrite "(?s)^.{strip}(.*)" "target" break` replaces
+   * the `strip` characters the location matched of the normalised path (as `proxy_pass` with a path
+   * does), `target` being `upstreamPath` then `$1`. Null for the other locations.
+   */
+  readonly strip: { readonly length: number; readonly target: string } | null;
+}
+
+/**
+ * A canary (ingress-nginx's order, as native `choosesCanary`): `$pass_canary_N` is the upstream name a
+ * request goes to, from the maps of `stages` (the header, then the cookie) and the `split_clients` of the weight.
+ */
+export interface CanaryView {
+  /** The canary cookie: `map $http_cookie $variable`, the first cookie of that name (value trimmed) by the regex `pattern`, which captures it as `capture`. */
+  readonly cookie: { readonly variable: string; readonly pattern: string; readonly capture: string } | null;
+  /** The maps, in order: the header's (`$pass_canary_N`, the one the locations name) then the cookie's. */
+  readonly stages: readonly CanaryStageView[];
+  /** The weight: `split_clients "$request_id" $variable`, `percent`% to `canary`, the rest to `main`. */
+  readonly split: { readonly variable: string; readonly percent: number; readonly canary: string; readonly main: string } | null;
+}
+
+/** One map of a canary: `map $source $variable`, each regex `pattern` giving its `upstream`; otherwise `$next`, or `upstream` when `next` is null. */
+export interface CanaryStageView {
+  /** The variable read: the header's (`http_x_canary`) or the cookie's (`CanaryView.cookie.variable`). */
+  readonly source: string;
+  /** The variable set: `pass_canary_N` for the first map of a canary, then `pass_canary_N_c`, `pass_canary_N_w`. */
+  readonly variable: string;
+  /** Case-sensitive regexes of the map (`always`, `never`, or the header value) and the upstream name each gives. */
+  readonly rules: readonly { readonly pattern: string; readonly upstream: string }[];
+  /** The variable of the next map or of the `split_clients`, for a request no rule decides; null: `upstream`. */
+  readonly next: string | null;
+  /** The upstream name when no rule matches and `next` is null (empty: a backend without endpoints). */
+  readonly upstream: string;
 }
 
 /** A route's policy in a proxied location, in nginx's phase order (after the answers of `action`). */
@@ -211,6 +260,8 @@ export interface NginxView {
   readonly cors: readonly CorsView[];
   /** The zones of route rate and connection limits. */
   readonly limitZones: readonly LimitZoneView[];
+  /** Canaries of routes (`$pass_canary_N`). */
+  readonly canaries: readonly CanaryView[];
   /** Some value written by the `text` helper holds `$`: declare `$pass_dollar` (a literal `$`). */
   readonly dollar: boolean;
 }
@@ -289,9 +340,29 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   let dollar = false;
   const https = model.entryPoints.find((ep) => ep.tls);
   const httpsPort = https === undefined ? undefined : publicPortOf(https) === 443 ? null : publicPortOf(https);
+  // A canary nginx cannot read is left out (the main backend serves every request), reported once per route.
+  const droppedCanary = new Set<string>();
+  const canaryOf = (route: Route, canary: CanaryPolicy, main: Action): { readonly base: Action; readonly variable: string | null; readonly unavailable: string | null } => {
+    const alt = actionFor(canary.backend);
+    const { n, entry } = registry.canary(canary, main.proxy ?? '', alt.proxy ?? '');
+    if (entry === undefined) {
+      const key = `${route.source.namespace ?? ''}/${route.source.name} ${route.field}`;
+      if (!droppedCanary.has(key)) {
+        droppedCanary.add(key);
+        diags.push(skipped('PASS_POLICY_NOT_IN_MODE', 'nginx cannot read the canary header of this route (a name of letters, digits and - only); the main backend serves every request', route.source, route.field));
+      }
+      return { base: main, variable: null, unavailable: null };
+    }
+    if (entry === 'main' || entry === 'canary') return { base: entry === 'main' ? main : alt, variable: null, unavailable: null };
+    // Both without endpoints: the route's own answer. Otherwise the location proxies, and answers for the one that has none.
+    if (main.proxy === null && alt.proxy === null) return { base: main, variable: null, unavailable: null };
+    const down = main.proxy === null ? main : alt.proxy === null ? alt : null;
+    return { base: main.proxy === null ? alt : main, variable: `pass_canary_${n}`, unavailable: down?.body ?? null };
+  };
   const policyLocation = (modifier: string, path: string, route: Route, side: ServerSide): LocationView => {
-    const base = actionFor(route.backend);
-    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null, scheme: 'http' });
+    const routed = route.policy?.canary === undefined ? null : canaryOf(route, route.policy.canary, actionFor(route.backend));
+    const base = routed?.base ?? actionFor(route.backend);
+    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null, scheme: 'http', canary: null });
     const texts: string[] = [];
     // Values the `text` helper will write: a `$` among them needs `$pass_dollar` declared.
     const noted = (value: string): string => {
@@ -332,6 +403,15 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     if (base.proxy === null) return answer(base);
     const sent = upstreamOf(route, modifier, path);
     if (typeof sent === 'string') return refuse(sent);
+    let canary: LocationCanaryView | null = null;
+    if (routed !== null && routed.variable !== null) {
+      // With a variable, nginx sends a path of proxy_pass as it is: a prefix location builds the path with a rewrite.
+      const plain = sent.rewrite === null && !sent.keepUri && !sent.replacesPath && modifier !== '=';
+      const target = `${sent.upstreamPath}$1`;
+      if (plain && !canRewriteTarget(target)) return refuse(UNRENDERABLE.canaryPath);
+      const unavailable = routed.unavailable === null ? null : canText(routed.unavailable) ? noted(routed.unavailable) : 'Service Unavailable';
+      canary = { variable: routed.variable, unavailable, strip: plain ? { length: path.length, target } : null };
+    }
     const request = new Map<string, { name: string; value: string }>();
     const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
     // As ingress-nginx: the credentials of a route's basic auth are not passed on to the backend.
@@ -406,12 +486,12 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     };
     const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && response.size === 0;
     const scheme = policy.upstream?.protocol === 'https' ? 'https' : 'http';
-    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view, scheme });
+    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view, scheme, canary });
   };
   const locationOf = (modifier: string, path: string, route: Route | undefined, side: ServerSide): LocationView => {
     if (route?.policy !== undefined) return policyLocation(modifier, path, route, side);
     const regex = modifier === '~*';
-    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http' };
+    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http', canary: null };
   };
 
   // The routes nginx can hold, per virtual host (reported once, whatever the server blocks).
@@ -610,6 +690,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       responseValues: registry.responseValues,
       cors: registry.cors,
       limitZones: registry.limitZones,
+      canaries: registry.canaries,
       dollar,
     },
     htpasswd: [...htpasswd, ...registry.htpasswd],

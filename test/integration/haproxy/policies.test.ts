@@ -1,8 +1,8 @@
 /*
  * Route policies with a real HAProxy: the golden policy model passes haproxy -c; the client an
  * allowlist judges behind trusted proxies is the native proxy's; $apr1$ route users are checked by the
- * controller; and route changes through the runtime API carry their policies (none left stale), while
- * a changed policy is a reload.
+ * controller; route changes through the runtime API carry their policies (none left stale), while
+ * a changed policy is a reload; and a canary is chosen as the native proxy's choosesCanary chooses it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { verifyHtpasswd } from '../../../src/config/htpasswd.ts';
 import { createHaproxyDriver } from '../../../src/drivers/haproxy/index.ts';
-import { policyClient } from '../../../src/drivers/native/policy.ts';
+import { choosesCanary, policyClient } from '../../../src/drivers/native/policy.ts';
 import type { RoutePolicy } from '../../../src/model/policy.ts';
 import type { Route } from '../../../src/model/types.ts';
 import { renderHaproxy } from '../../../src/render/haproxy/index.ts';
@@ -148,4 +148,61 @@ test('haproxy policies: routes change through the runtime API with their policie
   assert.equal(d.reloads, reloads + 1);
   assert.equal(await status('/office'), 200);
   assert.equal(echoOf(await request({ port, host: 'rt.test', path: '/office' })).id, 'b');
+});
+
+test('haproxy policies: a canary is chosen as the native proxy chooses it (header, then cookie, then weight)', async (t) => {
+  const d = createHaproxyDriver({ gracePeriodMs: 1000 });
+  t.after(() => d.stop(500));
+  const [main, next] = await echoes(t, 'main', 'next');
+  const port = await freePort();
+  const canaries: Record<string, NonNullable<RoutePolicy['canary']>> = {
+    '/hc': { backend: 'default/next:80', header: 'X-Canary', cookie: 'canary' },
+    '/value': { backend: 'default/next:80', header: 'X-Canary', headerValue: "blue 'v2', beta", cookie: 'canary' },
+    '/cookie': { backend: 'default/next:80', cookie: 'canary', weight: 100 },
+    '/none': { backend: 'default/next:80', header: 'X-Canary', weight: 0 },
+  };
+  await d.apply(
+    model({
+      entryPoints: [entryPoint('web', port)],
+      virtualHosts: [
+        vhost('canary.test', [
+          ...Object.entries(canaries).map(([p, canary]) => withPolicy(route(p, 'Prefix', 'main'), { canary })),
+          withPolicy(route('/half', 'Prefix', 'main'), { canary: { backend: 'default/next:80', weight: 50 } }),
+        ]),
+      ],
+      backends: [backend('main', [main!.endpoint()]), backend('next', [next!.endpoint()])],
+    }),
+  );
+  const cases: Record<string, string | string[]>[] = [
+    {},
+    { 'x-canary': 'always' },
+    { 'x-canary': 'never' },
+    { 'x-canary': 'Always' },
+    { 'x-canary': 'always,never' },
+    { 'x-canary': ['always', 'always'] },
+    { 'x-canary': "blue 'v2', beta" },
+    { 'x-canary': "blue 'v2'" },
+    { 'x-canary': 'never', cookie: 'canary=always' },
+    { 'x-canary': 'other', cookie: 'canary=always' },
+    { 'x-canary': 'always', cookie: 'canary=never' },
+    { cookie: 'canary=always' },
+    { cookie: 'canary=never' },
+    { cookie: 'a=1; canary=always; b=2' },
+    { cookie: 'xcanary=always' },
+    { cookie: 'canary=alwaysx' },
+  ];
+  for (const [p, canary] of Object.entries(canaries)) {
+    for (const headers of cases) {
+      const joined = (name: string): string | undefined => {
+        const v = headers[name.toLowerCase()];
+        return Array.isArray(v) ? v.join(', ') : v;
+      };
+      const want = choosesCanary(canary, joined, joined('cookie'), 50) ? 'next' : 'main';
+      const got = echoOf(await request({ port, host: 'canary.test', path: p, headers })).id;
+      assert.equal(got, want, `${p} with ${JSON.stringify(headers)}`);
+    }
+  }
+  const seen = new Set<string>();
+  for (let i = 0; i < 60; i++) seen.add(echoOf(await request({ port, host: 'canary.test', path: '/half' })).id);
+  assert.deepEqual([...seen].sort(), ['main', 'next'], 'weight 50: both backends serve');
 });
