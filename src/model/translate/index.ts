@@ -7,7 +7,7 @@ import type { ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import type { Snapshot } from '../k8s.ts';
 import { compareRoutes, normalizeRulePath } from '../match.ts';
-import type { Backend, Certificate, EntryPoint, HostKind, PathType, Route, RoutingModel, VirtualHost } from '../types.ts';
+import type { Backend, Certificate, EntryPoint, HostKind, Route, RoutingModel, VirtualHost } from '../types.ts';
 import { createBackendResolver, reportBackendProblem } from './backends.ts';
 import type { BackendResolver } from './backends.ts';
 import { decideClass, readIngressClasses } from './class.ts';
@@ -16,18 +16,16 @@ import { Codes, DiagnosticList } from './diagnostics.ts';
 import { parseIngress } from './ingress.ts';
 import type { BackendRef, ParsedIngress } from './ingress.ts';
 import { compareText, isRecord, readHeader, showValue } from './object.ts';
-import type { ObjectHeader } from './object.ts';
 import { createSecretReader } from './tls.ts';
-import type { SecretReader } from './tls.ts';
-import { findingSeverity, readAnnotations } from '../annotations/index.ts';
+import { asksRegexPaths, policyOf, REGEX_ROUTE_MODES, routePolicy } from './policies.ts';
 import type { PolicyRefs } from '../annotations/index.ts';
-import type { RoutePolicy } from '../policy.ts';
-import { FEATURE_MODES, fitPolicy } from '../policy-support.ts';
+import { FEATURE_MODES } from '../policy-support.ts';
 import type { ProxyMode } from '../policy-support.ts';
 
 export { isOurIngress } from './class.ts';
 export type { ClassDecision, ClassOptions } from './class.ts';
 export { Codes } from './diagnostics.ts';
+export { REGEX_ROUTE_MODES } from './policies.ts';
 
 /** What translate needs besides the snapshot. */
 export interface TranslateOptions extends ClassOptions {
@@ -44,79 +42,6 @@ export interface TranslateOptions extends ClassOptions {
   readonly sslRedirect?: boolean;
   /** The proxy mode: policies it cannot render are dropped with a diagnostic (access ones deny); default native. */
   readonly mode?: ProxyMode;
-}
-
-/** Access policies: when one cannot be honoured, the route is denied rather than served open. */
-const ACCESS_POLICIES = new Set(['basicAuth', 'externalAuth', 'allowSourceRange']);
-
-/**
- * The policy of an Ingress's routes from its annotations, with the Secret references resolved; each
- * finding that is a problem becomes a diagnostic on the annotation. Undefined: no policy.
- */
-function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolean, mode: ProxyMode): { readonly policy: RoutePolicy | undefined; readonly canary: PolicyRefs['canary'] } {
-  const h = ing.header;
-  const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: ing.tls.length > 0, sslRedirectDefault: sslRedirect });
-  let denied: string | undefined;
-  for (const f of result.findings) {
-    const severity = findingSeverity(f);
-    if (severity === undefined || f.code === undefined) continue;
-    const field = `metadata.annotations['${f.annotation}']`;
-    if (severity === 'warning') h.reporter.warning(f.code, field, f.note);
-    else h.reporter.error(f.code, field, f.note);
-    // An access annotation that is not read (invalid, or a kind Passerelle lacks such as digest auth) denies.
-    if ((f.status === 'invalid' || f.status === 'unsupported') && f.policy !== undefined && ACCESS_POLICIES.has(f.policy)) denied ??= `${f.annotation} cannot be enforced`;
-  }
-  const refs = result.refs;
-  const notYet = (annotation: string, what: string): void => h.reporter.error(Codes.policyNotImplemented, `metadata.annotations['${annotation}']`, `${what} is not implemented yet; it is not applied`);
-  if (refs.serviceWeights !== undefined) notYet('traefik.ingress.kubernetes.io/service-weights', 'weighted Services');
-  let policy: RoutePolicy = result.policy;
-  // The pattern is each route's own path: filled in per route (routePolicy), once the mode kept the rewrite.
-  const target = refs.regexPaths?.rewriteTarget;
-  if (target !== undefined) policy = { ...policy, rewrite: { kind: 'regex', pattern: '', target } };
-  const auth = result.refs.authSecret;
-  if (auth !== undefined) {
-    const read = secrets.readAuth(auth.namespace, auth.name, auth.form);
-    const field = `metadata.annotations['${auth.annotation}']`;
-    if (read.ok) policy = { ...policy, basicAuth: { realm: auth.realm, users: read.users, secret: `${auth.namespace}/${auth.name}` } };
-    else {
-      h.reporter.error(Codes.missingAuthSecret, field, `${read.message}; the routes of this Ingress answer 503 until it does`);
-      denied ??= `the basic-auth Secret ${auth.namespace}/${auth.name} is not usable`;
-    }
-  }
-  if (denied !== undefined) policy = { ...policy, denied };
-  const fit = fitPolicy(policy, mode);
-  for (const f of fit.dropped) {
-    const what = `policy ${f} is not rendered in ${mode} mode`;
-    if (f === fit.deniedBy) h.reporter.error(Codes.policyNotInMode, 'metadata.annotations', `${what}: the routes of this Ingress answer 503 rather than serve without it`);
-    else h.reporter.warning(Codes.policyNotInMode, 'metadata.annotations', `${what}; it is ignored`);
-  }
-  policy = fit.policy;
-  return { policy: Object.keys(policy).length === 0 ? undefined : policy, canary: refs.canary };
-}
-
-/**
- * The modes whose renderers route Regex routes. Elsewhere translate skips regex paths (an error on
- * each): a proxy that reads them as plain prefixes would route other requests than its Ingress asks.
- */
-export const REGEX_ROUTE_MODES: readonly ProxyMode[] = ['native', 'nginx'];
-
-/** Whether an Ingress's annotations make its paths regexes (refs.regexPaths, which hasTls plays no part in). */
-function asksRegexPaths(h: ObjectHeader): boolean {
-  const keys = Object.keys(h.annotations);
-  // Only use-regex and rewrite-target set it: most Ingresses are not read twice.
-  if (!keys.some((k) => k.endsWith('/use-regex') || k.endsWith('/rewrite-target'))) return false;
-  return readAnnotations(h.annotations, { namespace: h.namespace, hasTls: false }).refs.regexPaths !== undefined;
-}
-
-/**
- * A route's own policy: a regex rewrite gets the route's pattern. An Exact path of a regex Ingress
- * is a literal with no group, so its rewrite is the target with `$1`...`$9` empty (a replace-path).
- */
-function routePolicy(policy: RoutePolicy | undefined, path: string, pathType: PathType): RoutePolicy | undefined {
-  const rw = policy?.rewrite;
-  if (policy === undefined || rw?.kind !== 'regex') return policy;
-  if (pathType === 'Regex') return { ...policy, rewrite: { kind: 'regex', pattern: path, target: rw.target } };
-  return { ...policy, rewrite: { kind: 'replace-path', path: rw.target.replace(/\$[1-9]/g, '') } };
 }
 
 /**
