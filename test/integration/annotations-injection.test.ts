@@ -8,9 +8,6 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { NGINX_CATALOGUE, NGINX_PREFIX } from '../../src/model/annotations/nginx-catalogue.ts';
@@ -18,11 +15,11 @@ import { TRAEFIK_CATALOGUE, TRAEFIK_PREFIXES } from '../../src/model/annotations
 import type { Snapshot } from '../../src/model/k8s.ts';
 import { translate } from '../../src/model/translate/index.ts';
 import type { ProxyMode } from '../../src/model/policy-support.ts';
-import { BUILTIN_TEMPLATES } from '../../src/render/engine.ts';
 import { renderHaproxy } from '../../src/render/haproxy/index.ts';
 import { renderNginx } from '../../src/render/nginx/index.ts';
 import type { RenderedConfig } from '../../src/render/types.ts';
 import { requireBinary } from './haproxy/common.ts';
+import { checkRendering, workWithDefaultCert } from './rendered.ts';
 
 requireBinary('haproxy');
 requireBinary('nginx');
@@ -69,49 +66,8 @@ const annotationSet = fc
   .chain((picked) => fc.tuple(...picked.map((a) => value(a.example).map((v) => [a.name, v] as const))))
   .map((pairs) => Object.fromEntries(pairs));
 
-/** First words of every template line: the only directives a rendering may contain. */
-function skeleton(dialect: 'haproxy' | 'nginx'): Set<string> {
-  const files = [path.join(BUILTIN_TEMPLATES, dialect === 'haproxy' ? 'haproxy.cfg.hbs' : 'nginx.conf.hbs')];
-  for (const f of readdirSync(path.join(BUILTIN_TEMPLATES, dialect))) if (f.endsWith('.hbs')) files.push(path.join(BUILTIN_TEMPLATES, dialect, f));
-  const words = new Set<string>();
-  for (const f of files) {
-    for (const line of readFileSync(f, 'utf8').split('\n')) {
-      const w = line.trim().split(/\s+/)[0] ?? '';
-      if (w !== '' && !w.startsWith('{{')) words.add(w);
-    }
-  }
-  return words;
-}
-
-const WORK = mkdtempSync(path.join(tmpdir(), 'passerelle-annotations-'));
-process.on('exit', () => rmSync(WORK, { recursive: true, force: true }));
-spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=default', '-days', '2', '-keyout', path.join(WORK, 'default.key'), '-out', path.join(WORK, 'default.crt')]);
-const crt = readFileSync(path.join(WORK, 'default.crt'), 'utf8');
-const key = readFileSync(path.join(WORK, 'default.key'), 'utf8');
-
-function check(r: RenderedConfig, dir: string, annotations: Readonly<Record<string, string>>): void {
-  rmSync(dir, { recursive: true, force: true });
-  for (const f of [r.main, ...r.files]) {
-    mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
-    writeFileSync(path.join(dir, f.path), f.content);
-  }
-  mkdirSync(path.join(dir, 'certs'), { recursive: true });
-  mkdirSync(path.join(dir, 'tmp'), { recursive: true });
-  writeFileSync(path.join(dir, 'certs/default.pem'), crt + key);
-  writeFileSync(path.join(dir, 'certs/default.crt'), crt);
-  writeFileSync(path.join(dir, 'certs/default.key'), key);
-  const main = path.join(dir, r.main.path);
-  const args = r.dialect === 'haproxy' ? ['-c', '-f', main] : ['-t', '-q', '-c', main, '-p', `${dir}/`, '-e', 'stderr'];
-  const res = spawnSync(r.dialect, args, { encoding: 'utf8' });
-  const shown = JSON.stringify(annotations);
-  assert.equal(res.status, 0, `${r.dialect} refused a rendering of ${shown}: ${res.stdout}${res.stderr}`);
-  const words = skeleton(r.dialect);
-  for (const line of r.main.content.split('\n')) {
-    const w = line.trim().split(/\s+/)[0] ?? '';
-    if (w === '' || w.startsWith('#')) continue;
-    assert.ok(words.has(w), `directive "${w}" is not in the ${r.dialect} template skeleton (annotations ${shown}): ${line}`);
-  }
-}
+const { dir: WORK, crt, key } = workWithDefaultCert('passerelle-annotations-');
+const check = (r: RenderedConfig, dir: string, annotations: Readonly<Record<string, string>>): void => checkRendering(r, dir, { crt, key }, ` of ${JSON.stringify(annotations)}`);
 
 function snapshotWith(annotations: Readonly<Record<string, string>>): Snapshot {
   const b64 = (s: string): string => Buffer.from(s).toString('base64');

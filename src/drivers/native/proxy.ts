@@ -345,6 +345,7 @@ export function applyRoutePolicy(
   route: Route | undefined,
 ): Verdict | string {
   const length = req.headers['content-length'];
+  const client = policyClient(ep.trusted, clientAddress(req.socket.remoteAddress), h.xForwardedFor);
   const verdict = runPolicy(
     policy,
     {
@@ -352,7 +353,7 @@ export function applyRoutePolicy(
       host: h.host,
       path: read.path,
       target: read.target,
-      client: policyClient(ep.trusted, clientAddress(req.socket.remoteAddress), h.xForwardedFor),
+      client,
       authorization: h.authorization,
       contentLength: length === undefined ? undefined : Number(length),
       method: req.method ?? 'GET',
@@ -363,7 +364,6 @@ export function applyRoutePolicy(
   if (verdict !== undefined) return verdict;
   const concurrency = policy.concurrency;
   if (concurrency !== undefined) {
-    const client = policyClient(ep.trusted, clientAddress(req.socket.remoteAddress), h.xForwardedFor);
     if (!concurrency.acquire(client)) return { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Service Unavailable: connection limit\n' };
     res.once('close', () => concurrency.release(client));
   }

@@ -1,0 +1,59 @@
+/*
+ * What the injection property tests check of a rendering (test/integration/haproxy/injection.test.ts,
+ * test/integration/annotations-injection.test.ts): the real binary accepts it, and every line starts
+ * with a directive of the templates' own skeleton.
+ */
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BUILTIN_TEMPLATES } from '../../src/render/engine.ts';
+import type { RenderedConfig } from '../../src/render/types.ts';
+
+/** First words of every template line: the only directives a rendering may contain. */
+export function skeleton(dialect: 'haproxy' | 'nginx'): Set<string> {
+  const files = [path.join(BUILTIN_TEMPLATES, dialect === 'haproxy' ? 'haproxy.cfg.hbs' : 'nginx.conf.hbs')];
+  for (const f of readdirSync(path.join(BUILTIN_TEMPLATES, dialect))) if (f.endsWith('.hbs')) files.push(path.join(BUILTIN_TEMPLATES, dialect, f));
+  const words = new Set<string>();
+  for (const f of files) {
+    for (const line of readFileSync(f, 'utf8').split('\n')) {
+      const w = line.trim().split(/\s+/)[0] ?? '';
+      if (w !== '' && !w.startsWith('{{')) words.add(w);
+    }
+  }
+  return words;
+}
+
+/** A work folder removed at exit, with a self-signed default certificate (crt, key, and both in one pem). */
+export function workWithDefaultCert(prefix: string): { readonly dir: string; readonly crt: string; readonly key: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=default', '-days', '2', '-keyout', path.join(dir, 'default.key'), '-out', path.join(dir, 'default.crt')]);
+  return { dir, crt: readFileSync(path.join(dir, 'default.crt'), 'utf8'), key: readFileSync(path.join(dir, 'default.key'), 'utf8') };
+}
+
+/** Writes a rendering into `dir`, checks it with `haproxy -c` / `nginx -t`, and that it holds only template directives. */
+export function checkRendering(r: RenderedConfig, dir: string, cert: { readonly crt: string; readonly key: string }, what = ''): void {
+  rmSync(dir, { recursive: true, force: true });
+  for (const f of [r.main, ...r.files]) {
+    mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
+    writeFileSync(path.join(dir, f.path), f.content);
+  }
+  mkdirSync(path.join(dir, 'certs'), { recursive: true });
+  mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  writeFileSync(path.join(dir, 'certs/default.pem'), cert.crt + cert.key);
+  writeFileSync(path.join(dir, 'certs/default.crt'), cert.crt);
+  writeFileSync(path.join(dir, 'certs/default.key'), cert.key);
+  const main = path.join(dir, r.main.path);
+  const args = r.dialect === 'haproxy' ? ['-c', '-f', main] : ['-t', '-q', '-c', main, '-p', `${dir}/`, '-e', 'stderr'];
+  const res = spawnSync(r.dialect, args, { encoding: 'utf8' });
+  assert.equal(res.status, 0, `${r.dialect} refused a rendering${what}: ${res.stdout}${res.stderr}`);
+  const words = skeleton(r.dialect);
+  for (const line of r.main.content.split('\n')) {
+    const w = line.trim().split(/\s+/)[0] ?? '';
+    if (w === '' || w.startsWith('#')) continue;
+    assert.ok(words.has(w), `directive "${w}" is not in the ${r.dialect} template skeleton${what}: ${line}`);
+  }
+}
