@@ -3,7 +3,6 @@ import { createServer as createHttpServer, request as httpRequest } from 'node:h
 import type { Agent as HttpAgent, IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Agent as HttpsAgent } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { WebSocketServer } from 'ws';
@@ -25,6 +24,7 @@ import type { DriverSettings } from './modes.ts';
 import { driverFactory } from './modes.ts';
 import type { Recorder } from './raw.ts';
 import { startRecorder } from './raw.ts';
+export { freePort } from '../ports.ts';
 
 /** What an echo server answers by default. */
 export interface Echo {
@@ -80,25 +80,7 @@ export function nextLoopback(): string {
   return host;
 }
 
-/** A port free on `host` right now (bound to 0 and released). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  // The kernel may hand the same just-closed port to two calls in a row: never give one out twice.
-  for (;;) {
-    const srv = createNetServer();
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject);
-      srv.listen(0, host, () => resolve());
-    });
-    const addr = srv.address();
-    await new Promise<void>((resolve) => srv.close(() => resolve()));
-    if (addr === null || typeof addr === 'string') throw new Error('no port');
-    if (handedOut.has(addr.port)) continue;
-    handedOut.add(addr.port);
-    return addr.port;
-  }
-}
 
-const handedOut = new Set<number>();
 
 /** Starts an echo upstream: JSON echo, streaming download/upload, slow and hanging answers, WebSocket echo. */
 export async function startEcho(id: string, host = nextLoopback()): Promise<EchoServer> {

@@ -12,7 +12,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,11 +21,17 @@ import { parseFlags } from '../../src/cli/flags.ts';
 import { startController, type RunningController } from '../../src/cli/run.ts';
 import type { Logger } from '../../src/shared/logger.ts';
 import type { Cluster } from '../kube/harness.ts';
+import { freePort as freePortOn } from '../ports.ts';
 
 const run = promisify(execFile);
 
 /** The address of the private namespace where the controller listens (and which it publishes). */
 export const NODE_ADDRESS = '192.0.2.1';
+
+/** A port free on `host` (the node address by default). */
+export function freePort(host: string = NODE_ADDRESS): Promise<number> {
+  return freePortOn(host);
+}
 
 /**
  * Fails (never skips) when the process is not inside the namespace of scripts/in-netns.sh: there,
@@ -65,15 +70,6 @@ export function podAddress(): string {
   return `192.0.2.${nextHost++}`;
 }
 
-/** A port free on `host` right now. */
-export async function freePort(host = NODE_ADDRESS): Promise<number> {
-  const server = net.createServer().listen(0, host);
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /** What an echo pod answers: who it is and the request it received. */
 export interface EchoReply {

@@ -28,6 +28,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../src/model/k8s.ts';
 import { KubeApiError, KubeClient, loadKubeConfig } from '../../src/sources/kubernetes/client.ts';
 import { resourcePath, type ResourceType } from '../../src/sources/kubernetes/informer.ts';
+import { freePort } from '../ports.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -99,16 +100,6 @@ export function requireKubeBinaries(): { apiserver: string; etcd: string } {
   return bins;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 async function makeCerts(dir: string): Promise<{ ca: string; cert: string; key: string }> {
   const ca = path.join(dir, 'ca.crt');

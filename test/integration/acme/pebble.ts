@@ -9,10 +9,11 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { request } from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
+export { freePort } from '../../ports.ts';
+import { freePort } from '../../ports.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -51,18 +52,6 @@ export function pebbleBinaries(): Promise<PebbleBinaries> {
   return found;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A CA and a leaf for 127.0.0.1/localhost made with openssl: the TLS of Pebble's API. */
 export async function makePebbleTls(dir: string): Promise<{ caPem: string; caFile: string; certFile: string; keyFile: string }> {

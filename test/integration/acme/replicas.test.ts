@@ -40,11 +40,13 @@ function ingress(name: string, host: string): KubeObject {
 }
 
 
-/** Starts the leader (waits until it leads), then the follower. */
-async function startPair(dir: string, texts: { a: string; b: string }): Promise<[RunningController, RunningController]> {
+/** Starts the leader (waits until it leads), then the follower; each joins `running` (stopped by the test's end) once started. */
+async function startPair(dir: string, texts: { a: string; b: string }, running: RunningController[]): Promise<[RunningController, RunningController]> {
   const a = await startFromToml(dir, 'a', texts.a);
+  running.push(a);
   await waitUntil(() => a.acme!.manager.leading, 20_000, 'controller a leads');
   const b = await startFromToml(dir, 'b', texts.b);
+  running.push(b);
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(b.acme!.manager.leading, false, 'controller b follows');
   return [a, b];
@@ -117,8 +119,7 @@ test('several replicas: the CA validates through the follower (HTTP-01, then TLS
 
   // ---- HTTP-01 through the follower.
   const http = (ports: ProxyPorts): string => kubernetesToml({ ports, pebble, kubeconfig, prefix: PREFIX, acmeExtra: 'challenge = "http-01"\n' });
-  let [a, b] = await startPair(dir, { a: http(portsA), b: http(portsB) });
-  running.push(a, b);
+  let [a, b] = await startPair(dir, { a: http(portsA), b: http(portsB) }, running);
   await cluster.apply(ingress('one', 'one.example.test'));
   const issued1 = waitUntil(() => a.acme!.manager.certificates().length === 1, 90_000, 'the leader issued one.example.test through the follower');
   const followerSaw1 = await recordChallenges(b, issued1);
@@ -139,8 +140,7 @@ test('several replicas: the CA validates through the follower (HTTP-01, then TLS
   await a.stop();
   running.length = 0;
   const alpn = (ports: ProxyPorts): string => kubernetesToml({ ports, pebble, kubeconfig, prefix: PREFIX, acmeExtra: 'challenge = "tls-alpn-01"\n' });
-  [a, b] = await startPair(dir, { a: alpn(portsA), b: alpn(portsB) });
-  running.push(a, b);
+  [a, b] = await startPair(dir, { a: alpn(portsA), b: alpn(portsB) }, running);
   await cluster.apply(ingress('two', 'two.example.test'));
   const issued2 = waitUntil(() => a.acme!.manager.certificates().length === 2, 90_000, 'the leader issued two.example.test through the follower');
   const followerSaw2 = await recordChallenges(b, issued2);

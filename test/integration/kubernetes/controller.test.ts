@@ -9,27 +9,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
 import type { KubeObject } from '../../../src/model/k8s.ts';
 import { parseFlags } from '../../../src/cli/flags.ts';
 import { startController, type RunningController } from '../../../src/cli/run.ts';
 import { silentLogger } from '../../../src/shared/logger.ts';
 import { startCluster, type Cluster } from '../../kube/harness.ts';
 import { endpointSlice, ingress, ingressClass, ns, service, waitFor } from './helpers.ts';
+import { freePort } from '../../ports.ts';
 
 const root = path.resolve(import.meta.dirname, '../../..');
 
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 describe('kubernetes source: CLI and controller', () => {
   let cluster: Cluster;
