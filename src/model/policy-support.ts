@@ -91,7 +91,7 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.sslRedirect !== undefined) out.push('sslRedirect');
   if (p.redirect !== undefined) out.push('redirect');
   if (p.appRoot !== undefined) out.push('appRoot');
-  if (p.wwwRedirect === true) out.push('wwwRedirect');
+  if (p.wwwRedirect !== undefined) out.push('wwwRedirect');
   if (p.rewrite !== undefined) out.push(`rewrite.${p.rewrite.kind}`);
   if (p.allowSourceRange !== undefined) out.push('allowSourceRange');
   if (p.basicAuth !== undefined) out.push('basicAuth');

@@ -23,6 +23,14 @@ export interface UrlRedirectPolicy {
   readonly status: RedirectStatus;
 }
 
+/** The redirect of `from-to-www-redirect`: `scheme://host` + the request's path and query. */
+export interface WwwRedirectPolicy {
+  /** The Ingress's own host name (lower case, no wildcard, no port). */
+  readonly host: string;
+  /** 308 (ingress-nginx's default `http-redirect-code`). */
+  readonly status: RedirectStatus;
+}
+
 /** The path the backend receives instead of the request's. */
 export type RewritePolicy =
   /** `rewrite-target` without capture groups: the matched prefix is replaced by `target`. */
@@ -127,8 +135,11 @@ export interface RoutePolicy {
   readonly redirect?: UrlRedirectPolicy;
   /** `app-root`: `/` redirects (302) to this path. */
   readonly appRoot?: string;
-  /** `from-to-www-redirect`: `www.host` ↔ `host`, 308 (ingress-nginx's default http-redirect-code). */
-  readonly wwwRedirect?: boolean;
+  /**
+   * `from-to-www-redirect`, on the route translate adds for the other name of a host (`www.host` ↔
+   * `host`): every request goes to the same scheme on `host` with its path and query kept.
+   */
+  readonly wwwRedirect?: WwwRedirectPolicy;
   readonly rewrite?: RewritePolicy;
   /** Client addresses or CIDR ranges allowed (`allowlist-source-range`); others get 403. */
   readonly allowSourceRange?: readonly string[];

@@ -113,7 +113,7 @@ const CASES: readonly Case[] = [
   { name: 'app-root', annotations: { 'app-root': '/app' }, policy: { appRoot: '/app' }, findings: { 'app-root': ['applied'] } },
   { name: 'app-root must be a path', annotations: { 'app-root': 'app' }, policy: {}, findings: { 'app-root': ['invalid', INVALID, /must start with "\/"/] } },
   { name: 'app-root refuses ".." segments', annotations: { 'app-root': '/a/../b' }, policy: {}, findings: { 'app-root': ['invalid', INVALID, /"\/\.\.\/"/] } },
-  { name: 'from-to-www-redirect "true"', annotations: { 'from-to-www-redirect': 'true' }, policy: { wwwRedirect: true }, findings: { 'from-to-www-redirect': ['applied', undefined, /308/] } },
+  { name: 'from-to-www-redirect "true"', annotations: { 'from-to-www-redirect': 'true' }, policy: {}, refs: { wwwRedirect: true }, findings: { 'from-to-www-redirect': ['applied', undefined, /308/] } },
   { name: 'from-to-www-redirect "false"', annotations: { 'from-to-www-redirect': 'false' }, policy: {}, findings: { 'from-to-www-redirect': ['applied'] } },
 
   // rewrite-target, use-regex

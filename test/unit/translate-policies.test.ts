@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import type { RoutingModel } from '../../src/model/types.ts';
 import { describeMigration, migrationReport } from '../../src/model/migration.ts';
 import { load, options, run } from './translate-helpers.ts';
+import { FEATURE_MODES } from '../../src/model/policy-support.ts';
+import { wwwCounterpart } from '../../src/model/translate/index.ts';
 
 function routeOf(model: RoutingModel, host: string): NonNullable<RoutingModel['virtualHosts'][number]['routes'][number]> {
   const r = model.virtualHosts.find((v) => v.host === host)?.routes[0];
@@ -99,3 +101,36 @@ test('canary: every mode renders canaries, so the main route carries it in nativ
   }
 });
 
+
+test('from-to-www-redirect: the other name of each exact host redirects to it (308, path and query kept); a routed name or a wildcard gets none', () => {
+  for (const mode of ['native', 'haproxy', 'nginx'] as const) {
+    const model = run(load('www-redirect.yaml'), { ...options, mode });
+    const hosts = model.virtualHosts.map((v) => v.host);
+    const field = "metadata.annotations['nginx.ingress.kubernetes.io/from-to-www-redirect']";
+    if (!FEATURE_MODES.wwwRedirect.includes(mode)) {
+      assert.deepEqual(hosts.sort(), ['*.wild.test', 'shop.test', 'taken.test', 'www.blog.test', 'www.taken.test'], mode);
+      assert.ok(codesOf(model, 'apex').includes(`warning PASS_POLICY_NOT_IN_MODE ${field}`), mode);
+      continue;
+    }
+    assert.deepEqual(routeOf(model, 'www.shop.test'), {
+      path: '/',
+      pathType: 'Prefix',
+      backend: 'shop/web:http',
+      source: { kind: 'Ingress', namespace: 'shop', name: 'apex' },
+      field: 'spec.rules[0].host',
+      policy: { wwwRedirect: { host: 'shop.test', status: 308 } },
+    }, mode);
+    assert.deepEqual(routeOf(model, 'blog.test').policy, { wwwRedirect: { host: 'www.blog.test', status: 308 } }, mode);
+    assert.equal(routeOf(model, 'www.taken.test').policy, undefined, `${mode}: the name another Ingress routes is left to it`);
+    assert.ok(!hosts.includes('wild.test') && !hosts.includes('www.*.wild.test'), `${mode}: no redirect for a wildcard`);
+    assert.deepEqual(codesOf(model, 'www'), [`warning PASS_INGRESS_CONFLICT ${field}`], mode);
+    assert.equal(model.virtualHosts.find((v) => v.host === 'www.shop.test')?.routes.length, 1);
+  }
+});
+
+test('wwwCounterpart: www. added or removed; none for wildcards and single labels', () => {
+  assert.equal(wwwCounterpart('shop.test'), 'www.shop.test');
+  assert.equal(wwwCounterpart('www.shop.test'), 'shop.test');
+  assert.equal(wwwCounterpart('*.shop.test'), undefined);
+  assert.equal(wwwCounterpart('localhost'), undefined);
+});

@@ -79,7 +79,6 @@ export function assemble(slots: Slots): { readonly policy: RoutePolicy; readonly
     sslRedirect: v('sslRedirect'),
     redirect: v('redirect'),
     appRoot: v('appRoot'),
-    wwwRedirect: v('wwwRedirect'),
     rewrite: rewrite?.kind === 'policy' ? rewrite.rewrite : undefined,
     allowSourceRange: v('allowSourceRange'),
     externalAuth: v('externalAuth'),
@@ -94,6 +93,7 @@ export function assemble(slots: Slots): { readonly policy: RoutePolicy; readonly
   const refs: PolicyRefs = defined({
     authSecret: v('authSecret'),
     canary: v('canary'),
+    wwwRedirect: v('wwwRedirect'),
     serviceWeights: v('serviceWeights'),
     regexPaths:
       regexAnnotation === undefined || (rewrite?.kind !== 'regex' && v('regexPaths') === undefined)

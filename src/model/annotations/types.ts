@@ -51,6 +51,8 @@ export interface PolicyRefs {
   readonly canary?: { readonly header?: string; readonly headerValue?: string; readonly cookie?: string; readonly weight?: number };
   /** Traefik 1 `service-weights`: Service name → percent (translate maps names to backend ids). */
   readonly serviceWeights?: Readonly<Record<string, number>>;
+  /** `from-to-www-redirect: "true"`: translate adds a redirecting route on the other name of each host. */
+  readonly wwwRedirect?: true;
   /**
    * ingress-nginx `use-regex: "true"`, or a `rewrite-target` with `$1`…`$9`: the Ingress's paths are
    * regular expressions (ingress-nginx matches them case-insensitively from the start of the path).

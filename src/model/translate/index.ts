@@ -92,6 +92,42 @@ interface VhostBuild {
   readonly sources: { readonly key: string; readonly ref: ObjectRef }[];
 }
 
+/** `www.host` for `host`, `host` for `www.host`; none for a wildcard or a name without a dot. */
+export function wwwCounterpart(host: string): string | undefined {
+  if (host.startsWith('*') || !host.includes('.')) return undefined;
+  return host.startsWith('www.') ? host.slice(4) : `www.${host}`;
+}
+
+/**
+ * from-to-www-redirect: the other name of each host of the Ingress (`www.` added or removed) gets a
+ * route that redirects every request to the host, path and query kept (ingress-nginx). A name some
+ * Ingress routes already is left to it, with a warning.
+ */
+function addWwwRedirects(ing: ParsedIngress, vhosts: Map<string, VhostBuild>, mode: ProxyMode, backendOf: (ref: BackendRef) => string): void {
+  const report = ing.header.reporter;
+  const field = "metadata.annotations['nginx.ingress.kubernetes.io/from-to-www-redirect']";
+  if (!FEATURE_MODES.wwwRedirect.includes(mode)) {
+    report.warning(Codes.policyNotInMode, field, `from-to-www-redirect is not rendered in ${mode} mode; it is ignored`);
+    return;
+  }
+  const key = refKey(ing.header.ref);
+  for (const rule of ing.rules) {
+    const other = rule.kind === 'exact' ? wwwCounterpart(rule.host) : undefined;
+    const first = rule.paths[0];
+    if (other === undefined || first === undefined) continue;
+    const existing = vhosts.get(other);
+    if (existing !== undefined) {
+      const mine = existing.routes.every((r) => r.policy?.wwwRedirect?.host === rule.host);
+      if (!mine) report.warning(Codes.conflict, field, `host ${other} is routed by ${existing.sources.map((s) => s.key).join(', ')}: it is not redirected to ${rule.host}`);
+      continue;
+    }
+    const vh: VhostBuild = { host: other, kind: 'exact', routes: [], byPath: undefined, sources: [{ key, ref: ing.header.ref }] };
+    vhosts.set(other, vh);
+    // The backend is never asked (every request is redirected); the host's first one keeps the model whole.
+    claim(vh, { path: '/', pathType: 'Prefix', backend: backendOf(first.backend), source: ing.header.ref, field: `${rule.field}.host`, policy: { wwwRedirect: { host: rule.host, status: 308 } } });
+  }
+}
+
 /** Up to this many routes per host, a path conflict is looked up by a scan rather than in a Map. */
 const LINEAR_ROUTES = 8;
 
@@ -197,12 +233,14 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
   const used = new Map<string, Backend>();
   const vhosts = new Map<string, VhostBuild>();
   const canaries: { readonly ing: ParsedIngress; readonly canary: NonNullable<PolicyRefs['canary']> }[] = [];
+  const wwwRedirects: ParsedIngress[] = [];
   for (const ing of ingresses) {
     const report = ing.header.reporter;
     const ref = ing.header.ref;
     const key = refKey(ref);
     const mode = options.mode ?? 'native';
-    const { policy, canary } = policyOf(ing, secrets, options.sslRedirect ?? true, mode);
+    const { policy, canary, wwwRedirect } = policyOf(ing, secrets, options.sslRedirect ?? true, mode);
+    if (wwwRedirect) wwwRedirects.push(ing);
     // A canary Ingress routes nothing of its own: its backends join the main routes, once those are known.
     if (canary !== undefined) {
       canaries.push({ ing, canary });
@@ -235,6 +273,8 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
   }
 
   for (const { ing, canary } of canaries) addCanary(ing, canary, vhosts, options.mode ?? 'native', (ref) => useBackend(ing, ref, resolver, used).id);
+  // After every Ingress's own hosts: a name an Ingress routes is never taken over by a redirect.
+  for (const ing of wwwRedirects) addWwwRedirects(ing, vhosts, options.mode ?? 'native', (ref) => useBackend(ing, ref, resolver, used).id);
 
   let defaultBackend: string | undefined;
   let defaultOwner: ObjectRef | undefined;

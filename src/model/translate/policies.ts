@@ -22,7 +22,12 @@ const ACCESS_POLICIES = new Set(['basicAuth', 'externalAuth', 'allowSourceRange'
  * The policy of an Ingress's routes from its annotations, with the Secret references resolved; each
  * finding that is a problem becomes a diagnostic on the annotation. Undefined: no policy.
  */
-export function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect: boolean, mode: ProxyMode): { readonly policy: RoutePolicy | undefined; readonly canary: PolicyRefs['canary'] } {
+export function policyOf(
+  ing: ParsedIngress,
+  secrets: SecretReader,
+  sslRedirect: boolean,
+  mode: ProxyMode,
+): { readonly policy: RoutePolicy | undefined; readonly canary: PolicyRefs['canary']; readonly wwwRedirect: boolean } {
   const h = ing.header;
   const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: ing.tls.length > 0, sslRedirectDefault: sslRedirect });
   let denied: string | undefined;
@@ -60,7 +65,7 @@ export function policyOf(ing: ParsedIngress, secrets: SecretReader, sslRedirect:
     else h.reporter.warning(Codes.policyNotInMode, 'metadata.annotations', `${what}; it is ignored`);
   }
   policy = fit.policy;
-  return { policy: Object.keys(policy).length === 0 ? undefined : policy, canary: refs.canary };
+  return { policy: Object.keys(policy).length === 0 ? undefined : policy, canary: refs.canary, wwwRedirect: refs.wwwRedirect === true };
 }
 
 /**
