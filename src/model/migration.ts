@@ -47,7 +47,7 @@ function notImplemented(refs: PolicyRefs, mode: ProxyMode): { readonly match: (a
   const regex = refs.regexPaths;
   if (regex !== undefined && !REGEX_ROUTE_MODES.includes(mode)) out.push({ match: (a) => a === regex.annotation || a === 'nginx.ingress.kubernetes.io/use-regex', what: `regex paths in ${mode} mode` });
   if (refs.canary !== undefined && !FEATURE_MODES.canary.includes(mode)) out.push({ match: (a) => a.startsWith('nginx.ingress.kubernetes.io/canary'), what: `canary Ingresses in ${mode} mode` });
-  if (refs.serviceWeights !== undefined) out.push({ match: (a) => a.endsWith('/service-weights'), what: 'weighted Services' });
+  if (refs.serviceWeights !== undefined && !FEATURE_MODES.weights.includes(mode)) out.push({ match: (a) => a.endsWith('/service-weights'), what: `weighted Services in ${mode} mode` });
   return out;
 }
 
@@ -71,7 +71,8 @@ export function migrationReport(snapshot: Snapshot, options: TranslateOptions, d
     const name = typeof meta['name'] === 'string' ? meta['name'] : '(unnamed)';
     const hasTls = Array.isArray(spec['tls']) && spec['tls'].length > 0;
     const result = readAnnotations(annotations, { namespace, hasTls, sslRedirectDefault: options.sslRedirect ?? true });
-    const notInMode = fitPolicy(result.policy, mode).dropped;
+    // from-to-www-redirect is a reference (translate adds the redirecting host), not a route policy.
+    const notInMode = [...fitPolicy(result.policy, mode).dropped, ...(result.refs.wwwRedirect === true && !FEATURE_MODES.wwwRedirect.includes(mode) ? (['wwwRedirect'] as const) : [])];
     // Read but not implemented yet: the report says unsupported, as translate's error does.
     const missing = notImplemented(result.refs, mode);
     const findings = result.findings.map((f): AnnotationFinding => {

@@ -79,7 +79,8 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   hsts: ALL,
   'headers.request': ALL,
   'headers.response': ALL,
-  weights: [],
+  // Traefik 1 service-weights: two Services on one path become a weight-only canary (translate).
+  weights: ALL,
   priority: [],
   canary: ALL,
   denied: ALL,
@@ -112,7 +113,6 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.hsts !== undefined) out.push('hsts');
   if (p.headers?.request !== undefined) out.push('headers.request');
   if (p.headers?.response !== undefined) out.push('headers.response');
-  if (p.weights !== undefined) out.push('weights');
   if (p.priority !== undefined) out.push('priority');
   if (p.canary !== undefined) out.push('canary');
   if (p.denied !== undefined) out.push('denied');

@@ -37,7 +37,7 @@ export const FEATURE_ANNOTATIONS: Readonly<Record<Exclude<PolicyFeature, 'denied
   'headers.request': { what: 'request headers set', nginx: [], traefik: ['custom-request-headers'] },
   'headers.response': { what: 'response headers set', nginx: [], traefik: ['custom-response-headers'] },
   canary: { what: 'a canary Ingress\'s backend by header, cookie or weight', nginx: ['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-cookie', 'canary-weight'], traefik: [] },
-  weights: { what: 'weighted Services', nginx: [], traefik: ['service-weights'] },
+  weights: { what: 'two Services of one path weighted', nginx: [], traefik: ['service-weights'] },
   priority: { what: 'route priority', nginx: [], traefik: ['priority'] },
 };
 

@@ -153,8 +153,6 @@ export interface RoutePolicy {
   readonly headers?: HeaderPolicy;
   /** A canary Ingress's backend for this route (set by translate from the canary Ingress). */
   readonly canary?: CanaryPolicy;
-  /** Traefik 1 `service-weights`: backend id → percent of the route's requests. */
-  readonly weights?: Readonly<Record<string, number>>;
   /** Traefik 1 `traefik.frontend.priority`: a higher one is matched first among routes of a host. */
   readonly priority?: number;
   /**
@@ -182,7 +180,6 @@ export const POLICY_KEYS = [
   'hsts',
   'headers',
   'canary',
-  'weights',
   'priority',
   'denied',
 ] as const satisfies readonly (keyof RoutePolicy)[];

@@ -50,12 +50,11 @@ test('fitPolicy: whatever a policy holds, what is left is rendered by the mode, 
     cors: { allowOrigins: ['*'], allowMethods: ['GET'], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 1 },
     hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false },
     headers: { request: { A: 'b' }, response: { C: 'd' } },
-    weights: { 'ns/b:80': 10 },
     canary: { backend: 'ns/c:80', weight: 10 },
     priority: 3,
   };
-  // One rewrite kind of the four, one upstream protocol of two, and no denied: every other feature is in the fixture.
-  assert.equal(policyFeatures(everything).length, Object.keys(FEATURE_MODES).length - 5);
+  // One rewrite kind of the four, one upstream protocol of two, no denied, and weights (a canary in the model): every other feature is in the fixture.
+  assert.equal(policyFeatures(everything).length, Object.keys(FEATURE_MODES).length - 6);
   for (const mode of ['native', 'haproxy', 'nginx'] as const) {
     const fit = fitPolicy(everything, mode);
     for (const f of policyFeatures(fit.policy)) assert.ok(FEATURE_MODES[f].includes(mode), `${mode} keeps only what it renders: ${f}`);

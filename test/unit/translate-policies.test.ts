@@ -10,7 +10,7 @@ import type { RoutingModel } from '../../src/model/types.ts';
 import { describeMigration, migrationReport } from '../../src/model/migration.ts';
 import { load, options, run } from './translate-helpers.ts';
 import { FEATURE_MODES } from '../../src/model/policy-support.ts';
-import { wwwCounterpart } from '../../src/model/translate/index.ts';
+import { weightShares, wwwCounterpart } from '../../src/model/translate/index.ts';
 
 function routeOf(model: RoutingModel, host: string): NonNullable<RoutingModel['virtualHosts'][number]['routes'][number]> {
   const r = model.virtualHosts.find((v) => v.host === host)?.routes[0];
@@ -133,4 +133,27 @@ test('wwwCounterpart: www. added or removed; none for wildcards and single label
   assert.equal(wwwCounterpart('www.shop.test'), 'shop.test');
   assert.equal(wwwCounterpart('*.shop.test'), undefined);
   assert.equal(wwwCounterpart('localhost'), undefined);
+});
+
+test('service-weights: a second Service on a path of the Ingress joins the route as a weight-only canary; a third is reported; without the annotation it is a conflict', () => {
+  for (const mode of ['native', 'haproxy', 'nginx'] as const) {
+    const model = run(load('service-weights.yaml'), { ...options, mode });
+    const split = model.virtualHosts.find((v) => v.host === 'split.test');
+    assert.deepEqual(split?.routes.map((r) => [r.path, r.backend, r.policy]), [
+      // v1 and v3 not listed share 90% (45 each); v3 is left out, so v1:v2 is 45:10.
+      ['/three', 'shop/v1:80', { canary: { backend: 'shop/v2:80', weight: 18 } }],
+      // v2 listed at 10%, v1 not listed: it has the other 90%.
+      ['/', 'shop/v1:80', { canary: { backend: 'shop/v2:80', weight: 10 } }],
+    ], mode);
+    assert.deepEqual(codesOf(model, 'split'), ['error PASS_POLICY_NOT_IMPLEMENTED spec.rules[0].http.paths[4].backend'], mode);
+    assert.deepEqual(routeOf(model, 'plain.test').backend, 'shop/v1:80');
+    assert.deepEqual(codesOf(model, 'plain'), ['warning PASS_INGRESS_CONFLICT spec.rules[0].http.paths[1].path'], mode);
+  }
+});
+
+test('weightShares: listed Services as written, the others share what is left', () => {
+  assert.deepEqual(weightShares(['a', 'b'], { b: 10 }), [90, 10]);
+  assert.deepEqual(weightShares(['a', 'b', 'c'], { a: 50 }), [50, 25, 25]);
+  assert.deepEqual(weightShares(['a', 'b'], { a: 70, b: 30 }), [70, 30]);
+  assert.deepEqual(weightShares(['a', 'b'], { a: 100 }), [100, 0]);
 });

@@ -111,8 +111,8 @@ const table = {
 
   // Backends
   'service-weights': {
-    ref: 'serviceWeights', policy: 'weights', status: 'applied', example: 'web-v2: 10%',
-    note: 'YAML lines "service: percent" (0 to 100, up to 3 decimals, % optional); translate checks them against the backends of each path',
+    ref: 'serviceWeights', policy: 'canary', status: 'applied', example: 'web-v2: 10%',
+    note: 'YAML lines "service: percent" (0 to 100, up to 3 decimals, % optional); two Services on the same path split its requests by their weights (Services not listed share what is left); more than two per path are not supported',
   },
   priority: {
     policy: 'priority', status: 'applied', example: '10', compat: 'traefik.frontend.priority',

@@ -14,7 +14,7 @@ import { decideClass, readIngressClasses } from './class.ts';
 import type { ClassOptions } from './class.ts';
 import { Codes, DiagnosticList } from './diagnostics.ts';
 import { parseIngress } from './ingress.ts';
-import type { BackendRef, ParsedIngress } from './ingress.ts';
+import type { BackendRef, IngressPath, IngressRule, ParsedIngress } from './ingress.ts';
 import { compareText, isRecord, readHeader, showValue } from './object.ts';
 import { createSecretReader } from './tls.ts';
 import { asksRegexPaths, policyOf, REGEX_ROUTE_MODES, routePolicy } from './policies.ts';
@@ -73,6 +73,33 @@ function addCanary(ing: ParsedIngress, canary: NonNullable<PolicyRefs['canary']>
       if (!vh.sources.some((s) => s.key === refKey(ing.header.ref))) vh.sources.push({ key: refKey(ing.header.ref), ref: ing.header.ref });
     }
   }
+}
+
+/** The share of each Service of one path under Traefik 1 service-weights: listed ones as written, the others split what is left. */
+export function weightShares(services: readonly string[], weights: Readonly<Record<string, number>>): number[] {
+  const listed = services.filter((s) => Object.hasOwn(weights, s));
+  const rest = Math.max(0, 100 - listed.reduce((sum, s) => sum + (weights[s] ?? 0), 0));
+  const unlisted = services.length - listed.length;
+  return services.map((s) => (Object.hasOwn(weights, s) ? (weights[s] ?? 0) : rest / unlisted));
+}
+
+/**
+ * Traefik 1 service-weights: a second Service on a path of the same Ingress joins the route as a
+ * weight-only canary (its share of both). A third is reported and left out.
+ */
+function addWeighted(ing: ParsedIngress, rule: IngressRule, p: IngressPath, main: Route, vh: VhostBuild, weights: Readonly<Record<string, number>>, backendOf: (ref: BackendRef) => string): void {
+  const report = ing.header.reporter;
+  const path = normalizeRulePath(p.path, p.pathType);
+  if (main.policy?.canary !== undefined) {
+    report.error(Codes.policyNotImplemented, `${p.field}.backend`, `host ${rule.host} ${p.pathType} ${path} has two weighted Services already; a third is not supported and is left out`);
+    return;
+  }
+  const group = rule.paths.filter((q) => q.pathType === p.pathType && normalizeRulePath(q.path, q.pathType) === path).map((q) => q.backend.service);
+  // The first path of the group is the route's own Service, p the second.
+  const [a = 0, b = 0] = weightShares(group, weights);
+  // Both at 0 (all the weight on others): no share to compare; the first Service keeps the path.
+  const weight = a + b === 0 ? 0 : Math.round((100 * b) / (a + b));
+  replaceRoute(vh, main, { ...main, policy: { ...main.policy, canary: { backend: backendOf(p.backend), weight } } });
 }
 
 function replaceRoute(vh: VhostBuild, old: Route, next: Route): void {
@@ -239,7 +266,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     const ref = ing.header.ref;
     const key = refKey(ref);
     const mode = options.mode ?? 'native';
-    const { policy, canary, wwwRedirect } = policyOf(ing, secrets, options.sslRedirect ?? true, mode);
+    const { policy, canary, wwwRedirect, serviceWeights } = policyOf(ing, secrets, options.sslRedirect ?? true, mode);
     if (wwwRedirect) wwwRedirects.push(ing);
     // A canary Ingress routes nothing of its own: its backends join the main routes, once those are known.
     if (canary !== undefined) {
@@ -260,7 +287,12 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
           continue;
         }
         const path = normalizeRulePath(p.path, p.pathType);
-        const owner = claimed(vh, path, p.pathType)?.source;
+        const existing = claimed(vh, path, p.pathType);
+        const owner = existing?.source;
+        if (existing !== undefined && serviceWeights !== undefined && refKey(existing.source) === key) {
+          addWeighted(ing, rule, p, existing, vh, serviceWeights, (ref) => useBackend(ing, ref, resolver, used).id);
+          continue;
+        }
         if (owner !== undefined) {
           const where = refKey(owner) === key ? 'an earlier path of this Ingress' : `older Ingress ${refKey(owner)}`;
           report.warning(Codes.conflict, `${p.field}.path`, `host ${rule.host} ${p.pathType} ${path} is already routed by ${where}; this path is ignored`);

@@ -27,7 +27,7 @@ export function policyOf(
   secrets: SecretReader,
   sslRedirect: boolean,
   mode: ProxyMode,
-): { readonly policy: RoutePolicy | undefined; readonly canary: PolicyRefs['canary']; readonly wwwRedirect: boolean } {
+): { readonly policy: RoutePolicy | undefined; readonly canary: PolicyRefs['canary']; readonly wwwRedirect: boolean; readonly serviceWeights: PolicyRefs['serviceWeights'] } {
   const h = ing.header;
   const result = readAnnotations(h.annotations, { namespace: h.namespace, hasTls: ing.tls.length > 0, sslRedirectDefault: sslRedirect });
   let denied: string | undefined;
@@ -41,8 +41,6 @@ export function policyOf(
     if ((f.status === 'invalid' || f.status === 'unsupported') && f.policy !== undefined && ACCESS_POLICIES.has(f.policy)) denied ??= `${f.annotation} cannot be enforced`;
   }
   const refs = result.refs;
-  const notYet = (annotation: string, what: string): void => h.reporter.error(Codes.policyNotImplemented, `metadata.annotations['${annotation}']`, `${what} is not implemented yet; it is not applied`);
-  if (refs.serviceWeights !== undefined) notYet('traefik.ingress.kubernetes.io/service-weights', 'weighted Services');
   let policy: RoutePolicy = result.policy;
   // The pattern is each route's own path: filled in per route (routePolicy), once the mode kept the rewrite.
   const target = refs.regexPaths?.rewriteTarget;
@@ -65,7 +63,7 @@ export function policyOf(
     else h.reporter.warning(Codes.policyNotInMode, 'metadata.annotations', `${what}; it is ignored`);
   }
   policy = fit.policy;
-  return { policy: Object.keys(policy).length === 0 ? undefined : policy, canary: refs.canary, wwwRedirect: refs.wwwRedirect === true };
+  return { policy: Object.keys(policy).length === 0 ? undefined : policy, canary: refs.canary, wwwRedirect: refs.wwwRedirect === true, serviceWeights: refs.serviceWeights };
 }
 
 /**
