@@ -103,6 +103,7 @@ const snapshot: Snapshot = {
   services: Array.from({ length: SERVICES }, (_, i) => stripObject(rawService(i))),
   endpointSlices: Array.from({ length: SERVICES }, (_, i) => stripObject(rawSlice(i))),
   secrets: [],
+  configMaps: [],
 };
 const heapSnapshot = heapMB() - heap0;
 

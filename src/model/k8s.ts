@@ -40,6 +40,8 @@ export interface Snapshot {
   readonly services: readonly KubeObject[];
   readonly endpointSlices: readonly KubeObject[];
   readonly secrets: readonly KubeObject[];
+  /** ConfigMaps an Ingress annotation names (ingress-nginx `custom-headers`). */
+  readonly configMaps: readonly KubeObject[];
 }
 
 /** An empty snapshot. */
@@ -49,4 +51,5 @@ export const emptySnapshot: Snapshot = {
   services: [],
   endpointSlices: [],
   secrets: [],
+  configMaps: [],
 };

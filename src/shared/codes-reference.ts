@@ -13,7 +13,7 @@ export interface CodeArea {
 export const CODE_AREAS: readonly CodeArea[] = [
   { title: 'Configuration file (CONFIG)', prefixes: ['CONFIG_'] },
   { title: 'Command line (CLI, FLAG)', prefixes: ['CLI_', 'FLAG_', 'NO_SOURCE'] },
-  { title: 'Kubernetes objects, as translated (INGRESS, OBJECT, SECRET, ENDPOINTSLICE)', prefixes: ['INGRESS_', 'OBJECT_', 'SECRET_', 'ENDPOINTSLICE_'] },
+  { title: 'Kubernetes objects, as translated (INGRESS, OBJECT, SECRET, CONFIGMAP, ENDPOINTSLICE)', prefixes: ['INGRESS_', 'OBJECT_', 'SECRET_', 'CONFIGMAP_', 'ENDPOINTSLICE_'] },
   { title: 'Per-route policies and annotations (POLICY, ANNOTATION)', prefixes: ['POLICY_', 'ANNOTATION_'] },
   { title: 'File source (FILE)', prefixes: ['FILE_'] },
   { title: 'Kubernetes source (KUBE)', prefixes: ['KUBE_'] },

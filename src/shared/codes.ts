@@ -54,6 +54,8 @@ export const CODES = {
   PASS_INGRESS_UNREADABLE: 'an Ingress could not be read at all (an unexpected failure on this object); it is left out, the rest is served',
   PASS_INGRESS_UNSUPPORTED_BACKEND: 'warning: a resource backend, which is not supported; the backend is ignored',
   PASS_OBJECT_INVALID: 'an object (Ingress, Service, EndpointSlice, Secret, ...) has malformed metadata or a field of the wrong shape; it or that part is left out',
+  PASS_INGRESS_MISSING_CONFIGMAP: 'the ConfigMap an Ingress annotation names (custom-headers) does not exist: its headers are not set, the routes are served',
+  PASS_CONFIGMAP_BAD_HEADER: 'warning: an entry of a custom-headers ConfigMap is not a header name and value (RFC 9110 token, visible ASCII): that header is not set, the others are',
   PASS_SECRET_BAD_AUTH_USER: 'warning: a user of a basic-auth Secret is refused (no name, or a hash that cannot be checked safely); the other users still work',
   PASS_SECRET_BAD_TLS: 'a Secret used for TLS is not of type kubernetes.io/tls or lacks a PEM tls.crt chain or an unencrypted PEM tls.key',
 
@@ -124,6 +126,7 @@ export const CODES = {
   PASS_HAPROXY_TRUSTED_IP: 'warning: a trustedIPs entry is not an IP or CIDR range HAProxy accepts; it is left out',
 
   // nginx (src/render/nginx/, drivers/nginx/)
+  PASS_NGINX_AUTH_HOST: 'the host of an external auth URL (auth-url) does not resolve: nginx would refuse the whole configuration, so the routes asking for it answer 503 until it resolves',
   PASS_NGINX_AUTH_REALM: 'warning: the basic-auth realm has characters nginx cannot quote ("$", quote, backslash); "passerelle" is used',
   PASS_NGINX_AUTH_USER: 'warning: a basic-auth user cannot be written to an htpasswd file; that user cannot log in',
   PASS_NGINX_BACKEND_NAME: 'warning: a backend cannot be named in nginx; its routes answer 503',

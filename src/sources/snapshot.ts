@@ -24,6 +24,7 @@ const kinds: Record<string, keyof Snapshot> = {
   Service: 'services',
   EndpointSlice: 'endpointSlices',
   Secret: 'secrets',
+  ConfigMap: 'configMaps',
 };
 
 /** Whether translate reads objects of this kind. */
@@ -39,6 +40,7 @@ export function groupByKind(objects: Iterable<KubeObject>): Snapshot {
     services: [],
     endpointSlices: [],
     secrets: [],
+    configMaps: [],
   };
   for (const o of objects) {
     const key = typeof o.kind === 'string' ? kinds[o.kind] : undefined;

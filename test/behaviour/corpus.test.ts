@@ -95,7 +95,7 @@ before(async () => {
     extensions: [{ name: 'subjectAltName', altNames: tlsHosts.map((value) => ({ type: 2 as const, value })) }],
   });
   const secrets = corpus.secrets.map((s) => (s.type === 'kubernetes.io/tls' ? { ...s, data: undefined, stringData: { 'tls.crt': pems.cert, 'tls.key': pems.private } } : s));
-  const snapshot: Snapshot = { ingresses: corpus.ingresses, ingressClasses: corpus.ingressClasses, services: corpus.services, endpointSlices, secrets };
+  const snapshot: Snapshot = { ingresses: corpus.ingresses, ingressClasses: corpus.ingressClasses, services: corpus.services, endpointSlices, secrets, configMaps: [] };
   [http, https] = [await freePort(), await freePort()];
   translated = translate(snapshot, {
     entryPoints: [entryPoint('http', http), entryPoint('https', https, { tls: true })],

@@ -72,6 +72,7 @@ const check = (r: RenderedConfig, dir: string, annotations: Readonly<Record<stri
 function snapshotWith(annotations: Readonly<Record<string, string>>): Snapshot {
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
   return {
+    configMaps: [],
     ingressClasses: [],
     ingresses: [
       {

@@ -35,7 +35,7 @@ const LIST_OF_KIND: Readonly<Record<string, keyof Snapshot>> = {
 
 /** Every YAML file of the corpus, in name order, into one snapshot (objects carry their file and line). */
 function loadCorpus(): Snapshot {
-  const lists: Record<keyof Snapshot, unknown[]> = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [] };
+  const lists: Record<keyof Snapshot, unknown[]> = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [], configMaps: [] };
   const files = readdirSync(corpusDir).filter((f) => f.endsWith('.yaml')).sort();
   assert.ok(files.length > 0, 'the corpus has YAML files');
   for (const file of files) {

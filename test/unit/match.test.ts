@@ -96,6 +96,7 @@ function modelFor(host: string | undefined, paths: PathRow['paths'], withDefault
     services: [service('default-svc'), ...paths.map((_, i) => service(`svc-${i}`))],
     endpointSlices: [],
     secrets: [],
+    configMaps: [],
   };
   const model = translate(snapshot, options);
   assert.deepEqual(model.diagnostics, []);

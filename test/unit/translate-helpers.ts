@@ -21,11 +21,12 @@ const LIST_OF_KIND: Readonly<Record<string, keyof Snapshot>> = {
   Service: 'services',
   EndpointSlice: 'endpointSlices',
   Secret: 'secrets',
+  ConfigMap: 'configMaps',
 };
 
 /** Reads fixture files into a snapshot, each object with its `source` like the file source sets it. */
 export function load(...files: string[]): Snapshot {
-  const lists: Record<keyof Snapshot, unknown[]> = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [] };
+  const lists: Record<keyof Snapshot, unknown[]> = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [], configMaps: [] };
   for (const file of files) {
     const lineCounter = new LineCounter();
     const docs = parseAllDocuments(readFileSync(new URL(file, fixtures), 'utf8'), { lineCounter });

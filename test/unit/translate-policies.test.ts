@@ -157,3 +157,11 @@ test('weightShares: listed Services as written, the others share what is left', 
   assert.deepEqual(weightShares(['a', 'b'], { a: 70, b: 30 }), [70, 30]);
   assert.deepEqual(weightShares(['a', 'b'], { a: 100 }), [100, 0]);
 });
+
+test('custom-headers: the ConfigMap\'s entries become response headers; a bad entry is a warning on the ConfigMap and is left out; a missing ConfigMap is an error and the route is served', () => {
+  const model = run(load('custom-headers.yaml'), options);
+  assert.deepEqual(routeOf(model, 'headers.test').policy, { headers: { response: { 'X-Frame-Options': 'DENY', 'Content-Security-Policy': "default-src 'self'" } } });
+  assert.deepEqual(codesOf(model, 'security-headers'), ["warning PASS_CONFIGMAP_BAD_HEADER data['Bad Name']", "warning PASS_CONFIGMAP_BAD_HEADER data['X-Newline']"]);
+  assert.equal(routeOf(model, 'missing.test').policy, undefined);
+  assert.deepEqual(codesOf(model, 'missing'), ["error PASS_INGRESS_MISSING_CONFIGMAP metadata.annotations['nginx.ingress.kubernetes.io/custom-headers']"]);
+});

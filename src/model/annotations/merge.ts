@@ -95,6 +95,7 @@ export function assemble(slots: Slots): { readonly policy: RoutePolicy; readonly
     canary: v('canary'),
     wwwRedirect: v('wwwRedirect'),
     serviceWeights: v('serviceWeights'),
+    customHeaders: v('customHeaders'),
     regexPaths:
       regexAnnotation === undefined || (rewrite?.kind !== 'regex' && v('regexPaths') === undefined)
         ? undefined

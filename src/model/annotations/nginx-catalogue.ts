@@ -222,8 +222,8 @@ const table = {
 
   // Headers
   'custom-headers': {
-    policy: 'headers', status: 'unsupported',
-    note: 'a ConfigMap reference: ConfigMaps are not read yet (Traefik 1\'s ingress.kubernetes.io/custom-response-headers sets response headers inline)',
+    ref: 'customHeaders', policy: 'headers', status: 'applied', example: 'shop/security-headers',
+    note: 'a ConfigMap (name, or namespace/name) whose keys are header names and values their values, set on every answer of the routes; no global-allowed-response-headers list is needed (each name and value passes the header grammar)',
   },
 
   // Canary

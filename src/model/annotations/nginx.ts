@@ -146,6 +146,15 @@ function basicAuth(r: Reader, context: AnnotationContext): void {
   );
 }
 
+/** custom-headers: a ConfigMap (`name` or `namespace/name`) of response headers; translate reads it. */
+function customHeaders(r: Reader, context: AnnotationContext): void {
+  const ref = r.read('custom-headers', secretRef(true));
+  if (ref.state !== 'ok') return;
+  const namespace = ref.value.namespace ?? context.namespace;
+  const annotation = r.present.get('custom-headers')?.annotation ?? '';
+  r.set('customHeaders', { namespace, name: ref.value.name, annotation }, ['custom-headers']);
+}
+
 function externalAuth(r: Reader): void {
   const url = r.read('auth-url', httpUrl);
   const headers = r.read('auth-response-headers', headerNames);
@@ -203,6 +212,7 @@ export function readNginx(annotations: Readonly<Record<string, string>>, context
   sourceRange(r);
   basicAuth(r, context);
   externalAuth(r);
+  customHeaders(r, context);
   readTraffic(r);
   for (const [annotation, finding] of r.findings()) findings.set(annotation, finding);
   return { slots: r.slots(), findings };

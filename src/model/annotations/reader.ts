@@ -60,6 +60,7 @@ export interface SlotTypes {
   readonly responseHeaders: Readonly<Record<string, string>>;
   readonly canary: NonNullable<PolicyRefs['canary']>;
   readonly serviceWeights: Readonly<Record<string, number>>;
+  readonly customHeaders: NonNullable<PolicyRefs['customHeaders']>;
   readonly priority: number;
 }
 

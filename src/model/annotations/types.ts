@@ -51,6 +51,8 @@ export interface PolicyRefs {
   readonly canary?: { readonly header?: string; readonly headerValue?: string; readonly cookie?: string; readonly weight?: number };
   /** Traefik 1 `service-weights`: Service name → percent (translate maps names to backend ids). */
   readonly serviceWeights?: Readonly<Record<string, number>>;
+  /** `custom-headers`: a ConfigMap whose keys and values are headers set on every answer (translate reads it). */
+  readonly customHeaders?: { readonly namespace: string; readonly name: string; readonly annotation: string };
   /** `from-to-www-redirect: "true"`: translate adds a redirecting route on the other name of each host. */
   readonly wwwRedirect?: true;
   /**

@@ -23,6 +23,8 @@ export const Codes = {
   policyNotInMode: 'PASS_POLICY_NOT_IN_MODE',
   policyNotImplemented: 'PASS_POLICY_NOT_IMPLEMENTED',
   canaryWithoutMain: 'PASS_POLICY_CANARY_WITHOUT_MAIN',
+  missingConfigMap: 'PASS_INGRESS_MISSING_CONFIGMAP',
+  badConfigMapHeader: 'PASS_CONFIGMAP_BAD_HEADER',
 } as const satisfies Record<string, PassCode>;
 
 /** Reports findings about one object. */

@@ -17,6 +17,7 @@ import { parseIngress } from './ingress.ts';
 import type { BackendRef, IngressPath, IngressRule, ParsedIngress } from './ingress.ts';
 import { compareText, isRecord, readHeader, showValue } from './object.ts';
 import { createSecretReader } from './tls.ts';
+import { createConfigMapReader } from './config-maps.ts';
 import { asksRegexPaths, policyOf, REGEX_ROUTE_MODES, routePolicy } from './policies.ts';
 import type { PolicyRefs } from '../annotations/index.ts';
 import { FEATURE_MODES } from '../policy-support.ts';
@@ -235,6 +236,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
   const diags = new DiagnosticList();
   const resolver = createBackendResolver(snapshot.services, snapshot.endpointSlices, diags);
   const secrets = createSecretReader(snapshot.secrets, diags);
+  const configMaps = createConfigMapReader(snapshot.configMaps, diags);
 
   const classes = readIngressClasses(snapshot.ingressClasses);
   const parsedIngresses: ParsedIngress[] = [];
@@ -266,7 +268,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     const ref = ing.header.ref;
     const key = refKey(ref);
     const mode = options.mode ?? 'native';
-    const { policy, canary, wwwRedirect, serviceWeights } = policyOf(ing, secrets, options.sslRedirect ?? true, mode);
+    const { policy, canary, wwwRedirect, serviceWeights } = policyOf(ing, secrets, configMaps, options.sslRedirect ?? true, mode);
     if (wwwRedirect) wwwRedirects.push(ing);
     // A canary Ingress routes nothing of its own: its backends join the main routes, once those are known.
     if (canary !== undefined) {

@@ -14,6 +14,7 @@ import { Codes } from './diagnostics.ts';
 import type { ParsedIngress } from './ingress.ts';
 import type { ObjectHeader } from './object.ts';
 import type { SecretReader } from './tls.ts';
+import type { ConfigMapReader } from './config-maps.ts';
 
 /** Access policies: when one cannot be honoured, the route is denied rather than served open. */
 const ACCESS_POLICIES = new Set(['basicAuth', 'externalAuth', 'allowSourceRange']);
@@ -25,6 +26,7 @@ const ACCESS_POLICIES = new Set(['basicAuth', 'externalAuth', 'allowSourceRange'
 export function policyOf(
   ing: ParsedIngress,
   secrets: SecretReader,
+  configMaps: ConfigMapReader,
   sslRedirect: boolean,
   mode: ProxyMode,
 ): { readonly policy: RoutePolicy | undefined; readonly canary: PolicyRefs['canary']; readonly wwwRedirect: boolean; readonly serviceWeights: PolicyRefs['serviceWeights'] } {
@@ -55,6 +57,12 @@ export function policyOf(
       denied ??= `the basic-auth Secret ${auth.namespace}/${auth.name} is not usable`;
     }
   }
+  const custom = refs.customHeaders;
+  if (custom !== undefined) {
+    const read = configMaps.readHeaders(custom.namespace, custom.name);
+    if (read.ok) policy = { ...policy, headers: { ...policy.headers, response: { ...policy.headers?.response, ...read.headers } } };
+    else h.reporter.error(Codes.missingConfigMap, `metadata.annotations['${custom.annotation}']`, `${read.message}; its headers are not set`);
+  }
   if (denied !== undefined) policy = { ...policy, denied };
   const fit = fitPolicy(policy, mode);
   for (const f of fit.dropped) {
@@ -70,7 +78,7 @@ export function policyOf(
  * The modes whose renderers route Regex routes. Elsewhere translate skips regex paths (an error on
  * each): a proxy that reads them as plain prefixes would route other requests than its Ingress asks.
  */
-export const REGEX_ROUTE_MODES: readonly ProxyMode[] = ['native', 'nginx'];
+export const REGEX_ROUTE_MODES: readonly ProxyMode[] = ['native', 'haproxy', 'nginx'];
 
 /** Whether an Ingress's annotations make its paths regexes (refs.regexPaths, which hasTls plays no part in). */
 export function asksRegexPaths(h: ObjectHeader): boolean {

@@ -17,7 +17,7 @@ import { KubeApiError, type KubeClient, type Query, type WatchEvent } from './cl
 import type { ResourceType } from './resources.ts';
 import { DEFAULT_BACKOFF, classifyFailure, describeFailure, retryDelayMs, type RetriedFailure } from './retry.ts';
 
-export { ENDPOINT_SLICE, EVENT, INGRESS, INGRESS_CLASS, LEASE, SECRET, SERVICE } from './resources.ts';
+export { CONFIG_MAP, ENDPOINT_SLICE, EVENT, INGRESS, INGRESS_CLASS, LEASE, SECRET, SERVICE } from './resources.ts';
 export type { ResourceType } from './resources.ts';
 
 /**

@@ -1,12 +1,14 @@
 /*
  * What the Kubernetes source keeps of each object, and which changes matter. Objects are stripped
- * before they are cached (managedFields, last-applied annotations, Secret data other than the TLS
- * keys, unused spec fields), and an event whose stripped, status-less form is unchanged, or that
- * touches a Service, EndpointSlice or Secret that no Ingress names, does not rebuild the model.
+ * before they are cached (managedFields, last-applied annotations, the data of Secrets other than
+ * Opaque ones beyond the TLS keys, unused spec fields), and an event whose stripped, status-less form
+ * is unchanged, or that touches a Service, EndpointSlice, Secret or ConfigMap that no Ingress names
+ * (in its spec or, for basic auth and custom headers, its annotations), does not rebuild the model.
  */
 
 import { defined } from '../../shared/optional.ts';
 import type { KubeObject, ObjectMeta } from '../../model/k8s.ts';
+import { readAnnotations } from '../../model/annotations/index.ts';
 
 type Rec = Readonly<Record<string, unknown>>;
 
@@ -62,7 +64,10 @@ export function stripObject(obj: KubeObject): KubeObject {
     case 'EndpointSlice':
       return { ...head, ...defined({ addressType: obj.addressType, endpoints: obj.endpoints, ports: obj.ports }) };
     case 'Secret':
-      return { ...head, ...defined({ type: obj.type }), data: pick(obj.data, SECRET_KEYS) ?? {} };
+      // Opaque ones may be basic-auth Secrets (htpasswd under `auth`, or one key per user): kept whole.
+      return { ...head, ...defined({ type: obj.type }), data: (obj.type === 'Opaque' || obj.type === undefined ? pick(obj.data, Object.keys(isRecord(obj.data) ? obj.data : {})) : pick(obj.data, SECRET_KEYS)) ?? {} };
+    case 'ConfigMap':
+      return { ...head, ...defined({ data: raw['data'] }) };
     default:
       return { ...head, ...defined({ spec: raw['spec'] }) };
   }
@@ -81,10 +86,11 @@ export function nsName(namespace: string | undefined, name: string): string {
   return `${namespace ?? 'default'}/${name}`;
 }
 
-/** The Services and Secrets one Ingress names, as `namespace/name`. */
+/** The Services, Secrets and ConfigMaps one Ingress names, as `namespace/name`. */
 export interface IngressRefs {
   readonly services: readonly string[];
   readonly secrets: readonly string[];
+  readonly configMaps: readonly string[];
 }
 
 function backendService(backend: unknown, ns: string, out: Set<string>): void {
@@ -113,7 +119,12 @@ export function ingressRefs(ing: KubeObject): IngressRefs {
       if (isRecord(tls) && typeof tls['secretName'] === 'string') secrets.add(nsName(ns, tls['secretName']));
     }
   }
-  return { services: [...services], secrets: [...secrets] };
+  // Annotations name a basic-auth Secret and a custom-headers ConfigMap.
+  const annotations = Object.fromEntries(Object.entries(ing.metadata?.annotations ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const { refs } = readAnnotations(annotations, { namespace: ns, hasTls: false });
+  if (refs.authSecret !== undefined) secrets.add(nsName(refs.authSecret.namespace, refs.authSecret.name));
+  const configMaps = refs.customHeaders === undefined ? [] : [nsName(refs.customHeaders.namespace, refs.customHeaders.name)];
+  return { services: [...services], secrets: [...secrets], configMaps };
 }
 
 /** The Service an EndpointSlice belongs to (`namespace/name`), from its label. */
@@ -127,6 +138,7 @@ export class RefIndex {
   readonly #byIngress = new Map<string, IngressRefs>();
   readonly #services = new Map<string, number>();
   readonly #secrets = new Map<string, number>();
+  readonly #configMaps = new Map<string, number>();
 
   /** Replaces the references of one Ingress (`refs` undefined: it was deleted). */
   set(ingressKey: string, refs: IngressRefs | undefined): void {
@@ -134,12 +146,14 @@ export class RefIndex {
     if (old) {
       for (const s of old.services) this.#dec(this.#services, s);
       for (const s of old.secrets) this.#dec(this.#secrets, s);
+      for (const s of old.configMaps) this.#dec(this.#configMaps, s);
       this.#byIngress.delete(ingressKey);
     }
     if (refs) {
       this.#byIngress.set(ingressKey, refs);
       for (const s of refs.services) this.#services.set(s, (this.#services.get(s) ?? 0) + 1);
       for (const s of refs.secrets) this.#secrets.set(s, (this.#secrets.get(s) ?? 0) + 1);
+      for (const s of refs.configMaps) this.#configMaps.set(s, (this.#configMaps.get(s) ?? 0) + 1);
     }
   }
 
@@ -149,6 +163,10 @@ export class RefIndex {
 
   usesSecret(key: string): boolean {
     return this.#secrets.has(key);
+  }
+
+  usesConfigMap(key: string): boolean {
+    return this.#configMaps.has(key);
   }
 
   #dec(map: Map<string, number>, key: string): void {

@@ -14,5 +14,6 @@ export const INGRESS_CLASS: ResourceType = { kind: 'IngressClass', apiVersion: '
 export const SERVICE: ResourceType = { kind: 'Service', apiVersion: 'v1', plural: 'services', namespaced: true };
 export const ENDPOINT_SLICE: ResourceType = { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true };
 export const SECRET: ResourceType = { kind: 'Secret', apiVersion: 'v1', plural: 'secrets', namespaced: true };
+export const CONFIG_MAP: ResourceType = { kind: 'ConfigMap', apiVersion: 'v1', plural: 'configmaps', namespaced: true };
 export const LEASE: ResourceType = { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', plural: 'leases', namespaced: true };
 export const EVENT: ResourceType = { kind: 'Event', apiVersion: 'events.k8s.io/v1', plural: 'events', namespaced: true };

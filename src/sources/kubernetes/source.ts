@@ -23,6 +23,7 @@ import {
   INGRESS_CLASS,
   Informer,
   SECRET,
+  CONFIG_MAP,
   SERVICE,
   objectKey,
   type InformerEvent,
@@ -84,6 +85,7 @@ const GROUP_OF_KIND: Readonly<Record<string, Group | undefined>> = {
   Service: 'services',
   EndpointSlice: 'endpointSlices',
   Secret: 'secrets',
+  ConfigMap: 'configMaps',
 };
 
 /** The Kubernetes API as a {@link Source}; see the file comment. */
@@ -133,6 +135,7 @@ export class KubernetesSource implements Source {
     add('services', SERVICE);
     add('endpointSlices', ENDPOINT_SLICE);
     add('secrets', SECRET);
+    add('configMaps', CONFIG_MAP);
 
     if (options.publishAddress === undefined && options.publishService !== undefined) {
       const [ns, name] = options.publishService.split('/');
@@ -234,7 +237,7 @@ export class KubernetesSource implements Source {
 
   snapshot(): Snapshot {
     if (this.#snapshot === undefined) {
-      const groups: Record<Group, KubeObject[]> = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [] };
+      const groups: Record<Group, KubeObject[]> = { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [], configMaps: [] };
       // References to the cached objects (no copies); a loop, as push(...list) overflows the stack on big lists.
       for (const { group, informer } of this.#informers) {
         const list = groups[group];
@@ -277,7 +280,7 @@ export class KubernetesSource implements Source {
 
   #counts(): Record<string, number> {
     const s = this.snapshot();
-    return { ingresses: s.ingresses.length, ingressClasses: s.ingressClasses.length, services: s.services.length, endpointSlices: s.endpointSlices.length, secrets: s.secrets.length };
+    return { ingresses: s.ingresses.length, ingressClasses: s.ingressClasses.length, services: s.services.length, endpointSlices: s.endpointSlices.length, secrets: s.secrets.length, configMaps: s.configMaps.length };
   }
 
   #classes(): KubeObject[] {
@@ -302,6 +305,8 @@ export class KubernetesSource implements Source {
         return this.#refs.usesService(objectKey(e.object));
       case 'secrets':
         return this.#refs.usesSecret(objectKey(e.object));
+      case 'configMaps':
+        return this.#refs.usesConfigMap(objectKey(e.object));
       case 'endpointSlices': {
         const svc = sliceService(e.object) ?? (previous ? sliceService(previous) : undefined);
         return svc !== undefined && this.#refs.usesService(svc);

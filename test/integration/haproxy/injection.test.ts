@@ -39,6 +39,7 @@ test('hostile hosts, paths, names, ports and annotations: rejected with a diagno
         services: [],
         endpointSlices: [],
         secrets: [],
+        configMaps: [],
       };
       const model = translate(snapshot, {
         entryPoints: [

@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -101,5 +102,49 @@ describe('kubernetes source: CLI and controller', () => {
     await waitFor('new.example routed', async () => (await get('new.example')) === 503);
     await cluster.remove(ingress('shop', 'new', '', ''));
     await waitFor('new.example gone', async () => (await get('new.example')) === 404);
+  });
+
+  test('annotations name a basic-auth Secret and a custom-headers ConfigMap: read through the controller account, and a change to either is applied', async (t) => {
+    assert.ok(running, 'the controller of the previous test runs');
+    const echo = http.createServer((_req, res) => res.end('secure'));
+    await new Promise<void>((resolve) => echo.listen(0, '192.0.2.12', resolve));
+    t.after(() => new Promise<void>((resolve) => echo.close(() => resolve())));
+    const echoPort = (echo.address() as { port: number }).port;
+    const sha = (password: string): string => `{SHA}${createHash('sha1').update(password).digest('base64')}`;
+    const secret = (password: string): KubeObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'shop', name: 'basic-auth' }, type: 'Opaque', data: { auth: Buffer.from(`alice:${sha(password)}\n`).toString('base64') } });
+    const headers = (frame: string): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'shop', name: 'security-headers' }, data: { 'X-Frame-Options': frame } });
+    await cluster.apply(secret('wonderland'));
+    await cluster.apply(headers('DENY'));
+    await cluster.apply(service('shop', 'secure', echoPort));
+    await cluster.apply(endpointSlice('shop', 'secure-1', 'secure', ['192.0.2.12'], echoPort));
+    await cluster.apply(
+      ingress('shop', 'secure', 'secure.example', 'secure', {
+        className: 'passerelle',
+        annotations: {
+          'nginx.ingress.kubernetes.io/auth-type': 'basic',
+          'nginx.ingress.kubernetes.io/auth-secret': 'basic-auth',
+          'nginx.ingress.kubernetes.io/custom-headers': 'security-headers',
+        },
+      }),
+    );
+    const get = (password?: string): Promise<{ status: number; frame: string | undefined }> =>
+      new Promise((resolve, reject) => {
+        const auth = password === undefined ? {} : { authorization: `Basic ${Buffer.from(`alice:${password}`).toString('base64')}` };
+        http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'secure.example', ...auth } }, (res) => {
+          res.resume();
+          const frame = res.headers['x-frame-options'];
+          resolve({ status: res.statusCode ?? 0, frame: typeof frame === 'string' ? frame : undefined });
+        }).on('error', reject);
+      });
+    await waitFor('secure.example asks for a password', async () => (await get()).status === 401);
+    assert.deepEqual(await get('wonderland'), { status: 200, frame: 'DENY' });
+    assert.equal((await get('rabbit')).status, 401);
+    // A new password in the Secret: the old one is refused, the new one accepted.
+    await cluster.apply(secret('rabbit'));
+    await waitFor('the new password of the Secret applies', async () => (await get('rabbit')).status === 200);
+    assert.equal((await get('wonderland')).status, 401);
+    // A new value in the ConfigMap: the answers carry it.
+    await cluster.apply(headers('SAMEORIGIN'));
+    await waitFor('the new header of the ConfigMap applies', async () => (await get('rabbit')).frame === 'SAMEORIGIN');
   });
 });
