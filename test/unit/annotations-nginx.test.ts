@@ -328,7 +328,9 @@ const CASES: readonly Case[] = [
   { name: 'hsts "false" turns it off', annotations: { hsts: 'false', 'hsts-preload': 'true' }, policy: {}, findings: { hsts: ['different'], 'hsts-preload': ['applied', IGNORED, /hsts is "false"/] } },
 
   // ConfigMaps, canaries
-  { name: 'custom-headers (a ConfigMap) is unsupported', annotations: { 'custom-headers': 'default/headers' }, policy: {}, findings: { 'custom-headers': ['unsupported', UNSUPPORTED, /ConfigMaps are not read/] } },
+  { name: 'custom-headers names a ConfigMap (translate reads it)', annotations: { 'custom-headers': 'headers' }, policy: {}, refs: { customHeaders: { namespace: 'default', name: 'headers', annotation: `${NGINX_PREFIX}custom-headers` } }, findings: { 'custom-headers': ['applied'] } },
+  { name: 'custom-headers in another namespace', annotations: { 'custom-headers': 'shared/headers' }, policy: {}, refs: { customHeaders: { namespace: 'shared', name: 'headers', annotation: `${NGINX_PREFIX}custom-headers` } }, findings: { 'custom-headers': ['applied'] } },
+  { name: 'custom-headers must be a ConfigMap name', annotations: { 'custom-headers': 'Bad Name' }, policy: {}, refs: {}, findings: { 'custom-headers': ['invalid', INVALID, /is not a ConfigMap name/] } },
   {
     name: 'a canary by header, value, cookie and weight',
     annotations: { canary: 'true', 'canary-by-header': 'X-Canary', 'canary-by-header-value': 'beta', 'canary-by-cookie': 'canary', 'canary-weight': '10', 'canary-weight-total': '100' },

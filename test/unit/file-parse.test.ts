@@ -36,7 +36,7 @@ const cases: {
   },
   {
     name: 'kinds-the-model-does-not-read-are-counted-and-dropped',
-    yaml: 'kind: Deployment\nmetadata: {name: d}\n---\nkind: ConfigMap\nmetadata: {name: c}\n---\nkind: Service\nmetadata: {name: s}\n',
+    yaml: 'kind: Deployment\nmetadata: {name: d}\n---\nkind: PodDisruptionBudget\nmetadata: {name: c}\n---\nkind: Service\nmetadata: {name: s}\n',
     ok: true,
     kinds: ['Service'],
     ignored: 2,

@@ -179,6 +179,7 @@ const MODELS: Readonly<Record<string, readonly [FieldTable, Readonly<Record<stri
     },
   ],
   secret: [FIELDS.secret, { '': k8s.V1Secret, metadata: k8s.V1ObjectMeta, 'metadata.ownerReferences[]': k8s.V1OwnerReference }],
+  configMap: [FIELDS.configMap, { '': k8s.V1ConfigMap, metadata: k8s.V1ObjectMeta, 'metadata.ownerReferences[]': k8s.V1OwnerReference }],
   ingressClass: [
     FIELDS.ingressClass,
     {

@@ -262,12 +262,14 @@ export interface SecretRef {
 }
 
 /**
- * A Secret named by an annotation: a DNS-1123 subdomain, or (`namespaced`) `namespace/name`.
+ * A Secret (or another object: `kind`) named by an annotation: a DNS-1123 subdomain, or
+ * (`namespaced`) `namespace/name`.
  *
  * @param namespaced whether `namespace/name` is accepted
+ * @param kind the kind named in the problem
  * @returns the grammar
  */
-export function secretRef(namespaced: boolean): Grammar<SecretRef> {
+export function secretRef(namespaced: boolean, kind = 'Secret'): Grammar<SecretRef> {
   return (v) => {
     const parts = v.split('/');
     const [first = '', second] = parts;
@@ -275,6 +277,6 @@ export function secretRef(namespaced: boolean): Grammar<SecretRef> {
     if (namespaced && parts.length === 2 && DNS1123_LABEL.test(first) && DNS1123_SUBDOMAIN.test(second ?? '')) {
       return ok({ namespace: first, name: second ?? '' });
     }
-    return bad(`is not a Secret name${namespaced ? ' or namespace/name' : ' of the Ingress namespace'} (lower-case letters, digits, - and .)`);
+    return bad(`is not a ${kind} name${namespaced ? ' or namespace/name' : ' of the Ingress namespace'} (lower-case letters, digits, - and .)`);
   };
 }

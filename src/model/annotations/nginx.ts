@@ -148,7 +148,7 @@ function basicAuth(r: Reader, context: AnnotationContext): void {
 
 /** custom-headers: a ConfigMap (`name` or `namespace/name`) of response headers; translate reads it. */
 function customHeaders(r: Reader, context: AnnotationContext): void {
-  const ref = r.read('custom-headers', secretRef(true));
+  const ref = r.read('custom-headers', secretRef(true, 'ConfigMap'));
   if (ref.state !== 'ok') return;
   const namespace = ref.value.namespace ?? context.namespace;
   const annotation = r.present.get('custom-headers')?.annotation ?? '';

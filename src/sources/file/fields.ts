@@ -110,6 +110,7 @@ export const FIELDS = {
     'ports[]': ['appProtocol', 'name', 'port', 'protocol'],
   },
   secret: { '': ['apiVersion', 'data', 'immutable', 'kind', 'metadata', 'stringData', 'type'], ...META },
+  configMap: { '': ['apiVersion', 'binaryData', 'data', 'immutable', 'kind', 'metadata'], ...META },
   ingressClass: {
     '': ['apiVersion', 'kind', 'metadata', 'spec'],
     ...META,
@@ -132,6 +133,8 @@ export function fieldTableOf(kind: string, object: Readonly<Record<string, unkno
       return FIELDS.endpointSlice;
     case 'Secret':
       return FIELDS.secret;
+    case 'ConfigMap':
+      return FIELDS.configMap;
     case 'IngressClass':
       return FIELDS.ingressClass;
     default:
