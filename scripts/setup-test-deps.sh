@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need when it is missing: Debian packages (haproxy, nginx,
-# openssl, curl, tini, chromium, prometheus) and the cached kube-apiserver/etcd build. Idempotent; quick when all is there.
+# openssl, curl, tini, chromium, prometheus, bind9) and the cached kube-apiserver/etcd build. Idempotent; quick when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The deploy pod test (test/integration/deploy/pods.test.ts) runs the image's entrypoint: tini.
 command -v tini >/dev/null 2>&1 || need+=(tini)
+# The DNS-01 tests (test/integration/acme/dns-*.test.ts) run BIND 9 and its nsupdate.
+[ -x /usr/sbin/named ] || need+=(bind9)
+command -v nsupdate >/dev/null 2>&1 || need+=(bind9-dnsutils)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to apt-get install ${need[*]}" >&2; exit 1; fi
@@ -26,7 +29,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 # The Debian packages start system services; the tests run their own instances on loopback.
-for svc in haproxy nginx prometheus; do
+for svc in haproxy nginx prometheus named; do
   if command -v systemctl >/dev/null 2>&1; then systemctl stop "$svc" >/dev/null 2>&1 || true; fi
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done

@@ -88,6 +88,7 @@ export const CODES = {
   PASS_ACME_ACCOUNT: 'the ACME account cannot be registered or fetched from the CA (or is not ready yet)',
   PASS_ACME_BUDGET: 'warning: a certificate waits because the weekly certificate budget or duplicate-certificate limit is spent',
   PASS_ACME_CA_BUNDLE: 'the file named by acme.caBundle cannot be read',
+  PASS_ACME_DNS_PROVIDER: 'a DNS-01 challenge record could not be written, removed or seen (the provider, zone and cause are named); the order is retried with backoff',
   PASS_ACME_NAME_NOT_PUBLIC: 'warning (check): a name ACME would order is one no public CA issues for (.localhost, .test, .example, .invalid, .local, .internal, or a single label)',
   PASS_ACME_ON_DEMAND_REFUSED: 'an onDemand certificate was refused during a handshake (onDemand off, not a DNS name, not the leader, not allowed by the policy, backing off, or the rate limit)',
   PASS_ACME_ORDER_FAILED: 'an ACME order failed; it is retried with backoff (a warning while the current certificate still serves)',
