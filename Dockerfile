@@ -22,9 +22,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
+# bind9-dnsutils: nsupdate, which the RFC 2136 DNS-01 provider runs.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends tini bind9-dnsutils \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 passerelle \
  && useradd --system --uid 65532 --gid 65532 --home-dir /work --no-create-home --shell /usr/sbin/nologin passerelle \

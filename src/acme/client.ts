@@ -11,6 +11,10 @@ import type { Authorization, Order } from 'acme-client';
 import { PassError } from '../shared/errors.ts';
 import { defined } from '../shared/optional.ts';
 import type { AcmeChallenges } from './challenges.ts';
+import type { AnyChallenge } from './dns/choice.ts';
+import { solveDns01 } from './dns/solver.ts';
+import type { DnsSolver } from './dns/solver.ts';
+import { challengeRecord, DnsProviderError } from './dns/types.ts';
 import type { AccountRecord, AcmeProblem, ChallengeType, RenewalWindow } from './types.ts';
 
 /** Options of {@link AcmeClient}. */
@@ -79,9 +83,15 @@ function configureHttp(caBundlePem: string | undefined, retries: number): void {
 }
 
 /** A plain-language cause for a CA problem or a transport error; `challenge`: the challenge type that failed. */
-export function explainProblem(type: string | undefined, detail: string, stage: 'account' | 'order' | 'challenge' | 'finalize' | 'network', challenge?: ChallengeType): string {
+export function explainProblem(type: string | undefined, detail: string, stage: 'account' | 'order' | 'challenge' | 'finalize' | 'network', challenge?: AnyChallenge): string {
   const d = detail.toLowerCase();
   const t = (type ?? '').replace('urn:ietf:params:acme:error:', '');
+  if (stage === 'challenge' && challenge === 'dns-01') {
+    if (t === 'unauthorized' || t === 'incorrectResponse' || d.includes('txt')) {
+      return 'the CA did not find the expected TXT record at _acme-challenge: check that the DNS provider writes to the zone the CA resolves (its public name servers), and delayBeforeCheck when the zone has several servers';
+    }
+    if (t === 'dns' || d.includes('servfail') || d.includes('nxdomain')) return 'DNS: the CA could not look up the _acme-challenge TXT record of the name';
+  }
   if (stage === 'challenge' && challenge === 'tls-alpn-01') {
     if (t === 'dns' || d.includes('nxdomain') || d.includes('dns problem') || d.includes('servfail')) {
       return 'DNS: the name does not resolve (or not to this proxy) from the CA; check its A/AAAA records';
@@ -125,7 +135,7 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
-function problemOf(err: unknown, stage: 'account' | 'order' | 'challenge' | 'finalize', type?: string, challenge?: ChallengeType): AcmeProblem {
+function problemOf(err: unknown, stage: 'account' | 'order' | 'challenge' | 'finalize', type?: string, challenge?: AnyChallenge): AcmeProblem {
   let detail = errorText(err);
   const code = (err as { code?: unknown }).code;
   // acme-client's retry interceptor ends a request that never got a response with this TypeError.
@@ -141,6 +151,11 @@ interface ChallengeLike {
   readonly status: string;
   readonly token?: string;
   readonly error?: { readonly type?: string; readonly detail?: string };
+}
+
+/** The challenge type of a CA challenge, when it is one Passerelle answers. */
+function challengeOf(type: string | undefined): AnyChallenge | undefined {
+  return type === 'tls-alpn-01' || type === 'http-01' || type === 'dns-01' ? type : undefined;
 }
 
 /** One CA account's protocol client. */
@@ -231,10 +246,10 @@ export class AcmeClient {
 
   /**
    * Carries an order to its certificate: answers each authorization with the first type of `types`
-   * the CA offers (through `challenges`), waits for the authorizations, finalizes with a CSR made
-   * with `keyPem`, and downloads the chain.
+   * the CA offers (HTTP-01 and TLS-ALPN-01 through `challenges`, DNS-01 through `dns`), waits for the
+   * authorizations, finalizes with a CSR made with `keyPem`, and downloads the chain.
    */
-  async completeOrder(orderUrl: string, names: readonly string[], keyPem: string, challenges: AcmeChallenges, types: readonly ChallengeType[] = ['http-01']): Promise<IssuedChain> {
+  async completeOrder(orderUrl: string, names: readonly string[], keyPem: string, challenges: AcmeChallenges, types: readonly AnyChallenge[] = ['http-01'], dns?: DnsSolver): Promise<IssuedChain> {
     const client = this.#c();
     let order: Order;
     try {
@@ -251,7 +266,7 @@ export class AcmeClient {
       const authzs = await client.getAuthorizations(order).catch((err: unknown) => {
         throw new AcmeOrderError(problemOf(err, 'order'), false, err);
       });
-      await Promise.all(authzs.map((a) => this.#authorize(client, a, challenges, types)));
+      await Promise.all(authzs.map((a) => this.#authorize(client, a, challenges, types, dns)));
       order = await this.#waitOrder(client, order, ['ready', 'valid', 'processing']);
     }
     if (order.status === 'ready') {
@@ -288,7 +303,7 @@ export class AcmeClient {
     }
   }
 
-  async #authorize(client: acme.Client, authz: Authorization, challenges: AcmeChallenges, types: readonly ChallengeType[]): Promise<void> {
+  async #authorize(client: acme.Client, authz: Authorization, challenges: AcmeChallenges, types: readonly AnyChallenge[], dns: DnsSolver | undefined): Promise<void> {
     if (authz.status === 'valid') return;
     const offered = authz.challenges as unknown as readonly ChallengeLike[];
     let chosen: ChallengeLike | undefined;
@@ -300,29 +315,52 @@ export class AcmeClient {
     if (authz.status !== 'pending' || chosen === undefined || chosen.token === undefined) {
       const failed = offered.find((c) => c.error !== undefined);
       const detail = failed?.error?.detail ?? (chosen === undefined ? `the CA offers no ${types.join(' or ')} challenge for ${name}` : `authorization for ${name} is ${authz.status}`);
-      throw new AcmeOrderError(problemOf(new Error(detail), 'challenge', failed?.error?.type, failed?.type === 'tls-alpn-01' ? 'tls-alpn-01' : undefined), true);
+      throw new AcmeOrderError(problemOf(new Error(detail), 'challenge', failed?.error?.type, challengeOf(failed?.type)), true);
     }
+    if (chosen.type === 'dns-01') return this.#authorizeDns(client, authz, chosen, dns);
     const type: ChallengeType = chosen.type === 'tls-alpn-01' ? 'tls-alpn-01' : 'http-01';
     const keyAuthorization = await client.getChallengeKeyAuthorization(chosen as never);
     const own = { type, name: name.toLowerCase(), token: chosen.token, keyAuthorization };
     // Answered (and, with several replicas, published to all of them) before the CA is told to validate.
     await challenges.add(own);
     try {
-      if (chosen.status === 'pending') {
-        await client.completeChallenge(chosen as never).catch((err: unknown) => {
-          throw new AcmeOrderError(problemOf(err, 'challenge', undefined, type), false, err);
-        });
-      }
-      try {
-        await client.waitForValidStatus(authz);
-      } catch (err) {
-        const fresh = await client.getAuthorizations({ authorizations: [authz.url] } as Order).catch(() => [] as Authorization[]);
-        const c = (fresh[0]?.challenges as unknown as readonly ChallengeLike[] | undefined)?.find((x) => x.error !== undefined);
-        const problem = c?.error ? problemOf(new Error(`${name}: ${c.error.detail ?? 'challenge failed'}`), 'challenge', c.error.type, type) : problemOf(err, 'challenge', undefined, type);
-        throw new AcmeOrderError(problem, fresh[0]?.status === 'invalid', err);
-      }
+      await this.#validate(client, authz, chosen, type);
     } finally {
       await challenges.remove(own);
+    }
+  }
+
+  /** Tells the CA to validate `chosen` and waits for the authorization; a failure carries the CA's problem. */
+  async #validate(client: acme.Client, authz: Authorization, chosen: ChallengeLike, type: AnyChallenge): Promise<void> {
+    const name = authz.identifier.value;
+    if (chosen.status === 'pending') {
+      await client.completeChallenge(chosen as never).catch((err: unknown) => {
+        throw new AcmeOrderError(problemOf(err, 'challenge', undefined, type), false, err);
+      });
+    }
+    try {
+      await client.waitForValidStatus(authz);
+    } catch (err) {
+      const fresh = await client.getAuthorizations({ authorizations: [authz.url] } as Order).catch(() => [] as Authorization[]);
+      const c = (fresh[0]?.challenges as unknown as readonly ChallengeLike[] | undefined)?.find((x) => x.error !== undefined);
+      const problem = c?.error ? problemOf(new Error(`${name}: ${c.error.detail ?? 'challenge failed'}`), 'challenge', c.error.type, type) : problemOf(err, 'challenge', undefined, type);
+      throw new AcmeOrderError(problem, fresh[0]?.status === 'invalid', err);
+    }
+  }
+
+  /** DNS-01: the TXT record written by the provider, seen, validated, removed. */
+  async #authorizeDns(client: acme.Client, authz: Authorization, chosen: ChallengeLike, dns: DnsSolver | undefined): Promise<void> {
+    const name = `${authz.wildcard === true ? '*.' : ''}${authz.identifier.value.toLowerCase()}`;
+    if (dns === undefined) throw new AcmeOrderError(problemOf(new Error(`${name}: DNS-01 needs a provider ([acme.dnsChallenge])`), 'challenge', undefined, 'dns-01'), false);
+    // For dns-01, acme-client returns the TXT value: base64url(SHA-256(key authorization)).
+    const value = await client.getChallengeKeyAuthorization(chosen as never);
+    try {
+      await solveDns01(dns, challengeRecord(name, value), () => this.#validate(client, authz, chosen, 'dns-01'));
+    } catch (err) {
+      if (!(err instanceof DnsProviderError)) throw err;
+      // The record could not be written or seen: the order stays pending and is resumed after the backoff.
+      const problem: AcmeProblem = { detail: `${name}: ${err.message}`, cause: `the DNS-01 record could not be written or seen through ${dns.provider.name}: check its settings and credentials`, at: new Date().toISOString() };
+      throw new AcmeOrderError(problem, false, err);
     }
   }
 
@@ -331,7 +369,7 @@ export class AcmeClient {
       const authzs = await this.#c().getAuthorizations(order);
       for (const a of authzs) {
         const c = (a.challenges as unknown as readonly ChallengeLike[]).find((x) => x.error !== undefined);
-        if (c?.error) return problemOf(new Error(`${a.identifier.value}: ${c.error.detail ?? 'challenge failed'}`), 'challenge', c.error.type, c.type === 'tls-alpn-01' ? 'tls-alpn-01' : undefined);
+        if (c?.error) return problemOf(new Error(`${a.identifier.value}: ${c.error.detail ?? 'challenge failed'}`), 'challenge', c.error.type, challengeOf(c.type));
       }
     } catch {
       // fall through

@@ -19,8 +19,11 @@ import { acmeDiagnostics, certificateStatuses } from './status.ts';
 import type { CertificateStatus } from './status.ts';
 import type { CertificateStore } from './store/types.ts';
 import { acmeCertificateId, LETS_ENCRYPT_BUDGET } from './types.ts';
-import type { AcmeProblem, AcmeState, BackoffState, CertificateRequest, ChallengeType, IssuanceBudget, StoredCertificate } from './types.ts';
+import type { AcmeProblem, AcmeState, BackoffState, CertificateRequest, IssuanceBudget, StoredCertificate } from './types.ts';
 import { readLeaf } from './x509.ts';
+import { chooseChallenge, describeChoice } from './dns/choice.ts';
+import type { ChallengeConfig } from './dns/choice.ts';
+import type { DnsSolver } from './dns/solver.ts';
 
 /** Which names onDemand may order a certificate for. */
 export interface OnDemandPolicy {
@@ -47,8 +50,10 @@ export interface AcmeManagerOptions {
   readonly store: CertificateStore;
   /** What this replica answers (HTTP-01 tokens, TLS-ALPN-01 certificates), shared through the store's `challenges` when it has one. */
   readonly challenges: AcmeChallenges;
-  /** Challenge types in order of preference (default `['http-01']`); the first one the CA offers is answered. */
-  readonly challengeTypes?: readonly ChallengeType[];
+  /** The configured challenge and DNS provider (default HTTP-01): {@link chooseChallenge} decides per certificate. */
+  readonly challenge?: ChallengeConfig;
+  /** The DNS-01 provider, when `[acme.dnsChallenge]` sets one. */
+  readonly dns?: DnsSolver;
   readonly logger: Logger;
   /** Only the leader orders (default: always leader). */
   readonly isLeader?: () => boolean;
@@ -226,7 +231,8 @@ export class AcmeManager {
 
   /** Per wanted (or unused stored) certificate: valid / pending / failed, expiry, last error. */
   statuses(): readonly CertificateStatus[] {
-    return certificateStatuses(this.#plan(this.#allRequests()), this.#state, this.#now());
+    const config = this.#o.challenge ?? { challenge: 'http-01' };
+    return certificateStatuses(this.#plan(this.#allRequests()), this.#state, this.#now()).map((c) => ({ ...c, challenge: describeChoice(chooseChallenge(c.names, config)) }));
   }
 
   /** Reloads the stored state (e.g. on becoming the leader: the state the last leader wrote) and runs the planner. */
@@ -383,7 +389,8 @@ export class AcmeManager {
   }
 
   async #complete(request: CertificateRequest, orderUrl: string, keyPem: string, renewal: boolean): Promise<void> {
-    const issued = await this.#client.completeOrder(orderUrl, request.names, keyPem, this.#o.challenges, this.#o.challengeTypes ?? ['http-01']);
+    const choice = chooseChallenge(request.names, this.#o.challenge ?? { challenge: 'http-01' });
+    const issued = await this.#client.completeOrder(orderUrl, request.names, keyPem, this.#o.challenges, choice.types, this.#o.dns);
     const leaf = readLeaf(issued.certPem);
     const now = this.#now().toISOString();
     const cert: StoredCertificate = {

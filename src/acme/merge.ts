@@ -9,7 +9,8 @@ import type { StoredCertificate } from './types.ts';
 /**
  * The model with ACME certificates added for the names no Secret certificate serves: each becomes a
  * model certificate (after the Secret ones, which keep priority) listing only those names, and the
- * exact virtual hosts without a certificate point at it. `now` drops expired certificates.
+ * virtual hosts without a certificate point at it (a wildcard one serves the hosts one label below
+ * it). `now` drops expired certificates.
  */
 export function withAcmeCertificates(model: RoutingModel, certs: readonly StoredCertificate[], now: Date): RoutingModel {
   const taken = new Set<string>();
@@ -33,8 +34,10 @@ export function withAcmeCertificates(model: RoutingModel, certs: readonly Stored
   }
   if (added.length === 0) return model;
   const virtualHosts = model.virtualHosts.map((vh): VirtualHost => {
-    if (vh.certificate !== undefined || vh.kind !== 'exact') return vh;
-    const id = byHost.get(vh.host);
+    if (vh.certificate !== undefined || vh.kind === 'any') return vh;
+    // An exact host without its own certificate is served by a wildcard one of its parent, as translate does with Secrets.
+    const parent = vh.kind === 'exact' && vh.host.indexOf('.') > 0 ? `*${vh.host.slice(vh.host.indexOf('.'))}` : undefined;
+    const id = byHost.get(vh.host) ?? (parent === undefined ? undefined : byHost.get(parent));
     return id === undefined ? vh : { ...vh, certificate: id };
   });
   return { ...model, virtualHosts, certificates: [...model.certificates, ...added] };

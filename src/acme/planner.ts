@@ -264,18 +264,18 @@ export function plan(input: PlanInput): Plan {
     if (current !== undefined) usedCerts.add(current.c.id);
 
     const pending = input.state.orders[request.id];
-    if (pending !== undefined && !abandoned.has(pending.id)) {
-      if (sameNames(pending.names, request.names)) {
-        resume.push({ request, order: pending });
-        continue;
-      }
-      abandon.push(pending);
-    }
+    const resumable = pending !== undefined && !abandoned.has(pending.id) && sameNames(pending.names, request.names);
+    if (pending !== undefined && !abandoned.has(pending.id) && !resumable) abandon.push(pending);
 
+    // A failed order that is still alive (e.g. its DNS record could not be written) waits out the backoff too.
     const off = backoffOf(request.names, input.state.backoff, now);
     if (off !== undefined) {
       wait.push({ request, reason: 'backoff', until: new Date(off.until), detail: off.names.join(', ') });
       wake.push(off.until);
+      continue;
+    }
+    if (resumable) {
+      resume.push({ request, order: pending });
       continue;
     }
 

@@ -16,6 +16,8 @@ import { parseIngress } from '../model/translate/ingress.ts';
 import { compareAge, isRecord, readHeader } from '../model/translate/object.ts';
 import type { ObjectHeader } from '../model/translate/object.ts';
 import { parseHost } from '../model/translate/validate.ts';
+import { chooseChallenge } from './dns/choice.ts';
+import type { ChallengeConfig } from './dns/choice.ts';
 import { acmeCertificateId } from './types.ts';
 import type { CertificateRequest } from './types.ts';
 
@@ -44,6 +46,8 @@ export interface AcmeRequestOptions {
   readonly domains: readonly AcmeDomain[];
   /** The same class options translate was given. */
   readonly classOptions: ClassOptions;
+  /** The challenge settings: a wildcard name is ordered only when DNS-01 can prove it (default HTTP-01 only). */
+  readonly challenge?: ChallengeConfig;
 }
 
 /** A `spec.tls[k]` entry of an Ingress. */
@@ -113,7 +117,8 @@ function tlsGroups(h: ObjectHeader, ruleHosts: readonly string[]): { field: stri
  * The certificates ACME should provide. `[[acme.domains]]` come first, then Ingresses oldest first;
  * a name claimed by an earlier request is left out of later ones. Hosts of one TLS entry share one
  * certificate; rule hosts outside every TLS entry (Traefik 1.x `onHostRule`) get one each. Hosts a
- * Secret certificate covers are left to it; wildcard hosts are reported (HTTP-01 cannot prove them).
+ * Secret certificate covers are left to it; wildcard names are ordered when a DNS-01 provider is
+ * configured (only DNS-01 proves them), and reported otherwise.
  */
 export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: AcmeRequestOptions): AcmeRequestSet {
   const diags = new DiagnosticList();
@@ -122,6 +127,12 @@ export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: A
   const requests: CertificateRequest[] = [];
   const covered = coveredBy(model);
   const served: TlsEntryRef[] = [];
+  const challenge = options.challenge ?? { challenge: 'http-01' };
+  // Why a wildcard cannot be ordered, or undefined when DNS-01 can prove it.
+  const wildcardRefused = (name: string): string | undefined => {
+    const c = chooseChallenge([name], challenge);
+    return c.types.length === 0 ? c.why : undefined;
+  };
 
   const add = (names: readonly string[], origin: CertificateRequest['origin'], source: ObjectRef): void => {
     const fresh: string[] = [];
@@ -140,17 +151,12 @@ export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: A
     const source: ObjectRef = { kind: 'AcmeDomain', name: d.main };
     const names = [d.main, ...d.sans].map((n) => n.toLowerCase());
     const wild = names.filter((n) => n.startsWith('*.'));
-    if (wild.length > 0) {
-      diags.add({
-        severity: 'warning',
-        code: AcmeCodes.wildcard,
-        message: `${wild.join(', ')}: a wildcard name needs the DNS-01 challenge, which is not supported; the other names are ordered`,
-        object: source,
-        field: 'acme.domains',
-      });
+    const refused = wild[0] === undefined ? undefined : wildcardRefused(wild[0]);
+    if (refused !== undefined) {
+      diags.add({ severity: 'warning', code: AcmeCodes.wildcard, message: `${wild.join(', ')}: ${refused}; the other names are ordered`, object: source, field: 'acme.domains' });
     }
     add(
-      names.filter((n) => !n.startsWith('*.')),
+      names.filter((n) => refused === undefined || !n.startsWith('*.')),
       'domains',
       source,
     );
@@ -182,16 +188,15 @@ export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: A
         }
         inTls.add(p.host);
         if (p.kind === 'wildcard') {
+          const secret = covered(p.host.slice(2)) || model.certificates.some((c) => c.hosts.includes(p.host));
+          const refused = wildcardRefused(p.host);
+          if (refused === undefined && !secret) {
+            names.push(p.host);
+            continue;
+          }
           allServed = false;
-          if (!covered(p.host.slice(2)) && !model.certificates.some((c) => c.hosts.includes(p.host))) {
-            diags.add({
-              severity: 'warning',
-              code: AcmeCodes.wildcard,
-              message: `${p.host}: a wildcard host needs the DNS-01 challenge, which is not supported; give it a TLS Secret`,
-              object: h.ref,
-              field: `${entry.field}.hosts`,
-              ...defined({ location: h.location }),
-            });
+          if (!secret && refused !== undefined) {
+            diags.add({ severity: 'warning', code: AcmeCodes.wildcard, message: `${p.host}: ${refused}; give it a TLS Secret or configure [acme.dnsChallenge]`, object: h.ref, field: `${entry.field}.hosts`, ...defined({ location: h.location }) });
           }
           continue;
         }

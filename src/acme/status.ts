@@ -30,6 +30,8 @@ export interface CertificateStatus {
   readonly lastError?: AcmeProblem;
   /** No order before this time, ISO (backoff or budget). */
   readonly nextAttemptAt?: string;
+  /** The challenge that proves its names and why, e.g. `dns-01: *.example.test is a wildcard (...)`. */
+  readonly challenge?: string;
 }
 
 function lastErrorOf(names: readonly string[], state: AcmeState): AcmeProblem | undefined {
@@ -119,6 +121,7 @@ export function describeCertificateStatuses(statuses: readonly CertificateStatus
       ...(s.renewAt === undefined ? [] : [`renews ${s.renewAt}`]),
       ...(s.detail === undefined ? [] : [s.detail]),
       ...(s.nextAttemptAt === undefined ? [] : [`next attempt after ${s.nextAttemptAt}`]),
+      ...(s.challenge === undefined ? [] : [`challenge ${s.challenge}`]),
       ...(who === '' ? [] : [`for ${who}`]),
     ];
     lines.push(`${head}: ${parts.join('; ')}`);

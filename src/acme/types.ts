@@ -133,9 +133,13 @@ export interface SharedChallenge {
 /** An empty state. */
 export const emptyAcmeState: AcmeState = { certificates: {}, orders: {}, backoff: {}, issuances: [] };
 
-/** The id of the ACME certificate whose main name is `main`. */
+/**
+ * The id of the ACME certificate whose main name is `main`; a wildcard's `*` becomes `_`
+ * (`acme.passerelle/_.example.com`): the proxies name certificate files after ids, and no host name
+ * contains `_`.
+ */
 export function acmeCertificateId(main: string): string {
-  return `acme.passerelle/${main}`;
+  return `acme.passerelle/${main.replace(/^\*\./, '_.')}`;
 }
 
 /** Weekly issuance limits, per registered domain and per exact set of names. */

@@ -30,6 +30,12 @@ import { KubernetesCertificateStore } from '../controller/acme-secrets.ts';
 import { parseAcmeStorage } from '../config/schema.ts';
 import type { KubeClient } from '../sources/kubernetes/client.ts';
 import { SecretClient } from '../sources/kubernetes/secrets.ts';
+import { ExecProvider } from '../acme/dns/exec.ts';
+import { Rfc2136Provider } from '../acme/dns/rfc2136.ts';
+import type { DnsSolver } from '../acme/dns/solver.ts';
+import type { DnsProvider } from '../acme/dns/types.ts';
+import { chooseChallenge, describeChoice } from '../acme/dns/choice.ts';
+import type { ChallengeConfig } from '../acme/dns/choice.ts';
 
 /** Tuning that has no config key (tests, benchmarks): backoff, polling, budget, onDemand policy. */
 export interface AcmeTuning {
@@ -62,7 +68,7 @@ export interface AcmeWiring {
 
 /** Which certificates `[acme]` wants from the model: the controller stage and `check` read it alike. */
 export function acmeStageOptions(a: AcmeConfig, translate: TranslateOptions): AcmeStageOptions {
-  return { onHostRule: a.onHostRule, domains: a.domains.map((d) => ({ main: d.main, sans: [...d.sans] })), classOptions: translate };
+  return { onHostRule: a.onHostRule, domains: a.domains.map((d) => ({ main: d.main, sans: [...d.sans] })), classOptions: translate, challenge: challengeConfig(a) };
 }
 
 /**
@@ -125,8 +131,7 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
     },
     store,
     challenges,
-    // TLS-ALPN-01 first when chosen (native mode); HTTP-01 stays the fallback when the CA does not offer it.
-    challengeTypes: a.challenge === 'tls-alpn-01' ? ['tls-alpn-01', 'http-01'] : ['http-01'],
+    challenge: challengeConfig(a),
     logger,
     onChange,
     domainNames: stageOptions.domains.flatMap((d) => [d.main, ...d.sans]),
@@ -145,12 +150,67 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
       checkIntervalMs: tuning.checkIntervalMs,
       concurrency: tuning.concurrency,
       telemetry: tuning.telemetry,
+      dns: await createDnsSolver(a, logger),
     }),
     renewFraction: tuning.renewFraction ?? a.renewBefore,
     budget: tuning.budget ?? { ...LETS_ENCRYPT_BUDGET, perRegisteredDomain: a.weeklyBudget },
   });
   const stage = createAcmeStage(manager, stageOptions);
   return { manager, challenges, stage };
+}
+
+/** `[acme] challenge` and the DNS provider, as {@link chooseChallenge} reads them (no IO: `check` uses it too). */
+export function challengeConfig(a: AcmeConfig): ChallengeConfig {
+  const d = a.dnsChallenge;
+  return { challenge: a.challenge, ...defined({ dnsProvider: d?.provider, dnsZone: d?.provider === 'rfc2136' ? d.rfc2136.zone : undefined }) };
+}
+
+/**
+ * The DNS-01 provider of `[acme.dnsChallenge]` (undefined without one). Unset settings are read from
+ * lego's environment variables (RFC2136_NAMESERVER, RFC2136_TSIG_KEY/_SECRET/_ALGORITHM, EXEC_PATH),
+ * as Traefik 1 did; a missing one is an error naming the setting. Secrets are never logged.
+ */
+export async function createDnsSolver(a: AcmeConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DnsSolver | undefined> {
+  const d = a.dnsChallenge;
+  if (d === undefined) return undefined;
+  const missing = (field: string, variable: string): PassError =>
+    new PassError('PASS_CONFIG_BAD_ACME', `acme.dnsChallenge.${field} is not set (nor ${variable} in the environment): the ${d.provider} provider needs it`, { field: `acme.dnsChallenge.${field}` });
+  let provider: DnsProvider;
+  if (d.provider === 'rfc2136') {
+    const r = d.rfc2136;
+    const nameserver = r.nameserver ?? env['RFC2136_NAMESERVER'];
+    if (nameserver === undefined || nameserver === '') throw missing('rfc2136.nameserver', 'RFC2136_NAMESERVER');
+    const keyName = r.tsigKey ?? env['RFC2136_TSIG_KEY'];
+    let secret = env['RFC2136_TSIG_SECRET'];
+    if (r.tsigSecretFile !== undefined) {
+      try {
+        secret = (await readFile(r.tsigSecretFile, 'utf8')).trim();
+      } catch (err) {
+        throw new PassError('PASS_CONFIG_BAD_ACME', `cannot read acme.dnsChallenge.rfc2136.tsigSecretFile ${r.tsigSecretFile}: ${(err as Error).message}`, { field: 'acme.dnsChallenge.rfc2136.tsigSecretFile', cause: err });
+      }
+    }
+    if (keyName !== undefined && (secret === undefined || secret === '')) throw missing('rfc2136.tsigSecretFile', 'RFC2136_TSIG_SECRET');
+    // lego writes algorithms as DNS names ("hmac-sha256.").
+    const algorithm = (env['RFC2136_TSIG_ALGORITHM'] !== undefined && r.tsigAlgorithm === 'hmac-sha256' ? env['RFC2136_TSIG_ALGORITHM'] : r.tsigAlgorithm).replace(/\.$/, '');
+    try {
+      provider = new Rfc2136Provider({
+        nameserver,
+        ttlSeconds: r.ttl,
+        ...defined({ zone: r.zone, tsig: keyName === undefined || secret === undefined ? undefined : { name: keyName, algorithm, secret } }),
+      });
+    } catch (err) {
+      throw new PassError('PASS_CONFIG_BAD_ACME', `acme.dnsChallenge.rfc2136: ${(err as Error).message}`, { field: 'acme.dnsChallenge.rfc2136', cause: err });
+    }
+  } else {
+    const command = d.exec.command ?? env['EXEC_PATH'];
+    if (command === undefined || command === '') throw missing('exec.command', 'EXEC_PATH');
+    provider = new ExecProvider({ command });
+  }
+  return {
+    provider,
+    propagation: { delayBeforeCheckMs: d.delayBeforeCheck, timeoutMs: d.propagationTimeout, ...(d.resolvers.length > 0 ? { resolvers: d.resolvers } : {}) },
+    onCleanupError: (record, err) => logger.warn({ record: record.fqdn, provider: provider.name, err: (err as Error).message }, 'a DNS-01 challenge record could not be removed'),
+  };
 }
 
 /** What `passerelle check` shows about ACME. */
@@ -191,7 +251,7 @@ export async function acmeCheck(config: StaticConfig, translate: TranslateOption
   const p = plan({ requests, state, now, budget: { ...LETS_ENCRYPT_BUDGET, perRegisteredDomain: a.weeklyBudget }, renewFraction: a.renewBefore });
   return {
     storage,
-    certificates: certificateStatuses(p, state, now),
+    certificates: certificateStatuses(p, state, now).map((c) => ({ ...c, challenge: describeChoice(chooseChallenge(c.names, challengeConfig(a))) })),
     diagnostics: [...relaxMissingSecrets(model.diagnostics, set.acmeTlsEntries), ...set.diagnostics, ...extra, ...acmeDiagnostics(p, state, now)],
   };
 }

@@ -308,6 +308,30 @@ export function parseAcmeStorage(text: string): AcmeStorage | string {
   return { kind: 'kubernetes', namespace: ns, prefix: prefix ?? ACME_SECRET_PREFIX };
 }
 
+const dnsChallenge = z
+  .strictObject({
+    provider: z.enum(['rfc2136', 'exec']).describe('who writes the _acme-challenge TXT records: "rfc2136" (dynamic updates with TSIG: BIND, Knot, PowerDNS...) or "exec" (a command, as lego\'s)'),
+    delayBeforeCheck: duration.default(0).describe('waited after writing a record before the propagation check (Traefik 1\'s delayBeforeCheck; a number is milliseconds)'),
+    resolvers: z.array(z.string().min(1)).default([]).describe('"host[:port]" servers asked whether the record is visible; default: the zone\'s authoritative servers'),
+    propagationTimeout: duration.default(120_000).describe('how long the record may take to be seen before the order is retried later'),
+    rfc2136: z
+      .strictObject({
+        nameserver: z.string().min(1).optional().describe('"host[:port]" of the primary server that takes updates (env RFC2136_NAMESERVER)'),
+        zone: z.string().min(1).optional().describe('the zone to update; default: the SOA the server answers for the name. Names in it use DNS-01 even with challenge = "http-01"'),
+        tsigKey: z.string().min(1).optional().describe('TSIG key name (env RFC2136_TSIG_KEY)'),
+        tsigAlgorithm: z.string().min(1).default('hmac-sha256').describe('TSIG algorithm (env RFC2136_TSIG_ALGORITHM)'),
+        tsigSecretFile: path.optional().describe('file holding the base64 TSIG secret, e.g. a mounted Secret (else env RFC2136_TSIG_SECRET); never logged'),
+        ttl: z.int('expected a whole number').min(1).max(86_400).default(60).describe('TTL of the TXT records, seconds'),
+      })
+      .prefault({})
+      .describe('RFC 2136 provider settings'),
+    exec: z
+      .strictObject({ command: path.optional().describe('the command run as COMMAND present|cleanup FQDN VALUE (env EXEC_PATH)') })
+      .prefault({})
+      .describe('exec provider settings'),
+  })
+  .describe('DNS-01 challenge (wildcard names, and every name with challenge = "dns-01")');
+
 const acme = z
   .strictObject({
     email: z.email('expected an e-mail address').optional().describe('ACME account contact'),
@@ -319,9 +343,10 @@ const acme = z
     onDemand: z.boolean().default(false).describe('order a certificate at the first TLS handshake for a host'),
     onHostRule: z.boolean().default(false).describe('order certificates for Ingress hosts'),
     challenge: z
-      .enum(['http-01', 'tls-alpn-01'])
+      .enum(['http-01', 'tls-alpn-01', 'dns-01'])
       .default('http-01')
-      .describe('how the CA validates names: "http-01" (port 80, every mode) or "tls-alpn-01" (port 443, native mode only)'),
+      .describe('how the CA validates names: "http-01" (port 80, every mode), "tls-alpn-01" (port 443, native mode only) or "dns-01" (a TXT record, [acme.dnsChallenge]); wildcards always use dns-01'),
+    dnsChallenge: dnsChallenge.optional(),
     caServer: z
       .url('expected a URL')
       .default('https://acme-v02.api.letsencrypt.org/directory')

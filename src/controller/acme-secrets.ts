@@ -74,11 +74,12 @@ export function challengesSecretName(prefix: string): string {
 
 /**
  * The Secret name of a certificate: `PREFIX-<main name>` (hashed when too long for a Secret name,
- * or when it would be the challenges Secret's name).
+ * for a wildcard, or when it would be the challenges Secret's name).
  */
 export function certificateSecretName(prefix: string, main: string): string {
   const name = `${prefix}-${main}`;
-  return name.length <= 253 && name !== challengesSecretName(prefix) ? name : `${prefix}-${createHash('sha256').update(main).digest('hex').slice(0, 32)}`;
+  // A wildcard's `*` is not allowed in a Secret name: hashed too (no host name can collide with it).
+  return name.length <= 253 && name !== challengesSecretName(prefix) && !main.startsWith('*') ? name : `${prefix}-${createHash('sha256').update(main).digest('hex').slice(0, 32)}`;
 }
 
 /** The challenges Secret for a set of pending challenges. */

@@ -7,12 +7,15 @@ import type { AcmeManager } from '../acme/manager.ts';
 import { relaxMissingSecrets, withAcmeCertificates } from '../acme/merge.ts';
 import { acmeRequests } from '../acme/requests.ts';
 import type { AcmeDomain } from '../acme/requests.ts';
+import type { ChallengeConfig } from '../acme/dns/choice.ts';
 
 /** What {@link createAcmeStage} reads from the config. */
 export interface AcmeStageOptions {
   readonly onHostRule: boolean;
   readonly domains: readonly AcmeDomain[];
   readonly classOptions: ClassOptions;
+  /** Which challenge proves which names (wildcards need a DNS-01 provider). */
+  readonly challenge?: ChallengeConfig;
   readonly now?: () => Date;
 }
 

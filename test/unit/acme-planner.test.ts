@@ -93,6 +93,19 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a recorded order whose last attempt failed waits out the backoff, then is resumed (never retried in a loop)',
+    requests: [req('a.example.com')],
+    state: state({
+      orders: { 'acme.passerelle/a.example.com': { id: 'acme.passerelle/a.example.com', names: ['a.example.com'], orderUrl: 'https://ca/order/1', keyPem: 'K', createdAt: iso(-60_000) } },
+      backoff: { 'a.example.com': { failures: 1, nextAttemptAt: iso(60_000) } },
+    }),
+    expect: (p) => {
+      assert.equal(p.resume.length, 0);
+      assert.equal(p.place.length, 0);
+      assert.deepEqual(p.wait.map((w) => w.reason), ['backoff']);
+    },
+  },
+  {
     name: 'an order older than six days is abandoned and a new one placed',
     requests: [req('a.example.com')],
     state: state({ orders: { 'acme.passerelle/a.example.com': { id: 'acme.passerelle/a.example.com', names: ['a.example.com'], orderUrl: 'u', keyPem: 'K', createdAt: iso(-7 * DAY) } } }),

@@ -7,6 +7,7 @@ import { acmeRequests } from '../../src/acme/requests.ts';
 import { withAcmeCertificates } from '../../src/acme/merge.ts';
 import { FileCertificateStore, stateFromJson } from '../../src/acme/store/file.ts';
 import { acmeCertificateId } from '../../src/acme/types.ts';
+import type { ChallengeConfig } from '../../src/acme/dns/choice.ts';
 import type { StoredCertificate } from '../../src/acme/types.ts';
 import type { KubeObject, Snapshot } from '../../src/model/k8s.ts';
 import { emptySnapshot } from '../../src/model/k8s.ts';
@@ -33,10 +34,10 @@ function secret(name: string): KubeObject {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'web' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(PEM_CERT).toString('base64'), 'tls.key': Buffer.from(PEM_KEY).toString('base64') } };
 }
 
-function run(snapshot: Partial<Snapshot>, onHostRule: boolean, domains: { main: string; sans: string[] }[] = []) {
+function run(snapshot: Partial<Snapshot>, onHostRule: boolean, domains: { main: string; sans: string[] }[] = [], challenge?: ChallengeConfig) {
   const snap: Snapshot = { ...emptySnapshot, ...snapshot };
   const model = translate(snap, options);
-  return { model, set: acmeRequests(snap, model, { onHostRule, domains, classOptions: options }) };
+  return { model, set: acmeRequests(snap, model, { onHostRule, domains, classOptions: options, ...(challenge === undefined ? {} : { challenge }) }) };
 }
 
 const names = (r: { requests: readonly { names: readonly string[] }[] }): string[][] => r.requests.map((q) => [...q.names]);
@@ -66,6 +67,20 @@ test('acme requests: [[acme.domains]] first; a name is claimed once (older wins)
   );
   assert.deepEqual(names(set), [['example.com', 'www.example.com'], ['x.example.com'], ['y.example.com']]);
   assert.deepEqual(set.diagnostics.map((d) => d.code), ['PASS_ACME_WILDCARD', 'PASS_ACME_WILDCARD']);
+  assert.match(set.diagnostics[0]?.message ?? '', /only DNS-01 proves it, and \[acme.dnsChallenge\] sets no provider/);
+});
+
+test('acme requests: with a DNS-01 provider, wildcard names are ordered with the other names of their entry; a Secret that covers them still wins', () => {
+  const dns: ChallengeConfig = { challenge: 'http-01', dnsProvider: 'rfc2136' };
+  const { set } = run(
+    { ingresses: [ingress('wild', ['*.w.example.com', 'w.example.com'], [{ hosts: ['*.w.example.com', 'w.example.com'] }]), ingress('covered', ['*.s.example.com'], [{ hosts: ['*.s.example.com'], secretName: 'good' }])], secrets: [secret('good')] },
+    true,
+    [{ main: 'example.com', sans: ['*.example.com'] }],
+    dns,
+  );
+  assert.deepEqual(names(set), [['example.com', '*.example.com'], ['*.w.example.com', 'w.example.com']]);
+  assert.deepEqual(set.diagnostics, []);
+  assert.deepEqual(set.acmeTlsEntries.map((e) => `${e.object.name} ${e.field}`), ['wild spec.tls[0]']);
 });
 
 test('acme requests: Ingresses of another class are ignored', () => {
@@ -84,6 +99,16 @@ test('withAcmeCertificates: serves ACME certificates for hosts no Secret covers,
   assert.equal(out.virtualHosts.find((v) => v.host === 'n.example.com')?.certificate, 'acme.passerelle/n.example.com');
   assert.equal(out.virtualHosts.find((v) => v.host === 's.example.com')?.certificate, 'web/good');
   assert.equal(withAcmeCertificates(model, [], new Date()), model);
+});
+
+test('withAcmeCertificates: a wildcard ACME certificate serves its wildcard host and the exact hosts one label below it that have none', () => {
+  const { model } = run({ ingresses: [ingress('a', ['*.w.example.com', 'app.w.example.com', 'w.example.com', 'deep.app.w.example.com'])] }, true);
+  const out = withAcmeCertificates(model, [stored(['*.w.example.com', 'w.example.com'])], new Date('2025-01-01T00:00:00Z'));
+  const certOf = (h: string): string | undefined => out.virtualHosts.find((v) => v.host === h)?.certificate;
+  assert.equal(certOf('*.w.example.com'), 'acme.passerelle/_.w.example.com');
+  assert.equal(certOf('app.w.example.com'), 'acme.passerelle/_.w.example.com');
+  assert.equal(certOf('w.example.com'), 'acme.passerelle/_.w.example.com');
+  assert.equal(certOf('deep.app.w.example.com'), undefined, 'two labels below: not covered');
 });
 
 test('file store: atomic JSON (0600) + PEM files, round trip, reads a Traefik 1.x acme.json', async (t) => {

@@ -81,6 +81,8 @@ export interface PebbleOptions {
   readonly nonceReject?: number;
   /** Maximum random validation delay, seconds (default: Pebble's 5). */
   readonly vaSleepSeconds?: number;
+  /** `host:port` of the DNS server Pebble asks (DNS-01 TXT lookups): a real BIND; default challtestsrv. */
+  readonly dnsServer?: string;
   /** Reuse ports across a restart. */
   readonly ports?: { readonly acme: number; readonly management: number; readonly dns: number; readonly challMgmt: number };
 }
@@ -158,7 +160,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (o.nonceReject !== undefined) env['PEBBLE_WFE_NONCEREJECT'] = String(o.nonceReject);
   if (o.vaSleepSeconds !== undefined) env['PEBBLE_VA_SLEEPTIME'] = String(o.vaSleepSeconds);
-  const pebble = spawn(binaries.pebble, ['-config', cfgFile, '-dnsserver', `127.0.0.1:${ports.dns}`], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const pebble = spawn(binaries.pebble, ['-config', cfgFile, '-dnsserver', o.dnsServer ?? `127.0.0.1:${ports.dns}`], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const collect = (d: Buffer): void => {
     for (const line of d.toString('utf8').split('\n')) if (line.trim() !== '') log.push(line);
   };
