@@ -26,7 +26,7 @@ import type { Diagnostic } from '../shared/diagnostics.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { createAcmeStage } from '../controller/acme.ts';
 import type { AcmeStageOptions } from '../controller/acme.ts';
-import { KubernetesCertificateStore } from '../controller/acme-secrets.ts';
+import { KubernetesCertificateStore } from '../acme/store/kubernetes.ts';
 import { parseAcmeStorage } from '../config/schema.ts';
 import type { KubeClient } from '../sources/kubernetes/client.ts';
 import { SecretClient } from '../sources/kubernetes/secrets.ts';

@@ -84,7 +84,7 @@ export const CODES = {
   PASS_KUBE_UNREACHABLE: 'no HTTP answer from the Kubernetes API (connection refused or reset, TLS failure, timeout)',
   PASS_KUBE_WATCH: 'a watch of the Kubernetes API is failing; the last known objects keep serving',
 
-  // ACME certificates (src/acme/, controller/acme-secrets.ts)
+  // ACME certificates (src/acme/)
   PASS_ACME_ACCOUNT: 'the ACME account cannot be registered or fetched from the CA (or is not ready yet)',
   PASS_ACME_BUDGET: 'warning: a certificate waits because the weekly certificate budget or duplicate-certificate limit is spent',
   PASS_ACME_CA_BUNDLE: 'the file named by acme.caBundle cannot be read',

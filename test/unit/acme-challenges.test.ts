@@ -6,7 +6,7 @@ import { AcmeChallenges, createChallengeCertificate } from '../../src/acme/chall
 import type { ChallengeShare } from '../../src/acme/store/types.ts';
 import type { SharedChallenge } from '../../src/acme/types.ts';
 import { explainProblem } from '../../src/acme/client.ts';
-import { certificateSecretName, challengesFromSecret, challengesSecretName, challengesToSecret } from '../../src/controller/acme-secrets.ts';
+import { certificateSecretName, challengesFromSecret, challengesSecretName, challengesToSecret } from '../../src/acme/store/kubernetes.ts';
 import { selectAlpn } from '../../src/drivers/native/listeners.ts';
 
 /** A share in memory: what a Secret and its watch do for replicas, with a write that takes a while. */

@@ -5,7 +5,7 @@ import { acmeDiagnostics, certificateStatuses, describeCertificateStatuses } fro
 import { relaxMissingSecrets } from '../../src/acme/merge.ts';
 import { acmeCertificateId, emptyAcmeState } from '../../src/acme/types.ts';
 import type { AcmeState, CertificateRequest, StoredCertificate } from '../../src/acme/types.ts';
-import { certificateFromSecret, certificateSecretName, certificateToSecret } from '../../src/controller/acme-secrets.ts';
+import { certificateFromSecret, certificateSecretName, certificateToSecret } from '../../src/acme/store/kubernetes.ts';
 import type { Diagnostic } from '../../src/shared/diagnostics.ts';
 
 const NOW = new Date('2025-06-01T00:00:00Z');

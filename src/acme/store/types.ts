@@ -3,9 +3,9 @@ import type { AcmeState, SharedChallenge } from '../types.ts';
 /**
  * Where ACME state lives: the account, certificates, orders in flight, per-name backoff and the
  * issuance log. The manager reads it once at start and writes the whole state after every change
- * (small: a few KB per certificate). Implementations: a JSON file ({@link FileCertificateStore});
- * Kubernetes Secrets (one `kubernetes.io/tls` Secret per certificate plus one for the rest), to be
- * added with the Kubernetes source.
+ * (small: a few KB per certificate). Implementations: a JSON file (`file.ts`) and Kubernetes
+ * Secrets (`kubernetes.ts`: one `kubernetes.io/tls` Secret per certificate plus one for the rest,
+ * shared by the replicas, through a {@link SecretApi} the CLI gives it).
  */
 export interface CertificateStore {
   /** A short description for logs, e.g. `file /acme/acme.json`. */
@@ -38,4 +38,32 @@ export interface ChallengeShare {
   publish(challenges: readonly SharedChallenge[], options?: { readonly propagate?: boolean }): Promise<void>;
   /** Calls `listener` with the published set now (when known) and after every change; returns a stop function. */
   follow(listener: (challenges: readonly SharedChallenge[]) => void): () => void;
+}
+
+/** A Secret as the Kubernetes store reads and writes it. */
+export interface SecretObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly resourceVersion?: string;
+    readonly uid?: string;
+  };
+  readonly type?: string;
+  /** Base64 values. */
+  readonly data?: Readonly<Record<string, string>>;
+}
+
+/** What the Kubernetes store needs of the Secrets of one namespace (the Kubernetes source's SecretClient has it). */
+export interface SecretApi {
+  /** The namespace, for descriptions and messages. */
+  readonly namespace: string;
+  list(labelSelector: string): Promise<SecretObject[]>;
+  upsert(secret: SecretObject): Promise<SecretObject>;
+  delete(name: string): Promise<void>;
+  /** Calls `onChange` for each change of the Secrets the selector matches; returns a stop function. */
+  watch(labelSelector: string, onChange: (change: { readonly type: 'added' | 'modified' | 'deleted'; readonly secret: SecretObject }) => void, options?: { readonly initial?: boolean }): () => Promise<void>;
 }

@@ -14,16 +14,14 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { Logger } from '../shared/logger.ts';
-import { silentLogger } from '../shared/logger.ts';
-import { PassError } from '../shared/errors.ts';
-import { defined } from '../shared/optional.ts';
-import { SerialQueue } from '../shared/serial.ts';
-import type { CertificateStore } from '../acme/store/types.ts';
-import { acmeCertificateId } from '../acme/types.ts';
-import type { ChallengeShare } from '../acme/store/types.ts';
-import type { AccountRecord, AcmeState, BackoffState, IssuanceRecord, PendingOrder, RenewalWindow, SharedChallenge, StoredCertificate } from '../acme/types.ts';
-import type { SecretClient, SecretObject } from '../sources/kubernetes/secrets.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { silentLogger } from '../../shared/logger.ts';
+import { PassError } from '../../shared/errors.ts';
+import { defined } from '../../shared/optional.ts';
+import { SerialQueue } from '../../shared/serial.ts';
+import type { CertificateStore, ChallengeShare, SecretApi, SecretObject } from './types.ts';
+import { acmeCertificateId } from '../types.ts';
+import type { AccountRecord, AcmeState, BackoffState, IssuanceRecord, PendingOrder, RenewalWindow, SharedChallenge, StoredCertificate } from '../types.ts';
 
 /** Label that marks the Secrets of one store (its value: the prefix). */
 export const ACME_STORE_LABEL = 'passerelle.dev/acme-store';
@@ -33,8 +31,8 @@ const A = 'acme.passerelle.dev/';
 
 /** Options of {@link KubernetesCertificateStore}. */
 export interface KubernetesStoreOptions {
-  /** The Secret client of the namespace the Secrets live in. */
-  readonly secrets: SecretClient;
+  /** The Secrets of the namespace they live in (the Kubernetes source's SecretClient, injected by the CLI). */
+  readonly secrets: SecretApi;
   /** Name prefix of the Secrets and value of their label (default `passerelle-acme`). */
   readonly prefix: string;
   readonly logger?: Logger;
