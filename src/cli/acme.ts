@@ -32,6 +32,10 @@ import type { KubeClient } from '../sources/kubernetes/client.ts';
 import { SecretClient } from '../sources/kubernetes/secrets.ts';
 import { ExecProvider } from '../acme/dns/exec.ts';
 import { Rfc2136Provider } from '../acme/dns/rfc2136.ts';
+import { cloudflareFromSettings } from '../acme/dns/cloudflare.ts';
+import { route53FromSettings } from '../acme/dns/route53.ts';
+import { gcloudFromSettings } from '../acme/dns/gcloud.ts';
+import { digitalOceanFromSettings } from '../acme/dns/digitalocean.ts';
 import type { DnsSolver } from '../acme/dns/solver.ts';
 import type { DnsProvider } from '../acme/dns/types.ts';
 import { chooseChallenge, describeChoice } from '../acme/dns/choice.ts';
@@ -167,7 +171,8 @@ export function challengeConfig(a: AcmeConfig): ChallengeConfig {
 
 /**
  * The DNS-01 provider of `[acme.dnsChallenge]` (undefined without one). Unset settings are read from
- * lego's environment variables (RFC2136_NAMESERVER, RFC2136_TSIG_KEY/_SECRET/_ALGORITHM, EXEC_PATH),
+ * lego's environment variables (RFC2136_NAMESERVER, RFC2136_TSIG_KEY/_SECRET/_ALGORITHM, EXEC_PATH, and
+ * those of the HTTP API providers: CLOUDFLARE_DNS_API_TOKEN, AWS_*, GCE_*, DO_AUTH_TOKEN),
  * as Traefik 1 did; a missing one is an error naming the setting. Secrets are never logged.
  */
 export async function createDnsSolver(a: AcmeConfig, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<DnsSolver | undefined> {
@@ -201,6 +206,14 @@ export async function createDnsSolver(a: AcmeConfig, logger: Logger, env: NodeJS
     } catch (err) {
       throw new PassError('PASS_CONFIG_BAD_ACME', `acme.dnsChallenge.rfc2136: ${(err as Error).message}`, { field: 'acme.dnsChallenge.rfc2136', cause: err });
     }
+  } else if (d.provider === 'cloudflare') {
+    provider = await cloudflareFromSettings(d.cloudflare, env);
+  } else if (d.provider === 'route53') {
+    provider = await route53FromSettings(d.route53, env);
+  } else if (d.provider === 'gcloud') {
+    provider = await gcloudFromSettings(d.gcloud, env);
+  } else if (d.provider === 'digitalocean') {
+    provider = await digitalOceanFromSettings(d.digitalocean, env);
   } else {
     const command = d.exec.command ?? env['EXEC_PATH'];
     if (command === undefined || command === '') throw missing('exec.command', 'EXEC_PATH');

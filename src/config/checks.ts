@@ -86,7 +86,7 @@ export function crossCheck(config: StaticConfig, file: string, locator: KeyLocat
     at('error', 'PASS_CONFIG_BAD_ACME', `acme.challenge = "tls-alpn-01" needs proxy.mode = "native" (the ${config.proxy.mode} proxy terminates TLS and cannot answer acme-tls/1 handshakes): use "http-01"`, ['acme', 'challenge']);
   }
   if (acme.challenge === 'dns-01' && acme.dnsChallenge === undefined) {
-    at('error', 'PASS_CONFIG_BAD_ACME', 'acme.challenge = "dns-01" needs [acme.dnsChallenge] with a provider ("rfc2136" or "exec")', ['acme', 'challenge']);
+    at('error', 'PASS_CONFIG_BAD_ACME', 'acme.challenge = "dns-01" needs [acme.dnsChallenge] with a provider ("rfc2136", "exec", "cloudflare", "route53", "gcloud" or "digitalocean")', ['acme', 'challenge']);
   }
   if (!acme.onDemand && acme.onDemandAsk !== undefined) {
     at('warning', 'PASS_CONFIG_ACME_ON_DEMAND', 'acme.onDemandAsk has no effect while acme.onDemand is false', ['acme', 'onDemandAsk']);

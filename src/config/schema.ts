@@ -310,7 +310,9 @@ export function parseAcmeStorage(text: string): AcmeStorage | string {
 
 const dnsChallenge = z
   .strictObject({
-    provider: z.enum(['rfc2136', 'exec']).describe('who writes the _acme-challenge TXT records: "rfc2136" (dynamic updates with TSIG: BIND, Knot, PowerDNS...) or "exec" (a command, as lego\'s)'),
+    provider: z
+      .enum(['rfc2136', 'exec', 'cloudflare', 'route53', 'gcloud', 'digitalocean'])
+      .describe('who writes the _acme-challenge TXT records: "rfc2136" (dynamic updates with TSIG: BIND, Knot, PowerDNS...), "exec" (a command, as lego\'s), or the HTTP API of "cloudflare", "route53" (Amazon Route 53), "gcloud" (Google Cloud DNS) or "digitalocean"'),
     delayBeforeCheck: duration.default(0).describe('waited after writing a record before the propagation check (Traefik 1\'s delayBeforeCheck; a number is milliseconds)'),
     resolvers: z.array(z.string().min(1)).default([]).describe('"host[:port]" servers asked whether the record is visible; default: the zone\'s authoritative servers'),
     propagationTimeout: duration.default(120_000).describe('how long the record may take to be seen before the order is retried later'),
@@ -329,6 +331,47 @@ const dnsChallenge = z
       .strictObject({ command: path.optional().describe('the command run as COMMAND present|cleanup FQDN VALUE (env EXEC_PATH)') })
       .prefault({})
       .describe('exec provider settings'),
+    cloudflare: z
+      .strictObject({
+        apiTokenFile: path.optional().describe('file holding an API token with Zone:DNS:Edit (and Zone:Zone:Read unless zoneApiTokenFile is set), e.g. a mounted Secret (else env CLOUDFLARE_DNS_API_TOKEN or CF_DNS_API_TOKEN); never logged'),
+        zoneApiTokenFile: path.optional().describe('file holding a second token with Zone:Zone:Read, used only to find zones (else env CLOUDFLARE_ZONE_API_TOKEN or CF_ZONE_API_TOKEN; default: the DNS token); never logged'),
+        email: z.string().min(1).optional().describe('account e-mail of the legacy global API key (env CLOUDFLARE_EMAIL or CF_API_EMAIL); a token is preferred'),
+        apiKeyFile: path.optional().describe('file holding the legacy global API key (else env CLOUDFLARE_API_KEY or CF_API_KEY), used only without a token; never logged'),
+        ttl: z.int('expected a whole number').min(1).max(86_400).default(120).describe('TTL of the TXT records, seconds (1: Cloudflare\'s automatic)'),
+        timeout: duration.default(30_000).describe('per API request'),
+      })
+      .prefault({})
+      .describe('Cloudflare provider settings'),
+    route53: z
+      .strictObject({
+        accessKeyId: z.string().min(1).optional().describe('AWS access key ID (env AWS_ACCESS_KEY_ID)'),
+        secretAccessKeyFile: path.optional().describe('file holding the AWS secret access key, e.g. a mounted Secret (else env AWS_SECRET_ACCESS_KEY); never logged'),
+        sessionTokenFile: path.optional().describe('file holding an AWS session token, for temporary credentials (else env AWS_SESSION_TOKEN); never logged'),
+        region: z.string().min(1).optional().describe('AWS region (env AWS_REGION): only chooses the partition (cn-*, us-gov-*), Route 53 being global'),
+        hostedZoneId: z.string().min(1).optional().describe('the hosted zone to write to (env AWS_HOSTED_ZONE_ID); default: the public zone found with ListHostedZonesByName'),
+        ttl: z.int('expected a whole number').min(1).max(86_400).default(60).describe('TTL of the TXT records, seconds'),
+        timeout: duration.default(30_000).describe('per API request'),
+      })
+      .prefault({})
+      .describe('Amazon Route 53 provider settings'),
+    gcloud: z
+      .strictObject({
+        project: z.string().min(1).optional().describe('Google Cloud project of the managed zones (env GCE_PROJECT); default: the key\'s project_id, else the metadata server\'s'),
+        serviceAccountFile: path.optional().describe('service account key file (JSON), e.g. a mounted Secret (else env GCE_SERVICE_ACCOUNT_FILE, GOOGLE_APPLICATION_CREDENTIALS or GCE_SERVICE_ACCOUNT); none: the metadata server\'s token (GKE Workload Identity); never logged'),
+        allowPrivateZone: z.boolean().default(false).describe('write to private managed zones too (env GCE_ALLOW_PRIVATE_ZONE)'),
+        ttl: z.int('expected a whole number').min(1).max(86_400).default(60).describe('TTL of the TXT records, seconds'),
+        timeout: duration.default(30_000).describe('per API request'),
+      })
+      .prefault({})
+      .describe('Google Cloud DNS provider settings'),
+    digitalocean: z
+      .strictObject({
+        authTokenFile: path.optional().describe('file holding a DigitalOcean API token with write scope, e.g. a mounted Secret (else env DO_AUTH_TOKEN); never logged'),
+        ttl: z.int('expected a whole number').min(30).max(86_400).default(60).describe('TTL of the TXT records, seconds (DigitalOcean\'s minimum: 30)'),
+        timeout: duration.default(30_000).describe('per API request'),
+      })
+      .prefault({})
+      .describe('DigitalOcean provider settings'),
   })
   .describe('DNS-01 challenge (wildcard names, and every name with challenge = "dns-01")');
 

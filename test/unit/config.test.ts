@@ -291,7 +291,8 @@ const rejected: { name: string; text: string; expect: Expected[]; notInMessages?
   { name: 'acme renewBefore outside (0, 1)', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nrenewBefore = 1.5', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.renewBefore', line: 5 }] },
   { name: 'acme weeklyBudget not a whole number', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nweeklyBudget = 2.5', expect: [{ code: 'PASS_CONFIG_BAD_TYPE', field: 'acme.weeklyBudget', line: 5 }] },
   { name: 'acme onDemandAsk not a URL', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nonDemandAsk = "allow-list"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.onDemandAsk', line: 5 }] },
-  { name: 'acme challenge not a known type', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nchallenge = "dns-01"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.challenge', line: 5, message: /"http-01", "tls-alpn-01", got "dns-01"/ }] },
+  { name: 'acme challenge not a known type', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nchallenge = "dns-02"', expect: [{ code: 'PASS_CONFIG_BAD_VALUE', field: 'acme.challenge', line: 5, message: /"http-01", "tls-alpn-01", "dns-01", got "dns-02"/ }] },
+  { name: 'acme challenge dns-01 without a provider', text: '[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nchallenge = "dns-01"', expect: [{ code: 'PASS_CONFIG_BAD_ACME', field: 'acme.challenge', line: 5, message: /needs \[acme\.dnsChallenge\] with a provider/ }] },
   {
     name: 'acme challenge tls-alpn-01 outside native mode',
     text: '[proxy]\nmode = "haproxy"\n[entryPoints.https]\naddress=":443"\ntls={}\n[acme]\nchallenge = "tls-alpn-01"',
