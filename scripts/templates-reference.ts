@@ -49,6 +49,9 @@ const TEMPLATES: Readonly<Record<Dialect, Readonly<Record<string, TemplateUse>>>
     'nginx/errors.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: error pages' },
     'nginx/acme.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: the ACME HTTP-01 location (uses `@root.acme`)' },
     'nginx/location.hbs': { receives: 'LocationView', from: '`server.hbs`, `{{#each locations}}` (`server`: the ServerBlockView, for `headers.hbs`)' },
+    'nginx/auth.hbs': { receives: 'AuthCheckView', from: '`server.hbs`, `{{#each authChecks}}` (`server`: the ServerBlockView): the internal location that asks an external auth URL' },
+    'nginx/signin.hbs': { receives: 'SigninView', from: '`server.hbs`, `{{#each signins}}`: the named location that sends a 401 of external auth to its sign-in URL' },
+    'nginx/grpc-headers.hbs': { receives: 'ServerBlockView', from: '`location.hbs` for a gRPC route (`replaces`: the lower-case names the route sets): headers sent upstream with `grpc_set_header`' },
   },
 };
 
@@ -72,6 +75,10 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     crypt: 'a bcrypt hash (`$2y$`, `$2a$`, `$2b$`)',
     digest: 'a base64 SHA-1 digest (27 characters and `=`)',
     user: '1 to 128 characters of `[A-Za-z0-9_.@+=,:~-]`',
+    re: "printable ASCII (spaces allowed), at most 1100 characters, no `'`",
+    regexPath: 'a regex path (the grammar of `regexPathProblem`), as `re`, without `\'`',
+    cookie: '1 to 128 characters of `[A-Za-z0-9._~-]`',
+    sniExpr: '`var(txn.host)`, or `str(HOST)` with a lower-case host name',
   },
   nginx: {
     q: 'printable ASCII (spaces allowed), at most 1024 characters, no `"`, `\\` or `$`',
@@ -88,6 +95,9 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     cidr: 'an IPv4/IPv6 address or CIDR range',
     text: 'printable ASCII (spaces allowed), at most 4096 characters',
     serverName: 'a lower-case host name or `*.domain`',
+    splice: 'alternately texts (as `text`) and variable names (`[A-Za-z0-9_]`)',
+    authUrl: 'an http(s) URL: a host name, IPv4 or bracketed IPv6, an optional port, then a path and query of unreserved characters, sub-delimiters, `:`, `@`, `/`, `?` and `%XX`; no `$`, quote, backslash or space; at most 2100 characters',
+    portSuffix: 'whether the entry point has TLS, and a port from 1 to 65535',
   },
 };
 
@@ -96,7 +106,7 @@ const HELPER_TABLES: Readonly<Record<Dialect, Readonly<Record<string, unknown>>>
 const VIEW_ROOT: Readonly<Record<Dialect, string>> = { haproxy: 'HaproxyView', nginx: 'NginxView' };
 
 /** Files whose declarations the view interfaces may refer to. */
-const SOURCES = ['src/render/haproxy/view.ts', 'src/render/haproxy/policy.ts', 'src/render/nginx/view.ts', 'src/render/types.ts', 'src/model/types.ts'];
+const SOURCES = ['src/render/haproxy/view.ts', 'src/render/haproxy/policy.ts', 'src/render/haproxy/upstream.ts', 'src/render/nginx/view.ts', 'src/render/nginx/upstream.ts', 'src/render/types.ts', 'src/model/types.ts'];
 
 function parse(file: string): ts.SourceFile {
   return ts.createSourceFile(file, readFileSync(new URL(file, ROOT), 'utf8'), ts.ScriptTarget.ES2022, true);

@@ -6,6 +6,7 @@ import type { RoutingModel } from '../model/types.ts';
 import { hashOf } from '../model/hash.ts';
 import { describeChanges } from '../model/changes.ts';
 import { translate, type TranslateOptions } from '../model/translate/index.ts';
+import { IncrementalTranslator } from '../model/translate/incremental.ts';
 import type { Source } from '../sources/snapshot.ts';
 import type { Snapshot } from '../model/k8s.ts';
 import type { ProxyDriver } from '../drivers/types.ts';
@@ -83,9 +84,14 @@ function messageOf(err: unknown): string {
   }
 }
 
-/** Builds the model from the source with {@link translate} and adds the source's own diagnostics. */
-export function buildModel(source: Source, options: TranslateOptions): RoutingModel {
-  const model = translate(source.snapshot(), options);
+/**
+ * Builds the model from the source with {@link translate} (or, in the running controller, with its
+ * {@link IncrementalTranslator}: the same model, redoing only what changed) and adds the source's own
+ * diagnostics.
+ */
+export function buildModel(source: Source, options: TranslateOptions, translator?: IncrementalTranslator): RoutingModel {
+  const snapshot = source.snapshot();
+  const model = translator === undefined ? translate(snapshot, options) : translator.build(snapshot);
   const extra: readonly Diagnostic[] = source.diagnostics();
   return extra.length === 0 ? model : { ...model, diagnostics: [...extra, ...model.diagnostics] };
 }
@@ -133,10 +139,13 @@ export class Controller {
   #lastFailure: { readonly stage: SyncStage; readonly err: unknown } | undefined;
   /** The translation options in use: {@link ControllerOptions.translate}, then those of {@link setTranslate}. */
   #translate: TranslateOptions;
+  /** Builds with {@link #translate}, reusing the previous build's work; a new one when the options change. */
+  #translator: IncrementalTranslator;
 
   constructor(options: ControllerOptions) {
     this.#o = options;
     this.#translate = options.translate;
+    this.#translator = new IncrementalTranslator(options.translate);
     this.#retryDelay = options.retryMs ?? 1000;
   }
 
@@ -178,6 +187,8 @@ export class Controller {
    */
   setTranslate(options: TranslateOptions): void {
     this.#translate = options;
+    // Options reach every unit of the build: the next one starts afresh.
+    this.#translator = new IncrementalTranslator(options);
     this.signal();
   }
 
@@ -218,7 +229,7 @@ export class Controller {
     const telemetry = this.#o.telemetry ?? noTelemetry;
     const syncStarted = performance.now();
     try {
-      const built = buildModel(this.#o.source, this.#translate);
+      const built = buildModel(this.#o.source, this.#translate, this.#translator);
       const model = this.#o.prepare === undefined ? built : this.#o.prepare(built, this.#o.source.snapshot());
       stage = 'diagnostics';
       this.#reportDiagnostics(model.diagnostics);

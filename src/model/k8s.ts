@@ -53,3 +53,20 @@ export const emptySnapshot: Snapshot = {
   secrets: [],
   configMaps: [],
 };
+
+/** A Secret as the API returns it: the fields the Secret client and the ACME Secret store read and write. */
+export interface SecretObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly labels?: Readonly<Record<string, string>>;
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly resourceVersion?: string;
+    readonly uid?: string;
+  };
+  readonly type?: string;
+  /** Base64 values. */
+  readonly data?: Readonly<Record<string, string>>;
+}

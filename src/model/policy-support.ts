@@ -32,6 +32,7 @@ export type PolicyFeature =
   | 'upstream.grpc'
   | 'upstream.vhost'
   | 'upstream.loadBalance'
+  | 'upstream.ewma'
   | 'upstream.tries'
   | 'upstream.affinity'
   | 'cors'
@@ -47,34 +48,36 @@ export type PolicyFeature =
 export const ACCESS_FEATURES: ReadonlySet<PolicyFeature> = new Set(['allowSourceRange', 'basicAuth', 'externalAuth']);
 
 const ALL: readonly ProxyMode[] = ['native', 'haproxy', 'nginx'];
-const NATIVE_NGINX: readonly ProxyMode[] = ['native', 'nginx'];
 
 /** The modes that render each feature (the README's policies table is generated from this). */
 export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>> = {
   sslRedirect: ALL,
   redirect: ALL,
   appRoot: ALL,
-  wwwRedirect: [],
+  wwwRedirect: ALL,
   'rewrite.prefix': ALL,
-  'rewrite.regex': NATIVE_NGINX,
+  'rewrite.regex': ALL,
   'rewrite.strip-prefix': ALL,
   'rewrite.replace-path': ALL,
   allowSourceRange: ALL,
   basicAuth: ALL,
-  externalAuth: [],
+  externalAuth: ALL,
   'limits.maxBodyBytes': ALL,
   'limits.rps': ALL,
   'limits.connections': ALL,
-  'timeouts.connect': ['nginx'],
-  'timeouts.send': ['nginx'],
+  'timeouts.connect': ALL,
+  // HAProxy has one server timeout for both directions (timeouts.read): no send timeout of its own.
+  'timeouts.send': ['native', 'nginx'],
   'timeouts.read': ALL,
-  'upstream.https': NATIVE_NGINX,
-  'upstream.grpc': [],
+  'upstream.https': ALL,
+  'upstream.grpc': ALL,
   'upstream.vhost': ALL,
-  'upstream.loadBalance': [],
-  // HAProxy 2.6 sets retries per backend (a Service), not per request: not per route there.
-  'upstream.tries': NATIVE_NGINX,
-  'upstream.affinity': ['native'],
+  'upstream.loadBalance': ALL,
+  // nginx without Lua has no latency-aware balancer: ewma is rendered as least_conn there (fitPolicy).
+  'upstream.ewma': ['native', 'haproxy'],
+  // HAProxy sets retries per backend: a route's go to a variant backend (src/render/haproxy/upstream.ts).
+  'upstream.tries': ALL,
+  'upstream.affinity': ALL,
   cors: ALL,
   hsts: ALL,
   'headers.request': ALL,
@@ -106,7 +109,7 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.upstream?.protocol === 'https') out.push('upstream.https');
   if (p.upstream?.protocol === 'grpc' || p.upstream?.protocol === 'grpcs') out.push('upstream.grpc');
   if (p.upstream?.vhost !== undefined) out.push('upstream.vhost');
-  if (p.upstream?.loadBalance !== undefined) out.push('upstream.loadBalance');
+  if (p.upstream?.loadBalance !== undefined) out.push(p.upstream.loadBalance === 'ewma' ? 'upstream.ewma' : 'upstream.loadBalance');
   if (p.upstream?.tries !== undefined) out.push('upstream.tries');
   if (p.upstream?.affinity !== undefined) out.push('upstream.affinity');
   if (p.cors !== undefined) out.push('cors');
@@ -123,8 +126,8 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
 function without(p: RoutePolicy, f: PolicyFeature): RoutePolicy {
   const copy: Record<string, unknown> = { ...p };
   const [top, part] = f.split('.') as [keyof RoutePolicy, string | undefined];
-  // The two protocol features are values of one field.
-  const sub = part === 'https' || part === 'grpc' ? 'protocol' : part;
+  // The two protocol features are values of one field, as are the two balancing ones.
+  const sub = part === 'https' || part === 'grpc' ? 'protocol' : part === 'ewma' ? 'loadBalance' : part;
   if (sub === undefined || top === 'rewrite') {
     delete copy[top];
   } else {
@@ -142,19 +145,32 @@ export interface PolicyFit {
   readonly dropped: readonly PolicyFeature[];
   /** An access feature the mode cannot enforce (the route answers 503). */
   readonly deniedBy?: PolicyFeature;
+  /** Features rendered with a nearby meaning instead of dropped, and what they became (ewma → least_conn). */
+  readonly degraded: readonly { readonly feature: PolicyFeature; readonly as: string }[];
 }
 
-/** Fits a policy to a mode: unsupported features are removed; an unsupported access feature denies the route. */
-export function fitPolicy(p: RoutePolicy, mode: ProxyMode): PolicyFit {
+/**
+ * Fits a policy to a mode: unsupported features are removed (ewma becomes least_conn where only
+ * that is rendered); an unsupported access feature denies the route. `table` is FEATURE_MODES but
+ * in tests.
+ */
+export function fitPolicy(p: RoutePolicy, mode: ProxyMode, table: Readonly<Record<PolicyFeature, readonly ProxyMode[]>> = FEATURE_MODES): PolicyFit {
   let policy = p;
   const dropped: PolicyFeature[] = [];
+  const degraded: { feature: PolicyFeature; as: string }[] = [];
   let deniedBy: PolicyFeature | undefined;
   for (const f of policyFeatures(p)) {
-    if (FEATURE_MODES[f].includes(mode)) continue;
+    if (table[f].includes(mode)) continue;
+    // Fewest requests in flight is the nearest to ewma a proxy without it has.
+    if (f === 'upstream.ewma' && table['upstream.loadBalance'].includes(mode)) {
+      policy = { ...policy, upstream: { ...policy.upstream, loadBalance: 'least_conn' } };
+      degraded.push({ feature: f, as: 'least_conn' });
+      continue;
+    }
     policy = without(policy, f);
     dropped.push(f);
     if (ACCESS_FEATURES.has(f)) deniedBy ??= f;
   }
   if (deniedBy !== undefined) policy = { ...policy, denied: `${deniedBy} is not supported in ${mode} mode` };
-  return { policy, dropped, ...(deniedBy === undefined ? {} : { deniedBy }) };
+  return { policy, dropped, degraded, ...(deniedBy === undefined ? {} : { deniedBy }) };
 }

@@ -122,3 +122,136 @@ core.register_service("pass_too_large", "http", function(applet)
     left = left - #data
   end
 end)
+
+-- External authentication (a route's auth-url), as ingress-nginx's auth_request: the auth URL is asked
+-- with the request's method (GET for a method HAProxy's HTTP client cannot send: only GET, HEAD, PUT,
+-- POST and DELETE) and headers, without the body, plus X-Original-URL, X-Original-Method and
+-- X-Auth-Request-Redirect; the forwarding headers are the ones this entry point computed. A 2xx lets
+-- the request through with the listed headers of the answer (every copy the client sent is removed
+-- first); 401 is answered 401 (with the auth answer's WWW-Authenticate), or 302 to the sign-in URL with
+-- rd= the original URL; 403 is 403; anything else, or no answer within 15 s, 500.
+local AUTH_NOT_PASSED = {
+  ["host"] = true, ["content-length"] = true, ["transfer-encoding"] = true, ["expect"] = true,
+  ["upgrade"] = true, ["connection"] = true, ["x-original-url"] = true, ["x-original-method"] = true,
+  ["x-auth-request-redirect"] = true,
+}
+local AUTH_METHODS = { GET = "get", HEAD = "head", PUT = "put", POST = "post", DELETE = "delete" }
+local TEXT = { ["content-type"] = { "text/plain; charset=utf-8" } }
+
+-- The values of a header table HAProxy gives (indexed from 0 or from 1), in order.
+local function values(list)
+  local out = {}
+  if list == nil then return out end
+  local i = list[0] ~= nil and 0 or 1
+  while list[i] ~= nil do
+    out[#out + 1] = list[i]
+    i = i + 1
+  end
+  return out
+end
+
+-- A URL component encoded as encodeURIComponent does.
+local function encode(s)
+  return (string.gsub(s, "[^%w%-_%.!~%*'%(%)]", function(c) return string.format("%%%02X", string.byte(c)) end))
+end
+
+local function signin_location(signin, original)
+  local base, fragment = signin, ""
+  local hash = string.find(signin, "#", 1, true)
+  if hash ~= nil then
+    base = string.sub(signin, 1, hash - 1)
+    fragment = string.sub(signin, hash)
+  end
+  local sep = "&"
+  if string.find(base, "?", 1, true) == nil then sep = "?"
+  elseif string.sub(base, -1) == "?" or string.sub(base, -1) == "&" then sep = "" end
+  return base .. sep .. "rd=" .. encode(original) .. fragment
+end
+
+core.register_action("pass_ext_auth", { "http-req" }, function(txn, url, signin, granted, scheme)
+  local method = txn.sf:method() or "GET"
+  local uri = txn.sf:pathq() or "/"
+  local original = scheme .. "://" .. (txn.sf:req_fhdr("host") or "") .. uri
+  local headers = {}
+  for name, list in pairs(txn.http:req_get_headers()) do
+    local n = string.lower(name)
+    if not AUTH_NOT_PASSED[n] then headers[n] = values(list) end
+  end
+  headers["x-original-url"] = { original }
+  headers["x-original-method"] = { method }
+  headers["x-auth-request-redirect"] = { uri }
+  local names = {}
+  if granted ~= "-" then
+    for n in string.gmatch(granted, "[^,]+") do names[#names + 1] = n end
+  end
+  -- A client cannot forge what the auth service vouches for, whatever its answer.
+  for _, n in ipairs(names) do txn.http:req_del_header(n) end
+  local client = core.httpclient()
+  local ask = client[AUTH_METHODS[method] or "get"]
+  local ok, res = pcall(ask, client, { url = url, headers = headers, timeout = 15000 })
+  local status = ok and res ~= nil and res.status or 0
+  if status >= 200 and status < 300 then
+    local answer = {}
+    for name, list in pairs(res.headers or {}) do answer[string.lower(name)] = values(list) end
+    for _, n in ipairs(names) do
+      local v = answer[string.lower(n)]
+      if v ~= nil and #v > 0 and table.concat(v, ", ") ~= "" then txn.http:req_set_header(n, table.concat(v, ", ")) end
+    end
+    return
+  end
+  if status == 401 then
+    if signin ~= "-" then
+      local location = signin_location(signin, original)
+      txn:done({ status = 302, headers = { ["location"] = { location }, ["content-type"] = TEXT["content-type"] }, body = "Redirecting to " .. location .. "\n" })
+      return
+    end
+    local reply = { status = 401, headers = { ["content-type"] = TEXT["content-type"] }, body = "Unauthorized\n" }
+    local challenge = {}
+    for name, list in pairs(res.headers or {}) do
+      if string.lower(name) == "www-authenticate" then challenge = values(list) end
+    end
+    if #challenge > 0 then reply.headers["www-authenticate"] = { table.concat(challenge, ", ") } end
+    txn:done(reply)
+  elseif status == 403 then
+    txn:done({ status = 403, headers = TEXT, body = "Forbidden\n" })
+  else
+    core.Warning("passerelle: the external authentication " .. url .. " failed (status " .. tostring(status) .. ")")
+    txn:done({ status = 500, headers = TEXT, body = "Internal Server Error: the authentication service did not answer\n" })
+  end
+end, 4)
+
+-- load-balance ewma (HAProxy has no EWMA): the server of the backend with the lowest score, its
+-- average response time over its last requests (HAProxy's rtime) times its requests in progress, as
+-- nginx's peak EWMA weighs latency by load. A server not picked for 10 s is tried again (score 0), so
+-- that a slow one that got fast is seen; ties are broken at random. Servers in maintenance, down or
+-- of weight 0 are never picked; with none left, the backend's balance (leastconn) decides.
+local EWMA_PROBE = 10
+local ewma_picked = {}
+
+core.register_action("pass_ewma", { "http-req" }, function(txn, backend)
+  local be = core.backends[backend]
+  if be == nil then return end
+  local now = core.now().sec
+  local best, best_score, ties = nil, nil, 0
+  for name, srv in pairs(be.servers) do
+    local st = srv:get_stats()
+    local status = tostring(st.status or "")
+    local usable = not string.find(status, "MAINT", 1, true) and not string.find(status, "DOWN", 1, true) and tonumber(st.weight or 0) > 0
+    if usable then
+      local key = backend .. "/" .. name
+      local last = ewma_picked[key]
+      local score = (tonumber(st.rtime or 0) + 1) * (tonumber(st.scur or 0) + 1)
+      if last ~= nil and now - last > EWMA_PROBE then score = 0 end
+      if best_score == nil or score < best_score then
+        best, best_score, ties = name, score, 1
+      elseif score == best_score then
+        ties = ties + 1
+        if math.random(ties) == 1 then best = name end
+      end
+    end
+  end
+  if best ~= nil then
+    ewma_picked[backend .. "/" .. best] = now
+    txn:set_var("txn.pass_srv", best)
+  end
+end, 1)

@@ -30,9 +30,9 @@ import { mode } from './modes.ts';
 const corpusDir = new URL('../fixtures/corpus/', import.meta.url);
 
 /** The corpus as the unit test reads it (EndpointSlices are made here). */
-function loadCorpus(): { ingresses: KubeObject[]; ingressClasses: KubeObject[]; services: KubeObject[]; secrets: KubeObject[] } {
-  const out = { ingresses: [] as KubeObject[], ingressClasses: [] as KubeObject[], services: [] as KubeObject[], secrets: [] as KubeObject[] };
-  const lists: Readonly<Record<string, KubeObject[]>> = { Ingress: out.ingresses, IngressClass: out.ingressClasses, Service: out.services, Secret: out.secrets };
+function loadCorpus(): { ingresses: KubeObject[]; ingressClasses: KubeObject[]; services: KubeObject[]; secrets: KubeObject[]; configMaps: KubeObject[] } {
+  const out = { ingresses: [] as KubeObject[], ingressClasses: [] as KubeObject[], services: [] as KubeObject[], secrets: [] as KubeObject[], configMaps: [] as KubeObject[] };
+  const lists: Readonly<Record<string, KubeObject[]>> = { Ingress: out.ingresses, IngressClass: out.ingressClasses, Service: out.services, Secret: out.secrets, ConfigMap: out.configMaps };
   for (const file of readdirSync(corpusDir).filter((f) => f.endsWith('.yaml')).sort()) {
     for (const doc of parseAllDocuments(readFileSync(new URL(file, corpusDir), 'utf8'))) {
       assert.deepEqual(doc.errors, [], `${file}: YAML errors`);
@@ -95,7 +95,7 @@ before(async () => {
     extensions: [{ name: 'subjectAltName', altNames: tlsHosts.map((value) => ({ type: 2 as const, value })) }],
   });
   const secrets = corpus.secrets.map((s) => (s.type === 'kubernetes.io/tls' ? { ...s, data: undefined, stringData: { 'tls.crt': pems.cert, 'tls.key': pems.private } } : s));
-  const snapshot: Snapshot = { ingresses: corpus.ingresses, ingressClasses: corpus.ingressClasses, services: corpus.services, endpointSlices, secrets, configMaps: [] };
+  const snapshot: Snapshot = { ingresses: corpus.ingresses, ingressClasses: corpus.ingressClasses, services: corpus.services, endpointSlices, secrets, configMaps: corpus.configMaps };
   [http, https] = [await freePort(), await freePort()];
   translated = translate(snapshot, {
     entryPoints: [entryPoint('http', http), entryPoint('https', https, { tls: true })],
@@ -263,7 +263,7 @@ const CASES: readonly Case[] = [
   {
     name: 'www/landing: ssl-redirect "false": plain HTTP is served, without HSTS',
     req: () => ({ host: 'landing.example.org', path: '/promo?utm_source=mail' }),
-    expect: () => served('www/landing', { path: '/promo?utm_source=mail', headers: { 'strict-transport-security': undefined } }),
+    expect: () => served('www/landing', { path: '/promo?utm_source=mail', headers: { 'strict-transport-security': undefined, 'x-frame-options': 'SAMEORIGIN', 'referrer-policy': 'strict-origin-when-cross-origin' } }),
   },
   {
     name: 'www/landing: https carries HSTS without includeSubDomains (hsts-include-subdomains "false")',

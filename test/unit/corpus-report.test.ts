@@ -31,6 +31,7 @@ const LIST_OF_KIND: Readonly<Record<string, keyof Snapshot>> = {
   IngressClass: 'ingressClasses',
   Service: 'services',
   Secret: 'secrets',
+  ConfigMap: 'configMaps',
 };
 
 /** Every YAML file of the corpus, in name order, into one snapshot (objects carry their file and line). */

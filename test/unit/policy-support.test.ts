@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FEATURE_MODES, fitPolicy, policyFeatures } from '../../src/model/policy-support.ts';
-import type { ProxyMode } from '../../src/model/policy-support.ts';
+import type { PolicyFeature, ProxyMode } from '../../src/model/policy-support.ts';
 import type { RoutePolicy } from '../../src/model/policy.ts';
 
 const users = [{ user: 'u', hash: '{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=' }];
@@ -12,10 +12,21 @@ test('policyFeatures names every feature a policy uses, sub-keys included', () =
   assert.deepEqual(policyFeatures({}), []);
 });
 
-const cases: readonly { name: string; mode: ProxyMode; policy: RoutePolicy; expect: RoutePolicy; dropped: string[]; deniedBy?: string }[] = [
+/** A table where native lacks some features, so that fitPolicy's removal, degradation and denial can be seen. */
+const LIMITED = {
+  ...FEATURE_MODES,
+  externalAuth: ['haproxy', 'nginx'],
+  'upstream.ewma': ['haproxy'],
+  'upstream.tries': ['haproxy', 'nginx'],
+  'timeouts.send': ['nginx'],
+} as const satisfies Readonly<Record<PolicyFeature, readonly ProxyMode[]>>;
+
+const cases: readonly { name: string; mode: ProxyMode; policy: RoutePolicy; expect: RoutePolicy; dropped: string[]; degraded?: string[]; deniedBy?: string }[] = [
   { name: 'a supported feature is kept', mode: 'native', policy: { limits: { maxBodyBytes: 10 } }, expect: { limits: { maxBodyBytes: 10 } }, dropped: [] },
-  { name: 'an unsupported sub-feature is removed, its siblings kept', mode: 'native', policy: { upstream: { vhost: 'v', loadBalance: 'ewma' } }, expect: { upstream: { vhost: 'v' } }, dropped: ['upstream.loadBalance'] },
-  { name: 'the last sub-feature removed removes the group', mode: 'native', policy: { upstream: { loadBalance: 'ewma' }, hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, expect: { hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, dropped: ['upstream.loadBalance'] },
+  { name: 'an unsupported sub-feature is removed, its siblings kept', mode: 'native', policy: { upstream: { vhost: 'v', tries: 3 } }, expect: { upstream: { vhost: 'v' } }, dropped: ['upstream.tries'] },
+  { name: 'the last sub-feature removed removes the group', mode: 'native', policy: { timeouts: { send: 5 }, hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, expect: { hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false } }, dropped: ['timeouts.send'] },
+  { name: 'ewma where only least_conn is rendered becomes least_conn, reported', mode: 'native', policy: { upstream: { loadBalance: 'ewma', vhost: 'v' } }, expect: { upstream: { loadBalance: 'least_conn', vhost: 'v' } }, dropped: [], degraded: ['upstream.ewma as least_conn'] },
+  { name: 'ewma where it is rendered is kept', mode: 'haproxy', policy: { upstream: { loadBalance: 'ewma' } }, expect: { upstream: { loadBalance: 'ewma' } }, dropped: [] },
   {
     name: 'an access feature the mode cannot enforce denies the route',
     mode: 'native',
@@ -27,9 +38,10 @@ const cases: readonly { name: string; mode: ProxyMode; policy: RoutePolicy; expe
 ];
 for (const c of cases) {
   test(`fitPolicy: ${c.name}`, () => {
-    const fit = fitPolicy(c.policy, c.mode);
+    const fit = fitPolicy(c.policy, c.mode, LIMITED);
     assert.deepEqual(fit.policy, c.expect);
     assert.deepEqual(fit.dropped, c.dropped);
+    assert.deepEqual(fit.degraded.map((d) => `${d.feature} as ${d.as}`), c.degraded ?? []);
     assert.equal(fit.deniedBy, c.deniedBy);
   });
 }
@@ -53,11 +65,12 @@ test('fitPolicy: whatever a policy holds, what is left is rendered by the mode, 
     canary: { backend: 'ns/c:80', weight: 10 },
     priority: 3,
   };
-  // One rewrite kind of the four, one upstream protocol of two, no denied, and weights (a canary in the model): every other feature is in the fixture.
-  assert.equal(policyFeatures(everything).length, Object.keys(FEATURE_MODES).length - 6);
-  for (const mode of ['native', 'haproxy', 'nginx'] as const) {
-    const fit = fitPolicy(everything, mode);
-    for (const f of policyFeatures(fit.policy)) assert.ok(FEATURE_MODES[f].includes(mode), `${mode} keeps only what it renders: ${f}`);
+  // One rewrite kind of the four, one upstream protocol of two, one balancing feature of two, no denied, and weights (a canary in the model): every other feature is in the fixture.
+  assert.equal(policyFeatures(everything).length, Object.keys(FEATURE_MODES).length - 7);
+  const tables: readonly [ProxyMode, Readonly<Record<PolicyFeature, readonly ProxyMode[]>>][] = [['native', FEATURE_MODES], ['haproxy', FEATURE_MODES], ['nginx', FEATURE_MODES], ['native', LIMITED]];
+  for (const [mode, table] of tables) {
+    const fit = fitPolicy(everything, mode, table);
+    for (const f of policyFeatures(fit.policy)) assert.ok(table[f].includes(mode), `${mode} keeps only what it renders: ${f}`);
     const accessLost = fit.dropped.some((f) => ['allowSourceRange', 'basicAuth', 'externalAuth'].includes(f));
     assert.equal(fit.policy.denied !== undefined, accessLost, `${mode}: denied exactly when an access feature is dropped`);
   }

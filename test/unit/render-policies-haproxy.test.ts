@@ -59,9 +59,10 @@ test('haproxy policies: the views, in the native order of answers, and what HAPr
   const { view, diagnostics, routeAuth } = buildHaproxyView(policyModel(), { workDir: WORK });
   const map = routesMap(policyModel());
   const policyOf = (key: string) => view.policies.find((p) => p.id === (map.get(key) ?? '').split(';')[1]);
-  assert.equal(policyOf('v0/regex')?.denied, 'Service Unavailable: a regex rewrite-target is not supported in haproxy mode');
+  assert.equal(policyOf('v0/regex')?.denied, 'Service Unavailable: the regex rewrite cannot be written into the HAProxy configuration', 'a pattern outside the regex path grammar');
   assert.equal(policyOf('v0/bad-header')?.denied, 'Service Unavailable: a header of this route cannot be written into the HAProxy configuration');
-  assert.equal(policyOf('v0/external')?.denied, 'Service Unavailable: external authentication is not supported in haproxy mode', 'never served open');
+  assert.deepEqual(policyOf('v0/external')?.externalAuth, { url: 'https://auth.test/', signin: '-', headers: '-' });
+  assert.equal(policyOf('v0/external-bad')?.denied, 'Service Unavailable: the external authentication URL, sign-in URL or a header name cannot be written into the HAProxy configuration', 'never served open');
   assert.deepEqual(policyOf('v0/office')?.allow, { ranges: ['10.0.0.0/8', '::1'] }, 'an unreadable range narrows the allowlist');
   assert.equal(policyOf('v0/office')?.judgesClient, true);
   assert.deepEqual(policyOf('v0/nobody')?.allow, { ranges: [] }, 'no readable range: nobody is allowed');
@@ -87,7 +88,7 @@ test('haproxy policies: the views, in the native order of answers, and what HAPr
       ['PASS_HAPROXY_AUTH_REALM', 'spec.rules[0].http.paths[/private]'],
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/regex]'],
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/bad-header]'],
-      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/external]'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/external-bad]'],
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/canary-odd]'],
     ],
   );
@@ -103,8 +104,10 @@ test('haproxy policies: route changes stay runtime map updates while the set of 
   const withRoutes = (list: readonly Route[]): RoutingModel => ({ ...base, virtualHosts: [{ ...base.virtualHosts[0]!, routes: list }, ...base.virtualHosts.slice(1)] });
   const office = routes.find((r) => r.path === '/office');
   assert.ok(office);
-  // A plain route added, a route reusing an existing policy added, the routes in another order.
-  const more = withRoutes([policyRoute('/new', 'Prefix'), { ...office, path: '/office3' }, ...routes].reverse());
+  // A plain route added, a route reusing an existing policy added, the routes in another order (Regex
+  // routes keep theirs: it is their match order).
+  const regex = routes.filter((r) => r.pathType === 'Regex');
+  const more = withRoutes([...[policyRoute('/new', 'Prefix'), { ...office, path: '/office3' }, ...routes.filter((r) => r.pathType !== 'Regex')].reverse(), ...regex]);
   const b = renderHaproxy(more, { workDir: WORK });
   assert.notEqual(b.checksum, a.checksum);
   assert.equal(b.structure, a.structure, 'the same policies: only the routing map changed');
@@ -172,4 +175,87 @@ test('haproxy policies: hostile values in a policy end quoted in one directive, 
   assert.ok(text.includes(`http-request set-header X-A "v'; http-request deny #" if pass_`));
   assert.ok(text.includes('http-request set-header X-B "%%[src] \\"\\$HOME\\" \\\\" if pass_'));
   assert.ok(text.includes('://%[req.fhdr(host)]"/app%%20x" code 302 if pass_'));
+});
+
+test('haproxy upstream policies: variant backends per (backend, settings), with the base\'s slots; routes and canaries select them through the map', () => {
+  const { view } = buildHaproxyView(policyModel(), { workDir: WORK });
+  const map = routesMap(policyModel());
+  const backendOf = (key: string): string => (map.get(key) ?? '').split(';')[0] ?? '';
+  const base = view.backends.find((b) => b.name === 'be_default.site:80');
+  assert.equal(base?.upstream, null);
+  const variant = (key: string) => view.backends.find((b) => b.name === backendOf(key));
+  for (const key of ['v0/tls', 'v0/tls-host', 'v0/grpc', 'v0/grpcs', 'v0/least', 'v0/sticky', 'v0/retry', 'v0/upload']) {
+    const v = variant(key);
+    assert.match(v?.name ?? '', /^be_default\.site:80_v[0-9a-f]{8}$/, key);
+    assert.equal(v?.id, 'default/site:80');
+    assert.deepEqual(v?.servers, base?.servers, `${key}: the same server slots as its base`);
+  }
+  assert.equal(backendOf('v0/least'), backendOf('v0/least2'), 'the same settings share a variant whatever the rest of the policy');
+  assert.equal(new Set(view.backends.map((b) => b.name)).size, view.backends.length);
+  assert.deepEqual(variant('v0/tls')?.upstream, { tls: true, h2: false, sni: 'str(internal.svc)', balance: null, ewma: false, retries: null, connectMs: null, gatewayTimeoutMs: null, cookie: null });
+  assert.equal(variant('v0/tls-host')?.upstream?.sni, 'var(txn.host)');
+  assert.deepEqual([variant('v0/grpc')?.upstream?.h2, variant('v0/grpc')?.upstream?.tls], [true, false]);
+  assert.deepEqual([variant('v0/grpcs')?.upstream?.h2, variant('v0/grpcs')?.upstream?.tls, variant('v0/grpcs')?.upstream?.balance], [true, true, 'leastconn'], 'ewma: leastconn');
+  assert.deepEqual([variant('v0/retry')?.upstream?.retries, variant('v0/retry')?.upstream?.connectMs, variant('v0/retry')?.upstream?.gatewayTimeoutMs], [2, 2000, 5000]);
+  assert.equal(variant('v0/grpcs')?.upstream?.ewma, true);
+  assert.equal(variant('v0/upload')?.upstream?.retries, 0, 'tries 1: no retry');
+  assert.deepEqual(variant('v0/sticky')?.upstream?.cookie, { name: 'route.id', match: '^route\\.id=([0-9a-f]{16}); path=/$', replacement: 'route.id=\\1; Path=/sticky; Max-Age=60; SameSite=None; Secure; HttpOnly' });
+  // A canary of a route with upstream settings reaches its pods the same way.
+  const canary = view.policies.find((p) => p.id === (map.get('v0/canary-tls') ?? '').split(';')[1])?.canary;
+  assert.match(canary?.backend ?? '', /^be_default\.down:80_v[0-9a-f]{8}$/);
+  assert.equal(view.backends.find((b) => b.name === canary?.backend)?.upstream?.tls, true);
+  // Variants of a backend whose Service is missing say why, as their base.
+  const m = policyModel();
+  const missing: RoutingModel = { ...m, backends: { ...m.backends, 'default/down:80': { ...m.backends['default/down:80']!, unresolved: 'service' } } };
+  const unavailable = renderHaproxy(missing, { workDir: WORK }).files.find((f) => f.path === 'maps/unavailable.map')?.content ?? '';
+  assert.deepEqual(unavailable.split('\n').filter((l) => l !== '').map((l) => l.split(' ')[0]), ['be_default.down:80', canary?.backend]);
+});
+
+test('haproxy upstream policies: an affinity cookie value belongs to a server slot, so it survives other endpoints coming and going', () => {
+  const m = policyModel();
+  const site = m.backends['default/site:80']!;
+  const withEndpoints = (eps: typeof site.endpoints): RoutingModel => ({ ...m, backends: { ...m.backends, 'default/site:80': { ...site, endpoints: eps } } });
+  const a = { address: '10.0.0.1', port: 8080, weight: 1 };
+  const b = { address: '10.0.0.2', port: 8080, weight: 1 };
+  const c = { address: '10.0.0.3', port: 8080, weight: 1 };
+  const first = buildHaproxyView(withEndpoints([a, b]), { workDir: WORK });
+  const sticky = (v: typeof first.view) => v.backends.find((x) => x.upstream?.cookie !== null && x.upstream !== null && x.id === 'default/site:80');
+  const cookieOf = (v: typeof first.view, host: string) => sticky(v)?.servers.find((s) => s.host === host && !s.disabled)?.cookie;
+  const second = buildHaproxyView(withEndpoints([c, a]), { workDir: WORK }, first.layout);
+  assert.equal(cookieOf(second.view, '10.0.0.1'), cookieOf(first.view, '10.0.0.1'));
+  assert.match(cookieOf(second.view, '10.0.0.3') ?? '', /^[0-9a-f]{16}$/);
+  assert.notEqual(cookieOf(second.view, '10.0.0.3'), cookieOf(second.view, '10.0.0.1'));
+  assert.equal(second.view.backends.every((x) => !x.compacted), true);
+});
+
+test('haproxy Regex routes: after Exact, before Prefix, in the model\'s order; keyed in the routing map; patterns single-quoted with (?i) from the start', () => {
+  const { view } = buildHaproxyView(policyModel(), { workDir: WORK });
+  assert.deepEqual(view.regexRoutes, [
+    { vhost: 'v0', key: 'v0~0', pattern: '/re/(v[0-9]+)/(.*)' },
+    { vhost: 'v0', key: 'v0~1', pattern: '/re/[a-z]+\\.(png|jpe?g)$' },
+  ]);
+  const map = routesMap(policyModel());
+  assert.match(map.get('v0~0') ?? '', /^be_default\.site:80;p[0-9a-f]{12}$/);
+  assert.equal(map.get('v0~1'), 'be_default.site:80');
+  const text = renderHaproxy(policyModel(), { workDir: WORK }).main.content;
+  const exact = text.indexOf('concat(=,txn.pp)');
+  const regex = text.indexOf("{ path -m reg '(?i)^(?:/re/(v[0-9]+)/(.*))' }");
+  const prefix = text.indexOf('path,field(1,/,');
+  assert.ok(exact > 0 && regex > exact && prefix > regex, 'Exact, then Regex, then Prefix');
+  assert.ok(text.includes("http-request replace-path '(?i)^(?:/re/(v[0-9]+)/(.*)).*' '/\\2/%%40\\1' if pass_"));
+  assert.ok(text.includes('http-request redirect prefix https://policy.test:8443 code 308 if pass_'));
+  assert.ok(text.includes('http-request redirect prefix http://policy.test:8000 code 308 if pass_'));
+  // Nothing outside the grammar is written: such a route is left out with a warning.
+  const bad: RoutingModel = { ...policyModel(), virtualHosts: [{ host: 'h.test', kind: 'exact', sources: [], routes: [policyRoute("/a' deny #", 'Regex'), policyRoute('/ok', 'Prefix')] }] };
+  const r = buildHaproxyView(bad, { workDir: WORK });
+  assert.deepEqual(r.view.regexRoutes, []);
+  assert.ok(r.diagnostics.some((d) => d.code === 'PASS_HAPROXY_PATH'));
+});
+
+test('haproxy regex quoting: a pattern of the grammar becomes one single-quoted word, anything else is refused', () => {
+  assert.equal(hq.regexPath('/a\\.b(c|d)$'), "'(?i)^(?:/a\\.b(c|d)$)'");
+  for (const bad of ["/a'b", '/a b', '/a#b', 'a', '/a{2}', '/a\\tb', '/é']) assert.throws(() => hq.regexPath(bad), /refusing/, bad);
+  assert.throws(() => hq.regexLiteral("it's"), /refusing/);
+  assert.equal(hq.sniExpression('str(a.test)'), 'str(a.test)');
+  for (const bad of ['str(a b)', 'str(a),lower', 'req.hdr(host)']) assert.throws(() => hq.sniExpression(bad), /refusing/);
 });

@@ -9,22 +9,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rewriteTarget } from '../../src/drivers/native/policy.ts';
-import type { RoutePolicy } from '../../src/model/policy.ts';
-import type { Backend, EntryPoint, Route, RoutingModel, VirtualHost } from '../../src/model/types.ts';
+import type { Route } from '../../src/model/types.ts';
 import { formatDryRun } from '../../src/render/dryrun.ts';
 import { buildNginxView, renderNginx } from '../../src/render/nginx/index.ts';
 import { rewritePath, upstreamPath } from '../../src/render/nginx/policy.ts';
 import * as nq from '../../src/render/nginx/quote.ts';
+import { affinityToken, authHeaderVariable, authTarget } from '../../src/render/nginx/upstream.ts';
+import { policyModel, route, USERS } from '../integration/nginx/policy-model.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORK = '/var/lib/passerelle';
-const SRC = { kind: 'Ingress', namespace: 'default', name: 'policies' };
-// bcrypt, $apr1$ and {SHA} hashes of "wonderland" (fixed: the golden file must not change).
-const USERS = [
-  { user: 'alice', hash: '$2b$04$1AOuAMR1q.E31nm9lh10Hu9BBgNq3KB.xnBuUk1oKjcRGieY5uOL6' },
-  { user: 'bob', hash: '$apr1$QfyqMM/2$iHzOXTTnD/qTplLtYTfil0' },
-  { user: 'bad:name', hash: '{SHA}tiY7sUhYKUwI5L3866kDY+ENcrQ=' },
-];
 
 function golden(name: string, actual: string): void {
   const file = path.join(root, 'test/golden/render', name);
@@ -35,77 +29,6 @@ function golden(name: string, actual: string): void {
   assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/render/${name} (UPDATE_GOLDEN=1 to accept)`);
 }
 
-function route(p: string, pathType: 'Exact' | 'Prefix', policy?: RoutePolicy, backend = 'default/site:80'): Route {
-  return { path: p, pathType, backend, source: SRC, field: `spec.rules[0].http.paths[${p}]`, ...(policy === undefined ? {} : { policy }) };
-}
-
-function backend(name: string, endpoints: Backend['endpoints']): Backend {
-  return { id: `default/${name}:80`, namespace: 'default', service: name, servicePort: 80, endpoints, protocol: 'http' };
-}
-
-const ROUTES: readonly Route[] = [
-  route('/replace', 'Prefix', { rewrite: { kind: 'replace-path', path: '/fixed' } }),
-  route('/private', 'Prefix', { basicAuth: { realm: 'Private "area" $1', users: USERS, secret: 'default/auth' } }),
-  route('/headers', 'Prefix', {
-    headers: { request: { 'X-Tenant': 'blue', 'X-Forwarded-Proto': 'https' }, response: { 'X-Frame-Options': 'DENY', Link: '</a.css>; rel="preload"' } },
-    upstream: { vhost: 'internal.svc' },
-    hsts: { maxAgeSeconds: 31536000, includeSubdomains: true, preload: true },
-  }),
-  route('/office', 'Prefix', { allowSourceRange: ['10.0.0.0/8', '::1', 'not-a-range'] }),
-  route('/denied', 'Prefix', { denied: 'the basic-auth Secret default/missing is not usable' }),
-  route('/secure', 'Prefix', { sslRedirect: { status: 308 }, hsts: { maxAgeSeconds: 600, includeSubdomains: false, preload: false } }),
-  route('/upload', 'Prefix', { limits: { maxBodyBytes: 1024 }, upstream: { tries: 1 } }),
-  route('/moved', 'Prefix', { redirect: { url: 'https://elsewhere.test/new?a=$x', status: 301 } }),
-  route('/strip', 'Prefix', { rewrite: { kind: 'strip-prefix' } }),
-  route('/regex', 'Prefix', { rewrite: { kind: 'regex', pattern: '^/regex/(.*)', target: '/$1' } }),
-  route('/down', 'Prefix', { basicAuth: { realm: 'Down', users: USERS, secret: 'default/auth' } }, 'default/down:80'),
-  route('/cors-any', 'Prefix', { cors: { allowOrigins: ['*'], allowMethods: ['GET', 'PUT'], allowHeaders: ['X-Custom'], allowCredentials: false, maxAgeSeconds: 600 } }),
-  route('/cors-app', 'Prefix', {
-    cors: { allowOrigins: ['https://app.test', 'https://bad origin'], allowMethods: ['GET'], allowHeaders: [], allowCredentials: true, maxAgeSeconds: 60 },
-    limits: { rps: 2, connections: 3 },
-    allowSourceRange: ['10.0.0.0/8'],
-  }),
-  route('/slow', 'Prefix', { limits: { rps: 0.5 } }),
-  route('/api', 'Exact', { rewrite: { kind: 'prefix', target: '/v1' } }),
-  route('/api', 'Prefix', { rewrite: { kind: 'prefix', target: '/v2' } }),
-  // Canaries: header, cookie and weight; a header value and a rewrite; a canary without endpoints; a header nginx cannot read.
-  route('/release', 'Prefix', { canary: { backend: 'default/next:80', header: 'X-Canary', cookie: 'beta.user', weight: 25 } }),
-  route('/beta', 'Exact', { canary: { backend: 'default/next:80', header: 'X-Beta', headerValue: 'yes "please" $1' }, rewrite: { kind: 'prefix', target: '/b' } }),
-  route('/shadow', 'Prefix', { canary: { backend: 'default/down:80', weight: 50 }, rewrite: { kind: 'strip-prefix' } }),
-  route('/all-in', 'Prefix', { canary: { backend: 'default/next:80', weight: 100 } }),
-  route('/odd', 'Prefix', { canary: { backend: 'default/next:80', header: 'X_Canary' } }),
-  route('/', 'Prefix'),
-];
-
-function policyModel(): RoutingModel {
-  const entryPoints: EntryPoint[] = [
-    { name: 'web', address: { host: '127.0.0.1', port: 8000 }, tls: false, middlewares: [] },
-    { name: 'websecure', address: { host: '127.0.0.1', port: 8443 }, tls: true, middlewares: [] },
-    {
-      name: 'internal',
-      address: { host: '127.0.0.1', port: 9000 },
-      tls: false,
-      trustedIPs: ['127.0.0.0/8'],
-      middlewares: [{ kind: 'basicAuth', realm: 'internal', users: [USERS[1]!], removeHeader: true }],
-    },
-  ];
-  const virtualHosts: VirtualHost[] = [
-    { host: 'policy.test', kind: 'exact', sources: [SRC], routes: ROUTES },
-    { host: 'root.test', kind: 'exact', sources: [SRC], routes: [route('/', 'Prefix', { appRoot: '/app/', rewrite: { kind: 'prefix', target: '/v3' } })] },
-  ];
-  return {
-    entryPoints,
-    virtualHosts,
-    backends: {
-      'default/down:80': backend('down', []),
-      'default/site:80': backend('site', [{ address: '10.0.0.1', port: 8080, weight: 1 }]),
-      'default/next:80': backend('next', [{ address: '10.0.0.2', port: 8080, weight: 1 }]),
-    },
-    certificates: [],
-    diagnostics: [],
-  };
-}
-
 test('golden: nginx locations of a route per policy (plain, TLS, and a trusting entry point with basic auth)', () => {
   const model = policyModel();
   const r = renderNginx(model, { workDir: WORK, headersMoreModule: null });
@@ -113,7 +36,7 @@ test('golden: nginx locations of a route per policy (plain, TLS, and a trusting 
   // The same with the headers-more module: more_set_headers instead of proxy_hide_header + add_header.
   const more = renderNginx(model, { workDir: WORK }).main.content;
   assert.match(more, /more_set_headers "X-Frame-Options: \$pass_rh_0";/);
-  assert.doesNotMatch(more, /add_header/);
+  assert.doesNotMatch(more, /add_header (?!Set-Cookie)/, "only the affinity cookie is added (a Set-Cookie more, never the upstream's replaced)");
 });
 
 test('nginx policies: the auxiliary files and the diagnostics', () => {
@@ -126,6 +49,9 @@ test('nginx policies: the auxiliary files and the diagnostics', () => {
     [
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/regex]', 'a regex rewrite-target is not supported in nginx mode; the route answers 503'],
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/odd]', 'nginx cannot read the canary header of this route (a name of letters, digits and - only); the main backend serves every request'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/sso-bad]', 'the external auth URL cannot be written into the nginx configuration (http(s), no user info, a path of URL characters); the route answers 503'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/sso-dollar]', 'the external auth URL cannot be written into the nginx configuration (http(s), no user info, a path of URL characters); the route answers 503'],
+      ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/sso-header]', 'an auth response header of this route is not a name of letters, digits and - that nginx can copy; the route answers 503'],
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/private]', 'nginx cannot check a route basic auth together with the entry point basic auth; the route answers 503'],
       ['PASS_NGINX_AUTH_USER', undefined, 'users "bad:name" of the basic-auth Secret default/auth cannot be written to an htpasswd file; they cannot log in'],
     ],
@@ -137,7 +63,7 @@ test('nginx policies: locations answer in native order, and what nginx cannot re
   const { view } = buildNginxView(policyModel(), { workDir: WORK });
   const server = (ep: string) => view.servers.find((s) => s.entryPoint === ep && !s.defaultServer && s.names.includes('policy.test'));
   const loc = (ep: string, p: string) => server(ep)?.locations.find((l) => l.path === p);
-  assert.deepEqual(loc('web', '/secure/')?.action.redirect, { https: { port: 8443 }, appRoot: null });
+  assert.deepEqual(loc('web', '/secure/')?.action.redirect, { https: { port: 8443 }, appRoot: null, www: null });
   assert.equal(loc('websecure', '/secure/')?.action.proxy, 'be_default.site_80', 'no ssl-redirect over TLS');
   assert.deepEqual(loc('websecure', '/secure/')?.policy?.responseHeaders.map((h) => h.name), ['Strict-Transport-Security']);
   assert.equal(loc('web', '/secure/')?.policy, null);
@@ -187,4 +113,79 @@ test('nginx policies: the proxy_pass path of each location gives what the native
 test('nginx text helper: any printable text, quoted so that it never names a variable nor ends the string', () => {
   assert.equal(nq.text('a "b" \\c $d {;}'), '"a \\"b\\" \\\\c ${pass_dollar}d {;}"');
   for (const bad of ['a\nb', 'x\u0000', 'é', 'a'.repeat(4097), 7]) assert.throws(() => nq.text(bad), /refusing/);
+});
+
+test('nginx upstream variants: least_conn (ewma too) and per-endpoint affinity upstreams, named from the base, shared by routes; at most 16 backups each', () => {
+  const { view } = buildNginxView(policyModel(), { workDir: WORK });
+  const names = view.upstreams.map((u) => u.name);
+  assert.deepEqual(
+    names.filter((n) => n.startsWith('be_default.pool_80')),
+    ['be_default.pool_80', 'be_default.pool_80__lc', ...view.upstreams.filter((u) => u.name.includes('__a')).map((u) => u.name)],
+    'one least_conn variant for /least, /ewma and /sticky',
+  );
+  assert.equal(view.upstreams.find((u) => u.name === 'be_default.pool_80__lc')?.leastConn, true);
+  const pinned = view.upstreams.filter((u) => u.name.startsWith('be_default.pool_80__a'));
+  assert.equal(pinned.length, 3);
+  for (const u of pinned) {
+    assert.deepEqual(u.servers.map((s) => s.backup), [false, true, true], u.name);
+    assert.equal(u.name, `be_default.pool_80__a${affinityToken(u.servers[0]!.host, u.servers[0]!.port)}`);
+  }
+  // Many endpoints: backups are capped (n pinned upstreams of n servers would grow as n²).
+  const many = policyModel();
+  const endpoints = Array.from({ length: 40 }, (_, i) => ({ address: `10.1.0.${i + 1}`, port: 80, weight: 1 }));
+  const big = buildNginxView({ ...many, backends: { ...many.backends, 'default/pool:80': { ...many.backends['default/pool:80']!, endpoints } } }, { workDir: WORK }).view;
+  const first = big.upstreams.find((u) => u.name === `be_default.pool_80__a${affinityToken('10.1.0.1', 80)}`);
+  assert.deepEqual(first?.servers.map((s) => s.host), ['10.1.0.1', ...Array.from({ length: 16 }, (_, i) => `10.1.0.${i + 2}`)]);
+  assert.equal(big.affinities[0]?.pins.length, 40);
+});
+
+test('nginx affinity and external auth views: what a client sends is only ever matched, never written; an auth host that does not resolve denies the route with PASS_NGINX_AUTH_HOST', () => {
+  const { view } = buildNginxView(policyModel(), { workDir: WORK });
+  const aff = view.affinities[0]!;
+  assert.equal(aff.fallback, 'be_default.pool_80__lc');
+  assert.ok(aff.pins.every((p) => /^~\^[0-9a-f]{16}\\z$/.test(p.pattern)), 'exact tokens only');
+  assert.ok(aff.pins.every((p) => p.upstream.startsWith('be_default.pool_80__a')), 'map results are upstream names');
+  assert.equal(aff.setCookie.suffix, '; Path=/sticky; Max-Age=60; SameSite=None; Secure; HttpOnly');
+  const server = view.servers.find((s) => s.entryPoint === 'web' && s.names.includes('policy.test'));
+  assert.deepEqual(server?.authChecks, [
+    { uri: '/_pass|auth|0', url: 'http://10.0.0.9:9000/verify?a=1&b=2' },
+    { uri: '/_pass|auth|1', url: 'https://auth.test/verify' },
+  ]);
+  assert.deepEqual(server?.signins, [{ name: 'pass_signin_0', prefix: 'https://login.test/start?x="$1"&rd=', suffix: '', url: 'https://login.test/start?x="$1"' }]);
+  const sso = server?.locations.find((l) => l.path === '/sso/');
+  assert.deepEqual(sso?.policy?.externalAuth?.sets, [
+    { variable: 'pass_auth_x_user', upstream: 'upstream_http_x_user' },
+    { variable: 'pass_auth_x_email', upstream: 'upstream_http_x_email' },
+  ]);
+  // A header the auth answer is not asked for stays the route's own.
+  const plain = server?.locations.find((l) => l.path === '/sso-plain');
+  assert.deepEqual(plain?.policy?.requestHeaders.filter((h) => h.name === 'X-User'), [{ name: 'X-User', value: 'forged-by-route', variable: false }]);
+  assert.deepEqual(sso?.policy?.requestHeaders.filter((h) => h.variable), [
+    { name: 'X-User', value: 'pass_auth_x_user', variable: true },
+    { name: 'X-Email', value: 'pass_auth_x_email', variable: true },
+  ]);
+  const lost = buildNginxView(policyModel(), { workDir: WORK, resolvesHost: (h) => (h === 'auth.test' ? false : undefined) });
+  const denied = lost.view.servers.find((s) => s.entryPoint === 'web' && s.names.includes('policy.test'))?.locations.find((l) => l.path === '/sso-plain');
+  assert.equal(denied?.action.body, 'Service Unavailable: the external auth host auth.test does not resolve');
+  assert.deepEqual(
+    lost.diagnostics.filter((d) => d.code === 'PASS_NGINX_AUTH_HOST').map((d) => [d.severity, d.field]),
+    [['error', 'spec.rules[0].http.paths[/sso-plain]']],
+    'reported once',
+  );
+});
+
+test('nginx helpers of the upstream policies refuse what they cannot write', () => {
+  assert.equal(nq.splice('a="$b"', 'pass_x', ';c\\'), '"a=\\"${pass_dollar}b\\"${pass_x};c\\\\"');
+  for (const bad of [['x', 'a b'], ['x', '$y'], ['x\n', 'y'], ['x', 'y}z']]) assert.throws(() => nq.splice(...bad), /refusing/);
+  assert.equal(nq.authUrl('http://10.0.0.1:80/a?b=1&c'), '"http://10.0.0.1:80/a?b=1&c"');
+  for (const bad of ['http://h/$x', 'http://h/a b', 'http://h/"', 'ftp://h/', 'http://u@h/', 'http://h/{x}', 'http://h']) assert.throws(() => nq.authUrl(bad), /refusing/, bad);
+  assert.equal(nq.portSuffix(true, 443), '');
+  assert.equal(nq.portSuffix(false, 80), '');
+  assert.equal(nq.portSuffix(false, 443), ':443');
+  assert.throws(() => nq.portSuffix(false, '80;'), /refusing/);
+  assert.equal(authTarget({ url: 'http://user:pw@auth.test/', responseHeaders: [] }), undefined);
+  assert.deepEqual(authTarget({ url: 'https://Auth.Test:8443/v?x=%20', responseHeaders: [] }), { url: 'https://auth.test:8443/v?x=%20', host: 'auth.test', isName: true });
+  assert.deepEqual(authTarget({ url: 'http://[::1]/v', responseHeaders: [] }), { url: 'http://[::1]/v', host: '::1', isName: false });
+  assert.equal(authHeaderVariable('X_User'), undefined);
+  assert.equal(authHeaderVariable('X-User'), 'pass_auth_x_user');
 });

@@ -85,7 +85,7 @@ export function endpointsOf(model: RoutingModel, id: string): string[] {
 
 /** A snapshot of these lists (the others empty). */
 export function snapshotOf(parts: Partial<Record<keyof Snapshot, readonly unknown[]>>): Snapshot {
-  return { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [], ...parts } as Snapshot;
+  return { ingresses: [], ingressClasses: [], services: [], endpointSlices: [], secrets: [], configMaps: [], ...parts } as Snapshot;
 }
 
 /** A networking.k8s.io/v1 Ingress of our class in namespace default. */

@@ -59,12 +59,18 @@ test('policies: sslRedirect = false in the options turns the TLS default off', (
   assert.equal(routeOf(model, 'admin.shop.test').policy?.sslRedirect, undefined);
 });
 
-test('policies: fitted to the mode — what it does not render is dropped with a warning; an access policy it cannot enforce denies', () => {
-  // Neither external auth nor ewma balancing is rendered by native yet (src/model/policy-support.ts).
-  const model = run(load('policies.yaml'), options);
-  const policy = routeOf(model, 'sso.shop.test').policy;
-  assert.deepEqual(policy, { denied: 'externalAuth is not supported in native mode' });
-  assert.deepEqual(codesOf(model, 'not-rendered').sort(), ['error PASS_POLICY_NOT_IN_MODE metadata.annotations', 'warning PASS_POLICY_NOT_IN_MODE metadata.annotations']);
+test('policies: fitted to the mode — what it does not render is dropped with a warning; ewma becomes least_conn where only that is rendered', () => {
+  const auth = { url: 'https://auth.shop.test/check', responseHeaders: [] };
+  const fitted = (mode: 'native' | 'haproxy' | 'nginx') => {
+    const model = run(load('policies.yaml'), { ...options, mode });
+    return { policy: routeOf(model, 'sso.shop.test').policy, codes: codesOf(model, 'not-rendered') };
+  };
+  assert.deepEqual(fitted('native'), { policy: { externalAuth: auth, upstream: { loadBalance: 'ewma' }, timeouts: { send: 5000 } }, codes: [] });
+  // HAProxy has no send timeout of its own.
+  assert.deepEqual(fitted('haproxy'), { policy: { externalAuth: auth, upstream: { loadBalance: 'ewma' } }, codes: ['warning PASS_POLICY_NOT_IN_MODE metadata.annotations'] });
+  assert.deepEqual(fitted('nginx'), { policy: { externalAuth: auth, upstream: { loadBalance: 'least_conn' }, timeouts: { send: 5000 } }, codes: ['warning PASS_POLICY_NOT_IN_MODE metadata.annotations'] });
+  const nginx = run(load('policies.yaml'), { ...options, mode: 'nginx' });
+  assert.match(nginx.diagnostics.find((d) => d.object?.name === 'not-rendered')?.message ?? '', /upstream\.ewma is not rendered in nginx mode; it is rendered as least_conn/);
 });
 
 test('migration report: per Ingress, each annotation with its status; counts; what the mode does not render', () => {
@@ -72,17 +78,17 @@ test('migration report: per Ingress, each annotation with its status; counts; wh
   const report = migrationReport(snapshot, options, run(snapshot, options).diagnostics);
   assert.deepEqual(
     report.ingresses.map((i) => `${i.ingress.name}: ${i.findings.map((f) => f.status).join(',')} | ${i.notInMode.join(',')}`),
-    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied | externalAuth,upstream.loadBalance', 'shop-canary: applied,applied,applied | ', 'snippets: refused,applied,unsupported | '],
+    ['admin: different,applied,applied,applied,different,applied | ', 'no-secret: applied,applied | ', 'not-rendered: applied,applied,applied | ', 'shop-canary: applied,applied,applied | ', 'snippets: refused,applied,unsupported | '],
   );
   assert.equal(report.counts.refused, 1);
   assert.equal(report.counts.unsupported, 1, 'use-regex is applied: only the unknown Traefik name is unsupported');
   assert.deepEqual(
     report.ingresses.flatMap((i) => i.problems.map((d) => `${i.ingress.name} ${d.code}`)),
-    ['no-secret PASS_INGRESS_MISSING_AUTH_SECRET', 'not-rendered PASS_POLICY_NOT_IN_MODE'],
+    ['no-secret PASS_INGRESS_MISSING_AUTH_SECRET'],
   );
   const text = describeMigration(report);
   assert.match(text.join('\n'), /refused +nginx\.ingress\.kubernetes\.io\/configuration-snippet/);
-  assert.match(text.at(-1) ?? '', /^annotations: 12 applied, 2 applied differently, 1 unsupported, 1 refused, 0 invalid, 0 in conflict \(5 Ingress\(es\), native mode\)$/);
+  assert.match(text.at(-1) ?? '', /^annotations: 13 applied, 2 applied differently, 1 unsupported, 1 refused, 0 invalid, 0 in conflict \(5 Ingress\(es\), native mode\)$/);
 });
 
 test('canary: a canary Ingress adds its backend to the main route of the same host and path; a path no main Ingress routes is reported', () => {

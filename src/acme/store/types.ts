@@ -1,4 +1,7 @@
+import type { SecretObject } from '../../model/k8s.ts';
 import type { AcmeState, SharedChallenge } from '../types.ts';
+
+export type { SecretObject } from '../../model/k8s.ts';
 
 /**
  * Where ACME state lives: the account, certificates, orders in flight, per-name backoff and the
@@ -40,22 +43,6 @@ export interface ChallengeShare {
   follow(listener: (challenges: readonly SharedChallenge[]) => void): () => void;
 }
 
-/** A Secret as the Kubernetes store reads and writes it. */
-export interface SecretObject {
-  readonly apiVersion?: string;
-  readonly kind?: string;
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly annotations?: Readonly<Record<string, string>>;
-    readonly resourceVersion?: string;
-    readonly uid?: string;
-  };
-  readonly type?: string;
-  /** Base64 values. */
-  readonly data?: Readonly<Record<string, string>>;
-}
 
 /** What the Kubernetes store needs of the Secrets of one namespace (the Kubernetes source's SecretClient has it). */
 export interface SecretApi {

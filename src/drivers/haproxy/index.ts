@@ -279,15 +279,27 @@ export class HaproxyDriver extends ExternalDriver<HaproxyBuild, HaproxyLayout> {
     }
     const stats = new Map(parseServerStats(csv).map((r) => [`${r.backend}/${r.server}`, r]));
     const seen = new Map<string, SeenCounters>();
+    // An endpoint is a server of its backend and of each variant backend: the section that saw it
+    // fail or answer since the last look says how it is, else the state one of them last said.
+    const fresh = new Set<string>();
     for (const be of build.view.backends) {
       for (const server of be.servers) {
         if (server.disabled) continue;
         const stat = stats.get(`${be.name}/${server.name}`);
         if (stat === undefined) continue;
         const slot = `${be.name}/${server.name} ${server.host}:${server.port}`;
-        const now = serverLiveState(stat, this.#seen.get(slot));
+        const before = this.#seen.get(slot);
+        const now = serverLiveState(stat, before);
         seen.set(slot, now);
-        if (now.state !== undefined) states.set(endpointKey(be.id, server.host, server.port), now.state);
+        if (now.state === undefined) continue;
+        const key = endpointKey(be.id, server.host, server.port);
+        const changed = before === undefined || now.failures !== before.failures || now.answers !== before.answers;
+        if (changed && !fresh.has(key)) {
+          fresh.add(key);
+          states.set(key, now.state);
+        } else if (!fresh.has(key) && !states.has(key)) {
+          states.set(key, now.state);
+        }
       }
     }
     this.#seen = seen;

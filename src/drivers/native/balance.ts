@@ -1,7 +1,16 @@
-/* Load balancing of the native driver: a backend's endpoints, its smooth weighted round-robin cycle, and the pick of the next endpoint. */
+/*
+ * Load balancing of the native driver: a backend's endpoints, its smooth weighted round-robin
+ * cycle, and the pick of the next endpoint by the route's algorithm (round robin by default;
+ * least_conn and ewma in load.ts).
+ */
+import type { UpstreamPolicy } from '../../model/policy.ts';
 import type { Backend } from '../../model/types.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
+import { pickEwma, pickLeastConn } from './load.ts';
 import type { Upstream, UpstreamRegistry } from './upstream.ts';
+
+/** A route's load-balancing algorithm (`upstream.loadBalance`); undefined is round robin. */
+export type Balance = UpstreamPolicy['loadBalance'];
 
 /** A backend ready to pick endpoints: upstreams plus a precomputed weighted round-robin cycle. */
 export interface CompiledBackend {
@@ -9,8 +18,12 @@ export interface CompiledBackend {
   readonly upstreams: readonly Upstream[];
   /** Indexes into `upstreams`, smooth-weighted; empty when the backend has no endpoints. */
   readonly cycle: Uint16Array;
-  /** Next position in `cycle`; the only mutable field, shared by every request on this router. */
+  /** Next position in `cycle`; shared by every request on this router. */
   cursor: number;
+  /** The endpoints' weights for the load-aware pickers (0: never picked; all 1 when every weight is 0). */
+  readonly weights: readonly number[];
+  /** Advances on each least_conn pick: its ties go round robin. */
+  rotation: number;
   /** Why a request gets 503 when `cycle` is empty, for the answer and the log. */
   readonly unavailable: string;
 }
@@ -59,8 +72,34 @@ export function compileBackend(backend: Backend, upstreams: UpstreamRegistry): C
     upstreams: eps.map((e) => upstreams.get(e.address, e.port)),
     cycle: eps.length === 0 ? new Uint16Array(0) : weightedCycle(eps.map((e) => e.weight)),
     cursor: 0,
+    weights: pickWeights(eps.map((e) => e.weight)),
+    rotation: 0,
     unavailable: unavailableCause(backend),
   };
+}
+
+/** Weights as the load-aware pickers use them: as the cycle, all zero spreads evenly. */
+function pickWeights(weights: readonly number[]): number[] {
+  const positive = weights.map((w) => (Number.isFinite(w) && w > 0 ? w : 0));
+  return positive.every((w) => w === 0) ? positive.map(() => 1) : positive;
+}
+
+/**
+ * The endpoint for a request by the route's algorithm: weighted round robin, least_conn or ewma
+ * (load.ts); endpoints marked down are skipped while others are up.
+ */
+export function pickEndpoint(backend: CompiledBackend, balance: Balance, random: () => number = Math.random): number {
+  if (balance === 'least_conn') {
+    const rotation = backend.rotation;
+    backend.rotation = rotation >= 0x3fffffff ? 0 : rotation + 1;
+    const i = pickLeastConn(backend.upstreams, backend.weights, rotation, Date.now());
+    return i === -1 ? pickUpstream(backend) : i;
+  }
+  if (balance === 'ewma') {
+    const i = pickEwma(backend.upstreams, backend.weights, random, performance.now(), Date.now());
+    return i === -1 ? pickUpstream(backend) : i;
+  }
+  return pickUpstream(backend);
 }
 
 /** Next endpoint of a backend in weighted round-robin order, skipping ones marked down when others are up. */

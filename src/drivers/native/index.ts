@@ -1,4 +1,6 @@
 import { createSecureContext } from 'node:tls';
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { SecureContext } from 'node:tls';
 import type { Certificate, EntryPoint, RoutingModel } from '../../model/types.ts';
 import { formatAddress } from '../../model/describe.ts';
@@ -10,6 +12,7 @@ import { SerialQueue } from '../../shared/serial.ts';
 import type { AcmeChallengeHook, EndpointLiveState, ProxyDriver, RequestObserver } from '../types.ts';
 import { Listener } from './listeners.ts';
 import type { ListenerHandlers } from './listeners.ts';
+import { DEFAULT_AUTH_TIMEOUT_MS } from './external-auth.ts';
 import { BasicAuthCache } from './middlewares.ts';
 import { handleRequest } from './proxy.ts';
 import type { ProxyState } from './proxy.ts';
@@ -31,6 +34,8 @@ export interface NativeDriverOptions {
   readonly upstreamKeepAliveMs?: number;
   /** Maximum connections per endpoint (default unbounded). */
   readonly connectionsPerEndpoint?: number;
+  /** How long a route's external authentication request may take in all, else 500 (default 15 s). */
+  readonly authTimeoutMs?: number;
   /** Add an RFC 7239 `Forwarded` element besides X-Forwarded-* (default false). */
   readonly forwardedHeader?: boolean;
   /** How long listeners removed by `apply` may finish their requests (default 10 s). */
@@ -102,6 +107,9 @@ export class NativeDriver implements ProxyDriver {
       authCache: new BasicAuthCache(),
       logger: this.#logger,
       observe: options.observe,
+      // Auth services are verified (unlike pods): their answers grant access.
+      authDispatcher: new Agent({ connectTimeout: options.connectTimeoutMs ?? 5000, keepAliveTimeout: options.upstreamKeepAliveMs ?? 4000 }),
+      authTimeoutMs: options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
     };
     this.#handlers = {
       request: (listener, req, res) => handleRequest(this.#state, listener, req, res),
@@ -286,7 +294,19 @@ export class NativeDriver implements ProxyDriver {
     const listeners = [...this.#listeners.values()];
     this.#listeners.clear();
     await Promise.all([...listeners.map((l) => l.close(graceMs)), ...this.#draining]);
-    await this.#upstreams.close(Math.min(graceMs, 1000));
+    await Promise.all([this.#upstreams.close(Math.min(graceMs, 1000)), closeDispatcher(this.#state.authDispatcher, Math.min(graceMs, 1000))]);
+  }
+}
+
+/** Closes a dispatcher, destroying it after `graceMs`. */
+async function closeDispatcher(d: Dispatcher, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => void d.destroy().catch(() => undefined), graceMs);
+  try {
+    await d.close();
+  } catch {
+    // Destroyed at the deadline.
+  } finally {
+    clearTimeout(timer);
   }
 }
 

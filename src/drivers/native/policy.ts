@@ -1,8 +1,9 @@
 /*
  * The per-route policies of src/model/policy.ts in the native proxy: compiled once per
  * configuration, run per request after routing, in ingress-nginx's phase order: answers of the
- * rewrite phase (redirects, app-root), then access (allowlist, basic auth), then limits, then the
- * changes to the upstream request and to the answer.
+ * rewrite phase (from-to-www, redirects, app-root), then access (allowlist, basic auth; the
+ * external authentication, asynchronous, follows in proxy.ts and external-auth.ts), then limits,
+ * then the changes to the upstream request and to the answer.
  */
 
 import type { BlockList } from 'node:net';
@@ -164,6 +165,8 @@ export function compilePolicy(policy: RoutePolicy, model: RoutingModel): Compile
 /** What a request brings to its route's policy. */
 export interface PolicyRequest {
   readonly tls: boolean;
+  /** The public port of the entry point the request came in on (from-to-www-redirect keeps it); absent: the scheme's default. */
+  readonly publicPort?: number;
   readonly host: string;
   /** Normalised path (routing's). */
   readonly path: string;
@@ -189,6 +192,7 @@ function redirect(status: number, location: string): Verdict {
 export function runPolicy(p: CompiledPolicy, req: PolicyRequest, cache: BasicAuthCache): Verdict | undefined {
   if (p.denied !== undefined) return p.denied;
   const policy = p.policy;
+  if (policy.wwwRedirect !== undefined) return redirect(policy.wwwRedirect.status, wwwLocation(policy.wwwRedirect.host, req.tls, req.publicPort, req.target));
   if (policy.redirect !== undefined) return redirect(policy.redirect.status, policy.redirect.url);
   if (p.sslRedirect !== undefined && !req.tls) {
     const location = redirectLocation({ kind: 'redirect', entryPoint: '', scheme: 'https', port: p.sslRedirect.port, status: 308 }, normalizeHost(req.host), req.target);
@@ -210,6 +214,15 @@ export function runPolicy(p: CompiledPolicy, req: PolicyRequest, cache: BasicAut
     return { status: 413, headers: { 'content-type': TEXT, connection: 'close' }, body: 'Request Entity Too Large\n' };
   }
   return undefined;
+}
+
+/**
+ * Where from-to-www-redirect sends a request: the same scheme on `host`, the entry point's public
+ * port unless it is the scheme's default (as ssl-redirect), the path and query kept.
+ */
+export function wwwLocation(host: string, tls: boolean, publicPort: number | undefined, target: string): string {
+  const scheme = tls ? 'https' : 'http';
+  return redirectLocation({ kind: 'redirect', entryPoint: '', scheme, port: publicPort ?? (tls ? 443 : 80), status: 308 }, host, target);
 }
 
 /** The target the backend receives under the route's rewrite (the query kept). */

@@ -2,14 +2,19 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
 import { isIP } from 'node:net';
-import { Transform } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { isValidAuthority, normalizeTarget } from '../../model/request.ts';
 import { ACME_CHALLENGE_PREFIX } from '../../model/redirect.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { AcmeChallengeHook, RequestObserver } from '../types.ts';
-import type { CompiledBackend } from './balance.ts';
-import { affinityUpstream, pickUpstream } from './balance.ts';
+import type { Balance, CompiledBackend } from './balance.ts';
+import { affinityUpstream, pickEndpoint } from './balance.ts';
+import { limitBody, watchSend } from './body.ts';
+import type { AuthRequestContext } from './external-auth.ts';
+import { AUTH_ERROR, applyAuthHeaders, askExternalAuth } from './external-auth.ts';
+import type { GrpcResponse } from './grpc.ts';
+import { GrpcExchange } from './grpc.ts';
+import type { ExternalAuthPolicy, TimeoutPolicy } from '../../model/policy.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
 import { clientAddress, dropNames, forwardedElement, rawResponseHeaders, scanRequestHeaders } from './headers.ts';
 import type { RequestHeaders } from './headers.ts';
@@ -21,6 +26,7 @@ import { runMiddlewares } from './middlewares.ts';
 import { affinityCookie, choosesCanary, cookieValue, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from './policy.ts';
 import type { CompiledEntryPoint, Router } from './router.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
+import type { Upstream } from './upstream.ts';
 
 /** Driver-wide state the handlers read; `router` is the one reference `apply` swaps. */
 export interface ProxyState {
@@ -32,6 +38,10 @@ export interface ProxyState {
   readonly logger: Logger;
   /** Told of every finished request, when the driver was given `observe`. */
   readonly observe: RequestObserver | undefined;
+  /** Connections to external authentication services (`externalAuth`), closed with the driver. */
+  readonly authDispatcher: Dispatcher;
+  /** How long an auth request may take in all. */
+  readonly authTimeoutMs: number;
 }
 
 /** What is learnt of a request while it is served, for its {@link RequestRecord} (only when observed). */
@@ -299,33 +309,140 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     trace.backend = backendId;
   }
   const policy = result.policy;
+  const auth = policy?.policy.externalAuth;
+  // What the auth request passes on: the client's headers before the route changes them.
+  const clientHeaders = auth === undefined ? undefined : h.out.slice();
   const target = policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, res, h, read, policy, result.modelRoute);
   if (typeof target !== 'string') {
     sendVerdict(res, target);
     return;
   }
-  if (backend === undefined || backend.cycle.length === 0) {
-    const cause = backend === undefined ? unavailableCause(undefined) : backend.unavailable;
-    if (trace !== undefined) trace.error = cause;
-    // An upstream failure is worth a line at the default level, access log or not.
-    state.logger.warn({ status: 503, backend: backendId, route: result.route, cause }, `503 for ${result.route} (${backendId}): ${cause}`);
-    sendText(res, 503, `Service Unavailable: ${cause}\n`);
+  const forward = (): void => {
+    if (backend === undefined || backend.cycle.length === 0) {
+      const cause = backend === undefined ? unavailableCause(undefined) : backend.unavailable;
+      if (trace !== undefined) trace.error = cause;
+      // An upstream failure is worth a line at the default level, access log or not.
+      state.logger.warn({ status: 503, backend: backendId, route: result.route, cause }, `503 for ${result.route} (${backendId}): ${cause}`);
+      sendText(res, 503, `Service Unavailable: ${cause}\n`);
+      return;
+    }
+    forwardRequest(state, listener, ep, req, res, h, backend, target, result.route, result.modelRoute, policy, trace);
+  };
+  if (auth === undefined || clientHeaders === undefined) {
+    forward();
     return;
   }
+  authorize(state, listener, ep, req, res, h, read, auth, clientHeaders, trace, forward);
+}
+
+/**
+ * Runs a route's external authentication, then `next` when it lets the request through (with the
+ * granted headers set on the upstream request), else sends its answer.
+ */
+export function authorize(
+  state: ProxyState,
+  listener: ListenerContext,
+  ep: CompiledEntryPoint,
+  req: ProxyRequest,
+  res: ProxyResponse,
+  h: RequestHeaders,
+  read: ReadRequest,
+  auth: ExternalAuthPolicy,
+  clientHeaders: readonly string[],
+  trace: Trace | undefined,
+  next: () => void,
+): void {
+  const aborted = new AbortController();
+  const r = res as unknown as Res;
+  const onClose = (): void => {
+    if (!r.writableFinished) aborted.abort();
+  };
+  r.once('close', onClose);
+  void askExternalAuth(state.authDispatcher, auth, clientHeaders, authContext(state, listener, ep, req, h, read), state.authTimeoutMs, aborted.signal).then((outcome) => {
+    (res as unknown as { off(event: string, listener: () => void): unknown }).off('close', onClose);
+    if (outcome === undefined || aborted.signal.aborted) return;
+    if ('error' in outcome) {
+      const cause = upstreamCause(outcome.error);
+      if (trace !== undefined) trace.error = `external auth: ${cause}`;
+      state.logger.warn({ status: 500, url: auth.url, cause }, `500: the external authentication ${auth.url} failed: ${cause}`);
+      sendVerdict(res, AUTH_ERROR);
+      return;
+    }
+    if (!outcome.allow) {
+      sendVerdict(res, outcome.verdict);
+      return;
+    }
+    applyAuthHeaders(h.out, auth.responseHeaders, outcome.headers);
+    next();
+  });
+}
+
+/** What the auth request says of a request. */
+export function authContext(state: ProxyState, listener: ListenerContext, ep: CompiledEntryPoint, req: ProxyRequest, h: RequestHeaders, read: ReadRequest): AuthRequestContext {
+  const forwarded: string[] = [];
+  addForwardedHeaders(state, listener, ep, { ...h, out: forwarded }, req.socket.remoteAddress);
+  return { scheme: listener.proto, host: h.host, uri: read.target, method: req.method ?? 'GET', forwarded };
+}
+
+/** Sends a request that passed its route's policy to an endpoint of its backend. */
+function forwardRequest(
+  state: ProxyState,
+  listener: ListenerContext,
+  ep: CompiledEntryPoint,
+  req: ProxyRequest,
+  res: ProxyResponse,
+  h: RequestHeaders,
+  backend: CompiledBackend,
+  target: string,
+  route: string,
+  modelRoute: Route | undefined,
+  policy: CompiledPolicy | undefined,
+  trace: Trace | undefined,
+): void {
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   let extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
+  const p = policy?.policy;
+  const balance = p?.upstream?.loadBalance;
   // Session affinity (cookie): the endpoint the cookie names while it is there, else a new pick and a new cookie.
-  const affinity = policy?.policy.upstream?.affinity;
+  const affinity = p?.upstream?.affinity;
   let preferred: number | undefined;
   if (affinity !== undefined) {
     preferred = affinityUpstream(backend, cookieValue(req.headers.cookie, affinity.cookie));
     if (preferred === undefined) {
-      preferred = pickUpstream(backend);
-      const route = result.modelRoute?.pathType === 'Prefix' ? result.modelRoute.path : '/';
-      extraHeaders = [...(extraHeaders ?? []), 'set-cookie', affinityCookie(affinity, backend.upstreams[preferred]!.affinityId, route)];
+      preferred = pickEndpoint(backend, balance);
+      const path = modelRoute?.pathType === 'Prefix' ? modelRoute.path : '/';
+      extraHeaders = [...(extraHeaders ?? []), 'set-cookie', affinityCookie(affinity, backend.upstreams[preferred]!.affinityId, path)];
     }
   }
-  const exchange = new Exchange(state, req, r, backend, h, target, result.route, trace, extraHeaders, policy?.policy.upstream?.tries, policy?.policy.limits?.maxBodyBytes, policy?.policy.timeouts?.read, policy?.policy.upstream?.protocol === 'https');
+  const protocol = p?.upstream?.protocol ?? 'http';
+  if (protocol === 'grpc' || protocol === 'grpcs') {
+    const r = res as unknown as GrpcResponse;
+    const grpc = new GrpcExchange(
+      {
+        logger: state.logger,
+        backend,
+        route,
+        method: req.method ?? 'POST',
+        target,
+        headers: h.out,
+        body: h.hasBody ? req : undefined,
+        tls: protocol === 'grpcs',
+        timeouts: p?.timeouts,
+        maxBody: p?.limits?.maxBodyBytes,
+        tries: p?.upstream?.tries,
+        balance,
+        extraHeaders,
+        trace,
+        serverName: SERVER,
+        answer: (status, body) => sendText(res, status, body),
+        cause: upstreamCause,
+      },
+      r,
+    );
+    grpc.start(preferred);
+    return;
+  }
+  const exchange = new Exchange(state, req, res as unknown as Res, h, { backend, target, route, trace, extraHeaders, balance, tries: p?.upstream?.tries, maxBody: p?.limits?.maxBodyBytes, timeouts: p?.timeouts, tls: protocol === 'https' });
   exchange.start(preferred);
 }
 
@@ -350,6 +467,7 @@ export function applyRoutePolicy(
     policy,
     {
       tls: listener.proto === 'https',
+      publicPort: Number(ep.forwardedPort),
       host: h.host,
       path: read.path,
       target: read.target,
@@ -399,6 +517,21 @@ function watchBody(req: IncomingMessage, res: Res, ms: number): void {
   req.once('end', () => req.socket.setTimeout(0));
 }
 
+/** How an {@link Exchange} sends its request. */
+interface ExchangeOptions {
+  readonly backend: CompiledBackend;
+  readonly target: string;
+  readonly route: string;
+  readonly trace: Trace | undefined;
+  readonly extraHeaders: readonly string[] | undefined;
+  readonly balance: Balance;
+  readonly tries: number | undefined;
+  readonly maxBody: number | undefined;
+  readonly timeouts: TimeoutPolicy | undefined;
+  /** backend-protocol HTTPS: TLS to the endpoint. */
+  readonly tls: boolean;
+}
+
 /** One proxied request: dispatches to an endpoint, streams the answer back, retries when allowed. */
 // undici's raw (pre-controller) handler API: no parsed-header object and no wrapper per request.
 class Exchange implements Dispatcher.DispatchHandler {
@@ -409,6 +542,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #trace: Trace | undefined;
   readonly #opts: Dispatcher.DispatchOptions;
   readonly #retryable: boolean;
+  readonly #balance: Balance;
+  readonly #connectTimeout: number | undefined;
+  readonly #hasBody: boolean;
   #index = 0;
   #attemptsLeft: number;
   #abort: ((err?: Error) => void) | undefined;
@@ -416,54 +552,63 @@ class Exchange implements Dispatcher.DispatchHandler {
   #started = false;
   #clientGone = false;
   #tooLarge = false;
-  /** backend-protocol HTTPS: TLS to the endpoint. */
+  /** The endpoint whose in-flight count holds this request, and when the attempt started. */
+  #counted: Upstream | undefined;
+  #sentAt = 0;
   readonly #tls: boolean;
 
   readonly #extraHeaders: readonly string[] | undefined;
 
-  constructor(
-    state: ProxyState,
-    req: ProxyRequest,
-    res: Res,
-    backend: CompiledBackend,
-    h: RequestHeaders,
-    target: string,
-    route: string,
-    trace: Trace | undefined,
-    extraHeaders: readonly string[] | undefined,
-    tries: number | undefined,
-    maxBody: number | undefined,
-    readTimeout: number | undefined,
-    tls: boolean,
-  ) {
+  constructor(state: ProxyState, req: ProxyRequest, res: Res, h: RequestHeaders, o: ExchangeOptions) {
     this.#state = state;
-    this.#tls = tls;
-    this.#extraHeaders = extraHeaders;
+    this.#tls = o.tls;
+    this.#extraHeaders = o.extraHeaders;
     this.#res = res;
-    this.#backend = backend;
-    this.#route = route;
-    this.#trace = trace;
+    this.#backend = o.backend;
+    this.#route = o.route;
+    this.#trace = o.trace;
+    this.#balance = o.balance;
+    this.#connectTimeout = o.timeouts?.connect;
+    this.#hasBody = h.hasBody;
     const method = req.method ?? 'GET';
-    const body = !h.hasBody ? null : maxBody === undefined || maxBody <= 0 ? req : this.#limited(req, maxBody);
+    let body: Readable | null = null;
+    if (h.hasBody) {
+      body = req;
+      if (o.maxBody !== undefined && o.maxBody > 0) body = limitBody(body, o.maxBody, () => (this.#tooLarge = true));
+      // proxy-send-timeout: between two writes to the upstream.
+      if (o.timeouts?.send !== undefined) body = watchSend(body, o.timeouts.send);
+    }
+    const readTimeout = o.timeouts?.read;
     // proxy-read-timeout: nginx's is between two reads, as undici's headers and body timeouts.
-    this.#opts = { path: target, method, headers: h.out, body, ...(readTimeout === undefined ? {} : { headersTimeout: readTimeout, bodyTimeout: readTimeout }) };
+    this.#opts = { path: o.target, method, headers: h.out, body, ...(readTimeout === undefined ? {} : { headersTimeout: readTimeout, bodyTimeout: readTimeout }) };
     // A body already streamed upstream cannot be sent again.
     this.#retryable = !h.hasBody && IDEMPOTENT.has(method);
     // proxy-next-upstream-tries counts every attempt; by default each endpoint once.
-    this.#attemptsLeft = Math.min(backend.upstreams.length, tries ?? Infinity) - 1;
+    this.#attemptsLeft = Math.min(o.backend.upstreams.length, o.tries ?? Infinity) - 1;
   }
 
   /** Starts on `index` (an affinity's endpoint) or the next pick. */
   start(index?: number): void {
     this.#res.once('close', this.#onClientClose);
-    this.#index = index ?? pickUpstream(this.#backend);
+    this.#index = index ?? pickEndpoint(this.#backend, this.#balance);
     this.#dispatch();
   }
 
   #dispatch(): void {
     const upstream = this.#backend.upstreams[this.#index]!;
     if (this.#trace !== undefined) this.#trace.upstream = upstream.key;
-    (this.#tls ? upstream.tlsPool() : upstream.pool).dispatch(this.#opts, this);
+    upstream.inflight++;
+    this.#counted = upstream;
+    this.#sentAt = performance.now();
+    upstream.pool(this.#tls, this.#connectTimeout).dispatch(this.#opts, this);
+  }
+
+  /** Counts the request out of its endpoint's in-flight requests (once). */
+  #release(): void {
+    const u = this.#counted;
+    if (u === undefined) return;
+    u.inflight--;
+    this.#counted = undefined;
   }
 
   readonly #onClientClose = (): void => {
@@ -490,7 +635,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       return true;
     }
     this.#started = true;
-    this.#backend.upstreams[this.#index]!.answered = true;
+    const upstream = this.#backend.upstreams[this.#index]!;
+    upstream.answered = true;
+    upstream.recordLatency(performance.now() - this.#sentAt);
     this.#resumeUpstream = resume;
     const headers = rawResponseHeaders(raw, SERVER);
     this.#res.writeHead(statusCode, this.#extraHeaders === undefined ? headers : setHeaders(headers, this.#extraHeaders));
@@ -505,25 +652,12 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    this.#release();
     this.#res.end();
   }
 
-  /** The request body, cut with an error once it passes `max` bytes (a chunked body has no Content-Length to check first). */
-  #limited(req: ProxyRequest, max: number): Readable {
-    let seen = 0;
-    const limiter = new Transform({
-      transform: (chunk: Buffer, _encoding, done) => {
-        seen += chunk.length;
-        if (seen <= max) return done(null, chunk);
-        this.#tooLarge = true;
-        done(new Error(`request body larger than ${max} bytes`));
-      },
-    });
-    req.on('error', (err) => limiter.destroy(err));
-    return req.pipe(limiter);
-  }
-
   onError(err: Error): void {
+    this.#release();
     if (this.#clientGone) return;
     if (this.#tooLarge && !this.#started && !this.#res.headersSent) {
       this.#res.shouldKeepAlive = false;
@@ -540,16 +674,20 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (isConnectFailure(err)) upstream.markDown();
+    const timeout = isTimeout(err);
+    // A slow endpoint's cost for the ewma picker: the time it was given.
+    if (timeout) upstream.recordLatency(performance.now() - this.#sentAt);
     if (this.#retryable && this.#attemptsLeft > 0 && isConnectionFailure(err)) {
       this.#attemptsLeft--;
       this.#index = (this.#index + 1) % this.#backend.upstreams.length;
       this.#dispatch();
       return;
     }
-    const timeout = isTimeout(err);
     const status = timeout ? 504 : 502;
     // An upstream failure is worth a line at the default level, access log or not.
     this.#state.logger.warn({ status, upstream: upstream.key, backend: this.#backend.id, route: this.#route, cause }, `${status} for ${this.#route}: upstream ${upstream.key} failed: ${cause}`);
-    sendText(this.#res as unknown as ProxyResponse, timeout ? 504 : 502, timeout ? 'Gateway Timeout\n' : 'Bad Gateway\n');
+    // A body not read to its end: the connection cannot carry another request.
+    if (this.#hasBody) this.#res.shouldKeepAlive = false;
+    sendText(this.#res as unknown as ProxyResponse, status, timeout ? 'Gateway Timeout\n' : 'Bad Gateway\n');
   }
 }

@@ -5,13 +5,18 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { unavailableCause } from '../../model/unavailable.ts';
-import { pickUpstream } from './balance.ts';
+import type { RoutePolicy } from '../../model/policy.ts';
+import { pickEndpoint } from './balance.ts';
+import type { CompiledBackend } from './balance.ts';
+import { AUTH_ERROR, applyAuthHeaders, askExternalAuth } from './external-auth.ts';
 import { scanRequestHeaders } from './headers.ts';
+import type { RequestHeaders } from './headers.ts';
 import type { ListenerContext } from './listeners.ts';
 import { runMiddlewares } from './middlewares.ts';
 import type { Verdict } from './middlewares.ts';
-import { addForwardedHeaders, applyRoutePolicy, currentEntryPoint, readRequest } from './proxy.ts';
+import { addForwardedHeaders, applyRoutePolicy, authContext, currentEntryPoint, readRequest, upstreamCause } from './proxy.ts';
 import type { ProxyState } from './proxy.ts';
+import type { CompiledEntryPoint } from './router.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Writes a complete HTTP/1.1 answer on a raw socket and closes it. */
@@ -31,7 +36,7 @@ function rawVerdict(socket: Duplex, v: Verdict): void {
  * Passes a WebSocket upgrade through: forwards the upgrade request to an endpoint,
  * then pipes both sockets; the endpoint's own 101 (or refusal) reaches the client as is.
  */
-export function handleUpgrade(state: ProxyState, listener: ListenerContext, req: IncomingMessage, socket: Duplex, head: Buffer, connectTimeoutMs: number): void {
+export function handleUpgrade(state: ProxyState, listener: ListenerContext, req: IncomingMessage, socket: Duplex, head: Buffer, defaultConnectTimeoutMs: number): void {
   socket.on('error', () => socket.destroy());
   const { router, ep } = currentEntryPoint(state, listener);
   const h = scanRequestHeaders(req.rawHeaders, true);
@@ -43,28 +48,78 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   if (verdict !== undefined) return rawVerdict(socket, verdict);
   const result = router.resolve(h.host, read.path);
   if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');
-  const target = result.policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, socket, h, read, result.policy, result.modelRoute);
+  const policy = result.policy;
+  const auth = policy?.policy.externalAuth;
+  const clientHeaders = auth === undefined ? undefined : h.out.slice();
+  const target = policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, socket, h, read, policy, result.modelRoute);
   if (typeof target !== 'string') return rawVerdict(socket, target);
-  const backend = result.backend;
-  if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, `Service Unavailable: ${backend === undefined ? unavailableCause(undefined) : backend.unavailable}\n`);
+  const go = (): void => {
+    const backend = result.backend;
+    if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, `Service Unavailable: ${backend === undefined ? unavailableCause(undefined) : backend.unavailable}\n`);
+    connectUpstream(state, listener, ep, req, socket, head, h, backend, target, policy?.policy, defaultConnectTimeoutMs);
+  };
+  if (auth === undefined || clientHeaders === undefined) return go();
+  // The external authentication holds the upgrade as it holds a request.
+  const aborted = new AbortController();
+  const onClose = (): void => aborted.abort();
+  socket.once('close', onClose);
+  void askExternalAuth(state.authDispatcher, auth, clientHeaders, authContext(state, listener, ep, req, h, read), state.authTimeoutMs, aborted.signal).then((outcome) => {
+    socket.off('close', onClose);
+    if (outcome === undefined || socket.destroyed) return;
+    if ('error' in outcome) {
+      state.logger.warn({ status: 500, url: auth.url, cause: upstreamCause(outcome.error) }, `500: the external authentication ${auth.url} failed: ${upstreamCause(outcome.error)}`);
+      return rawVerdict(socket, AUTH_ERROR);
+    }
+    if (!outcome.allow) return rawVerdict(socket, outcome.verdict);
+    applyAuthHeaders(h.out, auth.responseHeaders, outcome.headers);
+    go();
+  });
+}
+
+/** Opens the connection to an endpoint, sends the upgrade request and pipes both ways (retrying the next endpoint on a failed connect). */
+function connectUpstream(
+  state: ProxyState,
+  listener: ListenerContext,
+  ep: CompiledEntryPoint,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  h: RequestHeaders,
+  backend: CompiledBackend,
+  target: string,
+  policy: RoutePolicy | undefined,
+  defaultConnectTimeoutMs: number,
+): void {
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   let lines = `${req.method ?? 'GET'} ${target} HTTP/1.1\r\n`;
   const out = h.out;
   for (let i = 0; i < out.length; i += 2) lines += `${out[i]!}: ${out[i + 1]!}\r\n`;
   const request = Buffer.concat([Buffer.from(`${lines}connection: upgrade\r\n\r\n`, 'latin1'), head]);
 
-  const tlsUpstream = result.policy?.policy.upstream?.protocol === 'https';
+  const protocol = policy?.upstream?.protocol;
+  // backend-protocol HTTPS (or GRPCS): the upgrade goes over TLS too (the pod's certificate not verified, as for requests).
+  const tlsUpstream = protocol === 'https' || protocol === 'grpcs';
+  const connectTimeoutMs = policy?.timeouts?.connect ?? defaultConnectTimeoutMs;
   const ups = backend.upstreams;
-  let index = pickUpstream(backend);
+  let index = pickEndpoint(backend, policy?.upstream?.loadBalance);
   let attempts = ups.length;
   const tryConnect = (): void => {
     const upstream: Upstream = ups[index]!;
     const [host, port] = splitKey(upstream.key);
-    // backend-protocol HTTPS: the upgrade goes over TLS too (the pod's certificate not verified, as for requests).
     const up: Socket = tlsUpstream ? tlsConnect({ host, port, rejectUnauthorized: false }) : connect({ host, port });
+    // A WebSocket connection counts as a request in flight to its endpoint (least_conn, ewma) while open.
+    upstream.inflight++;
+    let counted = true;
+    const release = (): void => {
+      if (!counted) return;
+      counted = false;
+      upstream.inflight--;
+    };
+    up.once('close', release);
     const timer = setTimeout(() => up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), connectTimeoutMs);
     const onConnectError = (err: Error & { code?: string }): void => {
       clearTimeout(timer);
+      release();
       if (err.code === 'ECONNREFUSED') upstream.markDown();
       if (--attempts > 0 && !socket.destroyed) {
         index = (index + 1) % ups.length;

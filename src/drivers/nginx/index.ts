@@ -1,8 +1,11 @@
+import { lookup } from 'node:dns/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createNginxRenderer } from '../../render/nginx/index.ts';
 import { HEADERS_MORE_MODULE } from '../../render/nginx/view.ts';
+import { authTarget } from '../../render/nginx/upstream.ts';
+import type { RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import { defined } from '../../shared/optional.ts';
 import { ExternalDriver } from '../external/apply.ts';
@@ -88,7 +91,7 @@ async function masterPid(proc: ManagedProcess | undefined, pidFile: string): Pro
  * The nginx half of the external driver: `nginx -t`, SIGHUP reloads through the master process.
  * nginx has no runtime API, so its renderings carry no state and no layout.
  */
-export function nginxDialect(options: NginxDriverOptions): Dialect<undefined, undefined> {
+export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap<string, boolean> = new Map()): Dialect<undefined, undefined> {
   let renderer = createNginxRenderer(options.templates);
   // nginx started as root runs its workers as another user; they read the password files.
   const worker = process.getuid?.() === 0 ? lookupAccount(options.workerUser ?? 'nobody') : undefined;
@@ -113,6 +116,7 @@ export function nginxDialect(options: NginxDriverOptions): Dialect<undefined, un
       const config = renderer.render(model, {
         workDir: ctx.workDir,
         headersMoreModule: headersMore,
+        resolvesHost: (host) => authHosts.get(host),
         ...defined({
           connectTimeoutMs: options.connectTimeoutMs,
           readTimeoutMs: options.readTimeoutMs,
@@ -179,10 +183,52 @@ export function nginxDialect(options: NginxDriverOptions): Dialect<undefined, un
   };
 }
 
+/** How long a host name of an external-auth URL may take to resolve before it counts as not resolving. */
+const AUTH_LOOKUP_MS = 3000;
+
+/**
+ * Looks up the host names of the model's external-auth URLs, as nginx will when it loads the
+ * configuration (getaddrinfo: /etc/hosts, then DNS with the search domains): true when one resolves.
+ */
+export async function lookupAuthHosts(model: RoutingModel): Promise<Map<string, boolean>> {
+  const names = new Set<string>();
+  for (const v of model.virtualHosts) {
+    for (const r of v.routes) {
+      const ext = r.policy?.externalAuth;
+      const target = ext === undefined ? undefined : authTarget(ext);
+      if (target?.isName === true) names.add(target.host);
+    }
+  }
+  const found = await Promise.all(
+    [...names].map(async (name): Promise<[string, boolean]> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), AUTH_LOOKUP_MS)));
+      const ok = await Promise.race([lookup(name).then(() => true, () => false), late]);
+      clearTimeout(timer);
+      return [name, ok];
+    }),
+  );
+  return new Map(found);
+}
+
 /** The nginx driver: renders nginx.conf, validates with `nginx -t`, reloads through the master. */
 export class NginxDriver extends ExternalDriver<undefined, undefined> {
+  readonly #authHosts: Map<string, boolean>;
+
   constructor(options: NginxDriverOptions = {}) {
-    super(nginxDialect(options), options);
+    const authHosts = new Map<string, boolean>();
+    super(nginxDialect(options, authHosts), options);
+    this.#authHosts = authHosts;
+  }
+
+  /**
+   * Applies a model once the host names of its external-auth URLs are looked up: nginx refuses a whole
+   * configuration naming a host it cannot resolve, so the routes asking for one answer 503 instead.
+   */
+  override async apply(model: RoutingModel): Promise<void> {
+    // Kept across applies (not cleared): an apply queued behind this one still finds its own names.
+    for (const [name, ok] of await lookupAuthHosts(model)) this.#authHosts.set(name, ok);
+    return super.apply(model);
   }
 }
 

@@ -52,7 +52,7 @@ const table = {
   },
   'use-regex': {
     ref: 'regexPaths', status: 'applied', example: 'true',
-    note: '"true": the paths of the Ingress are regular expressions matched case-insensitively from the start of the path (ingress-nginx\'s location ~*), in native and nginx modes (haproxy: not yet, the paths are skipped with an error)',
+    note: '"true": the paths of the Ingress are regular expressions matched case-insensitively from the start of the path (ingress-nginx\'s location ~*), in the three modes',
   },
   'x-forwarded-prefix': { status: 'unsupported', note: 'no X-Forwarded-Prefix header is added' },
 
@@ -103,8 +103,8 @@ const table = {
   'auth-keepalive-share-vars': { policy: 'externalAuth', status: 'unsupported', note: 'connection reuse to auth-url is not tunable' },
   'auth-keepalive-requests': { policy: 'externalAuth', status: 'unsupported', note: 'connection reuse to auth-url is not tunable' },
   'auth-keepalive-timeout': { policy: 'externalAuth', status: 'unsupported', note: 'connection reuse to auth-url is not tunable' },
-  'auth-proxy-set-headers': { policy: 'externalAuth', status: 'unsupported', note: 'a ConfigMap reference: ConfigMaps are not read' },
-  'auth-request-redirect': { policy: 'externalAuth', status: 'unsupported', note: 'no X-Auth-Request-Redirect header is sent' },
+  'auth-proxy-set-headers': { policy: 'externalAuth', status: 'unsupported', note: 'headers to the auth service from a ConfigMap are not sent (only those of the original request and X-Original-*)' },
+  'auth-request-redirect': { policy: 'externalAuth', status: 'unsupported', note: 'X-Auth-Request-Redirect is always the request URI' },
   'auth-always-set-cookie': { policy: 'externalAuth', status: 'unsupported', note: 'cookies of the auth answer are not passed on' },
   'enable-global-auth': { policy: 'externalAuth', status: 'unsupported', note: 'there is no global external authentication' },
   'auth-tls-secret': { status: 'unsupported', note: 'client certificate authentication is not supported' },
@@ -155,12 +155,12 @@ const table = {
   // Upstream
   'backend-protocol': {
     policy: 'upstream', status: 'applied', example: 'HTTPS',
-    note: 'HTTP, HTTPS (TLS to the pod, its certificate not verified, as ingress-nginx), GRPC (h2c) or GRPCS, in any case; AUTO_HTTP and FCGI are not supported',
+    note: 'HTTP, HTTPS (TLS to the pod, its certificate not verified, as ingress-nginx), GRPC (h2c) or GRPCS, in any case; gRPC clients use the TLS entry point (HTTP/2 by ALPN); AUTO_HTTP and FCGI are not supported',
   },
   'upstream-vhost': { policy: 'upstream', status: 'applied', example: 'internal.example.com', note: 'the Host header the backend receives (host or host:port)' },
   'load-balance': {
     policy: 'upstream', status: 'applied', example: 'ewma',
-    note: 'round_robin or ewma (least_conn, which ingress-nginx no longer accepts, is read too); chash, chashsubset and the sticky_* values are not supported',
+    note: 'round_robin or ewma (least_conn, which ingress-nginx no longer accepts, is read too); ewma picks by latency times requests in flight in native and haproxy modes and is least_conn in nginx mode; chash, chashsubset and the sticky_* values are not supported',
   },
   'proxy-next-upstream-tries': {
     policy: 'upstream', status: 'applied', example: '3',

@@ -33,7 +33,8 @@ interface ServicePort {
   readonly targetPort: number | string;
 }
 
-interface ServiceInfo {
+/** What a Service says about its ports (read once per Service object). */
+export interface ServiceInfo {
   readonly externalName: boolean;
   readonly ports: readonly ServicePort[];
 }
@@ -43,7 +44,8 @@ export function backendId(namespace: string, service: string, port: number | str
   return `${namespace}/${service}:${port}`;
 }
 
-function readService(h: ObjectHeader): ServiceInfo {
+/** Reads a Service's type and TCP ports, reporting malformed ports on the Service. */
+export function readService(h: ObjectHeader): ServiceInfo {
   const r = h.reporter;
   const spec = h.body['spec'];
   if (!isRecord(spec)) {
@@ -192,47 +194,13 @@ export function createBackendResolver(
   const serviceCache = new Map<string, ServiceInfo>();
   const cache = new Map<string, BackendResolution>();
 
-  function resolveUncached(namespace: string, service: string, port: number | string): BackendResolution {
-    const id = backendId(namespace, service, port);
-    const empty: Backend = { id, namespace, service, servicePort: port, endpoints: [], protocol: 'http' };
-    const key = `${namespace}/${service}`;
-    const header = serviceIndex.get(key);
-    if (header === undefined) {
-      return {
-        backend: { ...empty, unresolved: 'service' },
-        problem: { code: Codes.missingService, severity: 'error', on: 'service', message: `Service ${key} does not exist; the route answers 503 until it does` },
-      };
-    }
+  function serviceInfo(key: string, header: ObjectHeader): ServiceInfo {
     let info = serviceCache.get(key);
     if (info === undefined) {
       info = readService(header);
       serviceCache.set(key, info);
     }
-    if (info.externalName) {
-      return {
-        backend: { ...empty, unresolved: 'externalName' },
-        problem: { code: Codes.externalName, severity: 'warning', on: 'service', message: `Service ${key} is of type ExternalName, which is not supported yet; the route answers 503` },
-      };
-    }
-    const sp = info.ports.find((p) => (typeof port === 'number' ? p.port === port : p.name === port));
-    if (sp === undefined) {
-      return {
-        backend: { ...empty, unresolved: 'port' },
-        problem: { code: Codes.unknownPort, severity: 'error', on: 'port', message: `Service ${key} has no TCP port ${typeof port === 'number' ? port : `named "${port}"`}; the route answers 503` },
-      };
-    }
-    const seen = new Set<string>();
-    const endpoints: Endpoint[] = [];
-    for (const slice of sliceIndex.get(key) ?? []) {
-      for (const e of sliceEndpoints(slice, sp)) {
-        const k = `${e.address}|${e.port}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        endpoints.push(e);
-      }
-    }
-    endpoints.sort(compareEndpoints);
-    return { backend: { ...empty, endpoints } };
+    return info;
   }
 
   return {
@@ -240,12 +208,56 @@ export function createBackendResolver(
       const id = backendId(namespace, service, port);
       let res = cache.get(id);
       if (res === undefined) {
-        res = resolveUncached(namespace, service, port);
+        const key = `${namespace}/${service}`;
+        const header = serviceIndex.get(key);
+        res = resolveBackend(namespace, service, port, header && (() => serviceInfo(key, header)), sliceIndex.get(key) ?? []);
         cache.set(id, res);
       }
       return res;
     },
   };
+}
+
+/**
+ * Resolves one backend reference against its Service (`info` reads it; undefined: no such Service) and
+ * the EndpointSlices of that Service, sorted by name.
+ */
+export function resolveBackend(namespace: string, service: string, port: number | string, info: (() => ServiceInfo) | undefined, slices: readonly ObjectHeader[]): BackendResolution {
+  const id = backendId(namespace, service, port);
+  const empty: Backend = { id, namespace, service, servicePort: port, endpoints: [], protocol: 'http' };
+  const key = `${namespace}/${service}`;
+  if (info === undefined) {
+    return {
+      backend: { ...empty, unresolved: 'service' },
+      problem: { code: Codes.missingService, severity: 'error', on: 'service', message: `Service ${key} does not exist; the route answers 503 until it does` },
+    };
+  }
+  const svc = info();
+  if (svc.externalName) {
+    return {
+      backend: { ...empty, unresolved: 'externalName' },
+      problem: { code: Codes.externalName, severity: 'warning', on: 'service', message: `Service ${key} is of type ExternalName, which is not supported yet; the route answers 503` },
+    };
+  }
+  const sp = svc.ports.find((p) => (typeof port === 'number' ? p.port === port : p.name === port));
+  if (sp === undefined) {
+    return {
+      backend: { ...empty, unresolved: 'port' },
+      problem: { code: Codes.unknownPort, severity: 'error', on: 'port', message: `Service ${key} has no TCP port ${typeof port === 'number' ? port : `named "${port}"`}; the route answers 503` },
+    };
+  }
+  const seen = new Set<string>();
+  const endpoints: Endpoint[] = [];
+  for (const slice of slices) {
+    for (const e of sliceEndpoints(slice, sp)) {
+      const k = `${e.address}|${e.port}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      endpoints.push(e);
+    }
+  }
+  endpoints.sort(compareEndpoints);
+  return { backend: { ...empty, endpoints } };
 }
 
 /** Reports a resolution problem on the Ingress field that named the backend. */

@@ -27,40 +27,41 @@ export function createConfigMapReader(configMaps: readonly unknown[], diags: Dia
     if (h !== undefined && !index.has(`${h.namespace}/${h.name}`)) index.set(`${h.namespace}/${h.name}`, h);
   });
   const cache = new Map<string, ConfigMapHeaders>();
-  function readUncached(namespace: string, name: string): ConfigMapHeaders {
-    const h = index.get(`${namespace}/${name}`);
-    if (h === undefined) return { ok: false, message: `ConfigMap ${namespace}/${name} does not exist` };
-    const data = h.body['data'];
-    const headers: Record<string, string> = {};
-    if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) {
-      h.reporter.error(Codes.badConfigMapHeader, 'data', `data must be a map of header names to values, found ${showValue(data)}`);
-      return { ok: false, message: `ConfigMap ${namespace}/${name} has no usable data` };
-    }
-    for (const [key, value] of Object.entries((data ?? {}) as Record<string, unknown>)) {
-      const field = `data['${key}']`;
-      const n = headerName(key);
-      if (!n.ok) {
-        h.reporter.warning(Codes.badConfigMapHeader, field, `the key ${n.problem}; it is not set`);
-        continue;
-      }
-      const v = typeof value === 'string' ? headerValue(value) : undefined;
-      if (v === undefined || !v.ok) {
-        h.reporter.warning(Codes.badConfigMapHeader, field, `the value ${v === undefined ? `must be a string, found ${showValue(value)}` : v.problem}; it is not set`);
-        continue;
-      }
-      headers[n.value] = v.value;
-    }
-    return { ok: true, headers };
-  }
   return {
     readHeaders(namespace, name) {
       const key = `${namespace}/${name}`;
       let r = cache.get(key);
       if (r === undefined) {
-        r = readUncached(namespace, name);
+        r = readConfigMapHeaders(index.get(key), namespace, name);
         cache.set(key, r);
       }
       return r;
     },
   };
+}
+
+/** Reads a ConfigMap's entries as headers (`h`: its header, undefined when it does not exist). */
+export function readConfigMapHeaders(h: ObjectHeader | undefined, namespace: string, name: string): ConfigMapHeaders {
+  if (h === undefined) return { ok: false, message: `ConfigMap ${namespace}/${name} does not exist` };
+  const data = h.body['data'];
+  const headers: Record<string, string> = {};
+  if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) {
+    h.reporter.error(Codes.badConfigMapHeader, 'data', `data must be a map of header names to values, found ${showValue(data)}`);
+    return { ok: false, message: `ConfigMap ${namespace}/${name} has no usable data` };
+  }
+  for (const [key, value] of Object.entries((data ?? {}) as Record<string, unknown>)) {
+    const field = `data['${key}']`;
+    const n = headerName(key);
+    if (!n.ok) {
+      h.reporter.warning(Codes.badConfigMapHeader, field, `the key ${n.problem}; it is not set`);
+      continue;
+    }
+    const v = typeof value === 'string' ? headerValue(value) : undefined;
+    if (v === undefined || !v.ok) {
+      h.reporter.warning(Codes.badConfigMapHeader, field, `the value ${v === undefined ? `must be a string, found ${showValue(value)}` : v.problem}; it is not set`);
+      continue;
+    }
+    headers[n.value] = v.value;
+  }
+  return { ok: true, headers };
 }

@@ -35,9 +35,15 @@ export interface Reporter {
   warning(code: PassCode, field: string, message: string): void;
 }
 
-function sortKey(d: Diagnostic): string {
+/** The group a diagnostic is sorted into: its object's kind, namespace and name. */
+export function diagnosticSortKey(d: Diagnostic): string {
   const o = d.object;
   return o === undefined ? '' : `${o.kind}\u0000${o.namespace ?? ''}\u0000${o.name}`;
+}
+
+/** What makes two diagnostics the same (an exact repeat is kept once). */
+export function diagnosticKey(d: Diagnostic): string {
+  return JSON.stringify([d.severity, d.code, d.object, d.field, d.message]);
 }
 
 /** Collects diagnostics, drops exact repeats, and returns them grouped by object in a stable order. */
@@ -46,7 +52,7 @@ export class DiagnosticList {
   readonly #seen = new Set<string>();
 
   add(d: Diagnostic): void {
-    const key = JSON.stringify([d.severity, d.code, d.object, d.field, d.message]);
+    const key = diagnosticKey(d);
     if (this.#seen.has(key)) return;
     this.#seen.add(key);
     this.#items.push(d);
@@ -61,8 +67,8 @@ export class DiagnosticList {
   sorted(): Diagnostic[] {
     // Array.prototype.sort is stable, so the walk order within an object is kept.
     return [...this.#items].sort((a, b) => {
-      const ka = sortKey(a);
-      const kb = sortKey(b);
+      const ka = diagnosticSortKey(a);
+      const kb = diagnosticSortKey(b);
       return ka < kb ? -1 : ka > kb ? 1 : 0;
     });
   }

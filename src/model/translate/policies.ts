@@ -70,6 +70,7 @@ export function policyOf(
     if (f === fit.deniedBy) h.reporter.error(Codes.policyNotInMode, 'metadata.annotations', `${what}: the routes of this Ingress answer 503 rather than serve without it`);
     else h.reporter.warning(Codes.policyNotInMode, 'metadata.annotations', `${what}; it is ignored`);
   }
+  for (const d of fit.degraded) h.reporter.warning(Codes.policyNotInMode, 'metadata.annotations', `policy ${d.feature} is not rendered in ${mode} mode; it is rendered as ${d.as}`);
   policy = fit.policy;
   return { policy: Object.keys(policy).length === 0 ? undefined : policy, canary: refs.canary, wwwRedirect: refs.wwwRedirect === true, serviceWeights: refs.serviceWeights };
 }

@@ -84,61 +84,61 @@ export function createSecretReader(secrets: readonly unknown[], diags: Diagnosti
   });
   const cache = new Map<string, TlsSecret>();
 
-  function readUncached(namespace: string, name: string): TlsSecret {
-    const h = index.get(`${namespace}/${name}`);
-    if (h === undefined) {
-      return { ok: false, code: Codes.missingSecret, message: `Secret ${namespace}/${name} does not exist; these hosts use the default certificate` };
-    }
-    const bad = (field: string, why: string): TlsSecret => {
-      h.reporter.error(Codes.badTls, field, why);
-      return { ok: false, code: Codes.badTls, message: `Secret ${namespace}/${name} is not a usable TLS Secret: ${why}; these hosts use the default certificate` };
-    };
-    const type = h.body['type'];
-    if (type !== TLS_SECRET_TYPE) return bad('type', `type must be ${TLS_SECRET_TYPE}, found ${showValue(type ?? null)}`);
-    const crt = secretValue(h, 'tls.crt');
-    if (crt.value === undefined) return bad(crt.field, `tls.crt ${crt.problem ?? 'is missing'}`);
-    if (!isCertificateChainPem(crt.value)) return bad(crt.field, 'tls.crt must be PEM CERTIFICATE blocks');
-    const key = secretValue(h, 'tls.key');
-    if (key.value === undefined) return bad(key.field, `tls.key ${key.problem ?? 'is missing'}`);
-    if (!isPrivateKeyPem(key.value)) return bad(key.field, 'tls.key must be one unencrypted PEM private key');
-    return { ok: true, certPem: crt.value, keyPem: key.value, ref: h.ref };
-  }
-
-  function readAuth(namespace: string, name: string, form: 'auth-file' | 'auth-map'): AuthSecret {
-    const h = index.get(`${namespace}/${name}`);
-    if (h === undefined) return { ok: false, message: `Secret ${namespace}/${name} does not exist` };
-    const lines: { line: string; field: string }[] = [];
-    if (form === 'auth-file') {
-      const auth = secretValue(h, 'auth');
-      if (auth.value === undefined) return { ok: false, message: `Secret ${namespace}/${name} ${auth.field} ${auth.problem ?? 'is missing'} (auth-file: htpasswd lines under the key "auth")` };
-      for (const line of auth.value.split(/\r?\n/)) if (line.trim() !== '' && !line.startsWith('#')) lines.push({ line, field: auth.field });
-    } else {
-      const data = { ...(isRecord(h.body['data']) ? h.body['data'] : {}), ...(isRecord(h.body['stringData']) ? h.body['stringData'] : {}) };
-      for (const user of Object.keys(data).sort()) {
-        const v = secretValue(h, user);
-        if (v.value !== undefined) lines.push({ line: `${user}:${v.value.trim()}`, field: v.field });
-      }
-    }
-    const users: HtpasswdUser[] = [];
-    for (const { line, field } of lines) {
-      const parsed = parseHtpasswdLine(line);
-      if (typeof parsed === 'string') h.reporter.warning(Codes.badAuthUser, field, `${parsed}; this user is skipped`);
-      else users.push(parsed);
-    }
-    if (users.length === 0) return { ok: false, message: `Secret ${namespace}/${name} has no usable user` };
-    return { ok: true, users };
-  }
-
   return {
-    readAuth,
+    readAuth: (namespace, name, form) => readAuthSecret(index.get(`${namespace}/${name}`), namespace, name, form),
     read(namespace, name) {
       const id = `${namespace}/${name}`;
       let res = cache.get(id);
       if (res === undefined) {
-        res = readUncached(namespace, name);
+        res = readTlsSecret(index.get(id), namespace, name);
         cache.set(id, res);
       }
       return res;
     },
   };
+}
+
+/** Reads a TLS Secret (`h`: its header, undefined when it does not exist); problems are reported on the Secret. */
+export function readTlsSecret(h: ObjectHeader | undefined, namespace: string, name: string): TlsSecret {
+  if (h === undefined) {
+    return { ok: false, code: Codes.missingSecret, message: `Secret ${namespace}/${name} does not exist; these hosts use the default certificate` };
+  }
+  const bad = (field: string, why: string): TlsSecret => {
+    h.reporter.error(Codes.badTls, field, why);
+    return { ok: false, code: Codes.badTls, message: `Secret ${namespace}/${name} is not a usable TLS Secret: ${why}; these hosts use the default certificate` };
+  };
+  const type = h.body['type'];
+  if (type !== TLS_SECRET_TYPE) return bad('type', `type must be ${TLS_SECRET_TYPE}, found ${showValue(type ?? null)}`);
+  const crt = secretValue(h, 'tls.crt');
+  if (crt.value === undefined) return bad(crt.field, `tls.crt ${crt.problem ?? 'is missing'}`);
+  if (!isCertificateChainPem(crt.value)) return bad(crt.field, 'tls.crt must be PEM CERTIFICATE blocks');
+  const key = secretValue(h, 'tls.key');
+  if (key.value === undefined) return bad(key.field, `tls.key ${key.problem ?? 'is missing'}`);
+  if (!isPrivateKeyPem(key.value)) return bad(key.field, 'tls.key must be one unencrypted PEM private key');
+  return { ok: true, certPem: crt.value, keyPem: key.value, ref: h.ref };
+}
+
+/** Reads a basic-auth Secret (`h`: its header, undefined when it does not exist); skipped users are reported on the Secret. */
+export function readAuthSecret(h: ObjectHeader | undefined, namespace: string, name: string, form: 'auth-file' | 'auth-map'): AuthSecret {
+  if (h === undefined) return { ok: false, message: `Secret ${namespace}/${name} does not exist` };
+  const lines: { line: string; field: string }[] = [];
+  if (form === 'auth-file') {
+    const auth = secretValue(h, 'auth');
+    if (auth.value === undefined) return { ok: false, message: `Secret ${namespace}/${name} ${auth.field} ${auth.problem ?? 'is missing'} (auth-file: htpasswd lines under the key "auth")` };
+    for (const line of auth.value.split(/\r?\n/)) if (line.trim() !== '' && !line.startsWith('#')) lines.push({ line, field: auth.field });
+  } else {
+    const data = { ...(isRecord(h.body['data']) ? h.body['data'] : {}), ...(isRecord(h.body['stringData']) ? h.body['stringData'] : {}) };
+    for (const user of Object.keys(data).sort()) {
+      const v = secretValue(h, user);
+      if (v.value !== undefined) lines.push({ line: `${user}:${v.value.trim()}`, field: v.field });
+    }
+  }
+  const users: HtpasswdUser[] = [];
+  for (const { line, field } of lines) {
+    const parsed = parseHtpasswdLine(line);
+    if (typeof parsed === 'string') h.reporter.warning(Codes.badAuthUser, field, `${parsed}; this user is skipped`);
+    else users.push(parsed);
+  }
+  if (users.length === 0) return { ok: false, message: `Secret ${namespace}/${name} has no usable user` };
+  return { ok: true, users };
 }

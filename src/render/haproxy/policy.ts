@@ -10,7 +10,10 @@ import { rewrittenPath } from '../../model/rewrite.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy, RoutePolicy } from '../../model/policy.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
-import { canCidr, canHeaderName, canName, canRoutePath, canText, canUser } from './quote.ts';
+import { canCidr, canHeaderName, canLiteral, canName, canRegexLiteral, canRegexPath, canRoutePath, canText, canUser } from './quote.ts';
+import { isPlainHost } from '../quote.ts';
+import { upstreamView } from './upstream.ts';
+import type { UpstreamView } from './upstream.ts';
 
 /** A route basic auth: its own userlist and maps, as an entry point's (`AuthView`). */
 export interface RouteAuthView {
@@ -47,6 +50,16 @@ export interface RewriteView {
 }
 
 /**
+ * A regex rewrite (use-regex + rewrite-target with `$1`…): `replace-path` with `match` (the route's
+ * pattern, case-insensitive from the start, then the rest of the path, so that the whole path is
+ * replaced as nginx's `rewrite` does) and `replacement` (the target, `$N` as `\N`, `%` as `%%`).
+ */
+export interface RegexRewriteView {
+  readonly match: string;
+  readonly replacement: string;
+}
+
+/**
  * A canary (ingress-nginx canary Ingress): rules that switch the chosen backend to `backend` in the native
  * order: the header (`always` / `never`, or with `headerValue` that value), then the cookie (`always` /
  * `never`), then `weight` percent of the rest; the first that decides records it in `txn.pass_canary`.
@@ -73,6 +86,8 @@ export interface PolicyView {
   /** The 503 body of a route whose policy cannot be enforced (nothing else is rendered then). */
   readonly denied: string | null;
   readonly redirect: { readonly location: string; readonly code: number } | null;
+  /** from-to-www-redirect: `scheme://host` (the scheme of the entry point) and the request's path and query. */
+  readonly wwwRedirect: { readonly host: string; readonly code: number } | null;
   /** app-root: `/` redirects (302) to this path. */
   readonly appRoot: string | null;
   readonly cors: PolicyCorsView | null;
@@ -81,11 +96,17 @@ export interface PolicyView {
   /** allowlist-source-range: clients outside `ranges` (none: every client) get 403. */
   readonly allow: { readonly ranges: readonly string[] } | null;
   readonly auth: RouteAuthView | null;
+  /**
+   * externalAuth (auth-url), asked by the Lua action `pass_ext_auth` after the other access checks: the
+   * URL, the sign-in URL (`-` for none) and the answer's headers copied to the request (comma-separated, `-` for none).
+   */
+  readonly externalAuth: { readonly url: string; readonly signin: string; readonly headers: string } | null;
   /** limits.maxBodyBytes: a larger body (Content-Length, or what HAProxy holds of a chunked one) gets 413. */
   readonly maxBody: number | null;
   /** limits.connections: requests in progress per client (a stick table of `conn_cur`), else 503. */
   readonly connections: { readonly table: string; readonly max: number } | null;
   readonly rewrite: RewriteView | null;
+  readonly regexRewrite: RegexRewriteView | null;
   /** timeouts.read: HAProxy's server timeout for this request (ms; it bounds every wait on the backend), or null; see `serverTimeouts`. */
   readonly serverTimeout: number | null;
   /** Request headers set (upstream-vhost as `Host`), in order. */
@@ -102,7 +123,9 @@ export interface PolicyView {
 
 /** Why a route answers 503 instead of serving a policy HAProxy cannot render (the reason of its body). */
 export const UNRENDERABLE = {
-  regexRewrite: 'a regex rewrite-target is not supported in haproxy mode',
+  regexRewrite: 'the regex rewrite cannot be written into the HAProxy configuration',
+  wwwRedirect: 'the www redirect host cannot be written into the HAProxy configuration',
+  upstream: 'an upstream setting (retries, connect timeout or affinity cookie) cannot be written into the HAProxy configuration',
   rewritePath: 'the rewrite target cannot be written as an HAProxy path',
   redirectUrl: 'the redirect URL cannot be written into the HAProxy configuration',
   appRoot: 'the app-root path cannot be written as an HAProxy path',
@@ -110,7 +133,7 @@ export const UNRENDERABLE = {
   bodySize: 'the body size limit is not a number of bytes',
   limit: 'a rate, connection or timeout limit is not a positive number',
   cors: 'the CORS policy cannot be written into the HAProxy configuration',
-  externalAuth: 'external authentication is not supported in haproxy mode',
+  externalAuth: 'the external authentication URL, sign-in URL or a header name cannot be written into the HAProxy configuration',
   denied: 'the policy of this route cannot be honoured',
 } as const;
 
@@ -141,7 +164,9 @@ export function rewritePath(route: Route, path: string): string | undefined {
  */
 export function rewriteView(route: Route): RewriteView | null | undefined {
   const rw = route.policy?.rewrite;
-  if (rw === undefined) return null;
+  if (rw === undefined || rw.kind === 'regex') return rw === undefined ? null : undefined;
+  // A Regex route's prefix rewrite takes the whole path as its rest, as below a Prefix "/" (rewrittenPath).
+  if (route.pathType === 'Regex') return rewriteView({ ...route, pathType: 'Prefix', path: '/' });
   const whole = rewritePath(route, route.path);
   if (whole === undefined || !canRoutePath(whole)) return undefined;
   if (rw.kind === 'replace-path' || route.pathType === 'Exact') return { match: null, whole, prefix: whole, offset: 0 };
@@ -189,6 +214,30 @@ export function rateOf(rps: number): { readonly count: number; readonly periodMs
   return { count, periodMs, expireMs: Math.max(10_000, 2 * periodMs) };
 }
 
+/**
+ * A regex rewrite as `replace-path` writes it; undefined when the pattern is not of the regex path
+ * grammar or the target cannot be written. As the native proxy: the route's pattern applies to the
+ * whole path (a request it does not match keeps its path), `$1`..`$9` are its groups (empty when unset).
+ */
+export function regexRewriteView(rw: { readonly pattern: string; readonly target: string }): RegexRewriteView | undefined {
+  if (!canRegexPath(rw.pattern)) return undefined;
+  // The target is a path of the grammar with $1..$9: no quote, backslash or space can be in it.
+  if (!canRoutePath(rw.target.replace(/\$[1-9]/g, 'x'))) return undefined;
+  const replacement = rw.target.replace(/%/g, '%%').replace(/\$([1-9])/g, '\\$1');
+  const match = `(?i)^(?:${rw.pattern}).*`;
+  return canRegexLiteral(match) && canRegexLiteral(replacement) ? { match, replacement } : undefined;
+}
+
+const AUTH_URL = /^https?:\/\/[^\s'\\]+$/;
+
+/** An external auth policy as the Lua action reads its arguments; undefined when a value cannot be written. */
+export function externalAuthView(auth: { readonly url: string; readonly responseHeaders: readonly string[]; readonly signin?: string }): PolicyView['externalAuth'] | undefined {
+  if (!AUTH_URL.test(auth.url) || !canLiteral(auth.url)) return undefined;
+  if (auth.signin !== undefined && (!AUTH_URL.test(auth.signin) || !canLiteral(auth.signin))) return undefined;
+  if (!auth.responseHeaders.every(canHeaderName)) return undefined;
+  return { url: auth.url, signin: auth.signin ?? '-', headers: auth.responseHeaders.length === 0 ? '-' : auth.responseHeaders.join(',') };
+}
+
 /** Route basic auth users the controller checks, by key (see {@link RouteAuthView}). */
 export interface RouteAuthEntry {
   readonly key: string;
@@ -228,10 +277,10 @@ export class PolicyRegistry {
   readonly #workDir: string;
   /** Whether the model has a TLS entry point (ssl-redirect has somewhere to go). */
   readonly #https: boolean;
-  /** The HAProxy backend of a model backend id (a canary's). */
-  readonly #backendFor: (id: string) => string;
+  /** The HAProxy backend of a model backend id (a canary's), or its variant with these upstream settings. */
+  readonly #backendFor: (id: string, upstream: UpstreamView | null) => string;
 
-  constructor(workDir: string, https: boolean, backendFor: (id: string) => string) {
+  constructor(workDir: string, https: boolean, backendFor: (id: string, upstream: UpstreamView | null) => string) {
     this.#workDir = workDir;
     this.#https = https;
     this.#backendFor = backendFor;
@@ -247,22 +296,24 @@ export class PolicyRegistry {
    * digest; none when it renders nothing), and its ssl-redirect status, which constant rules of the
    * plain HTTP frontends read from the map, so that the most common policy needs no rule of its own.
    */
-  routeValue(route: Route): { readonly id: string | undefined; readonly sslRedirect: number | undefined } {
+  routeValue(route: Route): { readonly id: string | undefined; readonly sslRedirect: number | undefined; readonly upstream: UpstreamView | null } {
     const policy = route.policy;
-    if (policy === undefined) return { id: undefined, sslRedirect: undefined };
-    const draft = this.#draft(route, policy);
+    if (policy === undefined) return { id: undefined, sslRedirect: undefined, upstream: null };
+    const upstream = upstreamView(route);
+    const draft = this.#draft(route, policy, upstream);
     // Denied and redirected routes answer before ssl-redirect would.
-    const answers = policy.denied !== undefined || policy.externalAuth !== undefined || policy.redirect !== undefined || (draft !== undefined && draft.denied !== null);
+    const answers = policy.denied !== undefined || policy.redirect !== undefined || policy.wwwRedirect !== undefined || (draft !== undefined && draft.denied !== null);
     const sslRedirect = policy.sslRedirect !== undefined && this.#https && !answers ? policy.sslRedirect.status : undefined;
-    return { id: draft === undefined ? undefined : this.#idOf(route, draft), sslRedirect };
+    return { id: draft === undefined ? undefined : this.#idOf(route, draft), sslRedirect, upstream: upstream ?? null };
   }
 
   #idOf(route: Route, draft: Draft): string {
     // Limits count per Ingress (as ingress-nginx's zones): the same numbers elsewhere get their own tables.
     const scope = draft.rate !== null || draft.connections !== null ? `${route.source.namespace ?? ''}/${route.source.name}` : '';
-    // A policy without canary keeps the id it had before canaries rendered.
-    const { canary, ...rest } = draft;
-    const key = JSON.stringify(canary === null ? [rest, scope] : [rest, scope, canary]);
+    // A policy without canary, www redirect or regex rewrite keeps the id it had before they rendered.
+    const { canary, wwwRedirect, regexRewrite, externalAuth, ...rest } = draft;
+    const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }) };
+    const key = JSON.stringify(canary === null && Object.keys(later).length === 0 ? [rest, scope] : canary === null ? [rest, scope, later] : Object.keys(later).length === 0 ? [rest, scope, canary] : [rest, scope, canary, later]);
     const known = this.#ids.get(key);
     if (known !== undefined) return known;
     // Named by a digest of what it renders: a policy keeps its id (and the configuration its text)
@@ -318,17 +369,25 @@ export class PolicyRegistry {
     return this.#deny(reason);
   }
 
-  #draft(route: Route, policy: RoutePolicy): Draft | undefined {
+  #draft(route: Route, policy: RoutePolicy, upstream: UpstreamView | null | undefined): Draft | undefined {
     if (policy.denied !== undefined) return this.#deny(policy.denied);
-    // Never served open: translate denies it in haproxy mode already; a model made elsewhere is refused here.
-    if (policy.externalAuth !== undefined) return this.#refuse(route, UNRENDERABLE.externalAuth);
+    // Never served open: what cannot be written answers 503.
+    const externalAuth = policy.externalAuth === undefined ? null : (externalAuthView(policy.externalAuth) ?? undefined);
+    if (externalAuth === undefined) return this.#refuse(route, UNRENDERABLE.externalAuth);
     if (policy.redirect !== undefined) {
       if (!canText(policy.redirect.url)) return this.#refuse(route, UNRENDERABLE.redirectUrl);
       return { ...EMPTY, redirect: { location: policy.redirect.url, code: policy.redirect.status } };
     }
+    if (policy.wwwRedirect !== undefined) {
+      if (!isPlainHost(policy.wwwRedirect.host)) return this.#refuse(route, UNRENDERABLE.wwwRedirect);
+      return { ...EMPTY, wwwRedirect: { host: policy.wwwRedirect.host, code: policy.wwwRedirect.status } };
+    }
+    if (upstream === undefined) return this.#refuse(route, UNRENDERABLE.upstream);
     if (policy.appRoot !== undefined && !canRoutePath(policy.appRoot)) return this.#refuse(route, UNRENDERABLE.appRoot);
-    const rewrite = rewriteView(route);
-    if (rewrite === undefined) return this.#refuse(route, policy.rewrite?.kind === 'regex' ? UNRENDERABLE.regexRewrite : UNRENDERABLE.rewritePath);
+    const regexRewrite = policy.rewrite?.kind === 'regex' ? (regexRewriteView(policy.rewrite) ?? undefined) : null;
+    if (regexRewrite === undefined) return this.#refuse(route, UNRENDERABLE.regexRewrite);
+    const rewrite = policy.rewrite?.kind === 'regex' ? null : rewriteView(route);
+    if (rewrite === undefined) return this.#refuse(route, UNRENDERABLE.rewritePath);
     const requestHeaders: { name: string; value: string }[] = [];
     const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
     for (const [name, value] of [...Object.entries(policy.headers?.request ?? {}), ...vhost]) {
@@ -353,7 +412,7 @@ export class PolicyRegistry {
     const auth = policy.basicAuth === undefined ? null : this.#authDraft(route, policy.basicAuth);
     // An allowlist keeps only what HAProxy can read: an entry left out narrows it, never widens it.
     const allow = policy.allowSourceRange === undefined ? null : { ranges: policy.allowSourceRange.filter(canCidr) };
-    const canary = policy.canary === undefined ? null : this.#canaryView(policy.canary);
+    const canary = policy.canary === undefined ? null : this.#canaryView(policy.canary, upstream);
     // As in a mode without canaries: the main backend serves every request (no access is lost).
     if (policy.canary !== undefined && canary === null) {
       this.#report(route, 'PASS_POLICY_NOT_IN_MODE', 'the canary header, header value, cookie or weight cannot be written into the HAProxy configuration; the main backend serves every request');
@@ -361,14 +420,17 @@ export class PolicyRegistry {
     const draft: Draft = {
       denied: null,
       redirect: null,
+      wwwRedirect: null,
       appRoot: policy.appRoot ?? null,
       cors,
       rate: rate === null ? null : { table: '', ...rate },
       allow,
       auth,
+      externalAuth,
       maxBody: max === undefined || max === 0 ? null : max,
       connections: conns === undefined ? null : { table: '', max: conns },
       rewrite,
+      regexRewrite,
       serverTimeout: read ?? null,
       requestHeaders,
       responseHeaders,
@@ -380,14 +442,15 @@ export class PolicyRegistry {
   }
 
   /** A canary in HAProxy terms; null when its header, value or cookie cannot be written or its weight is not a whole percent. */
-  #canaryView(canary: CanaryPolicy): CanaryView | null {
+  #canaryView(canary: CanaryPolicy, upstream: UpstreamView | null): CanaryView | null {
     const { header, headerValue, cookie, weight } = canary;
     if (header !== undefined && !canHeaderName(header)) return null;
     if (header !== undefined && headerValue !== undefined && !canText(headerValue)) return null;
     if (cookie !== undefined && !canName(cookie)) return null;
     if (weight !== undefined && !(Number.isInteger(weight) && weight >= 0 && weight <= 100)) return null;
     return {
-      backend: this.#backendFor(canary.backend),
+      // The canary's pods are reached as the route's (protocol, balance, affinity...).
+      backend: this.#backendFor(canary.backend, upstream),
       header: header ?? null,
       headerValue: header === undefined ? null : (headerValue ?? null),
       cookie: cookie ?? null,
@@ -424,14 +487,17 @@ export class PolicyRegistry {
 const EMPTY: Draft = {
   denied: null,
   redirect: null,
+  wwwRedirect: null,
   appRoot: null,
   cors: null,
   rate: null,
   allow: null,
   auth: null,
+  externalAuth: null,
   maxBody: null,
   connections: null,
   rewrite: null,
+  regexRewrite: null,
   serverTimeout: null,
   requestHeaders: [],
   responseHeaders: [],

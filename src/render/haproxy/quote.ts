@@ -7,6 +7,7 @@
 import { isIPv4Literal, isIPv6Literal, isIntIn, isPlainHost, isSafePath, isWildcardHost, PRINTABLE_ASCII, unsafe } from '../quote.ts';
 
 import { isAddressRange } from '../../config/schema.ts';
+import { regexPathProblem } from '../../model/translate/validate.ts';
 
 const D = 'haproxy';
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -49,6 +50,53 @@ export function text(value: unknown): string {
 export function format(value: unknown): string {
   if (!canText(value)) throw unsafe(D, 'text', value);
   return doubleQuoted(value.replace(/%/g, '%%'));
+}
+
+/**
+ * Whether a text can be written by {@link regexLiteral}: printable ASCII without a single quote, at most
+ * 1100 characters (a regex path of the grammar, its anchors and flags, or a replacement with `\\1`).
+ */
+export function canRegexLiteral(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 1100 && PRINTABLE_ASCII.test(value) && !value.includes("'");
+}
+
+/**
+ * A regex or a regex replacement, single-quoted: HAProxy takes everything between single quotes as it is,
+ * backslashes included, so `\\.` and `\\1` reach PCRE and the replacement as written.
+ */
+export function regexLiteral(value: unknown): string {
+  if (!canRegexLiteral(value)) throw unsafe(D, 'regex', value);
+  return `'${value}'`;
+}
+
+/** Whether a pattern follows the regex path grammar (`regexPathProblem`): nothing in it can leave a quoted word. */
+export function canRegexPath(value: unknown): value is string {
+  return typeof value === 'string' && regexPathProblem(value) === undefined && canRegexLiteral(value);
+}
+
+/** A Regex route's pattern as HAProxy matches it: case-insensitive (`(?i)`), from the start of the path, single-quoted. */
+export function regexPath(value: unknown): string {
+  if (!canRegexPath(value)) throw unsafe(D, 'regex path', value);
+  return regexLiteral(`(?i)^(?:${value})`);
+}
+
+/** The SNI sample expression of a TLS server: the request's host (`var(txn.host)`) or a plain host name (`str(host)`). */
+export function sniExpression(value: unknown): string {
+  if (typeof value !== 'string') throw unsafe(D, 'SNI expression', value);
+  const host = /^str\(([^()]*)\)$/.exec(value)?.[1];
+  if (value !== 'var(txn.host)' && (host === undefined || !isPlainHost(host))) throw unsafe(D, 'SNI expression', value);
+  return value;
+}
+
+/** Whether a text is a cookie name HAProxy reads bare (letters, digits, `- . _ ~`). */
+export function canCookieName(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9._~-]{1,128}$/.test(value);
+}
+
+/** A cookie name, bare. */
+export function cookieName(value: unknown): string {
+  if (!canCookieName(value)) throw unsafe(D, 'cookie name', value);
+  return value;
 }
 
 /** Whether a header name can be written (`[A-Za-z0-9_.-]`, an RFC 9110 token HAProxy reads bare). */
@@ -202,4 +250,8 @@ export const haproxyHelpers = {
   crypt: cryptHash,
   digest: base64Digest,
   user,
+  re: regexLiteral,
+  regexPath,
+  cookie: cookieName,
+  sniExpr: sniExpression,
 } as const;

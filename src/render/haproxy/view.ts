@@ -2,9 +2,12 @@
  * The HAProxy view: everything haproxy.cfg.hbs loops over, computed from the routing model.
  * Routing is done with map lookups that do not grow with the number of hosts or routes:
  *   host  → virtual host id   (exact map, then a wildcard map keyed by the parent domain)
- *   vhost id + path → backend (an Exact map on the whole path, then a Prefix map tried on the
- *                              first N path elements, deepest first, then on "/")
- * which gives the model's order (Exact wins, then the longest element-wise prefix).
+ *   vhost id + path → backend (an Exact map on the whole path, then the host's Regex routes in
+ *                              order, one rule each, then a Prefix map tried on the first N path
+ *                              elements, deepest first, then on "/")
+ * which gives the model's order (Exact wins, then Regex, then the longest element-wise prefix).
+ * Route policies HAProxy sets per backend (TLS, h2, balance, cookie, retries, connect timeout) send
+ * their routes to variant backends: copies of a backend's section with the same server slots.
  */
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
@@ -17,8 +20,12 @@ import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
 import { PolicyRegistry } from './policy.ts';
 import type { PolicyView } from './policy.ts';
+import { canRegexPath } from './quote.ts';
+import { slotCookie, variantName } from './upstream.ts';
+import type { UpstreamView } from './upstream.ts';
 
-export type { PolicyCorsView, PolicyView, RewriteView, RouteAuthView } from './policy.ts';
+export type { PolicyCorsView, PolicyView, RegexRewriteView, RewriteView, RouteAuthView } from './policy.ts';
+export type { CookieView, UpstreamView } from './upstream.ts';
 
 /** What the HAProxy rendering needs besides the model. */
 export interface HaproxyRenderOptions {
@@ -84,6 +91,8 @@ export interface ServerView {
   readonly weight: number;
   /** An empty slot: in maintenance until the runtime API fills it. */
   readonly disabled: boolean;
+  /** The affinity cookie value of the slot (written in backends with a cookie): stable while the slot is. */
+  readonly cookie: string;
 }
 
 export interface BackendView {
@@ -92,6 +101,22 @@ export interface BackendView {
   readonly servers: readonly ServerView[];
   /** The slots of the previous layout could not take the endpoints: a fresh layout that needs a reload. */
   readonly compacted: boolean;
+  /**
+   * A variant backend's upstream settings (route policies HAProxy sets per backend: TLS, h2, balance,
+   * cookie, retries, connect timeout), null for the base backend. A variant has its base's id and
+   * server slots, so the runtime API updates it with its base.
+   */
+  readonly upstream: UpstreamView | null;
+}
+
+/** A Regex route: tried in order after the Exact lookup and before the Prefix ones, within its virtual host. */
+export interface RegexRouteView {
+  /** The virtual host id (`vN`). */
+  readonly vhost: string;
+  /** Its key in the routing map (`vN~K`): the value, backend and policy, changes through the runtime API. */
+  readonly key: string;
+  /** The pattern (the regex path grammar), matched case-insensitively from the start of the path. */
+  readonly pattern: string;
 }
 
 export interface AuthView {
@@ -168,6 +193,8 @@ export interface HaproxyView {
   readonly prefixDepth: number;
   /** `field(1,/,N)` counts for the Prefix lookups, deepest first. */
   readonly prefixFields: readonly number[];
+  /** Regex routes, in match order (by virtual host, each host's in the model's order). */
+  readonly regexRoutes: readonly RegexRouteView[];
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
   /**
@@ -277,7 +304,7 @@ interface Placeable extends SlotAddress {
  * addresses take never-used slots. Undefined when `previous` has too few never-used slots; without
  * `previous`, endpoints in order in `defaultSlots(n)` slots. Returns the server lines and the slots.
  */
-function placeEndpoints(endpoints: readonly Placeable[], previous: SlotAddresses | undefined): { servers: ServerView[]; slots: SlotAddresses } | undefined {
+function placeEndpoints(backendId: string, endpoints: readonly Placeable[], previous: SlotAddresses | undefined): { servers: ServerView[]; slots: SlotAddresses } | undefined {
   const slots: (SlotAddress | null)[] = previous === undefined ? Array.from({ length: defaultSlots(endpoints.length) }, () => null) : [...previous];
   const serving: (Placeable | undefined)[] = slots.map(() => undefined);
   const index = new Map<string, number>();
@@ -299,9 +326,10 @@ function placeEndpoints(endpoints: readonly Placeable[], previous: SlotAddresses
   const servers = slots.map((a, i): ServerView => {
     const name = `s${i + 1}`;
     const e = serving[i];
-    if (e !== undefined) return { name, host: e.host, port: e.port, weight: e.weight, disabled: false };
+    const cookie = slotCookie(backendId, name);
+    if (e !== undefined) return { name, host: e.host, port: e.port, weight: e.weight, disabled: false, cookie };
     // A slot that held an address keeps it while disabled: the runtime API refills it in place.
-    return { name, ...(a ?? UNUSED_SLOT_ADDRESS), weight: 1, disabled: true };
+    return { name, ...(a ?? UNUSED_SLOT_ADDRESS), weight: 1, disabled: true, cookie };
   });
   return { servers, slots };
 }
@@ -383,23 +411,40 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     const weightOf = (w: number): number => Math.min(256, Math.max(0, Math.floor(w)));
     const placeable = endpoints.map((e) => ({ host: e.address, port: e.port, weight: weightOf(e.weight) }));
     const before = previous?.slots[id];
-    const kept = placeEndpoints(placeable, before);
+    const kept = placeEndpoints(id, placeable, before);
     // A fresh layout always fits: it is sized for the endpoints.
-    const placed = kept ?? placeEndpoints(placeable, undefined) ?? { servers: [], slots: [] };
-    backends.push({ id, name, servers: placed.servers, compacted: kept === undefined && before !== undefined });
+    const placed = kept ?? placeEndpoints(id, placeable, undefined) ?? { servers: [], slots: [] };
+    backends.push({ id, name, servers: placed.servers, compacted: kept === undefined && before !== undefined, upstream: null });
     slots[id] = placed.slots;
     backendNames.set(id, name);
     // Not in the backend's lines: its server slots outlive the Service, and this map changes without a reload.
     if (b.unresolved !== undefined) unavailable.push([name, unavailableCause(b)]);
   }
   const backendFor = (id: string): string => backendNames.get(id) ?? 'pass_unavailable';
+  // Variant backends, by name: a base backend's servers with the upstream settings of the routes that use them.
+  const variants = new Map<string, BackendView>();
+  const baseByName = new Map(backends.map((b) => [b.name, b]));
+  const unavailableNames = new Map(unavailable);
+  const routeBackend = (id: string, upstream: UpstreamView | null): string => {
+    const base = backendFor(id);
+    const b = baseByName.get(base);
+    if (upstream === null || b === undefined) return base;
+    const vname = variantName(base, upstream);
+    if (!variants.has(vname)) {
+      variants.set(vname, { ...b, name: vname, upstream });
+      const why = unavailableNames.get(base);
+      if (why !== undefined) unavailable.push([vname, why]);
+    }
+    return vname;
+  };
 
   // One map holds the whole routing table, so that the runtime API replaces it in one atomic
   // commit. Keys cannot collide: `h:HOST` and `w:PARENT` (one-label wildcard) and `any` give a
   // virtual host id `vN`; `vN=PATH` (Exact) and `vNPATH` (Prefix; paths start with "/") give a backend.
   const routes: [string, string][] = [];
   const https = model.entryPoints.find((ep) => ep.tls);
-  const policies = new PolicyRegistry(workDir, https !== undefined, backendFor);
+  const policies = new PolicyRegistry(workDir, https !== undefined, routeBackend);
+  const regexRoutes: RegexRouteView[] = [];
   const seenHosts = new Set<string>();
   let anyVhost = false;
   let maxDepth = 0;
@@ -420,12 +465,8 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     }
     const seenRoutes = new Set<string>();
     for (const r of v.routes) {
-      // translate skips regex paths in haproxy mode; a model made elsewhere never gets them read as prefixes.
-      if (r.pathType !== 'Exact' && r.pathType !== 'Prefix') {
-        diags.push(skipped('PASS_HAPROXY_PATH', `regex path ${JSON.stringify(r.path)} is not routed in haproxy mode; left out`, r.source, r.field));
-        continue;
-      }
-      if (!canRoutePath(r.path)) {
+      // A pattern outside the regex path grammar is never read as anything else.
+      if (r.pathType === 'Regex' ? !canRegexPath(r.path) : !canRoutePath(r.path)) {
         diags.push(skipped('PASS_HAPROXY_PATH', `path ${JSON.stringify(r.path)} cannot be written to a map file; left out`, r.source, r.field));
         continue;
       }
@@ -433,10 +474,15 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       if (seenRoutes.has(key)) continue;
       seenRoutes.add(key);
       // A route's policy is named after its backend: the policy travels with the map entry.
-      const { id: pid, sslRedirect } = policies.routeValue(r);
-      const target = [backendFor(r.backend), ...(pid === undefined && sslRedirect === undefined ? [] : [pid ?? '']), ...(sslRedirect === undefined ? [] : [String(sslRedirect)])].join(';');
+      const { id: pid, sslRedirect, upstream } = policies.routeValue(r);
+      const target = [routeBackend(r.backend, upstream), ...(pid === undefined && sslRedirect === undefined ? [] : [pid ?? '']), ...(sslRedirect === undefined ? [] : [String(sslRedirect)])].join(';');
       if (r.pathType === 'Exact') {
         routes.push([`${vid}=${r.path}`, target]);
+      } else if (r.pathType === 'Regex') {
+        // Keyed by its rank among the host's Regex routes: the rules only name the pattern and the key.
+        const key = `${vid}~${regexRoutes.filter((x) => x.vhost === vid).length}`;
+        regexRoutes.push({ vhost: vid, key, pattern: r.path });
+        routes.push([key, target]);
       } else {
         routes.push([`${vid}${r.path}`, target]);
         if (r.path !== '/') maxDepth = Math.max(maxDepth, r.path.split('/').length - 1);
@@ -462,6 +508,8 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     sockets: workDir,
     routeAuthSocket: options.routeAuthSocket ?? `${workDir}/route-auth.sock`,
   };
+  // Variants after their bases, by name: the configuration does not depend on the order of the routes.
+  backends.push(...[...variants.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
   maps.push({ path: UNAVAILABLE_MAP, entries: unavailable, secret: false });
   maps.push({ path: ROUTES_MAP, entries: routes, secret: false });
   // By path: the files (and so the structure checksum) do not depend on the order of the routes.
@@ -531,6 +579,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       forwardedHeader: options.forwardedHeader ?? false,
       prefixDepth: depth,
       prefixFields,
+      regexRoutes,
       frontends,
       backends,
       sslRedirect: https === undefined ? null : { port: publicPortOf(https) === 443 ? null : publicPortOf(https), codes: [301, 302, 303, 307, 308] },

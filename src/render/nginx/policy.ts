@@ -21,6 +21,10 @@ export const UNRENDERABLE = {
   cors: 'the CORS policy cannot be written into the nginx configuration',
   authWithEntryPoint: 'nginx cannot check a route basic auth together with the entry point basic auth',
   canaryPath: 'the canary cannot be written into the nginx configuration for this path',
+  wwwHost: 'the www redirect host cannot be written into the nginx configuration',
+  authUrl: 'the external auth URL cannot be written into the nginx configuration (http(s), no user info, a path of URL characters)',
+  authHeader: 'an auth response header of this route is not a name of letters, digits and - that nginx can copy',
+  grpcPath: 'the rewrite of this gRPC route cannot be written into the nginx configuration',
 } as const;
 
 /**

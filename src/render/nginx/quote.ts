@@ -189,6 +189,41 @@ export function cidr(value: unknown): string {
   return value;
 }
 
+/**
+ * A double-quoted string of literal texts and variables, alternately: `splice("a", "v", "b")` is
+ * `"a${v}b"`. The texts are written as {@link text} writes them (a `$` as `${pass_dollar}`), the
+ * variables are names (`[A-Za-z0-9_]`) in braces, so nothing a text holds can name a variable.
+ */
+export function splice(...args: unknown[]): string {
+  // Called from a template, the last argument is Handlebars' options object.
+  const parts = typeof args[args.length - 1] === 'object' && args[args.length - 1] !== null ? args.slice(0, -1) : args;
+  let out = '';
+  parts.forEach((p, i) => {
+    if (i % 2 === 0) {
+      if (!canText(p)) throw unsafe(D, 'text', p);
+      out += p.replace(/[\\"]/g, '\\$&').replace(/\$/g, '${pass_dollar}');
+    } else {
+      if (typeof p !== 'string' || !/^[A-Za-z0-9_]{1,120}$/.test(p)) throw unsafe(D, 'variable name', p);
+      out += `\${${p}}`;
+    }
+  });
+  return `"${out}"`;
+}
+
+const AUTH_URL = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?\/[A-Za-z0-9\-._~!&'()*+,;=:@/%?]*$/;
+
+/** An external-auth URL for `proxy_pass`, double-quoted: no `$` (so nginx reads no variable), quote, backslash or space. */
+export function authUrl(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 2100 || !AUTH_URL.test(value)) throw unsafe(D, 'auth URL', value);
+  return `"${value}"`;
+}
+
+/** `:port` after a host in a URL of the given scheme (TLS or not), or empty for its default port (443, 80). */
+export function portSuffix(tls: unknown, port: unknown): string {
+  if (!isIntIn(port, 1, 65535)) throw unsafe(D, 'port', port);
+  return port === (tls === true ? 443 : 80) ? '' : `:${String(port)}`;
+}
+
 /** The helpers the nginx templates call, by name. */
 export const nginxHelpers = {
   q: literal,
@@ -205,4 +240,7 @@ export const nginxHelpers = {
   proxyPass: proxyPassTarget,
   cidr,
   serverName,
+  splice,
+  authUrl,
+  portSuffix,
 } as const;

@@ -21,8 +21,12 @@ import { unavailableCause } from '../../model/unavailable.ts';
 import { isPlainHost, isWildcardHost } from '../quote.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canCidr, canLiteral, canName, canPathRegex, canRewriteTarget, canRoutePath, canText, canUser } from './quote.ts';
-import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, UNRENDERABLE, upstreamPath } from './policy.ts';
+import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, regexLiteral, UNRENDERABLE, upstreamPath } from './policy.ts';
 import type { CanaryPolicy } from '../../model/policy.ts';
+import { affinityEntry, authHeaderVariable, authTarget, leastConnOf, UpstreamVariants } from './upstream.ts';
+import type { AffinityView, UpstreamView } from './upstream.ts';
+
+export type { AffinityView, UpstreamServerView, UpstreamView } from './upstream.ts';
 
 /** What the nginx rendering needs besides the model. */
 export interface NginxRenderOptions {
@@ -45,6 +49,13 @@ export interface NginxRenderOptions {
   readonly headersMoreModule?: string | null;
   /** The `user` directive: the account workers run as when the master runs as root (omitted otherwise). */
   readonly workerUser?: { readonly user: string; readonly group: string };
+  /**
+   * Whether a host name of an external-auth URL resolves (the driver looks them up before rendering):
+   * nginx resolves a `proxy_pass` host once when it loads the configuration and refuses the whole
+   * configuration when one does not, so such a route is denied instead. Undefined (or no function):
+   * not known, written as it is.
+   */
+  readonly resolvesHost?: (host: string) => boolean | undefined;
 }
 
 /**
@@ -63,6 +74,8 @@ export interface RedirectView {
   readonly https: { readonly port: number | null } | null;
   /** app-root: the request's scheme and authority, then this path. */
   readonly appRoot: string | null;
+  /** from-to-www-redirect: the request's scheme, this host, the request's path and query. */
+  readonly www: string | null;
 }
 
 export interface LocationView {
@@ -93,8 +106,32 @@ export interface LocationView {
   readonly policy: LocationPolicyView | null;
   /** `https` for backend-protocol HTTPS (the pod's certificate not verified: nginx's proxy_ssl_verify is off), else `http`. */
   readonly scheme: 'http' | 'https';
-  /** The route has a canary: the upstream is the value of a variable ({@link CanaryView}), or null. */
+  /**
+   * The upstream is the value of a variable: the route's canary ({@link CanaryView}) or cookie affinity
+   * ({@link AffinityView}); null otherwise.
+   */
   readonly canary: LocationCanaryView | null;
+  /** backend-protocol GRPC / GRPCS: `grpc_pass` instead of `proxy_pass`, or null. */
+  readonly grpc: GrpcView | null;
+}
+
+/**
+ * A gRPC location. `grpc_pass` names no path: nginx sends the request's URI unless a rewrite changed it,
+ * so the path is always set by a `rewrite ... break` first (the normalised `$uri`, or the route's rewrite).
+ */
+export interface GrpcView {
+  /** grpcs: TLS to the pod, its certificate not verified (as ingress-nginx). */
+  readonly tls: boolean;
+  /** The TLS server name sent (upstream-vhost), or null for none. */
+  readonly sni: string | null;
+  /** The whole path sent (an Exact location's rewrite, replace-path), or null. */
+  readonly whole: string | null;
+  /** A prefix location's rewrite: its first `length` characters replaced, as {@link LocationCanaryView.strip}. */
+  readonly strip: { readonly length: number; readonly target: string } | null;
+  /** grpc_connect/send/read_timeout in milliseconds (the route's, else the entry point defaults). */
+  readonly timeouts: { readonly connect: number; readonly send: number; readonly read: number };
+  /** Lower-case names of the route's request headers: `grpc-headers.hbs` leaves out its own line for them. */
+  readonly replaces: Readonly<Record<string, boolean>>;
 }
 
 /**
@@ -167,8 +204,11 @@ export interface LocationPolicyView {
   readonly tries: number | null;
   /** proxy-connect/send/read-timeout in milliseconds, each null for the server's. */
   readonly timeouts: { readonly connect: number | null; readonly send: number | null; readonly read: number | null };
-  /** Request headers the route sets (upstream-vhost as `Host`), in order; the forwarding headers are rendered again with them. */
-  readonly requestHeaders: readonly { readonly name: string; readonly value: string }[];
+  /**
+   * Request headers the route sets (upstream-vhost as `Host`, the auth answer's headers), in order; the
+   * forwarding headers are rendered again with them. `variable`: the value is that variable (`auth_request_set`).
+   */
+  readonly requestHeaders: readonly { readonly name: string; readonly value: string; readonly variable: boolean }[];
   /** Lower-case names of `requestHeaders`: `headers.hbs` leaves out its own line for them (`replaces` there). */
   readonly replaces: Readonly<Record<string, boolean>>;
   /**
@@ -177,6 +217,38 @@ export interface LocationPolicyView {
    * 401, 403, 413 and 503: only upstream answers and CORS preflights get headers, as in native mode).
    */
   readonly responseHeaders: readonly { readonly name: string; readonly variable: string }[];
+  /**
+   * External auth: `auth_request` to the server's internal location `uri`, the answer's headers copied
+   * into `$variable` (`auth_request_set`, then set on the request as `requestHeaders`), and for a 401
+   * the named location `@signin` (a 302 to the sign-in URL) when the policy has one.
+   */
+  readonly externalAuth: { readonly uri: string; readonly sets: readonly { readonly variable: string; readonly upstream: string }[]; readonly signin: string | null } | null;
+  /** Cookie affinity: `add_header Set-Cookie $variable always` (empty when the cookie is already right). */
+  readonly affinityCookie: string | null;
+}
+
+/**
+ * The internal location of an external-auth URL: `location = uri { internal; ... proxy_pass url; }`,
+ * asked by `auth_request` without the request body, with the original URL and method in headers.
+ */
+export interface AuthCheckView {
+  /** `/_pass|auth|N`: `|` is outside the route path grammar, so no route has this location. */
+  readonly uri: string;
+  readonly url: string;
+}
+
+/**
+ * The named location a 401 of external auth goes to: a 302 to `prefix`, the original URL escaped as
+ * encodeURIComponent escapes it (as native `signinLocation`), then `suffix`.
+ */
+export interface SigninView {
+  readonly name: string;
+  /** The sign-in URL before any fragment, then `?rd=` (`&rd=` when it has a query, `rd=` after a final `?` or `&`). */
+  readonly prefix: string;
+  /** The sign-in URL's fragment, or empty. */
+  readonly suffix: string;
+  /** The sign-in URL alone, for an original URL with more characters to escape than the unrolled steps. */
+  readonly url: string;
 }
 
 /** A shared-memory zone of the route limits (one per route and kind). */
@@ -219,6 +291,10 @@ export interface ServerBlockView {
   readonly timeouts: ClientTimeouts;
   /** Whether the entry point trusts some clients' forwarding headers (then its maps exist). */
   readonly trusted: boolean;
+  /** The internal locations of the external auth its locations ask. */
+  readonly authChecks: readonly AuthCheckView[];
+  /** The sign-in named locations of its locations. */
+  readonly signins: readonly SigninView[];
 }
 
 /** An entry point that trusts some clients: a `geo` block and the maps choosing kept or replaced headers. */
@@ -228,12 +304,6 @@ export interface TrustView {
   readonly proto: 'http' | 'https';
   /** The default X-Forwarded-Port (the public port) when the client is not trusted. */
   readonly port: number;
-}
-
-export interface UpstreamView {
-  readonly id: string;
-  readonly name: string;
-  readonly servers: readonly { readonly host: string; readonly port: number; readonly weight: number }[];
 }
 
 export interface NginxView {
@@ -262,6 +332,14 @@ export interface NginxView {
   readonly limitZones: readonly LimitZoneView[];
   /** Canaries of routes (`$pass_canary_N`). */
   readonly canaries: readonly CanaryView[];
+  /** Cookie affinities of routes (`$pass_aff_N`). */
+  readonly affinities: readonly AffinityView[];
+  /**
+   * Some route signs in on a 401 of its external auth: the unrolled steps of the sign-in locations (each
+   * escapes one character of the original URL) and the `$pass_rd_escaped` map (regex of a character → escape).
+   */
+  readonly signinSteps: readonly number[];
+  readonly signinEscapes: readonly { readonly pattern: string; readonly escape: string }[];
   /** Some value written by the `text` helper holds `$`: declare `$pass_dollar` (a literal `$`). */
   readonly dollar: boolean;
 }
@@ -290,6 +368,13 @@ function skipped(code: Diagnostic['code'], message: string, object?: ObjectRef, 
 const NOT_FOUND: Action = { proxy: null, status: 404, body: 'Not Found', redirect: null };
 const UNAVAILABLE: Action = { proxy: null, status: 503, body: 'Service Unavailable: no endpoint is ready', redirect: null };
 const INT_MAX = 2 ** 31 - 1;
+/** Characters of the original URL a sign-in redirect escapes (one per step); beyond, `rd` is left out. */
+const SIGNIN_STEPS = 32;
+/** What encodeURIComponent escapes among printable ASCII (all but `A-Za-z0-9-_.!~*'()`), as a map of regexes. */
+const SIGNIN_ESCAPES = [...Array(95).keys()]
+  .map((i) => String.fromCharCode(32 + i))
+  .filter((c) => !/[A-Za-z0-9\-_.!~*'()]/.test(c))
+  .map((c) => ({ pattern: `~^${regexLiteral(c) ?? ''}\\z`, escape: encodeURIComponent(c) }));
 
 /** A 503 answer saying why. */
 function refusal(reason: string): Action {
@@ -310,7 +395,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   const workDir = options.workDir.replace(/\/+$/, '');
   const diags: Diagnostic[] = [];
 
-  const upstreams: UpstreamView[] = [];
+  const variants = new UpstreamVariants();
   const actions = new Map<string, Action>();
   for (const [id, b] of Object.entries(model.backends)) {
     const name = nginxUpstreamName(id);
@@ -329,40 +414,74 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       actions.set(id, b.unresolved === undefined ? UNAVAILABLE : refusal(unavailableCause(b)));
       continue;
     }
-    upstreams.push({ id, name, servers: chosen.map((e) => ({ host: e.address, port: e.port, weight: positive.length > 0 ? Math.min(1000, Math.floor(e.weight)) : 1 })) });
+    const view: UpstreamView = { id, name, leastConn: false, servers: chosen.map((e) => ({ host: e.address, port: e.port, weight: positive.length > 0 ? Math.min(1000, Math.floor(e.weight)) : 1, backup: false })) };
+    variants.base(view);
     actions.set(id, { proxy: name, status: null, body: null, redirect: null });
   }
   const actionFor = (id: string): Action => actions.get(id) ?? UNAVAILABLE;
   const fallback: Action = model.defaultBackend === undefined ? NOT_FOUND : actionFor(model.defaultBackend);
 
+  const connectMs = options.connectTimeoutMs ?? 5000;
+  const readMs = options.readTimeoutMs ?? 60_000;
   const registry = new PolicyRegistry();
   const refused = new Set<string>();
   let dollar = false;
   const https = model.entryPoints.find((ep) => ep.tls);
   const httpsPort = https === undefined ? undefined : publicPortOf(https) === 443 ? null : publicPortOf(https);
+  // External auth: one internal location per URL, one sign-in location per sign-in URL.
+  const authChecks: AuthCheckView[] = [];
+  const signins: SigninView[] = [];
+  const affinities: AffinityView[] = [];
+  const affinityKeys = new Map<string, number>();
+  const reportedOnce = new Set<string>();
+  const reportOnce = (route: Route, code: Diagnostic['code'], message: string, severity: Diagnostic['severity'] = 'warning'): void => {
+    const key = `${route.source.namespace ?? ''}/${route.source.name} ${route.field} ${code} ${message}`;
+    if (reportedOnce.has(key)) return;
+    reportedOnce.add(key);
+    diags.push({ ...skipped(code, message, route.source, route.field), severity });
+  };
   // A canary nginx cannot read is left out (the main backend serves every request), reported once per route.
-  const droppedCanary = new Set<string>();
-  const canaryOf = (route: Route, canary: CanaryPolicy, main: Action): { readonly base: Action; readonly variable: string | null; readonly unavailable: string | null } => {
-    const alt = actionFor(canary.backend);
+  const canaryOf = (route: Route, canary: CanaryPolicy, main: Action, leastConn: boolean): { readonly base: Action; readonly backend: string | null; readonly variable: string | null; readonly unavailable: string | null } => {
+    const alt = balancedAction(canary.backend, leastConn);
     const { n, entry } = registry.canary(canary, main.proxy ?? '', alt.proxy ?? '');
     if (entry === undefined) {
-      const key = `${route.source.namespace ?? ''}/${route.source.name} ${route.field}`;
-      if (!droppedCanary.has(key)) {
-        droppedCanary.add(key);
-        diags.push(skipped('PASS_POLICY_NOT_IN_MODE', 'nginx cannot read the canary header of this route (a name of letters, digits and - only); the main backend serves every request', route.source, route.field));
-      }
-      return { base: main, variable: null, unavailable: null };
+      reportOnce(route, 'PASS_POLICY_NOT_IN_MODE', 'nginx cannot read the canary header of this route (a name of letters, digits and - only); the main backend serves every request');
+      return { base: main, backend: route.backend, variable: null, unavailable: null };
     }
-    if (entry === 'main' || entry === 'canary') return { base: entry === 'main' ? main : alt, variable: null, unavailable: null };
+    if (entry === 'main' || entry === 'canary') return { base: entry === 'main' ? main : alt, backend: entry === 'main' ? route.backend : canary.backend, variable: null, unavailable: null };
     // Both without endpoints: the route's own answer. Otherwise the location proxies, and answers for the one that has none.
-    if (main.proxy === null && alt.proxy === null) return { base: main, variable: null, unavailable: null };
+    if (main.proxy === null && alt.proxy === null) return { base: main, backend: route.backend, variable: null, unavailable: null };
     const down = main.proxy === null ? main : alt.proxy === null ? alt : null;
-    return { base: main.proxy === null ? alt : main, variable: `pass_canary_${n}`, unavailable: down?.body ?? null };
+    return { base: main.proxy === null ? alt : main, backend: null, variable: `pass_canary_${n}`, unavailable: down?.body ?? null };
+  };
+  // A backend's action through its least_conn variant when the route asks for one.
+  const balancedAction = (id: string, leastConn: boolean): Action => {
+    const action = actionFor(id);
+    if (action.proxy === null || !leastConn) return action;
+    const name = variants.balanced(id, true);
+    return name === undefined ? action : { ...action, proxy: name };
+  };
+  const affinityOf = (route: Route, backend: string, fallbackUpstream: string, cookiePath: string): AffinityView | undefined => {
+    const affinity = route.policy?.upstream?.affinity;
+    if (affinity === undefined) return undefined;
+    const pins = variants.pinned(backend);
+    const key = JSON.stringify([affinity, backend, fallbackUpstream, cookiePath]);
+    const known = affinityKeys.get(key);
+    if (known !== undefined) return affinities[known];
+    const entry = pins === undefined ? undefined : affinityEntry(affinities.length, affinity, cookiePath, pins, fallbackUpstream);
+    if (entry === undefined) {
+      reportOnce(route, 'PASS_POLICY_NOT_IN_MODE', 'the affinity cookie of this route cannot be written into the nginx configuration; requests are balanced without it');
+      return undefined;
+    }
+    affinityKeys.set(key, affinities.length);
+    affinities.push(entry);
+    return entry;
   };
   const policyLocation = (modifier: string, path: string, route: Route, side: ServerSide): LocationView => {
-    const routed = route.policy?.canary === undefined ? null : canaryOf(route, route.policy.canary, actionFor(route.backend));
-    const base = routed?.base ?? actionFor(route.backend);
-    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null, scheme: 'http', canary: null });
+    const leastConn = leastConnOf(route.policy?.upstream);
+    const routed = route.policy?.canary === undefined ? null : canaryOf(route, route.policy.canary, balancedAction(route.backend, leastConn), leastConn);
+    const base = routed?.base ?? balancedAction(route.backend, leastConn);
+    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null, scheme: 'http', canary: null, grpc: null });
     const texts: string[] = [];
     // Values the `text` helper will write: a `$` among them needs `$pass_dollar` declared.
     const noted = (value: string): string => {
@@ -383,7 +502,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       return answer(refusal(reason));
     };
     const policy = route.policy ?? {};
-    // The answers of native runPolicy, in its order: denied, redirect, ssl-redirect, app-root.
+    // The answers of native runPolicy, in its order: denied, redirect, www redirect, ssl-redirect, app-root.
     if (policy.denied !== undefined) {
       const body = `Service Unavailable: ${policy.denied}`;
       return done(answer(canText(body) ? { proxy: null, status: 503, body: noted(body), redirect: null } : refusal('the policy of this route cannot be honoured')));
@@ -392,33 +511,48 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       if (!canText(policy.redirect.url)) return refuse(UNRENDERABLE.redirectUrl);
       return done(answer({ proxy: null, status: policy.redirect.status, body: noted(policy.redirect.url), redirect: null }));
     }
+    if (policy.wwwRedirect !== undefined) {
+      if (!isPlainHost(policy.wwwRedirect.host) || !canLiteral(policy.wwwRedirect.host)) return refuse(UNRENDERABLE.wwwHost);
+      return answer({ proxy: null, status: policy.wwwRedirect.status, body: null, redirect: { https: null, appRoot: null, www: policy.wwwRedirect.host } });
+    }
     if (policy.sslRedirect !== undefined && !side.tls && httpsPort !== undefined) {
-      return answer({ proxy: null, status: policy.sslRedirect.status, body: null, redirect: { https: { port: httpsPort }, appRoot: null } });
+      return answer({ proxy: null, status: policy.sslRedirect.status, body: null, redirect: { https: { port: httpsPort }, appRoot: null, www: null } });
     }
     if (policy.appRoot !== undefined && modifier === '=' && path === '/') {
       if (!canRoutePath(policy.appRoot)) return refuse(UNRENDERABLE.appRoot);
-      return answer({ proxy: null, status: 302, body: null, redirect: { https: null, appRoot: policy.appRoot } });
+      return answer({ proxy: null, status: 302, body: null, redirect: { https: null, appRoot: policy.appRoot, www: null } });
     }
     // nginx answers in its rewrite phase, before the access phase: no endpoint means 503 at once.
     if (base.proxy === null) return answer(base);
     const sent = upstreamOf(route, modifier, path);
     if (typeof sent === 'string') return refuse(sent);
+    // Cookie affinity: the upstream is `$pass_aff_N` (a pinned endpoint's upstream, else the balanced one).
+    let affinity: AffinityView | undefined;
+    if (policy.upstream?.affinity !== undefined) {
+      if (routed !== null && routed.backend === null) {
+        reportOnce(route, 'PASS_POLICY_NOT_IN_MODE', 'nginx cannot keep cookie affinity on a route whose canary is chosen per request; requests are balanced without it');
+      } else {
+        affinity = affinityOf(route, routed?.backend ?? route.backend, base.proxy, route.pathType === 'Prefix' ? route.path : '/');
+      }
+    }
+    const variable = routed?.variable ?? affinity?.variable ?? null;
     let canary: LocationCanaryView | null = null;
-    if (routed !== null && routed.variable !== null) {
+    if (variable !== null) {
       // With a variable, nginx sends a path of proxy_pass as it is: a prefix location builds the path with a rewrite.
       const plain = sent.rewrite === null && !sent.keepUri && !sent.replacesPath && modifier !== '=';
       const target = `${sent.upstreamPath}$1`;
       if (plain && !canRewriteTarget(target)) return refuse(UNRENDERABLE.canaryPath);
-      const unavailable = routed.unavailable === null ? null : canText(routed.unavailable) ? noted(routed.unavailable) : 'Service Unavailable';
-      canary = { variable: routed.variable, unavailable, strip: plain ? { length: path.length, target } : null };
+      const down = routed !== null && routed.variable !== null ? routed.unavailable : null;
+      const unavailable = down === null ? null : canText(down) ? noted(down) : 'Service Unavailable';
+      canary = { variable, unavailable, strip: plain ? { length: path.length, target } : null };
     }
-    const request = new Map<string, { name: string; value: string }>();
+    const request = new Map<string, { name: string; value: string; variable: boolean }>();
     const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
     // As ingress-nginx: the credentials of a route's basic auth are not passed on to the backend.
     const noCredentials: [string, string][] = policy.basicAuth === undefined ? [] : [['Authorization', '']];
     for (const [name, value] of [...Object.entries(policy.headers?.request ?? {}), ...vhost, ...noCredentials]) {
       if (!canHeader(name) || !canText(value)) return refuse(UNRENDERABLE.header);
-      request.set(name.toLowerCase(), { name, value: noted(value) });
+      request.set(name.toLowerCase(), { name, value: noted(value), variable: false });
     }
     const response = new Map<string, { name: string; variable: string }>();
     const routeResponse: [string, string][] = Object.entries(policy.headers?.response ?? {});
@@ -454,6 +588,42 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       }
       auth = { realm: noted(realm), file: `${workDir}/${registry.htpasswdFor(policy.basicAuth)}` };
     }
+    let externalAuth: LocationPolicyView['externalAuth'] = null;
+    const ext = policy.externalAuth;
+    if (ext !== undefined) {
+      const target = authTarget(ext);
+      if (target === undefined) return refuse(UNRENDERABLE.authUrl);
+      // nginx resolves a proxy_pass host when it loads the configuration and refuses all of it when one does not resolve.
+      if (target.isName && options.resolvesHost?.(target.host) === false) {
+        const reason = `the external auth host ${target.host} does not resolve`;
+        reportOnce(route, 'PASS_NGINX_AUTH_HOST', `${reason}; the route answers 503 until it does`, 'error');
+        return answer(refusal(reason));
+      }
+      const sets: { variable: string; upstream: string }[] = [];
+      for (const name of ext.responseHeaders) {
+        const v = authHeaderVariable(name);
+        if (v === undefined || !canHeader(name)) return refuse(UNRENDERABLE.authHeader);
+        sets.push({ variable: v, upstream: `upstream_http_${name.toLowerCase().replace(/-/g, '_')}` });
+        // Set even when the auth answer lacks it (then empty, so not sent): a client's own never reaches the backend.
+        request.set(name.toLowerCase(), { name, value: v, variable: true });
+      }
+      if (ext.signin !== undefined && !canText(ext.signin)) return refuse(UNRENDERABLE.authUrl);
+      let n = authChecks.findIndex((c) => c.url === target.url);
+      if (n < 0) n = authChecks.push({ uri: `/_pass|auth|${authChecks.length}`, url: target.url }) - 1;
+      let signin: string | null = null;
+      if (ext.signin !== undefined) {
+        let m = signins.findIndex((s) => s.url === ext.signin);
+        if (m < 0) {
+          // As native signinLocation: rd= before the fragment, joined to the query the URL may have.
+          const hash = ext.signin.indexOf('#');
+          const base = hash === -1 ? ext.signin : ext.signin.slice(0, hash);
+          const sep = !base.includes('?') ? '?' : base.endsWith('?') || base.endsWith('&') ? '' : '&';
+          m = signins.push({ name: `pass_signin_${signins.length}`, prefix: noted(`${base}${sep}rd=`), suffix: noted(hash === -1 ? '' : ext.signin.slice(hash)), url: noted(ext.signin) }) - 1;
+        }
+        signin = signins[m]?.name ?? null;
+      }
+      externalAuth = { uri: authChecks[n]?.uri ?? '', sets, signin };
+    }
     // Everything is writable from here on: register the shared values.
     for (const [name, value] of routeResponse) response.set(name.toLowerCase(), { name, variable: `pass_rh_${registry.responseValue(noted(value))}` });
     if (cors !== undefined) {
@@ -466,6 +636,10 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     }
     if (side.tls && policy.hsts !== undefined) {
       response.set('strict-transport-security', { name: 'Strict-Transport-Security', variable: `pass_rh_${registry.responseValue(hstsValue(policy.hsts))}` });
+    }
+    if (affinity !== undefined) {
+      noted(affinity.setCookie.prefix);
+      noted(affinity.setCookie.suffix);
     }
     // An allowlist keeps only what nginx can read: an entry left out narrows it, never widens it.
     const allow = policy.allowSourceRange === undefined ? null : { ranges: policy.allowSourceRange.filter(canCidr) };
@@ -483,15 +657,34 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       requestHeaders: [...request.values()],
       replaces: Object.fromEntries([...request.keys()].map((k) => [k, true])),
       responseHeaders: [...response.values()],
+      externalAuth,
+      affinityCookie: affinity?.setCookie.variable ?? null,
     };
-    const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && response.size === 0;
-    const scheme = policy.upstream?.protocol === 'https' ? 'https' : 'http';
-    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view, scheme, canary });
+    const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && response.size === 0 && externalAuth === null && affinity === undefined;
+    const protocol = policy.upstream?.protocol;
+    let grpc: GrpcView | null = null;
+    if (protocol === 'grpc' || protocol === 'grpcs') {
+      // grpc_pass names no path: the path is set by a rewrite (the regex rewrite, the whole path, or a prefix replaced).
+      const whole = sent.rewrite === null && !sent.keepUri && policy.rewrite !== undefined && (modifier === '=' || sent.replacesPath) ? sent.upstreamPath : null;
+      const prefix = sent.rewrite === null && !sent.keepUri && policy.rewrite !== undefined && whole === null ? `${sent.upstreamPath}$1` : null;
+      if ((whole !== null && !canRewriteTarget(whole)) || (prefix !== null && !canRewriteTarget(prefix))) return refuse(UNRENDERABLE.grpcPath);
+      const sni = policy.upstream?.vhost;
+      grpc = {
+        tls: protocol === 'grpcs',
+        sni: protocol === 'grpcs' && sni !== undefined && isPlainHost(sni) ? sni : null,
+        whole,
+        strip: prefix === null ? null : { length: path.length, target: prefix },
+        timeouts: { connect: t?.connect ?? connectMs, send: t?.send ?? readMs, read: t?.read ?? readMs },
+        replaces: view.replaces,
+      };
+    }
+    const scheme = protocol === 'https' ? 'https' : 'http';
+    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view, scheme, canary, grpc });
   };
   const locationOf = (modifier: string, path: string, route: Route | undefined, side: ServerSide): LocationView => {
     if (route?.policy !== undefined) return policyLocation(modifier, path, route, side);
     const regex = modifier === '~*';
-    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http', canary: null };
+    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http', canary: null, grpc: null };
   };
 
   // The routes nginx can hold, per virtual host (reported once, whatever the server blocks).
@@ -552,6 +745,13 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     let locations = bySide.get(key);
     if (locations === undefined) bySide.set(key, (locations = buildLocations(v, side)));
     return locations;
+  };
+
+  // The internal auth locations and sign-in locations a server block's locations name.
+  const authOfLocations = (locations: readonly LocationView[]): Pick<ServerBlockView, 'authChecks' | 'signins'> => {
+    const uris = new Set(locations.map((l) => l.policy?.externalAuth?.uri).filter((u) => u !== undefined));
+    const names = new Set(locations.map((l) => l.policy?.externalAuth?.signin).filter((u) => u !== undefined && u !== null));
+    return { authChecks: authChecks.filter((c) => uris.has(c.uri)), signins: signins.filter((s) => names.has(s.name)) };
   };
 
   // Certificates: the first certificate naming a host serves it.
@@ -636,7 +836,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     // ones included; that was most of `nginx -t` at 10,000 hosts.
     const defaultCert = { cert: `${workDir}/certs/default.crt`, key: `${workDir}/certs/default.key` };
     const side: ServerSide = { tls: ep.tls, trusted: ranges, entryPointAuth: auth !== null };
-    servers.push({ ...common, defaultServer: true, names: [], certificate: ep.tls ? defaultCert : null, locations: redirect === null ? locationsOf(any, side) : [] });
+    const defaultLocations = redirect === null ? locationsOf(any, side) : [];
+    servers.push({ ...common, defaultServer: true, names: [], certificate: ep.tls ? defaultCert : null, locations: defaultLocations, ...authOfLocations(defaultLocations) });
     // An entry point that redirects answers every host the same way: no per-host blocks needed.
     if (redirect !== null) continue;
     // Hosts served the same way (same locations, same certificate) share one server block: nginx's
@@ -650,7 +851,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       if (block === undefined) blocks.set(key, { names: [v.host], certificate, locations });
       else block.names.push(v.host);
     }
-    for (const b of blocks.values()) servers.push({ ...common, defaultServer: false, ...b });
+    for (const b of blocks.values()) servers.push({ ...common, defaultServer: false, ...b, ...authOfLocations(b.locations) });
   }
 
   for (const [secret, users] of registry.skippedUsers) {
@@ -677,20 +878,24 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       workerUser: options.workerUser ?? null,
       headersMoreModule: options.headersMoreModule === undefined ? HEADERS_MORE_MODULE : options.headersMoreModule,
       shutdownTimeoutMs: Math.max(1000, options.gracePeriodMs ?? 10_000),
-      timeouts: { connect: options.connectTimeoutMs ?? 5000, read: options.readTimeoutMs ?? 60_000 },
+      timeouts: { connect: connectMs, read: readMs },
       namesHash: { maxSize, bucketSize: bucket },
       forwardedHeader: options.forwardedHeader ?? false,
       acme,
       requestLog: options.requestLog !== undefined && canAddress(options.requestLog.address.host, options.requestLog.address.port) ? { ...options.requestLog.address, all: options.requestLog.all } : null,
       defaultCert: { cert: `${workDir}/certs/default.crt`, key: `${workDir}/certs/default.key` },
       hasTls: servers.some((s) => s.tls),
-      upstreams,
+      upstreams: variants.all,
       servers,
       trust,
       responseValues: registry.responseValues,
       cors: registry.cors,
       limitZones: registry.limitZones,
       canaries: registry.canaries,
+      affinities,
+      // Unrolled: nginx has no loop and no URL-escaping variable without third-party modules.
+      signinSteps: signins.length === 0 ? [] : Array.from({ length: SIGNIN_STEPS }, (_, i) => i),
+      signinEscapes: signins.length === 0 ? [] : SIGNIN_ESCAPES,
       dollar,
     },
     htpasswd: [...htpasswd, ...registry.htpasswd],

@@ -8,26 +8,11 @@
 
 import type { Logger } from '../../shared/logger.ts';
 import { silentLogger } from '../../shared/logger.ts';
-import type { KubeObject } from '../../model/k8s.ts';
+import type { KubeObject, SecretObject } from '../../model/k8s.ts';
 import { KubeApiError, type KubeClient } from './client.ts';
 import { Informer, SECRET, resourcePath } from './informer.ts';
 
-/** A Secret as the API returns it (the fields this client reads and writes). */
-export interface SecretObject {
-  readonly apiVersion?: string;
-  readonly kind?: string;
-  readonly metadata: {
-    readonly name: string;
-    readonly namespace?: string;
-    readonly labels?: Readonly<Record<string, string>>;
-    readonly annotations?: Readonly<Record<string, string>>;
-    readonly resourceVersion?: string;
-    readonly uid?: string;
-  };
-  readonly type?: string;
-  /** Base64 values. */
-  readonly data?: Readonly<Record<string, string>>;
-}
+export type { SecretObject } from '../../model/k8s.ts';
 
 /** What changed in a watch of {@link SecretClient.watch}. */
 export interface SecretChange {

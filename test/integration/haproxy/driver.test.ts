@@ -55,7 +55,10 @@ test('haproxy: endpoint changes go through the runtime API into server slots, wi
   assert.equal(d.reloads, 1);
   const ids = new Set<string>();
   for (let i = 0; i < 15; i++) ids.add(echoOf(await request({ port, host: 'rt.test' })).id);
-  assert.equal(ids.size, 5);
+  // The old worker may still answer a request on a connection it holds (soft stop): c, never another.
+  const fresh = many.map((m) => m.id);
+  assert.deepEqual([...ids].filter((id) => fresh.includes(id)).sort(), [...fresh].sort());
+  assert.deepEqual([...ids].filter((id) => !fresh.includes(id) && id !== 'c'), []);
 });
 
 test('haproxy: an unchanged model is skipped by checksum; certificates are written 0600', async (t) => {

@@ -3,7 +3,7 @@
  * (test/unit/render-policies-haproxy.test.ts) and the haproxy -c check of it (policies.test.ts). Pure.
  */
 import type { RoutePolicy } from '../../../src/model/policy.ts';
-import type { Backend, EntryPoint, Route, RoutingModel, VirtualHost } from '../../../src/model/types.ts';
+import type { Backend, EntryPoint, PathType, Route, RoutingModel, VirtualHost } from '../../../src/model/types.ts';
 
 const SRC = { kind: 'Ingress', namespace: 'default', name: 'policies' };
 
@@ -16,7 +16,7 @@ export const USERS = [
 ] as const;
 
 /** A route of the `default/policies` Ingress to `backend`. */
-export function policyRoute(p: string, pathType: 'Exact' | 'Prefix', policy?: RoutePolicy, backend = 'default/site:80'): Route {
+export function policyRoute(p: string, pathType: PathType, policy?: RoutePolicy, backend = 'default/site:80'): Route {
   return { path: p, pathType, backend, source: SRC, field: `spec.rules[0].http.paths[${p}]`, ...(policy === undefined ? {} : { policy }) };
 }
 
@@ -44,6 +44,8 @@ const ROUTES: readonly Route[] = [
   policyRoute('/regex', 'Prefix', { rewrite: { kind: 'regex', pattern: '^/regex/(.*)', target: '/$1' } }),
   policyRoute('/bad-header', 'Prefix', { headers: { request: { 'Transfer-Encoding': 'chunked' } } }),
   policyRoute('/external', 'Prefix', { externalAuth: { url: 'https://auth.test/', responseHeaders: [] } }),
+  policyRoute('/external-signin', 'Prefix', { externalAuth: { url: 'http://10.0.0.9:4180/oauth2/auth', responseHeaders: ['X-Auth-Request-User', 'X-Auth-Request-Email'], signin: 'https://login.test/oauth2/start?x=1' }, sslRedirect: { status: 308 } }),
+  policyRoute('/external-bad', 'Prefix', { externalAuth: { url: "https://auth.test/'x", responseHeaders: [] } }),
   policyRoute('/cors-any', 'Prefix', { cors: { allowOrigins: ['*'], allowMethods: ['GET', 'PUT'], allowHeaders: ['X-Custom'], allowCredentials: false, maxAgeSeconds: 600 } }),
   policyRoute('/cors-app', 'Prefix', {
     cors: { allowOrigins: ['https://app.test', 'https://bad origin'], allowMethods: ['GET'], allowHeaders: [], allowCredentials: true, maxAgeSeconds: 60 },
@@ -55,6 +57,19 @@ const ROUTES: readonly Route[] = [
   policyRoute('/canary', 'Prefix', { canary: { backend: 'default/down:80', header: 'X-Canary', cookie: 'canary', weight: 10 } }),
   policyRoute('/canary-value', 'Prefix', { canary: { backend: 'default/down:80', header: 'X-Canary', headerValue: "blue 'v2'" } }),
   policyRoute('/canary-odd', 'Prefix', { canary: { backend: 'default/down:80', cookie: 'odd~name', weight: 50 } }),
+  // Upstream settings HAProxy sets per backend: variant backends of default/site:80.
+  policyRoute('/tls', 'Prefix', { upstream: { protocol: 'https', vhost: 'internal.svc' } }),
+  policyRoute('/tls-host', 'Prefix', { upstream: { protocol: 'https' } }),
+  policyRoute('/grpc', 'Prefix', { upstream: { protocol: 'grpc' } }),
+  policyRoute('/grpcs', 'Prefix', { upstream: { protocol: 'grpcs', loadBalance: 'ewma' } }),
+  policyRoute('/least', 'Prefix', { upstream: { loadBalance: 'least_conn' } }),
+  policyRoute('/least2', 'Prefix', { upstream: { loadBalance: 'least_conn' }, headers: { request: { 'X-Two': '2' } } }),
+  policyRoute('/sticky', 'Prefix', { upstream: { affinity: { cookie: 'route.id', maxAgeSeconds: 60, sameSite: 'None' } } }),
+  policyRoute('/retry', 'Prefix', { upstream: { tries: 3 }, timeouts: { connect: 2000 } }),
+  policyRoute('/canary-tls', 'Prefix', { upstream: { protocol: 'https' }, canary: { backend: 'default/down:80', weight: 50 } }),
+  // use-regex routes: after Exact, before Prefix, in order; one with a regex rewrite.
+  policyRoute('/re/(v[0-9]+)/(.*)', 'Regex', { rewrite: { kind: 'regex', pattern: '/re/(v[0-9]+)/(.*)', target: '/$2/%40$1' } }),
+  policyRoute('/re/[a-z]+\\.(png|jpe?g)$', 'Regex'),
   policyRoute('/api', 'Exact', { rewrite: { kind: 'prefix', target: '/v1' } }),
   policyRoute('/api', 'Prefix', { rewrite: { kind: 'prefix', target: '/v2' } }),
   policyRoute('/', 'Prefix'),
@@ -76,6 +91,8 @@ export function policyModel(): RoutingModel {
   const virtualHosts: VirtualHost[] = [
     { host: 'policy.test', kind: 'exact', sources: [SRC], routes: ROUTES },
     { host: 'root.test', kind: 'exact', sources: [SRC], routes: [policyRoute('/', 'Prefix', { appRoot: '/app/', rewrite: { kind: 'prefix', target: '/v3' } })] },
+    // from-to-www-redirect: the route translate adds for the other name.
+    { host: 'www.policy.test', kind: 'exact', sources: [SRC], routes: [policyRoute('/', 'Prefix', { wwwRedirect: { host: 'policy.test', status: 308 } })] },
   ];
   return {
     entryPoints,
