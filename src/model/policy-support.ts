@@ -84,7 +84,8 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'headers.response': ALL,
   // Traefik 1 service-weights: two Services on one path become a weight-only canary (translate).
   weights: ALL,
-  priority: [],
+  // Traefik 1 priority: applied by translate (routes taken whole by a higher one left out, Regex routes ordered).
+  priority: ALL,
   canary: ALL,
   denied: ALL,
 };

@@ -39,7 +39,7 @@ export const FEATURE_ANNOTATIONS: Readonly<Record<Exclude<PolicyFeature, 'denied
   'headers.response': { what: 'response headers set', nginx: [], traefik: ['custom-response-headers'] },
   canary: { what: 'a canary Ingress\'s backend by header, cookie or weight', nginx: ['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-cookie', 'canary-weight'], traefik: [] },
   weights: { what: 'two Services of one path weighted', nginx: [], traefik: ['service-weights'] },
-  priority: { what: 'route priority', nginx: [], traefik: ['priority'] },
+  priority: { what: 'route priority (applied by translate: routes taken whole by a higher one are left out)', nginx: [], traefik: ['priority'] },
 };
 
 const MODES: readonly ProxyMode[] = ['native', 'haproxy', 'nginx'];

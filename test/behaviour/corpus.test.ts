@@ -548,6 +548,11 @@ const CASES: readonly Case[] = [
     expect: () => served('legacy/legacy-site', { headers: { 'strict-transport-security': when('hsts', 'max-age=31536000', undefined) } }),
   },
   {
+    name: 'legacy/traefik-admin: traefik.frontend.priority 10 on "/" of traefik-redirect takes /admin of a newer Ingress without one',
+    req: () => ({ host: 'legacy.example.net', path: '/admin/users', tls: true }),
+    expect: () => served('legacy/legacy-site', { path: '/admin/users' }),
+  },
+  {
     name: 'legacy/mixed: the ingress-nginx allowlist (127.0.0.1/32) and rewrite-target win over the Traefik 1 ones',
     req: () => ({ host: 'mixed.example.net', path: '/app/x?y=1' }),
     expect: () => access(['allowSourceRange'], served('legacy/mixed', { path: when('rewrite.replace-path', '/?y=1', '/app/x?y=1') })),

@@ -61,6 +61,8 @@ function ingress(r: Rand, ns: string, name: string): KubeObject {
   if (regex && chance(r, 0.3)) annotations['nginx.ingress.kubernetes.io/rewrite-target'] = '/$1';
   if (chance(r, 0.1)) annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'] = pick(r, ['30', '60s']);
   if (chance(r, 0.1)) annotations['nginx.ingress.kubernetes.io/ssl-redirect'] = pick(r, ['false', 'true']);
+  // Traefik 1 priority: routes of other Ingresses of the same host taken whole are left out.
+  if (chance(r, 0.25)) annotations['traefik.ingress.kubernetes.io/priority'] = String(pick(r, [1, 5, 10]));
   const traefik = chance(r, 0.1);
   if (traefik) {
     annotations['kubernetes.io/ingress.class'] = 'traefik';

@@ -171,3 +171,21 @@ test('custom-headers: the ConfigMap\'s entries become response headers; a bad en
   assert.equal(routeOf(model, 'missing.test').policy, undefined);
   assert.deepEqual(codesOf(model, 'missing'), ["error PASS_INGRESS_MISSING_CONFIGMAP metadata.annotations['nginx.ingress.kubernetes.io/custom-headers']"]);
 });
+
+test('Traefik 1 priority: a route a higher-priority one takes whole is left out (reported); Regex routes go by priority; a Prefix cannot go before a Regex (reported); the proxies see no priority', () => {
+  for (const mode of ['native', 'haproxy', 'nginx'] as const) {
+    const model = run(load('priority.yaml'), { ...options, mode });
+    const vh = model.virtualHosts.find((v) => v.host === 'p.test');
+    assert.deepEqual(vh?.routes.map((r) => `${r.pathType} ${r.path} ${r.backend}`), ['Regex /items/.* shop/a:80', 'Regex /items/[0-9]+ shop/b:80', 'Prefix /other shop/b:80', 'Prefix /api shop/a:80'], mode);
+    assert.ok(vh?.routes.every((r) => r.policy?.priority === undefined), 'no priority reaches a proxy');
+    assert.deepEqual(codesOf(model, 'rest'), [
+      'warning PASS_INGRESS_CONFLICT spec.rules[0].http.paths[0].path',
+      'warning PASS_INGRESS_CONFLICT spec.rules[0].http.paths[1].path',
+      'warning PASS_INGRESS_CONFLICT spec.rules[0].http.paths[3].path',
+    ], mode);
+    assert.deepEqual(codesOf(model, 'api'), ['warning PASS_POLICY_NOT_IMPLEMENTED spec.rules[0].http.paths[0].path', 'warning PASS_POLICY_NOT_IMPLEMENTED spec.rules[0].http.paths[0].path'], mode);
+    const messages = model.diagnostics.filter((d) => d.object?.name === 'rest').map((d) => d.message);
+    assert.match(messages[0] ?? '', /host p\.test Prefix \/api\/v1 \(priority 0\) is left out: every request it would take goes to Prefix \/api of Ingress shop\/api, whose priority 10 is higher/);
+    assert.match(messages[2] ?? '', /Exact \/items\/42 .* goes to Regex \/items\/\.\* of Ingress shop\/any-item, whose priority 5/);
+  }
+});

@@ -116,7 +116,7 @@ const table = {
   },
   priority: {
     policy: 'priority', status: 'applied', example: '10', compat: 'traefik.frontend.priority',
-    note: 'a higher priority is matched first among the routes of a host',
+    note: 'a higher priority is matched first among the routes of a host: a route whose every request a higher one takes is left out (a warning), Regex routes are tried by priority; a Prefix cannot be put before a Regex route (reported)',
   },
   protocol: {
     policy: 'upstream', status: 'applied', example: 'https',

@@ -7,7 +7,7 @@
 
 import type { ObjectRef } from '../../shared/diagnostics.ts';
 import type { PolicyRefs } from '../annotations/index.ts';
-import { compareRoutes, normalizeRulePath } from '../match.ts';
+import { compareRoutes, normalizeRulePath, pathMatches } from '../match.ts';
 import { FEATURE_MODES } from '../policy-support.ts';
 import type { ProxyMode } from '../policy-support.ts';
 import type { Backend, Certificate, HostKind, Route, VirtualHost } from '../types.ts';
@@ -336,10 +336,94 @@ function sortedSources(sources: readonly { readonly key: string; readonly ref: O
   return out;
 }
 
+/** A route's Traefik 1 priority (0 when unset). */
+function priorityOf(r: Route): number {
+  return r.policy?.priority ?? 0;
+}
+
+/**
+ * Whether every request `lo` would take is one `hi` also takes: a Prefix takes the Exact and Prefix
+ * paths under it; a Regex takes an Exact path it matches. (A Regex's share of a Prefix is unknown.)
+ */
+function covers(hi: Route, lo: Route): boolean {
+  if (hi.pathType === 'Prefix') return lo.pathType !== 'Regex' && pathMatches(hi, lo.path);
+  return hi.pathType === 'Regex' && lo.pathType === 'Exact' && pathMatches(hi, lo.path);
+}
+
+/** What applying route priorities found on a host, to report on the Ingress of `route`. */
+export interface PriorityFinding {
+  readonly route: Route;
+  readonly code: typeof Codes.conflict | typeof Codes.policyNotImplemented;
+  readonly field: string;
+  readonly message: string;
+  /** Where `route` is in its Ingress (rule, path), for the order of its diagnostics. */
+  readonly rule: number;
+  readonly path: number;
+}
+
+/** The rule and path indexes of a route's field (`spec.rules[r].http.paths[p]`). */
+function routePosition(field: string): { rule: number; path: number } {
+  const m = /rules\[(\d+)\](?:\.http\.paths\[(\d+)\])?/.exec(field);
+  return { rule: Number(m?.[1] ?? -1), path: Number(m?.[2] ?? -1) };
+}
+
+/**
+ * Traefik 1 `priority` on a host's routes: a higher priority is matched first. Passerelle's order
+ * (Exact, Regex, longest Prefix) already does that wherever the higher route is the more specific,
+ * so a route whose every request a higher-priority route takes is left out (the proxies then choose
+ * as the priorities say), and Regex routes are ordered by priority (finishVhost). What cannot be
+ * expressed (a Prefix above a Regex route, which is matched first) is reported.
+ */
+export function applyPriorities(vh: VhostBuild): PriorityFinding[] {
+  if (!vh.routes.some((r) => priorityOf(r) !== 0)) return [];
+  const findings: PriorityFinding[] = [];
+  const shadowed = new Set<Route>();
+  for (const lo of vh.routes) {
+    const hi = vh.routes.find((r) => priorityOf(r) > priorityOf(lo) && covers(r, lo));
+    if (hi !== undefined) {
+      shadowed.add(lo);
+      const by = `${hi.pathType} ${hi.path} of Ingress ${refKey(hi.source)}`;
+      findings.push({ route: lo, code: Codes.conflict, field: `${lo.field}.path`, message: `host ${vh.host} ${lo.pathType} ${lo.path} (priority ${priorityOf(lo)}) is left out: every request it would take goes to ${by}, whose priority ${priorityOf(hi)} is higher`, ...routePosition(lo.field) });
+      continue;
+    }
+    if (lo.pathType !== 'Regex') continue;
+    const over = vh.routes.find((r) => r.pathType === 'Prefix' && priorityOf(r) > priorityOf(lo));
+    if (over !== undefined) {
+      findings.push({ route: over, code: Codes.policyNotImplemented, field: `${over.field}.path`, message: `the priority ${priorityOf(over)} of host ${vh.host} Prefix ${over.path} is not applied over Regex ${lo.path} of Ingress ${refKey(lo.source)}: Regex routes are matched before Prefix ones`, ...routePosition(over.field) });
+    }
+  }
+  if (shadowed.size > 0) {
+    const kept = vh.routes.filter((r) => !shadowed.has(r));
+    vh.routes.length = 0;
+    vh.routes.push(...kept);
+    vh.byPath = kept.length > LINEAR_ROUTES ? new Map(kept.map((r) => [routeKey(r.path, r.pathType), r])) : undefined;
+  }
+  return findings;
+}
+
+/** Reports a priority finding on the Ingress that declares its route. */
+export function reportPriority(f: PriorityFinding, ing: ParsedIngress | undefined): void {
+  ing?.header.reporter.warning(f.code, f.field, f.message);
+}
+
+/** Match order with priorities: Regex routes by priority first (they are tried in order), then as compareRoutes. */
+function compareWithPriority(a: Route, b: Route): number {
+  if (a.pathType === 'Regex' && b.pathType === 'Regex' && priorityOf(a) !== priorityOf(b)) return priorityOf(b) - priorityOf(a);
+  return compareRoutes(a, b);
+}
+
+/** A route without its priority: it is applied (order, left-out routes); the proxies never see it. */
+function withoutPriority(r: Route): Route {
+  if (r.policy?.priority === undefined) return r;
+  const { priority: _priority, ...policy } = r.policy;
+  const { policy: _policy, ...rest } = r;
+  return Object.keys(policy).length === 0 ? rest : { ...rest, policy };
+}
+
 /** The model VirtualHost of a host build and its certificate. */
 export function finishVhost(vh: VhostBuild, certificate: string | undefined): VirtualHost {
   // A copy: the exact-size array, not the one push() grew (the model is kept until the next build).
-  const routes = [...vh.routes].sort(compareRoutes);
+  const routes = [...vh.routes].sort(compareWithPriority).map(withoutPriority);
   const sources = sortedSources(vh.sources);
   return certificate === undefined ? { host: vh.host, kind: vh.kind, routes, sources } : { host: vh.host, kind: vh.kind, routes, certificate, sources };
 }

@@ -25,6 +25,7 @@ import type { Backend, Certificate, RoutingModel, VirtualHost } from '../types.t
 import {
   addCanaryRule,
   addWwwRule,
+  applyPriorities,
   canaryInMode,
   certificateOf,
   chooseDefaultBackend,
@@ -34,6 +35,8 @@ import {
   finishVhost,
   readIngressObject,
   readTlsEntry,
+  refKey,
+  reportPriority,
   routeRule,
   toCertificate,
   useBackend,
@@ -631,7 +634,7 @@ export class IncrementalTranslator {
       const source: Source = { entries: [] };
       const reads = new Set<ReadUnit>();
       const secrets: SecretReader = {
-        read: (ns, name) => readUnit(u, reads, 'tls', `${ns}/${name}`, `tls\u0000${ns}/${name}`, (e) => rec.run(e, tag(5), () => readTlsSecret(this.#secretIndex.get(`${ns}/${name}`)?.[0]?.header, ns, name)), false) as TlsSecret,
+        read: (ns, name) => readUnit(u, reads, 'tls', `${ns}/${name}`, `tls\u0000${ns}/${name}`, (e) => rec.run(e, tag(6), () => readTlsSecret(this.#secretIndex.get(`${ns}/${name}`)?.[0]?.header, ns, name)), false) as TlsSecret,
         readAuth: (ns, name, form) => readUnit(u, reads, 'auth', `${ns}/${name}`, `${form}\u0000${ns}/${name}`, (e) => rec.run(e, tag(1), () => readAuthSecret(this.#secretIndex.get(`${ns}/${name}`)?.[0]?.header, ns, name, form)), true) as AuthSecret,
       };
       const configMaps: ConfigMapReader = {
@@ -650,7 +653,7 @@ export class IncrementalTranslator {
       const tlsHosts = new Set<string>();
       const tlsOk: { entry: number; id: string }[] = [];
       ing.tls.forEach((entry, k) => {
-        const secret = rec.run(source.entries, tag(5, k), () => readTlsEntry(ing, entry, secrets));
+        const secret = rec.run(source.entries, tag(6, k), () => readTlsEntry(ing, entry, secrets));
         if (secret === undefined) return;
         tlsOk.push({ entry: k, id: `${ing.header.namespace}/${entry.secretName}` });
         for (const h of entry.hosts) tlsHosts.add(h.host);
@@ -711,7 +714,11 @@ export class IncrementalTranslator {
         });
       }
       const build = vhosts.get(h);
-      if (build !== undefined) builds.set(h, build);
+      if (build !== undefined) {
+        const byRef = new Map(units.map(({ ing }) => [refKey(ing.header.ref), ing]));
+        for (const f of applyPriorities(build)) rec.run(unit.entries, tag(4, f.rule, f.path), () => reportPriority(f, byRef.get(refKey(f.route.source))));
+        builds.set(h, build);
+      }
       unit.kind = build?.kind;
       unit.used = used.size === 0 ? NOTHING : new Set(used.keys());
       unit.entries = settle(unit.entries);
@@ -732,7 +739,7 @@ export class IncrementalTranslator {
       const used = new Map<string, Backend>();
       const res = resolver(unit);
       const list = [...asm.defaults].flatMap((u) => (u.parsed === undefined ? [] : [u.parsed])).sort(compareIngressAge);
-      unit.value = rec.run(unit.source.entries, tag(4), () => chooseDefaultBackend(list, (ing, ref) => useBackend(ing, ref, res, used).id));
+      unit.value = rec.run(unit.source.entries, tag(5), () => chooseDefaultBackend(list, (ing, ref) => useBackend(ing, ref, res, used).id));
       for (const id of used.keys()) unit.used.add(id);
       unit.source.entries = settle(unit.source.entries);
       if (old !== undefined) {
@@ -754,7 +761,7 @@ export class IncrementalTranslator {
         if (ing === undefined || u.derived === undefined) continue;
         for (const { entry, id } of u.derived.tlsOk) {
           ing.tls[entry]?.hosts.forEach((h, i) => {
-            if (h.host === t) rec.run(unit.entries, tag(5, entry, i), () => claimTlsHost(ing, h, id, hostCert));
+            if (h.host === t) rec.run(unit.entries, tag(6, entry, i), () => claimTlsHost(ing, h, id, hostCert));
           });
         }
       }

@@ -9,7 +9,7 @@ import type { PolicyRefs } from '../annotations/index.ts';
 import type { Snapshot } from '../k8s.ts';
 import type { ProxyMode } from '../policy-support.ts';
 import type { Backend, Certificate, EntryPoint, RoutingModel, VirtualHost } from '../types.ts';
-import { addCanaryRule, addWwwRule, canaryInMode, certificateOf, chooseDefaultBackend, claimTlsHost, compareVhosts, finishVhost, oldestFirst, readIngressObject, readTlsEntry, routeRule, toCertificate, useBackend, wwwInMode } from './assemble.ts';
+import { addCanaryRule, addWwwRule, applyPriorities, canaryInMode, certificateOf, chooseDefaultBackend, claimTlsHost, compareVhosts, finishVhost, oldestFirst, readIngressObject, readTlsEntry, refKey, reportPriority, routeRule, toCertificate, useBackend, wwwInMode } from './assemble.ts';
 import type { BackendOf, HostCert, VhostBuild } from './assemble.ts';
 import { createBackendResolver } from './backends.ts';
 import { readIngressClasses } from './class.ts';
@@ -96,6 +96,10 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
   for (const ing of wwwRedirects) {
     if (wwwInMode(ing, mode)) for (const rule of ing.rules) addWwwRule(ing, rule, vhosts, backendOf);
   }
+  // Traefik 1 priorities, once every route of a host is known (in each Ingress's rule and path order).
+  const byRef = new Map(ingresses.map((ing) => [refKey(ing.header.ref), ing]));
+  const findings = [...vhosts.values()].flatMap((vh) => applyPriorities(vh)).sort((a, b) => a.rule - b.rule || a.path - b.path);
+  for (const f of findings) reportPriority(f, byRef.get(refKey(f.route.source)));
 
   const defaultBackend = chooseDefaultBackend(ingresses, backendOf);
 
