@@ -1,28 +1,21 @@
 /*
  * Which certificates ACME should provide: `[[acme.domains]]`, and (with onHostRule or the per-Ingress
  * annotation `kubernetes.io/tls-acme: "true"`) the hosts of our Ingresses that no Secret certificate
- * covers. Pure: reads the snapshot and the model translate built from it.
+ * covers. Pure: reads the certificate intents translate put in the model (it never parses an
+ * Ingress itself) and the Secret certificates of the model.
  */
 
 import type { PassCode } from '../shared/codes.ts';
 import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
 import { defined } from '../shared/optional.ts';
-import type { Snapshot } from '../model/k8s.ts';
 import type { RoutingModel } from '../model/types.ts';
-import { isOurIngress } from '../model/translate/index.ts';
-import type { ClassOptions } from '../model/translate/index.ts';
 import { DiagnosticList } from '../model/translate/diagnostics.ts';
-import { parseIngress } from '../model/translate/ingress.ts';
-import { compareAge, isRecord, readHeader } from '../model/translate/object.ts';
-import type { ObjectHeader } from '../model/translate/object.ts';
-import { parseHost } from '../model/translate/validate.ts';
 import { chooseChallenge } from './dns/choice.ts';
 import type { ChallengeConfig } from './dns/choice.ts';
 import { acmeCertificateId } from './types.ts';
 import type { CertificateRequest } from './types.ts';
 
-/** The annotation that opts an Ingress in (`"true"`) or out (`"false"`) of ACME, as in kube-lego and cert-manager. */
-export const TLS_ACME_ANNOTATION = 'kubernetes.io/tls-acme';
+export { TLS_ACME_ANNOTATION } from '../model/translate/intents.ts';
 
 /** Diagnostic codes of the ACME subsystem. */
 export const AcmeCodes = {
@@ -44,8 +37,6 @@ export interface AcmeRequestOptions {
   /** Order certificates for every Ingress host without a Secret certificate. */
   readonly onHostRule: boolean;
   readonly domains: readonly AcmeDomain[];
-  /** The same class options translate was given. */
-  readonly classOptions: ClassOptions;
   /** The challenge settings: a wildcard name is ordered only when DNS-01 can prove it (default HTTP-01 only). */
   readonly challenge?: ChallengeConfig;
 }
@@ -87,32 +78,6 @@ interface Group {
   readonly source: ObjectRef;
 }
 
-function ingressWants(h: ObjectHeader, onHostRule: boolean): boolean {
-  const v = h.annotations[TLS_ACME_ANNOTATION];
-  if (v === 'true') return true;
-  if (v === 'false') return false;
-  return onHostRule;
-}
-
-/** Hosts of the raw `spec.tls` entries (entries without a secretName included), grouped per entry. */
-function tlsGroups(h: ObjectHeader, ruleHosts: readonly string[]): { field: string; hosts: string[] }[] {
-  const spec = h.body['spec'];
-  if (!isRecord(spec) || !Array.isArray(spec['tls'])) return [];
-  const out: { field: string; hosts: string[] }[] = [];
-  (spec['tls'] as readonly unknown[]).forEach((entry, k) => {
-    if (!isRecord(entry)) return;
-    const raw = entry['hosts'];
-    const hosts: string[] = [];
-    if (Array.isArray(raw) && raw.length > 0) {
-      for (const r of raw as readonly unknown[]) if (typeof r === 'string') hosts.push(r.toLowerCase());
-    } else {
-      hosts.push(...ruleHosts);
-    }
-    out.push({ field: `spec.tls[${k}]`, hosts });
-  });
-  return out;
-}
-
 /**
  * The certificates ACME should provide. `[[acme.domains]]` come first, then Ingresses oldest first;
  * a name claimed by an earlier request is left out of later ones. Hosts of one TLS entry share one
@@ -120,9 +85,8 @@ function tlsGroups(h: ObjectHeader, ruleHosts: readonly string[]): { field: stri
  * Secret certificate covers are left to it; wildcard names are ordered when a DNS-01 provider is
  * configured (only DNS-01 proves them), and reported otherwise.
  */
-export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: AcmeRequestOptions): AcmeRequestSet {
+export function acmeRequests(model: RoutingModel, options: AcmeRequestOptions): AcmeRequestSet {
   const diags = new DiagnosticList();
-  const quiet = new DiagnosticList();
   const claimed = new Set<string>();
   const requests: CertificateRequest[] = [];
   const covered = coveredBy(model);
@@ -162,52 +126,37 @@ export function acmeRequests(snapshot: Snapshot, model: RoutingModel, options: A
     );
   }
 
-  const headers: ObjectHeader[] = [];
-  snapshot.ingresses.forEach((obj, i) => {
-    if (!isRecord(obj) || !isOurIngress(obj, snapshot.ingressClasses, options.classOptions).ours) return;
-    const h = readHeader(obj, 'Ingress', true, `ingresses[${i}]`, quiet);
-    if (h !== undefined) headers.push(h);
-  });
-  headers.sort(compareAge);
-
-  for (const h of headers) {
-    if (!ingressWants(h, options.onHostRule)) continue;
-    const parsed = parseIngress({ ...h, reporter: quiet.reporter(h.ref, h.location) });
-    if (parsed === undefined) continue;
-    const ruleHosts = parsed.rules.filter((r) => r.kind === 'exact' && r.paths.length > 0).map((r) => r.host);
-    const groups: Group[] = [];
-    const inTls = new Set<string>();
-    for (const entry of tlsGroups(h, ruleHosts)) {
-      const names: string[] = [];
-      let allServed = entry.hosts.length > 0;
-      for (const raw of entry.hosts) {
-        const p = parseHost(raw);
-        if (!p.ok) {
-          allServed = false;
-          continue; // translate reports it
-        }
-        inTls.add(p.host);
-        if (p.kind === 'wildcard') {
-          const secret = covered(p.host.slice(2)) || model.certificates.some((c) => c.hosts.includes(p.host));
-          const refused = wildcardRefused(p.host);
-          if (refused === undefined && !secret) {
-            names.push(p.host);
-            continue;
-          }
-          allServed = false;
-          if (!secret && refused !== undefined) {
-            diags.add({ severity: 'warning', code: AcmeCodes.wildcard, message: `${p.host}: ${refused}; give it a TLS Secret or configure [acme.dnsChallenge]`, object: h.ref, field: `${entry.field}.hosts`, ...defined({ location: h.location }) });
-          }
+  // What translate read of each Ingress, oldest first: its TLS entries, then its rule hosts outside them.
+  const groups: Group[] = [];
+  for (const intent of model.certificateIntents ?? []) {
+    if (!(intent.acme ?? options.onHostRule)) continue;
+    if (intent.kind === 'rule') {
+      const host = intent.hosts[0]?.host;
+      if (host !== undefined && !covered(host)) groups.push({ names: [host], source: intent.source });
+      continue;
+    }
+    const names: string[] = [];
+    let allServed = !intent.incomplete;
+    for (const { host, kind } of intent.hosts) {
+      if (kind === 'wildcard') {
+        const secret = covered(host.slice(2)) || model.certificates.some((c) => c.hosts.includes(host));
+        const refused = wildcardRefused(host);
+        if (refused === undefined && !secret) {
+          names.push(host);
           continue;
         }
-        if (!covered(p.host)) names.push(p.host);
+        allServed = false;
+        if (!secret && refused !== undefined) {
+          diags.add({ severity: 'warning', code: AcmeCodes.wildcard, message: `${host}: ${refused}; give it a TLS Secret or configure [acme.dnsChallenge]`, object: intent.source, field: `${intent.field}.hosts`, ...defined({ location: intent.location }) });
+        }
+        continue;
       }
-      if (names.length > 0) groups.push({ names, source: h.ref });
-      if (allServed) served.push({ object: h.ref, field: entry.field });
+      if (!covered(host)) names.push(host);
     }
-    for (const host of ruleHosts) if (!inTls.has(host) && !covered(host)) groups.push({ names: [host], source: h.ref });
-    for (const g of groups) add(g.names, 'ingress', g.source);
+    if (names.length > 0) groups.push({ names, source: intent.source });
+    if (allServed) served.push({ object: intent.source, field: intent.field });
   }
+  for (const g of groups) add(g.names, 'ingress', g.source);
 
   return { requests, diagnostics: diags.sorted(), acmeTlsEntries: served };
 }

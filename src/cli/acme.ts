@@ -71,8 +71,8 @@ export interface AcmeWiring {
 }
 
 /** Which certificates `[acme]` wants from the model: the controller stage and `check` read it alike. */
-export function acmeStageOptions(a: AcmeConfig, translate: TranslateOptions): AcmeStageOptions {
-  return { onHostRule: a.onHostRule, domains: a.domains.map((d) => ({ main: d.main, sans: [...d.sans] })), classOptions: translate, challenge: challengeConfig(a) };
+export function acmeStageOptions(a: AcmeConfig): AcmeStageOptions {
+  return { onHostRule: a.onHostRule, domains: a.domains.map((d) => ({ main: d.main, sans: [...d.sans] })), challenge: challengeConfig(a) };
 }
 
 /**
@@ -118,7 +118,7 @@ export async function createAcme(config: StaticConfig, translate: TranslateOptio
   const store = tuning.store ?? createAcmeStore(config, logger, kube, defined({ challengePropagationMs: tuning.challengePropagationMs }));
   // Several replicas (Secret storage): the leader publishes its challenges, every replica answers them.
   const challenges = new AcmeChallenges({ logger, ...defined({ share: store.challenges }) });
-  const stageOptions = acmeStageOptions(a, translate);
+  const stageOptions = acmeStageOptions(a);
   const manager = new AcmeManager({
     client: {
       directoryUrl: a.caServer,
@@ -243,7 +243,7 @@ export interface AcmeCheck {
 export async function acmeCheck(config: StaticConfig, translate: TranslateOptions, snapshot: Snapshot, model: RoutingModel, kube?: KubeClient): Promise<AcmeCheck> {
   const a = config.acme;
   if (a === undefined) return { storage: 'none', certificates: [], diagnostics: model.diagnostics };
-  const set = acmeRequests(snapshot, model, acmeStageOptions(a, translate));
+  const set = acmeRequests(model, acmeStageOptions(a));
   const extra: Diagnostic[] = [];
   let storage = a.storage;
   let state: AcmeState = emptyAcmeState;
@@ -277,7 +277,7 @@ export async function acmeCheck(config: StaticConfig, translate: TranslateOption
 export async function withStoredAcmeCertificates(config: StaticConfig, translate: TranslateOptions, snapshot: Snapshot, model: RoutingModel, kube?: KubeClient): Promise<RoutingModel> {
   const a = config.acme;
   if (a === undefined) return model;
-  const set = acmeRequests(snapshot, model, acmeStageOptions(a, translate));
+  const set = acmeRequests(model, acmeStageOptions(a));
   let state: AcmeState = emptyAcmeState;
   const extra: Diagnostic[] = [];
   try {

@@ -23,7 +23,7 @@ export async function checkCommand(flags: CliFlags, out: NodeJS.WritableStream):
   if (built.context.config.acme !== undefined) {
     const a = built.context.config.acme;
     acme = await acmeCheck(built.context.config, built.context.translate, built.snapshot, model, built.kube);
-    const names = acmeRequests(built.snapshot, built.model, acmeStageOptions(a, built.context.translate)).requests.flatMap((r) => r.names);
+    const names = acmeRequests(built.model, acmeStageOptions(a)).requests.flatMap((r) => r.names);
     model = { ...model, diagnostics: [...acme.diagnostics, ...acmeConfigWarnings(a, names, existsSync)] };
   }
   const errors = model.diagnostics.filter((d) => d.severity === 'error').length;

@@ -1,8 +1,6 @@
 /* The ACME stage of the sync loop: wanted certificates → the manager; issued ones → the model. */
 
-import type { Snapshot } from '../model/k8s.ts';
 import type { RoutingModel } from '../model/types.ts';
-import type { ClassOptions } from '../model/translate/index.ts';
 import type { AcmeManager } from '../acme/manager.ts';
 import { relaxMissingSecrets, withAcmeCertificates } from '../acme/merge.ts';
 import { acmeRequests } from '../acme/requests.ts';
@@ -13,7 +11,6 @@ import type { ChallengeConfig } from '../acme/dns/choice.ts';
 export interface AcmeStageOptions {
   readonly onHostRule: boolean;
   readonly domains: readonly AcmeDomain[];
-  readonly classOptions: ClassOptions;
   /** Which challenge proves which names (wildcards need a DNS-01 provider). */
   readonly challenge?: ChallengeConfig;
   readonly now?: () => Date;
@@ -25,9 +22,9 @@ export interface AcmeStageOptions {
  * no Secret covers, adds the ACME diagnostics (failed orders, budget), and turns "TLS Secret does
  * not exist" into a warning for the TLS entries ACME serves.
  */
-export function createAcmeStage(manager: AcmeManager, options: AcmeStageOptions): (model: RoutingModel, snapshot: Snapshot) => RoutingModel {
-  return (model, snapshot) => {
-    const set = acmeRequests(snapshot, model, options);
+export function createAcmeStage(manager: AcmeManager, options: AcmeStageOptions): (model: RoutingModel) => RoutingModel {
+  return (model) => {
+    const set = acmeRequests(model, options);
     manager.setKnownHosts(model.virtualHosts.filter((v) => v.kind === 'exact').map((v) => v.host));
     manager.setRequests(set.requests);
     const merged = withAcmeCertificates(model, manager.certificates(), options.now?.() ?? new Date());

@@ -1,4 +1,4 @@
-import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
+import type { Diagnostic, ObjectRef, SourceLocation } from '../shared/diagnostics.ts';
 import type { RoutePolicy } from './policy.ts';
 
 /** An htpasswd user: the name and the hash as written (`$apr1$`, `$2y$`/`$2a$`/`$2b$`, `{SHA}`). */
@@ -153,6 +153,24 @@ export interface Certificate {
 }
 
 /** The proxy-neutral routing model: what every driver serves. */
+/**
+ * What an object asks a certificate for (translate makes them from our Ingresses; ACME decides which
+ * it orders): a TLS entry's hosts, or a rule host outside every TLS entry.
+ */
+export interface CertificateIntent {
+  readonly source: ObjectRef;
+  readonly location?: SourceLocation;
+  /** `spec.tls[k]`, or `spec.rules[r]` for a rule host outside every TLS entry. */
+  readonly field: string;
+  readonly kind: 'tls' | 'rule';
+  /** Valid host names, lower case, in the entry's order (wildcards as `*.domain`). */
+  readonly hosts: readonly { readonly host: string; readonly kind: 'exact' | 'wildcard' }[];
+  /** A host of the entry was invalid or it named none: ACME does not serve the entry whole. */
+  readonly incomplete: boolean;
+  /** The object's `kubernetes.io/tls-acme` annotation; absent: `[acme] onHostRule` decides. */
+  readonly acme?: boolean;
+}
+
 export interface RoutingModel {
   readonly entryPoints: readonly EntryPoint[];
   /** Sorted: exact hosts by name, then wildcards, then `*`. */
@@ -163,4 +181,6 @@ export interface RoutingModel {
   readonly defaultBackend?: string;
   readonly certificates: readonly Certificate[];
   readonly diagnostics: readonly Diagnostic[];
+  /** What our objects ask certificates for, oldest object first (absent: none, e.g. a hand-made model). */
+  readonly certificateIntents?: readonly CertificateIntent[];
 }

@@ -37,7 +37,7 @@ function secret(name: string): KubeObject {
 function run(snapshot: Partial<Snapshot>, onHostRule: boolean, domains: { main: string; sans: string[] }[] = [], challenge?: ChallengeConfig) {
   const snap: Snapshot = { ...emptySnapshot, ...snapshot };
   const model = translate(snap, options);
-  return { model, set: acmeRequests(snap, model, { onHostRule, domains, classOptions: options, ...(challenge === undefined ? {} : { challenge }) }) };
+  return { model, set: acmeRequests(model, { onHostRule, domains, ...(challenge === undefined ? {} : { challenge }) }) };
 }
 
 const names = (r: { requests: readonly { names: readonly string[] }[] }): string[][] => r.requests.map((q) => [...q.names]);

@@ -21,7 +21,7 @@ import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import type { Snapshot } from '../k8s.ts';
 import type { ProxyMode } from '../policy-support.ts';
-import type { Backend, Certificate, RoutingModel, VirtualHost } from '../types.ts';
+import type { Backend, Certificate, CertificateIntent, RoutingModel, VirtualHost } from '../types.ts';
 import {
   addCanaryRule,
   addWwwRule,
@@ -55,6 +55,7 @@ import { diagnosticKey, diagnosticSortKey, DiagnosticList } from './diagnostics.
 import type { ParsedIngress } from './ingress.ts';
 import { compareText, readHeader } from './object.ts';
 import type { ObjectHeader } from './object.ts';
+import { certificateIntents } from './intents.ts';
 import { policyOf } from './policies.ts';
 import { readAuthSecret, readTlsSecret } from './tls.ts';
 import type { AuthSecret, SecretReader, TlsSecret } from './tls.ts';
@@ -190,7 +191,12 @@ interface Assembly {
   backendIds: { readonly id: string }[];
   certificates: Certificate[];
   diagnostics: Diagnostic[];
+  /** Certificate intents of every Ingress, oldest first: rebuilt when an Ingress comes or goes. */
+  intents: CertificateIntent[];
 }
+
+/** The intents of an Ingress unit, read once: they depend on nothing but the Ingress. */
+const intentsOf = new WeakMap<IngUnit, readonly CertificateIntent[]>();
 
 function newAssembly(): Assembly {
   return {
@@ -214,6 +220,7 @@ function newAssembly(): Assembly {
     backendIds: [],
     certificates: [],
     diagnostics: [],
+    intents: [],
   };
 }
 
@@ -874,6 +881,18 @@ export class IncrementalTranslator {
       asm.diagnostics = [...asm.groupLists.keys()].sort(compareText).flatMap((k) => asm.groupLists.get(k) ?? []);
     }
 
+    if (added.length > 0 || removed.length > 0) {
+      const list = [...asm.ingresses].flatMap((u) => (u.parsed === undefined ? [] : [{ u, ing: u.parsed }])).sort((a, b) => compareIngressAge(a.ing, b.ing));
+      asm.intents = list.flatMap(({ u, ing }) => {
+        let intents = intentsOf.get(u);
+        if (intents === undefined) {
+          intents = certificateIntents(ing);
+          intentsOf.set(u, intents);
+        }
+        return intents;
+      });
+    }
+
     const defaultBackend = asm.defaultUnit?.value;
     // Copies of the lists (cheap: the objects in them are shared), so that no holder of a model can
     // change the next one; the backends record is replaced, never changed, once returned.
@@ -884,6 +903,7 @@ export class IncrementalTranslator {
       ...defined({ defaultBackend }),
       certificates: [...asm.certificates],
       diagnostics: [...asm.diagnostics],
+      certificateIntents: [...asm.intents],
     };
   }
 }

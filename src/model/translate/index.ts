@@ -15,6 +15,7 @@ import { createBackendResolver } from './backends.ts';
 import { readIngressClasses } from './class.ts';
 import type { ClassOptions } from './class.ts';
 import { createConfigMapReader } from './config-maps.ts';
+import { certificateIntents } from './intents.ts';
 import { DiagnosticList } from './diagnostics.ts';
 import type { ParsedIngress } from './ingress.ts';
 import { compareText } from './object.ts';
@@ -142,5 +143,6 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     ...defined({ defaultBackend }),
     certificates,
     diagnostics: diags.sorted(),
+    certificateIntents: ingresses.flatMap(certificateIntents),
   };
 }
