@@ -46,35 +46,35 @@ test('haproxy policies: the routing map names each route policy after its backen
   const map = routesMap(policyModel());
   const value = (key: string): string[] => (map.get(key) ?? '').split(';');
   assert.deepEqual(value('v0/'), ['be_default.site:80'], 'a route without policy: the backend alone');
-  assert.deepEqual(value('v0/secure').slice(2), ['308'], 'ssl-redirect is read from the map by constant rules');
-  const [be, id] = value('v0/office');
+  assert.deepEqual(value('v0/secure/').slice(2), ['308'], 'ssl-redirect is read from the map by constant rules');
+  const [be, id] = value('v0/office/');
   assert.equal(be, 'be_default.site:80');
   assert.match(id ?? '', /^p[0-9a-f]{12}$/);
-  assert.equal(value('v0/moved')[2], undefined, 'a redirect answers before ssl-redirect');
+  assert.equal(value('v0/moved/')[2], undefined, 'a redirect answers before ssl-redirect');
   // Two routes with the same policy share it.
-  assert.equal(value('v0/office2')[1], id);
+  assert.equal(value('v0/office2/')[1], id);
 });
 
 test('haproxy policies: the views, in the native order of answers, and what HAProxy cannot render answers 503 saying why', () => {
   const { view, diagnostics, routeAuth } = buildHaproxyView(policyModel(), { workDir: WORK });
   const map = routesMap(policyModel());
   const policyOf = (key: string) => view.policies.find((p) => p.id === (map.get(key) ?? '').split(';')[1]);
-  assert.equal(policyOf('v0/regex')?.denied, 'Service Unavailable: the regex rewrite cannot be written into the HAProxy configuration', 'a pattern outside the regex path grammar');
-  assert.equal(policyOf('v0/bad-header')?.denied, 'Service Unavailable: a header of this route cannot be written into the HAProxy configuration');
-  assert.deepEqual(policyOf('v0/external')?.externalAuth, { url: 'https://auth.test/', signin: '-', headers: '-' });
-  assert.equal(policyOf('v0/external-bad')?.denied, 'Service Unavailable: the external authentication URL, sign-in URL or a header name cannot be written into the HAProxy configuration', 'never served open');
-  assert.deepEqual(policyOf('v0/office')?.allow, { ranges: ['10.0.0.0/8', '::1'] }, 'an unreadable range narrows the allowlist');
-  assert.equal(policyOf('v0/office')?.judgesClient, true);
-  assert.deepEqual(policyOf('v0/nobody')?.allow, { ranges: [] }, 'no readable range: nobody is allowed');
-  assert.deepEqual(policyOf('v0/cors-app')?.cors?.origins, ['https://app.test'], 'an origin HAProxy cannot hold is left out');
-  assert.deepEqual(policyOf('v0/cors-app')?.rate, { table: `pass_rate_${policyOf('v0/cors-app')?.id ?? ''}`, count: 10, periodMs: 5000, expireMs: 10_000 });
-  assert.deepEqual(policyOf('v0/slow')?.rate?.count, 3);
-  assert.deepEqual(policyOf('v0/slow')?.rate?.periodMs, 6000, 'below 1 rps the period grows: 3 requests in 6 s');
-  assert.equal(policyOf('v0/upload')?.maxBody, 1024);
-  assert.equal(policyOf('v0/unlimited'), undefined, 'proxy-body-size 0: no limit, no policy');
-  assert.equal(policyOf('v0/impatient')?.serverTimeout, 500);
-  assert.deepEqual(view.serverTimeouts, [{ ms: 500, policies: [policyOf('v0/impatient')?.id ?? ''] }]);
-  const auth = policyOf('v0/private')?.auth;
+  assert.equal(policyOf('v0/regex/')?.denied, 'Service Unavailable: the regex rewrite cannot be written into the HAProxy configuration', 'a pattern outside the regex path grammar');
+  assert.equal(policyOf('v0/bad-header/')?.denied, 'Service Unavailable: a header of this route cannot be written into the HAProxy configuration');
+  assert.deepEqual(policyOf('v0/external/')?.externalAuth, { url: 'https://auth.test/', signin: '-', headers: '-' });
+  assert.equal(policyOf('v0/external-bad/')?.denied, 'Service Unavailable: the external authentication URL, sign-in URL or a header name cannot be written into the HAProxy configuration', 'never served open');
+  assert.deepEqual(policyOf('v0/office/')?.allow, { ranges: ['10.0.0.0/8', '::1'] }, 'an unreadable range narrows the allowlist');
+  assert.equal(policyOf('v0/office/')?.judgesClient, true);
+  assert.deepEqual(policyOf('v0/nobody/')?.allow, { ranges: [] }, 'no readable range: nobody is allowed');
+  assert.deepEqual(policyOf('v0/cors-app/')?.cors?.origins, ['https://app.test'], 'an origin HAProxy cannot hold is left out');
+  assert.deepEqual(policyOf('v0/cors-app/')?.rate, { table: `pass_rate_${policyOf('v0/cors-app/')?.id ?? ''}`, count: 10, periodMs: 5000, expireMs: 10_000 });
+  assert.deepEqual(policyOf('v0/slow/')?.rate?.count, 3);
+  assert.deepEqual(policyOf('v0/slow/')?.rate?.periodMs, 6000, 'below 1 rps the period grows: 3 requests in 6 s');
+  assert.equal(policyOf('v0/upload/')?.maxBody, 1024);
+  assert.equal(policyOf('v0/unlimited/'), undefined, 'proxy-body-size 0: no limit, no policy');
+  assert.equal(policyOf('v0/impatient/')?.serverTimeout, 500);
+  assert.deepEqual(view.serverTimeouts, [{ ms: 500, policies: [policyOf('v0/impatient/')?.id ?? ''] }]);
+  const auth = policyOf('v0/private/')?.auth;
   assert.equal(auth?.realm, 'passerelle', 'a realm with a quote falls back');
   assert.deepEqual(auth?.cryptUsers.map((u) => u.user), ['alice']);
   assert.match(auth?.shaMap ?? '', /\/auth\/routes\/p[0-9a-f]{12}-sha\.map$/);
@@ -92,9 +92,9 @@ test('haproxy policies: the views, in the native order of answers, and what HAPr
       ['PASS_POLICY_NOT_IN_MODE', 'spec.rules[0].http.paths[/canary-odd]'],
     ],
   );
-  assert.deepEqual(policyOf('v0/canary')?.canary, { backend: 'be_default.down:80', header: 'X-Canary', headerValue: null, cookie: 'canary', weight: 10 });
-  assert.equal(policyOf('v0/canary-value')?.canary?.headerValue, "blue 'v2'", 'any printable header value, double-quoted');
-  assert.equal(policyOf('v0/canary-odd'), undefined, 'a cookie name HAProxy cannot write: the main backend serves every request, as without canaries');
+  assert.deepEqual(policyOf('v0/canary/')?.canary, { backend: 'be_default.down:80', header: 'X-Canary', headerValue: null, cookie: 'canary', weight: 10 });
+  assert.equal(policyOf('v0/canary-value/')?.canary?.headerValue, "blue 'v2'", 'any printable header value, double-quoted');
+  assert.equal(policyOf('v0/canary-odd/'), undefined, 'a cookie name HAProxy cannot write: the main backend serves every request, as without canaries');
 });
 
 test('haproxy policies: route changes stay runtime map updates while the set of policies is the same', () => {
@@ -114,7 +114,7 @@ test('haproxy policies: route changes stay runtime map updates while the set of 
   // A route that loses its policy while another route keeps it: the map alone, and no stale policy.
   const open = withRoutes(routes.map((r) => (r.path === '/office2' ? policyRoute('/office2', 'Prefix') : r)));
   assert.equal(renderHaproxy(open, { workDir: WORK }).structure, a.structure);
-  assert.equal(routesMap(open).get('v0/office2'), 'be_default.site:80');
+  assert.equal(routesMap(open).get('v0/office2/'), 'be_default.site:80');
   // ssl-redirect alone is in the map only: a route gaining it is no reload either.
   const ssl = withRoutes(routes.map((r) => (r.path === '/' ? policyRoute('/', 'Prefix', { sslRedirect: { status: 301 } }) : r)));
   assert.equal(renderHaproxy(ssl, { workDir: WORK }).structure, a.structure);
@@ -184,24 +184,24 @@ test('haproxy upstream policies: variant backends per (backend, settings), with 
   const base = view.backends.find((b) => b.name === 'be_default.site:80');
   assert.equal(base?.upstream, null);
   const variant = (key: string) => view.backends.find((b) => b.name === backendOf(key));
-  for (const key of ['v0/tls', 'v0/tls-host', 'v0/grpc', 'v0/grpcs', 'v0/least', 'v0/sticky', 'v0/retry', 'v0/upload']) {
+  for (const key of ['v0/tls/', 'v0/tls-host/', 'v0/grpc/', 'v0/grpcs/', 'v0/least/', 'v0/sticky/', 'v0/retry/', 'v0/upload/']) {
     const v = variant(key);
     assert.match(v?.name ?? '', /^be_default\.site:80_v[0-9a-f]{8}$/, key);
     assert.equal(v?.id, 'default/site:80');
     assert.deepEqual(v?.servers, base?.servers, `${key}: the same server slots as its base`);
   }
-  assert.equal(backendOf('v0/least'), backendOf('v0/least2'), 'the same settings share a variant whatever the rest of the policy');
+  assert.equal(backendOf('v0/least/'), backendOf('v0/least2/'), 'the same settings share a variant whatever the rest of the policy');
   assert.equal(new Set(view.backends.map((b) => b.name)).size, view.backends.length);
-  assert.deepEqual(variant('v0/tls')?.upstream, { tls: true, h2: false, sni: 'str(internal.svc)', balance: null, ewma: false, retries: null, connectMs: null, gatewayTimeoutMs: null, cookie: null });
-  assert.equal(variant('v0/tls-host')?.upstream?.sni, 'var(txn.host)');
-  assert.deepEqual([variant('v0/grpc')?.upstream?.h2, variant('v0/grpc')?.upstream?.tls], [true, false]);
-  assert.deepEqual([variant('v0/grpcs')?.upstream?.h2, variant('v0/grpcs')?.upstream?.tls, variant('v0/grpcs')?.upstream?.balance], [true, true, 'leastconn'], 'ewma: leastconn');
-  assert.deepEqual([variant('v0/retry')?.upstream?.retries, variant('v0/retry')?.upstream?.connectMs, variant('v0/retry')?.upstream?.gatewayTimeoutMs], [2, 2000, 5000]);
-  assert.equal(variant('v0/grpcs')?.upstream?.ewma, true);
-  assert.equal(variant('v0/upload')?.upstream?.retries, 0, 'tries 1: no retry');
-  assert.deepEqual(variant('v0/sticky')?.upstream?.cookie, { name: 'route.id', match: '^route\\.id=([0-9a-f]{16}); path=/$', replacement: 'route.id=\\1; Path=/sticky; Max-Age=60; SameSite=None; Secure; HttpOnly' });
+  assert.deepEqual(variant('v0/tls/')?.upstream, { tls: true, h2: false, sni: 'str(internal.svc)', balance: null, ewma: false, retries: null, connectMs: null, gatewayTimeoutMs: null, cookie: null });
+  assert.equal(variant('v0/tls-host/')?.upstream?.sni, 'var(txn.host)');
+  assert.deepEqual([variant('v0/grpc/')?.upstream?.h2, variant('v0/grpc/')?.upstream?.tls], [true, false]);
+  assert.deepEqual([variant('v0/grpcs/')?.upstream?.h2, variant('v0/grpcs/')?.upstream?.tls, variant('v0/grpcs/')?.upstream?.balance], [true, true, 'leastconn'], 'ewma: leastconn');
+  assert.deepEqual([variant('v0/retry/')?.upstream?.retries, variant('v0/retry/')?.upstream?.connectMs, variant('v0/retry/')?.upstream?.gatewayTimeoutMs], [2, 2000, 5000]);
+  assert.equal(variant('v0/grpcs/')?.upstream?.ewma, true);
+  assert.equal(variant('v0/upload/')?.upstream?.retries, 0, 'tries 1: no retry');
+  assert.deepEqual(variant('v0/sticky/')?.upstream?.cookie, { name: 'route.id', match: '^route\\.id=([0-9a-f]{16}); path=/$', replacement: 'route.id=\\1; Path=/sticky; Max-Age=60; SameSite=None; Secure; HttpOnly' });
   // A canary of a route with upstream settings reaches its pods the same way.
-  const canary = view.policies.find((p) => p.id === (map.get('v0/canary-tls') ?? '').split(';')[1])?.canary;
+  const canary = view.policies.find((p) => p.id === (map.get('v0/canary-tls/') ?? '').split(';')[1])?.canary;
   assert.match(canary?.backend ?? '', /^be_default\.down:80_v[0-9a-f]{8}$/);
   assert.equal(view.backends.find((b) => b.name === canary?.backend)?.upstream?.tls, true);
   // Variants of a backend whose Service is missing say why, as their base.
@@ -240,7 +240,7 @@ test('haproxy Regex routes: after Exact, before Prefix, in the model\'s order; k
   const text = renderHaproxy(policyModel(), { workDir: WORK }).main.content;
   const exact = text.indexOf('concat(=,txn.pp)');
   const regex = text.indexOf("{ path -m reg '(?i)^(?:/re/(v[0-9]+)/(.*))' }");
-  const prefix = text.indexOf('path,field(1,/,');
+  const prefix = text.indexOf('concat(,txn.pp,/),map_beg(');
   assert.ok(exact > 0 && regex > exact && prefix > regex, 'Exact, then Regex, then Prefix');
   assert.ok(text.includes("http-request replace-path '(?i)^(?:/re/(v[0-9]+)/(.*)).*' '/\\2/%%40\\1' if pass_"));
   assert.ok(text.includes('http-request redirect prefix https://policy.test:8443 code 308 if pass_'));

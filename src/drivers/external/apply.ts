@@ -122,7 +122,8 @@ export interface Dialect<S = unknown, L = unknown> {
   reload(proc: ManagedProcess | undefined, workDir: string): Promise<void>;
   /**
    * Applies a change whose structure is unchanged (endpoints, certificate contents) without a
-   * reload; resolves false when it cannot.
+   * reload and without the validator: only typed commands built from validated values may be sent.
+   * Resolves false, before sending anything, when it cannot; the change is then validated and reloaded.
    */
   runtimeApply?(previous: Rendering<S, L>, next: Rendering<S, L>, workDir: string): Promise<boolean>;
 }
@@ -193,8 +194,10 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
   onTemplatesApplied: ((err: Error | undefined) => void) | undefined;
   /** Reloads done (the first start is not one). */
   reloads = 0;
-  /** Applies served through the runtime API, without a reload. */
+  /** Applies served through the runtime API, without a reload (and without running the validator). */
   runtimeUpdates = 0;
+  /** Times the proxy binary validated a rendered configuration (`haproxy -c`, `nginx -t`). */
+  validations = 0;
   /** Applies skipped because nothing changed. */
   skipped = 0;
   /** How the last successful apply took effect, for metrics (a first start loads a configuration, as a reload does). */
@@ -349,6 +352,17 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     this.onTemplatesApplied?.(failure);
   }
 
+  /** Writes the main file, the layout and the history of an applied rendering; request log lines are matched against `model` from now on. */
+  async #commitRendering(rendering: Rendering<S, L>, model: RoutingModel): Promise<void> {
+    await writeAtomic(this.configFile, rendering.config.main.content, 0o644);
+    // The layout follows what the work directory holds, so that `render --diff` and a restart render the same.
+    this.#layout = rendering.layout;
+    await saveRenderState(this.workDir, this.#dialect.name, { acmeChallengeAddress: this.#acmeAddress, requestLogAddress: this.#requestLogAddress, layout: rendering.layout });
+    // Lines logged from now on are matched against this model (a request in flight may be matched against the new one).
+    this.#completer = new RecordCompleter(model);
+    await keepHistory(this.workDir, rendering.config.main, this.#options.keepConfigs ?? 5);
+  }
+
   async #apply(model: RoutingModel): Promise<void> {
     if (this.#stopped) throw new PassError('PASS_DRIVER_STOPPED', `the ${this.name} driver is stopped`);
     await this.#prepare();
@@ -381,9 +395,28 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
         throw err;
       }
     }
+    // A change of what the runtime API sets (same structure) is applied first, without running the
+    // validator: the dialect sends typed commands built from values the rendering validated, and
+    // declines (false, nothing sent) whatever it cannot build so; a reload always validates first.
+    const applyStarted = performance.now();
+    const runtime = this.#dialect.runtimeApply;
+    if (last !== undefined && last.config.structure === next.structure && runtime !== undefined && !(bundled && this.#proc === undefined) && (await runtime(last, rendering, this.workDir))) {
+      // The file on disk follows what the proxy runs: a later reload or restart starts from it.
+      await this.#commitRendering(rendering, model);
+      this.runtimeUpdates++;
+      this.lastApply = 'runtime';
+      this.#last = rendering;
+      this.#lastModel = model;
+      this.#logger.info(
+        { how: 'runtime API', checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), validateMs: 0, applyMs: Math.round(performance.now() - applyStarted) },
+        `${this.name} configuration applied (runtime API)`,
+      );
+      return;
+    }
     const candidate = path.join(this.workDir, `.next-${next.main.path}`);
     await writeFile(candidate, next.main.content, { mode: 0o644 });
     const validateStarted = performance.now();
+    this.validations++;
     const check = await execa(this.#binary, this.#dialect.validateArgs(candidate, this.workDir), { reject: false, all: true, stdin: 'ignore' });
     const validateMs = performance.now() - validateStarted;
     if (check.failed) {
@@ -405,16 +438,9 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
         defined({ object }),
       );
     }
-    await writeAtomic(this.configFile, next.main.content, 0o644);
+    await this.#commitRendering(rendering, model);
     await rm(candidate, { force: true });
-    // The layout follows what the work directory holds, so that `render --diff` and a restart render the same.
-    this.#layout = rendering.layout;
-    await saveRenderState(this.workDir, this.#dialect.name, { acmeChallengeAddress: this.#acmeAddress, requestLogAddress: this.#requestLogAddress, layout: rendering.layout });
-    // Lines logged from now on are matched against this model (a request in flight may be matched against the new one).
-    this.#completer = new RecordCompleter(model);
-    await keepHistory(this.workDir, next.main, this.#options.keepConfigs ?? 5);
 
-    const applyStarted = performance.now();
     let how: string;
     if (bundled && this.#proc === undefined) {
       this.#proc = new ManagedProcess(this.#dialect.processSpec(this.#binary, this.configFile, this.workDir), this.#logger);
@@ -423,10 +449,6 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
       await this.#dialect.waitReady(this.#proc, this.workDir);
       how = 'started';
       this.lastApply = 'reload';
-    } else if (last !== undefined && last.config.structure === next.structure && this.#dialect.runtimeApply !== undefined && (await this.#dialect.runtimeApply(last, rendering, this.workDir))) {
-      this.runtimeUpdates++;
-      how = 'runtime API';
-      this.lastApply = 'runtime';
     } else {
       const reason =
         previous === undefined ? 'first configuration for a running proxy' : previous.structure === next.structure ? 'runtime API could not apply the change' : 'structure changed';

@@ -18,6 +18,8 @@ import type { EndpointLiveState } from '../types.ts';
 import { parseHaproxyLine } from '../external/request-log.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { RouteAuth } from './route-auth.ts';
+import { planRuntime, serverCommandText } from './runtime.ts';
+import type { CertificatePlan, ServerCommand } from './runtime.ts';
 
 /** Options of the HAProxy driver. */
 export interface HaproxyDriverOptions extends ExternalDriverOptions {
@@ -79,30 +81,20 @@ async function expectAnswer(socket: string, command: string, ok: RegExp, what: s
  * Certificates through the runtime API, without a reload: new ones are created, filled, committed
  * and added to the crt-list; renewed ones replaced (`set` + `commit ssl cert`); gone ones removed.
  */
-async function applyCertificates(sock: string, workDir: string, a: HaproxyBuild, b: HaproxyBuild): Promise<void> {
-  const crtList = b.view.files.crtList;
-  const abs = (rel: string): string => path.join(workDir, rel);
-  const entry = (c: { file: string; snis: readonly string[] }): string => c.snis.join(' ');
-  const before = new Map(a.crtList.map((c) => [c.file, entry(c)]));
-  const after = new Map(b.crtList.map((c) => [c.file, entry(c)]));
-  const oldPem = new Map(a.certs.map((c) => [c.path, c.pem]));
+async function applyCertificates(sock: string, plan: CertificatePlan): Promise<void> {
+  const { crtList } = plan;
   // crt-list entries whose names changed, or whose certificate goes: out first.
-  for (const [file, snis] of before) {
-    if (after.get(file) === snis) continue;
-    await expectAnswer(sock, `del ssl crt-list ${crtList} ${abs(file)}`, /deleted/i, `to remove ${file} from the crt-list`);
-    if (!after.has(file)) await expectAnswer(sock, `del ssl cert ${abs(file)}`, /deleted/i, `to delete the certificate ${file}`);
+  for (const r of plan.removeEntries) {
+    await expectAnswer(sock, `del ssl crt-list ${crtList} ${r.file}`, /deleted/i, `to remove ${r.file} from the crt-list`);
+    if (r.deleteCert) await expectAnswer(sock, `del ssl cert ${r.file}`, /deleted/i, `to delete the certificate ${r.file}`);
   }
-  for (const c of b.certs) {
-    const file = abs(c.path);
-    const known = oldPem.get(c.path);
-    if (known === c.pem) continue;
-    if (known === undefined) await expectAnswer(sock, `new ssl cert ${file}`, /New empty certificate store/i, `to create the certificate ${c.id}`);
-    await expectAnswer(sock, `set ssl cert ${file} <<\n${c.pem.trimEnd()}\n\n`, /Transaction (created|updated)/i, `the certificate ${c.id}`);
-    await expectAnswer(sock, `commit ssl cert ${file}`, /Success/i, `to commit the certificate ${c.id}`);
+  for (const c of plan.store) {
+    if (c.isNew) await expectAnswer(sock, `new ssl cert ${c.file}`, /New empty certificate store/i, `to create the certificate ${c.id}`);
+    await expectAnswer(sock, `set ssl cert ${c.file} <<\n${c.pem}\n\n`, /Transaction (created|updated)/i, `the certificate ${c.id}`);
+    await expectAnswer(sock, `commit ssl cert ${c.file}`, /Success/i, `to commit the certificate ${c.id}`);
   }
-  for (const c of b.crtList) {
-    if (before.get(c.file) === entry(c)) continue;
-    await expectAnswer(sock, `add ssl crt-list ${crtList} <<\n${abs(c.file)} [alpn h2,http/1.1] ${entry(c)}\n\n`, /Success/i, `to add ${c.file} to the crt-list`);
+  for (const c of plan.addEntries) {
+    await expectAnswer(sock, `add ssl crt-list ${crtList} <<\n${c.file} [alpn h2,http/1.1] ${c.snis.join(' ')}\n\n`, /Success/i, `to add ${c.file} to the crt-list`);
   }
 }
 
@@ -188,48 +180,33 @@ export function haproxyDialect(options: HaproxyDriverOptions, routeAuth?: RouteA
       });
     },
     async runtimeApply(previous, next, workDir) {
-      const a = previous.state;
-      const b = next.state;
       const sock = runtimeSocket(workDir);
-      const old = new Map(a.view.backends.map((x) => [x.name, x]));
-      // Endpoints that come first, then those that go: a backend never has no server in between.
-      const ups: string[] = [];
-      const downs: string[] = [];
-      for (const be of b.view.backends) {
-        const prev = old.get(be.name);
-        if (prev === undefined || prev.servers.length !== be.servers.length || be.compacted) return false;
-        be.servers.forEach((s, i) => {
-          const p = prev.servers[i];
-          if (p !== undefined && p.host === s.host && p.port === s.port && p.weight === s.weight && p.disabled === s.disabled) return;
-          const id = `${be.name}/${s.name}`;
-          if (s.disabled) {
-            downs.push(`set server ${id} state maint`);
-          } else {
-            if (p?.host !== s.host || p.port !== s.port) ups.push(`set server ${id} addr ${s.host} port ${s.port}`);
-            ups.push(`set weight ${id} ${s.weight}`, `set server ${id} state ready`);
-          }
-        });
-      }
-      const send = async (commands: readonly string[]): Promise<void> => {
-        for (const cmd of commands) {
+      const mapOf = (r: RenderedConfig, file: string): string | undefined => r.files.find((f) => f.path === file)?.content;
+      const changedMap = (file: string): string | undefined => {
+        const content = mapOf(next.config, file);
+        return content !== undefined && content !== mapOf(previous.config, file) ? content : undefined;
+      };
+      const unavailable = changedMap(UNAVAILABLE_MAP);
+      const routes = changedMap(ROUTES_MAP);
+      // Everything is checked before the first command: a change that cannot be sent typed is reloaded, after validation.
+      const plan = planRuntime(workDir, previous.state, next.state, [unavailable, routes].filter((m) => m !== undefined));
+      if (plan === undefined) return false;
+      const send = async (commands: readonly ServerCommand[]): Promise<void> => {
+        for (const c of commands) {
+          const cmd = serverCommandText(c);
           const out = (await haproxyCommand(sock, cmd)).trim();
           if (out !== '' && !/^(IP changed|no need to change|nothing changed|IP changed from)/i.test(out) && !/changed from/.test(out)) {
             throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy runtime API refused "${cmd}": ${out}`);
           }
         }
       };
-      const mapOf = (r: RenderedConfig, file: string): string | undefined => r.files.find((f) => f.path === file)?.content;
-      const updateMap = async (file: string): Promise<void> => {
-        const content = mapOf(next.config, file);
-        if (content !== undefined && content !== mapOf(previous.config, file)) await replaceMap(sock, path.join(workDir, file), content);
-      };
-      await send(ups);
+      await send(plan.ups);
       // Missing Services: between the two, so that their 503 says why as soon as their servers go.
-      await updateMap(UNAVAILABLE_MAP);
-      await send(downs);
-      if (b.view.hasTls) await applyCertificates(sock, workDir, a, b);
+      if (unavailable !== undefined) await replaceMap(sock, path.join(workDir, UNAVAILABLE_MAP), unavailable);
+      await send(plan.downs);
+      if (plan.certs !== undefined) await applyCertificates(sock, plan.certs);
       // The routing map: replaced in one atomic commit, after the servers it points to are ready.
-      await updateMap(ROUTES_MAP);
+      if (routes !== undefined) await replaceMap(sock, path.join(workDir, ROUTES_MAP), routes);
       return true;
     },
   };

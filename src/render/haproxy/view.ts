@@ -189,9 +189,12 @@ export interface HaproxyView {
     readonly routeAuthSocket: string;
   };
   readonly forwardedHeader: boolean;
-  /** How many path elements the Prefix lookups go down to. */
+  /**
+   * How many path elements the Prefix routes go down to (at least 4). The built-in templates no
+   * longer use it (one `map_beg` lookup finds the longest prefix); kept for user templates.
+   */
   readonly prefixDepth: number;
-  /** `field(1,/,N)` counts for the Prefix lookups, deepest first. */
+  /** `field(1,/,N)` counts for per-depth Prefix lookups, deepest first; unused by the built-in templates, kept for user templates. */
   readonly prefixFields: readonly number[];
   /** Regex routes, in match order (by virtual host, each host's in the model's order). */
   readonly regexRoutes: readonly RegexRouteView[];
@@ -440,7 +443,10 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
 
   // One map holds the whole routing table, so that the runtime API replaces it in one atomic
   // commit. Keys cannot collide: `h:HOST` and `w:PARENT` (one-label wildcard) and `any` give a
-  // virtual host id `vN`; `vN=PATH` (Exact) and `vNPATH` (Prefix; paths start with "/") give a backend.
+  // virtual host id `vN`; `vN=PATH` (Exact, looked up with map_str) and `vN/PREFIX/` (Prefix, the
+  // longest found with one map_beg on `vN` + path + "/") give a backend. A Prefix key ends with "/",
+  // so `vN/foo/` never prefixes `vN/foobar/`: the match is element-wise by construction; and no
+  // host or Exact key starts with `vN/`, so map_beg only ever finds a Prefix key.
   const routes: [string, string][] = [];
   const https = model.entryPoints.find((ep) => ep.tls);
   const policies = new PolicyRegistry(workDir, https !== undefined, routeBackend);
@@ -484,7 +490,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
         regexRoutes.push({ vhost: vid, key, pattern: r.path });
         routes.push([key, target]);
       } else {
-        routes.push([`${vid}${r.path}`, target]);
+        routes.push([prefixKey(vid, r.path), target]);
         if (r.path !== '/') maxDepth = Math.max(maxDepth, r.path.split('/').length - 1);
       }
     }
@@ -626,6 +632,14 @@ function certificateFiles(certificates: readonly Certificate[], diags: Diagnosti
     crtList.push({ file: rel, snis });
   }
   return { crtList, certs };
+}
+
+/**
+ * The routing map key of a Prefix route: `vN/a/b/` (`vN/` for "/"). The request side looks up
+ * `vN` + path + "/" with map_beg, which returns the longest key that prefixes it (see routing.hbs).
+ */
+export function prefixKey(vid: string, routePath: string): string {
+  return `${vid}${routePath.replace(/\/+$/, '')}/`;
 }
 
 /** Whether `v` is a slot address as {@link HaproxyLayout} holds it. */
