@@ -28,6 +28,8 @@ import type { Leadership } from '../sources/kubernetes/leader.ts';
 import type { AcmeChallengeHook } from '../drivers/types.ts';
 import { createNativeDriver } from '../drivers/native/index.ts';
 import type { AcmeTlsAlpnHook, NativeDriver } from '../drivers/native/index.ts';
+import { createNativeWorkerPool } from '../drivers/native/workers.ts';
+import type { NativeWorkerPool } from '../drivers/native/workers.ts';
 import { createHaproxyDriver } from '../drivers/haproxy/index.ts';
 import type { HaproxyDriver } from '../drivers/haproxy/index.ts';
 import { createNginxDriver } from '../drivers/nginx/index.ts';
@@ -149,7 +151,7 @@ export interface DriverHooks {
 
 /** The driver of the configured mode, typed by mode. */
 export type DriverWiring =
-  | { readonly mode: 'native'; readonly driver: NativeDriver }
+  | { readonly mode: 'native'; readonly driver: NativeDriver | NativeWorkerPool }
   | { readonly mode: 'haproxy'; readonly driver: HaproxyDriver }
   | { readonly mode: 'nginx'; readonly driver: NginxDriver };
 
@@ -160,6 +162,10 @@ export type DriverWiring =
 export function createDriver(config: StaticConfig, logger: Logger, hooks: DriverHooks): DriverWiring {
   const p = config.proxy;
   const common = { connectTimeoutMs: p.connectTimeout, readTimeoutMs: p.readTimeout, forwardedHeader: p.forwardedHeader, ...defined({ acmeChallenge: hooks.acmeChallenge, observe: hooks.observe }) };
+  if (p.mode === 'native' && p.workers > 1) {
+    // Worker threads: the config refuses tls-alpn-01 and onDemand with them (config/checks.ts).
+    return { mode: 'native', driver: createNativeWorkerPool({ ...common, workers: p.workers, logger }) };
+  }
   if (p.mode === 'native') {
     const obtain = hooks.obtainCertificate;
     // onDemand: an unknown SNI name waits for the certificate, which this driver then serves at once.

@@ -209,6 +209,12 @@ const proxy = z
     readTimeout: duration.prefault('60s').describe('upstream response timeout'),
     gracePeriod: duration.prefault('10s').describe('time given to in-flight requests on shutdown or reload'),
     forwardedHeader: z.boolean().default(false).describe('also send the RFC 7239 Forwarded header'),
+    workers: z
+      .int('expected a whole number')
+      .min(1, 'expected at least 1')
+      .max(256, 'expected at most 256')
+      .default(1)
+      .describe('native mode: worker threads serving traffic, sharing the listening addresses (SO_REUSEPORT); above 1, acme tls-alpn-01 and onDemand are refused'),
     binary: path.optional().describe('haproxy or nginx executable (default: found on PATH)'),
     workDir: path.default('.passerelle').describe('where rendered configuration and certificates are written'),
     reload: z.enum(['bundled', 'sidecar']).default('bundled').describe('bundled: child process; sidecar: proxy in another container'),

@@ -15,7 +15,7 @@ import type { ListenerHandlers } from './listeners.ts';
 import { DEFAULT_AUTH_TIMEOUT_MS } from './external-auth.ts';
 import { BasicAuthCache } from './middlewares.ts';
 import { handleRequest } from './proxy.ts';
-import type { ProxyState } from './proxy.ts';
+import type { AsyncAcmeChallengeHook, ProxyState } from './proxy.ts';
 import { Router, upstreamKeys } from './router.ts';
 import { CertificateCompiler, generateDefaultCertificate } from './tls.ts';
 import type { CertificateTable, KeyPair } from './tls.ts';
@@ -44,7 +44,12 @@ export interface NativeDriverOptions {
   /** Called once per finished request, the answers the proxy gives itself (4xx, 502/503/504) included. */
   readonly observe?: RequestObserver;
   /** Answers `/.well-known/acme-challenge/TOKEN` on every entry point, before redirect and auth. */
-  readonly acmeChallenge?: AcmeChallengeHook;
+  readonly acmeChallenge?: AcmeChallengeHook | AsyncAcmeChallengeHook;
+  /**
+   * Bind listeners with SO_REUSEPORT, so that several drivers (the worker threads of
+   * `[proxy] workers`) listen on the same addresses; the kernel spreads connections among them.
+   */
+  readonly reusePort?: boolean;
   /** Certificate for unknown SNI names; generated (self-signed, in memory) when absent. */
   readonly defaultCertificate?: KeyPair;
   /**
@@ -112,7 +117,10 @@ export class NativeDriver implements ProxyDriver {
       authTimeoutMs: options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
     };
     this.#handlers = {
-      request: (listener, req, res) => handleRequest(this.#state, listener, req, res),
+      request: (listener, req, res) => {
+        this.#requests++;
+        handleRequest(this.#state, listener, req, res);
+      },
       upgrade: (listener, req, socket, head) => handleUpgrade(this.#state, listener, req, socket, head, this.#options.connectTimeoutMs ?? 5000),
       selectCertificate: (name) => this.#selectCertificate(name),
       ...defined({ selectChallengeCertificate: options.acmeTlsAlpn === undefined ? undefined : (name: string) => this.#selectChallengeCertificate(name) }),
@@ -120,6 +128,12 @@ export class NativeDriver implements ProxyDriver {
   }
 
   readonly #handlers: ListenerHandlers;
+  #requests = 0;
+
+  /** Requests received so far (HTTP/1.1 requests and HTTP/2 streams; upgrades excluded): a debugging counter. */
+  get requestCount(): number {
+    return this.#requests;
+  }
 
   /** Challenge certificates by PEM (a validation makes a few handshakes with the same one). */
   readonly #challengeContexts = new Map<string, SecureContext>();
@@ -217,7 +231,7 @@ export class NativeDriver implements ProxyDriver {
           continue;
         }
         opening = cep.entryPoint;
-        opened.push(await Listener.open(key, cep.entryPoint, router, this.#handlers, this.#defaultPair));
+        opened.push(await Listener.open(key, cep.entryPoint, router, this.#handlers, this.#defaultPair, this.#options.reusePort ?? false));
       }
     } catch (err) {
       for (const l of opened) void l.close(0);

@@ -179,7 +179,7 @@ export class Listener {
   }
 
   /** Opens a listener for an entry point; rejects when the address cannot be bound. */
-  static async open(key: string, ep: EntryPoint, router: Router, handlers: ListenerHandlers, defaultPair: KeyPair | undefined): Promise<Listener> {
+  static async open(key: string, ep: EntryPoint, router: Router, handlers: ListenerHandlers, defaultPair: KeyPair | undefined, reusePort = false): Promise<Listener> {
     const context: ListenerContext = { key, proto: ep.tls ? 'https' : 'http', port: String(ep.address.port), router, draining: false };
     let listener: Listener;
     if (ep.tls) {
@@ -247,7 +247,8 @@ export class Listener {
       const server = listener.server;
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
-      server.listen({ host: ep.address.host, port: ep.address.port }, () => {
+      // reusePort (SO_REUSEPORT): worker threads each bind the address; the kernel spreads connections.
+      server.listen({ host: ep.address.host, port: ep.address.port, ...(reusePort ? { reusePort: true } : {}) }, () => {
         server.off('error', onError);
         resolve();
       });

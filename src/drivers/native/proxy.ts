@@ -28,11 +28,15 @@ import type { CompiledEntryPoint, Router } from './router.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
 
+/** An HTTP-01 hook that answers later (see {@link ProxyState.acmeChallenge}). */
+export type AsyncAcmeChallengeHook = (token: string) => Promise<string | undefined>;
+
 /** Driver-wide state the handlers read; `router` is the one reference `apply` swaps. */
 export interface ProxyState {
   router: Router;
   readonly forwardedHeader: boolean;
-  readonly acmeChallenge: AcmeChallengeHook | undefined;
+  /** HTTP-01 answers; a worker thread's hook asks the primary thread, so it may answer later. */
+  readonly acmeChallenge: AcmeChallengeHook | AsyncAcmeChallengeHook | undefined;
   /** Basic-auth verifications of this driver (never shared between drivers). */
   readonly authCache: BasicAuthCache;
   readonly logger: Logger;
@@ -251,14 +255,22 @@ export function answerAcme(state: ProxyState, path: string, res: ProxyResponse):
   const hook = state.acmeChallenge;
   if (hook === undefined || !path.startsWith(ACME_CHALLENGE_PREFIX)) return false;
   const token = path.slice(ACME_CHALLENGE_PREFIX.length);
-  let answer: string | undefined;
+  let answer: string | undefined | Promise<string | undefined>;
   try {
     answer = token === '' ? undefined : hook(token);
   } catch (err) {
     state.logger.warn({ err }, 'acme challenge hook failed');
   }
-  if (answer === undefined) sendText(res, 404, 'Not Found\n');
-  else sendText(res, 200, answer);
+  const send = (a: string | undefined): void => {
+    if (a === undefined) sendText(res, 404, 'Not Found\n');
+    else sendText(res, 200, a);
+  };
+  if (answer instanceof Promise) {
+    answer.then(send, (err: unknown) => {
+      state.logger.warn({ err }, 'acme challenge hook failed');
+      send(undefined);
+    });
+  } else send(answer);
   return true;
 }
 

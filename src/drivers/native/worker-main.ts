@@ -1,0 +1,125 @@
+/*
+ * The entry point of one `[proxy] workers` thread (see workers.ts): a NativeDriver whose listeners
+ * bind with SO_REUSEPORT, answering the primary's requests; HTTP-01 tokens are asked of the primary,
+ * request records and log lines are sent to it.
+ */
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { PassError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { defined } from '../../shared/optional.ts';
+import type { RequestRecord } from '../types.ts';
+import { NativeDriver } from './index.ts';
+import type { WorkerInit, WorkerMessage, WorkerRequest } from './workers.ts';
+
+const port = parentPort;
+if (port === null) throw new Error('worker-main.ts runs in a worker thread');
+const init = workerData as WorkerInit;
+
+function send(m: WorkerMessage): void {
+  try {
+    port!.postMessage(m);
+  } catch {
+    // A log object that cannot be cloned (a socket, ...): its message goes alone.
+    if (m.type === 'log') port!.postMessage({ type: 'log', level: m.level, obj: { worker: init.index }, ...defined({ msg: m.msg }) } satisfies WorkerMessage);
+  }
+}
+
+/** A logger whose lines the primary writes (one log stream for every thread). */
+function forwardingLogger(bindings: Record<string, unknown>): Logger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (obj: object, msg?: string): void =>
+      send({ type: 'log', level, obj: { ...bindings, ...obj }, ...defined({ msg }) });
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (b) => forwardingLogger({ ...bindings, ...b }) };
+}
+
+// Records go in batches: one message per request would cost more than the request.
+let batch: RequestRecord[] = [];
+let flushTimer: NodeJS.Timeout | undefined;
+function flush(): void {
+  if (flushTimer !== undefined) clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (batch.length === 0) return;
+  send({ type: 'records', records: batch });
+  batch = [];
+}
+function observe(record: RequestRecord): void {
+  batch.push(record);
+  if (batch.length >= 256) flush();
+  else flushTimer ??= setTimeout(flush, 100);
+}
+
+const acmeWaiting = new Map<number, (answer: string | undefined) => void>();
+let acmeNext = 0;
+function askAcme(token: string): Promise<string | undefined> {
+  const id = ++acmeNext;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      acmeWaiting.delete(id);
+      resolve(undefined);
+    }, init.acmeTimeoutMs);
+    acmeWaiting.set(id, (answer) => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+    send({ type: 'acme', id, token });
+  });
+}
+
+const driver = new NativeDriver({
+  reusePort: true,
+  defaultCertificate: init.defaultCertificate,
+  // The driver adds { driver: 'native' } itself.
+  logger: forwardingLogger({ worker: init.index }),
+  ...defined({
+    connectTimeoutMs: init.connectTimeoutMs,
+    readTimeoutMs: init.readTimeoutMs,
+    upstreamKeepAliveMs: init.upstreamKeepAliveMs,
+    connectionsPerEndpoint: init.connectionsPerEndpoint,
+    authTimeoutMs: init.authTimeoutMs,
+    forwardedHeader: init.forwardedHeader,
+    removedListenerGraceMs: init.removedListenerGraceMs,
+    acmeChallenge: init.acme ? askAcme : undefined,
+    observe: init.observe ? observe : undefined,
+  }),
+});
+
+async function answer(m: WorkerRequest): Promise<unknown> {
+  switch (m.type) {
+    case 'apply':
+      return driver.apply(m.model);
+    case 'probe':
+      return driver.probe();
+    case 'states':
+      return [...(await driver.endpointStates())];
+    case 'count':
+      return driver.requestCount;
+    case 'stop':
+      await driver.stop(m.graceMs);
+      flush();
+      return undefined;
+    case 'acme-answer':
+      return undefined;
+  }
+}
+
+port.on('message', (m: WorkerRequest) => {
+  if (m.type === 'acme-answer') {
+    const waiting = acmeWaiting.get(m.id);
+    acmeWaiting.delete(m.id);
+    waiting?.(m.answer);
+    return;
+  }
+  answer(m).then(
+    (value) => {
+      send({ type: 'reply', id: m.id, value });
+      // Stopped: nothing is left to serve; the port closing lets the thread end.
+      if (m.type === 'stop') port.close();
+    },
+    (err: unknown) => {
+      const e = err instanceof PassError ? { code: err.code, message: err.message, ...defined({ field: err.field }) } : { code: 'PASS_NATIVE_LISTEN', message: err instanceof Error ? err.message : String(err) };
+      send({ type: 'reply', id: m.id, error: e });
+    },
+  );
+});
