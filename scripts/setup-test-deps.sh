@@ -13,6 +13,7 @@ command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v nginx >/dev/null 2>&1 || need+=(nginx)
 # nginx's `Server: passerelle` (and the nginx half of the injection test) need the headers-more module.
 dpkg -s libnginx-mod-http-headers-more-filter >/dev/null 2>&1 || need+=(libnginx-mod-http-headers-more-filter)
+{ dpkg -s libnginx-mod-http-lua && dpkg -s lua-cjson; } >/dev/null 2>&1 || need+=(libnginx-mod-http-lua lua-cjson) # nginx's Lua balancer (test/integration/nginx/lua-endpoints.test.ts)
 # The dashboard test (test/integration/web/dashboard.test.ts) drives headless Chromium.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 # The metrics test (test/integration/metrics.test.ts) validates /metrics with promtool.

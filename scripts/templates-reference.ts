@@ -98,6 +98,7 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     splice: 'alternately texts (as `text`) and variable names (`[A-Za-z0-9_]`)',
     authUrl: 'an http(s) URL: a host name, IPv4 or bracketed IPv6, an optional port, then a path and query of unreserved characters, sub-delimiters, `:`, `@`, `/`, `?` and `%XX`; no `$`, quote, backslash or space; at most 2100 characters',
     portSuffix: 'whether the entry point has TLS, and a port from 1 to 65535',
+    unixListen: 'an absolute path of `[A-Za-z0-9_./@+=,:~-]`, at most 1024 characters (a unix socket to listen on)',
   },
 };
 

@@ -41,7 +41,7 @@ const POLICY_FIELDS = {
   maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, hsts: true, judgesClient: true, canary: true,
 } as const satisfies Record<keyof PolicyView, true>;
 const NGINX_FIELDS = {
-  workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, shutdownTimeoutMs: true,
+  workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, lua: true, shutdownTimeoutMs: true,
   timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, defaultCert: true, hasTls: true,
   upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, affinities: true, signinSteps: true, signinEscapes: true, dollar: true,
 } as const satisfies Record<keyof NginxView, true>;
@@ -51,7 +51,7 @@ const SERVER_BLOCK_FIELDS = {
 } as const satisfies Record<keyof ServerBlockView, true>;
 const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true, canary: true, grpc: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;
-const UPSTREAM_FIELDS = { id: true, name: true, leastConn: true, servers: true } as const satisfies Record<keyof UpstreamView, true>;
+const UPSTREAM_FIELDS = { id: true, name: true, leastConn: true, servers: true, lua: true } as const satisfies Record<keyof UpstreamView, true>;
 
 test('docs/templates.md is what the templates, views and helpers generate (run node scripts/templates-doc.ts)', () => {
   assert.equal(DOC, templatesReference());

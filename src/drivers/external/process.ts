@@ -7,6 +7,8 @@ export interface ProcessSpec {
   readonly binary: string;
   readonly args: readonly string[];
   readonly cwd?: string;
+  /** Run before every start and restart (nginx: remove its admin socket a crash left behind, which it cannot bind again). */
+  readonly beforeStart?: () => void;
 }
 
 /**
@@ -37,6 +39,7 @@ export class ManagedProcess {
   /** Starts the process; resolves once it is spawned (readiness is the caller's to check). */
   start(): void {
     this.#stopping = false;
+    this.#spec.beforeStart?.();
     const child = execa(this.#spec.binary, [...this.#spec.args], {
       reject: false,
       stdin: 'ignore',

@@ -1,9 +1,11 @@
 import { lookup } from 'node:dns/promises';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createNginxRenderer } from '../../render/nginx/index.ts';
-import { HEADERS_MORE_MODULE } from '../../render/nginx/view.ts';
+import { HEADERS_MORE_MODULE, LUA_ADMIN_SOCKET, LUA_ENDPOINTS_FILE, LUA_MODULES } from '../../render/nginx/view.ts';
+import type { LuaModules } from '../../render/nginx/view.ts';
 import { authTarget } from '../../render/nginx/upstream.ts';
 import type { RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
@@ -31,6 +33,37 @@ export interface NginxDriverOptions extends ExternalDriverOptions {
    * Debian package's path, used when it exists; false never loads it.
    */
   readonly headersMoreModule?: string | false;
+  /**
+   * The Lua balancer (Debian packages libnginx-mod-http-lua and lua-cjson): endpoint-only changes are
+   * sent to nginx's admin socket instead of reloading. Default: the Debian module paths, used when
+   * they and cjson are installed (bundled mode only; sidecar mode uses it only when set); false keeps
+   * the endpoints in the upstream blocks (every change reloads).
+   */
+  readonly luaModules?: LuaModules | false;
+}
+
+/** Whether LuaJIT finds cjson (Debian lua-cjson: /usr/lib/<triplet>/lua/5.1/cjson.so). */
+function hasCjson(): boolean {
+  if (existsSync('/usr/local/lib/lua/5.1/cjson.so')) return true;
+  try {
+    return readdirSync('/usr/lib').some((d) => existsSync(path.join('/usr/lib', d, 'lua/5.1/cjson.so')));
+  } catch {
+    return false;
+  }
+}
+
+/** Sends the Lua balancer's endpoint document to nginx's admin socket; true once nginx took it whole. */
+async function putEndpoints(socketPath: string, body: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, method: 'PUT', path: '/endpoints', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200));
+      res.on('error', () => resolve(false));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+    req.end(body);
+  });
 }
 
 /** A worker account: names for the `user` directive, the gid for file ownership, uid and groups for the readability check. */
@@ -89,7 +122,8 @@ async function masterPid(proc: ManagedProcess | undefined, pidFile: string): Pro
 
 /**
  * The nginx half of the external driver: `nginx -t`, SIGHUP reloads through the master process.
- * nginx has no runtime API, so its renderings carry no state and no layout.
+ * Its renderings carry no state and no layout; with the Lua balancer, endpoint-only changes go to
+ * nginx's admin socket (the runtime path), everything else reloads.
  */
 export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap<string, boolean> = new Map()): Dialect<undefined, undefined> {
   let renderer = createNginxRenderer(options.templates);
@@ -101,6 +135,19 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
     options.logger?.warn(
       { module: moreFile },
       'the nginx headers-more module is not installed (Debian package libnginx-mod-http-headers-more-filter): responses without a Server header from the upstream get "Server: nginx" instead of "Server: passerelle"',
+    );
+  }
+  // Sidecar: the proxy runs from another image (and restarts apart, where a stale admin socket would stop it): Lua only when asked for.
+  const luaWanted = options.luaModules === false || (options.luaModules === undefined && options.reload === 'sidecar') ? undefined : (options.luaModules ?? LUA_MODULES);
+  const lua = luaWanted !== undefined && existsSync(luaWanted.ndk) && existsSync(luaWanted.lua) && hasCjson() ? luaWanted : null;
+  if (lua !== null) {
+    options.logger?.info({ module: lua.lua }, 'nginx endpoints: Lua balancer (endpoint-only changes are applied through the admin socket, without a reload)');
+  } else {
+    options.logger?.info(
+      { module: luaWanted?.lua ?? null },
+      `nginx endpoints: template path (every change reloads nginx)${
+        options.luaModules === false ? '' : luaWanted === undefined ? '; sidecar mode uses the Lua balancer only when luaModules is set' : '; install the Debian packages libnginx-mod-http-lua and lua-cjson to apply endpoint-only changes without a reload'
+      }`,
     );
   }
   const pidFileOf = (workDir: string): string => options.pidFile ?? path.join(workDir, 'nginx.pid');
@@ -116,6 +163,7 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
       const config = renderer.render(model, {
         workDir: ctx.workDir,
         headersMoreModule: headersMore,
+        luaModules: lua,
         resolvesHost: (host) => authHosts.get(host),
         ...defined({
           connectTimeoutMs: options.connectTimeoutMs,
@@ -131,6 +179,12 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
       return { config, state: undefined, layout: undefined };
     },
     parseLayout: () => undefined,
+    // Same structure: only the Lua balancer's endpoints changed (the endpoints file is already written).
+    async runtimeApply(_previous, next, workDir) {
+      const doc = next.config.files.find((f) => f.path === LUA_ENDPOINTS_FILE);
+      if (lua === null || doc === undefined) return false;
+      return putEndpoints(path.join(workDir, LUA_ADMIN_SOCKET), doc.content);
+    },
     parseRequestLine: parseNginxLine,
     async writeDefaultCertificate(workDir, pair) {
       await writeAtomic(path.join(workDir, 'certs/default.crt'), pair.certPem, 0o644);
@@ -138,7 +192,9 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
     },
     validateArgs: (configFile, workDir) => ['-t', '-q', '-c', configFile, '-p', `${workDir}/`, '-e', 'stderr'],
     processSpec(binary, configFile, workDir) {
-      return { binary, args: ['-c', configFile, '-p', `${workDir}/`, '-e', 'stderr'], cwd: workDir };
+      // A socket file left by an nginx that did not stop cleanly makes the next one fail to bind it.
+      const beforeStart = lua === null ? undefined : (): void => rmSync(path.join(workDir, LUA_ADMIN_SOCKET), { force: true });
+      return { binary, args: ['-c', configFile, '-p', `${workDir}/`, '-e', 'stderr'], cwd: workDir, ...defined({ beforeStart }) };
     },
     async waitReady(proc, workDir) {
       // nginx writes its pid file after it has bound every listener.

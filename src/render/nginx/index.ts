@@ -5,11 +5,12 @@ import type { TemplateSet } from '../engine.ts';
 import type { RenderedConfig, RenderedFile } from '../types.ts';
 import { CHECKSUM_PREFIX } from '../types.ts';
 import { htpasswdLine, nginxHelpers } from './quote.ts';
-import { buildNginxView } from './view.ts';
+import { buildNginxView, LUA_ENDPOINTS_FILE } from './view.ts';
 import type { NginxBuild, NginxRenderOptions } from './view.ts';
 
 export type { NginxRenderOptions } from './view.ts';
-export { buildNginxView, nginxUpstreamName } from './view.ts';
+export { buildNginxView, nginxUpstreamName, LUA_ADMIN_SOCKET, LUA_ENDPOINTS_FILE, LUA_MODULES } from './view.ts';
+export type { LuaModules } from './view.ts';
 
 function auxFiles(build: NginxBuild, mask: boolean): RenderedFile[] {
   const files: RenderedFile[] = [];
@@ -37,14 +38,16 @@ export function createNginxRenderer(templates: TemplateSet | string | undefined 
       const build = buildNginxView(model, options);
       const body = render(build.view);
       const files = auxFiles(build, false);
-      const checksum = checksumOf(body, files);
+      // The Lua balancer's endpoints are data the admin socket replaces: out of the structure, so a
+      // change of endpoints only is applied without a reload. Without Lua every change reloads.
+      const endpoints = build.luaEndpoints === null ? [] : [{ path: LUA_ENDPOINTS_FILE, content: `${JSON.stringify({ upstreams: build.luaEndpoints })}\n`, mode: 0o644, secret: false }];
+      const checksum = checksumOf(body, [...files, ...endpoints]);
       return {
         dialect: 'nginx',
         main: { path: 'nginx.conf', content: `${CHECKSUM_PREFIX}${checksum}\n${body}`, mode: 0o644, secret: false },
-        files,
+        files: [...files, ...endpoints],
         checksum,
-        // nginx has no runtime API for upstreams or certificates: every change is a reload.
-        structure: checksum,
+        structure: endpoints.length === 0 ? checksum : checksumOf(body, files),
         diagnostics: build.diagnostics,
       };
     },

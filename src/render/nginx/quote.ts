@@ -61,6 +61,12 @@ export function file(value: unknown): string {
   return `"${value}"`;
 }
 
+/** A unix socket `listen` address (`"unix:/path"`), the path checked as {@link file} does. */
+export function unixListen(value: unknown): string {
+  if (typeof value !== 'string' || !isSafePath(value)) throw unsafe(D, 'unix socket path', value);
+  return `"unix:${value}"`;
+}
+
 /** Whether a host and port make a listening or server address. */
 export function canAddress(host: unknown, port: unknown): boolean {
   if (!isIntIn(port, 1, 65535)) return false;
@@ -231,6 +237,7 @@ export const nginxHelpers = {
   name,
   int: (v: unknown) => int(v),
   file,
+  unixListen,
   addr: address,
   loc: locationPath,
   locRegex: locationRegex,

@@ -27,6 +27,8 @@ export interface UpstreamView {
   /** `least_conn` (load-balance least_conn, and ewma, which nginx OSS does not have). */
   readonly leastConn: boolean;
   readonly servers: readonly UpstreamServerView[];
+  /** The Lua balancer picks the endpoints (the backend's own upstream, when nginx has the Lua module); the servers are not written. */
+  readonly lua: boolean;
 }
 
 /** The balancing a route asks of nginx: only least_conn differs from the default (round robin). */
@@ -71,7 +73,7 @@ export class UpstreamVariants {
     const base = this.#base.get(id);
     if (base === undefined) return undefined;
     if (!leastConn) return base.name;
-    return this.#variant(`${base.name}__lc`, () => ({ ...base, name: `${base.name}__lc`, leastConn: true }));
+    return this.#variant(`${base.name}__lc`, () => ({ ...base, name: `${base.name}__lc`, leastConn: true, lua: false }));
   }
 
   /**
@@ -89,7 +91,7 @@ export class UpstreamVariants {
       const name = `${base.name}__a${token}`;
       // The next endpoints in ring order as backups, at most MAX_BACKUPS: n pinned upstreams of n servers each would grow as n².
       const backups = Array.from({ length: Math.min(n - 1, MAX_BACKUPS) }, (_, k) => base.servers[(i + 1 + k) % n]).filter((o) => o !== undefined);
-      this.#variant(name, () => ({ id: base.id, name, leastConn: false, servers: [{ ...s, backup: false }, ...backups.map((o) => ({ ...o, backup: true }))] }));
+      this.#variant(name, () => ({ id: base.id, name, leastConn: false, lua: false, servers: [{ ...s, backup: false }, ...backups.map((o) => ({ ...o, backup: true }))] }));
       return { token, key: endpointKey(s.host, s.port), upstream: name };
     });
   }

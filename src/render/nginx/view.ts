@@ -47,6 +47,12 @@ export interface NginxRenderOptions {
    * Default: the Debian path.
    */
   readonly headersMoreModule?: string | null;
+  /**
+   * The Lua modules (Debian libnginx-mod-http-lua: the NDK and the Lua module): the backends' own
+   * upstreams then take their endpoints from shared memory, which the controller replaces through an
+   * admin unix socket without a reload. Null or absent: the endpoints are written in the upstreams.
+   */
+  readonly luaModules?: LuaModules | null;
   /** The `user` directive: the account workers run as when the master runs as root (omitted otherwise). */
   readonly workerUser?: { readonly user: string; readonly group: string };
   /**
@@ -132,6 +138,8 @@ export interface GrpcView {
   readonly timeouts: { readonly connect: number; readonly send: number; readonly read: number };
   /** Lower-case names of the route's request headers: `grpc-headers.hbs` leaves out its own line for them. */
   readonly replaces: Readonly<Record<string, boolean>>;
+  /** The Lua balancer runs: `$pass_upstream` names the upstream (grpc_pass sets no `$proxy_host`). */
+  readonly lua: boolean;
 }
 
 /**
@@ -312,6 +320,8 @@ export interface NginxView {
   readonly workerProcesses: number;
   readonly workerUser: { readonly user: string; readonly group: string } | null;
   readonly headersMoreModule: string | null;
+  /** The Lua balancer: its modules and the admin socket's path, or null (endpoints in the upstreams). */
+  readonly lua: { readonly ndk: string; readonly lua: string; readonly adminSocket: string } | null;
   readonly shutdownTimeoutMs: number;
   readonly timeouts: { readonly connect: number; readonly read: number };
   readonly namesHash: { readonly maxSize: number; readonly bucketSize: number };
@@ -350,7 +360,31 @@ export interface NginxBuild {
   readonly htpasswd: readonly { readonly path: string; readonly users: readonly { readonly user: string; readonly hash: string }[] }[];
   /** Certificate files (chain, key) by relative path. */
   readonly certs: readonly { readonly id: string; readonly certPath: string; readonly keyPath: string; readonly certPem: string; readonly keyPem: string }[];
+  /** The endpoints of the upstreams the Lua balancer serves, by upstream name; null without Lua. */
+  readonly luaEndpoints: Readonly<Record<string, readonly LuaEndpoint[]>> | null;
   readonly diagnostics: readonly Diagnostic[];
+}
+
+/** The dynamic module files of the Lua balancer (NDK first: the Lua module needs it). */
+export interface LuaModules {
+  readonly ndk: string;
+  readonly lua: string;
+}
+
+/** Where Debian's libnginx-mod-http-lua installs its modules. */
+export const LUA_MODULES: LuaModules = { ndk: '/usr/lib/nginx/modules/ndk_http_module.so', lua: '/usr/lib/nginx/modules/ngx_http_lua_module.so' };
+
+/** The admin socket of the Lua balancer, relative to the work directory (nginx's prefix). */
+export const LUA_ADMIN_SOCKET = 'lua-admin.sock';
+
+/** The endpoints file the Lua balancer starts from (at start and at every reload), relative to the work directory. */
+export const LUA_ENDPOINTS_FILE = 'lua-endpoints.json';
+
+/** One endpoint of an upstream as the Lua balancer reads it (JSON data, never code). */
+export interface LuaEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
 }
 
 /** Where Debian's libnginx-mod-http-headers-more-filter installs the headers-more module. */
@@ -414,7 +448,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       actions.set(id, b.unresolved === undefined ? UNAVAILABLE : refusal(unavailableCause(b)));
       continue;
     }
-    const view: UpstreamView = { id, name, leastConn: false, servers: chosen.map((e) => ({ host: e.address, port: e.port, weight: positive.length > 0 ? Math.min(1000, Math.floor(e.weight)) : 1, backup: false })) };
+    const view: UpstreamView = { id, name, leastConn: false, lua: false, servers: chosen.map((e) => ({ host: e.address, port: e.port, weight: positive.length > 0 ? Math.min(1000, Math.floor(e.weight)) : 1, backup: false })) };
     variants.base(view);
     actions.set(id, { proxy: name, status: null, body: null, redirect: null });
   }
@@ -676,6 +710,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
         strip: prefix === null ? null : { length: path.length, target: prefix },
         timeouts: { connect: t?.connect ?? connectMs, send: t?.send ?? readMs, read: t?.read ?? readMs },
         replaces: view.replaces,
+        lua: options.luaModules !== undefined && options.luaModules !== null,
       };
     }
     const scheme = protocol === 'https' ? 'https' : 'http';
@@ -869,6 +904,10 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   while (bucket < 4 * entry + 8) bucket *= 2;
   let maxSize = 512;
   while (maxSize < vhosts.length * 2) maxSize *= 2;
+  // The Lua balancer serves the backends' own upstreams; least_conn and affinity variants keep their servers.
+  const lua = options.luaModules ?? null;
+  const upstreams: UpstreamView[] = variants.all.map((u) => ({ ...u, lua: lua !== null && u.name === nginxUpstreamName(u.id) && !u.leastConn && u.servers.every((s) => !s.backup) }));
+  const luaEndpoints = lua === null ? null : Object.fromEntries(upstreams.filter((u) => u.lua).map((u) => [u.name, u.servers.map((s) => ({ host: s.host, port: s.port, weight: s.weight }))]));
   const acme = options.acmeChallengeAddress && canAddress(options.acmeChallengeAddress.host, options.acmeChallengeAddress.port) ? options.acmeChallengeAddress : null;
   return {
     view: {
@@ -877,6 +916,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       workerProcesses: options.workerProcesses ?? 2,
       workerUser: options.workerUser ?? null,
       headersMoreModule: options.headersMoreModule === undefined ? HEADERS_MORE_MODULE : options.headersMoreModule,
+      lua: lua === null ? null : { ndk: lua.ndk, lua: lua.lua, adminSocket: `${workDir}/${LUA_ADMIN_SOCKET}` },
       shutdownTimeoutMs: Math.max(1000, options.gracePeriodMs ?? 10_000),
       timeouts: { connect: connectMs, read: readMs },
       namesHash: { maxSize, bucketSize: bucket },
@@ -885,7 +925,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       requestLog: options.requestLog !== undefined && canAddress(options.requestLog.address.host, options.requestLog.address.port) ? { ...options.requestLog.address, all: options.requestLog.all } : null,
       defaultCert: { cert: `${workDir}/certs/default.crt`, key: `${workDir}/certs/default.key` },
       hasTls: servers.some((s) => s.tls),
-      upstreams: variants.all,
+      upstreams,
       servers,
       trust,
       responseValues: registry.responseValues,
@@ -900,6 +940,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     },
     htpasswd: [...htpasswd, ...registry.htpasswd],
     certs,
+    luaEndpoints,
     diagnostics: diags,
   };
 }
