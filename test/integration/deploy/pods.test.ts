@@ -155,6 +155,8 @@ for (const overlay of OVERLAYS) {
       throw new Error(fail((err as Error).message));
     });
     if (sidecar !== undefined) {
+      // The new worker may serve before the controller's reload call returns and counts it: wait for the count.
+      await waitFor('the reload counted', async () => ((await metric('passerelle_config_updates_total{via="reload"}')) > reloadsBefore ? true : undefined), 10_000).catch(() => undefined);
       assert.ok((await metric('passerelle_config_updates_total{via="reload"}')) > reloadsBefore, fail(`the change reloaded the ${sidecar.name} container`));
     }
 
