@@ -11,7 +11,6 @@
  * to the previous model, so every worker serves the same configuration.
  */
 
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
@@ -23,6 +22,7 @@ import { SerialQueue } from '../../shared/serial.ts';
 import type { AcmeChallengeHook, EndpointLiveState, ProxyDriver, RequestObserver, RequestRecord } from '../types.ts';
 import { generateDefaultCertificate } from './tls.ts';
 import type { KeyPair } from './tls.ts';
+import type { NativeDriverOptions } from './index.ts';
 
 /** What a worker thread is started with (structured-cloned: data only). */
 export interface WorkerInit {
@@ -60,17 +60,10 @@ export type WorkerMessage =
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly obj: object; readonly msg?: string };
 
 /** Options of the worker pool: the native driver's data options plus the hooks served by the primary. */
-export interface NativeWorkerPoolOptions {
+export interface NativeWorkerPoolOptions
+  extends Pick<NativeDriverOptions, 'connectTimeoutMs' | 'readTimeoutMs' | 'upstreamKeepAliveMs' | 'connectionsPerEndpoint' | 'authTimeoutMs' | 'forwardedHeader' | 'removedListenerGraceMs' | 'logger'> {
   /** Number of worker threads (at least 1). */
   readonly workers: number;
-  readonly connectTimeoutMs?: number;
-  readonly readTimeoutMs?: number;
-  readonly upstreamKeepAliveMs?: number;
-  readonly connectionsPerEndpoint?: number;
-  readonly authTimeoutMs?: number;
-  readonly forwardedHeader?: boolean;
-  readonly removedListenerGraceMs?: number;
-  readonly logger?: Logger;
   /** Told of every request of every worker (records arrive in batches, within ~100 ms). */
   readonly observe?: RequestObserver;
   /** Asked by the workers for each `/.well-known/acme-challenge/TOKEN` request. */
@@ -79,11 +72,6 @@ export interface NativeWorkerPoolOptions {
   readonly acmeTimeoutMs?: number;
   /** Certificate for unknown SNI names, the same in every worker; generated when absent. */
   readonly defaultCertificate?: KeyPair;
-}
-
-/** The default of `[proxy] workers`: the number of CPUs this process may use. */
-export function defaultWorkerCount(): number {
-  return availableParallelism();
 }
 
 /** The worker entry point beside this module (.ts from the sources, .js in the built package). */
