@@ -60,10 +60,15 @@ const value = (example: string | undefined): fc.Arbitrary<string> =>
     { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('a', '/', ';', ' ', '\n', "'", '"', '$', '#', '{', '}', '\\', '%', '0', ':', ','), maxLength: 10 }) },
   );
 
+// nginx resolves an auth host when it loads (the driver first looks each one up): one that resolves offline.
+const AUTH_URL = 'http://localhost:9/check';
+/** What the driver's lookup finds in the test's network namespace: only localhost resolves. */
+const resolvesHost = (host: string): boolean => host === 'localhost';
+
 /** A random set of annotations, each with a good or a hostile value. */
 const annotationSet = fc
   .subarray([...ANNOTATIONS], { minLength: 1, maxLength: 12 })
-  .chain((picked) => fc.tuple(...picked.map((a) => value(a.example).map((v) => [a.name, v] as const))))
+  .chain((picked) => fc.tuple(...picked.map((a) => value(a.name.endsWith('/auth-url') ? AUTH_URL : a.example).map((v) => [a.name, v] as const))))
   .map((pairs) => Object.fromEntries(pairs));
 
 const { dir: WORK, crt, key } = workWithDefaultCert('passerelle-annotations-');
@@ -128,7 +133,7 @@ for (const mode of ['haproxy', 'nginx'] as const satisfies readonly ProxyMode[])
         });
         if (model.virtualHosts.some((v) => v.routes.some((r) => r.policy !== undefined && Object.keys(r.policy).some((k) => k !== 'sslRedirect')))) withPolicy++;
         const dir = path.join(WORK, mode);
-        check(mode === 'haproxy' ? renderHaproxy(model, { workDir: dir }) : renderNginx(model, { workDir: dir }), dir, annotations);
+        check(mode === 'haproxy' ? renderHaproxy(model, { workDir: dir }) : renderNginx(model, { workDir: dir, resolvesHost }), dir, annotations);
       }),
       { numRuns: Number(process.env['INJECTION_RUNS'] ?? 60) },
     );

@@ -12,18 +12,53 @@ import path from 'node:path';
 import { BUILTIN_TEMPLATES } from '../../src/render/engine.ts';
 import type { RenderedConfig } from '../../src/render/types.ts';
 
-/** First words of every template line: the only directives a rendering may contain. */
-export function skeleton(dialect: 'haproxy' | 'nginx'): Set<string> {
+/** What each helper may write at the head of a line (a map key, a split_clients share, an allowed address). */
+const HEAD_HELPERS: Readonly<Record<string, string>> = {
+  text: String.raw`"(?:[^"\\]|\\.)*"`,
+  q: String.raw`"(?:[^"\\]|\\.)*"`,
+  name: '[A-Za-z0-9_.-]+',
+  int: '[0-9]+',
+  cidr: '[0-9A-Fa-f.:/]+',
+};
+
+/** The first token of a line; a `{{...}}` call, a double-quoted string (with its escapes), or a run of non-blanks. */
+function head(line: string, template: boolean): string {
+  const t = line.trim();
+  const m = template ? /^(?:\{\{[^}]*\}\}|[^\s{]|\{(?!\{))+/.exec(t) : /^(?:"(?:[^"\\]|\\.)*"|\S+)/.exec(t);
+  return m?.[0] ?? '';
+}
+
+/**
+ * The heads a rendering's lines may start with: the first words of every template line, and for a line
+ * starting with a helper call (a map key, a share) the pattern of what that helper writes.
+ */
+export function skeleton(dialect: 'haproxy' | 'nginx'): { readonly words: ReadonlySet<string>; readonly shapes: readonly RegExp[] } {
   const files = [path.join(BUILTIN_TEMPLATES, dialect === 'haproxy' ? 'haproxy.cfg.hbs' : 'nginx.conf.hbs')];
   for (const f of readdirSync(path.join(BUILTIN_TEMPLATES, dialect))) if (f.endsWith('.hbs')) files.push(path.join(BUILTIN_TEMPLATES, dialect, f));
   const words = new Set<string>();
+  const shapes = new Map<string, RegExp>();
   for (const f of files) {
     for (const line of readFileSync(f, 'utf8').split('\n')) {
-      const w = line.trim().split(/\s+/)[0] ?? '';
-      if (w !== '' && !w.startsWith('{{')) words.add(w);
+      const w = head(line, true);
+      if (w === '' || /^\{\{[#/!>]|^\{\{else/.test(w)) continue;
+      if (!w.includes('{{')) {
+        words.add(line.trim().split(/\s+/)[0] ?? '');
+        continue;
+      }
+      const source = w
+        .split(/(\{\{[^}]*\}\})/)
+        .map((part) => {
+          const call = /^\{\{(\w+)\s/.exec(part);
+          if (call === null) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+          const pattern = HEAD_HELPERS[call[1] ?? ''];
+          if (pattern === undefined) throw new Error(`${f}: a line starts with a call to ${call[1] ?? '?'}, which the skeleton check does not know: ${line}`);
+          return pattern;
+        })
+        .join('');
+      shapes.set(source, new RegExp(`^${source}$`));
     }
   }
-  return words;
+  return { words, shapes: [...shapes.values()] };
 }
 
 /** A work folder removed at exit, with a self-signed default certificate (crt, key, and both in one pem). */
@@ -50,10 +85,10 @@ export function checkRendering(r: RenderedConfig, dir: string, cert: { readonly 
   const args = r.dialect === 'haproxy' ? ['-c', '-f', main] : ['-t', '-q', '-c', main, '-p', `${dir}/`, '-e', 'stderr'];
   const res = spawnSync(r.dialect, args, { encoding: 'utf8' });
   assert.equal(res.status, 0, `${r.dialect} refused a rendering${what}: ${res.stdout}${res.stderr}`);
-  const words = skeleton(r.dialect);
+  const { words, shapes } = skeleton(r.dialect);
   for (const line of r.main.content.split('\n')) {
-    const w = line.trim().split(/\s+/)[0] ?? '';
+    const w = head(line, false);
     if (w === '' || w.startsWith('#')) continue;
-    assert.ok(words.has(w), `directive "${w}" is not in the ${r.dialect} template skeleton${what}: ${line}`);
+    assert.ok(words.has(w) || shapes.some((s) => s.test(w)), `directive "${w}" is not in the ${r.dialect} template skeleton${what}: ${line}`);
   }
 }
