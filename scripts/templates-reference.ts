@@ -95,6 +95,7 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     cidr: 'an IPv4/IPv6 address or CIDR range',
     text: 'printable ASCII (spaces allowed), at most 4096 characters',
     serverName: 'a lower-case host name or `*.domain`',
+    sniKey: 'a lower-case host name or `*.domain` (a map key on the TLS server name)',
     splice: 'alternately texts (as `text`) and variable names (`[A-Za-z0-9_]`)',
     authUrl: 'an http(s) URL: a host name, IPv4 or bracketed IPv6, an optional port, then a path and query of unreserved characters, sub-delimiters, `:`, `@`, `/`, `?` and `%XX`; no `$`, quote, backslash or space; at most 2100 characters',
     portSuffix: 'whether the entry point has TLS, and a port from 1 to 65535',

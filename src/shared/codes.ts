@@ -131,7 +131,7 @@ export const CODES = {
   PASS_NGINX_AUTH_REALM: 'warning: the basic-auth realm has characters nginx cannot quote ("$", quote, backslash); "passerelle" is used',
   PASS_NGINX_AUTH_USER: 'warning: a basic-auth user cannot be written to an htpasswd file; that user cannot log in',
   PASS_NGINX_BACKEND_NAME: 'warning: a backend cannot be named in nginx; its routes answer 503',
-  PASS_NGINX_CERTIFICATE: 'warning: a certificate cannot be given a file name; its hosts get the default certificate',
+  PASS_NGINX_CERTIFICATE: 'a certificate cannot be given a file name (warning) or would not load in a handshake: unreadable chain or key, or a key that does not match (error); its hosts get the default certificate',
   PASS_NGINX_ENCODED_SLASHES: 'warning: allowEncodedSlashes is not supported in nginx mode (nginx decodes %2F before routing); encoded slashes get 400',
   PASS_NGINX_ENDPOINT: 'warning: endpoints with an address nginx cannot hold are left out of their backend',
   PASS_NGINX_ENTRYPOINT: 'warning: an entry point cannot be written as an nginx listen; it is left out',

@@ -73,6 +73,29 @@ test('TLS: the certificate is chosen by SNI, exact then wildcard, default otherw
   assert.equal(echoOf(await request({ port: plain, host: 'secure.test' })).headers['x-forwarded-proto'], 'http');
 });
 
+test('TLS: a certificate naming a host without any route (as [[acme.domains]] gives) is served by SNI, in any letter case', async (t) => {
+  const h = await Harness.create(t);
+  const [site] = await h.echoes('site');
+  const routed = await makeCert('default/routed', 'routed.test', ['routed.test']);
+  const alone = await makeCert('acme/alone.test', 'alone.test', ['alone.test', 'www.alone.test']);
+  const port = await freePort();
+  await h.apply(
+    model({
+      entryPoints: [entryPoint('https', port, { tls: true })],
+      virtualHosts: [vhost('routed.test', [route('/', 'Prefix', 'site')], 'default/routed')],
+      backends: [backend('site', [site!.endpoint()])],
+      certificates: [routed, alone],
+    }),
+  );
+  for (const name of ['alone.test', 'www.alone.test', 'ALONE.Test']) {
+    const served = await peerCertificate(port, name);
+    assert.equal(served.subject.CN, 'alone.test', `certificate for ${name}`);
+  }
+  assert.equal((await peerCertificate(port, 'Routed.TEST')).subject.CN, 'routed.test');
+  // Served, but not routed: the handshake succeeds and the request finds no route.
+  assert.equal((await request({ port, tls: true, host: 'alone.test', path: '/' })).status, 404);
+});
+
 test('TLS: HTTP/2 is negotiated by ALPN and :authority routes like Host', async (t) => {
   const { port } = await tlsSetup(t);
   const session = h2connect(`https://127.0.0.1:${port}`, { servername: 'secure.test', rejectUnauthorized: false });

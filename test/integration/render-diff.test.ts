@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +105,8 @@ function assertUpToDate(configFile: string, workDir: string, when: string): void
 async function scenario(t: TestContext, mode: 'haproxy' | 'nginx'): Promise<void> {
   requireBinary(mode);
   const dir = mkdtempSync(path.join(tmpdir(), `passerelle-diff-${mode}-`));
+  // nginx's workers (user nobody when run as root) read certificates below it at each handshake.
+  chmodSync(dir, 0o711);
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const workDir = path.join(dir, 'work');
   const ingress = path.join(dir, 'ingress');

@@ -17,6 +17,7 @@ const HEAD_HELPERS: Readonly<Record<string, string>> = {
   text: String.raw`"(?:[^"\\]|\\.)*"`,
   q: String.raw`"(?:[^"\\]|\\.)*"`,
   name: '[A-Za-z0-9_.-]+',
+  sniKey: String.raw`"(?:~\*\^\[\^\.\]\+(?:\\\.[a-z0-9-]+)+\$|[a-z0-9.-]+)"`,
   int: '[0-9]+',
   cidr: '[0-9A-Fa-f.:/]+',
 };

@@ -42,12 +42,12 @@ const POLICY_FIELDS = {
 } as const satisfies Record<keyof PolicyView, true>;
 const NGINX_FIELDS = {
   workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, lua: true, shutdownTimeoutMs: true,
-  timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, defaultCert: true, hasTls: true,
+  timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, sni: true,
   upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, affinities: true, signinSteps: true, signinEscapes: true, dollar: true,
 } as const satisfies Record<keyof NginxView, true>;
 const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,
-  certificate: true, redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true, authChecks: true, signins: true,
+  redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true, authChecks: true, signins: true,
 } as const satisfies Record<keyof ServerBlockView, true>;
 const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true, canary: true, grpc: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;

@@ -106,6 +106,8 @@ export interface Dialect<S = unknown, L = unknown> {
   parseRequestLine(datagram: string): ParsedLine | undefined;
   /** Reads a layout saved as JSON, or undefined when it is not one. */
   parseLayout(value: unknown): L | undefined;
+  /** Files outside the rendering that the workers read for this model (paths in the work directory): checked as worker-readable files are. */
+  workerFiles?(model: RoutingModel): readonly string[];
   /** Writes the default certificate files the configuration references. */
   writeDefaultCertificate(workDir: string, pair: KeyPair): Promise<void>;
   /** Arguments that validate a configuration file. */
@@ -386,7 +388,7 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     await writeAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
     const account = this.#dialect.workerAccount;
     if (account !== undefined) {
-      const readable = next.files.filter((f) => f.workerReadable === true).map((f) => path.join(this.workDir, f.path));
+      const readable = [...next.files.filter((f) => f.workerReadable === true).map((f) => f.path), ...(this.#dialect.workerFiles?.(model) ?? [])].map((f) => path.join(this.workDir, f));
       try {
         await checkWorkerReadable(this.workDir, readable, account);
       } catch (err) {

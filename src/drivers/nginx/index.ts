@@ -4,9 +4,10 @@ import { request } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createNginxRenderer } from '../../render/nginx/index.ts';
-import { HEADERS_MORE_MODULE, LUA_ADMIN_SOCKET, LUA_ENDPOINTS_FILE, LUA_MODULES } from '../../render/nginx/view.ts';
+import { DEFAULT_CERTIFICATE_FILE, HEADERS_MORE_MODULE, LUA_ADMIN_SOCKET, LUA_ENDPOINTS_FILE, LUA_MODULES } from '../../render/nginx/view.ts';
 import type { LuaModules } from '../../render/nginx/view.ts';
 import { authTarget } from '../../render/nginx/upstream.ts';
+import { certificateChecker } from './certificates.ts';
 import type { RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import { defined } from '../../shared/optional.ts';
@@ -150,6 +151,7 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
       }`,
     );
   }
+  const certificateProblem = certificateChecker();
   const pidFileOf = (workDir: string): string => options.pidFile ?? path.join(workDir, 'nginx.pid');
   return {
     name: 'nginx',
@@ -165,6 +167,7 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
         headersMoreModule: headersMore,
         luaModules: lua,
         resolvesHost: (host) => authHosts.get(host),
+        certificateProblem,
         ...defined({
           connectTimeoutMs: options.connectTimeoutMs,
           readTimeoutMs: options.readTimeoutMs,
@@ -186,9 +189,12 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
       return putEndpoints(path.join(workDir, LUA_ADMIN_SOCKET), doc.content);
     },
     parseRequestLine: parseNginxLine,
+    // A TLS handshake without a certificate of its own reads the default one.
+    workerFiles: (model) => (model.entryPoints.some((e) => e.tls) ? [DEFAULT_CERTIFICATE_FILE] : []),
     async writeDefaultCertificate(workDir, pair) {
-      await writeAtomic(path.join(workDir, 'certs/default.crt'), pair.certPem, 0o644);
-      await writeAtomic(path.join(workDir, 'certs/default.key'), pair.keyPem, 0o600);
+      // Read by the workers at handshakes without another certificate (the SNI map's default).
+      const pem = `${pair.certPem.trimEnd()}\n${pair.keyPem.trimEnd()}\n`;
+      await writeAtomic(path.join(workDir, DEFAULT_CERTIFICATE_FILE), pem, worker === undefined ? 0o600 : 0o640, worker?.gid);
     },
     validateArgs: (configFile, workDir) => ['-t', '-q', '-c', configFile, '-p', `${workDir}/`, '-e', 'stderr'],
     processSpec(binary, configFile, workDir) {

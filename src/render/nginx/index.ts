@@ -9,7 +9,7 @@ import { buildNginxView, LUA_ENDPOINTS_FILE } from './view.ts';
 import type { NginxBuild, NginxRenderOptions } from './view.ts';
 
 export type { NginxRenderOptions } from './view.ts';
-export { buildNginxView, nginxUpstreamName, LUA_ADMIN_SOCKET, LUA_ENDPOINTS_FILE, LUA_MODULES } from './view.ts';
+export { buildNginxView, nginxUpstreamName, DEFAULT_CERTIFICATE_FILE, LUA_ADMIN_SOCKET, LUA_ENDPOINTS_FILE, LUA_MODULES } from './view.ts';
 export type { LuaModules } from './view.ts';
 
 function auxFiles(build: NginxBuild, mask: boolean): RenderedFile[] {
@@ -17,10 +17,8 @@ function auxFiles(build: NginxBuild, mask: boolean): RenderedFile[] {
   for (const h of build.htpasswd) {
     files.push({ path: h.path, content: h.users.map((u) => `${htpasswdLine(u.user, u.hash)}\n`).join(''), mode: 0o600, secret: true, workerReadable: true });
   }
-  for (const c of build.certs) {
-    files.push({ path: c.certPath, content: mask ? '' : c.certPem, mode: 0o644, secret: false });
-    files.push({ path: c.keyPath, content: mask ? '' : c.keyPem, mode: 0o600, secret: true });
-  }
+  // nginx's workers read certificates at each handshake (ssl_certificate by variable), not the master at load.
+  for (const c of build.certs) files.push({ path: c.path, content: mask ? '' : c.pem, mode: 0o600, secret: true, workerReadable: true });
   return files;
 }
 

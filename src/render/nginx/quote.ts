@@ -143,6 +143,15 @@ export function serverName(value: unknown): string {
   throw unsafe(D, 'server name', value);
 }
 
+/**
+ * A key of the certificate map on `$ssl_server_name`: an exact host (the map's hash lowercases the
+ * client's name) or, for `*.domain`, a case-insensitive regex of one label (as a TLS wildcard covers).
+ */
+export function sniKey(value: unknown): string {
+  const name = serverName(value);
+  return name.startsWith('"~') ? `"~*${name.slice(2)}` : name;
+}
+
 /** Whether a user name can be written to an htpasswd file. */
 export function canUser(value: unknown): value is string {
   return typeof value === 'string' && value.length <= 128 && /^[\x21-\x7e]+$/.test(value) && !value.includes(':') && !value.startsWith('#');
@@ -247,6 +256,7 @@ export const nginxHelpers = {
   proxyPass: proxyPassTarget,
   cidr,
   serverName,
+  sniKey,
   splice,
   authUrl,
   portSuffix,

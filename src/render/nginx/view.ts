@@ -62,6 +62,12 @@ export interface NginxRenderOptions {
    * not known, written as it is.
    */
   readonly resolvesHost?: (host: string) => boolean | undefined;
+  /**
+   * Why a certificate's chain and key would not load, or undefined (the driver checks them: nginx
+   * reads a certificate at each handshake, so `nginx -t` cannot). One that would not is left out
+   * with a diagnostic and its hosts get the default certificate. No function: not checked.
+   */
+  readonly certificateProblem?: (certPem: string, keyPem: string) => string | undefined;
 }
 
 /**
@@ -289,7 +295,6 @@ export interface ServerBlockView {
   /** Exact host or `*.domain` (rendered as a one-label regex); empty for the default server. */
   readonly names: readonly string[];
   readonly proto: 'http' | 'https';
-  readonly certificate: { readonly cert: string; readonly key: string } | null;
   readonly redirect: { readonly scheme: 'http' | 'https'; readonly port: number | null; readonly code: number } | null;
   readonly auth: { readonly realm: string; readonly file: string; readonly removeHeader: boolean } | null;
   readonly locations: readonly LocationView[];
@@ -329,8 +334,12 @@ export interface NginxView {
   readonly acme: HostPort | null;
   /** The controller's syslog receiver and whether every request is logged, or null. */
   readonly requestLog: { readonly host: string; readonly port: number; readonly all: boolean } | null;
-  readonly defaultCert: { readonly cert: string; readonly key: string };
-  readonly hasTls: boolean;
+  /**
+   * The certificate of each TLS handshake, by the client's server name (a map on `$ssl_server_name`,
+   * one PEM file of chain and key each): no server block per certificate, and names without a route
+   * (`[[acme.domains]]`) served too. Null without TLS entry points.
+   */
+  readonly sni: { readonly entries: readonly { readonly name: string; readonly pem: string }[]; readonly default: string } | null;
   readonly upstreams: readonly UpstreamView[];
   readonly servers: readonly ServerBlockView[];
   readonly trust: readonly TrustView[];
@@ -359,7 +368,8 @@ export interface NginxBuild {
   /** htpasswd files by relative path. */
   readonly htpasswd: readonly { readonly path: string; readonly users: readonly { readonly user: string; readonly hash: string }[] }[];
   /** Certificate files (chain, key) by relative path. */
-  readonly certs: readonly { readonly id: string; readonly certPath: string; readonly keyPath: string; readonly certPem: string; readonly keyPem: string }[];
+  /** One file per certificate: its chain then its key (one file, so a handshake never reads a chain with the other's key). */
+  readonly certs: readonly { readonly id: string; readonly path: string; readonly pem: string }[];
   /** The endpoints of the upstreams the Lua balancer serves, by upstream name; null without Lua. */
   readonly luaEndpoints: Readonly<Record<string, readonly LuaEndpoint[]>> | null;
   readonly diagnostics: readonly Diagnostic[];
@@ -379,6 +389,8 @@ export const LUA_ADMIN_SOCKET = 'lua-admin.sock';
 
 /** The endpoints file the Lua balancer starts from (at start and at every reload), relative to the work directory. */
 export const LUA_ENDPOINTS_FILE = 'lua-endpoints.json';
+/** The default certificate's chain and key (one PEM file), written by the driver, read by nginx's workers at each handshake without another certificate. */
+export const DEFAULT_CERTIFICATE_FILE = 'certs/default.pem';
 
 /** One endpoint of an upstream as the Lua balancer reads it (JSON data, never code). */
 export interface LuaEndpoint {
@@ -791,21 +803,24 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
 
   // Certificates: the first certificate naming a host serves it.
   const certs: NginxBuild['certs'][number][] = [];
-  const certByHost = new Map<string, { cert: string; key: string }>();
-  const certById = new Map<string, { cert: string; key: string }>();
+  const certByHost = new Map<string, string>();
+  const certById = new Map<string, string>();
   for (const c of model.certificates) {
     const base = c.id.replace('/', '_');
     if (!/^[a-z0-9][a-z0-9._-]{0,250}$/.test(base) || certById.has(c.id)) {
       diags.push(skipped('PASS_NGINX_CERTIFICATE', `certificate ${JSON.stringify(c.id)} cannot be given a file name; its hosts get the default certificate`, c.source));
       continue;
     }
-    const paths = { cert: `${workDir}/certs/${base}.crt`, key: `${workDir}/certs/${base}.key` };
-    certById.set(c.id, paths);
-    certs.push({ id: c.id, certPath: `certs/${base}.crt`, keyPath: `certs/${base}.key`, certPem: c.certPem, keyPem: c.keyPem });
-    for (const h of c.hosts) if (!certByHost.has(h.toLowerCase())) certByHost.set(h.toLowerCase(), paths);
+    const problem = options.certificateProblem?.(c.certPem, c.keyPem);
+    if (problem !== undefined) {
+      diags.push({ ...skipped('PASS_NGINX_CERTIFICATE', `certificate ${JSON.stringify(c.id)} cannot be served: ${problem}; its hosts get the default certificate`, c.source), severity: 'error' });
+      continue;
+    }
+    const file = `certs/${base}.pem`;
+    certById.set(c.id, `${workDir}/${file}`);
+    certs.push({ id: c.id, path: file, pem: `${c.certPem.trimEnd()}\n${c.keyPem.trimEnd()}\n` });
+    for (const h of c.hosts) if (!certByHost.has(h.toLowerCase())) certByHost.set(h.toLowerCase(), `${workDir}/${file}`);
   }
-  const certFor = (v: VirtualHost): { cert: string; key: string } | null =>
-    (v.certificate === undefined ? undefined : certById.get(v.certificate)) ?? certByHost.get(v.host) ?? null;
 
   const vhosts: VirtualHost[] = [];
   const seen = new Set<string>();
@@ -825,6 +840,16 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   }
   for (const v of vhosts) routesOf(v);
   routesOf(any);
+
+  // A route's own certificate (its Ingress's TLS Secret) first, then any certificate naming the host.
+  const sniNames = new Map<string, string>();
+  for (const v of vhosts) {
+    const own = v.certificate === undefined ? undefined : certById.get(v.certificate);
+    if (own !== undefined) sniNames.set(v.host, own);
+  }
+  for (const [host, pem] of certByHost) {
+    if (!sniNames.has(host) && (isPlainHost(host) || isWildcardHost(host))) sniNames.set(host, pem);
+  }
 
   const htpasswd: NginxBuild['htpasswd'][number][] = [];
   const servers: ServerBlockView[] = [];
@@ -866,24 +891,19 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     if (ep.allowEncodedSlashes === true) {
       diags.push(skipped('PASS_NGINX_ENCODED_SLASHES', 'nginx decodes %2F before routing: allowEncodedSlashes is not supported in nginx mode, encoded slashes get 400', epRef, `entryPoints.${ep.name}.allowEncodedSlashes`));
     }
-    // Certificates are named per TLS server block, never at the http level: nginx creates an SSL
-    // context (and parses the certificate and key) for every server block that has one, plain HTTP
-    // ones included; that was most of `nginx -t` at 10,000 hosts.
-    const defaultCert = { cert: `${workDir}/certs/default.crt`, key: `${workDir}/certs/default.key` };
     const side: ServerSide = { tls: ep.tls, trusted: ranges, entryPointAuth: auth !== null };
     const defaultLocations = redirect === null ? locationsOf(any, side) : [];
-    servers.push({ ...common, defaultServer: true, names: [], certificate: ep.tls ? defaultCert : null, locations: defaultLocations, ...authOfLocations(defaultLocations) });
+    servers.push({ ...common, defaultServer: true, names: [], locations: defaultLocations, ...authOfLocations(defaultLocations) });
     // An entry point that redirects answers every host the same way: no per-host blocks needed.
     if (redirect !== null) continue;
-    // Hosts served the same way (same locations, same certificate) share one server block: nginx's
-    // per-block cost (location tree, module configurations, an SSL context on TLS) is paid once.
-    const blocks = new Map<string, { names: string[]; certificate: ServerBlockView['certificate']; locations: readonly LocationView[] }>();
+    // Hosts served the same way share one server block: nginx's per-block cost (location tree,
+    // module configurations, an SSL context on TLS) is paid once; certificates come from the SNI map.
+    const blocks = new Map<string, { names: string[]; locations: readonly LocationView[] }>();
     for (const v of vhosts) {
-      const certificate = ep.tls ? (certFor(v) ?? defaultCert) : null;
       const locations = locationsOf(v, side);
-      const key = JSON.stringify([certificate, locations]);
+      const key = JSON.stringify(locations);
       const block = blocks.get(key);
-      if (block === undefined) blocks.set(key, { names: [v.host], certificate, locations });
+      if (block === undefined) blocks.set(key, { names: [v.host], locations });
       else block.names.push(v.host);
     }
     for (const b of blocks.values()) servers.push({ ...common, defaultServer: false, ...b, ...authOfLocations(b.locations) });
@@ -898,12 +918,13 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   // server_names_hash: a bucket holds entries of 8 + align8(length + 2) bytes plus an 8-byte end mark.
   // Sized for 4 of the longest name per bucket: with room for one only, nginx needs a hash without any
   // collision, tries every size up to max_size for it (seconds at 10,000 hosts) and still fails.
-  const longest = Math.max(0, ...vhosts.map((v) => v.host.length));
+  // The SNI map (map_hash_*) holds names of the same kind: sized the same way.
+  const longest = Math.max(0, ...vhosts.map((v) => v.host.length), ...[...sniNames.keys()].map((h) => h.length));
   const entry = 8 + Math.ceil((longest + 2) / 8) * 8;
   let bucket = 128;
   while (bucket < 4 * entry + 8) bucket *= 2;
   let maxSize = 512;
-  while (maxSize < vhosts.length * 2) maxSize *= 2;
+  while (maxSize < Math.max(vhosts.length, sniNames.size) * 2) maxSize *= 2;
   // The Lua balancer serves the backends' own upstreams; least_conn and affinity variants keep their servers.
   const lua = options.luaModules ?? null;
   const upstreams: UpstreamView[] = variants.all.map((u) => ({ ...u, lua: lua !== null && u.name === nginxUpstreamName(u.id) && !u.leastConn && u.servers.every((s) => !s.backup) }));
@@ -923,8 +944,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       forwardedHeader: options.forwardedHeader ?? false,
       acme,
       requestLog: options.requestLog !== undefined && canAddress(options.requestLog.address.host, options.requestLog.address.port) ? { ...options.requestLog.address, all: options.requestLog.all } : null,
-      defaultCert: { cert: `${workDir}/certs/default.crt`, key: `${workDir}/certs/default.key` },
-      hasTls: servers.some((s) => s.tls),
+      sni: servers.some((s) => s.tls) ? { entries: [...sniNames].map(([name, pem]) => ({ name, pem })), default: `${workDir}/${DEFAULT_CERTIFICATE_FILE}` } : null,
       upstreams,
       servers,
       trust,

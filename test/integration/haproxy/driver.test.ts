@@ -4,8 +4,6 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
-import { generate } from 'selfsigned';
 import type { RequestRecord } from '../../../src/drivers/types.ts';
 import type { Backend, Certificate, Endpoint } from '../../../src/model/types.ts';
 import { createHaproxyDriver } from '../../../src/drivers/haproxy/index.ts';
@@ -14,6 +12,7 @@ import { backend, echoOf, entryPoint, freePort, model, request, route, vhost } f
 import type { Echo } from '../../behaviour/harness.ts';
 import { spawn } from 'node:child_process';
 import { echoes, requireBinary, scenarios, sidecarMode, templatesWatched } from './common.ts';
+import { cert, served, servedCN } from '../certs.ts';
 
 requireBinary('haproxy');
 const s = scenarios(() => createHaproxyDriver({ gracePeriodMs: 3000 }));
@@ -87,27 +86,6 @@ test('haproxy: sidecar mode writes files and reloads a proxy started apart throu
     (workDir) => createHaproxyDriver({ workDir, reload: 'sidecar', gracePeriodMs: 2000 }),
     (workDir) => spawn('haproxy', ['-W', '-S', `${workDir}/haproxy-master.sock,mode,600`, '-f', `${workDir}/haproxy.cfg`], { stdio: 'ignore' }),
   ));
-
-async function cert(id: string, host: string): Promise<Certificate> {
-  const pems = await generate([{ name: 'commonName', value: `${host} ${id}` }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2 as const, value: host }] }] });
-  return { id, hosts: [host], certPem: pems.cert, keyPem: pems.private, source: { kind: 'Secret', namespace: 'default', name: id.split('/')[1] ?? id } };
-}
-
-function served(port: number, servername: string): Promise<{ cn: string; fingerprint: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
-      const peer = socket.getPeerCertificate();
-      const cn = peer.subject?.CN ?? '';
-      socket.end();
-      resolve({ cn: Array.isArray(cn) ? cn.join(',') : cn, fingerprint: peer.fingerprint256 });
-    });
-    socket.on('error', reject);
-  });
-}
-
-async function servedCN(port: number, servername: string): Promise<string> {
-  return (await served(port, servername)).cn;
-}
 
 test('haproxy: certificates are added, renewed and removed through the runtime API, without a reload', async (t) => {
   const d = createHaproxyDriver({ gracePeriodMs: 2000 });
