@@ -2,12 +2,14 @@
  * Which certificates ACME should provide: `[[acme.domains]]`, and (with onHostRule or the per-Ingress
  * annotation `kubernetes.io/tls-acme: "true"`) the hosts of our Ingresses that no Secret certificate
  * covers. Pure: reads the certificate intents translate put in the model (it never parses an
- * Ingress itself) and the Secret certificates of the model.
+ * Ingress itself) and the Secret certificates of the model (the issued ones it also serves, which
+ * translate made from ACME's own certificates, do not cover a name: they stay requested, so renewed).
  */
 
 import type { PassCode } from '../shared/codes.ts';
 import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
 import { defined } from '../shared/optional.ts';
+import { ISSUED_CERTIFICATE_KIND } from '../model/types.ts';
 import type { RoutingModel } from '../model/types.ts';
 import { DiagnosticList } from '../model/translate/diagnostics.ts';
 import { chooseChallenge } from './dns/choice.ts';
@@ -41,26 +43,18 @@ export interface AcmeRequestOptions {
   readonly challenge?: ChallengeConfig;
 }
 
-/** A `spec.tls[k]` entry of an Ingress. */
-export interface TlsEntryRef {
-  readonly object: ObjectRef;
-  /** `spec.tls[k]`. */
-  readonly field: string;
-}
-
 /** The requests and the problems found while collecting them. */
 export interface AcmeRequestSet {
   readonly requests: readonly CertificateRequest[];
   readonly diagnostics: readonly Diagnostic[];
-  /** TLS entries every host of which ACME serves (its Secret, when missing, is not a problem). */
-  readonly acmeTlsEntries: readonly TlsEntryRef[];
 }
 
-/** Whether a Secret certificate of the model covers `host` (exact name or one-label wildcard). */
+/** Whether a Secret certificate of the model covers `host` (exact name or one-label wildcard); issued ones do not count. */
 function coveredBy(model: RoutingModel): (host: string) => boolean {
   const exact = new Set<string>();
   const wild = new Set<string>();
   for (const c of model.certificates) {
+    if (c.source.kind === ISSUED_CERTIFICATE_KIND) continue;
     for (const h of c.hosts) {
       if (h.startsWith('*.')) wild.add(h.slice(1));
       else exact.add(h);
@@ -90,7 +84,6 @@ export function acmeRequests(model: RoutingModel, options: AcmeRequestOptions): 
   const claimed = new Set<string>();
   const requests: CertificateRequest[] = [];
   const covered = coveredBy(model);
-  const served: TlsEntryRef[] = [];
   const challenge = options.challenge ?? { challenge: 'http-01' };
   // Why a wildcard cannot be ordered, or undefined when DNS-01 can prove it.
   const wildcardRefused = (name: string): string | undefined => {
@@ -136,16 +129,14 @@ export function acmeRequests(model: RoutingModel, options: AcmeRequestOptions): 
       continue;
     }
     const names: string[] = [];
-    let allServed = !intent.incomplete;
     for (const { host, kind } of intent.hosts) {
       if (kind === 'wildcard') {
-        const secret = covered(host.slice(2)) || model.certificates.some((c) => c.hosts.includes(host));
+        const secret = covered(host.slice(2)) || model.certificates.some((c) => c.source.kind !== ISSUED_CERTIFICATE_KIND && c.hosts.includes(host));
         const refused = wildcardRefused(host);
         if (refused === undefined && !secret) {
           names.push(host);
           continue;
         }
-        allServed = false;
         if (!secret && refused !== undefined) {
           diags.add({ severity: 'warning', code: AcmeCodes.wildcard, message: `${host}: ${refused}; give it a TLS Secret or configure [acme.dnsChallenge]`, object: intent.source, field: `${intent.field}.hosts`, ...defined({ location: intent.location }) });
         }
@@ -154,9 +145,8 @@ export function acmeRequests(model: RoutingModel, options: AcmeRequestOptions): 
       if (!covered(host)) names.push(host);
     }
     if (names.length > 0) groups.push({ names, source: intent.source });
-    if (allServed) served.push({ object: intent.source, field: intent.field });
   }
   for (const g of groups) add(g.names, 'ingress', g.source);
 
-  return { requests, diagnostics: diags.sorted(), acmeTlsEntries: served };
+  return { requests, diagnostics: diags.sorted() };
 }

@@ -6,7 +6,8 @@ import type { Logger } from '../shared/logger.ts';
 import { PassError } from '../shared/errors.ts';
 import { defined } from '../shared/optional.ts';
 import type { Telemetry } from '../shared/telemetry.ts';
-import type { TranslateOptions } from '../model/translate/index.ts';
+import { translate } from '../model/translate/index.ts';
+import type { AcmeIssuance, TranslateOptions } from '../model/translate/index.ts';
 import type { RoutingModel } from '../model/types.ts';
 import type { Snapshot } from '../model/k8s.ts';
 import { AcmeChallenges } from '../acme/challenges.ts';
@@ -19,13 +20,12 @@ import { emptyAcmeState, LETS_ENCRYPT_BUDGET } from '../acme/types.ts';
 import type { AcmeState } from '../acme/types.ts';
 import { plan } from '../acme/planner.ts';
 import { acmeRequests } from '../acme/requests.ts';
-import { relaxMissingSecrets, withAcmeCertificates } from '../acme/merge.ts';
 import { acmeDiagnostics, certificateStatuses } from '../acme/status.ts';
 import type { CertificateStatus } from '../acme/status.ts';
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { createAcmeStage } from '../controller/acme.ts';
-import type { AcmeStageOptions } from '../controller/acme.ts';
+import type { AcmeStage, AcmeStageOptions } from '../controller/acme.ts';
 import { KubernetesCertificateStore } from '../acme/store/kubernetes.ts';
 import { parseAcmeStorage } from '../config/schema.ts';
 import type { KubeClient } from '../sources/kubernetes/client.ts';
@@ -67,7 +67,17 @@ export interface AcmeTuning {
 export interface AcmeWiring {
   readonly manager: AcmeManager;
   readonly challenges: AcmeChallenges;
-  readonly stage: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
+  /** The controller's `input` (issued certificates into translate) and `prepare` (intents to the manager). */
+  readonly stage: AcmeStage;
+}
+
+/**
+ * What translate needs to know of `[acme]` (undefined without it): which TLS entries' missing Secrets
+ * ACME replaces, so that it reports them as warnings. The same rule as ACME's requests.
+ */
+export function acmeIssuance(a: AcmeConfig | undefined): AcmeIssuance | undefined {
+  if (a === undefined) return undefined;
+  return { onHostRule: a.onHostRule, wildcards: chooseChallenge(['*.wildcard.invalid'], challengeConfig(a)).types.length > 0 };
 }
 
 /** Which certificates `[acme]` wants from the model: the controller stage and `check` read it alike. */
@@ -231,7 +241,7 @@ export interface AcmeCheck {
   /** The store, as described in logs. */
   readonly storage: string;
   readonly certificates: readonly CertificateStatus[];
-  /** The model's diagnostics with the ACME ones added (and missing Secrets ACME replaces relaxed). */
+  /** The model's diagnostics with the ACME ones added. */
   readonly diagnostics: readonly Diagnostic[];
 }
 
@@ -265,16 +275,17 @@ export async function acmeCheck(config: StaticConfig, translate: TranslateOption
   return {
     storage,
     certificates: certificateStatuses(p, state, now).map((c) => ({ ...c, challenge: describeChoice(chooseChallenge(c.names, challengeConfig(a))) })),
-    diagnostics: [...relaxMissingSecrets(model.diagnostics, set.acmeTlsEntries), ...set.diagnostics, ...extra, ...acmeDiagnostics(p, state, now)],
+    diagnostics: [...model.diagnostics, ...set.diagnostics, ...extra, ...acmeDiagnostics(p, state, now)],
   };
 }
 
 /**
- * The model as the running controller would serve it with ACME: the certificates already in the
- * store (read, never written) served for the hosts no Secret covers, missing Secrets ACME replaces
- * relaxed. What `run --dry-run` and `render --diff` show, so that they agree with what `run` wrote.
+ * The model as the running controller would serve it with ACME: `model` (built from `snapshot` with
+ * `translate`) built again with the certificates already in the store (read, never written) as
+ * translate's issued certificates, its diagnostics and ACME's. What `run --dry-run` and
+ * `render --diff` show, so that they agree with what `run` wrote.
  */
-export async function withStoredAcmeCertificates(config: StaticConfig, translate: TranslateOptions, snapshot: Snapshot, model: RoutingModel, kube?: KubeClient): Promise<RoutingModel> {
+export async function withStoredAcmeCertificates(config: StaticConfig, translateOptions: TranslateOptions, snapshot: Snapshot, model: RoutingModel, kube?: KubeClient): Promise<RoutingModel> {
   const a = config.acme;
   if (a === undefined) return model;
   const set = acmeRequests(model, acmeStageOptions(a));
@@ -285,8 +296,8 @@ export async function withStoredAcmeCertificates(config: StaticConfig, translate
   } catch (err) {
     extra.push({ severity: 'error', code: 'PASS_ACME_STORAGE', message: `the ACME storage cannot be read: ${(err as Error).message}` });
   }
-  const now = new Date();
-  const merged = withAcmeCertificates(model, servableCertificates(state, now), now);
-  return { ...merged, diagnostics: [...relaxMissingSecrets(merged.diagnostics, set.acmeTlsEntries), ...set.diagnostics, ...extra] };
+  const served = translate({ ...snapshot, issuedCertificates: servableCertificates(state, new Date()) }, translateOptions);
+  // Issued certificates change what is served, never a diagnostic: `model`'s (with the source's and the config's) stand.
+  return { ...served, diagnostics: [...model.diagnostics, ...set.diagnostics, ...extra] };
 }
 

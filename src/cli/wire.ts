@@ -6,6 +6,7 @@
  * `run --dry-run` the same driver (to preview), `check` and `explain` the same source.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { formatDiagnostic } from '../shared/diagnostics.ts';
 import type { Diagnostic } from '../shared/diagnostics.ts';
@@ -47,7 +48,7 @@ import { LETS_ENCRYPT_BUDGET } from '../acme/types.ts';
 import { parseListenAddress } from '../config/schema.ts';
 import { applyFlags } from './flags.ts';
 import type { CliFlags } from './flags.ts';
-import { createAcme } from './acme.ts';
+import { acmeIssuance, createAcme } from './acme.ts';
 import type { AcmeTuning, AcmeWiring } from './acme.ts';
 import { createLogger, defaultLogFormat } from './logger.ts';
 import { AccessLog } from '../drivers/access-log.ts';
@@ -60,7 +61,7 @@ export interface Context {
   readonly warnings: readonly Diagnostic[];
 }
 
-/** How translation selects and reads objects: `[kubernetes]` class selection and the entry points. */
+/** How translation selects and reads objects: `[kubernetes]` class selection, the entry points, and what `[acme]` certifies. */
 export function translateOptions(config: StaticConfig): TranslateOptions {
   const k = config.kubernetes;
   return {
@@ -71,6 +72,7 @@ export function translateOptions(config: StaticConfig): TranslateOptions {
     watchIngressWithoutClass: k.watchIngressWithoutClass,
     sslRedirect: k.sslRedirect,
     mode: config.proxy.mode,
+    ...defined({ acme: acmeIssuance(config.acme) }),
   };
 }
 
@@ -162,9 +164,19 @@ export type DriverWiring =
 export function createDriver(config: StaticConfig, logger: Logger, hooks: DriverHooks): DriverWiring {
   const p = config.proxy;
   const common = { connectTimeoutMs: p.connectTimeout, readTimeoutMs: p.readTimeout, forwardedHeader: p.forwardedHeader, ...defined({ acmeChallenge: hooks.acmeChallenge, observe: hooks.observe }) };
-  if (p.mode === 'native' && p.workers > 1) {
-    // Worker threads: the config refuses tls-alpn-01 and onDemand with them (config/checks.ts).
-    return { mode: 'native', driver: createNativeWorkerPool({ ...common, workers: p.workers, logger }) };
+  const workers = p.workers ?? availableParallelism();
+  if (p.mode === 'native' && workers > 1) {
+    const obtain = hooks.obtainCertificate;
+    // onDemand: a worker's handshake asks this thread, which adds the certificate to every worker.
+    const onUnknownServerName =
+      obtain === undefined
+        ? undefined
+        : async (name: string): Promise<boolean> => {
+            const cert = await obtain(name);
+            return cert !== undefined && (await pool.addCertificate(cert));
+          };
+    const pool: NativeWorkerPool = createNativeWorkerPool({ ...common, workers, logger, ...defined({ acmeTlsAlpn: hooks.acmeTlsAlpn, onUnknownServerName }) });
+    return { mode: 'native', driver: pool };
   }
   if (p.mode === 'native') {
     const obtain = hooks.obtainCertificate;
@@ -294,7 +306,7 @@ export async function wireController(flags: CliFlags, logger?: Logger, options: 
     driver: driver.driver,
     logger: log.child({ component: 'controller' }),
     isPermanentFailure: isPermanentStartFailure,
-    ...defined({ prepare: acme?.stage, telemetry: metrics }),
+    ...defined({ input: acme?.stage.input, prepare: acme?.stage.prepare, telemetry: metrics }),
   });
   acmeChanged.connect(() => controller.signal());
   const web = config.web.enabled ? createWebServer({ config, logger: log, acme, driver, controller, ...defined({ wedgedAfterMs: options.wedgedAfterMs, metrics: metrics?.renderMetrics }) }) : undefined;

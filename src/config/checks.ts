@@ -71,15 +71,12 @@ export function crossCheck(config: StaticConfig, file: string, locator: KeyLocat
       if (clash) at('error', 'PASS_CONFIG_BAD_ADDRESS', `port ${address.port} is already used by entry point "${clash.name}"`, ['web', 'address']);
     }
   }
-  if (config.proxy.workers > 1 && config.proxy.mode !== 'native') {
+  // Only a value written in the file: the default (the CPU count) means nothing outside native mode.
+  if (config.proxy.workers !== undefined && config.proxy.workers > 1 && config.proxy.mode !== 'native') {
     at('error', 'PASS_CONFIG_BAD_VALUE', `proxy.workers = ${config.proxy.workers} needs proxy.mode = "native" (${config.proxy.mode} runs its own processes): remove it`, ['proxy', 'workers']);
   }
   const acme = config.acme;
   if (acme === undefined) return { config, errors, warnings };
-  if (config.proxy.workers > 1 && config.proxy.mode === 'native' && (acme.challenge === 'tls-alpn-01' || acme.onDemand)) {
-    const setting = acme.challenge === 'tls-alpn-01' ? 'acme.challenge = "tls-alpn-01"' : 'acme.onDemand';
-    at('error', 'PASS_CONFIG_BAD_ACME', `${setting} is not supported with proxy.workers = ${config.proxy.workers} yet (handshakes would need the primary thread): use proxy.workers = 1`, ['proxy', 'workers']);
-  }
   const ep = eps[acme.entryPoint];
   if (!ep || !served.has(acme.entryPoint)) {
     at('error', 'PASS_CONFIG_BAD_ACME', `acme.entryPoint "${acme.entryPoint}" is not a served entry point`, ['acme', 'entryPoint']);

@@ -213,8 +213,8 @@ const proxy = z
       .int('expected a whole number')
       .min(1, 'expected at least 1')
       .max(256, 'expected at most 256')
-      .default(1)
-      .describe('native mode: worker threads serving traffic, sharing the listening addresses (SO_REUSEPORT); above 1, acme tls-alpn-01 and onDemand are refused'),
+      .optional()
+      .describe('native mode: worker threads serving traffic, sharing the listening addresses (SO_REUSEPORT); default: the number of CPUs the process may use (os.availableParallelism()); 1 serves in the main thread. haproxy and nginx ignore the default and refuse a value above 1'),
     binary: path.optional().describe('haproxy or nginx executable (default: found on PATH)'),
     workDir: path.default('.passerelle').describe('where rendered configuration and certificates are written'),
     reload: z.enum(['bundled', 'sidecar']).default('bundled').describe('bundled: child process; sidecar: proxy in another container'),

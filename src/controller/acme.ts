@@ -1,8 +1,9 @@
-/* The ACME stage of the sync loop: wanted certificates → the manager; issued ones → the model. */
+/* The ACME stage of the sync loop: issued certificates → translate's input; the built model's certificate intents → the manager. */
 
+import type { Snapshot } from '../model/k8s.ts';
+import type { TranslateInput } from '../model/translate/index.ts';
 import type { RoutingModel } from '../model/types.ts';
 import type { AcmeManager } from '../acme/manager.ts';
-import { relaxMissingSecrets, withAcmeCertificates } from '../acme/merge.ts';
 import { acmeRequests } from '../acme/requests.ts';
 import type { AcmeDomain } from '../acme/requests.ts';
 import type { ChallengeConfig } from '../acme/dns/choice.ts';
@@ -13,21 +14,30 @@ export interface AcmeStageOptions {
   readonly domains: readonly AcmeDomain[];
   /** Which challenge proves which names (wildcards need a DNS-01 provider). */
   readonly challenge?: ChallengeConfig;
-  readonly now?: () => Date;
 }
 
-/**
- * The controller's `prepare` step for ACME: tells the manager which certificates are wanted (and
- * which hosts Ingress rules name, for onDemand), then serves the issued certificates for the hosts
- * no Secret covers, adds the ACME diagnostics (failed orders, budget), and turns "TLS Secret does
- * not exist" into a warning for the TLS entries ACME serves.
- */
-export function createAcmeStage(manager: AcmeManager, options: AcmeStageOptions): (model: RoutingModel) => RoutingModel {
-  return (model) => {
-    const set = acmeRequests(model, options);
-    manager.setKnownHosts(model.virtualHosts.filter((v) => v.kind === 'exact').map((v) => v.host));
-    manager.setRequests(set.requests);
-    const merged = withAcmeCertificates(model, manager.certificates(), options.now?.() ?? new Date());
-    return { ...merged, diagnostics: [...relaxMissingSecrets(merged.diagnostics, set.acmeTlsEntries), ...set.diagnostics, ...manager.diagnostics()] };
+/** ACME's two steps in a sync: before translate (`input`) and after it (`prepare`). */
+export interface AcmeStage {
+  /** Translate's input: the sources' snapshot and the issued certificates valid now, which translate serves like Secrets. */
+  readonly input: (snapshot: Snapshot) => TranslateInput;
+  /**
+   * Reads the built model: tells the manager which certificates are wanted (its certificate intents,
+   * `[[acme.domains]]`) and which hosts Ingress rules name (for onDemand); returns the model with
+   * ACME's own diagnostics (wildcards it cannot order, failed orders, budget) added after translate's.
+   */
+  readonly prepare: (model: RoutingModel) => RoutingModel;
+}
+
+/** The controller's ACME stage (see {@link AcmeStage}); the model's certificates are translate's alone. */
+export function createAcmeStage(manager: AcmeManager, options: AcmeStageOptions): AcmeStage {
+  return {
+    input: (snapshot) => ({ ...snapshot, issuedCertificates: manager.certificates() }),
+    prepare: (model) => {
+      const set = acmeRequests(model, options);
+      manager.setKnownHosts(model.virtualHosts.filter((v) => v.kind === 'exact').map((v) => v.host));
+      manager.setRequests(set.requests);
+      const extra = [...set.diagnostics, ...manager.diagnostics()];
+      return extra.length === 0 ? model : { ...model, diagnostics: [...model.diagnostics, ...extra] };
+    },
   };
 }

@@ -5,7 +5,7 @@ import { SerialQueue } from '../shared/serial.ts';
 import type { RoutingModel } from '../model/types.ts';
 import { hashOf } from '../model/hash.ts';
 import { describeChanges } from '../model/changes.ts';
-import { translate, type TranslateOptions } from '../model/translate/index.ts';
+import { translate, type TranslateInput, type TranslateOptions } from '../model/translate/index.ts';
 import { IncrementalTranslator } from '../model/translate/incremental.ts';
 import type { Source } from '../sources/snapshot.ts';
 import type { Snapshot } from '../model/k8s.ts';
@@ -25,7 +25,9 @@ export interface ControllerOptions {
   readonly maxDelayMs?: number;
   /** First retry delay after a failed sync (build or apply); doubles up to 30 s (default 1 s). */
   readonly retryMs?: number;
-  /** Adds to the built model before it is hashed and applied (ACME certificates: see `createAcmeStage`). */
+  /** Adds what no source holds to translate's input (ACME's issued certificates: see `createAcmeStage`). */
+  readonly input?: (snapshot: Snapshot) => TranslateInput;
+  /** Reads the built model before it is hashed and applied, and may add diagnostics (ACME: see `createAcmeStage`). */
   readonly prepare?: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
   /** The clock, ms since the epoch, for bursts and {@link ControllerState.appliedAt} (default `Date.now`; tests inject one). */
   readonly now?: () => number;
@@ -87,10 +89,10 @@ function messageOf(err: unknown): string {
 /**
  * Builds the model from the source with {@link translate} (or, in the running controller, with its
  * {@link IncrementalTranslator}: the same model, redoing only what changed) and adds the source's own
- * diagnostics.
+ * diagnostics. `input` adds what no source holds to translate's input (ACME's issued certificates).
  */
-export function buildModel(source: Source, options: TranslateOptions, translator?: IncrementalTranslator): RoutingModel {
-  const snapshot = source.snapshot();
+export function buildModel(source: Source, options: TranslateOptions, translator?: IncrementalTranslator, input?: (snapshot: Snapshot) => TranslateInput): RoutingModel {
+  const snapshot = input === undefined ? source.snapshot() : input(source.snapshot());
   const model = translator === undefined ? translate(snapshot, options) : translator.build(snapshot);
   const extra: readonly Diagnostic[] = source.diagnostics();
   return extra.length === 0 ? model : { ...model, diagnostics: [...extra, ...model.diagnostics] };
@@ -229,7 +231,7 @@ export class Controller {
     const telemetry = this.#o.telemetry ?? noTelemetry;
     const syncStarted = performance.now();
     try {
-      const built = buildModel(this.#o.source, this.#translate, this.#translator);
+      const built = buildModel(this.#o.source, this.#translate, this.#translator, this.#o.input);
       const model = this.#o.prepare === undefined ? built : this.#o.prepare(built, this.#o.source.snapshot());
       stage = 'diagnostics';
       this.#reportDiagnostics(model.diagnostics);

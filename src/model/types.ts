@@ -152,7 +152,22 @@ export interface Certificate {
   readonly source: ObjectRef;
 }
 
-/** The proxy-neutral routing model: what every driver serves. */
+/** The `source.kind` of a model certificate made from an {@link IssuedCertificate}. */
+export const ISSUED_CERTIFICATE_KIND = 'AcmeCertificate';
+
+/**
+ * A certificate ACME issued: an input of translate beside the TLS Secrets (`Snapshot.issuedCertificates`),
+ * served for those of its names no Secret serves. Id: `acme.passerelle/<main>`.
+ */
+export interface IssuedCertificate {
+  readonly id: string;
+  /** Names as ordered (main first; wildcards as `*.domain`). */
+  readonly names: readonly string[];
+  /** Leaf first, then the chain. */
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
 /**
  * What an object asks a certificate for (translate makes them from our Ingresses; ACME decides which
  * it orders): a TLS entry's hosts, or a rule host outside every TLS entry.
@@ -171,6 +186,7 @@ export interface CertificateIntent {
   readonly acme?: boolean;
 }
 
+/** The proxy-neutral routing model: what every driver serves. */
 export interface RoutingModel {
   readonly entryPoints: readonly EntryPoint[];
   /** Sorted: exact hosts by name, then wildcards, then `*`. */

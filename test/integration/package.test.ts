@@ -4,7 +4,9 @@
 // and the dashboard's files ship and are found, and that an older Node gets a one-line message.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -212,6 +214,112 @@ test('the installed passerelle run --web serves the dashboard files from dist/',
     assert.match(res.headers.get('content-type') ?? '', type);
     assert.equal(await res.text(), body, `/dashboard/${file} differs from src/dashboard/ui/${file}`);
   }
+});
+
+/** Ends a child started by a test: SIGTERM, then SIGKILL after 10 s. */
+async function end(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** GET / for `host` on a new connection; status and body, or status 0 when the connection fails. */
+function get(port: number, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end();
+  });
+}
+
+test('the installed passerelle run with [proxy] workers = 2 starts its worker threads from dist/ and serves', async (t) => {
+  const dir = path.join(tmp, 'workers');
+  mkdirSync(path.join(dir, 'objects'), { recursive: true });
+  const upstream = createServer((_req, res) => res.end('from-upstream'));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const upstreamPort = (upstream.address() as AddressInfo).port;
+  const entry = await freePort();
+  writeFileSync(
+    path.join(dir, 'objects/app.yaml'),
+    `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: passerelle
+  annotations: { ingressclass.kubernetes.io/is-default-class: "true" }
+spec: { controller: passerelle.dev/ingress-controller }
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: app, namespace: demo }
+spec:
+  rules:
+    - host: app.localhost
+      http:
+        paths: [{ path: /, pathType: Prefix, backend: { service: { name: app, port: { number: 80 } } } }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: app, namespace: demo }
+spec:
+  ports: [{ name: http, port: 80, targetPort: ${upstreamPort} }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: app-1, namespace: demo, labels: { kubernetes.io/service-name: app } }
+addressType: IPv4
+ports: [{ name: http, port: ${upstreamPort} }]
+endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
+`,
+  );
+  writeFileSync(
+    path.join(dir, 'passerelle.toml'),
+    `logLevel = "info"
+[log]
+format = "json"
+[entryPoints.http]
+address = "127.0.0.1:${entry}"
+[proxy]
+mode = "native"
+workers = 2
+gracePeriod = "1s"
+[file]
+directory = "objects"
+watch = false
+`,
+  );
+  const child = spawn(bin, ['run', `--configfile=${path.join(dir, 'passerelle.toml')}`], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += String(c)));
+  child.stderr.on('data', (c: Buffer) => (output += String(c)));
+  t.after(async () => {
+    await end(child);
+    upstream.close();
+  });
+
+  const until = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) assert.fail(`passerelle exited (${child.exitCode}):\n${output}`);
+    const r = await get(entry, 'app.localhost');
+    if (r.status === 200) break;
+    if (Date.now() > until) assert.fail(`the entry point never answered 200 (last: ${r.status}):\n${output}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  // Both threads run dist/drivers/native/worker-main.js and applied the configuration.
+  const applied = output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg?: string; worker?: number })
+    .filter((l) => l.msg === 'native proxy configuration applied');
+  assert.deepEqual(new Set(applied.map((l) => l.worker)), new Set([0, 1]), output);
+  for (let i = 0; i < 20; i++) assert.deepEqual(await get(entry, 'app.localhost'), { status: 200, body: 'from-upstream' });
+  assert.ok(existsSync(path.join(installed, 'dist/drivers/native/worker-main.js')));
 });
 
 test(`an older Node (${OLD_NODE}) gets one line naming the required and the found version, and a non-zero exit`, () => {

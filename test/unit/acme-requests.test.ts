@@ -4,15 +4,15 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { acmeRequests } from '../../src/acme/requests.ts';
-import { withAcmeCertificates } from '../../src/acme/merge.ts';
 import { FileCertificateStore, stateFromJson } from '../../src/acme/store/file.ts';
 import { acmeCertificateId } from '../../src/acme/types.ts';
 import type { ChallengeConfig } from '../../src/acme/dns/choice.ts';
 import type { StoredCertificate } from '../../src/acme/types.ts';
-import type { KubeObject, Snapshot } from '../../src/model/k8s.ts';
+import type { AcmeIssuance } from '../../src/model/translate/intents.ts';
+import type { KubeObject } from '../../src/model/k8s.ts';
 import { emptySnapshot } from '../../src/model/k8s.ts';
 import { translate } from '../../src/model/translate/index.ts';
-import type { TranslateOptions } from '../../src/model/translate/index.ts';
+import type { TranslateInput, TranslateOptions } from '../../src/model/translate/index.ts';
 
 const options: TranslateOptions = { entryPoints: [], ingressClass: 'passerelle', controllerName: 'passerelle.dev/ingress-controller', classAliases: [], watchIngressWithoutClass: true };
 
@@ -34,9 +34,11 @@ function secret(name: string): KubeObject {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'web' }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(PEM_CERT).toString('base64'), 'tls.key': Buffer.from(PEM_KEY).toString('base64') } };
 }
 
-function run(snapshot: Partial<Snapshot>, onHostRule: boolean, domains: { main: string; sans: string[] }[] = [], challenge?: ChallengeConfig) {
-  const snap: Snapshot = { ...emptySnapshot, ...snapshot };
-  const model = translate(snap, options);
+function run(snapshot: Partial<TranslateInput>, onHostRule: boolean, domains: { main: string; sans: string[] }[] = [], challenge?: ChallengeConfig) {
+  const snap: TranslateInput = { ...emptySnapshot, ...snapshot };
+  // translate knows of [acme] what the CLI tells it (cli/acme.ts acmeIssuance): onHostRule, and whether wildcards can be ordered.
+  const acme: AcmeIssuance = { onHostRule, wildcards: challenge?.dnsProvider !== undefined };
+  const model = translate(snap, { ...options, acme });
   return { model, set: acmeRequests(model, { onHostRule, domains, ...(challenge === undefined ? {} : { challenge }) }) };
 }
 
@@ -72,15 +74,39 @@ test('acme requests: [[acme.domains]] first; a name is claimed once (older wins)
 
 test('acme requests: with a DNS-01 provider, wildcard names are ordered with the other names of their entry; a Secret that covers them still wins', () => {
   const dns: ChallengeConfig = { challenge: 'http-01', dnsProvider: 'rfc2136' };
-  const { set } = run(
-    { ingresses: [ingress('wild', ['*.w.example.com', 'w.example.com'], [{ hosts: ['*.w.example.com', 'w.example.com'] }]), ingress('covered', ['*.s.example.com'], [{ hosts: ['*.s.example.com'], secretName: 'good' }])], secrets: [secret('good')] },
+  const { set, model } = run(
+    { ingresses: [ingress('wild', ['*.w.example.com', 'w.example.com'], [{ hosts: ['*.w.example.com', 'w.example.com'], secretName: 'gone' }]), ingress('covered', ['*.s.example.com'], [{ hosts: ['*.s.example.com'], secretName: 'good' }])], secrets: [secret('good')] },
     true,
     [{ main: 'example.com', sans: ['*.example.com'] }],
     dns,
   );
   assert.deepEqual(names(set), [['example.com', '*.example.com'], ['*.w.example.com', 'w.example.com']]);
   assert.deepEqual(set.diagnostics, []);
-  assert.deepEqual(set.acmeTlsEntries.map((e) => `${e.object.name} ${e.field}`), ['wild spec.tls[0]']);
+  // The missing Secret of the wildcard entry ACME orders is a warning (translate says so itself).
+  const tls = model.diagnostics.filter((d) => d.code.includes('SECRET'));
+  assert.deepEqual(tls.map((d) => `${d.severity} ${d.code} ${d.object?.name} ${d.field}`), ['warning PASS_INGRESS_MISSING_SECRET wild spec.tls[0].secretName']);
+});
+
+test('missing TLS Secret: a warning when ACME certifies the whole entry, else the error', () => {
+  const ings = [
+    ingress('acme', ['a.example.com', 'b.example.com'], [{ hosts: ['a.example.com', 'b.example.com'], secretName: 'gone' }]),
+    ingress('wild', ['*.w.example.com'], [{ hosts: ['*.w.example.com'], secretName: 'gone' }]),
+    ingress('out', ['o.example.com'], [{ hosts: ['o.example.com'], secretName: 'gone' }], { 'kubernetes.io/tls-acme': 'false' }),
+    ingress('bad', ['c.example.com'], [{ hosts: ['c.example.com', 'not a host'], secretName: 'gone' }]),
+  ];
+  const shown = (m: { diagnostics: readonly { severity: string; code: string; object?: { name: string }; message: string }[] }): string[] =>
+    m.diagnostics.filter((d) => d.code === 'PASS_INGRESS_MISSING_SECRET').map((d) => `${d.severity} ${d.object?.name}: ${d.message}`);
+  assert.deepEqual(shown(run({ ingresses: ings }, true).model), [
+    'warning acme: Secret web/gone does not exist: the certificate is issued by ACME',
+    'error bad: Secret web/gone does not exist; these hosts use the default certificate',
+    'error out: Secret web/gone does not exist; these hosts use the default certificate',
+    // Without a DNS-01 provider ACME cannot order the wildcard.
+    'error wild: Secret web/gone does not exist; these hosts use the default certificate',
+  ]);
+  // The annotation opts in without onHostRule; with no [acme] at all, every missing Secret is an error.
+  const optIn = ingress('in', ['i.example.com'], [{ hosts: ['i.example.com'], secretName: 'gone' }], { 'kubernetes.io/tls-acme': 'true' });
+  assert.deepEqual(shown(run({ ingresses: [ings[0]!, optIn] }, false).model).map((l) => l.split(':')[0]), ['error acme', 'warning in']);
+  assert.deepEqual(shown(translate({ ...emptySnapshot, ingresses: [optIn] }, options)).map((l) => l.split(':')[0]), ['error in']);
 });
 
 test('acme requests: Ingresses of another class are ignored', () => {
@@ -92,18 +118,26 @@ function stored(names: string[], notAfter = '2999-01-01T00:00:00Z'): StoredCerti
   return { id: acmeCertificateId(names[0]!), names, certPem: PEM_CERT, keyPem: PEM_KEY, notBefore: '2024-01-01T00:00:00Z', notAfter, issuedAt: '2024-01-01T00:00:00Z' };
 }
 
-test('withAcmeCertificates: serves ACME certificates for hosts no Secret covers, after the Secret ones', () => {
-  const { model } = run({ ingresses: [ingress('a', ['s.example.com', 'n.example.com'], [{ hosts: ['s.example.com'], secretName: 'good' }])], secrets: [secret('good')] }, true);
-  const out = withAcmeCertificates(model, [stored(['n.example.com']), stored(['s.example.com']), stored(['old.example.com'], '2000-01-01T00:00:00Z')], new Date('2025-01-01T00:00:00Z'));
-  assert.deepEqual(out.certificates.map((c) => [c.id, c.hosts]), [['web/good', ['s.example.com']], ['acme.passerelle/n.example.com', ['n.example.com']]]);
+test('issued certificates (translate input): served for the hosts no Secret covers, after the Secret ones; still requested, so renewed', () => {
+  const ings = [ingress('a', ['s.example.com', 'n.example.com'], [{ hosts: ['s.example.com'], secretName: 'good' }])];
+  const { model: without } = run({ ingresses: ings, secrets: [secret('good')] }, true);
+  const { model: out, set } = run({ ingresses: ings, secrets: [secret('good')], issuedCertificates: [stored(['s.example.com']), stored(['n.example.com']), stored(['x.example.com'])] }, true);
+  assert.deepEqual(out.certificates.map((c) => [c.id, c.hosts, c.source.kind]), [
+    ['web/good', ['s.example.com'], 'Secret'],
+    ['acme.passerelle/n.example.com', ['n.example.com'], 'AcmeCertificate'],
+    // A name no Ingress routes ([[acme.domains]]) is served too.
+    ['acme.passerelle/x.example.com', ['x.example.com'], 'AcmeCertificate'],
+  ]);
   assert.equal(out.virtualHosts.find((v) => v.host === 'n.example.com')?.certificate, 'acme.passerelle/n.example.com');
   assert.equal(out.virtualHosts.find((v) => v.host === 's.example.com')?.certificate, 'web/good');
-  assert.equal(withAcmeCertificates(model, [], new Date()), model);
+  // The certificate it serves does not make ACME stop wanting (renewing) it.
+  assert.deepEqual(names(set), [['n.example.com']]);
+  assert.deepEqual(out.diagnostics, without.diagnostics);
+  assert.deepEqual(run({ ingresses: ings, secrets: [secret('good')], issuedCertificates: [] }, true).model, without);
 });
 
-test('withAcmeCertificates: a wildcard ACME certificate serves its wildcard host and the exact hosts one label below it that have none', () => {
-  const { model } = run({ ingresses: [ingress('a', ['*.w.example.com', 'app.w.example.com', 'w.example.com', 'deep.app.w.example.com'])] }, true);
-  const out = withAcmeCertificates(model, [stored(['*.w.example.com', 'w.example.com'])], new Date('2025-01-01T00:00:00Z'));
+test('issued certificates: a wildcard one serves its wildcard host and the exact hosts one label below it that have none', () => {
+  const out = run({ ingresses: [ingress('a', ['*.w.example.com', 'app.w.example.com', 'w.example.com', 'deep.app.w.example.com'])], issuedCertificates: [stored(['*.w.example.com', 'w.example.com'])] }, true).model;
   const certOf = (h: string): string | undefined => out.virtualHosts.find((v) => v.host === h)?.certificate;
   assert.equal(certOf('*.w.example.com'), 'acme.passerelle/_.w.example.com');
   assert.equal(certOf('app.w.example.com'), 'acme.passerelle/_.w.example.com');

@@ -2,11 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan } from '../../src/acme/planner.ts';
 import { acmeDiagnostics, certificateStatuses, describeCertificateStatuses } from '../../src/acme/status.ts';
-import { relaxMissingSecrets } from '../../src/acme/merge.ts';
 import { acmeCertificateId, emptyAcmeState } from '../../src/acme/types.ts';
 import type { AcmeState, CertificateRequest, StoredCertificate } from '../../src/acme/types.ts';
 import { certificateFromSecret, certificateSecretName, certificateToSecret } from '../../src/acme/store/kubernetes.ts';
-import type { Diagnostic } from '../../src/shared/diagnostics.ts';
 
 const NOW = new Date('2025-06-01T00:00:00Z');
 const DAY = 24 * 3600_000;
@@ -59,13 +57,6 @@ test('statuses and diagnostics: valid, pending, failed (error), failing renewal 
   const text = describeCertificateStatuses(statuses, 'file /x/acme.json').join('\n');
   assert.match(text, /failed +bad\.test: no certificate yet; backing off/);
   assert.match(text, /last error .*connection refused — the CA could not connect/);
-});
-
-test('relaxMissingSecrets: only the TLS entries ACME serves become warnings', () => {
-  const missing = (field: string): Diagnostic => ({ severity: 'error', code: 'PASS_INGRESS_MISSING_SECRET', message: 'Secret web/x does not exist; these hosts use the default certificate', object: ING, field });
-  const out = relaxMissingSecrets([missing('spec.tls[0].secretName'), missing('spec.tls[1].secretName')], [{ object: ING, field: 'spec.tls[0]' }]);
-  assert.deepEqual(out.map((d) => d.severity), ['warning', 'error']);
-  assert.equal(out[0]!.message, 'Secret web/x does not exist: the certificate is issued by ACME');
 });
 
 test('a certificate survives the round trip through a kubernetes.io/tls Secret', () => {

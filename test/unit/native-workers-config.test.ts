@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassDiagnosticsError } from '../../src/shared/errors.ts';
@@ -21,9 +22,28 @@ function refused(text: string): PassDiagnosticsError['diagnostics'] {
   assert.fail('expected the configuration to be refused');
 }
 
-test('proxy.workers: 1 by default (tls-alpn-01 and onDemand do not work across workers yet)', () => {
-  assert.equal(parseConfig('', FILE).proxy.workers, 1);
+test('proxy.workers: unset by default (the driver takes the CPU count)', () => {
+  assert.equal(parseConfig('', FILE).proxy.workers, undefined);
 });
+
+for (const [name, challenge] of [
+  ['tls-alpn-01', 'challenge = "tls-alpn-01"'],
+  ['onDemand', 'onDemand = true'],
+] as const) {
+  test(`proxy.workers = 2 with ${name}: accepted`, () => {
+    const c = parseConfig(`[proxy]\nworkers = 2\n${TLS}[acme]\n${challenge}`, FILE);
+    assert.equal(c.proxy.workers, 2);
+  });
+}
+
+for (const mode of ['haproxy', 'nginx'] as const) {
+  test(`proxy.workers unset in ${mode} mode: accepted (the CPU-count default is native's)`, () => {
+    assert.equal(parseConfig(`[proxy]\nmode = "${mode}"`, FILE).proxy.workers, undefined);
+  });
+  test(`proxy.workers = 1 in ${mode} mode: accepted`, () => {
+    assert.equal(parseConfig(`[proxy]\nmode = "${mode}"\nworkers = 1`, FILE).proxy.workers, 1);
+  });
+}
 
 test('proxy.workers = 4 in native mode, with http-01 ACME', () => {
   const c = parseConfig(`[proxy]\nworkers = 4\n${TLS}[acme]\nchallenge = "http-01"`, FILE);
@@ -36,8 +56,7 @@ for (const [name, text, code, message] of [
   ['a fraction', '[proxy]\nworkers = 1.5', 'PASS_CONFIG_BAD_TYPE', /expected int/],
   ['a string', '[proxy]\nworkers = "2"', 'PASS_CONFIG_BAD_TYPE', /./],
   ['outside native mode', '[proxy]\nworkers = 2\nmode = "haproxy"', 'PASS_CONFIG_BAD_VALUE', /needs proxy\.mode = "native"/],
-  ['with tls-alpn-01', `[proxy]\nworkers = 2\n${TLS}[acme]\nchallenge = "tls-alpn-01"`, 'PASS_CONFIG_BAD_ACME', /acme\.challenge = "tls-alpn-01" is not supported with proxy\.workers = 2/],
-  ['with onDemand', `[proxy]\nworkers = 2\n${TLS}[acme]\nonDemand = true`, 'PASS_CONFIG_BAD_ACME', /acme\.onDemand is not supported with proxy\.workers = 2/],
+  ['in nginx mode', '[proxy]\nworkers = 2\nmode = "nginx"', 'PASS_CONFIG_BAD_VALUE', /needs proxy\.mode = "native"/],
 ] as const) {
   test(`proxy.workers refused: ${name}`, () => {
     const d = refused(text);
@@ -49,9 +68,20 @@ for (const [name, text, code, message] of [
   });
 }
 
-test('createDriver: workers = 1 is the in-thread driver, workers = 2 the worker pool', async () => {
-  const one = createDriver(parseConfig('', FILE), silentLogger, {});
+test('createDriver: workers = 1 is the in-thread driver, workers = 2 the worker pool, unset the CPU count', async () => {
+  const one = createDriver(parseConfig('[proxy]\nworkers = 1', FILE), silentLogger, {});
   assert.ok(one.driver instanceof NativeDriver);
+  const unset = createDriver(parseConfig('', FILE), silentLogger, {});
+  const cpus = availableParallelism();
+  if (cpus > 1) {
+    assert.ok(unset.driver instanceof NativeWorkerPool);
+    assert.equal(unset.driver.workers, cpus);
+  } else {
+    assert.ok(unset.driver instanceof NativeDriver);
+  }
+  await unset.driver.stop(0);
+  // haproxy ignores the default: its driver, no error.
+  assert.equal(createDriver(parseConfig('[proxy]\nmode = "haproxy"', FILE), silentLogger, {}).mode, 'haproxy');
   const two = createDriver(parseConfig('[proxy]\nworkers = 2', FILE), silentLogger, {});
   assert.ok(two.driver instanceof NativeWorkerPool);
   assert.equal(two.driver.workers, 2);

@@ -1,7 +1,8 @@
 /*
  * The incremental model build (src/model/translate/incremental.ts) against the full one: over random
  * sequences of adds, changes and deletes of Ingresses, Services, EndpointSlices, Secrets, ConfigMaps
- * and IngressClasses, `IncrementalTranslator.build` must deep-equal `translate` after every step
+ * and IngressClasses, and of the issued (ACME) certificates of the input, with and without `[acme]`
+ * settings, `IncrementalTranslator.build` must deep-equal `translate` after every step
  * (diagnostics included, same order); and what a change does not reach is kept by reference.
  * Seeded: a failure prints the seed and step (SEED=<n> SEQUENCES=1 reruns one sequence).
  */
@@ -10,7 +11,8 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import type { KubeObject, Snapshot } from '../../src/model/k8s.ts';
 import { translate } from '../../src/model/translate/index.ts';
-import type { TranslateOptions } from '../../src/model/translate/index.ts';
+import type { TranslateInput, TranslateOptions } from '../../src/model/translate/index.ts';
+import type { IssuedCertificate } from '../../src/model/types.ts';
 import { IncrementalTranslator } from '../../src/model/translate/incremental.ts';
 import type { ProxyMode } from '../../src/model/policy-support.ts';
 
@@ -41,6 +43,7 @@ const TIMES = ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-02-01T00:00
 const CERT = '-----BEGIN CERTIFICATE-----\nQUJDRA==\n-----END CERTIFICATE-----\n';
 const KEY = '-----BEGIN PRIVATE KEY-----\nQUJDRA==\n-----END PRIVATE KEY-----\n';
 const SHA_USER = `alice:{SHA}${'A'.repeat(27)}=`;
+const CERT2 = '-----BEGIN CERTIFICATE-----\nRUZHSA==\n-----END CERTIFICATE-----\n';
 
 function ingress(r: Rand, ns: string, name: string): KubeObject {
   const regex = chance(r, 0.15);
@@ -58,6 +61,7 @@ function ingress(r: Rand, ns: string, name: string): KubeObject {
   }
   if (chance(r, 0.2)) annotations['nginx.ingress.kubernetes.io/custom-headers'] = pick(r, CONFIGMAPS);
   if (regex) annotations['nginx.ingress.kubernetes.io/use-regex'] = 'true';
+  if (chance(r, 0.2)) annotations['kubernetes.io/tls-acme'] = pick(r, ['true', 'false']);
   if (regex && chance(r, 0.3)) annotations['nginx.ingress.kubernetes.io/rewrite-target'] = '/$1';
   if (chance(r, 0.1)) annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'] = pick(r, ['30', '60s']);
   if (chance(r, 0.1)) annotations['nginx.ingress.kubernetes.io/ssl-redirect'] = pick(r, ['false', 'true']);
@@ -134,6 +138,12 @@ function configMap(r: Rand, ns: string, name: string): KubeObject {
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns }, data } as KubeObject;
 }
 
+/** An issued certificate for `main` and some other names (a renewal: other PEM, maybe other names). */
+function issuedCert(r: Rand, main: string): IssuedCertificate {
+  const names = [main, ...HOSTS.filter((h) => h !== '' && h !== main && chance(r, 0.3))];
+  return { id: `acme.passerelle/${main.replace('*', '_')}`, names, certPem: pick(r, [CERT, CERT2]), keyPem: KEY };
+}
+
 function ingressClass(r: Rand): KubeObject {
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -153,8 +163,9 @@ class World {
     secrets: new Map(),
     configMaps: new Map(),
   };
+  readonly issued = new Map<string, IssuedCertificate>();
 
-  snapshot(r: Rand): Snapshot {
+  snapshot(r: Rand): TranslateInput {
     const list = (m: Map<string, KubeObject>): KubeObject[] => {
       const xs = [...m.values()];
       // The order of a list is no input of the model: sometimes shuffled.
@@ -168,6 +179,8 @@ class World {
       endpointSlices: list(this.lists.endpointSlices),
       secrets: list(this.lists.secrets),
       configMaps: list(this.lists.configMaps),
+      // Sorted by id, as the ACME manager gives them; absent when there are none, now and then.
+      ...(this.issued.size === 0 && chance(r, 0.5) ? {} : { issuedCertificates: [...this.issued.values()].sort((a, b) => (a.id < b.id ? -1 : 1)) }),
     };
   }
 
@@ -184,6 +197,16 @@ class World {
       m.set(key, make());
       return `put ${kind} ${key}`;
     };
+    if (chance(r, 0.1)) {
+      // An issued certificate comes, is renewed, or goes.
+      const main = pick(r, HOSTS.filter((h) => h !== ''));
+      if (del) {
+        this.issued.delete(main);
+        return `delete issued ${main}`;
+      }
+      this.issued.set(main, issuedCert(r, main));
+      return `put issued ${main}`;
+    }
     const x = r();
     if (x < 0.4) {
       const name = `i${Math.floor(r() * 8)}`;
@@ -236,6 +259,7 @@ function optionsFor(r: Rand): TranslateOptions {
     watchIngressWithoutClass: chance(r, 0.3),
     sslRedirect: chance(r, 0.8),
     mode: pick(r, MODES),
+    ...(chance(r, 0.5) ? { acme: { onHostRule: chance(r, 0.5), wildcards: chance(r, 0.5) } } : {}),
   };
 }
 
@@ -323,4 +347,25 @@ test('a model it returned is never changed by a later build', () => {
   t.build({ ...s1, ingresses: [a, base('b', 'b.test', 'svc-b', '2026-01-02T00:00:00Z')] });
   t.build({ ...s1, ingresses: [] });
   assert.deepEqual(first, copy);
+});
+
+test('issued certificates coming, renewed and going: only the hosts whose certificate moved are rebuilt, and the result equals translate', () => {
+  const ings = ['a', 'b'].map((n, i) => base(n, `${n}.test`, `svc-${n}`, `2026-01-0${i + 1}T00:00:00Z`));
+  const s0: TranslateInput = { ingresses: ings, ingressClasses: [], services: [svcObj('svc-a'), svcObj('svc-b')], endpointSlices: [], secrets: [], configMaps: [] };
+  const issued = (pem: string): IssuedCertificate => ({ id: 'acme.passerelle/a.test', names: ['a.test'], certPem: pem, keyPem: KEY });
+  const t = new IncrementalTranslator(options);
+  const first = t.build(s0);
+  const steps: TranslateInput[] = [{ ...s0, issuedCertificates: [issued(CERT)] }, { ...s0, issuedCertificates: [issued(CERT2)] }, { ...s0, issuedCertificates: [] }];
+  const models = steps.map((s) => {
+    const m = t.build(s);
+    assert.deepEqual(m, translate(s, options));
+    return m;
+  });
+  assert.equal(t.incrementalBuilds, 3);
+  assert.equal(models[0]?.virtualHosts[0]?.certificate, 'acme.passerelle/a.test');
+  assert.equal(models[0]?.virtualHosts[1], first.virtualHosts[1], 'b.test kept');
+  assert.equal(models[1]?.virtualHosts[0], models[0]?.virtualHosts[0], 'a renewal keeps the host (same certificate id)');
+  assert.equal(models[1]?.certificates[0]?.certPem, CERT2);
+  assert.equal(models[2]?.virtualHosts[0]?.certificate, undefined);
+  assert.deepEqual(models[2]?.certificates, []);
 });

@@ -21,6 +21,7 @@ import { CertificateCompiler, generateDefaultCertificate } from './tls.ts';
 import type { CertificateTable, KeyPair } from './tls.ts';
 import { UpstreamRegistry } from './upstream.ts';
 import { handleUpgrade } from './websocket.ts';
+import { LimitTable } from './limit-table.ts';
 
 export type { KeyPair } from './tls.ts';
 
@@ -50,6 +51,8 @@ export interface NativeDriverOptions {
    * `[proxy] workers`) listen on the same addresses; the kernel spreads connections among them.
    */
   readonly reusePort?: boolean;
+  /** Where route limits count (`limits.rps`, `limits.connections`): the worker threads of `[proxy] workers` share one; a new one otherwise. */
+  readonly limitTable?: SharedArrayBuffer;
   /** Certificate for unknown SNI names; generated (self-signed, in memory) when absent. */
   readonly defaultCertificate?: KeyPair;
   /**
@@ -84,6 +87,7 @@ export class NativeDriver implements ProxyDriver {
   readonly lastApply = 'swap' as const;
   readonly #options: NativeDriverOptions;
   readonly #logger: Logger;
+  readonly #limits: LimitTable;
   readonly #upstreams: UpstreamRegistry;
   readonly #state: ProxyState;
   readonly #listeners = new Map<string, Listener>();
@@ -95,6 +99,7 @@ export class NativeDriver implements ProxyDriver {
 
   constructor(options: NativeDriverOptions = {}) {
     this.#options = options;
+    this.#limits = new LimitTable(options.limitTable);
     this.#logger = (options.logger ?? silentLogger).child({ driver: 'native' });
     this.#upstreams = new UpstreamRegistry(
       {
@@ -106,7 +111,7 @@ export class NativeDriver implements ProxyDriver {
       this.#logger,
     );
     this.#state = {
-      router: new Router(EMPTY_MODEL, this.#upstreams),
+      router: new Router(EMPTY_MODEL, this.#upstreams, this.#limits),
       forwardedHeader: options.forwardedHeader ?? false,
       acmeChallenge: options.acmeChallenge,
       authCache: new BasicAuthCache(),
@@ -215,7 +220,7 @@ export class NativeDriver implements ProxyDriver {
       this.#compiler = new CertificateCompiler(defaultPair, this.#logger);
       this.#defaultPair = defaultPair;
     }
-    const router = new Router(model, this.#upstreams);
+    const router = new Router(model, this.#upstreams, this.#limits);
     // Certificates added between applies stay until the model serves them itself (after its own).
     for (const c of model.certificates) this.#added.delete(c.id);
     const compiledAdded = new Set(this.#added.keys());

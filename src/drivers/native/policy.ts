@@ -18,6 +18,7 @@ import type { Route, RoutingModel } from '../../model/types.ts';
 import type { BasicAuthCache, CompiledBasicAuth, Verdict } from './middlewares.ts';
 import { checkBasicAuth, compileMiddlewares } from './middlewares.ts';
 import { addressList } from './addresses.ts';
+import { LimitTable, sharedClock } from './limit-table.ts';
 
 /** A route's policy, ready for the request path. */
 export interface CompiledPolicy {
@@ -48,61 +49,48 @@ export interface CompiledCors {
   readonly preflight: readonly string[];
 }
 
-/** Keeps at most this many client addresses per limiter; the oldest goes first. */
-const MAX_CLIENTS = 10_000;
-
-/** A token bucket per client address: `rps` per second, `burst` at once. */
+/** A token bucket per client address: `rps` per second, `burst` at once, kept in a {@link LimitTable} (shared by the worker threads). */
 export class RateLimiter {
   readonly #rps: number;
   readonly #burst: number;
   readonly #now: () => number;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #table: LimitTable;
+  readonly #prefix: string;
 
-  constructor(rps: number, burst: number, now: () => number = () => performance.now()) {
+  /** `prefix` names the limit in the table (a route: the same one in every thread). */
+  constructor(rps: number, burst: number, now: () => number = sharedClock, table: LimitTable = new LimitTable(1024), prefix = '') {
     this.#rps = rps;
     this.#burst = burst;
     this.#now = now;
+    this.#table = table;
+    this.#prefix = `${prefix}\0r\0`;
   }
 
   /** Takes a token for this client; false when it has none left. */
   take(client: string): boolean {
-    const now = this.#now();
-    let b = this.#buckets.get(client);
-    if (b === undefined) {
-      if (this.#buckets.size >= MAX_CLIENTS) this.#buckets.delete(this.#buckets.keys().next().value ?? '');
-      b = { tokens: this.#burst, at: now };
-      this.#buckets.set(client, b);
-    } else {
-      b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#rps);
-      b.at = now;
-    }
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
+    return this.#table.take(this.#prefix + client, this.#rps, this.#burst, this.#now());
   }
 }
 
-/** Requests in progress per client address, at most `max`. */
+/** Requests in progress per client address, at most `max`, kept in a {@link LimitTable} (shared by the worker threads). */
 export class ConcurrencyLimiter {
   readonly #max: number;
-  readonly #active = new Map<string, number>();
+  readonly #table: LimitTable;
+  readonly #prefix: string;
 
-  constructor(max: number) {
+  constructor(max: number, table: LimitTable = new LimitTable(1024), prefix = '') {
     this.#max = max;
+    this.#table = table;
+    this.#prefix = `${prefix}\0c\0`;
   }
 
   /** Counts a request of this client in; false (and nothing counted) when it already has `max`. */
   acquire(client: string): boolean {
-    const n = this.#active.get(client) ?? 0;
-    if (n >= this.#max) return false;
-    this.#active.set(client, n + 1);
-    return true;
+    return this.#table.acquire(this.#prefix + client, this.#max);
   }
 
   release(client: string): void {
-    const n = (this.#active.get(client) ?? 1) - 1;
-    if (n <= 0) this.#active.delete(client);
-    else this.#active.set(client, n);
+    this.#table.release(this.#prefix + client);
   }
 }
 
@@ -139,8 +127,11 @@ function rewriteRegex(rw: Extract<RewritePolicy, { kind: 'regex' }>): RegExp {
   return re;
 }
 
-/** Compiles a route's policy against the model (the https entry point for ssl-redirect). */
-export function compilePolicy(policy: RoutePolicy, model: RoutingModel): CompiledPolicy {
+/**
+ * Compiles a route's policy against the model (the https entry point for ssl-redirect); its limits
+ * count in `limits` under the route's name, so every worker thread counts in the same place.
+ */
+export function compilePolicy(policy: RoutePolicy, model: RoutingModel, limits: LimitTable = new LimitTable(1024), route = ''): CompiledPolicy {
   if (policy.rewrite?.kind === 'regex') rewriteRegex(policy.rewrite);
   const tls = model.entryPoints.find((ep) => ep.tls);
   const auth = policy.basicAuth === undefined ? undefined : compileMiddlewares([{ kind: 'basicAuth', realm: policy.basicAuth.realm, users: policy.basicAuth.users, removeHeader: true }])[0];
@@ -156,8 +147,8 @@ export function compilePolicy(policy: RoutePolicy, model: RoutingModel): Compile
       auth: auth?.kind === 'basicAuth' ? auth : undefined,
       hsts,
       cors: policy.cors === undefined ? undefined : compileCors(policy.cors),
-      rate: policy.limits?.rps === undefined ? undefined : new RateLimiter(policy.limits.rps, policy.limits.rps * 5),
-      concurrency: policy.limits?.connections === undefined ? undefined : new ConcurrencyLimiter(policy.limits.connections),
+      rate: policy.limits?.rps === undefined ? undefined : new RateLimiter(policy.limits.rps, policy.limits.rps * 5, sharedClock, limits, route),
+      concurrency: policy.limits?.connections === undefined ? undefined : new ConcurrencyLimiter(policy.limits.connections, limits, route),
     }),
   };
 }

@@ -6,6 +6,7 @@ import type { ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } fro
 import type { CompiledMiddleware } from './middlewares.ts';
 import { compileMiddlewares } from './middlewares.ts';
 import { compilePolicy } from './policy.ts';
+import { LimitTable } from './limit-table.ts';
 import type { CompiledPolicy } from './policy.ts';
 import type { CompiledBackend } from './balance.ts';
 import { compileBackend } from './balance.ts';
@@ -82,7 +83,8 @@ export class Router {
   /** Cached results per host header text: a bounded map saves lower-casing and lookups on the hot path. */
   readonly #hostCache = new Map<string, CompiledVirtualHost | null>();
 
-  constructor(model: RoutingModel, upstreams: UpstreamRegistry) {
+  /** `limits`: where route limits count (one table for the driver's life, shared by worker threads). */
+  constructor(model: RoutingModel, upstreams: UpstreamRegistry, limits: LimitTable = new LimitTable(1024)) {
     this.model = model;
     const backends = new Map<string, CompiledBackend>();
     for (const [id, backend] of Object.entries(model.backends)) backends.set(id, compileBackend(backend, upstreams));
@@ -95,7 +97,7 @@ export class Router {
       backendId,
       route,
       modelRoute,
-      policy: modelRoute?.policy === undefined ? undefined : compilePolicy(modelRoute.policy, model),
+      policy: modelRoute?.policy === undefined ? undefined : compilePolicy(modelRoute.policy, model, limits, route),
     });
 
     this.#exact = new Map();

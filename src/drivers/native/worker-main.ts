@@ -1,7 +1,8 @@
 /*
  * The entry point of one `[proxy] workers` thread (see workers.ts): a NativeDriver whose listeners
- * bind with SO_REUSEPORT, answering the primary's requests; HTTP-01 tokens are asked of the primary,
- * request records and log lines are sent to it.
+ * bind with SO_REUSEPORT, answering the primary's requests; HTTP-01 tokens, TLS-ALPN-01 challenge
+ * certificates and onDemand certificates are asked of the primary, request records and log lines are
+ * sent to it.
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
@@ -10,7 +11,8 @@ import type { Logger } from '../../shared/logger.ts';
 import { defined } from '../../shared/optional.ts';
 import type { RequestRecord } from '../types.ts';
 import { NativeDriver } from './index.ts';
-import type { WorkerInit, WorkerMessage, WorkerRequest } from './workers.ts';
+import type { KeyPair } from './tls.ts';
+import type { DistributiveOmit, WorkerInit, WorkerMessage, WorkerRequest } from './workers.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('worker-main.ts runs in a worker thread');
@@ -50,26 +52,46 @@ function observe(record: RequestRecord): void {
   else flushTimer ??= setTimeout(flush, 100);
 }
 
-const acmeWaiting = new Map<number, (answer: string | undefined) => void>();
-let acmeNext = 0;
-function askAcme(token: string): Promise<string | undefined> {
-  const id = ++acmeNext;
+type Ask = Extract<WorkerMessage, { type: 'acme' | 'tls-alpn' | 'server-name' }>;
+type AskAnswer = Extract<WorkerRequest, { type: 'acme-answer' | 'tls-alpn-answer' | 'server-name-answer' }>;
+
+/** Questions to the primary awaiting its answer, by id. */
+const waiting = new Map<number, (answer: AskAnswer) => void>();
+let askNext = 0;
+
+/** Asks the primary; `fallback` when it has not answered within `timeoutMs`. */
+function ask<T>(question: DistributiveOmit<Ask, 'id'>, timeoutMs: number, fallback: T, read: (answer: AskAnswer) => T): Promise<T> {
+  const id = ++askNext;
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      acmeWaiting.delete(id);
-      resolve(undefined);
-    }, init.acmeTimeoutMs);
-    acmeWaiting.set(id, (answer) => {
+      waiting.delete(id);
+      resolve(fallback);
+    }, timeoutMs);
+    waiting.set(id, (answer) => {
       clearTimeout(timer);
-      resolve(answer);
+      resolve(read(answer));
     });
-    send({ type: 'acme', id, token });
+    send({ ...question, id } as Ask);
   });
+}
+
+function askAcme(token: string): Promise<string | undefined> {
+  return ask({ type: 'acme', token }, init.acmeTimeoutMs, undefined, (a) => (a.type === 'acme-answer' ? a.answer : undefined));
+}
+
+function askChallengeCertificate(serverName: string): Promise<KeyPair | undefined> {
+  return ask({ type: 'tls-alpn', serverName }, init.acmeTimeoutMs, undefined, (a) => (a.type === 'tls-alpn-answer' ? a.pair : undefined));
+}
+
+// The driver gives up on its own after unknownServerNameTimeoutMs; the entry is dropped a little later.
+function askServerName(serverName: string): Promise<boolean> {
+  return ask({ type: 'server-name', serverName }, (init.unknownServerNameTimeoutMs ?? 30_000) + 1000, false, (a) => a.type === 'server-name-answer' && a.served);
 }
 
 const driver = new NativeDriver({
   reusePort: true,
   defaultCertificate: init.defaultCertificate,
+  limitTable: init.limitTable,
   // The driver adds { driver: 'native' } itself.
   logger: forwardingLogger({ worker: init.index }),
   ...defined({
@@ -81,6 +103,9 @@ const driver = new NativeDriver({
     forwardedHeader: init.forwardedHeader,
     removedListenerGraceMs: init.removedListenerGraceMs,
     acmeChallenge: init.acme ? askAcme : undefined,
+    acmeTlsAlpn: init.tlsAlpn ? askChallengeCertificate : undefined,
+    onUnknownServerName: init.onDemand ? askServerName : undefined,
+    unknownServerNameTimeoutMs: init.unknownServerNameTimeoutMs,
     observe: init.observe ? observe : undefined,
   }),
 });
@@ -95,20 +120,24 @@ async function answer(m: WorkerRequest): Promise<unknown> {
       return [...(await driver.endpointStates())];
     case 'count':
       return driver.requestCount;
+    case 'add-certificate':
+      return driver.addCertificate(m.cert);
     case 'stop':
       await driver.stop(m.graceMs);
       flush();
       return undefined;
     case 'acme-answer':
+    case 'tls-alpn-answer':
+    case 'server-name-answer':
       return undefined;
   }
 }
 
 port.on('message', (m: WorkerRequest) => {
-  if (m.type === 'acme-answer') {
-    const waiting = acmeWaiting.get(m.id);
-    acmeWaiting.delete(m.id);
-    waiting?.(m.answer);
+  if (m.type === 'acme-answer' || m.type === 'tls-alpn-answer' || m.type === 'server-name-answer') {
+    const answered = waiting.get(m.id);
+    waiting.delete(m.id);
+    answered?.(m);
     return;
   }
   answer(m).then(

@@ -6,13 +6,16 @@
  * per worker would need its own entry point and signal handling for nothing the kernel does not do.
  *
  * The primary thread holds what is shared: ACME HTTP-01 answers (asked for per request, with a
- * timeout), request records (batched by each worker) and the apply queue. An apply reaches every
- * worker and resolves once each one swapped its router; when one fails, those that switched go back
- * to the previous model, so every worker serves the same configuration.
+ * timeout), TLS-ALPN-01 challenge certificates (asked for per `acme-tls/1` handshake), onDemand
+ * issuance (asked for by the handshake of an unknown SNI name; the certificate obtained is then added
+ * to every worker's table before the asking handshake goes on), request records (batched by each
+ * worker) and the apply queue. An apply reaches every worker and resolves once each one swapped its
+ * router; when one fails, those that switched go back to the previous model, so every worker serves
+ * the same configuration.
  */
 
 import { Worker } from 'node:worker_threads';
-import type { RoutingModel } from '../../model/types.ts';
+import type { Certificate, RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { PassCode } from '../../shared/codes.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -23,6 +26,7 @@ import type { AcmeChallengeHook, EndpointLiveState, ProxyDriver, RequestObserver
 import { generateDefaultCertificate } from './tls.ts';
 import type { KeyPair } from './tls.ts';
 import type { NativeDriverOptions } from './index.ts';
+import { LimitTable } from './limit-table.ts';
 
 /** What a worker thread is started with (structured-cloned: data only). */
 export interface WorkerInit {
@@ -35,12 +39,19 @@ export interface WorkerInit {
   readonly forwardedHeader?: boolean;
   readonly removedListenerGraceMs?: number;
   readonly defaultCertificate: KeyPair;
+  /** The route limits' table, shared by every thread. */
+  readonly limitTable: SharedArrayBuffer;
   /** Whether HTTP-01 tokens are asked of the primary. */
   readonly acme: boolean;
   /** Whether request records are sent to the primary. */
   readonly observe: boolean;
-  /** How long a worker waits for the primary's HTTP-01 answer before a 404. */
+  /** How long a worker waits for the primary's HTTP-01 answer before a 404 (and for a TLS-ALPN-01 certificate). */
   readonly acmeTimeoutMs: number;
+  /** Whether TLS-ALPN-01 challenge certificates are asked of the primary (`acme-tls/1` handshakes). */
+  readonly tlsAlpn: boolean;
+  /** Whether a handshake for an SNI name no certificate covers asks the primary (onDemand ACME). */
+  readonly onDemand: boolean;
+  readonly unknownServerNameTimeoutMs?: number;
 }
 
 /** Primary → worker requests; each is answered by a {@link WorkerReply} with the same id. */
@@ -50,18 +61,26 @@ export type WorkerRequest =
   | { readonly type: 'states'; readonly id: number }
   | { readonly type: 'count'; readonly id: number }
   | { readonly type: 'stop'; readonly id: number; readonly graceMs: number }
-  | { readonly type: 'acme-answer'; readonly id: number; readonly answer: string | undefined };
+  | { readonly type: 'add-certificate'; readonly id: number; readonly cert: Certificate }
+  | { readonly type: 'acme-answer'; readonly id: number; readonly answer: string | undefined }
+  | { readonly type: 'tls-alpn-answer'; readonly id: number; readonly pair: KeyPair | undefined }
+  | { readonly type: 'server-name-answer'; readonly id: number; readonly served: boolean };
 
 /** Worker → primary messages. */
 export type WorkerMessage =
   | { readonly type: 'reply'; readonly id: number; readonly value?: unknown; readonly error?: { readonly code: string; readonly message: string; readonly field?: string } }
   | { readonly type: 'acme'; readonly id: number; readonly token: string }
+  | { readonly type: 'tls-alpn'; readonly id: number; readonly serverName: string }
+  | { readonly type: 'server-name'; readonly id: number; readonly serverName: string }
   | { readonly type: 'records'; readonly records: readonly RequestRecord[] }
   | { readonly type: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly obj: object; readonly msg?: string };
 
 /** Options of the worker pool: the native driver's data options plus the hooks served by the primary. */
 export interface NativeWorkerPoolOptions
-  extends Pick<NativeDriverOptions, 'connectTimeoutMs' | 'readTimeoutMs' | 'upstreamKeepAliveMs' | 'connectionsPerEndpoint' | 'authTimeoutMs' | 'forwardedHeader' | 'removedListenerGraceMs' | 'logger'> {
+  extends Pick<
+    NativeDriverOptions,
+    'connectTimeoutMs' | 'readTimeoutMs' | 'upstreamKeepAliveMs' | 'connectionsPerEndpoint' | 'authTimeoutMs' | 'forwardedHeader' | 'removedListenerGraceMs' | 'logger' | 'acmeTlsAlpn' | 'unknownServerNameTimeoutMs'
+  > {
   /** Number of worker threads (at least 1). */
   readonly workers: number;
   /** Told of every request of every worker (records arrive in batches, within ~100 ms). */
@@ -72,6 +91,13 @@ export interface NativeWorkerPoolOptions
   readonly acmeTimeoutMs?: number;
   /** Certificate for unknown SNI names, the same in every worker; generated when absent. */
   readonly defaultCertificate?: KeyPair;
+  /**
+   * onDemand ACME, run on the primary thread for a worker's handshake whose SNI name only the default
+   * certificate would serve: it obtains the certificate and hands it to {@link NativeWorkerPool.addCertificate}
+   * (every worker then serves it), resolving true once it did. The handshake waits for it, as in
+   * {@link NativeDriverOptions.onUnknownServerName}.
+   */
+  readonly onUnknownServerName?: (name: string) => Promise<boolean>;
 }
 
 /** The worker entry point beside this module (.ts from the sources, .js in the built package). */
@@ -117,7 +143,8 @@ class WorkerHandle {
   }
 }
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** `Omit` applied to each member of a union (a message without its id). */
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The native driver on several worker threads; see the file comment. */
 export class NativeWorkerPool implements ProxyDriver {
@@ -149,15 +176,21 @@ export class NativeWorkerPool implements ProxyDriver {
     this.#handles ??= (async () => {
       const o = this.#options;
       const defaultCertificate = o.defaultCertificate ?? (await generateDefaultCertificate());
+      // One table of route limits for all threads: a limit holds for the process, not per thread.
+      const limitTable = new LimitTable().buffer;
       const handles: WorkerHandle[] = [];
       for (let index = 0; index < o.workers; index++) {
         const init: WorkerInit = {
           index,
           defaultCertificate,
+          limitTable,
           acme: o.acmeChallenge !== undefined,
           observe: o.observe !== undefined,
           acmeTimeoutMs: o.acmeTimeoutMs ?? 5000,
+          tlsAlpn: o.acmeTlsAlpn !== undefined,
+          onDemand: o.onUnknownServerName !== undefined,
           ...defined({
+            unknownServerNameTimeoutMs: o.unknownServerNameTimeoutMs,
             connectTimeoutMs: o.connectTimeoutMs,
             readTimeoutMs: o.readTimeoutMs,
             upstreamKeepAliveMs: o.upstreamKeepAliveMs,
@@ -198,6 +231,16 @@ export class NativeWorkerPool implements ProxyDriver {
         handle.worker.postMessage({ type: 'acme-answer', id: m.id, answer } satisfies WorkerRequest);
         return;
       }
+      case 'tls-alpn':
+        void this.#challengeCertificate(m.serverName).then((pair) => {
+          if (!handle.exited) handle.worker.postMessage({ type: 'tls-alpn-answer', id: m.id, pair } satisfies WorkerRequest);
+        });
+        return;
+      case 'server-name':
+        void this.#unknownServerName(m.serverName).then((served) => {
+          if (!handle.exited) handle.worker.postMessage({ type: 'server-name-answer', id: m.id, served } satisfies WorkerRequest);
+        });
+        return;
       case 'records': {
         const observe = this.#options.observe;
         if (observe === undefined) return;
@@ -214,6 +257,41 @@ export class NativeWorkerPool implements ProxyDriver {
         this.#workerLogger[m.level](m.obj, m.msg);
         return;
     }
+  }
+
+  /** The TLS-ALPN-01 certificate for a worker's `acme-tls/1` handshake (data only: it crosses to the worker). */
+  async #challengeCertificate(serverName: string): Promise<KeyPair | undefined> {
+    try {
+      const pair = await this.#options.acmeTlsAlpn?.(serverName);
+      return pair === undefined ? undefined : { certPem: pair.certPem, keyPem: pair.keyPem };
+    } catch (err) {
+      this.#logger.warn({ err, serverName }, 'the TLS-ALPN-01 hook failed');
+      return undefined;
+    }
+  }
+
+  /** onDemand for a worker's handshake: whether a certificate for the name was added to every worker. */
+  async #unknownServerName(serverName: string): Promise<boolean> {
+    const hook = this.#options.onUnknownServerName;
+    if (hook === undefined || this.#stopped) return false;
+    try {
+      return await hook(serverName);
+    } catch (err) {
+      this.#logger.warn({ err, serverName }, 'onUnknownServerName failed; serving the default certificate');
+      return false;
+    }
+  }
+
+  /**
+   * Serves `cert` in every worker from now on, without waiting for the next {@link apply} (see
+   * `NativeDriver.addCertificate`); resolves true once every running worker added it. A
+   * worker answers the handshake that asked for it only after this (one port, messages in order).
+   */
+  async addCertificate(cert: Certificate): Promise<boolean> {
+    if (this.#handles === undefined || this.#stopped) return false;
+    const handles = (await this.#handles).filter((h) => !h.exited);
+    const added = await Promise.allSettled(handles.map((h) => h.request<boolean>({ type: 'add-certificate', cert })));
+    return handles.length > 0 && added.every((r) => r.status === 'fulfilled' && r.value);
   }
 
   /**

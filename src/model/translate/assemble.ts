@@ -10,7 +10,8 @@ import type { PolicyRefs } from '../annotations/index.ts';
 import { compareRoutes, normalizeRulePath, pathMatches } from '../match.ts';
 import { FEATURE_MODES } from '../policy-support.ts';
 import type { ProxyMode } from '../policy-support.ts';
-import type { Backend, Certificate, HostKind, Route, VirtualHost } from '../types.ts';
+import { ISSUED_CERTIFICATE_KIND } from '../types.ts';
+import type { Backend, Certificate, HostKind, IssuedCertificate, Route, VirtualHost } from '../types.ts';
 import { reportBackendProblem } from './backends.ts';
 import type { BackendResolver } from './backends.ts';
 import { decideClass } from './class.ts';
@@ -18,6 +19,8 @@ import type { ClassOptions, IngressClasses } from './class.ts';
 import { Codes } from './diagnostics.ts';
 import type { DiagnosticList } from './diagnostics.ts';
 import { parseIngress } from './ingress.ts';
+import { acmeServes, certificateIntents } from './intents.ts';
+import type { AcmeIssuance } from './intents.ts';
 import type { BackendRef, IngressPath, IngressRule, IngressTls, ParsedIngress, TlsHost } from './ingress.ts';
 import { compareText, isRecord, readHeader, showValue } from './object.ts';
 import { asksRegexPaths, REGEX_ROUTE_MODES, routePolicy } from './policies.ts';
@@ -280,11 +283,17 @@ export function chooseDefaultBackend(ingresses: readonly ParsedIngress[], backen
   return defaultBackend;
 }
 
-/** The Secret of a TLS entry, or undefined after an error on the entry. */
-export function readTlsEntry(ing: ParsedIngress, entry: IngressTls, secrets: SecretReader): Extract<TlsSecret, { ok: true }> | undefined {
+/**
+ * The Secret of a TLS entry, or undefined after a diagnostic on the entry: an error, except a missing
+ * Secret whose hosts ACME certifies (`acme`: the `[acme]` settings), a warning saying so.
+ */
+export function readTlsEntry(ing: ParsedIngress, entry: IngressTls, secrets: SecretReader, acme?: AcmeIssuance): Extract<TlsSecret, { ok: true }> | undefined {
   const secret = secrets.read(ing.header.namespace, entry.secretName);
   if (secret.ok) return secret;
-  ing.header.reporter.error(secret.code, `${entry.field}.secretName`, secret.message);
+  const field = `${entry.field}.secretName`;
+  const intent = acme === undefined || secret.code !== Codes.missingSecret ? undefined : certificateIntents(ing).find((i) => i.field === entry.field);
+  if (intent !== undefined && acmeServes(intent, acme)) ing.header.reporter.warning(secret.code, field, `Secret ${ing.header.namespace}/${entry.secretName} does not exist: the certificate is issued by ACME`);
+  else ing.header.reporter.error(secret.code, field, secret.message);
   return undefined;
 }
 
@@ -433,6 +442,32 @@ const KIND_ORDER: Readonly<Record<HostKind, number>> = { exact: 0, wildcard: 1, 
 /** The model's order of virtual hosts: exact, wildcard, then `*`; by name within a kind. */
 export function compareVhosts(a: { readonly host: string; readonly kind: HostKind }, b: { readonly host: string; readonly kind: HostKind }): number {
   return KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareText(a.host, b.host);
+}
+
+/** The issued certificates translate serves, and the certificate id of each TLS name they serve. */
+export interface IssuedServing {
+  /** Sorted by id; each lists the names it serves, sorted. */
+  readonly certificates: readonly Certificate[];
+  readonly byHost: ReadonlyMap<string, string>;
+}
+
+/**
+ * Issued (ACME) certificates for the names no Secret serves (`bySecret`: whether a Secret certificate
+ * serves a TLS name): an exact name is left to a Secret of its own or of its parent wildcard, a
+ * wildcard to a Secret of the same wildcard. Lowest id first, a name goes to one certificate; one that
+ * serves no name is left out.
+ */
+export function serveIssued(issued: readonly IssuedCertificate[], bySecret: (name: string) => boolean): IssuedServing {
+  const covered = (h: string): boolean => bySecret(h) || (h.indexOf('.') > 0 && bySecret(`*${h.slice(h.indexOf('.'))}`));
+  const byHost = new Map<string, string>();
+  const certificates: Certificate[] = [];
+  for (const c of [...issued].sort((a, b) => compareText(a.id, b.id))) {
+    const hosts = c.names.filter((h) => !covered(h) && !byHost.has(h));
+    if (hosts.length === 0) continue;
+    for (const h of hosts) byHost.set(h, c.id);
+    certificates.push(toCertificate(c.id, hosts, { certPem: c.certPem, keyPem: c.keyPem, source: { kind: ISSUED_CERTIFICATE_KIND, name: c.names[0] ?? c.id } }));
+  }
+  return { certificates, byHost };
 }
 
 /** A model certificate: its Secret and the hosts it serves (sorted). */

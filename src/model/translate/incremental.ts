@@ -9,6 +9,8 @@
  *     custom-headers ConfigMap and its TLS Secrets, its policy and TLS entries;
  *   - one per host: the routes of the Ingresses that name it (oldest first), canaries, www redirects;
  *   - one per TLS host name: which certificate serves it;
+ *   - the issued (ACME) certificates of the input: redone when their list (by reference) or the names
+ *     Secrets serve change;
  *   - one per backend: its Service and EndpointSlices;
  *   - one per Secret/ConfigMap read; the default backend (global, small) is redone each build.
  * Unchanged VirtualHost, Backend and Certificate objects are kept by reference. A snapshot that
@@ -21,7 +23,7 @@ import type { Diagnostic } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import type { Snapshot } from '../k8s.ts';
 import type { ProxyMode } from '../policy-support.ts';
-import type { Backend, Certificate, CertificateIntent, RoutingModel, VirtualHost } from '../types.ts';
+import type { Backend, Certificate, CertificateIntent, IssuedCertificate, RoutingModel, VirtualHost } from '../types.ts';
 import {
   addCanaryRule,
   addWwwRule,
@@ -38,13 +40,14 @@ import {
   refKey,
   reportPriority,
   routeRule,
+  serveIssued,
   toCertificate,
   useBackend,
   wildcardOf,
   wwwInMode,
   wwwTarget,
 } from './assemble.ts';
-import type { BackendOf, HostCert, IngressPolicy, IngressRead, VhostBuild } from './assemble.ts';
+import type { BackendOf, HostCert, IngressPolicy, IngressRead, IssuedServing, VhostBuild } from './assemble.ts';
 import { backendId, readService, resolveBackend, SERVICE_NAME_LABEL } from './backends.ts';
 import type { BackendResolution, BackendResolver, ServiceInfo } from './backends.ts';
 import { readIngressClasses } from './class.ts';
@@ -60,7 +63,7 @@ import { policyOf } from './policies.ts';
 import { readAuthSecret, readTlsSecret } from './tls.ts';
 import type { AuthSecret, SecretReader, TlsSecret } from './tls.ts';
 import { translate } from './index.ts';
-import type { TranslateOptions } from './index.ts';
+import type { TranslateInput, TranslateOptions } from './index.ts';
 
 /** A diagnostic and where the full build's walk would have reported it (see {@link tag}). */
 interface Entry {
@@ -189,7 +192,11 @@ interface Assembly {
   virtualHosts: VirtualHost[];
   backendRecord: Record<string, Backend>;
   backendIds: { readonly id: string }[];
+  /** The Secret certificates, by id. */
   certificates: Certificate[];
+  /** The issued certificates of the last build (a copy of the list) and what they serve. */
+  issuedList: readonly IssuedCertificate[];
+  issued: IssuedServing;
   diagnostics: Diagnostic[];
   /** Certificate intents of every Ingress, oldest first: rebuilt when an Ingress comes or goes. */
   intents: CertificateIntent[];
@@ -219,6 +226,8 @@ function newAssembly(): Assembly {
     backendRecord: {},
     backendIds: [],
     certificates: [],
+    issuedList: [],
+    issued: { certificates: [], byHost: new Map() },
     diagnostics: [],
     intents: [],
   };
@@ -338,7 +347,7 @@ export class IncrementalTranslator {
   }
 
   /** The model of `snapshot`, equal to `translate(snapshot, options)`. Never throws on bad input. */
-  build(snapshot: Snapshot): RoutingModel {
+  build(snapshot: TranslateInput): RoutingModel {
     try {
       return this.#build(snapshot);
     } catch {
@@ -363,7 +372,7 @@ export class IncrementalTranslator {
     this.#asm = undefined;
   }
 
-  #build(snapshot: Snapshot): RoutingModel {
+  #build(snapshot: TranslateInput): RoutingModel {
     const classes = snapshot.ingressClasses;
     const prevClasses = this.#classes;
     if (prevClasses === undefined || prevClasses.length !== classes.length || classes.some((c, i) => c !== prevClasses[i])) {
@@ -388,10 +397,10 @@ export class IncrementalTranslator {
       this.#asm = asm;
       for (const u of this.#ingresses.values()) u.derived = undefined;
       this.fullBuilds++;
-      return this.#assemble(asm, [...this.#ingresses.values()].filter((u) => u.read.ours), [], { services: new Set(), secrets: new Set(), configMaps: new Set() });
+      return this.#assemble(asm, [...this.#ingresses.values()].filter((u) => u.read.ours), [], { services: new Set(), secrets: new Set(), configMaps: new Set() }, snapshot.issuedCertificates ?? []);
     }
     this.incrementalBuilds++;
-    return this.#assemble(asm, changed.addedIngresses, changed.removedIngresses, changed.keys);
+    return this.#assemble(asm, changed.addedIngresses, changed.removedIngresses, changed.keys, snapshot.issuedCertificates ?? []);
   }
 
   #count(name: string, by: number): void {
@@ -502,7 +511,7 @@ export class IncrementalTranslator {
     }
   }
 
-  #assemble(asm: Assembly, added: readonly IngUnit[], removed: readonly IngUnit[], keys: { services: Set<string>; secrets: Set<string>; configMaps: Set<string> }): RoutingModel {
+  #assemble(asm: Assembly, added: readonly IngUnit[], removed: readonly IngUnit[], keys: { services: Set<string>; secrets: Set<string>; configMaps: Set<string> }, issued: readonly IssuedCertificate[]): RoutingModel {
     const dirtyKeys = new Set<string>();
     const dirtyHosts = new Set<string>();
     const dirtyTls = new Set<string>();
@@ -660,7 +669,7 @@ export class IncrementalTranslator {
       const tlsHosts = new Set<string>();
       const tlsOk: { entry: number; id: string }[] = [];
       ing.tls.forEach((entry, k) => {
-        const secret = rec.run(source.entries, tag(6, k), () => readTlsEntry(ing, entry, secrets));
+        const secret = rec.run(source.entries, tag(6, k), () => readTlsEntry(ing, entry, secrets, opts.acme));
         if (secret === undefined) return;
         tlsOk.push({ entry: k, id: `${ing.header.namespace}/${entry.secretName}` });
         for (const h of entry.hosts) tlsHosts.add(h.host);
@@ -758,6 +767,7 @@ export class IncrementalTranslator {
     }
 
     // 7. TLS host names: the oldest Ingress naming one, with a usable Secret, decides its certificate.
+    let secretHostsChanged = false;
     for (const t of dirtyTls) {
       const old = asm.tlsHosts.get(t);
       const unit = { entries: [] as Entry[], winner: undefined as HostCert | undefined };
@@ -779,6 +789,7 @@ export class IncrementalTranslator {
       if (contributors.length === 0) asm.tlsHosts.delete(t);
       else asm.tlsHosts.set(t, unit);
       if (old?.winner?.id !== unit.winner?.id) {
+        secretHostsChanged = true;
         if (old?.winner !== undefined) {
           removeFrom(asm.certHosts, old.winner.id, t);
           dirtyCerts.add(old.winner.id);
@@ -792,8 +803,29 @@ export class IncrementalTranslator {
       }
     }
 
+    // 7b. Issued certificates, for the TLS names no Secret serves: redone (a few per host at most) when
+    // they or the names Secrets serve changed; the hosts whose certificate moved are looked at again.
+    if (secretHostsChanged || issued.length !== asm.issuedList.length || issued.some((c, i) => c !== asm.issuedList[i])) {
+      const next = serveIssued(issued, (name) => asm.tlsHosts.get(name)?.winner !== undefined);
+      const before = asm.issued;
+      const moved = (h: string): void => {
+        certDirtyHosts.add(h);
+        if (h.startsWith('*.')) for (const x of asm.wildcards.get(h) ?? []) certDirtyHosts.add(x);
+      };
+      for (const [h, id] of next.byHost) if (before.byHost.get(h) !== id) moved(h);
+      for (const h of before.byHost.keys()) if (!next.byHost.has(h)) moved(h);
+      // An unchanged certificate keeps its object.
+      const kept = new Map(before.certificates.map((c) => [c.id, c]));
+      const certificates = next.certificates.map((c) => {
+        const k = kept.get(c.id);
+        return k !== undefined && k.certPem === c.certPem && k.keyPem === c.keyPem && k.source.name === c.source.name && k.hosts.join('\n') === c.hosts.join('\n') ? k : c;
+      });
+      asm.issued = { certificates, byHost: next.byHost };
+      asm.issuedList = [...issued];
+    }
+
     // 8. Virtual hosts: the ones rebuilt, or whose certificate changed; the others are kept as they are.
-    const lookupCert = (host: string): string | undefined => asm.tlsHosts.get(host)?.winner?.id;
+    const lookupCert = (host: string): string | undefined => asm.tlsHosts.get(host)?.winner?.id ?? asm.issued.byHost.get(host);
     let hostsChanged = false;
     const changedHosts: { host: string; kind: VirtualHost['kind'] }[] = [];
     for (const h of certDirtyHosts) {
@@ -901,7 +933,7 @@ export class IncrementalTranslator {
       virtualHosts: [...asm.virtualHosts],
       backends: asm.backendRecord,
       ...defined({ defaultBackend }),
-      certificates: [...asm.certificates],
+      certificates: [...asm.certificates, ...asm.issued.certificates],
       diagnostics: [...asm.diagnostics],
       certificateIntents: [...asm.intents],
     };

@@ -8,14 +8,15 @@ import { defined } from '../../shared/optional.ts';
 import type { PolicyRefs } from '../annotations/index.ts';
 import type { Snapshot } from '../k8s.ts';
 import type { ProxyMode } from '../policy-support.ts';
-import type { Backend, Certificate, EntryPoint, RoutingModel, VirtualHost } from '../types.ts';
-import { addCanaryRule, addWwwRule, applyPriorities, canaryInMode, certificateOf, chooseDefaultBackend, claimTlsHost, compareVhosts, finishVhost, oldestFirst, readIngressObject, readTlsEntry, refKey, reportPriority, routeRule, toCertificate, useBackend, wwwInMode } from './assemble.ts';
+import type { Backend, Certificate, EntryPoint, IssuedCertificate, RoutingModel, VirtualHost } from '../types.ts';
+import { addCanaryRule, addWwwRule, applyPriorities, canaryInMode, certificateOf, chooseDefaultBackend, claimTlsHost, compareVhosts, finishVhost, oldestFirst, readIngressObject, readTlsEntry, refKey, reportPriority, routeRule, serveIssued, toCertificate, useBackend, wwwInMode } from './assemble.ts';
 import type { BackendOf, HostCert, VhostBuild } from './assemble.ts';
 import { createBackendResolver } from './backends.ts';
 import { readIngressClasses } from './class.ts';
 import type { ClassOptions } from './class.ts';
 import { createConfigMapReader } from './config-maps.ts';
 import { certificateIntents } from './intents.ts';
+import type { AcmeIssuance } from './intents.ts';
 import { DiagnosticList } from './diagnostics.ts';
 import type { ParsedIngress } from './ingress.ts';
 import { compareText } from './object.ts';
@@ -27,6 +28,7 @@ export type { ClassDecision, ClassOptions } from './class.ts';
 export { Codes } from './diagnostics.ts';
 export { REGEX_ROUTE_MODES } from './policies.ts';
 export { weightShares, wwwCounterpart } from './assemble.ts';
+export type { AcmeIssuance } from './intents.ts';
 
 /** What translate needs besides the snapshot. */
 export interface TranslateOptions extends ClassOptions {
@@ -43,6 +45,17 @@ export interface TranslateOptions extends ClassOptions {
   readonly sslRedirect?: boolean;
   /** The proxy mode: policies it cannot render are dropped with a diagnostic (access ones deny); default native. */
   readonly mode?: ProxyMode;
+  /** `[acme]`, when configured: a missing TLS Secret whose hosts ACME certifies is a warning, not an error. */
+  readonly acme?: AcmeIssuance;
+}
+
+/**
+ * What translate reads: the sources' objects, and the certificates ACME issued, valid now (no source
+ * holds those: the controller's ACME stage adds the manager's; `check` and the dry run, the store's).
+ */
+export interface TranslateInput extends Snapshot {
+  /** Absent: none. */
+  readonly issuedCertificates?: readonly IssuedCertificate[];
 }
 
 interface CertBuild {
@@ -54,12 +67,12 @@ interface CertBuild {
 }
 
 /**
- * Translates a snapshot of Kubernetes objects into the routing model. Only Ingresses of our class
- * (see {@link isOurIngress}) are read; each problem becomes a diagnostic on its object and only the
- * offending part (rule, path, TLS entry) is dropped. The output is deterministic: the oldest Ingress
+ * Translates a snapshot of Kubernetes objects (and the issued ACME certificates) into the routing
+ * model. Only Ingresses of our class (see {@link isOurIngress}) are read; each problem becomes a
+ * diagnostic on its object and only the offending part (rule, path, TLS entry) is dropped. The output is deterministic: the oldest Ingress
  * wins every conflict, and hosts, routes, backends, certificates and diagnostics are sorted.
  */
-export function translate(snapshot: Snapshot, options: TranslateOptions): RoutingModel {
+export function translate(snapshot: TranslateInput, options: TranslateOptions): RoutingModel {
   const diags = new DiagnosticList();
   const resolver = createBackendResolver(snapshot.services, snapshot.endpointSlices, diags);
   const secrets = createSecretReader(snapshot.secrets, diags);
@@ -109,7 +122,7 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
   const hostCert = new Map<string, HostCert>();
   for (const ing of ingresses) {
     for (const entry of ing.tls) {
-      const secret = readTlsEntry(ing, entry, secrets);
+      const secret = readTlsEntry(ing, entry, secrets, options.acme);
       if (secret === undefined) continue;
       const id = `${ing.header.namespace}/${entry.secretName}`;
       let cert = certs.get(id);
@@ -121,7 +134,9 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
     }
   }
 
-  const lookupCert = (host: string): string | undefined => hostCert.get(host)?.id;
+  // Issued certificates serve the TLS names no Secret serves.
+  const issued = serveIssued(snapshot.issuedCertificates ?? [], (name) => hostCert.has(name));
+  const lookupCert = (host: string): string | undefined => hostCert.get(host)?.id ?? issued.byHost.get(host);
   const virtualHosts: VirtualHost[] = [...vhosts.values()].map((vh) => finishVhost(vh, certificateOf(vh, lookupCert))).sort(compareVhosts);
 
   const backends: Record<string, Backend> = {};
@@ -131,10 +146,12 @@ export function translate(snapshot: Snapshot, options: TranslateOptions): Routin
   }
 
   // A certificate that no host selects (all its hosts taken by older Ingresses) would never be served.
+  // Secret certificates first (by id), then the issued ones (by id).
   const certificates: Certificate[] = [...certs.values()]
     .filter((c) => c.hosts.size > 0)
     .sort((a, b) => compareText(a.id, b.id))
-    .map((c) => toCertificate(c.id, c.hosts, c));
+    .map((c) => toCertificate(c.id, c.hosts, c))
+    .concat(issued.certificates);
 
   return {
     entryPoints: [...options.entryPoints],

@@ -13,6 +13,24 @@ import { parseHost } from './validate.ts';
 /** The annotation that opts an Ingress in (`"true"`) or out (`"false"`) of ACME, as in kube-lego and cert-manager. */
 export const TLS_ACME_ANNOTATION = 'kubernetes.io/tls-acme';
 
+/** What `[acme]` certifies, as translate needs it to report a missing TLS Secret (absent: no ACME). */
+export interface AcmeIssuance {
+  /** `[acme] onHostRule`: an intent without the annotation is certified. */
+  readonly onHostRule: boolean;
+  /** Wildcard names can be ordered (a DNS-01 provider is configured). */
+  readonly wildcards: boolean;
+}
+
+/**
+ * Whether ACME certifies every host of a TLS entry's intent, so that its missing Secret is no error:
+ * the Ingress asks for ACME (or onHostRule does), no host of the entry was invalid, and its wildcard
+ * names, if any, can be ordered. (Exact names a Secret covers are served by it, the others by ACME.)
+ */
+export function acmeServes(intent: CertificateIntent, acme: AcmeIssuance | undefined): boolean {
+  if (acme === undefined || !(intent.acme ?? acme.onHostRule) || intent.incomplete) return false;
+  return acme.wildcards || intent.hosts.every((h) => h.kind !== 'wildcard');
+}
+
 /** The certificate intents of one of our Ingresses, TLS entries first, in their order. */
 export function certificateIntents(ing: ParsedIngress): CertificateIntent[] {
   const h = ing.header;
