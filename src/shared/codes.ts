@@ -59,6 +59,26 @@ export const CODES = {
   PASS_SECRET_BAD_AUTH_USER: 'warning: a user of a basic-auth Secret is refused (no name, or a hash that cannot be checked safely); the other users still work',
   PASS_SECRET_BAD_TLS: 'a Secret used for TLS is not of type kubernetes.io/tls or lacks a PEM tls.crt chain or an unencrypted PEM tls.key',
 
+  // Gateway API objects, as translated into the routing model (src/model/translate/gateway/)
+  PASS_GATEWAY_ADDRESS_UNSUPPORTED: "a Gateway asks for spec.addresses, which Passerelle cannot assign (its address is its entry points'); the Gateway is not accepted",
+  PASS_GATEWAY_BACKEND_KIND: 'an HTTPRoute backendRef is not a core Service (InvalidKind); it gets no share of the requests (503 when it is the only one)',
+  PASS_GATEWAY_BAD_HOSTNAME: 'a listener or HTTPRoute hostname is not a DNS name or *.wildcard; it is left out',
+  PASS_GATEWAY_BAD_MATCH: 'an HTTPRoute path match has an unknown type or a value outside the path (or regex) grammar; that match is not routed',
+  PASS_GATEWAY_CERTIFICATE_REF: 'a listener certificateRef is not a usable TLS Secret (missing, not a Secret, bad PEM): the listener is not programmed (a warning when ACME issues its certificate)',
+  PASS_GATEWAY_CONFLICT: "warning: a host and path, or a host's certificate, is already set by an Ingress or an older HTTPRoute or Gateway; this one is ignored",
+  PASS_GATEWAY_FIELD_IGNORED: 'warning: a Gateway API field Passerelle does not implement yet (rule timeouts, a second certificateRef, ...); it is ignored',
+  PASS_GATEWAY_FILTER_NOT_SUPPORTED: 'an HTTPRoute filter, or part of one, the routing model cannot express (header add or remove, a redirect with a path or port, ExtensionRef, ...): the rule answers 503 rather than serve without it',
+  PASS_GATEWAY_LISTENER_CONFLICT: 'a Gateway listener has the port and hostname of an earlier listener (HostnameConflict), or another protocol on its port (ProtocolConflict); it is not programmed',
+  PASS_GATEWAY_LISTENER_PORT: 'a Gateway listener port has no entry point of its protocol (HTTP: one without TLS, HTTPS: one with TLS) (PortUnavailable); it is not programmed',
+  PASS_GATEWAY_LISTENER_PROTOCOL: 'a Gateway listener asks for a protocol, TLS mode or route kind Passerelle does not serve (only HTTP, and HTTPS terminated, for HTTPRoutes); it is not programmed',
+  PASS_GATEWAY_MATCH_NOT_SUPPORTED: 'an HTTPRoute match on headers, query parameters or method, which the routing model cannot express yet: that match is not routed (its requests go to the other routes)',
+  PASS_GATEWAY_MIRROR_NOT_SUPPORTED: 'warning: an HTTPRoute RequestMirror filter; mirroring is not supported yet, requests are served without the copy',
+  PASS_GATEWAY_NOT_ATTACHED: 'an HTTPRoute parentRef attaches to no listener of its Gateway (NoMatchingParent, NotAllowedByListeners, NoMatchingListenerHostname); the route is not served through it',
+  PASS_GATEWAY_PARENT_NOT_FOUND: 'warning: an HTTPRoute parentRef names a Gateway that does not exist; no status is written for it',
+  PASS_GATEWAY_REF_NOT_PERMITTED: 'a cross-namespace certificateRef or backendRef that no ReferenceGrant allows (RefNotPermitted); the reference is not used',
+  PASS_GATEWAY_UNREADABLE: 'a Gateway API object could not be read at all (an unexpected failure on this object); it is left out, the rest is served',
+  PASS_GATEWAY_WEIGHTS_NOT_SUPPORTED: 'an HTTPRoute rule splits requests between more than two backends, and the model splits between two: the first two are kept, the others left out',
+
   // Ingress annotations, ingress-nginx and Traefik 1 dialects (src/model/annotations/, docs/annotations.md)
   PASS_ANNOTATION_CONFLICT: 'two annotations decide the same policy differently (ingress-nginx and Traefik 1, or two names of one setting); the ingress-nginx one, or the one read first, is kept',
   PASS_ANNOTATION_IGNORED: 'warning: an annotation has no effect here, as in its controller (its companion is absent or off, e.g. session-cookie-name without affinity, or it is on a canary Ingress)',

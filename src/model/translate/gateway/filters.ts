@@ -1,0 +1,155 @@
+/*
+ * HTTPRoute filters as route policies: header `set` → headers, a hostname-only redirect → the
+ * www-style redirect (same scheme, port, path and query on another host), an https-only redirect →
+ * sslRedirect, URLRewrite → rewrite (replace-path, prefix) and upstream vhost. What the model cannot
+ * express denies the rule (503) with a diagnostic, as the spec asks of a filter that cannot be applied;
+ * RequestMirror is only reported (serving without the copy changes no answer).
+ */
+
+import { headerName, headerValue } from '../../annotations/grammar.ts';
+import type { RedirectStatus, RoutePolicy } from '../../policy.ts';
+import type { PathType } from '../../types.ts';
+import type { Reporter } from '../diagnostics.ts';
+import { isRecord, showValue } from '../object.ts';
+import type { Rec } from '../object.ts';
+import { parseHost, pathProblem } from '../validate.ts';
+import { GatewayCodes } from './codes.ts';
+
+/** The policy of one match of a rule: what its filters ask; `denied` when one cannot be applied. */
+export interface FilterPolicy {
+  readonly policy: RoutePolicy | undefined;
+  /** Fields of filters that cannot be applied (the rule answers 503). */
+  readonly unsupported: readonly string[];
+}
+
+const REDIRECT_STATUS: readonly number[] = [301, 302, 303, 307, 308];
+
+/** The `set` headers of a header modifier; undefined after a diagnostic when a part cannot be applied. */
+function headerSet(value: unknown, field: string, report: Reporter): Record<string, string> | undefined {
+  if (!isRecord(value)) {
+    report.error(GatewayCodes.filterNotSupported, field, 'the header modifier is missing');
+    return undefined;
+  }
+  for (const part of ['add', 'remove'] as const) {
+    const list = value[part];
+    if (Array.isArray(list) && list.length > 0) {
+      report.error(GatewayCodes.filterNotSupported, `${field}.${part}`, `header ${part} is not supported yet (only set); the rule answers 503`);
+      return undefined;
+    }
+  }
+  const out: Record<string, string> = {};
+  const set = Array.isArray(value['set']) ? (value['set'] as readonly unknown[]) : [];
+  for (const [k, h] of set.entries()) {
+    const name = isRecord(h) && typeof h['name'] === 'string' ? h['name'] : undefined;
+    const v = isRecord(h) && typeof h['value'] === 'string' ? h['value'] : undefined;
+    const n = name === undefined ? undefined : headerName(name);
+    const val = v === undefined ? undefined : headerValue(v);
+    if (n?.ok !== true || val?.ok !== true) {
+      report.error(GatewayCodes.filterNotSupported, `${field}.set[${k}]`, `header ${showValue(h)} cannot be set safely (a token name and a printable value without " \\ $ { } ;); the rule answers 503`);
+      return undefined;
+    }
+    out[n.value] = val.value;
+  }
+  return out;
+}
+
+function exactHost(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const p = parseHost(value);
+  return p.ok && p.kind === 'exact' ? p.host : undefined;
+}
+
+/** RequestRedirect → wwwRedirect (hostname only) or sslRedirect (scheme https only). */
+function redirectPolicy(value: unknown, field: string, report: Reporter): RoutePolicy | undefined {
+  const r = isRecord(value) ? value : {};
+  const status = r['statusCode'] ?? 302;
+  if (typeof status !== 'number' || !REDIRECT_STATUS.includes(status)) {
+    report.error(GatewayCodes.filterNotSupported, `${field}.statusCode`, `redirect status ${showValue(status)} is not one of 301, 302, 303, 307, 308; the rule answers 503`);
+    return undefined;
+  }
+  const s = status as RedirectStatus;
+  const set = ['scheme', 'hostname', 'path', 'port'].filter((k) => r[k] !== undefined && r[k] !== null);
+  const host = exactHost(r['hostname']);
+  if (set.length === 1 && set[0] === 'hostname' && host !== undefined) return { wwwRedirect: { host, status: s } };
+  if (set.length === 1 && set[0] === 'scheme' && r['scheme'] === 'https') return { sslRedirect: { status: s } };
+  const what = set.length === 0 ? 'a redirect to the same URL' : `a redirect setting ${set.join(' and ')}${r['scheme'] === 'http' ? ' (to http)' : ''}`;
+  report.error(GatewayCodes.filterNotSupported, field, `${what} cannot be expressed yet (only a hostname alone, or scheme https alone); the rule answers 503`);
+  return undefined;
+}
+
+/** URLRewrite → upstream vhost and rewrite; a prefix replacement needs a PathPrefix match. */
+function rewritePolicy(value: unknown, field: string, pathType: PathType, report: Reporter): RoutePolicy | undefined {
+  const r = isRecord(value) ? value : {};
+  let policy: RoutePolicy = {};
+  if (r['hostname'] !== undefined && r['hostname'] !== null) {
+    const host = exactHost(r['hostname']);
+    if (host === undefined) {
+      report.error(GatewayCodes.filterNotSupported, `${field}.hostname`, `hostname ${showValue(r['hostname'])} is not a DNS name; the rule answers 503`);
+      return undefined;
+    }
+    policy = { upstream: { vhost: host } };
+  }
+  const path = r['path'];
+  if (isRecord(path)) {
+    const full = path['type'] === 'ReplaceFullPath' ? path['replaceFullPath'] : undefined;
+    const prefix = path['type'] === 'ReplacePrefixMatch' ? (path['replacePrefixMatch'] ?? '/') : undefined;
+    const target = full ?? prefix;
+    const problem = typeof target === 'string' ? pathProblem(target) : `path type ${showValue(path['type'])} is not ReplaceFullPath or ReplacePrefixMatch`;
+    if (problem !== undefined || typeof target !== 'string') {
+      report.error(GatewayCodes.filterNotSupported, `${field}.path`, `${problem ?? 'no path'}; the rule answers 503`);
+      return undefined;
+    }
+    if (prefix !== undefined && pathType !== 'Prefix') {
+      report.error(GatewayCodes.filterNotSupported, `${field}.path`, 'ReplacePrefixMatch needs a PathPrefix match; the rule answers 503');
+      return undefined;
+    }
+    policy = { ...policy, rewrite: full !== undefined ? { kind: 'replace-path', path: target } : { kind: 'prefix', target } };
+  }
+  return policy;
+}
+
+/**
+ * The policy a rule's filters give one of its matches (of `pathType`). A filter that cannot be
+ * applied is reported and listed in `unsupported`; the caller denies the route then.
+ */
+export function filtersPolicy(filters: readonly { readonly value: Rec; readonly field: string }[], pathType: PathType, report: Reporter): FilterPolicy {
+  let policy: RoutePolicy = {};
+  const unsupported: string[] = [];
+  const types = filters.map((f) => f.value['type']);
+  if (types.includes('RequestRedirect') && types.includes('URLRewrite')) {
+    const f = filters[types.indexOf('URLRewrite')];
+    report.error(GatewayCodes.filterNotSupported, f?.field ?? '', 'RequestRedirect and URLRewrite cannot be used together; the rule answers 503');
+    return { policy: undefined, unsupported: [f?.field ?? ''] };
+  }
+  for (const { value, field } of filters) {
+    const type = value['type'];
+    let part: RoutePolicy | undefined;
+    switch (type) {
+      case 'RequestHeaderModifier': {
+        const set = headerSet(value['requestHeaderModifier'], `${field}.requestHeaderModifier`, report);
+        part = set === undefined ? undefined : { headers: { ...policy.headers, request: { ...policy.headers?.request, ...set } } };
+        break;
+      }
+      case 'ResponseHeaderModifier': {
+        const set = headerSet(value['responseHeaderModifier'], `${field}.responseHeaderModifier`, report);
+        part = set === undefined ? undefined : { headers: { ...policy.headers, response: { ...policy.headers?.response, ...set } } };
+        break;
+      }
+      case 'RequestRedirect':
+        part = redirectPolicy(value['requestRedirect'], `${field}.requestRedirect`, report);
+        break;
+      case 'URLRewrite':
+        part = rewritePolicy(value['urlRewrite'], `${field}.urlRewrite`, pathType, report);
+        break;
+      case 'RequestMirror':
+        report.warning(GatewayCodes.mirrorNotSupported, field, 'request mirroring is not supported yet; requests are served without the copy');
+        continue;
+      default:
+        report.error(GatewayCodes.filterNotSupported, `${field}.type`, `filter type ${showValue(type)} is not supported; the rule answers 503`);
+        part = undefined;
+    }
+    if (part === undefined) unsupported.push(field);
+    else policy = { ...policy, ...part };
+  }
+  return { policy: Object.keys(policy).length === 0 ? undefined : policy, unsupported };
+}

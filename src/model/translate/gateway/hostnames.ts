@@ -1,0 +1,45 @@
+/* Gateway API hostnames: the listener's and the route's, and where they meet (the spec's intersection). */
+
+import type { HostKind } from '../../types.ts';
+
+/** A valid hostname (lower case): exact, or `*.domain` (matching one or more labels in the spec). */
+export interface Hostname {
+  readonly host: string;
+  readonly kind: Exclude<HostKind, 'any'>;
+}
+
+/** Whether `name` is under the wildcard `*.suffix` (one or more labels more, as the Gateway API reads wildcards). */
+function under(wildcard: string, name: string): boolean {
+  const suffix = wildcard.slice(1);
+  return name.length > suffix.length && name.endsWith(suffix);
+}
+
+/**
+ * The hostname requests of both a listener and a route match, the more specific of the two, or
+ * undefined when they have none in common (the spec's rule for attaching a route to a listener).
+ */
+export function intersectHostname(listener: Hostname, route: Hostname): Hostname | undefined {
+  if (listener.kind === 'exact') {
+    if (route.kind === 'exact') return route.host === listener.host ? route : undefined;
+    return under(route.host, listener.host) ? listener : undefined;
+  }
+  if (route.kind === 'exact') return under(listener.host, route.host) ? route : undefined;
+  if (route.host === listener.host || under(listener.host, route.host.slice(2))) return route;
+  return under(route.host, listener.host.slice(2)) ? listener : undefined;
+}
+
+/**
+ * The hosts a route serves through a listener: every route hostname's intersection with the
+ * listener's (each once, in the route's order); the route's own when the listener has none; the
+ * listener's when the route has none; `*` (every host) when neither has.
+ */
+export function routeHosts(listener: Hostname | undefined, route: readonly Hostname[]): { readonly host: string; readonly kind: HostKind }[] {
+  if (route.length === 0) return listener === undefined ? [{ host: '*', kind: 'any' }] : [listener];
+  if (listener === undefined) return [...route];
+  const out: Hostname[] = [];
+  for (const h of route) {
+    const m = intersectHostname(listener, h);
+    if (m !== undefined && !out.some((o) => o.host === m.host)) out.push(m);
+  }
+  return out;
+}

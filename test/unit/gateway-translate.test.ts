@@ -1,0 +1,417 @@
+/*
+ * The Gateway API translation (src/model/translate/gateway/): fixtures of test/fixtures/gateway/,
+ * each named for the case it is (the spec's own examples), read like the file source reads them and
+ * translated with two entry points (web: 80 without TLS, websecure: 443 with TLS).
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import type { KubeObject } from '../../src/model/k8s.ts';
+import type { EntryPoint, Route } from '../../src/model/types.ts';
+import { DiagnosticList } from '../../src/model/translate/diagnostics.ts';
+import { intersectHostname, routeHosts } from '../../src/model/translate/gateway/hostnames.ts';
+import type { Hostname } from '../../src/model/translate/gateway/hostnames.ts';
+import { selects } from '../../src/model/translate/gateway/attach.ts';
+import { mergeGateway, noBackendId, translateGateway } from '../../src/model/translate/gateway/index.ts';
+import type { GatewayInput, GatewayOptions, GatewayTranslation } from '../../src/model/translate/gateway/index.ts';
+import type { VhostBuild } from '../../src/model/translate/assemble.ts';
+import { brief, deepFreeze } from './translate-helpers.ts';
+
+const fixtures = new URL('../fixtures/gateway/', import.meta.url);
+
+const LIST_OF_KIND: Readonly<Record<string, keyof GatewayInput>> = {
+  GatewayClass: 'gatewayClasses',
+  Gateway: 'gateways',
+  HTTPRoute: 'httpRoutes',
+  ReferenceGrant: 'referenceGrants',
+  Service: 'services',
+  EndpointSlice: 'endpointSlices',
+  Secret: 'secrets',
+  Namespace: 'namespaces',
+};
+
+/** base.yaml and the case's files, each object with its `source` as the file source sets it. */
+function load(...files: string[]): GatewayInput {
+  const lists: Record<keyof GatewayInput, KubeObject[]> = { gatewayClasses: [], gateways: [], httpRoutes: [], referenceGrants: [], services: [], endpointSlices: [], secrets: [], namespaces: [] };
+  for (const file of ['base.yaml', ...files]) {
+    const lineCounter = new LineCounter();
+    for (const doc of parseAllDocuments(readFileSync(new URL(file, fixtures), 'utf8'), { lineCounter })) {
+      assert.deepEqual(doc.errors, [], `${file}: YAML errors`);
+      const obj = doc.toJS() as KubeObject;
+      const list = LIST_OF_KIND[obj.kind ?? ''];
+      assert.ok(list, `${file}: unexpected kind ${String(obj.kind)}`);
+      lists[list].push({ ...obj, source: { file, line: lineCounter.linePos(doc.contents?.range[0] ?? 0).line } });
+    }
+  }
+  return lists;
+}
+
+const entryPoints: readonly EntryPoint[] = [
+  { name: 'web', address: { port: 8000 }, publicPort: 80, tls: false, middlewares: [] },
+  { name: 'websecure', address: { port: 8443 }, publicPort: 443, tls: true, middlewares: [] },
+];
+const options: GatewayOptions = { controllerName: 'passerelle.dev/gateway-controller', entryPoints, acme: { onHostRule: false, wildcards: false } };
+
+/** Translates frozen input, so any mutation of it throws. */
+function run(input: GatewayInput, opts: GatewayOptions = options): GatewayTranslation {
+  return translateGateway(deepFreeze(input), opts);
+}
+
+/** `host: pathType path → backend` per route, with its policy when it has one. */
+function routes(t: GatewayTranslation): string[] {
+  const show = (r: Route): string => `${r.pathType} ${r.path} → ${r.backend}${r.policy === undefined ? '' : ` ${JSON.stringify(r.policy)}`}`;
+  return t.virtualHosts.flatMap((vh) => vh.routes.map((r) => `${vh.host}: ${show(r)}`));
+}
+
+/** `type=status/reason` of each condition. */
+function conds(list: readonly { readonly type: string; readonly status: string; readonly reason: string }[]): string[] {
+  return list.map((c) => `${c.type}=${c.status}/${c.reason}`);
+}
+
+/** Each listener of Gateway `name` as `listener attached: conditions`. */
+function listeners(t: GatewayTranslation, name: string): string[] {
+  const gw = t.status.gateways.find((g) => g.name === name);
+  assert.ok(gw, `no status for Gateway ${name}`);
+  return gw.listeners.map((l) => `${l.name} ${l.attachedRoutes}: ${conds(l.conditions).join(' ')}`);
+}
+
+/** Each parent status of HTTPRoute `namespace/name`. */
+function parents(t: GatewayTranslation, key: string): string[] {
+  const r = t.status.httpRoutes.find((s) => `${s.namespace}/${s.name}` === key);
+  assert.ok(r, `no status for HTTPRoute ${key}`);
+  return r.parents.map((p) => `${JSON.stringify(p.parentRef)} ${conds(p.conditions).join(' ')}`);
+}
+
+const OK_LISTENER = 'Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs Conflicted=False/NoConflicts Programmed=True/Programmed';
+
+interface Case {
+  readonly name: string;
+  readonly files: readonly string[];
+  readonly options?: GatewayOptions;
+  readonly check: (t: GatewayTranslation) => void;
+}
+
+const cases: readonly Case[] = [
+  {
+    name: 'simple HTTP route: one listener, one host, paths to one Service; another controller\'s Gateway and route are left alone',
+    files: ['simple-http.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), ['example.com: Exact /exact → default/web:80', 'example.com: Prefix /app → default/web:80']);
+      assert.deepEqual(t.virtualHosts.map((vh) => [vh.host, vh.kind, vh.entryPoints, vh.sources]), [['example.com', 'exact', ['web'], [{ kind: 'HTTPRoute', namespace: 'default', name: 'web' }]]]);
+      assert.deepEqual(t.backends['default/web:80']?.endpoints, [{ address: '10.0.0.1', port: 8080, weight: 1 }]);
+      assert.deepEqual(t.status.gatewayClasses, [{ name: 'passerelle', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Passerelle serves this class', observedGeneration: 1 }] }]);
+      assert.deepEqual(t.status.gateways.map((g) => [g.name, conds(g.conditions), g.conditions.map((c) => c.observedGeneration)]), [['gw', ['Accepted=True/Accepted', 'Programmed=True/Programmed'], [2, 2]]]);
+      assert.deepEqual(listeners(t, 'gw'), [`http 1: ${OK_LISTENER}`]);
+      assert.deepEqual(t.status.gateways[0]?.listeners[0]?.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);
+      assert.deepEqual(t.status.httpRoutes.map((r) => r.name), ['web'], 'the route of the other Gateway gets no status from us');
+      const parent = t.status.httpRoutes[0]?.parents[0];
+      assert.deepEqual(parent?.parentRef, { name: 'gw' });
+      assert.equal(parent?.controllerName, 'passerelle.dev/gateway-controller');
+      assert.deepEqual(parent?.conditions.map((c) => [c.type, c.status, c.reason, c.observedGeneration]), [['Accepted', 'True', 'Accepted', 5], ['ResolvedRefs', 'True', 'ResolvedRefs', 5]]);
+      assert.deepEqual(t.diagnostics, []);
+    },
+  },
+  {
+    name: 'hostname intersection: the more specific of listener and route names; none in common is NoMatchingListenerHostname',
+    files: ['hostname-intersection.yaml'],
+    check(t) {
+      assert.deepEqual(t.virtualHosts.map((vh) => `${vh.host} ${vh.kind}`), ['a.example.com exact', 'foo.bar.com exact', '*.example.com wildcard']);
+      assert.deepEqual(routes(t), ['a.example.com: Prefix / → default/web:80', 'foo.bar.com: Prefix /section → default/web:80', 'foo.bar.com: Prefix / → default/web:80', '*.example.com: Prefix / → default/web:80']);
+      assert.deepEqual(parents(t, 'default/several'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(parents(t, 'default/by-section'), ['{"name":"gw","sectionName":"exact"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(parents(t, 'default/none-match'), ['{"name":"gw"} Accepted=False/NoMatchingListenerHostname ResolvedRefs=True/ResolvedRefs']);
+      // attachedRoutes counts parentRefs and allowedRoutes only (the spec), so none-match counts on both.
+      assert.deepEqual(listeners(t, 'gw'), [`wild 2: ${OK_LISTENER}`, `exact 3: ${OK_LISTENER}`]);
+      assert.deepEqual(brief(t.diagnostics), ['error PASS_GATEWAY_NOT_ATTACHED HTTPRoute default/none-match spec.parentRefs[0]']);
+    },
+  },
+  {
+    name: 'cross-namespace backend without a ReferenceGrant: RefNotPermitted, the route answers 503',
+    files: ['cross-namespace-backend.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), ['api.example.com: Prefix / → default/cross#no-backend']);
+      assert.deepEqual(Object.keys(t.backends), [], 'the Service of the other namespace is not used');
+      assert.deepEqual(parents(t, 'default/cross'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted']);
+      assert.equal(t.status.httpRoutes[0]?.parents[0]?.conditions[1]?.observedGeneration, 3);
+      assert.deepEqual(brief(t.diagnostics), ['error PASS_GATEWAY_REF_NOT_PERMITTED HTTPRoute default/cross spec.rules[0].backendRefs[0]']);
+    },
+  },
+  {
+    name: 'cross-namespace backend with a ReferenceGrant: resolved to the other namespace\'s endpoints',
+    files: ['cross-namespace-backend.yaml', 'reference-grant.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), ['api.example.com: Prefix / → other/api:8080']);
+      assert.deepEqual(t.backends['other/api:8080']?.endpoints, [{ address: '10.0.2.1', port: 8080, weight: 1 }]);
+      assert.deepEqual(parents(t, 'default/cross'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(t.diagnostics, []);
+    },
+  },
+  {
+    name: 'listener on a port with no entry point (and HTTPS where only plain HTTP listens, TCP): PortUnavailable, nothing served',
+    files: ['port-without-entry-point.yaml'],
+    check(t) {
+      assert.deepEqual(t.virtualHosts, []);
+      assert.deepEqual(listeners(t, 'gw'), [
+        'odd-port 1: Accepted=False/PortUnavailable ResolvedRefs=True/ResolvedRefs Conflicted=False/NoConflicts Programmed=False/Invalid',
+        'https-on-80 0: Accepted=False/PortUnavailable ResolvedRefs=True/ResolvedRefs Conflicted=False/NoConflicts Programmed=False/Invalid',
+        'tcp 0: Accepted=False/UnsupportedProtocol ResolvedRefs=True/ResolvedRefs Conflicted=True/ProtocolConflict Programmed=False/Invalid',
+      ]);
+      assert.deepEqual(conds(t.status.gateways[0]?.conditions ?? []), ['Accepted=False/ListenersNotValid', 'Programmed=False/Invalid']);
+      assert.deepEqual(brief(t.diagnostics), [
+        'error PASS_GATEWAY_LISTENER_PORT Gateway default/gw spec.listeners[0].port',
+        'error PASS_GATEWAY_LISTENER_PORT Gateway default/gw spec.listeners[1].port',
+        'error PASS_GATEWAY_LISTENER_PROTOCOL Gateway default/gw spec.listeners[2].protocol',
+        'error PASS_GATEWAY_LISTENER_CONFLICT Gateway default/gw spec.listeners[2]',
+      ]);
+      assert.deepEqual(t.diagnostics[0]?.location, { file: 'port-without-entry-point.yaml', line: 2 });
+    },
+  },
+  {
+    name: 'HTTPS listeners with certificateRefs: own namespace served; other namespace without grant RefNotPermitted; missing Secret InvalidCertificateRef',
+    files: ['https-certificate-refs.yaml'],
+    check(t) {
+      assert.deepEqual(t.virtualHosts.map((vh) => [vh.host, vh.certificate, vh.entryPoints]), [['shop.example.com', 'default/wild-tls', ['websecure']]]);
+      assert.deepEqual(t.certificates.map((c) => [c.id, c.hosts, c.source, c.owner]), [['default/wild-tls', ['*.example.com'], { kind: 'Secret', namespace: 'default', name: 'wild-tls' }, { kind: 'Gateway', namespace: 'default', name: 'gw' }]]);
+      assert.match(t.certificates[0]?.certPem ?? '', /^-----BEGIN CERTIFICATE-----/);
+      assert.deepEqual(listeners(t, 'gw'), [
+        `https 1: ${OK_LISTENER}`,
+        'cross 1: Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted Conflicted=False/NoConflicts Programmed=False/Invalid',
+        'missing 1: Accepted=True/Accepted ResolvedRefs=False/InvalidCertificateRef Conflicted=False/NoConflicts Programmed=False/Invalid',
+      ]);
+      assert.deepEqual(conds(t.status.gateways[0]?.conditions ?? []), ['Accepted=True/ListenersNotValid', 'Programmed=True/Programmed']);
+      assert.deepEqual(t.certificateIntents, [], 'the Gateway does not ask ACME');
+      assert.deepEqual(brief(t.diagnostics), [
+        'error PASS_GATEWAY_REF_NOT_PERMITTED Gateway default/gw spec.listeners[1].tls.certificateRefs[0]',
+        'error PASS_GATEWAY_CERTIFICATE_REF Gateway default/gw spec.listeners[2].tls.certificateRefs[0]',
+      ]);
+    },
+  },
+  {
+    name: 'HTTPS certificateRef to another namespace with a ReferenceGrant: served',
+    files: ['https-certificate-refs.yaml', 'secret-grant.yaml'],
+    check(t) {
+      assert.deepEqual(t.virtualHosts.map((vh) => [vh.host, vh.certificate]), [['secure.example.org', 'certs/shared-tls'], ['shop.example.com', 'default/wild-tls']]);
+      assert.deepEqual(t.certificates.map((c) => [c.id, c.hosts]), [['certs/shared-tls', ['secure.example.org']], ['default/wild-tls', ['*.example.com']]]);
+      assert.equal(listeners(t, 'gw')[1], `cross 1: ${OK_LISTENER}`);
+    },
+  },
+  {
+    name: 'HTTPS listener whose Secret is missing on a Gateway that opts in to ACME: a certificate intent, a warning',
+    files: ['https-acme.yaml'],
+    check(t) {
+      assert.deepEqual(t.certificateIntents, [{ source: { kind: 'Gateway', namespace: 'default', name: 'gw' }, location: { file: 'https-acme.yaml', line: 2 }, field: 'spec.listeners[0]', kind: 'tls', hosts: [{ host: 'app.example.com', kind: 'exact' }], incomplete: false, acme: true }]);
+      assert.deepEqual(routes(t), ['app.example.com: Prefix / → default/web:80']);
+      assert.deepEqual(listeners(t, 'gw'), [`https 1: ${OK_LISTENER}`]);
+      assert.deepEqual(brief(t.diagnostics), ['warning PASS_GATEWAY_CERTIFICATE_REF Gateway default/gw spec.listeners[0].tls.certificateRefs[0]']);
+    },
+  },
+  {
+    name: 'HTTPS listener opting in to ACME without [acme] configured: InvalidCertificateRef, not served',
+    files: ['https-acme.yaml'],
+    options: { controllerName: options.controllerName, entryPoints },
+    check(t) {
+      assert.deepEqual(t.certificateIntents, []);
+      assert.deepEqual(t.virtualHosts, []);
+      assert.match(listeners(t, 'gw')[0] ?? '', /ResolvedRefs=False\/InvalidCertificateRef .* Programmed=False\/Invalid/);
+      assert.match(t.diagnostics[0]?.message ?? '', /\[acme\] is not configured/);
+    },
+  },
+  {
+    name: 'weighted backends: two become main + canary weight; a third is left out; weight 0 gets nothing; a missing Service is BackendNotFound',
+    files: ['weighted-backends.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), [
+        'split.example.com: Prefix /missing → default/gone:80',
+        'split.example.com: Prefix /three → default/web:80 {"canary":{"backend":"default/canary:80","weight":22}}',
+        'split.example.com: Prefix /zero → default/canary:80',
+        'split.example.com: Prefix /two → default/web:80 {"canary":{"backend":"default/canary:80","weight":20}}',
+      ]);
+      assert.equal(t.backends['default/gone:80']?.unresolved, 'service');
+      assert.deepEqual(parents(t, 'default/split'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/BackendNotFound']);
+      assert.deepEqual(brief(t.diagnostics), [
+        'error PASS_GATEWAY_WEIGHTS_NOT_SUPPORTED HTTPRoute default/split spec.rules[1].backendRefs',
+        'error PASS_INGRESS_MISSING_SERVICE HTTPRoute default/split spec.rules[3].backendRefs[0].name',
+      ]);
+    },
+  },
+  {
+    name: 'redirect and rewrite filters: those the policies express, and those that deny the rule',
+    files: ['redirect-rewrite.yaml'],
+    check(t) {
+      const none = noBackendId({ header: { namespace: 'default', name: 'filters' } } as Parameters<typeof noBackendId>[0]);
+      assert.deepEqual(routes(t), [
+        'f.example.com: Exact /full → default/web:80 {"rewrite":{"kind":"replace-path","path":"/elsewhere"}}',
+        `f.example.com: Prefix /path-redirect → ${none} {"denied":"a filter of this HTTPRoute rule is not supported"}`,
+        'f.example.com: Prefix /add-header → default/web:80 {"denied":"a filter of this HTTPRoute rule is not supported"}',
+        'f.example.com: Prefix /headers → default/web:80 {"headers":{"request":{"X-Env":"prod"},"response":{"X-Served-By":"passerelle"}}}',
+        'f.example.com: Prefix /prefix → default/web:80 {"upstream":{"vhost":"internal.example.com"},"rewrite":{"kind":"prefix","target":"/new"}}',
+        `f.example.com: Prefix /secure → ${none} {"sslRedirect":{"status":302}}`,
+        `f.example.com: Prefix /old → ${none} {"wwwRedirect":{"host":"new.example.com","status":301}}`,
+      ]);
+      assert.deepEqual(parents(t, 'default/filters'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs PartiallyInvalid=True/UnsupportedValue']);
+      assert.deepEqual(brief(t.diagnostics), [
+        'warning PASS_GATEWAY_MIRROR_NOT_SUPPORTED HTTPRoute default/filters spec.rules[4].filters[2]',
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[5].filters[0].requestRedirect',
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[6].filters[0].requestHeaderModifier.add',
+      ]);
+    },
+  },
+  {
+    name: 'parentRefs that attach nowhere: a missing Gateway (no status), no such section or port (NoMatchingParent), a namespace not allowed',
+    files: ['missing-parent.yaml'],
+    check(t) {
+      assert.deepEqual(t.virtualHosts, []);
+      assert.deepEqual(t.status.httpRoutes.map((r) => `${r.namespace}/${r.name}`), ['default/wrong-section', 'other/foreign'], 'no status for the route of a missing Gateway');
+      assert.deepEqual(parents(t, 'default/wrong-section'), [
+        '{"name":"gw","sectionName":"https"} Accepted=False/NoMatchingParent ResolvedRefs=True/ResolvedRefs',
+        '{"name":"gw","port":8080} Accepted=False/NoMatchingParent ResolvedRefs=True/ResolvedRefs',
+      ]);
+      assert.ok(t.status.httpRoutes[0]?.parents.every((p) => p.conditions.every((c) => c.observedGeneration === 7)));
+      assert.deepEqual(parents(t, 'other/foreign'), ['{"name":"gw","namespace":"default"} Accepted=False/NotAllowedByListeners ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(listeners(t, 'gw'), [`http 0: ${OK_LISTENER}`]);
+      assert.deepEqual(brief(t.diagnostics), [
+        'warning PASS_GATEWAY_PARENT_NOT_FOUND HTTPRoute default/lost spec.parentRefs[0]',
+        'error PASS_GATEWAY_NOT_ATTACHED HTTPRoute default/wrong-section spec.parentRefs[0]',
+        'error PASS_GATEWAY_NOT_ATTACHED HTTPRoute default/wrong-section spec.parentRefs[1]',
+        'error PASS_GATEWAY_NOT_ATTACHED HTTPRoute other/foreign spec.parentRefs[0]',
+      ]);
+    },
+  },
+  {
+    name: 'header, query and method matches are not routed (the model has no such match); a regex and a plain path are',
+    files: ['unsupported-matches.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), ['m.example.com: Regex /items/[0-9]+ → other/api:8080', 'm.example.com: Prefix /plain → other/api:8080']);
+      assert.deepEqual(parents(t, 'other/matches'), ['{"name":"gw","namespace":"default"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs PartiallyInvalid=True/UnsupportedValue']);
+      assert.deepEqual(brief(t.diagnostics), [
+        'error PASS_GATEWAY_MATCH_NOT_SUPPORTED HTTPRoute other/matches spec.rules[0].matches[0]',
+        'error PASS_GATEWAY_MATCH_NOT_SUPPORTED HTTPRoute other/matches spec.rules[0].matches[1]',
+      ]);
+    },
+  },
+  {
+    name: 'allowedRoutes kinds: HTTPRoute beside another kind is served (InvalidRouteKinds); another kind alone attaches nothing',
+    files: ['route-kinds.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), ['mixed.example.com: Prefix / → default/web:80']);
+      assert.deepEqual(t.status.gateways[0]?.listeners.map((l) => [l.name, l.supportedKinds.map((k) => k.kind), l.attachedRoutes]), [['mixed', ['HTTPRoute'], 1], ['foo-only', [], 0]]);
+      assert.deepEqual(listeners(t, 'gw'), [
+        'mixed 1: Accepted=True/Accepted ResolvedRefs=False/InvalidRouteKinds Conflicted=False/NoConflicts Programmed=True/Programmed',
+        'foo-only 0: Accepted=True/Accepted ResolvedRefs=False/InvalidRouteKinds Conflicted=False/NoConflicts Programmed=False/Invalid',
+      ]);
+      assert.deepEqual(parents(t, 'default/web'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+    },
+  },
+  {
+    name: 'two HTTPRoutes for one host and path: the older keeps it, the newer is told',
+    files: ['conflicts.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), ['c.example.com: Prefix / → default/web:80']);
+      assert.deepEqual(listeners(t, 'gw'), [`http 2: ${OK_LISTENER}`]);
+      assert.deepEqual(brief(t.diagnostics), ['warning PASS_GATEWAY_CONFLICT HTTPRoute default/newer spec.rules[0].matches.path']);
+    },
+  },
+];
+
+for (const c of cases) {
+  test(c.name, () => {
+    const t = run(load(...c.files), c.options);
+    c.check(t);
+    // Deterministic: the same input in another order gives the same output.
+    const input = load(...c.files);
+    const reversed = Object.fromEntries(Object.entries(input).map(([k, v]) => [k, [...(v as KubeObject[])].reverse()])) as unknown as GatewayInput;
+    assert.deepEqual(JSON.parse(JSON.stringify(run(reversed, c.options))), JSON.parse(JSON.stringify(t)));
+  });
+}
+
+const h = (host: string): Hostname => ({ host, kind: host.startsWith('*.') ? 'wildcard' : 'exact' });
+
+test('hostname intersection, the spec\'s table', () => {
+  const table: readonly [listener: string, route: string, expected: string | undefined][] = [
+    ['foo.example.com', 'foo.example.com', 'foo.example.com'],
+    ['foo.example.com', 'bar.example.com', undefined],
+    ['foo.example.com', '*.example.com', 'foo.example.com'],
+    ['*.example.com', 'foo.example.com', 'foo.example.com'],
+    ['*.example.com', 'foo.bar.example.com', 'foo.bar.example.com'],
+    ['*.example.com', 'example.com', undefined],
+    ['*.example.com', '*.example.com', '*.example.com'],
+    ['*.example.com', '*.foo.example.com', '*.foo.example.com'],
+    ['*.foo.example.com', '*.example.com', '*.foo.example.com'],
+    ['*.example.com', '*.example.org', undefined],
+    ['a.b.example.com', '*.example.com', 'a.b.example.com'],
+  ];
+  for (const [l, r, want] of table) assert.equal(intersectHostname(h(l), h(r))?.host, want, `${l} ∩ ${r}`);
+  assert.deepEqual(routeHosts(undefined, []), [{ host: '*', kind: 'any' }]);
+  assert.deepEqual(routeHosts(h('*.example.com'), []), [h('*.example.com')]);
+  assert.deepEqual(routeHosts(undefined, [h('a.example.com')]), [h('a.example.com')]);
+  assert.deepEqual(routeHosts(h('a.example.com'), [h('*.example.com'), h('a.example.com')]), [h('a.example.com')], 'each host once');
+});
+
+test('allowedRoutes namespace selectors: matchLabels and matchExpressions', () => {
+  const labels = { team: 'shop', env: 'prod' };
+  assert.equal(selects({ matchLabels: { team: 'shop' } }, labels), true);
+  assert.equal(selects({ matchLabels: { team: 'web' } }, labels), false);
+  assert.equal(selects({ matchExpressions: [{ key: 'env', operator: 'In', values: ['prod', 'staging'] }] }, labels), true);
+  assert.equal(selects({ matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] }, labels), false);
+  assert.equal(selects({ matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }, { key: 'team', operator: 'Exists' }] }, labels), true);
+  assert.equal(selects({ matchExpressions: [{ key: 'tier', operator: 'Exists' }] }, labels), false);
+});
+
+test('a listener selecting namespaces by label lets the routes of a selected namespace attach', () => {
+  const input = load('unsupported-matches.yaml');
+  const gateway = input.gateways[0] as { spec: { listeners: { allowedRoutes: unknown }[] } };
+  const selector = { namespaces: { from: 'Selector', selector: { matchLabels: { team: 'api' } } } };
+  const withSelector = { ...input, gateways: [{ ...gateway, spec: { ...gateway.spec, listeners: [{ ...gateway.spec.listeners[0], allowedRoutes: selector }] } }] as KubeObject[] };
+  const unlabelled = run(withSelector);
+  assert.match(parents(unlabelled, 'other/matches')[0] ?? '', /Accepted=False\/NotAllowedByListeners/);
+  const labelled = run({ ...withSelector, namespaces: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'other', labels: { team: 'api' } } }] });
+  assert.match(parents(labelled, 'other/matches')[0] ?? '', /Accepted=True\/Accepted/);
+});
+
+test('mergeGateway: an Ingress keeps a host and path both ask for; the HTTPRoute is told; backends and certificates join', () => {
+  const t = run(load('https-certificate-refs.yaml'));
+  const ingressRoute: Route = { path: '/', pathType: 'Prefix', backend: 'default/ing:80', source: { kind: 'Ingress', namespace: 'default', name: 'ing' }, field: 'spec.rules[0].http.paths[0]' };
+  const vhosts = new Map<string, VhostBuild>([['shop.example.com', { host: 'shop.example.com', kind: 'exact', routes: [ingressRoute], byPath: undefined, sources: [{ key: 'default/ing', ref: ingressRoute.source }] }]]);
+  const other = { id: 'default/ing-tls', hosts: new Set(['*.example.com']), certPem: 'x', keyPem: 'y', source: { kind: 'Secret', namespace: 'default', name: 'ing-tls' } };
+  const into = { vhosts, used: new Map(), certs: new Map([[other.id, other]]), hostCert: new Map([['*.example.com', { id: other.id, owner: { kind: 'Ingress', namespace: 'default', name: 'ing' } }]]) };
+  const diags = new DiagnosticList();
+  mergeGateway(t, into, diags);
+  assert.deepEqual(vhosts.get('shop.example.com')?.routes, [ingressRoute]);
+  assert.deepEqual([...into.used.keys()], ['default/web:80']);
+  assert.deepEqual([...into.certs.keys()], ['default/ing-tls', 'default/wild-tls']);
+  assert.deepEqual([...(into.certs.get('default/wild-tls')?.hosts ?? [])], [], 'the Ingress keeps *.example.com');
+  assert.deepEqual(brief(diags.sorted()), ['warning PASS_GATEWAY_CONFLICT Gateway default/gw spec.listeners', 'warning PASS_GATEWAY_CONFLICT HTTPRoute default/shop spec.rules[0].matches.path']);
+  assert.deepEqual(diags.sorted().map((d) => d.location?.line), [2, 24], 'reported where the objects were read');
+});
+
+test('a host no Ingress routes is added whole by mergeGateway', () => {
+  const t = run(load('simple-http.yaml'));
+  const into = { vhosts: new Map<string, VhostBuild>(), used: new Map(), certs: new Map(), hostCert: new Map() };
+  mergeGateway(t, into, new DiagnosticList());
+  assert.deepEqual(into.vhosts.get('example.com')?.routes, t.virtualHosts[0]?.routes);
+  assert.deepEqual(into.vhosts.get('example.com')?.sources.map((s) => s.key), ['default/web']);
+});
+
+test('bad input is reported, never thrown', () => {
+  const input = load('simple-http.yaml');
+  const broken: GatewayInput = {
+    ...input,
+    gateways: [...input.gateways, { kind: 'Gateway', metadata: { name: 'bad', namespace: 'default' }, spec: { gatewayClassName: 'passerelle', listeners: [{ name: 'x', port: 'eighty', protocol: 'HTTP' }, { name: 'y', port: 80, protocol: 'HTTP', hostname: 'not a host' }] } }],
+    httpRoutes: [...input.httpRoutes, { kind: 'HTTPRoute', metadata: { name: 'odd', namespace: 'default' }, spec: { parentRefs: [{ name: 'gw' }], hostnames: ['ok.example.com'], rules: [{ matches: [{ path: { type: 'Weird', value: '/' } }, { path: { type: 'Exact', value: 'no-slash' } }], backendRefs: [{ name: 'web', kind: 'ConfigMap', port: 80 }] }, { matches: [{ path: { value: '/filtered' } }], backendRefs: [{ name: 'web', port: 80, filters: [{ type: 'RequestHeaderModifier' }] }] }] } }, 42 as unknown as KubeObject],
+  };
+  const t = run(broken);
+  assert.deepEqual(brief(t.diagnostics), [
+    'error PASS_OBJECT_INVALID Gateway default/bad spec.listeners[0].port',
+    'error PASS_GATEWAY_BAD_HOSTNAME Gateway default/bad spec.listeners[1].hostname',
+    'error PASS_OBJECT_INVALID HTTPRoute <httpRoutes[3]>',
+    'error PASS_GATEWAY_BACKEND_KIND HTTPRoute default/odd spec.rules[0].backendRefs[0]',
+    'error PASS_GATEWAY_BAD_MATCH HTTPRoute default/odd spec.rules[0].matches[0].path.type',
+    'error PASS_GATEWAY_BAD_MATCH HTTPRoute default/odd spec.rules[0].matches[1].path.value',
+    'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/odd spec.rules[1].backendRefs[0].filters',
+  ]);
+  assert.ok(routes(t).includes('ok.example.com: Prefix /filtered → default/web:80 {"denied":"a filter of this HTTPRoute rule is not supported"}'), 'a backendRef filter denies its rule');
+  assert.deepEqual(parents(t, 'default/odd'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/InvalidKind PartiallyInvalid=True/UnsupportedValue']);
+  assert.deepEqual(listeners(t, 'bad'), [], 'both listeners were left out');
+});
