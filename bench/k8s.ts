@@ -19,6 +19,7 @@
  * Usage: node bench/k8s.ts   (env: MODES=native,haproxy,nginx BASE=1000 LARGE=10000 CHANGES=100 SERVICES=1000
  * LARGE_CHANGES=50, NODE_FLAGS for the controller process instead of the deployment's ("none": Node's
  * defaults only), NODE_DEFAULTS=0 to skip the second 10,000-Ingress start with Node's defaults,
+ * WORKERS=N for the native controller's `[proxy] workers` (default: its own, the CPUs it may use),
  * LOG_LEVEL=warn and CONTROLLER_LOG=/path/prefix for its log)
  */
 
@@ -67,6 +68,8 @@ const CHANGES = int('CHANGES', 100);
 const SERVICES = int('SERVICES', 1000);
 const LARGE_CHANGES = int('LARGE_CHANGES', 50);
 const NODE_DEFAULTS = process.env['NODE_DEFAULTS'] !== '0';
+/** `[proxy] workers` of the native controller (default: its own default, the CPUs it may use). */
+const WORKERS = process.env['WORKERS'] === undefined ? undefined : int('WORKERS', 1);
 /** Ingress create → first 200 p99 targets (ms) at BASE and at LARGE Ingresses; nginx is reported. */
 const CREATE_P99_BASE = 300;
 const CREATE_P99_LARGE = 500;
@@ -169,7 +172,8 @@ async function startController(cluster: Cluster, mode: Mode, dir: string, flags:
   const ports = { http: await freePort(), https: await freePort() };
   const config = path.join(dir, `${mode}.toml`);
   const workDir = path.join(dir, `work-${mode}`);
-  const text = configText(cluster, mode, ports, workDir).replace('logLevel = "warn"', `logLevel = "${LOG_LEVEL}"`);
+  const proxy = mode === 'native' && WORKERS !== undefined ? [`workers = ${WORKERS}`] : [];
+  const text = configText(cluster, mode, ports, workDir, { proxy }).replace('logLevel = "warn"', `logLevel = "${LOG_LEVEL}"`);
   await writeFile(config, text);
   const env = { ...process.env };
   delete env['NODE_OPTIONS'];

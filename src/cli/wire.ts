@@ -68,6 +68,7 @@ export function translateOptions(config: StaticConfig): TranslateOptions {
     entryPoints: entryPointsFromConfig(config),
     ingressClass: k.ingressClass,
     controllerName: k.controllerName,
+    gatewayControllerName: k.gatewayControllerName,
     classAliases: k.classAliases,
     watchIngressWithoutClass: k.watchIngressWithoutClass,
     sslRedirect: k.sslRedirect,
@@ -306,6 +307,8 @@ export async function wireController(flags: CliFlags, logger?: Logger, options: 
     driver: driver.driver,
     logger: log.child({ component: 'controller' }),
     isPermanentFailure: isPermanentStartFailure,
+    // An injected logger (tests) decides for itself; pino's level decides otherwise.
+    logChanges: logger !== undefined || config.logLevel.toLowerCase() === 'debug',
     ...defined({ input: acme?.stage.input, prepare: acme?.stage.prepare, telemetry: metrics }),
   });
   acmeChanged.connect(() => controller.signal());

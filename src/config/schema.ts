@@ -245,6 +245,11 @@ const kubernetes = z
       .regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, 'expected "domain/path"')
       .default('passerelle.dev/ingress-controller')
       .describe('spec.controller of the IngressClass served'),
+    gatewayControllerName: z
+      .string()
+      .regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, 'expected "domain/path"')
+      .default('passerelle.dev/gateway-controller')
+      .describe('spec.controllerName of the Gateway API GatewayClasses served (their Gateways and HTTPRoutes are routed; file source only for now)'),
     classAliases: z
       .array(z.string().min(1))
       .default(['traefik'])
@@ -281,7 +286,7 @@ const kubernetes = z
 
 const file = z
   .strictObject({
-    directory: path.optional().describe('directory of Ingress/Service/EndpointSlice/Secret YAML files'),
+    directory: path.optional().describe('directory of Ingress/Service/EndpointSlice/Secret YAML files (and Gateway API GatewayClass/Gateway/HTTPRoute/ReferenceGrant)'),
     watch: z.boolean().default(true).describe('reload when the files change'),
   })
   .prefault({});

@@ -3,7 +3,7 @@ import { formatDiagnostic } from '../shared/diagnostics.ts';
 import type { Logger } from '../shared/logger.ts';
 import { SerialQueue } from '../shared/serial.ts';
 import type { RoutingModel } from '../model/types.ts';
-import { hashOf } from '../model/hash.ts';
+import { modelDigest } from '../model/hash.ts';
 import { describeChanges } from '../model/changes.ts';
 import { translate, type TranslateInput, type TranslateOptions } from '../model/translate/index.ts';
 import { IncrementalTranslator } from '../model/translate/incremental.ts';
@@ -29,6 +29,8 @@ export interface ControllerOptions {
   readonly input?: (snapshot: Snapshot) => TranslateInput;
   /** Reads the built model before it is hashed and applied, and may add diagnostics (ACME: see `createAcmeStage`). */
   readonly prepare?: (model: RoutingModel, snapshot: Snapshot) => RoutingModel;
+  /** Whether each change is described in debug lines (default true; the CLI sets it from the log level: the description costs a pass over the model). */
+  readonly logChanges?: boolean;
   /** The clock, ms since the epoch, for bursts and {@link ControllerState.appliedAt} (default `Date.now`; tests inject one). */
   readonly now?: () => number;
   /** Where applies and diagnostics are reported for the metrics (default {@link noTelemetry}). */
@@ -107,8 +109,9 @@ function countBySeverity(diagnostics: readonly Diagnostic[]): { error: number; w
 
 /** Hash of what a driver serves: the model without its diagnostics. */
 export function servingHash(model: RoutingModel): string {
-  const { diagnostics: _diagnostics, ...serving } = model;
-  return hashOf(serving);
+  // Neither diagnostics nor the Gateway API status change what is served.
+  const { diagnostics: _diagnostics, gatewayStatus: _gatewayStatus, ...serving } = model;
+  return modelDigest(serving);
 }
 
 /**
@@ -247,7 +250,8 @@ export class Controller {
         telemetry.applyFinished({ ok: true, durationMs: performance.now() - syncStarted, hash, via: 'unchanged' });
         return;
       }
-      for (const line of describeChanges(this.#state.model, model)) log.debug(line.fields, line.msg);
+      // O(model) per change: only when someone reads debug lines.
+      if (this.#o.logChanges !== false) for (const line of describeChanges(this.#state.model, model)) log.debug(line.fields, line.msg);
       stage = 'apply';
       const applyStarted = performance.now();
       await this.#o.driver.apply(model);

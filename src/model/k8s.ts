@@ -44,14 +44,39 @@ export interface Snapshot {
   readonly configMaps: readonly KubeObject[];
 }
 
+/**
+ * The Gateway API objects of a snapshot, beside {@link Snapshot}'s (kept apart so that a source
+ * reading none, as the Kubernetes source does yet, need not list them). Absent: none.
+ */
+export interface GatewayObjects {
+  /** Gateway API (`gateway.networking.k8s.io`) GatewayClasses; absent: none (a source that does not read them). */
+  readonly gatewayClasses?: readonly KubeObject[];
+  /** Gateway API Gateways; absent: none. */
+  readonly gateways?: readonly KubeObject[];
+  /** Gateway API HTTPRoutes; absent: none. */
+  readonly httpRoutes?: readonly KubeObject[];
+  /** Gateway API ReferenceGrants (v1 or v1beta1); absent: none. */
+  readonly referenceGrants?: readonly KubeObject[];
+  /** Namespaces, for Gateway listeners that select route namespaces by label; absent: none. */
+  readonly namespaces?: readonly KubeObject[];
+}
+
+/** What a source hands translate: the Ingress-side kinds and, when it reads them, the Gateway API ones. */
+export type SourceSnapshot = Snapshot & GatewayObjects;
+
 /** An empty snapshot. */
-export const emptySnapshot: Snapshot = {
+export const emptySnapshot: SourceSnapshot = {
   ingresses: [],
   ingressClasses: [],
   services: [],
   endpointSlices: [],
   secrets: [],
   configMaps: [],
+  gatewayClasses: [],
+  gateways: [],
+  httpRoutes: [],
+  referenceGrants: [],
+  namespaces: [],
 };
 
 /** A Secret as the API returns it: the fields the Secret client and the ACME Secret store read and write. */

@@ -1,5 +1,6 @@
 import type { Diagnostic, ObjectRef, SourceLocation } from '../shared/diagnostics.ts';
 import type { RoutePolicy } from './policy.ts';
+import type { GatewayStatuses } from './translate/gateway/status.ts';
 
 /** An htpasswd user: the name and the hash as written (`$apr1$`, `$2y$`/`$2a$`/`$2b$`, `{SHA}`). */
 export interface HtpasswdUser {
@@ -199,4 +200,10 @@ export interface RoutingModel {
   readonly diagnostics: readonly Diagnostic[];
   /** What our objects ask certificates for, oldest object first (absent: none, e.g. a hand-made model). */
   readonly certificateIntents?: readonly CertificateIntent[];
+  /**
+   * The status of our Gateway API objects (GatewayClasses, Gateways, HTTPRoutes), as translate decided
+   * it; absent when the snapshot holds none of ours. Not served: no driver reads it, and it is not part
+   * of the serving hash. Nothing writes it yet.
+   */
+  readonly gatewayStatus?: GatewayStatuses;
 }

@@ -15,7 +15,7 @@ export const CODE_AREAS: readonly CodeArea[] = [
   { title: 'Command line (CLI, FLAG)', prefixes: ['CLI_', 'FLAG_', 'NO_SOURCE'] },
   { title: 'Kubernetes objects, as translated (INGRESS, OBJECT, SECRET, CONFIGMAP, ENDPOINTSLICE)', prefixes: ['INGRESS_', 'OBJECT_', 'SECRET_', 'CONFIGMAP_', 'ENDPOINTSLICE_'] },
   { title: 'Per-route policies and annotations (POLICY, ANNOTATION)', prefixes: ['POLICY_', 'ANNOTATION_'] },
-  { title: 'Gateway API objects, as translated (GATEWAY; not wired to a source yet)', prefixes: ['GATEWAY_'] },
+  { title: 'Gateway API objects, as translated (GATEWAY; file source only so far)', prefixes: ['GATEWAY_'] },
   { title: 'File source (FILE)', prefixes: ['FILE_'] },
   { title: 'Kubernetes source (KUBE)', prefixes: ['KUBE_'] },
   { title: 'ACME certificates (ACME)', prefixes: ['ACME_'] },

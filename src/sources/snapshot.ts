@@ -1,10 +1,10 @@
 import type { Diagnostic } from '../shared/diagnostics.ts';
-import type { KubeObject, Snapshot } from '../model/k8s.ts';
+import type { GatewayObjects, KubeObject, Snapshot, SourceSnapshot } from '../model/k8s.ts';
 
 /** A source of Kubernetes objects: the file source or the Kubernetes API. */
 export interface Source {
-  /** The objects currently known, grouped by kind. */
-  snapshot(): Snapshot;
+  /** The objects currently known, grouped by kind (the Gateway API kinds only from a source that reads them). */
+  snapshot(): SourceSnapshot;
   /** Problems of the source itself (unreadable files, failed watches). */
   diagnostics(): readonly Diagnostic[];
   /**
@@ -18,32 +18,60 @@ export interface Source {
   stop(): Promise<void>;
 }
 
-const kinds: Record<string, keyof Snapshot> = {
+type Group = keyof Snapshot | keyof GatewayObjects;
+
+const kinds: Record<string, Group> = {
   Ingress: 'ingresses',
   IngressClass: 'ingressClasses',
   Service: 'services',
   EndpointSlice: 'endpointSlices',
   Secret: 'secrets',
   ConfigMap: 'configMaps',
+  GatewayClass: 'gatewayClasses',
+  Gateway: 'gateways',
+  HTTPRoute: 'httpRoutes',
+  ReferenceGrant: 'referenceGrants',
+  Namespace: 'namespaces',
 };
 
-/** Whether translate reads objects of this kind. */
-export function isModelKind(kind: unknown): boolean {
-  return typeof kind === 'string' && Object.hasOwn(kinds, kind);
+/** The Gateway API group's versions read, by kind (other versions are not read: their fields differ). */
+export const GATEWAY_API_VERSIONS: Readonly<Record<string, readonly string[]>> = {
+  GatewayClass: ['gateway.networking.k8s.io/v1'],
+  Gateway: ['gateway.networking.k8s.io/v1'],
+  HTTPRoute: ['gateway.networking.k8s.io/v1'],
+  ReferenceGrant: ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'],
+};
+
+/** Kinds read only in these apiVersions (a `Gateway` of another group, e.g. Istio's, is another kind). */
+const VERSIONS: Readonly<Record<string, readonly string[]>> = { ...GATEWAY_API_VERSIONS, Namespace: ['v1'] };
+
+/** Kinds without a namespace. */
+export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(['IngressClass', 'GatewayClass', 'Namespace']);
+
+/** Whether translate reads objects of this kind (and, for the Gateway API kinds and Namespace, of this apiVersion). */
+export function isModelKind(kind: unknown, apiVersion?: unknown): boolean {
+  if (typeof kind !== 'string' || !Object.hasOwn(kinds, kind)) return false;
+  const versions = VERSIONS[kind];
+  return versions === undefined || (typeof apiVersion === 'string' && versions.includes(apiVersion));
 }
 
 /** Groups objects by kind into a snapshot; kinds translate does not read are dropped. */
-export function groupByKind(objects: Iterable<KubeObject>): Snapshot {
-  const groups: Record<keyof Snapshot, KubeObject[]> = {
+export function groupByKind(objects: Iterable<KubeObject>): Required<SourceSnapshot> {
+  const groups: Record<Group, KubeObject[]> = {
     ingresses: [],
     ingressClasses: [],
     services: [],
     endpointSlices: [],
     secrets: [],
     configMaps: [],
+    gatewayClasses: [],
+    gateways: [],
+    httpRoutes: [],
+    referenceGrants: [],
+    namespaces: [],
   };
   for (const o of objects) {
-    const key = typeof o.kind === 'string' ? kinds[o.kind] : undefined;
+    const key = isModelKind(o.kind, o.apiVersion) && typeof o.kind === 'string' ? kinds[o.kind] : undefined;
     if (key) groups[key].push(o);
   }
   return groups;

@@ -93,6 +93,7 @@ test('empty file: every default', () => {
       namespaces: [],
       ingressClass: 'passerelle',
       controllerName: 'passerelle.dev/ingress-controller',
+      gatewayControllerName: 'passerelle.dev/gateway-controller',
       classAliases: ['traefik'],
       watchIngressWithoutClass: false,
       sslRedirect: true,

@@ -17,6 +17,11 @@ import { selects } from '../../src/model/translate/gateway/attach.ts';
 import { mergeGateway, noBackendId, translateGateway } from '../../src/model/translate/gateway/index.ts';
 import type { GatewayInput, GatewayOptions, GatewayTranslation } from '../../src/model/translate/gateway/index.ts';
 import type { VhostBuild } from '../../src/model/translate/assemble.ts';
+import { DEFAULT_GATEWAY_CONTROLLER_NAME, translate } from '../../src/model/translate/index.ts';
+import type { TranslateOptions } from '../../src/model/translate/index.ts';
+import { IncrementalTranslator } from '../../src/model/translate/incremental.ts';
+import { parseObjectsFile } from '../../src/sources/file/parse.ts';
+import { groupByKind } from '../../src/sources/snapshot.ts';
 import { brief, deepFreeze } from './translate-helpers.ts';
 
 const fixtures = new URL('../fixtures/gateway/', import.meta.url);
@@ -414,4 +419,115 @@ test('bad input is reported, never thrown', () => {
   assert.ok(routes(t).includes('ok.example.com: Prefix /filtered → default/web:80 {"denied":"a filter of this HTTPRoute rule is not supported"}'), 'a backendRef filter denies its rule');
   assert.deepEqual(parents(t, 'default/odd'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/InvalidKind PartiallyInvalid=True/UnsupportedValue']);
   assert.deepEqual(listeners(t, 'bad'), [], 'both listeners were left out');
+});
+
+// ---- wired into translate, read by the file source ----
+
+const FIXTURES = ['base.yaml', 'conflicts.yaml', 'cross-namespace-backend.yaml', 'hostname-intersection.yaml', 'https-acme.yaml', 'https-certificate-refs.yaml', 'missing-parent.yaml', 'port-without-entry-point.yaml', 'redirect-rewrite.yaml', 'reference-grant.yaml', 'route-kinds.yaml', 'secret-grant.yaml', 'simple-http.yaml', 'unsupported-matches.yaml', 'weighted-backends.yaml'];
+
+/** The fixtures' objects as the file source reads them (strict kinds and fields). */
+function readAsFileSource(...files: string[]): KubeObject[] {
+  return files.flatMap((file) => {
+    const parsed = parseObjectsFile(readFileSync(new URL(file, fixtures), 'utf8'), file);
+    assert.ok(parsed.ok, `${file}: ${JSON.stringify(parsed.diagnostics)}`);
+    assert.deepEqual(parsed.diagnostics, [], `${file}: the strict field tables accept the spec's examples`);
+    assert.equal(parsed.ignored, 0, `${file}: every object is read`);
+    return parsed.objects;
+  });
+}
+
+const translateOptions: TranslateOptions = { entryPoints, ingressClass: 'passerelle', controllerName: 'passerelle.dev/ingress-controller', classAliases: [], watchIngressWithoutClass: false, acme: { onHostRule: false, wildcards: false } };
+
+test('the file source reads every Gateway API fixture into the snapshot\'s Gateway lists; translate serves them as translateGateway decides', () => {
+  const snapshot = groupByKind(readAsFileSource('base.yaml', 'simple-http.yaml', 'weighted-backends.yaml'));
+  assert.deepEqual([snapshot.gatewayClasses.length, snapshot.gateways.length, snapshot.httpRoutes.length], [2, 3, 3]);
+  assert.equal(snapshot.gatewayClasses[0]?.metadata?.namespace, undefined, 'GatewayClass is cluster-scoped');
+  const model = translate(deepFreeze(snapshot), translateOptions);
+  const alone = run(load('simple-http.yaml', 'weighted-backends.yaml'));
+  assert.deepEqual(model.virtualHosts.map((vh) => [vh.host, vh.routes]), alone.virtualHosts.map((vh) => [vh.host, vh.routes]));
+  assert.deepEqual(model.gatewayStatus, alone.status);
+  assert.deepEqual(Object.keys(model.backends), Object.keys(alone.backends));
+  assert.deepEqual(brief(model.diagnostics), brief(alone.diagnostics));
+  // Every fixture, so the tables are tried on all of them.
+  assert.ok(readAsFileSource(...FIXTURES).length > 30);
+});
+
+test('translate: gatewayControllerName picks the classes; no Gateway API objects, no gatewayStatus; Ingress intents first', () => {
+  const snapshot = groupByKind(readAsFileSource('base.yaml', 'simple-http.yaml'));
+  assert.equal(DEFAULT_GATEWAY_CONTROLLER_NAME, options.controllerName);
+  const ours = translate(snapshot, translateOptions);
+  assert.ok(ours.virtualHosts.some((vh) => vh.sources.some((s) => s.kind === 'HTTPRoute')));
+  const other = translate(snapshot, { ...translateOptions, gatewayControllerName: 'example.com/other' });
+  assert.deepEqual(other.virtualHosts, [], 'another controller name: none of the classes is ours');
+  assert.deepEqual(other.gatewayStatus, { gatewayClasses: [], gateways: [], httpRoutes: [] });
+  const none = translate({ ...snapshot, gatewayClasses: [], gateways: [], httpRoutes: [], referenceGrants: [] }, translateOptions);
+  assert.equal(none.gatewayStatus, undefined);
+  assert.equal('gatewayStatus' in none, false);
+  // An Ingress routing a host path an HTTPRoute also asks for keeps it; its intent comes first.
+  const ingress = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'ing', namespace: 'default', annotations: { 'kubernetes.io/tls-acme': 'true' } }, spec: { ingressClassName: 'passerelle', tls: [{ hosts: ['example.com'], secretName: 'missing-tls' }], rules: [{ host: 'example.com', http: { paths: [{ path: '/app', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } } as KubeObject;
+  const classes = [{ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'passerelle' }, spec: { controller: 'passerelle.dev/ingress-controller' } } as KubeObject];
+  const both = translate({ ...snapshot, ingresses: [ingress], ingressClasses: classes }, translateOptions);
+  assert.deepEqual(both.virtualHosts.find((vh) => vh.host === 'example.com')?.routes.map((r) => `${r.source.kind} ${r.pathType} ${r.path}`), ['HTTPRoute Exact /exact', 'Ingress Prefix /app']);
+  assert.ok(brief(both.diagnostics).includes('warning PASS_GATEWAY_CONFLICT HTTPRoute default/web spec.rules[0].matches[0].path'));
+  // The opted-in HTTPS listener's intent follows the Ingress's.
+  const withAcme = translate({ ...groupByKind(readAsFileSource('base.yaml', 'https-acme.yaml')), ingresses: [ingress], ingressClasses: classes }, translateOptions);
+  assert.deepEqual(withAcme.certificateIntents?.map((i) => `${i.source.kind} ${i.hosts.map((h) => h.host).join(',')}`), ['Ingress example.com', 'Gateway app.example.com']);
+  // The incremental build equals the full one with Gateway API objects, as they come and go.
+  const inc = new IncrementalTranslator(translateOptions);
+  for (const s of [{ ...snapshot, ingresses: [ingress], ingressClasses: classes }, { ...snapshot, gateways: [], ingresses: [ingress], ingressClasses: classes }, { ...snapshot, gatewayClasses: [], gateways: [], httpRoutes: [], referenceGrants: [], ingresses: [ingress], ingressClasses: classes }, snapshot]) {
+    assert.deepEqual(inc.build(s), translate(s, translateOptions));
+  }
+});
+
+test('the file source: Gateway API kinds only in their versions, cluster-scoped GatewayClass, strict fields', () => {
+  const text = `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: { name: passerelle }
+spec: { controllerName: passerelle.dev/gateway-controller }
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: { name: grant, namespace: other }
+spec:
+  from: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default }]
+  to: [{ group: "", kind: Service }]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: HTTPRoute
+metadata: { name: old }
+spec: { parentRefs: [{ name: gw }] }
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: istio }
+spec: { servers: [] }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: typo }
+spec:
+  parentRefs: [{ name: gw }]
+  hostname: [example.com]
+---
+apiVersion: v1
+kind: Namespace
+metadata: { name: team, labels: { shared: "yes" } }
+`;
+  const parsed = parseObjectsFile(text, 'gw.yaml');
+  assert.ok(parsed.ok);
+  assert.deepEqual(
+    parsed.diagnostics.map((d) => `${d.severity} ${d.code} ${d.object?.kind} ${d.object?.name} ${d.field} :${d.location?.line}`),
+    [
+      'warning PASS_FILE_UNKNOWN_KIND HTTPRoute old apiVersion :13',
+      'warning PASS_FILE_UNKNOWN_KIND Gateway istio kind :19',
+      'error PASS_FILE_UNKNOWN_FIELD HTTPRoute typo spec.hostname :28',
+    ],
+  );
+  assert.match(parsed.diagnostics[0]?.message ?? '', /only gateway\.networking\.k8s\.io\/v1\)/);
+  assert.match(parsed.diagnostics[2]?.message ?? '', /did you mean "hostnames"\?.*the HTTPRoute is not loaded/);
+  const snapshot = groupByKind(parsed.objects);
+  assert.deepEqual(snapshot.gatewayClasses.map((o) => [o.metadata?.name, o.metadata?.namespace]), [['passerelle', undefined]]);
+  assert.deepEqual(snapshot.referenceGrants.map((o) => `${o.metadata?.namespace}/${o.metadata?.name}`), ['other/grant']);
+  assert.deepEqual([snapshot.gateways.length, snapshot.httpRoutes.length], [0, 0]);
+  assert.deepEqual(snapshot.namespaces.map((o) => [o.metadata?.name, o.metadata?.namespace]), [['team', undefined]]);
 });

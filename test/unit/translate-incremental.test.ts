@@ -1,7 +1,8 @@
 /*
  * The incremental model build (src/model/translate/incremental.ts) against the full one: over random
  * sequences of adds, changes and deletes of Ingresses, Services, EndpointSlices, Secrets, ConfigMaps
- * and IngressClasses, and of the issued (ACME) certificates of the input, with and without `[acme]`
+ * and IngressClasses, of Gateway API objects (GatewayClass, Gateway, HTTPRoute) in some sequences, and
+ * of the issued (ACME) certificates of the input, with and without `[acme]`
  * settings, `IncrementalTranslator.build` must deep-equal `translate` after every step
  * (diagnostics included, same order); and what a change does not reach is kept by reference.
  * Seeded: a failure prints the seed and step (SEED=<n> SEQUENCES=1 reruns one sequence).
@@ -10,7 +11,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import type { KubeObject, Snapshot } from '../../src/model/k8s.ts';
-import { translate } from '../../src/model/translate/index.ts';
+import { DEFAULT_GATEWAY_CONTROLLER_NAME, translate } from '../../src/model/translate/index.ts';
 import type { TranslateInput, TranslateOptions } from '../../src/model/translate/index.ts';
 import type { IssuedCertificate } from '../../src/model/types.ts';
 import { IncrementalTranslator } from '../../src/model/translate/incremental.ts';
@@ -153,17 +154,67 @@ function ingressClass(r: Rand): KubeObject {
   } as KubeObject;
 }
 
+const GATEWAY_API = 'gateway.networking.k8s.io/v1';
+/** The port of the test entry point `web`: a Gateway listener on it is served. */
+const WEB_PORT = 8000;
+
+function gatewayClass(r: Rand): KubeObject {
+  return { apiVersion: GATEWAY_API, kind: 'GatewayClass', metadata: { name: 'pass' }, spec: { controllerName: pick(r, [DEFAULT_GATEWAY_CONTROLLER_NAME, DEFAULT_GATEWAY_CONTROLLER_NAME, DEFAULT_GATEWAY_CONTROLLER_NAME, 'example.com/other']) } } as KubeObject;
+}
+
+function gateway(r: Rand, ns: string, name: string): KubeObject {
+  const hostname = pick(r, [undefined, undefined, '*.example.com', 'c.test']);
+  return {
+    apiVersion: GATEWAY_API,
+    kind: 'Gateway',
+    metadata: { name, namespace: ns, ...(pick(r, TIMES) === undefined ? {} : { creationTimestamp: pick(r, TIMES.slice(0, 4)) }) },
+    spec: {
+      gatewayClassName: 'pass',
+      listeners: [{ name: 'http', port: pick(r, [WEB_PORT, WEB_PORT, WEB_PORT, 9999]), protocol: 'HTTP', ...(hostname === undefined ? {} : { hostname }), ...(chance(r, 0.5) ? { allowedRoutes: { namespaces: { from: 'All' } } } : {}) }],
+    },
+  } as KubeObject;
+}
+
+function httpRoute(r: Rand, ns: string, name: string): KubeObject {
+  const host = pick(r, HOSTS);
+  const backendRefs = [{ name: pick(r, SERVICES), port: 80, ...(chance(r, 0.3) ? { weight: pick(r, [0, 1, 3]) } : {}) }];
+  if (chance(r, 0.3)) backendRefs.push({ name: pick(r, SERVICES), port: 80, weight: 1 });
+  const rule = {
+    matches: [{ path: { type: pick(r, ['PathPrefix', 'Exact']), value: pick(r, PATHS) } }],
+    backendRefs,
+    ...(chance(r, 0.3) ? { filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'X-Team', value: ns }] } }] } : {}),
+  };
+  return {
+    apiVersion: GATEWAY_API,
+    kind: 'HTTPRoute',
+    metadata: { name, namespace: ns, ...(pick(r, TIMES) === undefined ? {} : { creationTimestamp: pick(r, TIMES.slice(0, 4)) }) },
+    spec: { parentRefs: [{ name: pick(r, ['gw', 'gw', 'missing']), ...(chance(r, 0.3) ? { namespace: 'default' } : {}) }], ...(host === '' ? {} : { hostnames: [host] }), rules: [rule] },
+  } as KubeObject;
+}
+
+type ListName = keyof Snapshot | 'gatewayClasses' | 'gateways' | 'httpRoutes';
+
 /** The objects of a cluster by kind and `namespace/name` (a change replaces the object: a new reference). */
 class World {
-  readonly lists: Record<keyof Snapshot, Map<string, KubeObject>> = {
+  readonly lists: Record<ListName, Map<string, KubeObject>> = {
     ingresses: new Map(),
     ingressClasses: new Map(),
     services: new Map(),
     endpointSlices: new Map(),
     secrets: new Map(),
     configMaps: new Map(),
+    gatewayClasses: new Map(),
+    gateways: new Map(),
+    httpRoutes: new Map(),
   };
   readonly issued = new Map<string, IssuedCertificate>();
+
+  /** Whether this sequence also changes Gateway API objects (their builds are full ones). */
+  readonly withGateway: boolean;
+
+  constructor(withGateway: boolean) {
+    this.withGateway = withGateway;
+  }
 
   snapshot(r: Rand): TranslateInput {
     const list = (m: Map<string, KubeObject>): KubeObject[] => {
@@ -179,6 +230,10 @@ class World {
       endpointSlices: list(this.lists.endpointSlices),
       secrets: list(this.lists.secrets),
       configMaps: list(this.lists.configMaps),
+      // Absent when none, now and then (a source that does not read them).
+      ...(this.lists.gatewayClasses.size + this.lists.gateways.size + this.lists.httpRoutes.size === 0 && chance(r, 0.5)
+        ? {}
+        : { gatewayClasses: list(this.lists.gatewayClasses), gateways: list(this.lists.gateways), httpRoutes: list(this.lists.httpRoutes) }),
       // Sorted by id, as the ACME manager gives them; absent when there are none, now and then.
       ...(this.issued.size === 0 && chance(r, 0.5) ? {} : { issuedCertificates: [...this.issued.values()].sort((a, b) => (a.id < b.id ? -1 : 1)) }),
     };
@@ -188,7 +243,7 @@ class World {
   step(r: Rand): string {
     const ns = pick(r, NAMESPACES);
     const del = chance(r, 0.25);
-    const put = (kind: keyof Snapshot, key: string, make: () => KubeObject): string => {
+    const put = (kind: ListName, key: string, make: () => KubeObject): string => {
       const m = this.lists[kind];
       if (del) {
         m.delete(key);
@@ -206,6 +261,13 @@ class World {
       }
       this.issued.set(main, issuedCert(r, main));
       return `put issued ${main}`;
+    }
+    if (this.withGateway && chance(r, 0.35)) {
+      const y = r();
+      if (y < 0.15) return put('gatewayClasses', 'pass', () => gatewayClass(r));
+      if (y < 0.4) return put('gateways', `${ns}/gw`, () => gateway(r, ns, 'gw'));
+      const name = `hr${Math.floor(r() * 3)}`;
+      return put('httpRoutes', `${ns}/${name}`, () => httpRoute(r, ns, name));
     }
     const x = r();
     if (x < 0.4) {
@@ -252,7 +314,7 @@ const MODES: readonly ProxyMode[] = ['native', 'haproxy', 'nginx'];
 
 function optionsFor(r: Rand): TranslateOptions {
   return {
-    entryPoints: [],
+    entryPoints: [{ name: 'web', address: { port: WEB_PORT }, tls: false, middlewares: [] }],
     ingressClass: 'passerelle',
     controllerName: 'passerelle.dev/ingress-controller',
     classAliases: ['traefik'],
@@ -265,10 +327,13 @@ function optionsFor(r: Rand): TranslateOptions {
 
 test(`incremental build equals translate after every step (${SEQUENCES} random sequences of ${STEPS} changes)`, () => {
   let incremental = 0;
+  /** Builds whose model serves an HTTPRoute: the Gateway API objects took part. */
+  let gatewayRouted = 0;
   for (let seed = FIRST_SEED; seed < FIRST_SEED + SEQUENCES; seed++) {
     const r = prng(seed);
     const options = optionsFor(r);
-    const world = new World();
+    // One sequence in five also changes Gateway API objects.
+    const world = new World(seed % 5 === 0);
     const translator = new IncrementalTranslator(options);
     const done: string[] = [];
     for (let step = 0; step < STEPS; step++) {
@@ -284,11 +349,13 @@ test(`incremental build equals translate after every step (${SEQUENCES} random s
         assert.fail(`seed ${seed} step ${step}: build threw ${String(err)}\n${done.join('\n')}`);
       }
       assert.deepEqual(actual, expected, `seed ${seed} step ${step} (SEED=${seed} SEQUENCES=1 reruns it); changes:\n${done.join('\n')}`);
+      if (expected.virtualHosts.some((vh) => vh.routes.some((route) => route.source.kind === 'HTTPRoute'))) gatewayRouted++;
     }
     incremental += translator.incrementalBuilds;
   }
   // Most builds reused the previous one (the rest: a name twice or unusable, or an IngressClass change).
   assert.ok(incremental > SEQUENCES * STEPS * 0.4, `only ${incremental} incremental builds`);
+  if (SEQUENCES >= 50) assert.ok(gatewayRouted > SEQUENCES / 5, `only ${gatewayRouted} builds served an HTTPRoute`);
 });
 
 const base = (name: string, host: string, svc: string, created: string, extra: Record<string, unknown> = {}): KubeObject =>

@@ -49,18 +49,24 @@ export function unreadableReason(account: WorkerAccount, chain: readonly PathMod
   return undefined;
 }
 
-/** The modes of every directory from `/` down to `file`, then of `file`. */
-export async function modeChain(file: string): Promise<PathMode[]> {
+/** The modes of every directory from `/` down to `file`, then of `file`; `dirs` remembers directories already read. */
+export async function modeChain(file: string, dirs: Map<string, Promise<PathMode>> = new Map()): Promise<PathMode[]> {
   const abs = path.resolve(file);
   const paths: string[] = [];
   for (let p = abs; ; p = path.dirname(p)) {
     paths.unshift(p);
     if (path.dirname(p) === p) break;
   }
+  const read = async (p: string): Promise<PathMode> => {
+    const s = await stat(p);
+    return { path: p, mode: s.mode & 0o777, uid: s.uid, gid: s.gid };
+  };
   return Promise.all(
-    paths.map(async (p) => {
-      const s = await stat(p);
-      return { path: p, mode: s.mode & 0o777, uid: s.uid, gid: s.gid };
+    paths.map((p, i) => {
+      if (i === paths.length - 1) return read(p);
+      let d = dirs.get(p);
+      if (d === undefined) dirs.set(p, (d = read(p)));
+      return d;
     }),
   );
 }
@@ -68,21 +74,24 @@ export async function modeChain(file: string): Promise<PathMode[]> {
 /**
  * Checks that `account` can read each of `files` (paths inside `workDir`). Directories below
  * `workDir` are the controller's own: those the account cannot traverse are given their x bits.
+ * Each directory is read once per call (thousands of certificate files share one).
  * @throws PassError PASS_PROXY_UNREADABLE naming the file, the user and the directory or mode at fault.
  */
 export async function checkWorkerReadable(workDir: string, files: readonly string[], account: WorkerAccount): Promise<void> {
   const root = path.resolve(workDir);
+  const dirs = new Map<string, Promise<PathMode>>();
   for (const file of files) {
-    let chain = await modeChain(file);
+    let chain = await modeChain(file, dirs);
     let fixed = false;
     for (const dir of chain.slice(0, -1)) {
       const inside = dir.path.startsWith(`${root}${path.sep}`);
       if (inside && (bitsFor(account, dir) & 0o1) === 0) {
         await chmod(dir.path, dir.mode | 0o111);
+        dirs.delete(dir.path);
         fixed = true;
       }
     }
-    if (fixed) chain = await modeChain(file);
+    if (fixed) chain = await modeChain(file, dirs);
     const reason = unreadableReason(account, chain);
     if (reason !== undefined) {
       throw new PassError(

@@ -6,9 +6,11 @@
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
+import { deserialize } from 'node:v8';
 import { PassError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { defined } from '../../shared/optional.ts';
+import type { RoutingModel } from '../../model/types.ts';
 import type { RequestRecord } from '../types.ts';
 import { NativeDriver } from './index.ts';
 import type { KeyPair } from './tls.ts';
@@ -113,7 +115,7 @@ const driver = new NativeDriver({
 async function answer(m: WorkerRequest): Promise<unknown> {
   switch (m.type) {
     case 'apply':
-      return driver.apply(m.model);
+      return driver.apply(deserialize(m.model) as RoutingModel);
     case 'probe':
       return driver.probe();
     case 'states':

@@ -15,6 +15,7 @@
  */
 
 import { Worker } from 'node:worker_threads';
+import { serialize } from 'node:v8';
 import type { Certificate, RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import type { PassCode } from '../../shared/codes.ts';
@@ -56,7 +57,8 @@ export interface WorkerInit {
 
 /** Primary → worker requests; each is answered by a {@link WorkerReply} with the same id. */
 export type WorkerRequest =
-  | { readonly type: 'apply'; readonly id: number; readonly model: RoutingModel }
+  /** The model as `v8.serialize` writes it: serialized once for every worker rather than once per postMessage. */
+  | { readonly type: 'apply'; readonly id: number; readonly model: Uint8Array }
   | { readonly type: 'probe'; readonly id: number }
   | { readonly type: 'states'; readonly id: number }
   | { readonly type: 'count'; readonly id: number }
@@ -302,7 +304,8 @@ export class NativeWorkerPool implements ProxyDriver {
     return this.#queue.run(async () => {
       if (this.#stopped) throw new PassError('PASS_DRIVER_STOPPED', 'the native driver is stopped');
       const handles = await this.#start();
-      const results = await Promise.allSettled(handles.map((h) => h.request<void>({ type: 'apply', model })));
+      const payload = serialize(model);
+      const results = await Promise.allSettled(handles.map((h) => h.request<void>({ type: 'apply', model: payload })));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed === undefined) {
         this.#current = model;
@@ -310,7 +313,8 @@ export class NativeWorkerPool implements ProxyDriver {
       }
       const previous = this.#current;
       if (previous !== undefined) {
-        await Promise.allSettled(handles.filter((_, i) => results[i]?.status === 'fulfilled').map((h) => h.request<void>({ type: 'apply', model: previous })));
+        const back = serialize(previous);
+        await Promise.allSettled(handles.filter((_, i) => results[i]?.status === 'fulfilled').map((h) => h.request<void>({ type: 'apply', model: back })));
       }
       throw failed.reason;
     });

@@ -15,7 +15,8 @@
  *   - one per Secret/ConfigMap read; the default backend (global, small) is redone each build.
  * Unchanged VirtualHost, Backend and Certificate objects are kept by reference. A snapshot that
  * holds two objects of one name (or one object twice), or an object without a usable name, is left
- * to `translate` (such objects' diagnostics depend on their places in the lists); an IngressClass
+ * to `translate` (such objects' diagnostics depend on their places in the lists), and so is a snapshot
+ * holding Gateway API objects (their translation is merged into the Ingresses' whole); an IngressClass
  * change starts afresh (every Ingress's class may change), and new options need a new translator.
  */
 
@@ -62,7 +63,7 @@ import { certificateIntents } from './intents.ts';
 import { policyOf } from './policies.ts';
 import { readAuthSecret, readTlsSecret } from './tls.ts';
 import type { AuthSecret, SecretReader, TlsSecret } from './tls.ts';
-import { translate } from './index.ts';
+import { hasGatewayObjects, translate } from './index.ts';
 import type { TranslateInput, TranslateOptions } from './index.ts';
 
 /** A diagnostic and where the full build's walk would have reported it (see {@link tag}). */
@@ -386,7 +387,8 @@ export class IncrementalTranslator {
       this.#asm = undefined;
     }
     const changed = this.#diffObjects(snapshot);
-    if (this.#duplicates > 0 || this.#unnamed + this.#unnamedIngresses > 0 || [...this.#repeated.values()].includes(true)) {
+    // Gateway API objects: their translation is not incremental yet, so the whole model is (until none are left).
+    if (this.#duplicates > 0 || this.#unnamed + this.#unnamedIngresses > 0 || [...this.#repeated.values()].includes(true) || hasGatewayObjects(snapshot)) {
       this.#asm = undefined;
       this.fullBuilds++;
       return translate(snapshot, this.#options);

@@ -6,7 +6,7 @@
 import type { ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import type { PolicyRefs } from '../annotations/index.ts';
-import type { Snapshot } from '../k8s.ts';
+import type { GatewayObjects, Snapshot } from '../k8s.ts';
 import type { ProxyMode } from '../policy-support.ts';
 import type { Backend, Certificate, EntryPoint, IssuedCertificate, RoutingModel, VirtualHost } from '../types.ts';
 import { addCanaryRule, addWwwRule, applyPriorities, canaryInMode, certificateOf, chooseDefaultBackend, claimTlsHost, compareVhosts, finishVhost, oldestFirst, readIngressObject, readTlsEntry, refKey, reportPriority, routeRule, serveIssued, toCertificate, useBackend, wwwInMode } from './assemble.ts';
@@ -22,6 +22,7 @@ import type { ParsedIngress } from './ingress.ts';
 import { compareText } from './object.ts';
 import { policyOf } from './policies.ts';
 import { createSecretReader } from './tls.ts';
+import { mergeGateway, translateGateway } from './gateway/index.ts';
 
 export { isOurIngress } from './class.ts';
 export type { ClassDecision, ClassOptions } from './class.ts';
@@ -29,6 +30,17 @@ export { Codes } from './diagnostics.ts';
 export { REGEX_ROUTE_MODES } from './policies.ts';
 export { weightShares, wwwCounterpart } from './assemble.ts';
 export type { AcmeIssuance } from './intents.ts';
+
+/** The default `spec.controllerName` of the GatewayClasses Passerelle serves (`[kubernetes] gatewayControllerName`). */
+export const DEFAULT_GATEWAY_CONTROLLER_NAME = 'passerelle.dev/gateway-controller';
+
+/**
+ * Whether a snapshot holds Gateway API objects (GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants):
+ * only then does translate run the Gateway API translation (Namespaces alone do not count).
+ */
+export function hasGatewayObjects(snapshot: GatewayObjects): boolean {
+  return (snapshot.gatewayClasses?.length ?? 0) + (snapshot.gateways?.length ?? 0) + (snapshot.httpRoutes?.length ?? 0) + (snapshot.referenceGrants?.length ?? 0) > 0;
+}
 
 /** What translate needs besides the snapshot. */
 export interface TranslateOptions extends ClassOptions {
@@ -47,13 +59,15 @@ export interface TranslateOptions extends ClassOptions {
   readonly mode?: ProxyMode;
   /** `[acme]`, when configured: a missing TLS Secret whose hosts ACME certifies is a warning, not an error. */
   readonly acme?: AcmeIssuance;
+  /** The `spec.controllerName` of the GatewayClasses served; default {@link DEFAULT_GATEWAY_CONTROLLER_NAME}. */
+  readonly gatewayControllerName?: string;
 }
 
 /**
  * What translate reads: the sources' objects, and the certificates ACME issued, valid now (no source
  * holds those: the controller's ACME stage adds the manager's; `check` and the dry run, the store's).
  */
-export interface TranslateInput extends Snapshot {
+export interface TranslateInput extends Snapshot, GatewayObjects {
   /** Absent: none. */
   readonly issuedCertificates?: readonly IssuedCertificate[];
 }
@@ -134,6 +148,16 @@ export function translate(snapshot: TranslateInput, options: TranslateOptions): 
     }
   }
 
+  // The Gateway API after every Ingress: an Ingress keeps a host path or TLS host both ask for.
+  const gateway = hasGatewayObjects(snapshot)
+    ? translateGateway(
+        { gatewayClasses: snapshot.gatewayClasses ?? [], gateways: snapshot.gateways ?? [], httpRoutes: snapshot.httpRoutes ?? [], referenceGrants: snapshot.referenceGrants ?? [], services: snapshot.services, endpointSlices: snapshot.endpointSlices, secrets: snapshot.secrets, namespaces: snapshot.namespaces ?? [] },
+        { controllerName: options.gatewayControllerName ?? DEFAULT_GATEWAY_CONTROLLER_NAME, entryPoints: options.entryPoints, mode, ...defined({ acme: options.acme }) },
+        { resolver, secrets, diags },
+      )
+    : undefined;
+  if (gateway !== undefined) mergeGateway(gateway, { vhosts, used, certs, hostCert }, diags);
+
   // Issued certificates serve the TLS names no Secret serves.
   const issued = serveIssued(snapshot.issuedCertificates ?? [], (name) => hostCert.has(name));
   const lookupCert = (host: string): string | undefined => hostCert.get(host)?.id ?? issued.byHost.get(host);
@@ -160,6 +184,7 @@ export function translate(snapshot: TranslateInput, options: TranslateOptions): 
     ...defined({ defaultBackend }),
     certificates,
     diagnostics: diags.sorted(),
-    certificateIntents: ingresses.flatMap(certificateIntents),
+    certificateIntents: gateway === undefined ? ingresses.flatMap(certificateIntents) : [...ingresses.flatMap(certificateIntents), ...gateway.certificateIntents],
+    ...(gateway === undefined ? {} : { gatewayStatus: gateway.status }),
   };
 }

@@ -68,6 +68,82 @@ function ingressTable(shape: 'v1' | 'legacy'): FieldTable {
   };
 }
 
+/** An HTTPRoute filter's fields at `at` (a rule's filters and a backendRef's). */
+function httpFilter(at: string): FieldTable {
+  const modifier = ['add', 'remove', 'set'];
+  const header = ['name', 'value'];
+  const pathModifier = ['replaceFullPath', 'replacePrefixMatch', 'type'];
+  return {
+    [at]: ['cors', 'extensionRef', 'externalAuth', 'requestHeaderModifier', 'requestMirror', 'requestRedirect', 'responseHeaderModifier', 'type', 'urlRewrite'],
+    [`${at}.requestHeaderModifier`]: modifier,
+    [`${at}.requestHeaderModifier.set[]`]: header,
+    [`${at}.requestHeaderModifier.add[]`]: header,
+    [`${at}.responseHeaderModifier`]: modifier,
+    [`${at}.responseHeaderModifier.set[]`]: header,
+    [`${at}.responseHeaderModifier.add[]`]: header,
+    [`${at}.requestRedirect`]: ['hostname', 'path', 'port', 'scheme', 'statusCode'],
+    [`${at}.requestRedirect.path`]: pathModifier,
+    [`${at}.urlRewrite`]: ['hostname', 'path'],
+    [`${at}.urlRewrite.path`]: pathModifier,
+    [`${at}.requestMirror`]: ['backendRef', 'fraction', 'percent'],
+    [`${at}.requestMirror.backendRef`]: ['group', 'kind', 'name', 'namespace', 'port'],
+    [`${at}.extensionRef`]: ['group', 'kind', 'name'],
+  };
+}
+
+/**
+ * The Gateway API kinds (`gateway.networking.k8s.io`, v1; ReferenceGrant v1beta1 has the same
+ * fields), standard and experimental channel (an experimental field is valid where that CRD is
+ * installed). The contents of parts nothing reads (CORS, external auth, retry, session persistence,
+ * TLS options, status) are not checked. From the upstream Go types (apis/v1/*_types.go).
+ */
+const GATEWAY_FIELDS = {
+  gatewayClass: {
+    '': ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
+    ...META,
+    spec: ['controllerName', 'description', 'parametersRef'],
+    'spec.parametersRef': ['group', 'kind', 'name', 'namespace'],
+  },
+  gateway: {
+    '': ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
+    ...META,
+    spec: ['addresses', 'allowedListeners', 'backendTLS', 'defaultScope', 'gatewayClassName', 'infrastructure', 'listeners', 'tls'],
+    'spec.addresses[]': ['type', 'value'],
+    'spec.infrastructure': ['annotations', 'labels', 'parametersRef'],
+    'spec.infrastructure.parametersRef': ['group', 'kind', 'name'],
+    'spec.listeners[]': ['allowedRoutes', 'hostname', 'name', 'port', 'protocol', 'tls'],
+    'spec.listeners[].tls': ['certificateRefs', 'frontendValidation', 'mode', 'options'],
+    'spec.listeners[].tls.certificateRefs[]': ['group', 'kind', 'name', 'namespace'],
+    'spec.listeners[].allowedRoutes': ['kinds', 'namespaces'],
+    'spec.listeners[].allowedRoutes.kinds[]': ['group', 'kind'],
+    'spec.listeners[].allowedRoutes.namespaces': ['from', 'selector'],
+    'spec.listeners[].allowedRoutes.namespaces.selector': ['matchExpressions', 'matchLabels'],
+    'spec.listeners[].allowedRoutes.namespaces.selector.matchExpressions[]': ['key', 'operator', 'values'],
+  },
+  httpRoute: {
+    '': ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
+    ...META,
+    spec: ['hostnames', 'parentRefs', 'rules', 'useDefaultGateways'],
+    'spec.parentRefs[]': ['group', 'kind', 'name', 'namespace', 'port', 'sectionName'],
+    'spec.rules[]': ['backendRefs', 'filters', 'matches', 'name', 'retry', 'sessionPersistence', 'timeouts'],
+    'spec.rules[].matches[]': ['headers', 'method', 'path', 'queryParams'],
+    'spec.rules[].matches[].path': ['type', 'value'],
+    'spec.rules[].matches[].headers[]': ['name', 'type', 'value'],
+    'spec.rules[].matches[].queryParams[]': ['name', 'type', 'value'],
+    'spec.rules[].timeouts': ['backendRequest', 'request'],
+    ...httpFilter('spec.rules[].filters[]'),
+    'spec.rules[].backendRefs[]': ['filters', 'group', 'kind', 'name', 'namespace', 'port', 'weight'],
+    ...httpFilter('spec.rules[].backendRefs[].filters[]'),
+  },
+  referenceGrant: {
+    '': ['apiVersion', 'kind', 'metadata', 'spec'],
+    ...META,
+    spec: ['from', 'to'],
+    'spec.from[]': ['group', 'kind', 'namespace'],
+    'spec.to[]': ['group', 'kind', 'name'],
+  },
+} as const satisfies Readonly<Record<string, FieldTable>>;
+
 /** The allowed fields of the kinds translate reads (Ingress by shape). */
 export const FIELDS = {
   ingressV1: ingressTable('v1'),
@@ -117,6 +193,7 @@ export const FIELDS = {
     spec: ['controller', 'parameters'],
     'spec.parameters': ['apiGroup', 'kind', 'name', 'namespace', 'scope'],
   },
+  ...GATEWAY_FIELDS,
 } as const satisfies Readonly<Record<string, FieldTable>>;
 
 /** The table for an object of a kind translate reads, or undefined when its fields are not checked. */
@@ -137,6 +214,14 @@ export function fieldTableOf(kind: string, object: Readonly<Record<string, unkno
       return FIELDS.configMap;
     case 'IngressClass':
       return FIELDS.ingressClass;
+    case 'GatewayClass':
+      return FIELDS.gatewayClass;
+    case 'Gateway':
+      return FIELDS.gateway;
+    case 'HTTPRoute':
+      return FIELDS.httpRoute;
+    case 'ReferenceGrant':
+      return FIELDS.referenceGrant;
     default:
       return undefined;
   }
@@ -337,7 +422,7 @@ export const BUILTIN_KINDS: readonly string[] = [
 const builtinKinds: ReadonlySet<string> = new Set(BUILTIN_KINDS);
 
 /** The kinds translate reads, for "did you mean". */
-const MODEL_KINDS = ['EndpointSlice', 'Ingress', 'IngressClass', 'Secret', 'Service'] as const;
+const MODEL_KINDS = ['EndpointSlice', 'Gateway', 'GatewayClass', 'HTTPRoute', 'Ingress', 'IngressClass', 'ReferenceGrant', 'Secret', 'Service'] as const;
 
 /**
  * The diagnostic of a kind translate does not read, or undefined for a built-in kind (skipped

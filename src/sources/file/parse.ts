@@ -1,7 +1,7 @@
 import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import type { KubeObject } from '../../model/k8s.ts';
-import { isModelKind } from '../snapshot.ts';
+import { CLUSTER_SCOPED_KINDS, GATEWAY_API_VERSIONS, isModelKind } from '../snapshot.ts';
 import { dispositionOf, fieldTableOf, unknownFieldDiagnostic, unknownFieldsIn, unknownKindDiagnostic } from './fields.ts';
 
 /**
@@ -42,7 +42,8 @@ function refOf(kind: string, metadata: Readonly<Record<string, unknown>>): Objec
 /**
  * Parses a multi-document YAML file of Kubernetes objects. `kind: List` is flattened,
  * a missing namespace becomes `default` (as `kubectl apply` does for namespaced kinds),
- * built-in kinds the model does not read are counted and dropped. Any syntax error fails the whole
+ * built-in kinds the model does not read are counted and dropped, and so is a Gateway API kind of a
+ * version translate does not read (with a warning). Any syntax error fails the whole
  * file so the caller can keep its last good state. Fields the Kubernetes API does not define in the
  * kinds translate reads, and kinds it does not know, are diagnostics with the line of the field (see
  * fields.ts): the Ingress rule, path or TLS entry holding such a field is marked skipped on the object
@@ -85,14 +86,27 @@ export function parseObjectsFile(text: string, file: string): ParsedFile {
         return;
       }
       const kind = item['kind'];
-      if (!isModelKind(kind)) {
+      if (!isModelKind(kind, item['apiVersion'])) {
         ignored++;
+        const line = keyLine(node, 'apiVersion', lineCounter) ?? itemLine;
+        const versions = GATEWAY_API_VERSIONS[kind];
+        if (versions !== undefined && typeof item['apiVersion'] === 'string' && item['apiVersion'].startsWith('gateway.networking.k8s.io/')) {
+          findings.push({
+            severity: 'warning',
+            code: 'PASS_FILE_UNKNOWN_KIND',
+            message: `${kind} of apiVersion ${JSON.stringify(item['apiVersion'])} is not read (only ${versions.join(' or ')}); not loaded`,
+            ...(isRecord(item['metadata']) ? { object: refOf(kind, item['metadata']) } : {}),
+            field: 'apiVersion',
+            location: { file, line },
+          });
+          return;
+        }
         const d = unknownKindDiagnostic(kind, item['apiVersion'], file, keyLine(node, 'kind', lineCounter) ?? itemLine, isRecord(item['metadata']) ? refOf(kind, item['metadata']) : undefined);
         if (d !== undefined) findings.push(d);
         return;
       }
       const meta = isRecord(item['metadata']) ? item['metadata'] : {};
-      const namespaced = kind !== 'IngressClass';
+      const namespaced = !CLUSTER_SCOPED_KINDS.has(kind);
       const metadata = namespaced && meta['namespace'] === undefined ? { ...meta, namespace: 'default' } : meta;
       const table = fieldTableOf(kind, item);
       const unknown = table === undefined ? [] : unknownFieldsIn(node, table, lineCounter).map((u) => ({ u, d: dispositionOf(kind, u.path) }));

@@ -5,7 +5,8 @@
  */
 
 import { GATEWAY_GROUP } from '../../gateway-api.ts';
-import type { Rec } from '../object.ts';
+/** A parentRef as written (kept whole: the status echoes it). */
+type Rec = Readonly<Record<string, unknown>>;
 
 /** One status condition (`metav1.Condition` without lastTransitionTime). */
 export interface GatewayCondition {

@@ -1,0 +1,173 @@
+/*
+ * The Gateway API through the file source, end to end, in native, haproxy and nginx modes: the real
+ * controller (`startController`, as `passerelle run`) on a folder holding a GatewayClass, a Gateway and
+ * HTTPRoutes whose Services are echo servers. Real HTTP requests through the proxy: an HTTPRoute's host
+ * and path reach its Service, two weighted backendRefs split the requests, a RequestHeaderModifier's
+ * header reaches the backend, a route whose parentRef names a missing Gateway is not served, and
+ * `passerelle check` prints the Gateway diagnostics.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startController } from '../../src/cli/run.ts';
+import type { RunningController } from '../../src/cli/run.ts';
+import { parseFlags } from '../../src/cli/flags.ts';
+import { silentLogger } from '../../src/shared/logger.ts';
+import { echoOf, freePort, request, startEcho } from '../behaviour/harness.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function service(name: string, port: number): string {
+  return `---
+apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: demo }
+spec:
+  ports: [{ name: http, port: 80, targetPort: ${port} }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ${name}-1, namespace: demo, labels: { kubernetes.io/service-name: ${name} } }
+addressType: IPv4
+ports: [{ name: http, port: ${port} }]
+endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
+`;
+}
+
+/** The Gateway API objects: one Gateway on the `web` entry point's port, routes to app, heavy and light. */
+function gatewayObjects(entry: number): string {
+  return `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: { name: passerelle }
+spec: { controllerName: passerelle.dev/gateway-controller }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: edge, namespace: demo }
+spec:
+  gatewayClassName: passerelle
+  listeners:
+    - { name: http, protocol: HTTP, port: ${entry} }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: shop, namespace: demo }
+spec:
+  parentRefs: [{ name: edge }]
+  hostnames: [shop.test]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /app } }]
+      filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier:
+            set: [{ name: X-Gateway, value: passerelle }]
+      backendRefs: [{ name: app, port: 80 }]
+    - matches: [{ path: { type: PathPrefix, value: /split } }]
+      backendRefs:
+        - { name: heavy, port: 80, weight: 3 }
+        - { name: light, port: 80, weight: 1 }
+    - matches: [{ path: { type: PathPrefix, value: /by-header }, headers: [{ name: X-Canary, value: "yes" }] }]
+      backendRefs: [{ name: app, port: 80 }]
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: { name: nobody, namespace: demo }
+spec:
+  from: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: elsewhere }]
+  to: [{ group: "", kind: Service }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: orphan, namespace: demo }
+spec:
+  parentRefs: [{ name: missing }]
+  hostnames: [orphan.test]
+  rules:
+    - backendRefs: [{ name: app, port: 80 }]
+`;
+}
+
+for (const mode of ['native', 'haproxy', 'nginx'] as const) {
+  test(`Gateway API from the file source (${mode}): host+path, weights, header set, missing parent, check`, async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), `passerelle-gateway-${mode}-`));
+    // nginx's workers (user nobody when run as root) read below it.
+    chmodSync(dir, 0o711);
+    const [app, heavy, light] = await Promise.all([startEcho('app', '127.0.0.1'), startEcho('heavy', '127.0.0.1'), startEcho('light', '127.0.0.1')]);
+    const started: { running?: RunningController } = {};
+    // One hook, in order: the proxy stops before its work directory goes.
+    t.after(async () => {
+      await started.running?.stop();
+      await Promise.all([app.close(), heavy.close(), light.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const entry = await freePort();
+    const objects = path.join(dir, 'objects');
+    mkdirSync(objects);
+    writeFileSync(path.join(objects, 'services.yaml'), service('app', app.port) + service('heavy', heavy.port) + service('light', light.port));
+    writeFileSync(path.join(objects, 'gateway.yaml'), gatewayObjects(entry));
+    const file = path.join(dir, 'passerelle.toml');
+    writeFileSync(
+      file,
+      `[entryPoints.web]
+address = "127.0.0.1:${entry}"
+
+[proxy]
+mode = "${mode}"
+workDir = ${JSON.stringify(path.join(dir, 'work'))}
+gracePeriod = "1s"
+
+[file]
+directory = ${JSON.stringify(objects)}
+watch = false
+`,
+    );
+
+    // check: the Gateway diagnostics, with object and field; an error (the header match) exits 1.
+    const check = spawnSync(process.execPath, ['bin/passerelle.js', 'check', `--configfile=${file}`], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(check.status, 1, check.stdout + check.stderr);
+    assert.match(check.stdout, /warning PASS_GATEWAY_PARENT_NOT_FOUND HTTPRoute demo\/orphan spec\.parentRefs\[0\]/, check.stdout);
+    assert.match(check.stdout, /error PASS_GATEWAY_MATCH_NOT_SUPPORTED HTTPRoute demo\/shop spec\.rules\[2\]\.matches\[0\]/, check.stdout);
+    assert.match(check.stdout, /gateway\.yaml:\d+/, check.stdout);
+    assert.doesNotMatch(check.stdout, /PASS_FILE_UNKNOWN_KIND/, check.stdout);
+
+    const running = await startController(parseFlags(['run', `--configfile=${file}`]), process.env['PASSERELLE_TEST_LOG'] ? undefined : silentLogger);
+    started.running = running;
+    assert.equal(running.controller.state.lastError, undefined);
+    const status = running.controller.state.model?.gatewayStatus;
+    assert.deepEqual(
+      status?.gateways.map((g) => [g.name, g.listeners.map((l) => [l.name, l.attachedRoutes, l.entryPoint])]),
+      [['edge', [['http', 1, 'web']]]],
+    );
+
+    // Host and path reach the HTTPRoute's Service, with the header its filter sets.
+    const echo = echoOf(await request({ port: entry, host: 'shop.test', path: '/app/items?x=1' }));
+    assert.equal(echo.id, 'app');
+    assert.equal(echo.url, '/app/items?x=1');
+    assert.equal(echo.headers['x-gateway'], 'passerelle');
+    // The header is set, not added: a client's value is replaced.
+    assert.equal(echoOf(await request({ port: entry, host: 'shop.test', path: '/app', headers: { 'x-gateway': 'client' } })).headers['x-gateway'], 'passerelle');
+    // Another path of the host, another host, and the route of a missing Gateway: not served.
+    assert.equal((await request({ port: entry, host: 'shop.test', path: '/other' })).status, 404);
+    assert.equal((await request({ port: entry, host: 'nowhere.test', path: '/app' })).status, 404);
+    assert.equal((await request({ port: entry, host: 'orphan.test', path: '/' })).status, 404);
+    // A header match is not routed (never as a plain path match).
+    assert.equal((await request({ port: entry, host: 'shop.test', path: '/by-header', headers: { 'x-canary': 'yes' } })).status, 404);
+
+    // Weights 3:1: about a quarter of the requests go to light.
+    const counts = new Map<string, number>();
+    const n = 200;
+    for (let i = 0; i < n; i++) {
+      const id = echoOf(await request({ port: entry, host: 'shop.test', path: `/split/${i}` })).id;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    assert.deepEqual([...counts.keys()].sort(), ['heavy', 'light'], JSON.stringify([...counts]));
+    const share = (counts.get('light') ?? 0) / n;
+    assert.ok(share > 0.12 && share < 0.4, `light got ${share * 100}% of the requests, expected about 25%`);
+  });
+}
