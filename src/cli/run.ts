@@ -121,11 +121,23 @@ async function dryRun(flags: CliFlags, out: NodeJS.WritableStream): Promise<numb
 /** `passerelle run`: the controller, or with `--dry-run` the route table once. */
 export async function runCommand(flags: CliFlags, out: NodeJS.WritableStream): Promise<number> {
   if (flags.dryRun) return dryRun(flags, out);
-  const running = await startController(flags);
-  // SIGHUP reloads the configuration file; reloads run one after the other.
+  // SIGHUP reloads the configuration file; reloads run one after the other. Handled from the start:
+  // one that comes while the proxy already answers but the start is not over (a worker thread ready
+  // before the other) is applied once it is, instead of ending the process (SIGHUP's default).
+  let hangups = 0;
+  let onHangup = (): void => void hangups++;
+  const hangup = (): void => onHangup();
+  process.on('SIGHUP', hangup);
+  let running: Awaited<ReturnType<typeof startController>>;
+  try {
+    running = await startController(flags);
+  } catch (err) {
+    process.off('SIGHUP', hangup);
+    throw err;
+  }
   let live = running.config;
   let reloading = Promise.resolve();
-  const onHangup = (): void => {
+  onHangup = (): void => {
     reloading = reloading
       .then(async () => {
         const outcome = await reloadConfig(flags, running.config, live, running.controller, running.logger);
@@ -133,12 +145,12 @@ export async function runCommand(flags: CliFlags, out: NodeJS.WritableStream): P
       })
       .catch((err: unknown) => running.logger.error({ err, signal: 'SIGHUP' }, 'SIGHUP: reloading the configuration failed; the running configuration is kept'));
   };
-  process.on('SIGHUP', onHangup);
+  if (hangups > 0) onHangup();
   await new Promise<void>((resolve) => {
     const onSignal = (): void => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      process.off('SIGHUP', onHangup);
+      process.off('SIGHUP', hangup);
       void running.stop().then(resolve, resolve);
     };
     process.on('SIGTERM', onSignal);

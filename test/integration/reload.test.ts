@@ -56,7 +56,7 @@ test('run: SIGHUP applies a changed entry point (a new one with basic auth), nam
   const users = `  [entryPoints.private.auth.basic]\n  users = ["demo:$apr1$M7pJ5fVy$/oV8m1hsMBPMpsDOzicGF0"]\n`;
   writeFileSync(config, `${head.replace('mode = "native"', 'mode = "native"\nconnectTimeout = "7s"')}\n[entryPoints.private]\naddress = "127.0.0.1:${priv}"\n${users}`);
   child.kill('SIGHUP');
-  await until('the new entry point answering 401', async () => (await status(priv)) === 401);
+  await until('the new entry point answering 401', async () => (await status(priv)) === 401).catch((err: unknown) => assert.fail(`${(err as Error).message}; the controller said:\n${output}`));
   assert.match(output, /SIGHUP: changed section\(s\) \[proxy\] need a restart/);
   assert.match(output, /SIGHUP: configuration reloaded; the entry points are applied/);
 
