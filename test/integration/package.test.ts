@@ -303,21 +303,25 @@ watch = false
     upstream.close();
   });
 
+  // Both threads run dist/drivers/native/worker-main.js and apply the configuration (one may serve before the other has).
+  const appliedBy = (): Set<number | undefined> =>
+    new Set(
+      output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg?: string; worker?: number })
+        .filter((l) => l.msg === 'native proxy configuration applied')
+        .map((l) => l.worker),
+    );
   const until = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) assert.fail(`passerelle exited (${child.exitCode}):\n${output}`);
     const r = await get(entry, 'app.localhost');
-    if (r.status === 200) break;
-    if (Date.now() > until) assert.fail(`the entry point never answered 200 (last: ${r.status}):\n${output}`);
+    if (r.status === 200 && appliedBy().size === 2) break;
+    if (Date.now() > until) assert.fail(`the entry point never answered 200 from both threads (last: ${r.status}):\n${output}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  // Both threads run dist/drivers/native/worker-main.js and applied the configuration.
-  const applied = output
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { msg?: string; worker?: number })
-    .filter((l) => l.msg === 'native proxy configuration applied');
-  assert.deepEqual(new Set(applied.map((l) => l.worker)), new Set([0, 1]), output);
+  assert.deepEqual(appliedBy(), new Set([0, 1]), output);
   for (let i = 0; i < 20; i++) assert.deepEqual(await get(entry, 'app.localhost'), { status: 200, body: 'from-upstream' });
   assert.ok(existsSync(path.join(installed, 'dist/drivers/native/worker-main.js')));
 });
