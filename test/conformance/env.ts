@@ -8,7 +8,7 @@
 
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
@@ -363,6 +363,8 @@ export function configText(cluster: Cluster, mode: Mode, ports: { readonly http:
 /** Starts the controller of `mode` (source, sync loop, driver and its proxy) as `passerelle run` does. */
 export async function startPasserelle(cluster: Cluster, mode: Mode, options: PasserelleOptions = {}): Promise<Passerelle> {
   const dir = await mkdtemp(path.join(tmpdir(), `passerelle-conf-${mode}-`));
+  // nginx's workers (nobody, when run as root) read certificates below it at each handshake.
+  await chmod(dir, 0o711);
   const ports = options.ports ?? { http: await freePort(), https: await freePort() };
   const configFile = path.join(dir, 'passerelle.toml');
   await writeFile(configFile, configText(cluster, mode, ports, options.workDir ?? path.join(dir, 'work'), options));
