@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Builds the real kube-apiserver and etcd that the Kubernetes integration tests run
-# (the envtest approach), from the Go module proxy, once per machine.
+# (the envtest approach), and kube-controller-manager and kube-scheduler (the Gateway API
+# conformance run), from the Go module proxy, once per machine.
 #
 #   bash scripts/kube-binaries.sh          # build if missing, print the paths
-#   eval "$(bash scripts/kube-binaries.sh)" # sets PASSERELLE_KUBE_APISERVER, PASSERELLE_ETCD
+#   eval "$(bash scripts/kube-binaries.sh)" # sets PASSERELLE_KUBE_APISERVER, PASSERELLE_ETCD,
+#                                           # PASSERELLE_KUBE_CONTROLLER_MANAGER, PASSERELLE_KUBE_SCHEDULER
 #
 # The versions come from test/kube/go.mod (k8s.io/kubernetes, and the etcd server that
 # it requires). Binaries are cached under
 # ${PASSERELLE_CACHE:-$HOME/.cache/passerelle}/kube/<kubernetes version>/, so a second
 # run only checks that they are there and start. Progress goes to stderr; stdout holds
-# only the two assignments.
+# only the assignments, the original two first.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +26,8 @@ fi
 dir="$cache_root/kube/$version"
 apiserver="$dir/kube-apiserver"
 etcd="$dir/etcd"
+kcm="$dir/kube-controller-manager"
+scheduler="$dir/kube-scheduler"
 
 # A binary counts when it starts and reports the expected version.
 works() {
@@ -31,9 +35,19 @@ works() {
 }
 etcd_version="$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$module/go.mod" | head -n 1)"
 
-if works "$apiserver" "$version" && works "$etcd" "${etcd_version#v}"; then
+print_paths() {
   echo "PASSERELLE_KUBE_APISERVER=$apiserver"
   echo "PASSERELLE_ETCD=$etcd"
+  echo "PASSERELLE_KUBE_CONTROLLER_MANAGER=$kcm"
+  echo "PASSERELLE_KUBE_SCHEDULER=$scheduler"
+}
+all_work() {
+  works "$apiserver" "$version" && works "$etcd" "${etcd_version#v}" &&
+    works "$kcm" "$version" && works "$scheduler" "$version"
+}
+
+if all_work; then
+  print_paths
   exit 0
 fi
 
@@ -61,7 +75,8 @@ minor="${version#v1.}"; minor="${minor%%.*}"
 stamp="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
 works "$etcd" "${etcd_version#v}" || build "$etcd" go.etcd.io/etcd/server/v3
 works "$apiserver" "$version" || build "$apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$stamp"
+works "$kcm" "$version" || build "$kcm" k8s.io/kubernetes/cmd/kube-controller-manager "$stamp"
+works "$scheduler" "$version" || build "$scheduler" k8s.io/kubernetes/cmd/kube-scheduler "$stamp"
 echo "kube-binaries: built in $(($(date +%s) - start)) s: $("$apiserver" --version), etcd $("$etcd" --version | awk '/etcd Version/ { print $3 }')" >&2
 
-echo "PASSERELLE_KUBE_APISERVER=$apiserver"
-echo "PASSERELLE_ETCD=$etcd"
+print_paths

@@ -16,7 +16,7 @@ export function normalizeHost(hostHeader: string): string {
   return host;
 }
 
-/** Whether a virtual host pattern matches a normalised host: `*.a.b` matches exactly one more label. */
+/** Whether a virtual host pattern matches a normalised host: `*.a.b` matches exactly one more label (suffix: one or more). */
 export function hostMatches(pattern: { readonly host: string; readonly kind: HostKind }, host: string): boolean {
   switch (pattern.kind) {
     case 'any':
@@ -29,6 +29,8 @@ export function hostMatches(pattern: { readonly host: string; readonly kind: Hos
       const label = host.slice(0, host.length - suffix.length);
       return label.length > 0 && !label.includes('.');
     }
+    case 'suffix':
+      return host.length > pattern.host.length - 1 && host.endsWith(pattern.host.slice(1));
   }
 }
 

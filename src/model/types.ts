@@ -127,11 +127,37 @@ export interface Route {
   readonly field: string;
   /** What the Ingress's annotations ask of this route (absent: nothing). */
   readonly policy?: RoutePolicy;
+  /** Conditions besides host and path (Gateway API HTTPRoute matches); a request failing them falls through to the next route. */
+  readonly conditions?: RouteConditions;
 }
 
-export type HostKind = 'exact' | 'wildcard' | 'any';
+/**
+ * Request conditions of a route besides host and path; all must hold. Ordering among routes with the
+ * same path (`compareRoutes`): a method condition first, then more headers, then more query parameters.
+ */
+export interface RouteConditions {
+  /** Upper-case HTTP method token (`GET`, `PATCH`, ...). */
+  readonly method?: string;
+  /** Header conditions (names lower-case, unique); values compared case-sensitively. */
+  readonly headers?: readonly ValueCondition[];
+  /** Query parameter conditions (names case-sensitive, unique); the first value of a repeated parameter counts. */
+  readonly query?: readonly ValueCondition[];
+}
 
-/** Routes for one host name (exact), one `*.domain` (wildcard), or every host (`any`, host `*`). */
+/** One header or query parameter condition: the exact value, or a regular expression (RE2 subset, whole value). */
+export interface ValueCondition {
+  readonly name: string;
+  readonly type: 'Exact' | 'RegularExpression';
+  readonly value: string;
+}
+
+/**
+ * `wildcard`: `*.domain` matching exactly one more label (Ingress); `suffix`: `*.domain` matching one or
+ * more labels (Gateway API hostnames).
+ */
+export type HostKind = 'exact' | 'wildcard' | 'suffix' | 'any';
+
+/** Routes for one host name (exact), one `*.domain` (wildcard or suffix), or every host (`any`, host `*`). */
 export interface VirtualHost {
   /** Lower-case host; `*.example.com` for wildcard; `*` for any. */
   readonly host: string;
@@ -180,7 +206,7 @@ export interface CertificateIntent {
   readonly field: string;
   readonly kind: 'tls' | 'rule';
   /** Valid host names, lower case, in the entry's order (wildcards as `*.domain`). */
-  readonly hosts: readonly { readonly host: string; readonly kind: 'exact' | 'wildcard' }[];
+  readonly hosts: readonly { readonly host: string; readonly kind: Exclude<HostKind, 'any'> }[];
   /** A host of the entry was invalid or it named none: ACME does not serve the entry whole. */
   readonly incomplete: boolean;
   /** The object's `kubernetes.io/tls-acme` annotation; absent: `[acme] onHostRule` decides. */

@@ -219,7 +219,7 @@ export function entryPoint(name: string, port: number, opts: EntryPointOptions =
   };
 }
 
-const KIND_ORDER = { exact: 0, wildcard: 1, any: 2 } as const;
+const KIND_ORDER = { exact: 0, wildcard: 1, suffix: 2, any: 3 } as const;
 
 /** A routing model, sorted the way the model builder sorts it. */
 export function model(parts: {

@@ -437,9 +437,9 @@ export function finishVhost(vh: VhostBuild, certificate: string | undefined): Vi
   return certificate === undefined ? { host: vh.host, kind: vh.kind, routes, sources } : { host: vh.host, kind: vh.kind, routes, certificate, sources };
 }
 
-const KIND_ORDER: Readonly<Record<HostKind, number>> = { exact: 0, wildcard: 1, any: 2 };
+const KIND_ORDER: Readonly<Record<HostKind, number>> = { exact: 0, wildcard: 1, suffix: 2, any: 3 };
 
-/** The model's order of virtual hosts: exact, wildcard, then `*`; by name within a kind. */
+/** The model's order of virtual hosts: exact, wildcard, suffix, then `*`; by name within a kind. */
 export function compareVhosts(a: { readonly host: string; readonly kind: HostKind }, b: { readonly host: string; readonly kind: HostKind }): number {
   return KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || compareText(a.host, b.host);
 }

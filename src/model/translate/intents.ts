@@ -5,7 +5,7 @@
  * issued certificate), then one per rule host outside every TLS entry (Traefik 1's onHostRule).
  */
 
-import type { CertificateIntent } from '../types.ts';
+import type { CertificateIntent, HostKind } from '../types.ts';
 import type { ParsedIngress } from './ingress.ts';
 import { isRecord } from './object.ts';
 import { parseHost } from './validate.ts';
@@ -47,7 +47,7 @@ export function certificateIntents(ing: ParsedIngress): CertificateIntent[] {
     const raw = entry['hosts'];
     // An entry without hosts covers the Ingress's own rule hosts.
     const named = Array.isArray(raw) && raw.length > 0 ? (raw as readonly unknown[]).filter((x): x is string => typeof x === 'string') : ruleHosts;
-    const hosts: { host: string; kind: 'exact' | 'wildcard' }[] = [];
+    const hosts: { host: string; kind: Exclude<HostKind, 'any'> }[] = [];
     let incomplete = named.length === 0;
     for (const name of named) {
       const p = parseHost(name);

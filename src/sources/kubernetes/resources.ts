@@ -17,3 +17,9 @@ export const SECRET: ResourceType = { kind: 'Secret', apiVersion: 'v1', plural: 
 export const CONFIG_MAP: ResourceType = { kind: 'ConfigMap', apiVersion: 'v1', plural: 'configmaps', namespaced: true };
 export const LEASE: ResourceType = { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', plural: 'leases', namespaced: true };
 export const EVENT: ResourceType = { kind: 'Event', apiVersion: 'events.k8s.io/v1', plural: 'events', namespaced: true };
+export const NAMESPACE: ResourceType = { kind: 'Namespace', apiVersion: 'v1', plural: 'namespaces', namespaced: false };
+export const GATEWAY_CLASS: ResourceType = { kind: 'GatewayClass', apiVersion: 'gateway.networking.k8s.io/v1', plural: 'gatewayclasses', namespaced: false };
+export const GATEWAY: ResourceType = { kind: 'Gateway', apiVersion: 'gateway.networking.k8s.io/v1', plural: 'gateways', namespaced: true };
+export const HTTP_ROUTE: ResourceType = { kind: 'HTTPRoute', apiVersion: 'gateway.networking.k8s.io/v1', plural: 'httproutes', namespaced: true };
+/** ReferenceGrant: v1 where the CRDs serve it (v1.5 and later), else v1beta1 (discovery decides). */
+export const REFERENCE_GRANT: ResourceType = { kind: 'ReferenceGrant', apiVersion: 'gateway.networking.k8s.io/v1', plural: 'referencegrants', namespaced: true };
