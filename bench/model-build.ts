@@ -15,13 +15,12 @@
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { defaultConfig } from '../src/config/load.ts';
-import { entryPointsFromConfig } from '../src/model/entrypoints.ts';
-import type { KubeObject, Snapshot } from '../src/model/k8s.ts';
-import { translate, type TranslateOptions } from '../src/model/translate/index.ts';
+import type { Snapshot } from '../src/model/k8s.ts';
+import { translate } from '../src/model/translate/index.ts';
 import { IncrementalTranslator } from '../src/model/translate/incremental.ts';
 import type { RoutingModel } from '../src/model/types.ts';
 import { stripObject } from '../src/sources/kubernetes/objects.ts';
+import { benchOptions, synthetic } from './synthetic.ts';
 
 const int = (name: string, def: number): number => {
   const v = Number(process.env[name] ?? def);
@@ -33,7 +32,6 @@ const SERVICES = Math.max(1, int('SERVICES', 1000));
 const RUNS = Math.max(1, int('RUNS', 15));
 const WARMUP = int('WARMUP', 3);
 const SIZES = (process.env['SIZES'] ?? '1000,10000').split(',').map(Number);
-const NS = 'bench';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -43,75 +41,8 @@ const heapMB = (): number => {
   return process.memoryUsage().heapUsed / 1048576;
 };
 
-let rv = 1000;
-const meta = (name: string, i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  name,
-  namespace: NS,
-  uid: `0b7c5a7e-${String(i).padStart(4, '0')}-4e0b-9d7a-${String(rv).padStart(12, '0')}`,
-  resourceVersion: String(rv++),
-  generation: 1,
-  creationTimestamp: new Date(Date.UTC(2026, 10, 26, 9, 0, 0) + i * 1000).toISOString().replace('.000Z', 'Z'),
-  managedFields: [{ manager: 'bench', operation: 'Update', apiVersion: 'v1', time: '2026-11-26T09:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { 'f:rules': {} } } }],
-  ...extra,
-});
-
-function rawIngress(i: number, path = '/'): KubeObject {
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    metadata: meta(`base-${i}`, i),
-    spec: { rules: [{ host: `base-${i}.bench.example`, http: { paths: [{ path, pathType: 'Prefix', backend: { service: { name: `svc-${i % SERVICES}`, port: { number: 8080 } } } }] } }] },
-    status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } },
-  } as KubeObject;
-}
-
-function rawService(i: number): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: meta(`svc-${i}`, i),
-    spec: { ports: [{ name: 'http', port: 8080, targetPort: 8080, protocol: 'TCP' }], clusterIP: 'None', clusterIPs: ['None'], type: 'ClusterIP', sessionAffinity: 'None', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', internalTrafficPolicy: 'Cluster' },
-    status: { loadBalancer: {} },
-  } as KubeObject;
-}
-
-function rawSlice(i: number, shift = 0): KubeObject {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: meta(`svc-${i}-slice`, i, { labels: { 'kubernetes.io/service-name': `svc-${i}` } }),
-    addressType: 'IPv4',
-    endpoints: [{ addresses: [`192.0.2.${10 + ((i + shift) % 20)}`], conditions: { ready: true, serving: true, terminating: false }, targetRef: { kind: 'Pod', namespace: NS, name: `pool-${i % 20}` } }],
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-  } as KubeObject;
-}
-
-const ingressClass: KubeObject = {
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'IngressClass',
-  metadata: { name: 'passerelle', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' }, uid: 'c', resourceVersion: '1', creationTimestamp: '2026-11-26T08:00:00Z' },
-  spec: { controller: 'passerelle.dev/ingress-controller' },
-};
-
-const config = defaultConfig();
-const options: TranslateOptions = {
-  entryPoints: entryPointsFromConfig(config),
-  ingressClass: 'passerelle',
-  controllerName: 'passerelle.dev/ingress-controller',
-  classAliases: [],
-  watchIngressWithoutClass: false,
-};
-
-function syntheticSnapshot(ingresses: number): Snapshot {
-  return {
-    ingresses: Array.from({ length: ingresses }, (_, i) => stripObject(rawIngress(i))),
-    ingressClasses: [stripObject(ingressClass)],
-    services: Array.from({ length: SERVICES }, (_, i) => stripObject(rawService(i))),
-    endpointSlices: Array.from({ length: SERVICES }, (_, i) => stripObject(rawSlice(i))),
-    secrets: [],
-    configMaps: [],
-  };
-}
+const { rawIngress, rawSlice, snapshot: syntheticSnapshot } = synthetic(SERVICES);
+const options = benchOptions;
 
 const heap0 = heapMB();
 const snapshot: Snapshot = syntheticSnapshot(INGRESSES);

@@ -14,6 +14,7 @@ import { createHaproxyDriver } from '../src/drivers/haproxy/index.ts';
 import { createNativeDriver } from '../src/drivers/native/index.ts';
 import { createNginxDriver } from '../src/drivers/nginx/index.ts';
 import type { Certificate, RoutingModel } from '../src/model/types.ts';
+import type { Logger } from '../src/shared/logger.ts';
 import { backend, entryPoint, freePort, model, route, startEcho, vhost } from '../test/behaviour/harness.ts';
 
 const HOSTS = Number(process.env['HOSTS'] ?? 10_000);
@@ -76,6 +77,19 @@ async function handshakesPerSecond(servername: string): Promise<number> {
   return HANDSHAKES / ((performance.now() - t0) / 1000);
 }
 
+/** The phases of the last apply, as the driver logs them (render, write + readability check, validate, apply). */
+let phases = '';
+const logger: Logger = {
+  debug() {},
+  info(obj) {
+    const o = obj as Record<string, unknown>;
+    if (typeof o['renderMs'] === 'number') phases = `render ${String(o['renderMs'])}, write ${String(o['writeMs'])}, validate ${String(o['validateMs'])}, apply ${String(o['applyMs'])}`;
+  },
+  warn() {},
+  error() {},
+  child: () => logger,
+};
+
 interface Row {
   mode: string;
   first: number;
@@ -87,17 +101,19 @@ const rows: Row[] = [];
 for (const mode of MODES) {
   const driver =
     mode === 'nginx'
-      ? createNginxDriver({ workerProcesses: 1, gracePeriodMs: 2000 })
+      ? createNginxDriver({ workerProcesses: 1, gracePeriodMs: 2000, logger })
       : mode === 'haproxy'
-        ? createHaproxyDriver({ gracePeriodMs: 2000 })
-        : createNativeDriver();
+        ? createHaproxyDriver({ gracePeriodMs: 2000, logger })
+        : createNativeDriver({ logger });
   try {
     let t0 = performance.now();
     await driver.apply(tlsModel(HOSTS));
     const first = performance.now() - t0;
+    const firstPhases = phases;
     t0 = performance.now();
     await driver.apply(tlsModel(HOSTS + 1));
     const change = performance.now() - t0;
+    if (mode !== 'native') console.log(`${mode} phases (ms): first apply: ${firstPhases}; change: ${phases}`);
     const sample = [0, 1, Math.floor(HOSTS / 2), HOSTS - 1, HOSTS].map(hostName);
     let right = 0;
     for (const h of sample) if ((await servedCN(h)) === h) right++;

@@ -385,6 +385,7 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
 
     // The auth socket knows the new users before a configuration that relies on them serves.
     this.#auth?.setUsers(usersByEntryPoint(model));
+    const writeStarted = performance.now();
     await writeAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
     const account = this.#dialect.workerAccount;
     if (account !== undefined) {
@@ -397,6 +398,7 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
         throw err;
       }
     }
+    const writeMs = performance.now() - writeStarted;
     // A change of what the runtime API sets (same structure) is applied first, without running the
     // validator: the dialect sends typed commands built from values the rendering validated, and
     // declines (false, nothing sent) whatever it cannot build so; a reload always validates first.
@@ -410,7 +412,7 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
       this.#last = rendering;
       this.#lastModel = model;
       this.#logger.info(
-        { how: 'runtime API', checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), validateMs: 0, applyMs: Math.round(performance.now() - applyStarted) },
+        { how: 'runtime API', checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), writeMs: Math.round(writeMs), validateMs: 0, applyMs: Math.round(performance.now() - applyStarted) },
         `${this.name} configuration applied (runtime API)`,
       );
       return;
@@ -472,7 +474,7 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     this.#last = rendering;
     this.#lastModel = model;
     this.#logger.info(
-      { how, checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), validateMs: Math.round(validateMs), applyMs: Math.round(performance.now() - applyStarted) },
+      { how, checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), writeMs: Math.round(writeMs), validateMs: Math.round(validateMs), applyMs: Math.round(performance.now() - applyStarted) },
       `${this.name} configuration applied (${how})`,
     );
   }

@@ -3,7 +3,8 @@
  * another user, and they open the password files themselves. A file under a directory they cannot
  * traverse (a work directory below a 0700 folder) would make basic auth answer 500.
  */
-import { chmod, stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { PassError } from '../../shared/errors.ts';
 
@@ -57,8 +58,9 @@ export async function modeChain(file: string, dirs: Map<string, Promise<PathMode
     paths.unshift(p);
     if (path.dirname(p) === p) break;
   }
+  // Synchronous on purpose: thousands of certificate files, each stat through the thread pool, take seconds on a busy machine.
   const read = async (p: string): Promise<PathMode> => {
-    const s = await stat(p);
+    const s = statSync(p);
     return { path: p, mode: s.mode & 0o777, uid: s.uid, gid: s.gid };
   };
   return Promise.all(

@@ -73,21 +73,33 @@ export function createHaproxyRenderer(templates: TemplateSet | string | undefine
   const render = compileTemplates(set, haproxyHelpers);
   const lua = set.assets['passerelle.lua'];
   if (lua === undefined) throw new PassError('PASS_TEMPLATES_MISSING', 'the HAProxy templates have no haproxy/passerelle.lua (the Lua helpers)', { field: 'proxy.templates' });
+  // The checksums cover what the body is made of (the view, the templates, the helpers), not the body
+  // itself: a change the runtime API applies is then sent before the body is rendered (~100 ms at
+  // 1,000 backends), and the body is rendered once, when the file is written.
+  const templateId = checksumOf(JSON.stringify([set.main, set.partials, Object.entries(haproxyHelpers).map(([name, f]) => `${name}:${String(f)}`)]), []);
   const renderWithView = (model: RoutingModel, options: HaproxyRenderOptions, previous?: HaproxyLayout): { rendered: RenderedConfig; build: HaproxyBuild } => {
     const build = buildHaproxyView(model, options, previous);
-    const body = render(build.view);
     const files = auxFiles(build, false, lua);
-    const checksum = checksumOf(body, files);
+    const checksum = checksumOf(`${templateId}\n${JSON.stringify(build.view)}`, files);
     // The structure leaves out what the runtime API can change: server addresses, the routing map
     // and certificate contents.
     const masked = {
       ...build.view,
       backends: build.view.backends.map((b) => ({ ...b, servers: b.servers.map((s) => ({ ...s, host: '0.0.0.0', port: 0, weight: 0, disabled: false })) })),
     };
-    const structure = checksumOf(render(masked), auxFiles(build, true, lua));
+    const structure = checksumOf(`${templateId}\n${JSON.stringify(masked)}`, auxFiles(build, true, lua));
+    let content: string | undefined;
     const rendered: RenderedConfig = {
       dialect: 'haproxy',
-      main: { path: 'haproxy.cfg', content: `${CHECKSUM_PREFIX}${checksum}\n${body}`, mode: 0o644, secret: false },
+      main: {
+        path: 'haproxy.cfg',
+        get content(): string {
+          content ??= `${CHECKSUM_PREFIX}${checksum}\n${render(build.view)}`;
+          return content;
+        },
+        mode: 0o644,
+        secret: false,
+      },
       files,
       checksum,
       structure,
