@@ -20,7 +20,7 @@ import type { ParsedLine } from './request-log.ts';
 import type { ApplyVia } from '../../shared/telemetry.ts';
 import { AcmeResponder } from './acme.ts';
 import { AuthResponder, usersByEntryPoint } from './auth.ts';
-import { keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
+import { changedFiles, keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
 import { checkWorkerReadable } from './readable.ts';
 import type { WorkerAccount } from './readable.ts';
 import { ManagedProcess } from './process.ts';
@@ -389,7 +389,9 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     await writeAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
     const account = this.#dialect.workerAccount;
     if (account !== undefined) {
-      const readable = [...next.files.filter((f) => f.workerReadable === true).map((f) => f.path), ...(this.#dialect.workerFiles?.(model) ?? [])].map((f) => path.join(this.workDir, f));
+      // Files kept from the last checked rendering were readable then: only what was written is checked again.
+      const written = changedFiles(next, previous).filter((f) => f.workerReadable === true);
+      const readable = [...written.map((f) => f.path), ...(this.#dialect.workerFiles?.(model) ?? [])].map((f) => path.join(this.workDir, f));
       try {
         await checkWorkerReadable(this.workDir, readable, account);
       } catch (err) {

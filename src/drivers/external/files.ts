@@ -24,16 +24,21 @@ function placement(f: RenderedFile, workerGroup: number | undefined): { mode: nu
   return { mode: f.mode | 0o040, group: workerGroup };
 }
 
+/** The auxiliary files of `next` that `previous` does not have with the same content and mode (all when undefined). */
+export function changedFiles(next: RenderedConfig, previous: RenderedConfig | undefined): RenderedFile[] {
+  const before = new Map((previous?.files ?? []).map((f) => [f.path, f]));
+  return next.files.filter((f) => {
+    const old = before.get(f.path);
+    return old === undefined || old.content !== f.content || old.mode !== f.mode;
+  });
+}
+
 /**
  * Writes the auxiliary files of a rendering that differ from `previous` (all when undefined).
  * `workerGroup`: the group of unprivileged proxy workers, which must read worker-readable files.
  */
 export async function writeAuxFiles(workDir: string, next: RenderedConfig, previous: RenderedConfig | undefined, workerGroup?: number): Promise<void> {
-  const before = new Map((previous?.files ?? []).map((f) => [f.path, f]));
-  const changed = next.files.filter((f) => {
-    const old = before.get(f.path);
-    return old === undefined || old.content !== f.content || old.mode !== f.mode;
-  });
+  const changed = changedFiles(next, previous);
   for (const dir of new Set(changed.map((f) => path.dirname(path.join(workDir, f.path))))) mkdirSync(dir, { recursive: true });
   // Synchronous on purpose: thousands of certificate files through the thread pool take seconds on a
   // busy machine (bench/tls-hosts.ts), in one go a fraction of one; a change of a few files takes microseconds.
