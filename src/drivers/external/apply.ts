@@ -102,6 +102,8 @@ export interface Dialect<S = unknown, L = unknown> {
   /** The unix socket where the controller checks passwords the proxy cannot (HAProxy: `$apr1$`). */
   authSocket?(workDir: string): string;
   render(model: RoutingModel, ctx: RenderContext<L>): Rendering<S, L>;
+  /** Work {@link render} would do for this model that can run in parallel first (nginx: checking many new certificates). */
+  beforeRender?(model: RoutingModel): Promise<void>;
   /** Reads one request log line (the log format of the dialect's template), or undefined. */
   parseRequestLine(datagram: string): ParsedLine | undefined;
   /** Reads a layout saved as JSON, or undefined when it is not one. */
@@ -369,6 +371,7 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     if (this.#stopped) throw new PassError('PASS_DRIVER_STOPPED', `the ${this.name} driver is stopped`);
     await this.#prepare();
     const started = performance.now();
+    await this.#dialect.beforeRender?.(model);
     const rendering = this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: this.#acmeAddress, previous: this.#layout, requestLog: this.#requestLogTarget(this.#requestLogAddress) });
     const next = rendering.config;
     const renderMs = performance.now() - started;

@@ -161,6 +161,7 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
     },
     stopSignal: 'SIGQUIT',
     ...defined({ workerGroup: worker?.gid, workerAccount: worker === undefined ? undefined : { user: worker.user, uid: worker.uid, gids: worker.gids } }),
+    beforeRender: (model) => certificateProblem.prefetch(model.certificates),
     render(model, ctx) {
       const config = renderer.render(model, {
         workDir: ctx.workDir,
