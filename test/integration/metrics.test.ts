@@ -9,14 +9,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startController } from '../../src/cli/run.ts';
 import type { RunningController } from '../../src/cli/run.ts';
 import { parseFlags } from '../../src/cli/flags.ts';
 import { silentLogger } from '../../src/shared/logger.ts';
 import { freePort, request, startEcho } from '../behaviour/harness.ts';
+import { proxyWorkDir } from '../workdir.ts';
 
 /** One sample of the text exposition. */
 interface Sample {
@@ -90,9 +90,7 @@ const DEAD_ROUTE = 'dead.test / Prefix';
 
 for (const mode of ['native', 'haproxy', 'nginx'] as const) {
   test(`metrics (${mode}): traffic moves the counter and histogram of its route; promtool accepts /metrics`, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `passerelle-metrics-${mode}-`));
-    // nginx's workers (user nobody when run as root) read certificates below it at each handshake.
-    chmodSync(dir, 0o711);
+    const dir = proxyWorkDir(`passerelle-metrics-${mode}-`);
     const [api, site] = await Promise.all([startEcho('api', '127.0.0.1'), startEcho('site', '127.0.0.1')]);
     const started: { running?: RunningController } = {};
     // One hook, in order: the proxy stops before its work directory goes.

@@ -11,14 +11,14 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { echoOf, freePort, request, startEcho } from '../behaviour/harness.ts';
 import type { EchoServer } from '../behaviour/harness.ts';
 import { requireBinary } from './haproxy/common.ts';
 import { RENDER_STATE_FILE } from '../../src/drivers/external/state.ts';
+import { proxyWorkDir } from '../workdir.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const HOST = 'diff.test';
@@ -104,9 +104,7 @@ function assertUpToDate(configFile: string, workDir: string, when: string): void
 
 async function scenario(t: TestContext, mode: 'haproxy' | 'nginx'): Promise<void> {
   requireBinary(mode);
-  const dir = mkdtempSync(path.join(tmpdir(), `passerelle-diff-${mode}-`));
-  // nginx's workers (user nobody when run as root) read certificates below it at each handshake.
-  chmodSync(dir, 0o711);
+  const dir = proxyWorkDir(`passerelle-diff-${mode}-`);
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const workDir = path.join(dir, 'work');
   const ingress = path.join(dir, 'ingress');

@@ -8,12 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startEcho } from '../acme/env.ts';
 import { freePort } from '../acme/pebble.ts';
 import { start, stop } from './process.ts';
+import { proxyWorkDir } from '../../workdir.ts';
 
 
 interface LiveEndpoint {
@@ -95,9 +95,7 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
 
 for (const mode of ['native', 'haproxy', 'nginx'] as const) {
   test(`run --web (${mode}): /api/backends reports the live state of each endpoint after traffic`, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `passerelle-live-${mode}-`));
-    // nginx's workers (user nobody when run as root) read certificates below it at each handshake.
-    chmodSync(dir, 0o711);
+    const dir = proxyWorkDir(`passerelle-live-${mode}-`);
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const echo = await startEcho('live');
     t.after(() => echo.close());

@@ -9,11 +9,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { start, stop } from './process.ts';
+import { proxyWorkDir } from '../../workdir.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const WEB_PORT = 18080;
@@ -70,9 +70,7 @@ function assertNoSecret(where: string, body: string): void {
 
 for (const mode of ['native', 'haproxy', 'nginx'] as const) {
   test(`run --web (${mode}): /readyz 200 once the configuration is applied and the proxy answers; the API answers with the examples, behind basic auth, without secrets`, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `passerelle-web-${mode}-`));
-    // nginx's workers (user nobody when run as root) must traverse the work directory's parents.
-    chmodSync(dir, 0o711);
+    const dir = proxyWorkDir(`passerelle-web-${mode}-`);
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     // 503 before the first apply is tested in process (health.test.ts): a first apply that fails for
     // good (a taken port) now ends run instead of waiting (cli.test.ts).
