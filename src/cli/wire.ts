@@ -107,7 +107,7 @@ export function kubernetesSourceOptions(context: Context, client: KubeClient, wa
     startupRetryMs: k.startupRetry,
     readOnly: !watch,
     logger,
-    ...defined({ labelSelector: k.labelSelector, publishService: k.publishService, publishAddress: k.publishAddress, leaseNamespace: k.leaseNamespace, telemetry }),
+    ...defined({ labelSelector: k.labelSelector, publishService: k.publishService, publishAddress: k.publishAddress, gatewayAddresses: k.gatewayAddresses, leaseNamespace: k.leaseNamespace, telemetry }),
   };
 }
 

@@ -249,7 +249,7 @@ const kubernetes = z
       .string()
       .regex(/^[a-z0-9.-]+\/[A-Za-z0-9._/-]+$/, 'expected "domain/path"')
       .default('passerelle.dev/gateway-controller')
-      .describe('spec.controllerName of the Gateway API GatewayClasses served (their Gateways and HTTPRoutes are routed; file source only for now)'),
+      .describe('spec.controllerName of the Gateway API GatewayClasses served (their Gateways and HTTPRoutes are routed, from the file source or, when its CRDs are installed, the cluster)'),
     classAliases: z
       .array(z.string().min(1))
       .default(['traefik'])
@@ -265,6 +265,10 @@ const kubernetes = z
       .optional()
       .describe('Service whose address is written to Ingress status'),
     publishAddress: z.string().min(1).optional().describe('address written to Ingress status'),
+    gatewayAddresses: z
+      .array(z.string().refine((s) => isIP(s) !== 0 || isHostName(s), { message: 'expected an IP address or a host name', ...code('PASS_CONFIG_BAD_VALUE') }))
+      .optional()
+      .describe('addresses (IPs or host names) written to the status.addresses of the Gateway API Gateways served, e.g. ["192.0.2.5"]; unset or empty: those of Ingress status (publishAddress, else publishService\'s)'),
     leaderElection: z.boolean().default(true).describe('only the leader writes status and orders certificates'),
     leaseName: z
       .string()

@@ -239,6 +239,7 @@ export class Controller {
       stage = 'diagnostics';
       this.#reportDiagnostics(model.diagnostics);
       this.#o.source.reportDiagnostics?.(model.diagnostics);
+      this.#o.source.reportGatewayStatus?.(model.gatewayStatus);
       telemetry.diagnostics(countBySeverity(model.diagnostics));
       stage = 'hash';
       const hash = servingHash(model);

@@ -1,7 +1,8 @@
 import { refName } from '../shared/diagnostics.ts';
 import { verifyHtpasswd } from '../config/htpasswd.ts';
 import type { EntryPoint, Middleware, Route, RoutingModel, VirtualHost } from './types.ts';
-import { hostMatches, normalizeHost, pathMatches, resolveRequest } from './match.ts';
+import { hostMatches, normalizeHost, pathMatches, resolveRequest, routeConditionsHold } from './match.ts';
+import type { ConditionRequest } from './match.ts';
 import { describeMiddleware, formatAddress } from './describe.ts';
 import { ACME_CHALLENGE_PREFIX, redirectLocation } from './redirect.ts';
 
@@ -46,16 +47,26 @@ function pickEntryPoint(model: RoutingModel, tls: boolean, port: number, name: s
 }
 
 function whyHostDiffers(v: VirtualHost, host: string, chosen: VirtualHost | undefined): string {
-  if (hostMatches(v, host)) return `matches too, but ${chosen?.host ?? '?'} is more specific (exact > wildcard > any)`;
+  if (hostMatches(v, host)) return `matches too, but ${chosen?.host ?? '?'} is more specific (exact > the longest wildcard or suffix > any)`;
   if (v.kind === 'wildcard') return `a wildcard matches exactly one label before ${v.host.slice(1)}`;
+  if (v.kind === 'suffix') return `a suffix matches one or more labels before ${v.host.slice(1)}`;
   return 'different name';
 }
 
-function whyRouteDiffers(r: Route, path: string, chosen: Route | undefined): string {
-  if (pathMatches(r, path)) return `matches too, but ${chosen ? `${chosen.pathType} ${chosen.path}` : '?'} comes first (Exact, then Regex, then Prefix; longer first)`;
+function whyRouteDiffers(r: Route, path: string, chosen: Route | undefined, request: ConditionRequest): string {
+  if (pathMatches(r, path) && !routeConditionsHold(r, request)) return 'its conditions do not hold for this request';
+  if (pathMatches(r, path)) return `matches too, but ${chosen ? `${chosen.pathType} ${chosen.path}` : '?'} comes first (Exact, then Regex, then Prefix; longer first; then a method, more headers, more query parameters)`;
   if (r.pathType === 'Exact') return 'Exact: the path must be equal, character for character';
   if (r.pathType === 'Regex') return 'Regex: the pattern does not match from the start of the path (case-insensitive)';
   return 'Prefix: the path elements differ';
+}
+
+/** A route's conditions in words, for `explain`. */
+function describeConditions(r: Route): string {
+  const c = r.conditions;
+  const values = (list: readonly { readonly name: string; readonly type: string; readonly value: string }[] | undefined, what: string): string[] =>
+    (list ?? []).map((v) => `${what} ${v.name} ${v.type === 'Exact' ? `= ${JSON.stringify(v.value)}` : `~ /^(?:${v.value})$/`}`);
+  return [...(c?.method === undefined ? [] : [`method ${c.method}`]), ...values(c?.headers, 'header'), ...values(c?.query, 'query')].join(', ');
 }
 
 function header(req: ExplainRequest, name: string): string | undefined {
@@ -121,7 +132,16 @@ export function explainRequest(model: RoutingModel, req: ExplainRequest): Explan
     });
   }
 
-  const res = resolveRequest(model, hostHeader, path);
+  // What route conditions read: the method, the headers (lines of one name joined with ", "), the raw query.
+  const conditionRequest: ConditionRequest = {
+    method,
+    header: (name) => {
+      const all = (req.headers ?? []).filter(([k]) => k.toLowerCase() === name).map(([, v]) => v);
+      return all.length === 0 ? undefined : all.join(', ');
+    },
+    query: url.search.slice(1),
+  };
+  const res = resolveRequest(model, hostHeader, path, conditionRequest);
   const vhost = res.vhost;
   if (vhost) {
     lines.push(`Virtual host: ${vhost.host} (${vhost.kind}) from ${vhost.sources.map((s) => `${s.kind} ${refName(s)}`).join(', ')}`);
@@ -136,12 +156,12 @@ export function explainRequest(model: RoutingModel, req: ExplainRequest): Explan
     const r = res.route;
     route = { pathType: r.pathType, path: r.path, source: `${r.source.kind} ${refName(r.source)} ${r.field}` };
     backendId = r.backend;
-    lines.push(`Route: ${r.pathType} ${r.path} -> ${r.backend} (${route.source})`);
-    for (const o of res.vhost.routes) if (o !== r) lines.push(`  not ${o.pathType} ${o.path}: ${whyRouteDiffers(o, path, r)}`);
+    lines.push(`Route: ${r.pathType} ${r.path}${r.conditions === undefined ? '' : ` if ${describeConditions(r)}`} -> ${r.backend} (${route.source})`);
+    for (const o of res.vhost.routes) if (o !== r) lines.push(`  not ${o.pathType} ${o.path}${o.conditions === undefined ? '' : ` if ${describeConditions(o)}`}: ${whyRouteDiffers(o, path, r, conditionRequest)}`);
   } else {
     if (vhost) {
       lines.push(`Route: none of ${vhost.host}'s ${vhost.routes.length} route(s) matches ${path}`);
-      for (const o of vhost.routes) lines.push(`  not ${o.pathType} ${o.path}: ${whyRouteDiffers(o, path, undefined)}`);
+      for (const o of vhost.routes) lines.push(`  not ${o.pathType} ${o.path}${o.conditions === undefined ? '' : ` if ${describeConditions(o)}`}: ${whyRouteDiffers(o, path, undefined, conditionRequest)}`);
     }
     if (res.outcome === 'default') {
       backendId = model.defaultBackend;

@@ -39,9 +39,14 @@ export type PolicyFeature =
   | 'hsts'
   | 'headers.request'
   | 'headers.response'
+  | 'headers.requestAdd'
+  | 'headers.requestRemove'
+  | 'headers.responseAdd'
+  | 'headers.responseRemove'
   | 'weights'
   | 'priority'
   | 'canary'
+  | 'split'
   | 'denied';
 
 /** Features whose absence would serve a route more openly than its Ingress asks. */
@@ -82,11 +87,18 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   hsts: ALL,
   'headers.request': ALL,
   'headers.response': ALL,
+  // Gateway API header modifiers' add and remove.
+  'headers.requestAdd': ALL,
+  'headers.requestRemove': ALL,
+  'headers.responseAdd': ALL,
+  'headers.responseRemove': ALL,
   // Traefik 1 service-weights: two Services on one path become a weight-only canary (translate).
   weights: ALL,
   // Traefik 1 priority: applied by translate (routes taken whole by a higher one left out, Regex routes ordered).
   priority: ALL,
   canary: ALL,
+  // Gateway API: more than two weighted backendRefs (elsewhere translate keeps the first two as a canary).
+  split: ['native'],
   denied: ALL,
 };
 
@@ -117,8 +129,13 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.hsts !== undefined) out.push('hsts');
   if (p.headers?.request !== undefined) out.push('headers.request');
   if (p.headers?.response !== undefined) out.push('headers.response');
+  if (p.headers?.requestAdd !== undefined) out.push('headers.requestAdd');
+  if (p.headers?.requestRemove !== undefined) out.push('headers.requestRemove');
+  if (p.headers?.responseAdd !== undefined) out.push('headers.responseAdd');
+  if (p.headers?.responseRemove !== undefined) out.push('headers.responseRemove');
   if (p.priority !== undefined) out.push('priority');
   if (p.canary !== undefined) out.push('canary');
+  if (p.split !== undefined) out.push('split');
   if (p.denied !== undefined) out.push('denied');
   return out;
 }

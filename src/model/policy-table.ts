@@ -37,8 +37,13 @@ export const FEATURE_ANNOTATIONS: Readonly<Record<Exclude<PolicyFeature, 'denied
   hsts: { what: 'Strict-Transport-Security over TLS', nginx: ['hsts', 'hsts-max-age', 'hsts-include-subdomains', 'hsts-preload'], traefik: ['hsts-max-age', 'hsts-include-subdomains', 'hsts-preload'] },
   'headers.request': { what: 'request headers set', nginx: [], traefik: ['custom-request-headers'] },
   'headers.response': { what: 'response headers set', nginx: [], traefik: ['custom-response-headers'] },
+  'headers.requestAdd': { what: 'request headers added (Gateway API RequestHeaderModifier)', nginx: [], traefik: [] },
+  'headers.requestRemove': { what: 'request headers removed (Gateway API RequestHeaderModifier)', nginx: [], traefik: [] },
+  'headers.responseAdd': { what: 'response headers added (Gateway API ResponseHeaderModifier)', nginx: [], traefik: [] },
+  'headers.responseRemove': { what: 'response headers removed (Gateway API ResponseHeaderModifier)', nginx: [], traefik: [] },
   canary: { what: 'a canary Ingress\'s backend by header, cookie or weight', nginx: ['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-cookie', 'canary-weight'], traefik: [] },
   weights: { what: 'two Services of one path weighted', nginx: [], traefik: ['service-weights'] },
+  split: { what: 'more than two weighted backends (Gateway API backendRefs)', nginx: [], traefik: [] },
   priority: { what: 'route priority (applied by translate: routes taken whole by a higher one are left out)', nginx: [], traefik: ['priority'] },
 };
 

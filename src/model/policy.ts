@@ -108,12 +108,25 @@ export interface HstsPolicy {
   readonly preload: boolean;
 }
 
-/** Header changes: names are RFC 9110 tokens, values visible ASCII (checked by the grammar). */
+/**
+ * Header changes: names are RFC 9110 tokens, values visible ASCII (checked by the grammar). On each
+ * side the changes apply in this order: `remove`, then `set` (every line of the name replaced by one),
+ * then `add` (one more line of the name, after those it already has: a reader joining the lines sees
+ * `old,added`).
+ */
 export interface HeaderPolicy {
-  /** Set on the request to the backend (Traefik 1 `custom-request-headers`). */
+  /** Set on the request to the backend (Traefik 1 `custom-request-headers`, Gateway API RequestHeaderModifier `set`). */
   readonly request?: Readonly<Record<string, string>>;
-  /** Set on the answer to the client (`custom-headers` ConfigMap, Traefik 1 `custom-response-headers`). */
+  /** Set on the answer to the client (`custom-headers` ConfigMap, Traefik 1 `custom-response-headers`, ResponseHeaderModifier `set`). */
   readonly response?: Readonly<Record<string, string>>;
+  /** Added to the request to the backend (Gateway API RequestHeaderModifier `add`). */
+  readonly requestAdd?: Readonly<Record<string, string>>;
+  /** Removed from the request to the backend, lower-case names (RequestHeaderModifier `remove`). */
+  readonly requestRemove?: readonly string[];
+  /** Added to the answer to the client (ResponseHeaderModifier `add`). */
+  readonly responseAdd?: Readonly<Record<string, string>>;
+  /** Removed from the answer to the client, lower-case names (ResponseHeaderModifier `remove`). */
+  readonly responseRemove?: readonly string[];
 }
 
 /** A canary Ingress's alternative backend for the same host and path. */
@@ -127,6 +140,16 @@ export interface CanaryPolicy {
   readonly cookie?: string;
   /** Share of the remaining requests sent to the canary, 0-100. */
   readonly weight?: number;
+}
+
+/**
+ * Gateway API weighted backendRefs beyond two (two are a weight-only {@link CanaryPolicy}): each
+ * request goes to one of `backends`, chosen with probability weight / sum of weights. The route's
+ * `backend` is the first of them.
+ */
+export interface SplitPolicy {
+  /** At least three, each with a weight > 0, in the rule's order. */
+  readonly backends: readonly { readonly backend: string; readonly weight: number }[];
 }
 
 /** Everything a route may carry besides its match and backend. All absent: the plain route. */
@@ -153,6 +176,8 @@ export interface RoutePolicy {
   readonly headers?: HeaderPolicy;
   /** A canary Ingress's backend for this route (set by translate from the canary Ingress). */
   readonly canary?: CanaryPolicy;
+  /** More than two weighted backends (Gateway API); never with `canary`. */
+  readonly split?: SplitPolicy;
   /** Traefik 1 `traefik.frontend.priority`: a higher one is matched first among routes of a host. */
   readonly priority?: number;
   /**
@@ -180,6 +205,7 @@ export const POLICY_KEYS = [
   'hsts',
   'headers',
   'canary',
+  'split',
   'priority',
   'denied',
 ] as const satisfies readonly (keyof RoutePolicy)[];

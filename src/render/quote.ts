@@ -1,3 +1,4 @@
+import { valueRegexProblem } from '../model/translate/validate.ts';
 import { PassError } from '../shared/errors.ts';
 
 // Shared checks of the dialect quoting helpers: a value either fits a grammar both proxies
@@ -46,4 +47,23 @@ export function isIPv4Literal(value: string): boolean {
 /** An IPv6 literal (no brackets, no zone). */
 export function isIPv6Literal(value: string): boolean {
   return /^[0-9a-fA-F:.]+$/.test(value) && value.includes(':') && value.length <= 45 && URL.canParse(`http://[${value}]/`);
+}
+
+/** Whether a route has conditions besides host and path (method, headers, query parameters). */
+export function hasConditions(route: { readonly conditions?: { readonly method?: string; readonly headers?: readonly unknown[]; readonly query?: readonly unknown[] } }): boolean {
+  const c = route.conditions;
+  return c !== undefined && (c.method !== undefined || (c.headers?.length ?? 0) > 0 || (c.query?.length ?? 0) > 0);
+}
+
+/**
+ * Whether a condition's regular expression can be written by both dialects: printable ASCII without a
+ * quote, at most 1024 characters, of the model's value regex grammar (`valueRegexProblem`).
+ */
+export function isValueRegex(value: string): boolean {
+  return value.length <= 1024 && /^[\x20-\x7e]+$/.test(value) && !/['"]/.test(value) && valueRegexProblem(value) === undefined;
+}
+
+/** An HTTP method token as a condition names it: upper-case letters, at most 32. */
+export function isMethodToken(value: string): boolean {
+  return /^[A-Z]{1,32}$/.test(value);
 }

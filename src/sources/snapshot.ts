@@ -1,5 +1,6 @@
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import type { GatewayObjects, KubeObject, Snapshot, SourceSnapshot } from '../model/k8s.ts';
+import type { GatewayStatuses } from '../model/translate/gateway/status.ts';
 
 /** A source of Kubernetes objects: the file source or the Kubernetes API. */
 export interface Source {
@@ -12,6 +13,8 @@ export interface Source {
    * later stages add, e.g. ACME): a source that records Events (Kubernetes) records these. Optional.
    */
   reportDiagnostics?(diagnostics: readonly Diagnostic[]): void;
+  /** The Gateway API status of the controller's last model: a source that writes status (Kubernetes) writes this. Optional. */
+  reportGatewayStatus?(status: GatewayStatuses | undefined): void;
   /** Calls `listener` after every change; returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
   start(): Promise<void>;

@@ -55,6 +55,20 @@ core.register_action("pass_join", { "http-req" }, function(txn, name)
   txn.http:req_set_header(name, table.concat(list, ", "))
 end, 1)
 
+-- A request header as route conditions read it (as the native proxy): its lines joined with ", ",
+-- nothing (no match) when the request has none. `name` is lower case. The request is not changed.
+core.register_fetches("pass_header", function(txn, name)
+  local values = txn.http:req_get_headers()[name]
+  if values == nil then return nil end
+  local list = {}
+  local i = 0
+  while values[i] ~= nil do
+    list[#list + 1] = values[i]
+    i = i + 1
+  end
+  return table.concat(list, ", ")
+end)
+
 -- Basic auth users whose hash HAProxy's crypt(3) cannot check ($apr1$): the controller checks
 -- them on its auth socket. Accepted credentials are remembered for a minute, keyed by a SHA-256
 -- of the socket, the name the users are known by and the Authorization header; refusals are not

@@ -13,10 +13,14 @@ import fc from 'fast-check';
 import { NGINX_CATALOGUE, NGINX_PREFIX } from '../../src/model/annotations/nginx-catalogue.ts';
 import { TRAEFIK_CATALOGUE, TRAEFIK_PREFIXES } from '../../src/model/annotations/traefik-catalogue.ts';
 import type { Snapshot } from '../../src/model/k8s.ts';
+import { compareRoutes } from '../../src/model/match.ts';
+import type { RoutePolicy } from '../../src/model/policy.ts';
+import type { HostKind, Route, RouteConditions, RoutingModel, ValueCondition, VirtualHost } from '../../src/model/types.ts';
 import { translate } from '../../src/model/translate/index.ts';
 import type { ProxyMode } from '../../src/model/policy-support.ts';
 import { renderHaproxy } from '../../src/render/haproxy/index.ts';
 import { renderNginx } from '../../src/render/nginx/index.ts';
+import { LUA_MODULES } from '../../src/render/nginx/view.ts';
 import type { RenderedConfig } from '../../src/render/types.ts';
 import { requireBinary } from './haproxy/common.ts';
 import { checkRendering, workWithDefaultCert } from './rendered.ts';
@@ -139,5 +143,50 @@ for (const mode of ['haproxy', 'nginx'] as const satisfies readonly ProxyMode[])
     );
     // The property means something only if policies were rendered, not all refused.
     assert.ok(withPolicy > 10, `${withPolicy} of the runs rendered a policy beyond the https redirect`);
+  });
+}
+
+// Route data the Gateway API brings (header, query and method conditions, suffix hosts, header add and
+// remove) reach the renderers as the model holds them: hand-made models with good and hostile names and
+// values must render a config the proxy accepts with only template directives (or refuse the route).
+const NAMES = ['x-env', 'X_Under', 'a.b-c', 'Tier', 'x(y)', 'a b', 'x;y', "x'", 'x"', '$x', '%[src]', '#c', '{', 'host', 'content-length', ''];
+const VALUES = [...HOSTILE, '-i', '--', '-m', 'or', '!', 'v[0-9]+', '(a|b)*', '.*', '^a$', 'a{2}', '\\d+', '[', 'caf\u00e9', '', ' lead', 'a\tb', '\\'];
+const condition: fc.Arbitrary<ValueCondition> = fc.record({ name: fc.constantFrom(...NAMES), type: fc.constantFrom('Exact' as const, 'RegularExpression' as const), value: fc.constantFrom(...VALUES) });
+const conditions: fc.Arbitrary<RouteConditions> = fc
+  .record({ method: fc.option(fc.constantFrom('GET', 'POST', 'get', 'GET X', 'M;'), { nil: undefined }), headers: fc.array(condition, { maxLength: 3 }), query: fc.array(condition, { maxLength: 3 }) })
+  .map((c) => ({ ...(c.method === undefined ? {} : { method: c.method }), ...(c.headers.length === 0 ? {} : { headers: c.headers }), ...(c.query.length === 0 ? {} : { query: c.query }) }));
+const headerMap = fc.dictionary(fc.constantFrom(...NAMES), fc.constantFrom(...VALUES), { maxKeys: 2 });
+const headerPolicy: fc.Arbitrary<RoutePolicy | undefined> = fc.option(
+  fc.record({ requestAdd: headerMap, responseAdd: headerMap, requestRemove: fc.array(fc.constantFrom(...NAMES), { maxLength: 2 }), responseRemove: fc.array(fc.constantFrom(...NAMES), { maxLength: 2 }), request: headerMap }).map((headers): RoutePolicy => ({ headers })),
+  { nil: undefined },
+);
+const SRC = { kind: 'HTTPRoute', namespace: 'default', name: 'app' };
+const routeData: fc.Arbitrary<Route> = fc
+  .record({ path: fc.constantFrom('/', '/api', '/a/b', '/x%20y', '/r(e|x)'), type: fc.constantFrom('Exact' as const, 'Prefix' as const, 'Regex' as const), conditions: fc.option(conditions, { nil: undefined }), policy: headerPolicy })
+  .map((r) => ({ path: r.path, pathType: r.type === 'Regex' || !r.path.includes('(') ? r.type : 'Prefix', backend: 'default/app:80', source: SRC, field: 'spec.rules[0]', ...(r.conditions === undefined ? {} : { conditions: r.conditions }), ...(r.policy === undefined ? {} : { policy: r.policy }) }));
+const hostData: fc.Arbitrary<VirtualHost> = fc
+  .record({ host: fc.constantFrom('app.example.test', '*.example.test', '*.deep.example.test', '*.a-b.test'), kind: fc.constantFrom<HostKind>('exact', 'wildcard', 'suffix'), routes: fc.array(routeData, { minLength: 1, maxLength: 5 }) })
+  .map((v) => ({ host: v.host, kind: v.host.startsWith('*.') ? (v.kind === 'exact' ? 'suffix' : v.kind) : 'exact', routes: [...v.routes].sort(compareRoutes), sources: [SRC] }));
+
+for (const mode of ['haproxy', 'nginx'] as const) {
+  test(`${mode}: any route conditions, suffix hosts and header add/remove, good or hostile, render a config the proxy accepts with only template directives`, () => {
+    let conditional = 0;
+    fc.assert(
+      fc.property(fc.array(hostData, { minLength: 1, maxLength: 4 }), fc.boolean(), fc.boolean(), (vhosts, headersMore, lua) => {
+        const model: RoutingModel = {
+          entryPoints: [{ name: 'web', address: { host: '127.0.0.1', port: 18080 }, tls: false, middlewares: [] }],
+          virtualHosts: vhosts,
+          backends: { 'default/app:80': { id: 'default/app:80', namespace: 'default', service: 'app', servicePort: 80, endpoints: [{ address: '127.0.0.2', port: 8080, weight: 1 }], protocol: 'http' } },
+          certificates: [],
+          diagnostics: [],
+        };
+        const r = mode === 'haproxy' ? renderHaproxy(model, { workDir: path.join(WORK, `${mode}-c`) }) : renderNginx(model, { workDir: path.join(WORK, `${mode}-c`), ...(headersMore ? {} : { headersMoreModule: null }), ...(lua ? { luaModules: LUA_MODULES } : {}) });
+        if (mode === 'haproxy' ? r.main.content.includes('{ var(txn.vh) -m str v') : r.main.content.includes('$pass_c')) conditional++;
+        checkRendering(r, path.join(WORK, `${mode}-c`), { crt, key }, ` of ${JSON.stringify(vhosts)}`);
+      }),
+      { numRuns: Number(process.env['INJECTION_RUNS'] ?? 60) },
+    );
+    // The property means something only if conditions were rendered, not all refused.
+    assert.ok(conditional > 10, `${conditional} of the runs rendered route conditions`);
   });
 }

@@ -16,6 +16,7 @@ import type { RenderedConfig } from '../../src/render/types.ts';
 const HEAD_HELPERS: Readonly<Record<string, string>> = {
   text: String.raw`"(?:[^"\\]|\\.)*"`,
   q: String.raw`"(?:[^"\\]|\\.)*"`,
+  mapRegex: String.raw`"~(?:[^"\\]|\\.)*"`,
   name: '[A-Za-z0-9_.-]+',
   sniKey: String.raw`"(?:~\*\^\[\^\.\]\+(?:\\\.[a-z0-9-]+)+\$|[a-z0-9.-]+)"`,
   int: '[0-9]+',

@@ -131,13 +131,22 @@ function kubeconfigText(server: string, caPem: string, user: string, token: stri
   ].join('\n');
 }
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'IngressClass']);
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'IngressClass',
+  'GatewayClass',
+  'CustomResourceDefinition',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+]);
 
-/** The resource type of any object (plural by the usual English rule of Kubernetes kinds). */
+/** The resource type of any object (plural by the usual English rules of Kubernetes kinds). */
 export function typeOf(obj: KubeObject): ResourceType {
   const kind = obj.kind ?? '';
   const lower = kind.toLowerCase();
-  const plural = lower.endsWith('s') ? `${lower}es` : `${lower}s`;
+  const plural = lower.endsWith('s') ? `${lower}es` : /[^aeiou]y$/.test(lower) ? `${lower.slice(0, -1)}ies` : `${lower}s`;
   return { kind, apiVersion: obj.apiVersion ?? 'v1', plural, namespaced: !CLUSTER_SCOPED.has(kind) };
 }
 

@@ -66,7 +66,7 @@ function run(input: GatewayInput, opts: GatewayOptions = options): GatewayTransl
 
 /** `host: pathType path → backend` per route, with its policy when it has one. */
 function routes(t: GatewayTranslation): string[] {
-  const show = (r: Route): string => `${r.pathType} ${r.path} → ${r.backend}${r.policy === undefined ? '' : ` ${JSON.stringify(r.policy)}`}`;
+  const show = (r: Route): string => `${r.pathType} ${r.path}${r.conditions === undefined ? '' : ` if ${JSON.stringify(r.conditions)}`} → ${r.backend}${r.policy === undefined ? '' : ` ${JSON.stringify(r.policy)}`}`;
   return t.virtualHosts.flatMap((vh) => vh.routes.map((r) => `${vh.host}: ${show(r)}`));
 }
 
@@ -122,7 +122,7 @@ const cases: readonly Case[] = [
     name: 'hostname intersection: the more specific of listener and route names; none in common is NoMatchingListenerHostname',
     files: ['hostname-intersection.yaml'],
     check(t) {
-      assert.deepEqual(t.virtualHosts.map((vh) => `${vh.host} ${vh.kind}`), ['a.example.com exact', 'foo.bar.com exact', '*.example.com wildcard']);
+      assert.deepEqual(t.virtualHosts.map((vh) => `${vh.host} ${vh.kind}`), ['a.example.com exact', 'foo.bar.com exact', '*.example.com suffix']);
       assert.deepEqual(routes(t), ['a.example.com: Prefix / → default/web:80', 'foo.bar.com: Prefix /section → default/web:80', 'foo.bar.com: Prefix / → default/web:80', '*.example.com: Prefix / → default/web:80']);
       assert.deepEqual(parents(t, 'default/several'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
       assert.deepEqual(parents(t, 'default/by-section'), ['{"name":"gw","sectionName":"exact"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
@@ -224,21 +224,18 @@ const cases: readonly Case[] = [
     },
   },
   {
-    name: 'weighted backends: two become main + canary weight; a third is left out; weight 0 gets nothing; a missing Service is BackendNotFound',
+    name: 'weighted backends: two become main + canary weight; three a split (native); weight 0 gets nothing; a missing Service is BackendNotFound',
     files: ['weighted-backends.yaml'],
     check(t) {
       assert.deepEqual(routes(t), [
         'split.example.com: Prefix /missing → default/gone:80',
-        'split.example.com: Prefix /three → default/web:80 {"canary":{"backend":"default/canary:80","weight":22}}',
+        'split.example.com: Prefix /three → default/web:80 {"split":{"backends":[{"backend":"default/web:80","weight":70},{"backend":"default/canary:80","weight":20},{"backend":"default/third:80","weight":10}]}}',
         'split.example.com: Prefix /zero → default/canary:80',
         'split.example.com: Prefix /two → default/web:80 {"canary":{"backend":"default/canary:80","weight":20}}',
       ]);
       assert.equal(t.backends['default/gone:80']?.unresolved, 'service');
       assert.deepEqual(parents(t, 'default/split'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/BackendNotFound']);
-      assert.deepEqual(brief(t.diagnostics), [
-        'error PASS_GATEWAY_WEIGHTS_NOT_SUPPORTED HTTPRoute default/split spec.rules[1].backendRefs',
-        'error PASS_INGRESS_MISSING_SERVICE HTTPRoute default/split spec.rules[3].backendRefs[0].name',
-      ]);
+      assert.deepEqual(brief(t.diagnostics), ['error PASS_INGRESS_MISSING_SERVICE HTTPRoute default/split spec.rules[3].backendRefs[0].name']);
     },
   },
   {
@@ -249,7 +246,7 @@ const cases: readonly Case[] = [
       assert.deepEqual(routes(t), [
         'f.example.com: Exact /full → default/web:80 {"rewrite":{"kind":"replace-path","path":"/elsewhere"}}',
         `f.example.com: Prefix /path-redirect → ${none} {"denied":"a filter of this HTTPRoute rule is not supported"}`,
-        'f.example.com: Prefix /add-header → default/web:80 {"denied":"a filter of this HTTPRoute rule is not supported"}',
+        'f.example.com: Prefix /add-header → default/web:80 {"headers":{"requestAdd":{"X-Extra":"1"}}}',
         'f.example.com: Prefix /headers → default/web:80 {"headers":{"request":{"X-Env":"prod"},"response":{"X-Served-By":"passerelle"}}}',
         'f.example.com: Prefix /prefix → default/web:80 {"upstream":{"vhost":"internal.example.com"},"rewrite":{"kind":"prefix","target":"/new"}}',
         `f.example.com: Prefix /secure → ${none} {"sslRedirect":{"status":302}}`,
@@ -259,7 +256,6 @@ const cases: readonly Case[] = [
       assert.deepEqual(brief(t.diagnostics), [
         'warning PASS_GATEWAY_MIRROR_NOT_SUPPORTED HTTPRoute default/filters spec.rules[4].filters[2]',
         'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[5].filters[0].requestRedirect',
-        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[6].filters[0].requestHeaderModifier.add',
       ]);
     },
   },
@@ -285,15 +281,17 @@ const cases: readonly Case[] = [
     },
   },
   {
-    name: 'header, query and method matches are not routed (the model has no such match); a regex and a plain path are',
+    name: 'header, query and method matches become route conditions beside a regex and a plain path',
     files: ['unsupported-matches.yaml'],
     check(t) {
-      assert.deepEqual(routes(t), ['m.example.com: Regex /items/[0-9]+ → other/api:8080', 'm.example.com: Prefix /plain → other/api:8080']);
-      assert.deepEqual(parents(t, 'other/matches'), ['{"name":"gw","namespace":"default"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs PartiallyInvalid=True/UnsupportedValue']);
-      assert.deepEqual(brief(t.diagnostics), [
-        'error PASS_GATEWAY_MATCH_NOT_SUPPORTED HTTPRoute other/matches spec.rules[0].matches[0]',
-        'error PASS_GATEWAY_MATCH_NOT_SUPPORTED HTTPRoute other/matches spec.rules[0].matches[1]',
+      assert.deepEqual(routes(t), [
+        'm.example.com: Regex /items/[0-9]+ → other/api:8080',
+        'm.example.com: Prefix /plain → other/api:8080',
+        'm.example.com: Prefix /v2 if {"headers":[{"name":"version","type":"Exact","value":"2"}]} → other/api:8080',
+        'm.example.com: Prefix /q if {"method":"GET","query":[{"name":"a","type":"Exact","value":"b"}]} → other/api:8080',
       ]);
+      assert.deepEqual(parents(t, 'other/matches'), ['{"name":"gw","namespace":"default"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(brief(t.diagnostics), []);
     },
   },
   {
@@ -349,7 +347,7 @@ test('hostname intersection, the spec\'s table', () => {
   ];
   for (const [l, r, want] of table) assert.equal(intersectHostname(h(l), h(r))?.host, want, `${l} ∩ ${r}`);
   assert.deepEqual(routeHosts(undefined, []), [{ host: '*', kind: 'any' }]);
-  assert.deepEqual(routeHosts(h('*.example.com'), []), [h('*.example.com')]);
+  assert.deepEqual(routeHosts(h('*.example.com'), []), [{ host: '*.example.com', kind: 'suffix' }], 'a Gateway API wildcard matches one or more labels');
   assert.deepEqual(routeHosts(undefined, [h('a.example.com')]), [h('a.example.com')]);
   assert.deepEqual(routeHosts(h('a.example.com'), [h('*.example.com'), h('a.example.com')]), [h('a.example.com')], 'each host once');
 });

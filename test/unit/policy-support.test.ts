@@ -61,8 +61,10 @@ test('fitPolicy: whatever a policy holds, what is left is rendered by the mode, 
     upstream: { protocol: 'grpc', vhost: 'v', loadBalance: 'ewma', tries: 2, affinity: { cookie: 'c' } },
     cors: { allowOrigins: ['*'], allowMethods: ['GET'], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 1 },
     hsts: { maxAgeSeconds: 1, includeSubdomains: false, preload: false },
-    headers: { request: { A: 'b' }, response: { C: 'd' } },
+    headers: { request: { A: 'b' }, response: { C: 'd' }, requestAdd: { E: 'f' }, requestRemove: ['g'], responseAdd: { H: 'i' }, responseRemove: ['j'] },
     canary: { backend: 'ns/c:80', weight: 10 },
+    // Never beside a canary in a model; here only to count every feature.
+    split: { backends: [{ backend: 'ns/a:80', weight: 1 }, { backend: 'ns/b:80', weight: 1 }, { backend: 'ns/c:80', weight: 1 }] },
     priority: 3,
   };
   // One rewrite kind of the four, one upstream protocol of two, one balancing feature of two, no denied, and weights (a canary in the model): every other feature is in the fixture.

@@ -28,7 +28,7 @@ function table(text: string, name: string): string {
 // Every key of each view interface: a field added or removed there fails to compile here.
 const HAPROXY_FIELDS = {
   runtimeSocket: true, timeouts: true, files: true, forwardedHeader: true, prefixDepth: true, prefixFields: true,
-  frontends: true, backends: true, regexRoutes: true, sslRedirect: true, routeValues: true, policies: true, serverTimeouts: true, judged: true, clientHops: true, defaultBackend: true, acme: true,
+  frontends: true, backends: true, regexRoutes: true, conditionRoutes: true, queryParams: true, suffixMap: true, sslRedirect: true, routeValues: true, policies: true, serverTimeouts: true, judged: true, clientHops: true, defaultBackend: true, acme: true,
   requestLog: true, hasTls: true,
 } as const satisfies Record<keyof HaproxyView, true>;
 const FRONTEND_FIELDS = {
@@ -38,18 +38,18 @@ const FRONTEND_FIELDS = {
 const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true, upstream: true } as const satisfies Record<keyof BackendView, true>;
 const POLICY_FIELDS = {
   id: true, denied: true, redirect: true, wwwRedirect: true, appRoot: true, cors: true, rate: true, allow: true, auth: true, externalAuth: true,
-  maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, hsts: true, judgesClient: true, canary: true,
+  maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, requestRemove: true, requestAdd: true, responseRemove: true, responseAdd: true, hsts: true, judgesClient: true, canary: true,
 } as const satisfies Record<keyof PolicyView, true>;
 const NGINX_FIELDS = {
   workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, lua: true, shutdownTimeoutMs: true,
   timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, sni: true,
-  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, affinities: true, signinSteps: true, signinEscapes: true, dollar: true,
+  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, affinities: true, signinSteps: true, signinEscapes: true, dollar: true, queryValues: true, conditionMaps: true,
 } as const satisfies Record<keyof NginxView, true>;
 const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,
   redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true, authChecks: true, signins: true,
 } as const satisfies Record<keyof ServerBlockView, true>;
-const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true, canary: true, grpc: true } as const satisfies Record<keyof LocationView, true>;
+const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true, canary: true, grpc: true, choice: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;
 const UPSTREAM_FIELDS = { id: true, name: true, leastConn: true, servers: true, lua: true } as const satisfies Record<keyof UpstreamView, true>;
 

@@ -15,7 +15,8 @@ import type { Logger } from '../../shared/logger.ts';
 import type { Balance, CompiledBackend } from './balance.ts';
 import { pickEndpoint } from './balance.ts';
 import { limitBody, watchSend } from './body.ts';
-import { setHeaders } from './policy.ts';
+import { responseHeaders } from './policy.ts';
+import type { HeaderEdit } from './policy.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout, readTimeoutError } from './upstream.ts';
 
 /** What the gRPC exchange needs of the client's response (HTTP/1.1 or the HTTP/2 compatibility API). */
@@ -57,6 +58,8 @@ export interface GrpcRequest {
   readonly tries: number | undefined;
   readonly balance: Balance;
   readonly extraHeaders: readonly string[] | undefined;
+  /** The route's response header remove and add (ResponseHeaderModifier). */
+  readonly responseEdit: HeaderEdit | undefined;
   readonly trace: GrpcTrace | undefined;
   readonly serverName: string;
   /** Sends the proxy's own short answer (502, 504, 413) before anything was sent. */
@@ -258,7 +261,7 @@ export class GrpcExchange {
     upstream.recordLatency(performance.now() - this.#sentAt);
     const status = Number(headers[':status'] ?? 502);
     let flat = flatResponseHeaders(headers, r.serverName);
-    if (r.extraHeaders !== undefined) flat = setHeaders(flat, r.extraHeaders);
+    flat = responseHeaders(flat, r.extraHeaders, r.responseEdit);
     if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
       // Trailers-only: set, not written, so the headers go out with END_STREAM.
       this.#ended = true;

@@ -28,14 +28,54 @@ export interface CompiledPolicy {
   readonly sslRedirect?: { readonly status: number; readonly port: number };
   readonly allow?: BlockList;
   readonly auth?: CompiledBasicAuth;
-  /** Flat `[name, value, ...]` added to every answer of the route; HSTS only over TLS. */
+  /** Flat `[name, value, ...]` set on every answer of the route; HSTS only over TLS. */
   readonly responseHeaders: readonly string[];
+  /** The answer's headers removed (before the set ones) and added (after), from the route's header policy. */
+  readonly responseEdit?: HeaderEdit;
+  /** The same for the request to the backend (its `set` ones included). */
+  readonly requestEdit?: HeaderEdit;
   readonly hsts?: string;
   readonly cors?: CompiledCors;
   /** `limits.rps` per client address (token bucket, burst 5× as ingress-nginx). */
   readonly rate?: RateLimiter;
   /** `limits.connections`: requests in progress per client address. */
   readonly concurrency?: ConcurrencyLimiter;
+}
+
+/** Header changes in the policy's order: `remove` (lower-case names), then `set` (flat), then `add` (flat). */
+export interface HeaderEdit {
+  readonly remove: readonly string[];
+  readonly set: readonly string[];
+  readonly add: readonly string[];
+}
+
+/** The edit of one side of a header policy; undefined when it changes nothing. */
+function headerEdit(remove: readonly string[] | undefined, set: Readonly<Record<string, string>> | undefined, add: Readonly<Record<string, string>> | undefined): HeaderEdit | undefined {
+  if (remove === undefined && set === undefined && add === undefined) return undefined;
+  return { remove: remove ?? [], set: Object.entries(set ?? {}).flat(), add: Object.entries(add ?? {}).flat() };
+}
+
+/**
+ * Flat headers after an edit: the removed names gone, a set name's lines replaced by its one line,
+ * the added lines after the others. Returns `headers` itself when the edit is empty.
+ */
+export function editHeaders(headers: string[], edit: HeaderEdit): string[] {
+  let out = headers;
+  if (edit.remove.length !== 0) {
+    out = [];
+    for (let i = 0; i < headers.length; i += 2) if (!edit.remove.includes(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+  }
+  out = setHeaders(out, edit.set);
+  return edit.add.length === 0 ? out : [...out, ...edit.add];
+}
+
+/**
+ * An upstream answer's headers for the client: the route's response edit's removals first, then its
+ * set headers with `extra` (CORS, HSTS, affinity), then its added lines.
+ */
+export function responseHeaders(headers: string[], extra: readonly string[] | undefined, edit: HeaderEdit | undefined): string[] {
+  if (edit === undefined) return extra === undefined ? headers : setHeaders(headers, extra);
+  return editHeaders(headers, { remove: edit.remove, set: extra ?? [], add: edit.add });
 }
 
 /** CORS answers, precomputed. */
@@ -135,12 +175,17 @@ export function compilePolicy(policy: RoutePolicy, model: RoutingModel, limits: 
   if (policy.rewrite?.kind === 'regex') rewriteRegex(policy.rewrite);
   const tls = model.entryPoints.find((ep) => ep.tls);
   const auth = policy.basicAuth === undefined ? undefined : compileMiddlewares([{ kind: 'basicAuth', realm: policy.basicAuth.realm, users: policy.basicAuth.users, removeHeader: true }])[0];
-  const responseHeaders = Object.entries(policy.headers?.response ?? {}).flat();
+  const hp = policy.headers;
+  // The answer's set headers stay in responseHeaders (with CORS and HSTS); its remove and add go to responseEdit.
+  const responseHeaders = Object.entries(hp?.response ?? {}).flat();
+  const responseEdit = hp?.responseRemove === undefined && hp?.responseAdd === undefined ? undefined : headerEdit(hp.responseRemove, undefined, hp.responseAdd);
   const hsts = policy.hsts === undefined ? undefined : `max-age=${policy.hsts.maxAgeSeconds}${policy.hsts.includeSubdomains ? '; includeSubDomains' : ''}${policy.hsts.preload ? '; preload' : ''}`;
   return {
     policy,
     responseHeaders,
     ...defined({
+      responseEdit,
+      requestEdit: headerEdit(hp?.requestRemove, hp?.request, hp?.requestAdd),
       denied: policy.denied === undefined ? undefined : { status: 503, headers: { 'content-type': TEXT }, body: `Service Unavailable: ${policy.denied}\n` },
       sslRedirect: policy.sslRedirect === undefined || tls === undefined ? undefined : { status: policy.sslRedirect.status, port: publicPortOf(tls) },
       allow: addressList(policy.allowSourceRange),
@@ -305,4 +350,17 @@ export function choosesCanary(canary: NonNullable<RoutePolicy['canary']>, header
     if (value === 'never') return false;
   }
   return canary.weight !== undefined && random < canary.weight;
+}
+
+/** The backend of a split for `random` in [0, 1): each with probability weight / sum of weights. */
+export function pickSplit(split: NonNullable<RoutePolicy['split']>, random: number): string {
+  const list = split.backends;
+  let total = 0;
+  for (const b of list) total += b.weight;
+  let at = random * total;
+  for (const b of list) {
+    if (at < b.weight) return b.backend;
+    at -= b.weight;
+  }
+  return list[list.length - 1]?.backend ?? '';
 }

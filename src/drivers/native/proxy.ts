@@ -16,6 +16,7 @@ import type { GrpcResponse } from './grpc.ts';
 import { GrpcExchange } from './grpc.ts';
 import type { ExternalAuthPolicy, TimeoutPolicy } from '../../model/policy.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
+import type { ConditionRequest } from '../../model/match.ts';
 import { clientAddress, dropNames, forwardedElement, rawResponseHeaders, scanRequestHeaders } from './headers.ts';
 import type { RequestHeaders } from './headers.ts';
 import type { ListenerContext, ProxyRequest, ProxyResponse } from './listeners.ts';
@@ -23,7 +24,8 @@ import type { BasicAuthCache, Verdict } from './middlewares.ts';
 import type { CompiledPolicy } from './policy.ts';
 import type { Route } from '../../model/types.ts';
 import { runMiddlewares } from './middlewares.ts';
-import { affinityCookie, choosesCanary, cookieValue, policyClient, responseHeadersFor, rewriteTarget, runPolicy, setHeaders } from './policy.ts';
+import { affinityCookie, choosesCanary, cookieValue, pickSplit, policyClient, responseHeaders, responseHeadersFor, rewriteTarget, runPolicy } from './policy.ts';
+import type { HeaderEdit } from './policy.ts';
 import type { CompiledEntryPoint, Router } from './router.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
@@ -303,7 +305,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     }
     for (const m of ep.middlewares) if (m.kind === 'basicAuth' && m.mw.removeHeader) dropNames(h.out, ['authorization']);
   }
-  const result = router.resolve(h.host, read.path);
+  const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined);
   if (!result.found) {
     sendText(res, 404, 'Not Found\n');
     return;
@@ -315,6 +317,12 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
   if (canary !== undefined && choosesCanary(canary, (name) => headerValue(req.headers[name.toLowerCase()]), req.headers.cookie, Math.random() * 100)) {
     backend = router.backends.get(canary.backend);
     backendId = canary.backend;
+  }
+  // More than two weighted backends (Gateway API): one by weight.
+  const split = result.policy?.policy.split;
+  if (split !== undefined) {
+    backendId = pickSplit(split, Math.random());
+    backend = router.backends.get(backendId);
   }
   if (trace !== undefined) {
     trace.route = result.route;
@@ -413,6 +421,7 @@ function forwardRequest(
 ): void {
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   let extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
+  const responseEdit = policy?.responseEdit;
   const p = policy?.policy;
   const balance = p?.upstream?.loadBalance;
   // Session affinity (cookie): the endpoint the cookie names while it is there, else a new pick and a new cookie.
@@ -444,6 +453,7 @@ function forwardRequest(
         tries: p?.upstream?.tries,
         balance,
         extraHeaders,
+        responseEdit,
         trace,
         serverName: SERVER,
         answer: (status, body) => sendText(res, status, body),
@@ -454,7 +464,7 @@ function forwardRequest(
     grpc.start(preferred);
     return;
   }
-  const exchange = new Exchange(state, req, res as unknown as Res, h, { backend, target, route, trace, extraHeaders, balance, tries: p?.upstream?.tries, maxBody: p?.limits?.maxBodyBytes, timeouts: p?.timeouts, tls: protocol === 'https' });
+  const exchange = new Exchange(state, req, res as unknown as Res, h, { backend, target, route, trace, extraHeaders, responseEdit, balance, tries: p?.upstream?.tries, maxBody: p?.limits?.maxBodyBytes, timeouts: p?.timeouts, tls: protocol === 'https' });
   exchange.start(preferred);
 }
 
@@ -499,14 +509,38 @@ export function applyRoutePolicy(
   }
   // As ingress-nginx: the credentials of a route's basic auth are not passed on to the backend.
   if (policy.auth !== undefined) dropNames(h.out, ['authorization']);
-  const request = policy.policy.headers?.request;
+  const edit = policy.requestEdit;
   const vhost = policy.policy.upstream?.vhost;
-  if (request !== undefined || vhost !== undefined) {
-    const extra = [...Object.entries(request ?? {}).flat(), ...(vhost === undefined ? [] : ['host', vhost])];
-    dropNames(h.out, extra.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()));
-    h.out.push(...extra);
+  if (edit !== undefined) {
+    // remove, set, add (the header policy's order), in place: h.out is what goes upstream.
+    if (edit.remove.length !== 0) dropNames(h.out, edit.remove);
+    if (edit.set.length !== 0) {
+      dropNames(h.out, edit.set.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+      h.out.push(...edit.set);
+    }
+    h.out.push(...edit.add);
+  }
+  if (vhost !== undefined) {
+    dropNames(h.out, ['host']);
+    h.out.push('host', vhost);
   }
   return route === undefined ? read.target : rewriteTarget(policy.policy, route, read.path, read.target);
+}
+
+/**
+ * What route conditions read of a request: its method, its headers as Node joined them (several
+ * lines of one header with ", "), and the raw query of its target.
+ */
+export function conditionRequest(req: ProxyRequest, read: ReadRequest): ConditionRequest {
+  const headers = req.headers;
+  return {
+    method: req.method ?? 'GET',
+    header: (name) => {
+      const v = headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+    query: read.target.length > read.path.length ? read.target.slice(read.path.length + 1) : '',
+  };
 }
 
 /** One value of a request header Node parsed (the first when it came several times). */
@@ -536,6 +570,8 @@ interface ExchangeOptions {
   readonly route: string;
   readonly trace: Trace | undefined;
   readonly extraHeaders: readonly string[] | undefined;
+  /** The route's response header remove and add (ResponseHeaderModifier). */
+  readonly responseEdit: HeaderEdit | undefined;
   readonly balance: Balance;
   readonly tries: number | undefined;
   readonly maxBody: number | undefined;
@@ -570,11 +606,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #tls: boolean;
 
   readonly #extraHeaders: readonly string[] | undefined;
+  readonly #responseEdit: HeaderEdit | undefined;
 
   constructor(state: ProxyState, req: ProxyRequest, res: Res, h: RequestHeaders, o: ExchangeOptions) {
     this.#state = state;
     this.#tls = o.tls;
     this.#extraHeaders = o.extraHeaders;
+    this.#responseEdit = o.responseEdit;
     this.#res = res;
     this.#backend = o.backend;
     this.#route = o.route;
@@ -652,7 +690,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     upstream.recordLatency(performance.now() - this.#sentAt);
     this.#resumeUpstream = resume;
     const headers = rawResponseHeaders(raw, SERVER);
-    this.#res.writeHead(statusCode, this.#extraHeaders === undefined ? headers : setHeaders(headers, this.#extraHeaders));
+    this.#res.writeHead(statusCode, responseHeaders(headers, this.#extraHeaders, this.#responseEdit));
     return true;
   }
 

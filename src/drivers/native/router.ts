@@ -1,8 +1,9 @@
-import { normalizeHost, pathMatches, pathRegex } from '../../model/match.ts';
+import { normalizeHost, pathMatches, pathRegex, queryParam, valueRegex } from '../../model/match.ts';
+import type { ConditionRequest } from '../../model/match.ts';
 import type { BlockList } from 'node:net';
 import { addressList } from './addresses.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
-import type { ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
+import type { ClientTimeouts, EntryPoint, Route, RouteConditions, RoutingModel, ValueCondition, VirtualHost } from '../../model/types.ts';
 import type { CompiledMiddleware } from './middlewares.ts';
 import { compileMiddlewares } from './middlewares.ts';
 import { compilePolicy } from './policy.ts';
@@ -13,10 +14,59 @@ import { compileBackend } from './balance.ts';
 import type { UpstreamRegistry } from './upstream.ts';
 import { routeName } from '../types.ts';
 
+/** A header or query condition, its regex compiled once per configuration. */
+export interface CompiledValueCondition {
+  readonly name: string;
+  /** The exact value, or undefined for a regex condition. */
+  readonly exact: string | undefined;
+  readonly regex: RegExp | undefined;
+}
+
+/** A route's conditions (src/model/match.ts `routeConditionsHold`), ready for the request path. */
+export interface CompiledConditions {
+  readonly method: string | undefined;
+  readonly headers: readonly CompiledValueCondition[];
+  readonly query: readonly CompiledValueCondition[];
+}
+
+function compileValue(c: ValueCondition): CompiledValueCondition {
+  return c.type === 'Exact' ? { name: c.name, exact: c.value, regex: undefined } : { name: c.name, exact: undefined, regex: valueRegex(c.value) };
+}
+
+/** Compiles a route's conditions; undefined when it has none (the fast path). */
+export function compileConditions(c: RouteConditions | undefined): CompiledConditions | undefined {
+  if (c === undefined) return undefined;
+  return { method: c.method, headers: (c.headers ?? []).map(compileValue), query: (c.query ?? []).map(compileValue) };
+}
+
+function valueHolds(c: CompiledValueCondition, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  return c.regex === undefined ? value === c.exact : c.regex.test(value);
+}
+
+/** Whether a request meets compiled conditions: as `routeConditionsHold` of src/model/match.ts. */
+export function conditionsHold(c: CompiledConditions, request: ConditionRequest): boolean {
+  if (c.method !== undefined && c.method !== request.method) return false;
+  for (let i = 0; i < c.headers.length; i++) {
+    const h = c.headers[i]!;
+    if (!valueHolds(h, request.header(h.name))) return false;
+  }
+  for (let i = 0; i < c.query.length; i++) {
+    const q = c.query[i]!;
+    if (!valueHolds(q, queryParam(request.query, q.name))) return false;
+  }
+  return true;
+}
+
+/** A request without method, headers or query known: a plain GET (as `PLAIN_REQUEST`). */
+const PLAIN: ConditionRequest = { method: 'GET', header: () => undefined, query: '' };
+
 export interface CompiledRoute {
   readonly route: Route;
   /** A Regex route's pattern, compiled once per configuration; undefined for Exact and Prefix. */
   readonly regex: RegExp | undefined;
+  /** The route's conditions; undefined when it has none. */
+  readonly conditions: CompiledConditions | undefined;
   /** Shared result object: resolving allocates nothing. */
   readonly result: RouteResult;
 }
@@ -77,6 +127,10 @@ export class Router {
   readonly #exact: Map<string, CompiledVirtualHost>;
   /** Wildcards keyed by their suffix with the dot (`*.a.b` → `.a.b`): one label less than the host. */
   readonly #wildcard: Map<string, CompiledVirtualHost>;
+  /** Suffix hosts (Gateway API wildcards) keyed the same way: one or more labels less than the host. */
+  readonly #suffix: Map<string, CompiledVirtualHost>;
+  /** Whether some route has conditions: requests then bring their method, headers and query to `resolve`. */
+  readonly hasConditions: boolean;
   readonly #any: CompiledVirtualHost | undefined;
   readonly #default: RouteResult;
   readonly backends: ReadonlyMap<string, CompiledBackend>;
@@ -102,27 +156,33 @@ export class Router {
 
     this.#exact = new Map();
     this.#wildcard = new Map();
+    this.#suffix = new Map();
     let any: CompiledVirtualHost | undefined;
+    let hasConditions = false;
     for (const vhost of model.virtualHosts) {
       const compiled: CompiledVirtualHost = {
         vhost,
         routes: vhost.routes.map((route) => ({
           route,
           regex: route.pathType === 'Regex' ? pathRegex(route.path) : undefined,
+          conditions: compileConditions(route.conditions),
           result: resultFor(route.backend, routeName(vhost.host, route.path, route.pathType), route),
         })),
       };
+      if (vhost.routes.some((r) => r.conditions !== undefined)) hasConditions = true;
       // The first of equal patterns wins, as selectVirtualHost scans in order.
       if (vhost.kind === 'exact') {
         if (!this.#exact.has(vhost.host)) this.#exact.set(vhost.host, compiled);
-      } else if (vhost.kind === 'wildcard') {
+      } else if (vhost.kind === 'wildcard' || vhost.kind === 'suffix') {
+        const map = vhost.kind === 'wildcard' ? this.#wildcard : this.#suffix;
         const suffix = vhost.host.slice(1);
-        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, compiled);
+        if (!map.has(suffix)) map.set(suffix, compiled);
       } else {
         any ??= compiled;
       }
     }
     this.#any = any;
+    this.hasConditions = hasConditions;
     this.#default = model.defaultBackend === undefined ? NOT_FOUND : resultFor(model.defaultBackend, model.defaultBackend);
 
     const eps = new Map<string, CompiledEntryPoint>();
@@ -133,15 +193,26 @@ export class Router {
     this.entryPoints = eps;
   }
 
-  /** The virtual host for a Host header: exact, then one-label wildcard, then `*` (selectVirtualHost). */
+  /**
+   * The virtual host for a Host header (selectVirtualHost): exact, then the longest matching pattern
+   * (a one-label wildcard or a suffix of one or more labels), then `*`.
+   */
   virtualHost(hostHeader: string): CompiledVirtualHost | undefined {
     const cached = this.#hostCache.get(hostHeader);
     if (cached !== undefined) return cached ?? undefined;
     const host = normalizeHost(hostHeader);
     let found = this.#exact.get(host);
-    if (found === undefined) {
-      const dot = host.indexOf('.');
-      if (dot > 0) found = this.#wildcard.get(host.slice(dot));
+    let dot = found === undefined ? host.indexOf('.') : -1;
+    if (dot > 0) {
+      // The first dot gives the longest pattern: a wildcard or a suffix; later dots only suffixes.
+      const first = host.slice(dot);
+      const w = this.#wildcard.get(first);
+      const x = this.#suffix.get(first);
+      // A wildcard and a suffix of the same pattern both match here: the first in the list wins, as in selectVirtualHost.
+      found = w !== undefined && x !== undefined ? (this.model.virtualHosts.indexOf(w.vhost) < this.model.virtualHosts.indexOf(x.vhost) ? w : x) : (w ?? x);
+      if (this.#suffix.size !== 0) {
+        while (found === undefined && (dot = host.indexOf('.', dot + 1)) !== -1) found = this.#suffix.get(host.slice(dot));
+      }
     }
     found ??= this.#any;
     if (this.#hostCache.size >= 4096) this.#hostCache.clear();
@@ -149,14 +220,18 @@ export class Router {
     return found;
   }
 
-  /** Resolves like resolveRequest: route of the virtual host, else default backend, else not found. */
-  resolve(hostHeader: string, path: string): RouteResult {
+  /**
+   * Resolves like resolveRequest: the first route of the virtual host whose path matches and whose
+   * conditions the request meets (a route it fails falls through), else the default backend, else not
+   * found. `request` (absent: a plain GET) is read only for routes with conditions.
+   */
+  resolve(hostHeader: string, path: string, request?: ConditionRequest): RouteResult {
     const vhost = this.virtualHost(hostHeader);
     if (vhost !== undefined) {
       const routes = vhost.routes;
       for (let i = 0; i < routes.length; i++) {
         const r = routes[i]!;
-        if (r.regex === undefined ? pathMatches(r.route, path) : r.regex.test(path)) return r.result;
+        if ((r.regex === undefined ? pathMatches(r.route, path) : r.regex.test(path)) && (r.conditions === undefined || conditionsHold(r.conditions, request ?? PLAIN))) return r.result;
       }
     }
     return this.#default;

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { unavailableCause } from '../../model/unavailable.ts';
 import type { RoutePolicy } from '../../model/policy.ts';
+import { pickSplit } from './policy.ts';
 import { pickEndpoint } from './balance.ts';
 import type { CompiledBackend } from './balance.ts';
 import { AUTH_ERROR, applyAuthHeaders, askExternalAuth } from './external-auth.ts';
@@ -14,7 +15,7 @@ import type { RequestHeaders } from './headers.ts';
 import type { ListenerContext } from './listeners.ts';
 import { runMiddlewares } from './middlewares.ts';
 import type { Verdict } from './middlewares.ts';
-import { addForwardedHeaders, applyRoutePolicy, authContext, currentEntryPoint, readRequest, upstreamCause } from './proxy.ts';
+import { addForwardedHeaders, applyRoutePolicy, authContext, conditionRequest, currentEntryPoint, readRequest, upstreamCause } from './proxy.ts';
 import type { ProxyState } from './proxy.ts';
 import type { CompiledEntryPoint } from './router.ts';
 import type { Upstream } from './upstream.ts';
@@ -46,7 +47,7 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   if (!h.websocket) return rawAnswer(socket, 400, 'Bad Request: only WebSocket upgrades are proxied\n');
   const verdict = runMiddlewares(ep.middlewares, state.authCache, h.host, read.target, h.authorization);
   if (verdict !== undefined) return rawVerdict(socket, verdict);
-  const result = router.resolve(h.host, read.path);
+  const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined);
   if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');
   const policy = result.policy;
   const auth = policy?.policy.externalAuth;
@@ -54,7 +55,9 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   const target = policy === undefined ? read.target : applyRoutePolicy(state, listener, ep, req, socket, h, read, policy, result.modelRoute);
   if (typeof target !== 'string') return rawVerdict(socket, target);
   const go = (): void => {
-    const backend = result.backend;
+    // More than two weighted backends (Gateway API): one by weight.
+    const split = policy?.policy.split;
+    const backend = split === undefined ? result.backend : router.backends.get(pickSplit(split, Math.random()));
     if (backend === undefined || backend.cycle.length === 0) return rawAnswer(socket, 503, `Service Unavailable: ${backend === undefined ? unavailableCause(undefined) : backend.unavailable}\n`);
     connectUpstream(state, listener, ep, req, socket, head, h, backend, target, policy?.policy, defaultConnectTimeoutMs);
   };

@@ -278,3 +278,21 @@ export function regexPathProblem(pattern: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Why a header or query value regex (Gateway API `RegularExpression` matches) is refused, or undefined
+ * when it follows the regex path grammar above without its leading "/": a pattern matched
+ * case-sensitively against the whole value, the same in every mode.
+ */
+export function valueRegexProblem(pattern: string): string | undefined {
+  if (pattern === '') return 'a regular expression must not be empty';
+  if (pattern.length > MAX_REGEX_PATH_LENGTH) return `a regular expression is longer than ${MAX_REGEX_PATH_LENGTH} characters`;
+  try {
+    const reader = new RegexReader(pattern);
+    const end = reader.alternation(0, 0).next;
+    if (end !== pattern.length) throw new Error('a ")" closes no "("');
+  } catch (err) {
+    return `not a regular expression of the grammar: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  return undefined;
+}

@@ -113,6 +113,14 @@ export interface PolicyView {
   readonly requestHeaders: readonly { readonly name: string; readonly value: string }[];
   /** Headers set on the backend's answers (not on HAProxy's own). */
   readonly responseHeaders: readonly { readonly name: string; readonly value: string }[];
+  /** Request headers removed (`del-header`, before the ones set), lower-case names. */
+  readonly requestRemove: readonly string[];
+  /** Request headers added as one more line (`add-header`, after the ones set). */
+  readonly requestAdd: readonly { readonly name: string; readonly value: string }[];
+  /** Headers removed from the backend's answers (before the ones set). */
+  readonly responseRemove: readonly string[];
+  /** Headers added to the backend's answers as one more line (after the ones set). */
+  readonly responseAdd: readonly { readonly name: string; readonly value: string }[];
   /** Strict-Transport-Security on the answers of TLS frontends, or null. */
   readonly hsts: string | null;
   /** The allowlist or a limit judges the client (`txn.pass_client`, after the trusted proxies). */
@@ -310,9 +318,11 @@ export class PolicyRegistry {
   #idOf(route: Route, draft: Draft): string {
     // Limits count per Ingress (as ingress-nginx's zones): the same numbers elsewhere get their own tables.
     const scope = draft.rate !== null || draft.connections !== null ? `${route.source.namespace ?? ''}/${route.source.name}` : '';
-    // A policy without canary, www redirect or regex rewrite keeps the id it had before they rendered.
-    const { canary, wwwRedirect, regexRewrite, externalAuth, ...rest } = draft;
-    const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }) };
+    // A policy without canary, www redirect, regex rewrite or header add/remove keeps the id it had before they rendered.
+    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, ...rest } = draft;
+    const headerLists = { requestRemove, requestAdd, responseRemove, responseAdd };
+    const changes = Object.fromEntries(Object.entries(headerLists).filter(([, list]) => list.length > 0));
+    const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }), ...changes };
     const key = JSON.stringify(canary === null && Object.keys(later).length === 0 ? [rest, scope] : canary === null ? [rest, scope, later] : Object.keys(later).length === 0 ? [rest, scope, canary] : [rest, scope, canary, later]);
     const known = this.#ids.get(key);
     if (known !== undefined) return known;
@@ -390,15 +400,25 @@ export class PolicyRegistry {
     if (rewrite === undefined) return this.#refuse(route, UNRENDERABLE.rewritePath);
     const requestHeaders: { name: string; value: string }[] = [];
     const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
+    // An empty value would be an empty word, which HAProxy's parser drops: refused rather than misread.
     for (const [name, value] of [...Object.entries(policy.headers?.request ?? {}), ...vhost]) {
-      if (!canHeader(name) || !canText(value)) return this.#refuse(route, UNRENDERABLE.header);
+      if (!canHeader(name) || !canText(value) || value === '') return this.#refuse(route, UNRENDERABLE.header);
       requestHeaders.push({ name, value });
     }
     const responseHeaders: { name: string; value: string }[] = [];
     for (const [name, value] of Object.entries(policy.headers?.response ?? {})) {
-      if (!canHeader(name) || !canText(value)) return this.#refuse(route, UNRENDERABLE.header);
+      if (!canHeader(name) || !canText(value) || value === '') return this.#refuse(route, UNRENDERABLE.header);
       responseHeaders.push({ name, value });
     }
+    const added = (list: Readonly<Record<string, string>> | undefined): { name: string; value: string }[] | undefined => {
+      const out = Object.entries(list ?? {}).map(([name, value]) => ({ name, value }));
+      return out.every((h) => canHeader(h.name) && canText(h.value) && h.value !== '') ? out : undefined;
+    };
+    const requestAdd = added(policy.headers?.requestAdd);
+    const responseAdd = added(policy.headers?.responseAdd);
+    const requestRemove = policy.headers?.requestRemove ?? [];
+    const responseRemove = policy.headers?.responseRemove ?? [];
+    if (requestAdd === undefined || responseAdd === undefined || !requestRemove.every(canHeader) || !responseRemove.every(canHeader)) return this.#refuse(route, UNRENDERABLE.header);
     const cors = policy.cors === undefined ? null : (corsView(policy.cors) ?? undefined);
     if (cors === undefined) return this.#refuse(route, UNRENDERABLE.cors);
     const max = policy.limits?.maxBodyBytes;
@@ -434,6 +454,10 @@ export class PolicyRegistry {
       serverTimeout: read ?? null,
       requestHeaders,
       responseHeaders,
+      requestRemove,
+      requestAdd,
+      responseRemove,
+      responseAdd,
       hsts: policy.hsts === undefined ? null : hstsValue(policy.hsts),
       judgesClient: allow !== null || rate !== null || conns !== undefined,
       canary,
@@ -501,6 +525,10 @@ const EMPTY: Draft = {
   serverTimeout: null,
   requestHeaders: [],
   responseHeaders: [],
+  requestRemove: [],
+  requestAdd: [],
+  responseRemove: [],
+  responseAdd: [],
   hsts: null,
   judgesClient: false,
   canary: null,

@@ -6,6 +6,9 @@
  *                              order, one rule each, then a Prefix map tried on the first N path
  *                              elements, deepest first, then on "/")
  * which gives the model's order (Exact wins, then Regex, then the longest element-wise prefix).
+ * Suffix hosts (Gateway API `*.domain`, one or more labels) come after the one-label wildcards, from a
+ * `map_end` on a small suffix map (longest first). A host with a route that has conditions (method,
+ * headers, query) is not in the path lookups: its routes are ordered rules (conditions.ts).
  * Route policies HAProxy sets per backend (TLS, h2, balance, cookie, retries, connect timeout) send
  * their routes to variant backends: copies of a backend's section with the same server slots.
  */
@@ -15,7 +18,9 @@ import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
 import type { BasicAuthMiddleware, Certificate, EntryPoint, HtpasswdUser, RoutingModel } from '../../model/types.ts';
-import { isPlainHost, isWildcardHost } from '../quote.ts';
+import { hasConditions, isPlainHost, isWildcardHost } from '../quote.ts';
+import { conditionProblem, conditionRoute, queryParamView } from './conditions.ts';
+import type { ConditionRouteView, QueryParamView } from './conditions.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
 import { PolicyRegistry } from './policy.ts';
@@ -26,6 +31,7 @@ import type { UpstreamView } from './upstream.ts';
 
 export type { PolicyCorsView, PolicyView, RegexRewriteView, RewriteView, RouteAuthView } from './policy.ts';
 export type { CookieView, UpstreamView } from './upstream.ts';
+export type { ConditionRouteView, QueryParamView, ValueConditionView } from './conditions.ts';
 
 /** What the HAProxy rendering needs besides the model. */
 export interface HaproxyRenderOptions {
@@ -198,6 +204,15 @@ export interface HaproxyView {
   readonly prefixFields: readonly number[];
   /** Regex routes, in match order (by virtual host, each host's in the model's order). */
   readonly regexRoutes: readonly RegexRouteView[];
+  /** The routes of hosts with conditional routes, in match order: one rule each, several with header or query conditions (conditions.ts). */
+  readonly conditionRoutes: readonly ConditionRouteView[];
+  /** The query parameters the conditions read, each into a variable. */
+  readonly queryParams: readonly QueryParamView[];
+  /**
+   * The suffix map (`.domain` → `s:domain`, longest first; a `map_end` lookup after the one-label
+   * wildcards), or null without suffix hosts (Gateway API `*.domain`: one or more labels).
+   */
+  readonly suffixMap: string | null;
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
   /**
@@ -256,6 +271,9 @@ export function requestLogView(target: RequestLogTarget | undefined): HaproxyVie
 
 /** The routing map file, relative to the work directory: the runtime API replaces its contents. */
 export const ROUTES_MAP = 'maps/routes.map';
+
+/** The map of suffix hosts (see `suffixMap`), relative to the work directory. */
+export const SUFFIX_MAP = 'maps/suffix.map';
 
 /** The map of backends whose Service is missing (see `files.unavailable`), relative to the work directory. */
 export const UNAVAILABLE_MAP = 'maps/unavailable.map';
@@ -451,6 +469,14 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   const https = model.entryPoints.find((ep) => ep.tls);
   const policies = new PolicyRegistry(workDir, https !== undefined, routeBackend);
   const regexRoutes: RegexRouteView[] = [];
+  const conditionRoutes: ConditionRouteView[] = [];
+  const suffixes: [string, string][] = [];
+  const queryParams: QueryParamView[] = [];
+  const queryVariable = (name: string): string => {
+    let q = queryParams.find((p) => p.name === name);
+    if (q === undefined) queryParams.push((q = queryParamView(name, `pass_q${queryParams.length}`)));
+    return q.variable;
+  };
   const seenHosts = new Set<string>();
   let anyVhost = false;
   let maxDepth = 0;
@@ -462,27 +488,44 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       anyVhost = true;
       routes.push(['any', vid]);
     } else if (v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host)) {
-      if (seenHosts.has(v.host)) return;
-      seenHosts.add(v.host);
-      routes.push(v.kind === 'exact' ? [`h:${v.host}`, vid] : [`w:${v.host.slice(2)}`, vid]);
+      const hostKey = v.kind === 'exact' ? `h:${v.host}` : v.kind === 'wildcard' ? `w:${v.host.slice(2)}` : `s:${v.host.slice(2)}`;
+      if (seenHosts.has(hostKey)) return;
+      seenHosts.add(hostKey);
+      routes.push([hostKey, vid]);
+      // Suffix hosts: the suffix map gives the longest matching `.domain` its `s:domain` key.
+      if (v.kind === 'suffix') suffixes.push([v.host.slice(1), hostKey]);
     } else {
       diags.push(skipped('PASS_HAPROXY_HOST', `host ${JSON.stringify(v.host)} cannot be written to a map file; left out`, ref));
       return;
     }
     const seenRoutes = new Set<string>();
-    for (const r of v.routes) {
+    // A host with a conditional route is routed by ordered rules, one per route (conditions.ts).
+    const conditional = v.routes.some(hasConditions);
+    for (const original of v.routes) {
+      let r = original;
       // A pattern outside the regex path grammar is never read as anything else.
       if (r.pathType === 'Regex' ? !canRegexPath(r.path) : !canRoutePath(r.path)) {
         diags.push(skipped('PASS_HAPROXY_PATH', `path ${JSON.stringify(r.path)} cannot be written to a map file; left out`, r.source, r.field));
         continue;
       }
-      const key = `${r.pathType} ${r.path}`;
+      const key = conditional ? `${r.pathType} ${r.path} ${JSON.stringify(r.conditions ?? {})}` : `${r.pathType} ${r.path}`;
       if (seenRoutes.has(key)) continue;
       seenRoutes.add(key);
+      const problem = conditional ? conditionProblem(r) : undefined;
+      if (problem !== undefined) {
+        // Served without its conditions it would take requests meant for the next route: it answers 503.
+        diags.push(skipped('PASS_POLICY_NOT_IN_MODE', `${problem}; the route answers 503`, r.source, r.field));
+        const { conditions: _dropped, ...rest } = r;
+        r = { ...rest, policy: { denied: problem } };
+      }
       // A route's policy is named after its backend: the policy travels with the map entry.
       const { id: pid, sslRedirect, upstream } = policies.routeValue(r);
       const target = [routeBackend(r.backend, upstream), ...(pid === undefined && sslRedirect === undefined ? [] : [pid ?? '']), ...(sslRedirect === undefined ? [] : [String(sslRedirect)])].join(';');
-      if (r.pathType === 'Exact') {
+      if (conditional) {
+        const ckey = `${vid}^${conditionRoutes.filter((x) => x.vhost === vid).length}`;
+        conditionRoutes.push(conditionRoute(vid, ckey, conditionRoutes.length, r, queryVariable));
+        routes.push([ckey, target]);
+      } else if (r.pathType === 'Exact') {
         routes.push([`${vid}=${r.path}`, target]);
       } else if (r.pathType === 'Regex') {
         // Keyed by its rank among the host's Regex routes: the rules only name the pattern and the key.
@@ -518,6 +561,9 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   backends.push(...[...variants.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
   maps.push({ path: UNAVAILABLE_MAP, entries: unavailable, secret: false });
   maps.push({ path: ROUTES_MAP, entries: routes, secret: false });
+  // map_end walks its entries in order and takes the first match: the longest domain first.
+  suffixes.sort((a, b) => b[0].length - a[0].length || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (suffixes.length > 0) maps.push({ path: SUFFIX_MAP, entries: suffixes, secret: false });
   // By path: the files (and so the structure checksum) do not depend on the order of the routes.
   maps.push(...[...policies.maps].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)));
   diags.push(...policies.diagnostics);
@@ -586,6 +632,9 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       prefixDepth: depth,
       prefixFields,
       regexRoutes,
+      conditionRoutes,
+      queryParams,
+      suffixMap: suffixes.length > 0 ? `${workDir}/${SUFFIX_MAP}` : null,
       frontends,
       backends,
       sslRedirect: https === undefined ? null : { port: publicPortOf(https) === 443 ? null : publicPortOf(https), codes: [301, 302, 303, 307, 308] },

@@ -131,10 +131,14 @@ export function rewriteTarget(value: unknown): string {
 
 /**
  * A server_name: an exact host quoted as is, or for `*.a.b` the regex `~^[^.]+\.a\.b$`: nginx's own
- * `*.a.b` also matches `x.y.a.b`, while an Ingress wildcard covers exactly one label.
+ * `*.a.b` also matches `x.y.a.b`, while an Ingress wildcard covers exactly one label. A suffix host
+ * (Gateway API `*.a.b`, one or more labels) is written `**.a.b` in the view and becomes `~^.+\.a\.b$`
+ * (nginx's `.a.b` would match `a.b` itself too).
  */
 export function serverName(value: unknown): string {
   if (typeof value === 'string' && isPlainHost(value)) return `"${value}"`;
+  // A suffix host (`**.a.b` in the view): one or more labels before the domain.
+  if (typeof value === 'string' && value.startsWith('**.') && isPlainHost(value.slice(3))) return `"~^.+\\.${value.slice(3).split('.').join('\\.')}$"`;
   if (typeof value === 'string' && isWildcardHost(value)) {
     const labels = value.slice(2).split('.');
     if (!labels.every((l) => LABEL.test(l))) throw unsafe(D, 'server name', value);
@@ -239,6 +243,23 @@ export function portSuffix(tls: unknown, port: unknown): string {
   return port === (tls === true ? 443 : 80) ? '' : `:${String(port)}`;
 }
 
+/**
+ * Whether a text can be written by {@link mapRegex}: a map key regex (`~` and a pattern) of printable
+ * ASCII, at most 2100 characters.
+ */
+export function canMapRegex(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 2100 && /^~[\x20-\x7e]+$/.test(value);
+}
+
+/**
+ * A `map` key regex, double-quoted with `"` and backslash escaped (nginx's parser turns `\"` and `\\`
+ * back into the characters). A map's keys are never read as variables, so `$` stays the regex's own.
+ */
+export function mapRegex(value: unknown): string {
+  if (!canMapRegex(value)) throw unsafe(D, 'map regex', value);
+  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
+}
+
 /** The helpers the nginx templates call, by name. */
 export const nginxHelpers = {
   q: literal,
@@ -260,4 +281,5 @@ export const nginxHelpers = {
   splice,
   authUrl,
   portSuffix,
+  mapRegex,
 } as const;

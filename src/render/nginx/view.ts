@@ -9,24 +9,29 @@
  * with Regex routes, Prefix locations drop `^~` (nginx then tries the regexes, in order, before the
  * longest prefix) and a Prefix's `= /p` serves the route the model picks for `/p` exactly: Exact,
  * then Regex, then Prefix, as compareRoutes.
- * Host lookup goes through nginx's server-name hash; wildcards become one-label regexes.
+ * Host lookup goes through nginx's server-name hash; wildcards become one-label regexes, suffix hosts
+ * (Gateway API `*.domain`) regexes of one or more labels, ordered longest domain first. A location whose
+ * routes have conditions (method, headers, query) picks its route with a chain of maps (conditions.ts).
  */
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import type { BasicAuthMiddleware, ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
-import { selectRoute } from '../../model/match.ts';
+import { pathMatches, selectRoute } from '../../model/match.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
-import { isPlainHost, isWildcardHost } from '../quote.ts';
+import { hasConditions, isPlainHost, isWildcardHost } from '../quote.ts';
+import { conditionProblem, ConditionRegistry } from './conditions.ts';
+import type { ChainOutcome, ConditionMapView, HeaderJoinView, QueryValueView } from './conditions.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canCidr, canLiteral, canName, canPathRegex, canRewriteTarget, canRoutePath, canText, canUser } from './quote.ts';
-import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, regexLiteral, UNRENDERABLE, upstreamPath } from './policy.ts';
+import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, regexLiteral, requestHeaderVariable, UNRENDERABLE, upstreamPath } from './policy.ts';
 import type { CanaryPolicy } from '../../model/policy.ts';
 import { affinityEntry, authHeaderVariable, authTarget, leastConnOf, UpstreamVariants } from './upstream.ts';
 import type { AffinityView, UpstreamView } from './upstream.ts';
 
 export type { AffinityView, UpstreamServerView, UpstreamView } from './upstream.ts';
+export type { ConditionMapView, ConditionValueView, HeaderJoinView, QueryValueView } from './conditions.ts';
 
 /** What the nginx rendering needs besides the model. */
 export interface NginxRenderOptions {
@@ -125,6 +130,22 @@ export interface LocationView {
   readonly canary: LocationCanaryView | null;
   /** backend-protocol GRPC / GRPCS: `grpc_pass` instead of `proxy_pass`, or null. */
   readonly grpc: GrpcView | null;
+  /**
+   * A location whose routes have conditions (conditions.ts): `$variable` (also `canary.variable`, the
+   * upstream proxied to) is the chain's choice; each of `answers` is a value for which the location
+   * returns `status` and `body` itself (a route without endpoints, no route: the default answer). Null otherwise.
+   */
+  readonly choice: ChoiceView | null;
+}
+
+/** See {@link LocationView.choice}. */
+export interface ChoiceView {
+  /** The chain's first variable (`pass_cN_0_0`): the upstream name the request goes to, or an answer's value. */
+  readonly variable: string;
+  /** What the location answers itself when the chain gives `value` (a route without endpoints, no route, a route nginx cannot read). */
+  readonly answers: readonly { readonly value: string; readonly status: number; readonly body: string }[];
+  /** The headers the chain reads whose lines Lua joins first (`set_by_lua_block`), with the Lua module only. */
+  readonly joins: readonly HeaderJoinView[];
 }
 
 /**
@@ -220,7 +241,9 @@ export interface LocationPolicyView {
   readonly timeouts: { readonly connect: number | null; readonly send: number | null; readonly read: number | null };
   /**
    * Request headers the route sets (upstream-vhost as `Host`, the auth answer's headers), in order; the
-   * forwarding headers are rendered again with them. `variable`: the value is that variable (`auth_request_set`).
+   * forwarding headers are rendered again with them. `variable`: the value is that variable (`auth_request_set`,
+   * or `http_NAME`: the client's line a header the route adds one to keeps). An empty value removes the
+   * header; a name may come twice (a line added after the one set or kept: two lines, as native sends).
    */
   readonly requestHeaders: readonly { readonly name: string; readonly value: string; readonly variable: boolean }[];
   /** Lower-case names of `requestHeaders`: `headers.hbs` leaves out its own line for them (`replaces` there). */
@@ -239,7 +262,12 @@ export interface LocationPolicyView {
   readonly externalAuth: { readonly uri: string; readonly sets: readonly { readonly variable: string; readonly upstream: string }[]; readonly signin: string | null } | null;
   /** Cookie affinity: `add_header Set-Cookie $variable always` (empty when the cookie is already right). */
   readonly affinityCookie: string | null;
+  /** Headers removed from the upstream's answers (`proxy_hide_header`), those also set left out. */
+  readonly responseRemove: readonly string[];
+  /** Headers added to answers from an upstream as one more line (`add_header ... always`, the value in `variable` as `responseHeaders`). */
+  readonly responseAdd: readonly { readonly name: string; readonly variable: string }[];
 }
+
 
 /**
  * The internal location of an external-auth URL: `location = uri { internal; ... proxy_pass url; }`,
@@ -292,7 +320,7 @@ export interface ServerBlockView {
   readonly publicPort: number;
   readonly tls: boolean;
   readonly defaultServer: boolean;
-  /** Exact host or `*.domain` (rendered as a one-label regex); empty for the default server. */
+  /** Exact host, `*.domain` (rendered as a one-label regex) or `**.domain` (a suffix host: one or more labels); empty for the default server. */
   readonly names: readonly string[];
   readonly proto: 'http' | 'https';
   readonly redirect: { readonly scheme: 'http' | 'https'; readonly port: number | null; readonly code: number } | null;
@@ -361,6 +389,10 @@ export interface NginxView {
   readonly signinEscapes: readonly { readonly pattern: string; readonly escape: string }[];
   /** Some value written by the `text` helper holds `$`: declare `$pass_dollar` (a literal `$`). */
   readonly dollar: boolean;
+  /** The first value of each query parameter a route condition reads (`$pass_qv_N`). */
+  readonly queryValues: readonly QueryValueView[];
+  /** The maps of the route condition chains (`$pass_cN_K_J`), in order. */
+  readonly conditionMaps: readonly ConditionMapView[];
 }
 
 export interface NginxBuild {
@@ -470,6 +502,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   const connectMs = options.connectTimeoutMs ?? 5000;
   const readMs = options.readTimeoutMs ?? 60_000;
   const registry = new PolicyRegistry();
+  const conditions = new ConditionRegistry(options.luaModules !== undefined && options.luaModules !== null);
   const refused = new Set<string>();
   let dollar = false;
   const https = model.entryPoints.find((ep) => ep.tls);
@@ -527,7 +560,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const leastConn = leastConnOf(route.policy?.upstream);
     const routed = route.policy?.canary === undefined ? null : canaryOf(route, route.policy.canary, balancedAction(route.backend, leastConn), leastConn);
     const base = routed?.base ?? balancedAction(route.backend, leastConn);
-    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null, scheme: 'http', canary: null, grpc: null });
+    const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null, scheme: 'http', canary: null, grpc: null, choice: null });
     const texts: string[] = [];
     // Values the `text` helper will write: a `$` among them needs `$pass_dollar` declared.
     const noted = (value: string): string => {
@@ -596,14 +629,47 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const vhost: [string, string][] = policy.upstream?.vhost === undefined ? [] : [['Host', policy.upstream.vhost]];
     // As ingress-nginx: the credentials of a route's basic auth are not passed on to the backend.
     const noCredentials: [string, string][] = policy.basicAuth === undefined ? [] : [['Authorization', '']];
+    // Header changes in the model's order: remove (an empty value is not sent), set, then add.
+    for (const name of policy.headers?.requestRemove ?? []) {
+      if (!canHeader(name)) return refuse(UNRENDERABLE.header);
+      request.set(name.toLowerCase(), { name, value: '', variable: false });
+    }
     for (const [name, value] of [...Object.entries(policy.headers?.request ?? {}), ...vhost, ...noCredentials]) {
       if (!canHeader(name) || !canText(value)) return refuse(UNRENDERABLE.header);
       request.set(name.toLowerCase(), { name, value: noted(value), variable: false });
+    }
+    // An added line follows the lines the header has: the client's (its first line: `$http_NAME`, not
+    // sent when empty), or the route's own value; removed, the added line is the only one.
+    const added: { name: string; value: string; variable: boolean }[] = [];
+    for (const [name, value] of Object.entries(policy.headers?.requestAdd ?? {})) {
+      if (!canHeader(name) || !canText(value)) return refuse(UNRENDERABLE.header);
+      const known = request.get(name.toLowerCase());
+      if (known?.variable === true) return refuse(UNRENDERABLE.header);
+      if (known !== undefined && known.value === '') {
+        request.set(name.toLowerCase(), { name, value: noted(value), variable: false });
+        continue;
+      }
+      // A name nginx does not read is a header nginx drops from the client: the added line is the only one.
+      const source = requestHeaderVariable(name);
+      if (known === undefined && source !== undefined) request.set(name.toLowerCase(), { name, value: source, variable: true });
+      added.push({ name, value: noted(value), variable: false });
     }
     const response = new Map<string, { name: string; variable: string }>();
     const routeResponse: [string, string][] = Object.entries(policy.headers?.response ?? {});
     for (const [name, value] of routeResponse) {
       if (!canHeader(name) || !canText(value)) return refuse(UNRENDERABLE.header);
+    }
+    const responseRemove = (policy.headers?.responseRemove ?? []).filter((n) => !routeResponse.some(([name]) => name.toLowerCase() === n.toLowerCase()));
+    if (!responseRemove.every(canHeader)) return refuse(UNRENDERABLE.header);
+    const responseAdded: [string, string][] = [];
+    for (const [name, value] of Object.entries(policy.headers?.responseAdd ?? {})) {
+      if (!canHeader(name) || !canText(value)) return refuse(UNRENDERABLE.header);
+      // Also set by the route: one line, the set value then the added one (joined with ",").
+      const set = routeResponse.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
+      const before = routeResponse[set];
+      if (before === undefined) responseAdded.push([name, value]);
+      else if (canText(`${before[1]},${value}`)) routeResponse[set] = [before[0], `${before[1]},${value}`];
+      else return refuse(UNRENDERABLE.header);
     }
     const cors = policy.cors === undefined ? undefined : corsEntry(policy.cors);
     if (policy.cors !== undefined && cors === undefined) return refuse(UNRENDERABLE.cors);
@@ -672,6 +738,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     }
     // Everything is writable from here on: register the shared values.
     for (const [name, value] of routeResponse) response.set(name.toLowerCase(), { name, variable: `pass_rh_${registry.responseValue(noted(value))}` });
+    const responseAdd = responseAdded.map(([name, value]) => ({ name, variable: `pass_rh_${registry.responseValue(noted(value))}` }));
     if (cors !== undefined) {
       const n = registry.corsIndex(cors);
       response.set('access-control-allow-origin', { name: 'Access-Control-Allow-Origin', variable: `pass_cors_${n}_origin` });
@@ -700,13 +767,15 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       maxBody,
       tries: tries ?? null,
       timeouts: { connect: t?.connect ?? null, send: t?.send ?? null, read: t?.read ?? null },
-      requestHeaders: [...request.values()],
+      requestHeaders: [...request.values(), ...added],
       replaces: Object.fromEntries([...request.keys()].map((k) => [k, true])),
       responseHeaders: [...response.values()],
       externalAuth,
       affinityCookie: affinity?.setCookie.variable ?? null,
+      responseRemove,
+      responseAdd,
     };
-    const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && response.size === 0 && externalAuth === null && affinity === undefined;
+    const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && added.length === 0 && response.size === 0 && externalAuth === null && affinity === undefined && responseRemove.length === 0 && responseAdd.length === 0;
     const protocol = policy.upstream?.protocol;
     let grpc: GrpcView | null = null;
     if (protocol === 'grpc' || protocol === 'grpcs') {
@@ -726,12 +795,91 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       };
     }
     const scheme = protocol === 'https' ? 'https' : 'http';
-    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view, scheme, canary, grpc });
+    return done({ modifier, path, regex: modifier === '~*', action: base, ...sent, policy: empty ? null : view, scheme, canary, grpc, choice: null });
   };
   const locationOf = (modifier: string, path: string, route: Route | undefined, side: ServerSide): LocationView => {
     if (route?.policy !== undefined) return policyLocation(modifier, path, route, side);
     const regex = modifier === '~*';
-    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http', canary: null, grpc: null };
+    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http', canary: null, grpc: null, choice: null };
+  };
+
+  // A location of a host with conditional routes: the routes it may serve, in the model's order, up to
+  // the first without conditions; a chain of maps picks the first whose conditions hold.
+  const choiceLocation = (modifier: string, path: string, routes: readonly Route[], side: ServerSide): LocationView => {
+    const served = routes.filter((r) => {
+      if (modifier === '=') return pathMatches(r, path);
+      // A regex location serves its pattern's routes; after them, what follows depends on the path.
+      if (modifier === '~*') return r.pathType === 'Regex' && r.path === path;
+      // A prefix location `/p/` (or `/`): the Prefix routes of `/p` and above; nginx tried the `=` and regex ones.
+      const bare = path === '/' ? '/' : path.slice(0, -1);
+      return r.pathType === 'Prefix' && (r.path === '/' || r.path === bare || bare.startsWith(`${r.path}/`));
+    });
+    // A route whose conditions nginx cannot read answers 503 in its place (requests that reach it never go further).
+    const problems = new Map<Route, string>();
+    for (const r of served) {
+      const problem = conditionProblem(r);
+      if (problem !== undefined) problems.set(r, problem);
+    }
+    const end = served.findIndex((r) => !hasConditions(r) || problems.has(r));
+    const chain = end === -1 ? served : served.slice(0, end + 1);
+    const first = chain[0];
+    const refuse = (reason: string): LocationView => {
+      for (const r of chain) if (hasConditions(r)) reportOnce(r, 'PASS_POLICY_NOT_IN_MODE', `${reason}; the route answers 503`);
+      return locationOf(modifier, path, first === undefined ? undefined : { ...first, policy: { denied: reason } }, side);
+    };
+    const unreadable = (r: Route): string | undefined => {
+      const problem = problems.get(r);
+      if (problem !== undefined) reportOnce(r, 'PASS_POLICY_NOT_IN_MODE', `${problem}; the route answers 503`);
+      return problem;
+    };
+    if (first === undefined || !hasConditions(first)) return locationOf(modifier, path, first, side);
+    const firstProblem = unreadable(first);
+    if (firstProblem !== undefined) return locationOf(modifier, path, { ...first, policy: { denied: firstProblem } }, side);
+    // After a regex location's own routes, the next route depends on the path: nginx cannot fall through there.
+    if (modifier === '~*' && end === -1) return refuse('nginx cannot fall through from a regex path route with conditions to the routes after it');
+    // One location serves the whole chain: its routes may differ by backend only (the same policy, one
+    // that picks no upstream itself; a rewrite only on routes of the same path), and a request no route
+    // takes gets the default answer, which has no policy.
+    const policy = first.policy;
+    const samePolicy = chain.every((r) => JSON.stringify(r.policy) === JSON.stringify(policy));
+    const pathBound = policy?.rewrite !== undefined && chain.some((r) => r.path !== first.path || r.pathType !== first.pathType);
+    if (!samePolicy || (policy !== undefined && (end === -1 || pathBound || policy.canary !== undefined || policy.upstream?.affinity !== undefined))) {
+      return refuse('nginx cannot render routes with conditions and different policies or filters (header changes, rewrites, ...) on one path');
+    }
+    const outcomes: ChainOutcome[] = [];
+    const answers: { value: string; status: number; body: string }[] = [];
+    const outcomeOf = (action: Action): ChainOutcome => {
+      if (action.proxy !== null) return { upstream: action.proxy };
+      const value = `pass_answer_${answers.length}`;
+      // A reason nginx cannot write (not ASCII) is answered in general words.
+      answers.push({ value, status: action.status, body: action.body !== null && canText(action.body) ? action.body : 'Service Unavailable' });
+      return { answer: value };
+    };
+    // The last route of the chain may be one nginx cannot read: it is the chain's end, as a 503 without conditions.
+    const last = chain[chain.length - 1];
+    const lastProblem = last === undefined ? undefined : unreadable(last);
+    const links = lastProblem === undefined ? chain : chain.slice(0, -1);
+    const leastConn = leastConnOf(policy?.upstream);
+    for (const r of links) outcomes.push(outcomeOf(balancedAction(r.backend, leastConn)));
+    if (lastProblem !== undefined) outcomes.push(outcomeOf(refusal(lastProblem)));
+    else if (end === -1) outcomes.push(outcomeOf(fallback));
+    const made = conditions.chain(links, outcomes);
+    if ('problem' in made) return refuse(made.problem);
+    const { variable, joins } = made;
+    if (answers.some((a) => a.body.includes('$'))) dollar = true;
+    const proxied = [...links.map((r) => balancedAction(r.backend, leastConn)), ...(lastProblem === undefined && end === -1 ? [fallback] : [])].find((a) => a.proxy !== null);
+    // The location of the first route that proxies (its policy is the chain's), else a plain one.
+    const model = links.find((r) => balancedAction(r.backend, leastConn).proxy !== null);
+    const base = locationOf(modifier, path, model, side);
+    // The policy answers every request itself (a redirect, a refusal): the same for every route of the chain.
+    if (policy !== undefined && base.action.proxy === null) return base;
+    // With a variable upstream nginx sends a path of proxy_pass as it is: a prefix location rewrites the path (as a canary's).
+    const plain = base.rewrite === null && !base.keepUri && !base.replacesPath && modifier !== '=';
+    const target = `${base.upstreamPath}$1`;
+    if (plain && !canRewriteTarget(target)) return refuse('nginx cannot choose among the routes of this path by their conditions (the path cannot be a rewrite target)');
+    const choice: ChoiceView = { variable, answers, joins };
+    if (proxied === undefined) return { ...base, action: answers.length > 0 ? { proxy: null, status: 503, body: 'Service Unavailable', redirect: null } : base.action, choice };
+    return { ...base, action: proxied, canary: { variable, unavailable: null, strip: plain ? { length: path.length, target } : null }, choice };
   };
 
   // The routes nginx can hold, per virtual host (reported once, whatever the server blocks).
@@ -753,10 +901,16 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     // Regexes are tried after the longest prefix unless it is `^~`: a host with some keeps its prefixes plain.
     const regexHost = routes.some((r) => r.pathType === 'Regex');
     const prefix = regexHost ? '' : '^~';
+    // A host with conditional routes: each location chooses among the routes it may serve (conditions.ts).
+    const conditional = routes.some(hasConditions);
     for (const r of routes) {
       const add = (modifier: string, path: string): void => {
         const key = `${modifier} ${path}`;
         if (out.has(key)) return;
+        if (conditional) {
+          out.set(key, choiceLocation(modifier, path, routes, side));
+          return;
+        }
         // An `=` stops nginx before the regexes: on such a host it serves what the model picks for that path.
         const chosen = regexHost && modifier === '=' && v !== undefined ? (selectRoute(v, path) ?? r) : r;
         out.set(key, locationOf(modifier, path, chosen, side));
@@ -778,9 +932,9 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       if (l.regex || l.path === '/' || !l.path.endsWith('/')) continue;
       const bare = l.path.slice(0, -1);
       if (out.has(`= ${bare}`)) continue;
-      out.set(`= ${bare}`, locationOf('=', bare, v === undefined ? undefined : selectRoute(v, bare), side));
+      out.set(`= ${bare}`, conditional ? choiceLocation('=', bare, routes, side) : locationOf('=', bare, v === undefined ? undefined : selectRoute(v, bare), side));
     }
-    if (!out.has(' /')) out.set(' /', locationOf('', '/', undefined, side));
+    if (!out.has(' /')) out.set(' /', conditional ? choiceLocation('', '/', routes, side) : locationOf('', '/', undefined, side));
     return [...out.values()];
   };
   // Locations depend on the server only through route policies: computed once per host otherwise.
@@ -834,10 +988,16 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       diags.push(skipped('PASS_NGINX_HOST', `host ${JSON.stringify(v.host)} cannot be an nginx server_name; left out`, v.sources[0]));
       continue;
     }
-    if (seen.has(v.host)) continue;
-    seen.add(v.host);
+    if (seen.has(`${v.kind} ${v.host}`)) continue;
+    seen.add(`${v.kind} ${v.host}`);
     vhosts.push(v);
   }
+  // nginx tries regex server names in the order of the file: with suffix hosts (which may overlap each
+  // other and the one-label wildcards), the longest domain first, a one-label wildcard before a suffix.
+  const suffixHosts = vhosts.some((v) => v.kind === 'suffix');
+  const patternRank = (v: VirtualHost): number => (v.kind === 'exact' ? -1 : v.host.length * 2 + (v.kind === 'suffix' ? 0 : 1));
+  if (suffixHosts) vhosts.sort((a, b) => patternRank(b) - patternRank(a));
+  const serverNameOf = (v: VirtualHost): string => (v.kind === 'suffix' ? `*${v.host}` : v.host);
   for (const v of vhosts) routesOf(v);
   routesOf(any);
 
@@ -899,12 +1059,23 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     // Hosts served the same way share one server block: nginx's per-block cost (location tree,
     // module configurations, an SSL context on TLS) is paid once; certificates come from the SNI map.
     const blocks = new Map<string, { names: string[]; locations: readonly LocationView[] }>();
+    let previous: { key: string; block: { names: string[] } } | undefined;
     for (const v of vhosts) {
       const locations = locationsOf(v, side);
-      const key = JSON.stringify(locations);
+      const json = JSON.stringify(locations);
+      // With suffix hosts, a wildcard or suffix shares only the block of the one before it (their order counts).
+      const ordered = suffixHosts && v.kind !== 'exact';
+      const key = ordered ? `${blocks.size} ${json}` : json;
+      if (ordered && previous !== undefined && previous.key === json) {
+        previous.block.names.push(serverNameOf(v));
+        continue;
+      }
       const block = blocks.get(key);
-      if (block === undefined) blocks.set(key, { names: [v.host], locations });
-      else block.names.push(v.host);
+      if (block === undefined) {
+        const created = { names: [serverNameOf(v)], locations };
+        blocks.set(key, created);
+        previous = ordered ? { key: json, block: created } : undefined;
+      } else block.names.push(serverNameOf(v));
     }
     for (const b of blocks.values()) servers.push({ ...common, defaultServer: false, ...b, ...authOfLocations(b.locations) });
   }
@@ -957,6 +1128,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       signinSteps: signins.length === 0 ? [] : Array.from({ length: SIGNIN_STEPS }, (_, i) => i),
       signinEscapes: signins.length === 0 ? [] : SIGNIN_ESCAPES,
       dollar,
+      queryValues: conditions.queryValues,
+      conditionMaps: conditions.maps,
     },
     htpasswd: [...htpasswd, ...registry.htpasswd],
     certs,

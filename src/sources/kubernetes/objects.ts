@@ -68,6 +68,14 @@ export function stripObject(obj: KubeObject): KubeObject {
       return { ...head, ...defined({ type: obj.type }), data: (obj.type === 'Opaque' || obj.type === undefined ? pick(obj.data, Object.keys(isRecord(obj.data) ? obj.data : {})) : pick(obj.data, SECRET_KEYS)) ?? {} };
     case 'ConfigMap':
       return { ...head, ...defined({ data: raw['data'] }) };
+    case 'Namespace':
+      // Its labels select route namespaces for Gateway listeners: nothing else is read.
+      return head;
+    case 'GatewayClass':
+    case 'Gateway':
+    case 'HTTPRoute':
+      // The status is kept for the status writer (compared before writing); modelView leaves it out.
+      return { ...head, ...defined({ spec: raw['spec'], status: raw['status'] }) };
     default:
       return { ...head, ...defined({ spec: raw['spec'] }) };
   }

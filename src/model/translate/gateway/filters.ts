@@ -1,5 +1,5 @@
 /*
- * HTTPRoute filters as route policies: header `set` → headers, a hostname-only redirect → the
+ * HTTPRoute filters as route policies: header modifiers (set, add, remove) → headers, a hostname-only redirect → the
  * www-style redirect (same scheme, port, path and query on another host), an https-only redirect →
  * sslRedirect, URLRewrite → rewrite (replace-path, prefix) and upstream vhost. What the model cannot
  * express denies the rule (503) with a diagnostic, as the spec asks of a filter that cannot be applied;
@@ -7,7 +7,7 @@
  */
 
 import { headerName, headerValue } from '../../annotations/grammar.ts';
-import type { RedirectStatus, RoutePolicy } from '../../policy.ts';
+import type { HeaderPolicy, RedirectStatus, RoutePolicy } from '../../policy.ts';
 import type { PathType } from '../../types.ts';
 import type { Reporter } from '../diagnostics.ts';
 import { isRecord, showValue } from '../object.ts';
@@ -24,33 +24,63 @@ export interface FilterPolicy {
 
 const REDIRECT_STATUS: readonly number[] = [301, 302, 303, 307, 308];
 
-/** The `set` headers of a header modifier; undefined after a diagnostic when a part cannot be applied. */
-function headerSet(value: unknown, field: string, report: Reporter): Record<string, string> | undefined {
+/** What a header modifier asks of one side (request or answer): names as written for set/add, lower-case for remove. */
+interface HeaderChanges {
+  readonly set: Record<string, string>;
+  readonly add: Record<string, string>;
+  readonly remove: string[];
+}
+
+/**
+ * A header modifier's `set`, `add` and `remove`; undefined after a diagnostic naming the entry when
+ * a part cannot be applied (a name that is not a token, a value outside the header grammar). A name
+ * repeated in one list (case-insensitively) counts once, the first entry.
+ */
+function headerChanges(value: unknown, field: string, report: Reporter): HeaderChanges | undefined {
   if (!isRecord(value)) {
     report.error(GatewayCodes.filterNotSupported, field, 'the header modifier is missing');
     return undefined;
   }
-  for (const part of ['add', 'remove'] as const) {
-    const list = value[part];
-    if (Array.isArray(list) && list.length > 0) {
-      report.error(GatewayCodes.filterNotSupported, `${field}.${part}`, `header ${part} is not supported yet (only set); the rule answers 503`);
-      return undefined;
+  const out: HeaderChanges = { set: {}, add: {}, remove: [] };
+  for (const part of ['set', 'add'] as const) {
+    const list = Array.isArray(value[part]) ? (value[part] as readonly unknown[]) : [];
+    const seen = new Set<string>();
+    for (const [k, h] of list.entries()) {
+      const name = isRecord(h) && typeof h['name'] === 'string' ? h['name'] : undefined;
+      const v = isRecord(h) && typeof h['value'] === 'string' ? h['value'] : undefined;
+      const n = name === undefined ? undefined : headerName(name);
+      const val = v === undefined ? undefined : headerValue(v);
+      if (n?.ok !== true || val?.ok !== true) {
+        report.error(GatewayCodes.filterNotSupported, `${field}.${part}[${k}]`, `header ${showValue(h)} cannot be ${part === 'set' ? 'set' : 'added'} safely (a token name and a printable value without " \\ $ { } ;); the rule answers 503`);
+        return undefined;
+      }
+      if (seen.has(n.value.toLowerCase())) continue;
+      seen.add(n.value.toLowerCase());
+      out[part][n.value] = val.value;
     }
   }
-  const out: Record<string, string> = {};
-  const set = Array.isArray(value['set']) ? (value['set'] as readonly unknown[]) : [];
-  for (const [k, h] of set.entries()) {
-    const name = isRecord(h) && typeof h['name'] === 'string' ? h['name'] : undefined;
-    const v = isRecord(h) && typeof h['value'] === 'string' ? h['value'] : undefined;
-    const n = name === undefined ? undefined : headerName(name);
-    const val = v === undefined ? undefined : headerValue(v);
-    if (n?.ok !== true || val?.ok !== true) {
-      report.error(GatewayCodes.filterNotSupported, `${field}.set[${k}]`, `header ${showValue(h)} cannot be set safely (a token name and a printable value without " \\ $ { } ;); the rule answers 503`);
+  const remove = Array.isArray(value['remove']) ? (value['remove'] as readonly unknown[]) : [];
+  for (const [k, name] of remove.entries()) {
+    const n = typeof name === 'string' ? headerName(name) : undefined;
+    if (n?.ok !== true) {
+      report.error(GatewayCodes.filterNotSupported, `${field}.remove[${k}]`, `header name ${showValue(name)} is not a token; the rule answers 503`);
       return undefined;
     }
-    out[n.value] = val.value;
+    const lower = n.value.toLowerCase();
+    if (!out.remove.includes(lower)) out.remove.push(lower);
   }
   return out;
+}
+
+/** The header policy of a side's changes merged into what earlier filters asked (later filters win a name). */
+function headerPart(current: HeaderPolicy | undefined, c: HeaderChanges, side: 'request' | 'response'): RoutePolicy {
+  const addKey = side === 'request' ? 'requestAdd' : 'responseAdd';
+  const removeKey = side === 'request' ? 'requestRemove' : 'responseRemove';
+  let headers: HeaderPolicy = { ...current };
+  if (Object.keys(c.set).length > 0) headers = { ...headers, [side]: { ...headers[side], ...c.set } };
+  if (Object.keys(c.add).length > 0) headers = { ...headers, [addKey]: { ...headers[addKey], ...c.add } };
+  if (c.remove.length > 0) headers = { ...headers, [removeKey]: [...new Set([...(headers[removeKey] ?? []), ...c.remove])] };
+  return Object.keys(headers).length === 0 ? {} : { headers };
 }
 
 function exactHost(value: unknown): string | undefined {
@@ -126,13 +156,13 @@ export function filtersPolicy(filters: readonly { readonly value: Rec; readonly 
     let part: RoutePolicy | undefined;
     switch (type) {
       case 'RequestHeaderModifier': {
-        const set = headerSet(value['requestHeaderModifier'], `${field}.requestHeaderModifier`, report);
-        part = set === undefined ? undefined : { headers: { ...policy.headers, request: { ...policy.headers?.request, ...set } } };
+        const changes = headerChanges(value['requestHeaderModifier'], `${field}.requestHeaderModifier`, report);
+        part = changes === undefined ? undefined : headerPart(policy.headers, changes, 'request');
         break;
       }
       case 'ResponseHeaderModifier': {
-        const set = headerSet(value['responseHeaderModifier'], `${field}.responseHeaderModifier`, report);
-        part = set === undefined ? undefined : { headers: { ...policy.headers, response: { ...policy.headers?.response, ...set } } };
+        const changes = headerChanges(value['responseHeaderModifier'], `${field}.responseHeaderModifier`, report);
+        part = changes === undefined ? undefined : headerPart(policy.headers, changes, 'response');
         break;
       }
       case 'RequestRedirect':

@@ -28,18 +28,24 @@ export function intersectHostname(listener: Hostname, route: Hostname): Hostname
   return under(route.host, listener.host.slice(2)) ? listener : undefined;
 }
 
+/** A hostname as the model's host pattern: a Gateway API wildcard is a `suffix` (one or more labels). */
+function asVirtualHost(h: Hostname): { readonly host: string; readonly kind: HostKind } {
+  return h.kind === 'wildcard' ? { host: h.host, kind: 'suffix' } : h;
+}
+
 /**
  * The hosts a route serves through a listener: every route hostname's intersection with the
  * listener's (each once, in the route's order); the route's own when the listener has none; the
- * listener's when the route has none; `*` (every host) when neither has.
+ * listener's when the route has none; `*` (every host) when neither has. Wildcards come out as
+ * `suffix` hosts: the Gateway API's `*.example.com` matches one or more labels.
  */
 export function routeHosts(listener: Hostname | undefined, route: readonly Hostname[]): { readonly host: string; readonly kind: HostKind }[] {
-  if (route.length === 0) return listener === undefined ? [{ host: '*', kind: 'any' }] : [listener];
-  if (listener === undefined) return [...route];
+  if (route.length === 0) return listener === undefined ? [{ host: '*', kind: 'any' }] : [asVirtualHost(listener)];
+  if (listener === undefined) return route.map(asVirtualHost);
   const out: Hostname[] = [];
   for (const h of route) {
     const m = intersectHostname(listener, h);
     if (m !== undefined && !out.some((o) => o.host === m.host)) out.push(m);
   }
-  return out;
+  return out.map(asVirtualHost);
 }

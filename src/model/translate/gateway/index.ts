@@ -15,7 +15,7 @@ import { createBackendResolver } from '../backends.ts';
 import type { BackendResolver } from '../backends.ts';
 import { DiagnosticList } from '../diagnostics.ts';
 import type { AcmeIssuance } from '../intents.ts';
-import { compareRoutes } from '../../match.ts';
+import { compareRoutes, sameMatch } from '../../match.ts';
 import { compareAge, compareText, isRecord, readHeader, showValue } from '../object.ts';
 import type { ObjectHeader } from '../object.ts';
 import { createSecretReader } from '../tls.ts';
@@ -295,7 +295,7 @@ function claimRoutes(route: ParsedRoute, host: { readonly host: string; readonly
   hb.entryPoints.add(entryPoint);
   const key = refKey(route.header.ref);
   for (const r of built) {
-    const owner = hb.routes.find((o) => o.path === r.path && o.pathType === r.pathType);
+    const owner = hb.routes.find((o) => sameMatch(o, r));
     if (owner === undefined) {
       hb.routes.push(r);
       hb.sources.set(key, route.header.ref);
@@ -371,7 +371,8 @@ export function mergeGateway(gw: GatewayTranslation, into: IngressBuild, diags: 
       into.vhosts.set(vh.host, target);
     }
     for (const r of vh.routes) {
-      const owner = target.routes.find((o) => o.path === r.path && o.pathType === r.pathType);
+      // An Ingress keeps its path whatever the HTTPRoute's conditions; HTTPRoutes were already told apart by their whole match.
+      const owner = target.routes.find((o) => o.path === r.path && o.pathType === r.pathType && (o.source.kind !== 'HTTPRoute' || sameMatch(o, r)));
       if (owner !== undefined) {
         reporter(r.source).warning(GatewayCodes.conflict, `${r.field}.path`, `host ${vh.host} ${r.pathType} ${r.path} is already routed by ${owner.source.kind} ${refKey(owner.source)}; this match is ignored there`);
         continue;

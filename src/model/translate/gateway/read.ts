@@ -75,8 +75,12 @@ export interface ParsedBackendRef extends ObjectReference {
 export interface ParsedMatch {
   readonly pathType: string;
   readonly path: string;
-  /** What else it matches on (headers, queryParams, method): the model cannot express them yet. */
-  readonly others: readonly string[];
+  /** `headers` as written ([] when absent; validated when the route is built). */
+  readonly headers: readonly unknown[];
+  /** `queryParams` as written ([] when absent). */
+  readonly queryParams: readonly unknown[];
+  /** `method` as written (undefined when absent). */
+  readonly method?: unknown;
   readonly field: string;
 }
 
@@ -219,11 +223,12 @@ function readMatch(value: unknown, field: string, report: Reporter): ParsedMatch
   const path = isRecord(value['path']) ? value['path'] : {};
   const pathType = optionalString(path['type']) ?? 'PathPrefix';
   const raw = path['value'];
-  const others: string[] = [];
-  if (Array.isArray(value['headers']) && value['headers'].length > 0) others.push('headers');
-  if (Array.isArray(value['queryParams']) && value['queryParams'].length > 0) others.push('queryParams');
-  if (optionalString(value['method']) !== undefined) others.push('method');
-  return { pathType, path: typeof raw === 'string' && raw !== '' ? raw : '/', others, field };
+  const headers = readList(value['headers'], `${field}.headers`, report);
+  const queryParams = readList(value['queryParams'], `${field}.queryParams`, report);
+  // A condition list that cannot be read must not widen the match to every request.
+  if (headers === undefined || queryParams === undefined) return undefined;
+  const method = value['method'];
+  return { pathType, path: typeof raw === 'string' && raw !== '' ? raw : '/', headers, queryParams, ...(method === undefined || method === null ? {} : { method }), field };
 }
 
 function readBackendRef(value: unknown, field: string, namespace: string, report: Reporter): ParsedBackendRef | undefined {
@@ -251,7 +256,7 @@ function readRule(value: unknown, field: string, namespace: string, report: Repo
     if (read !== undefined) matches.push(read);
   });
   // No matches: the spec's default, every path.
-  if (rawMatches.length === 0) matches.push({ pathType: 'PathPrefix', path: '/', others: [], field: `${field}.matches` });
+  if (rawMatches.length === 0) matches.push({ pathType: 'PathPrefix', path: '/', headers: [], queryParams: [], field: `${field}.matches` });
   const filters: { value: Rec; field: string }[] = [];
   (readList(value['filters'], `${field}.filters`, report) ?? []).forEach((f, k) => {
     if (isRecord(f)) filters.push({ value: f, field: `${field}.filters[${k}]` });
@@ -295,7 +300,7 @@ export function parseRoute(h: ObjectHeader): ParsedRoute | undefined {
     if (read !== undefined) rules.push(read);
   });
   // No rules: the spec's default, one rule for every path without a backend.
-  if (rawRules.length === 0) rules.push({ field: 'spec.rules', matches: [{ pathType: 'PathPrefix', path: '/', others: [], field: 'spec.rules' }], filters: [], backendRefs: [], timeouts: false });
+  if (rawRules.length === 0) rules.push({ field: 'spec.rules', matches: [{ pathType: 'PathPrefix', path: '/', headers: [], queryParams: [], field: 'spec.rules' }], filters: [], backendRefs: [], timeouts: false });
   // Every hostname invalid: the route would otherwise widen to every host of its listeners.
   return rawHosts.length > 0 && hostnames.length === 0 ? { header: h, generation: readGeneration(h.body), parentRefs, hostnames, rules: [] } : { header: h, generation: readGeneration(h.body), parentRefs, hostnames, rules };
 }

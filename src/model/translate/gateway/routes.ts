@@ -1,22 +1,24 @@
 /*
- * The model routes of one HTTPRoute: each match of each rule becomes a route (path match only: the
- * model cannot express header, query or method matches yet, so such a match is not routed), its
- * backendRefs resolved through the Ingress translation's resolver (weighted: the first two as main
- * and canary), its filters as the route's policy, fitted to the proxy mode.
+ * The model routes of one HTTPRoute: each match of each rule becomes a route (its path, and its
+ * method, header and query parameter matches as the route's conditions), its backendRefs resolved
+ * through the Ingress translation's resolver (weighted: two as main and canary, more as a split where
+ * the mode renders one), its filters as the route's policy, fitted to the proxy mode.
  */
 
 import { GATEWAY_GROUP, GatewayConditions as T, GatewayReasons as R } from '../../gateway-api.ts';
 import { normalizeRulePath } from '../../match.ts';
-import type { RoutePolicy } from '../../policy.ts';
-import { fitPolicy } from '../../policy-support.ts';
+import type { RoutePolicy, SplitPolicy } from '../../policy.ts';
+import { FEATURE_MODES, fitPolicy } from '../../policy-support.ts';
 import type { ProxyMode } from '../../policy-support.ts';
-import type { Backend, PathType, Route } from '../../types.ts';
+import type { Backend, PathType, Route, RouteConditions, ValueCondition } from '../../types.ts';
 import { reportBackendProblem } from '../backends.ts';
 import type { BackendResolver } from '../backends.ts';
 import { Codes } from '../diagnostics.ts';
 import type { Reporter } from '../diagnostics.ts';
 import { REGEX_ROUTE_MODES } from '../policies.ts';
-import { pathProblem, regexPathProblem } from '../validate.ts';
+import { pathProblem, regexPathProblem, valueRegexProblem } from '../validate.ts';
+import { headerName, headerValue } from '../../annotations/grammar.ts';
+import { isRecord, showValue } from '../object.ts';
 import { GatewayCodes } from './codes.ts';
 import { filtersPolicy } from './filters.ts';
 import type { ReferenceGrants } from './grants.ts';
@@ -48,12 +50,90 @@ export interface RouteBuild {
 
 const PATH_TYPES: Readonly<Record<string, PathType>> = { Exact: 'Exact', PathPrefix: 'Prefix', RegularExpression: 'Regex' };
 
-/** A path match as the model's path and pathType; undefined after a diagnostic. */
-function modelPath(m: ParsedMatch, mode: ProxyMode, report: Reporter): { path: string; pathType: PathType } | undefined {
-  if (m.others.length > 0) {
-    report.error(GatewayCodes.matchNotSupported, m.field, `matching on ${m.others.join(', ')} is not supported yet; this match is not routed`);
-    return undefined;
+/** The modes that route header, query parameter and method matches (route conditions); elsewhere such a match is not routed. */
+export const CONDITION_ROUTE_MODES: readonly ProxyMode[] = ['native', 'haproxy', 'nginx'];
+
+/** The methods an HTTPRoute match may name (the API's enum). */
+export const MATCH_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
+/** Query parameter names a match may use: URI unreserved characters (what every mode can look up as written). */
+const QUERY_NAME = /^[A-Za-z0-9\-._~]{1,256}$/;
+
+/** Exact query values: printable ASCII without space, & # and the characters configuration files quote (" \ $ { } ; '). */
+const QUERY_VALUE = /^[\x21-\x7e]{1,1024}$/;
+const QUERY_VALUE_REFUSED = /["\\${};'&#]/;
+
+/**
+ * The header or query conditions of a match (names unique: the first entry of a name counts, as the
+ * spec says); undefined after a diagnostic naming the field when one cannot be applied.
+ */
+function valueConditions(list: readonly unknown[], kind: 'headers' | 'queryParams', field: string, report: Reporter): ValueCondition[] | undefined {
+  const out: ValueCondition[] = [];
+  for (const [k, raw] of list.entries()) {
+    const at = `${field}.${kind}[${k}]`;
+    if (!isRecord(raw) || typeof raw['name'] !== 'string' || typeof raw['value'] !== 'string') {
+      report.error(GatewayCodes.badMatch, at, `a ${kind === 'headers' ? 'header' : 'query parameter'} match needs a name and a value, found ${showValue(raw)}; this match is not routed`);
+      return undefined;
+    }
+    const type = raw['type'] ?? 'Exact';
+    if (type !== 'Exact' && type !== 'RegularExpression') {
+      report.error(GatewayCodes.badMatch, `${at}.type`, `match type ${showValue(type)} is not Exact or RegularExpression; this match is not routed`);
+      return undefined;
+    }
+    let name: string = raw['name'];
+    if (kind === 'headers') {
+      const n = headerName(name);
+      if (!n.ok) {
+        report.error(GatewayCodes.badMatch, `${at}.name`, `${showValue(name)} ${n.problem}; this match is not routed`);
+        return undefined;
+      }
+      name = name.toLowerCase();
+    } else if (!QUERY_NAME.test(name)) {
+      report.error(GatewayCodes.badMatch, `${at}.name`, `${showValue(name)} is not a query parameter name of 1 to 256 letters, digits, - . _ ~; this match is not routed`);
+      return undefined;
+    }
+    const value: string = raw['value'];
+    let problem: string | undefined;
+    if (type === 'RegularExpression') problem = valueRegexProblem(value);
+    else if (kind === 'headers') {
+      const v = headerValue(value);
+      problem = v.ok ? undefined : `${showValue(value)} ${v.problem}`;
+    } else if (!QUERY_VALUE.test(value) || QUERY_VALUE_REFUSED.test(value)) {
+      problem = `${showValue(value)} is not a query value of 1 to 1024 printable characters without space and " \\ $ { } ; ' & #`;
+    }
+    if (problem !== undefined) {
+      report.error(GatewayCodes.badMatch, `${at}.value`, `${problem}; this match is not routed`);
+      return undefined;
+    }
+    if (out.some((c) => c.name === name)) {
+      report.warning(GatewayCodes.fieldIgnored, at, `${kind === 'headers' ? 'header' : 'query parameter'} ${name} is matched by an earlier entry of this match; this one is ignored, as the spec says`);
+      continue;
+    }
+    out.push({ name, type, value });
   }
+  return out;
+}
+
+/** The conditions of a match (method, headers, query parameters); undefined after a diagnostic. */
+function matchConditions(m: ParsedMatch, report: Reporter): RouteConditions | undefined | null {
+  let method: string | undefined;
+  if (m.method !== undefined) {
+    if (typeof m.method !== 'string' || !MATCH_METHODS.includes(m.method)) {
+      report.error(GatewayCodes.badMatch, `${m.field}.method`, `method ${showValue(m.method)} is not one of ${MATCH_METHODS.join(', ')}; this match is not routed`);
+      return null;
+    }
+    method = m.method;
+  }
+  const headers = valueConditions(m.headers, 'headers', m.field, report);
+  if (headers === undefined) return null;
+  const query = valueConditions(m.queryParams, 'queryParams', m.field, report);
+  if (query === undefined) return null;
+  if (method === undefined && headers.length === 0 && query.length === 0) return undefined;
+  return { ...(method === undefined ? {} : { method }), ...(headers.length === 0 ? {} : { headers }), ...(query.length === 0 ? {} : { query }) };
+}
+
+/** A match as the model's path, pathType and conditions; undefined after a diagnostic. */
+function modelMatch(m: ParsedMatch, mode: ProxyMode, report: Reporter): { path: string; pathType: PathType; conditions: RouteConditions | undefined } | undefined {
   const pathType = PATH_TYPES[m.pathType];
   if (pathType === undefined) {
     report.error(GatewayCodes.badMatch, `${m.field}.path.type`, `path type ${m.pathType} is not Exact, PathPrefix or RegularExpression; this match is not routed`);
@@ -68,7 +148,13 @@ function modelPath(m: ParsedMatch, mode: ProxyMode, report: Reporter): { path: s
     report.error(GatewayCodes.badMatch, `${m.field}.path.value`, `${problem}; this match is not routed`);
     return undefined;
   }
-  return { path: normalizeRulePath(m.path, pathType), pathType };
+  const conditions = matchConditions(m, report);
+  if (conditions === null) return undefined;
+  if (conditions !== undefined && !CONDITION_ROUTE_MODES.includes(mode)) {
+    report.error(GatewayCodes.matchNotSupported, m.field, `matching on the method, headers or query parameters is not routed in ${mode} mode; this match is not routed`);
+    return undefined;
+  }
+  return { path: normalizeRulePath(m.path, pathType), pathType, conditions };
 }
 
 interface Resolved {
@@ -116,14 +202,18 @@ function resolveRefs(route: ParsedRoute, refs: readonly ParsedBackendRef[], ctx:
   return { backends, problem, filtered };
 }
 
-/** The backend of a rule's routes and its weighted second backend (as a canary), if any. */
-function ruleBackends(route: ParsedRoute, rule: ParsedRule, resolved: Resolved): { backend: string; canary?: { backend: string; weight: number } } {
+/**
+ * The backend of a rule's routes and how requests are split: a second weighted backend as a canary;
+ * more as a split where the mode renders it (FEATURE_MODES `split`), else the first two as a canary.
+ */
+function ruleBackends(route: ParsedRoute, rule: ParsedRule, resolved: Resolved, mode: ProxyMode): { backend: string; canary?: { backend: string; weight: number }; split?: SplitPolicy } {
   const [a, b, ...rest] = resolved.backends;
-  if (rest.length > 0) {
-    route.header.reporter.error(GatewayCodes.weightsNotSupported, `${rule.field}.backendRefs`, `${resolved.backends.length} weighted backends: the model splits requests between two, so only the first two are served`);
-  }
   if (a === undefined) return { backend: noBackendId(route) };
   if (b === undefined) return { backend: a.id };
+  if (rest.length > 0 && FEATURE_MODES.split.includes(mode)) return { backend: a.id, split: { backends: resolved.backends.map((x) => ({ backend: x.id, weight: x.weight })) } };
+  if (rest.length > 0) {
+    route.header.reporter.error(GatewayCodes.weightsNotSupported, `${rule.field}.backendRefs`, `${resolved.backends.length} weighted backends: ${mode} mode splits requests between two, so only the first two are served`);
+  }
   return { backend: a.id, canary: { backend: b.id, weight: Math.round((100 * b.weight) / (a.weight + b.weight)) } };
 }
 
@@ -139,9 +229,9 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
     if (rule.timeouts) report.warning(GatewayCodes.fieldIgnored, `${rule.field}.timeouts`, 'rule timeouts are not supported yet; they are ignored');
     const resolved = resolveRefs(route, rule.backendRefs, ctx);
     problem ??= resolved.problem;
-    const { backend, canary } = ruleBackends(route, rule, resolved);
+    const { backend, canary, split } = ruleBackends(route, rule, resolved, ctx.mode);
     for (const m of rule.matches) {
-      const where = modelPath(m, ctx.mode, report);
+      const where = modelMatch(m, ctx.mode, report);
       if (where === undefined) {
         invalid.push(m.field);
         continue;
@@ -149,6 +239,7 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
       const fp = filtersPolicy(rule.filters, where.pathType, report);
       let policy: RoutePolicy | undefined = fp.policy;
       if (canary !== undefined) policy = { ...policy, canary };
+      if (split !== undefined) policy = { ...policy, split };
       const unsupported = [...fp.unsupported, ...resolved.filtered];
       if (unsupported.length > 0) {
         invalid.push(...unsupported);
@@ -162,7 +253,7 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
         }
         policy = Object.keys(fit.policy).length === 0 ? undefined : fit.policy;
       }
-      const base = { path: where.path, pathType: where.pathType, backend, source: h.ref, field: m.field };
+      const base: Route = { path: where.path, pathType: where.pathType, backend, source: h.ref, field: m.field, ...(where.conditions === undefined ? {} : { conditions: where.conditions }) };
       routes.push(policy === undefined ? base : { ...base, policy });
     }
   }
