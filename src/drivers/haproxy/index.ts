@@ -18,8 +18,8 @@ import type { EndpointLiveState } from '../types.ts';
 import { parseHaproxyLine } from '../external/request-log.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { RouteAuth } from './route-auth.ts';
-import { planRuntime, serverCommandText } from './runtime.ts';
-import type { CertificatePlan, ServerCommand } from './runtime.ts';
+import { mapEdits, mapEditText, planRuntime, serverCommandText } from './runtime.ts';
+import type { CertificatePlan, MapEdit, ServerCommand } from './runtime.ts';
 
 /** Options of the HAProxy driver. */
 export interface HaproxyDriverOptions extends ExternalDriverOptions {
@@ -69,6 +69,32 @@ export async function replaceMap(socket: string, mapFile: string, content: strin
   await flush();
   const committed = (await haproxyCommand(socket, `commit map @${version} ${mapFile}`)).trim();
   if (committed !== '') throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy did not commit ${mapFile}: ${committed}`);
+}
+
+/** Above this many changed entries, the routing map is replaced whole (about 60 ms for 20,000 entries) rather than edited. */
+const MAX_MAP_EDITS = 500;
+
+/** The routing map's keys that lead to the others: hosts (`h:`, `w:`, `s:`) and `any`. */
+const isHostKey = (key: string): boolean => key === 'any' || /^[hws]:/.test(key);
+
+/** Sends map edits in order, chained with `;` on lines of at most {@link MAP_CHUNK_BYTES}; throws on any answer but success. */
+export async function sendMapEdits(socket: string, mapFile: string, edits: readonly MapEdit[]): Promise<void> {
+  let line: string[] = [];
+  let bytes = 0;
+  const flush = async (): Promise<void> => {
+    if (line.length === 0) return;
+    const out = (await haproxyCommand(socket, line.join('; '))).trim();
+    if (out !== '') throw new PassError('PASS_HAPROXY_RUNTIME', `haproxy refused an edit of ${mapFile}: ${out}`);
+    line = [];
+    bytes = 0;
+  };
+  for (const e of edits) {
+    const cmd = mapEditText(mapFile, e);
+    if (bytes + cmd.length + 2 > MAP_CHUNK_BYTES) await flush();
+    line.push(cmd);
+    bytes += cmd.length + 2;
+  }
+  await flush();
 }
 
 /** Sends a runtime API command; throws unless the answer matches `ok`. */
@@ -205,8 +231,14 @@ export function haproxyDialect(options: HaproxyDriverOptions, routeAuth?: RouteA
       if (unavailable !== undefined) await replaceMap(sock, path.join(workDir, UNAVAILABLE_MAP), unavailable);
       await send(plan.downs);
       if (plan.certs !== undefined) await applyCertificates(sock, plan.certs);
-      // The routing map: replaced in one atomic commit, after the servers it points to are ready.
-      if (routes !== undefined) await replaceMap(sock, path.join(workDir, ROUTES_MAP), routes);
+      // The routing map, after the servers it points to are ready: a few entries edited in an order
+      // that keeps every request's answer an old or a new one, else replaced in one atomic commit.
+      if (routes !== undefined) {
+        const file = path.join(workDir, ROUTES_MAP);
+        const edits = mapEdits(mapOf(previous.config, ROUTES_MAP) ?? '', routes, MAX_MAP_EDITS, isHostKey);
+        // An edit refused halfway leaves the map between the two: replacing it whole sets it right.
+        if (edits === undefined || !(await sendMapEdits(sock, file, edits).then(() => true, () => false))) await replaceMap(sock, file, routes);
+      }
       return true;
     },
   };

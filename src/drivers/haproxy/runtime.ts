@@ -59,6 +59,57 @@ export function canMapPayload(content: string): boolean {
     });
 }
 
+/** One entry change of a loaded map, as a CLI command: `set map`, `add map` or `del map`. */
+export type MapEdit = { readonly op: 'set' | 'add'; readonly key: string; readonly value: string } | { readonly op: 'del'; readonly key: string };
+
+/** A map file's `key value` lines as a Map, or undefined when a key repeats or a line is not two CLI words. */
+function mapEntries(content: string): Map<string, string> | undefined {
+  const entries = new Map<string, string>();
+  for (const line of content.split('\n')) {
+    if (line === '') continue;
+    const i = line.indexOf(' ');
+    const key = line.slice(0, i);
+    const value = line.slice(i + 1);
+    if (i <= 0 || entries.has(key) || !canMapWord(key) || !canMapWord(value)) return undefined;
+    entries.set(key, value);
+  }
+  return entries;
+}
+
+/**
+ * The entry edits that turn one map's contents into another's, or undefined when they are more than
+ * `limit` (or not all map words): the caller replaces the whole map then. Sets and adds come before
+ * deletions, and `isEntry` keys (the routing map's hosts, which lead to the other keys) are set after
+ * and deleted before the rest, so that a request between two edits gets the answer of either the old
+ * or the new contents: every new key exists before an entry leads to it, every old one until none does.
+ */
+export function mapEdits(before: string, after: string, limit: number, isEntry: (key: string) => boolean = () => false): MapEdit[] | undefined {
+  const a = mapEntries(before);
+  const b = mapEntries(after);
+  if (a === undefined || b === undefined) return undefined;
+  const writes: MapEdit[] = [];
+  const dels: MapEdit[] = [];
+  for (const [key, value] of b) {
+    const old = a.get(key);
+    if (old !== value) writes.push(old === undefined ? { op: 'add', key, value } : { op: 'set', key, value });
+    if (writes.length > limit) return undefined;
+  }
+  for (const key of a.keys()) {
+    if (!b.has(key)) dels.push({ op: 'del', key });
+    if (writes.length + dels.length > limit) return undefined;
+  }
+  const entriesLast = (x: MapEdit, y: MapEdit): number => Number(isEntry(x.key)) - Number(isEntry(y.key));
+  return [...writes.sort(entriesLast), ...dels.sort((x, y) => -entriesLast(x, y))];
+}
+
+/** A map word as one CLI argument: `;` separates commands unless escaped (a map word has no space or backslash). */
+const cliWord = (word: string): string => word.replaceAll(';', '\\;');
+
+/** The CLI command of a map edit on the map loaded from `mapFile`. */
+export function mapEditText(mapFile: string, e: MapEdit): string {
+  return e.op === 'del' ? `del map ${mapFile} ${cliWord(e.key)}` : `${e.op} map ${mapFile} ${cliWord(e.key)} ${cliWord(e.value)}`;
+}
+
 /** Whether an absolute file path can be one word of a CLI command. */
 function canPathWord(p: string): boolean {
   return isSafePath(p) && /^[\x21-\x7e]+$/.test(p);

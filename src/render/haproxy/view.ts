@@ -88,6 +88,12 @@ export interface HaproxyLayout {
   readonly slots: Readonly<Record<string, SlotAddresses>>;
   /** How many path elements the Prefix lookups go down to (kept while the deepest Prefix route fits). */
   readonly prefixDepth: number;
+  /**
+   * The number of each virtual host's id (`v<N>`) by its routing map key (`h:name`, `w:domain`,
+   * `s:domain`, `any`): a host keeps its id, and a new one takes a number never used before, so a
+   * new host changes only its own map entries (sent one by one through the runtime API).
+   */
+  readonly vhosts?: Readonly<Record<string, number>>;
 }
 
 export interface ServerView {
@@ -480,17 +486,28 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   const seenHosts = new Set<string>();
   let anyVhost = false;
   let maxDepth = 0;
-  model.virtualHosts.forEach((v, i) => {
-    const vid = `v${i}`;
+  const vhostIds: Record<string, number> = {};
+  const kept = previous?.vhosts ?? {};
+  let nextId = Object.values(kept).reduce((max, n) => Math.max(max, n + 1), 0);
+  // A kept id, else one never used: an id freed by this change may still be read by a request until its entries are gone.
+  const idOf = (hostKey: string): string => {
+    const n = kept[hostKey] ?? nextId++;
+    vhostIds[hostKey] = n;
+    return `v${n}`;
+  };
+  model.virtualHosts.forEach((v) => {
     const ref = v.sources[0];
+    let vid: string;
     if (v.kind === 'any') {
       if (anyVhost) return;
       anyVhost = true;
+      vid = idOf('any');
       routes.push(['any', vid]);
     } else if (v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host)) {
       const hostKey = v.kind === 'exact' ? `h:${v.host}` : v.kind === 'wildcard' ? `w:${v.host.slice(2)}` : `s:${v.host.slice(2)}`;
       if (seenHosts.has(hostKey)) return;
       seenHosts.add(hostKey);
+      vid = idOf(hostKey);
       routes.push([hostKey, vid]);
       // Suffix hosts: the suffix map gives the longest matching `.domain` its `s:domain` key.
       if (v.kind === 'suffix') suffixes.push([v.host.slice(1), hostKey]);
@@ -652,7 +669,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     crtList,
     certs,
     diagnostics: diags,
-    layout: { slots, prefixDepth: depth },
+    layout: { slots, prefixDepth: depth, vhosts: vhostIds },
     routeAuth: policies.routeAuth,
   };
 }
@@ -704,12 +721,17 @@ function isSlotAddress(v: unknown): v is SlotAddress {
  */
 export function parseHaproxyLayout(value: unknown): HaproxyLayout | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { slots, prefixDepth } = value as { slots?: unknown; prefixDepth?: unknown };
+  const { slots, prefixDepth, vhosts } = value as { slots?: unknown; prefixDepth?: unknown; vhosts?: unknown };
   if (typeof prefixDepth !== 'number' || !Number.isInteger(prefixDepth) || prefixDepth < 0 || typeof slots !== 'object' || slots === null) return undefined;
+  // A layout saved before hosts kept their ids has none: they are numbered afresh.
+  const ids: Record<string, number> = {};
+  if (typeof vhosts === 'object' && vhosts !== null) {
+    for (const [key, n] of Object.entries(vhosts)) if (typeof n === 'number' && Number.isInteger(n) && n >= 0) ids[key] = n;
+  }
   const out: Record<string, SlotAddresses> = {};
   for (const [id, list] of Object.entries(slots)) {
     if (!Array.isArray(list) || !list.every((a: unknown) => a === null || isSlotAddress(a))) return undefined;
     out[id] = list.map((a: SlotAddress | null) => (a === null ? null : { host: a.host, port: a.port }));
   }
-  return { slots: out, prefixDepth };
+  return { slots: out, prefixDepth, vhosts: ids };
 }
