@@ -4,6 +4,7 @@
 # conformance run), from the Go module proxy, once per machine.
 #
 #   bash scripts/kube-binaries.sh          # build if missing, print the paths
+#   bash scripts/kube-binaries.sh --controllers   # also kube-controller-manager and kube-scheduler
 #   eval "$(bash scripts/kube-binaries.sh)" # sets PASSERELLE_KUBE_APISERVER, PASSERELLE_ETCD,
 #                                           # PASSERELLE_KUBE_CONTROLLER_MANAGER, PASSERELLE_KUBE_SCHEDULER
 #
@@ -13,6 +14,9 @@
 # run only checks that they are there and start. Progress goes to stderr; stdout holds
 # only the assignments, the original two first.
 set -euo pipefail
+# The controllers are for the Gateway API conformance run only: the other tests need not wait for their build.
+controllers=0
+[[ "${1:-}" == "--controllers" ]] && controllers=1
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 module="$root/test/kube"
@@ -38,12 +42,14 @@ etcd_version="$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$module/go
 print_paths() {
   echo "PASSERELLE_KUBE_APISERVER=$apiserver"
   echo "PASSERELLE_ETCD=$etcd"
-  echo "PASSERELLE_KUBE_CONTROLLER_MANAGER=$kcm"
-  echo "PASSERELLE_KUBE_SCHEDULER=$scheduler"
+  if [[ "$controllers" == 1 ]]; then
+    echo "PASSERELLE_KUBE_CONTROLLER_MANAGER=$kcm"
+    echo "PASSERELLE_KUBE_SCHEDULER=$scheduler"
+  fi
 }
 all_work() {
   works "$apiserver" "$version" && works "$etcd" "${etcd_version#v}" &&
-    works "$kcm" "$version" && works "$scheduler" "$version"
+    { [[ "$controllers" == 0 ]] || { works "$kcm" "$version" && works "$scheduler" "$version"; }; }
 }
 
 if all_work; then
@@ -75,8 +81,10 @@ minor="${version#v1.}"; minor="${minor%%.*}"
 stamp="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
 works "$etcd" "${etcd_version#v}" || build "$etcd" go.etcd.io/etcd/server/v3
 works "$apiserver" "$version" || build "$apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$stamp"
-works "$kcm" "$version" || build "$kcm" k8s.io/kubernetes/cmd/kube-controller-manager "$stamp"
-works "$scheduler" "$version" || build "$scheduler" k8s.io/kubernetes/cmd/kube-scheduler "$stamp"
+if [[ "$controllers" == 1 ]]; then
+  works "$kcm" "$version" || build "$kcm" k8s.io/kubernetes/cmd/kube-controller-manager "$stamp"
+  works "$scheduler" "$version" || build "$scheduler" k8s.io/kubernetes/cmd/kube-scheduler "$stamp"
+fi
 echo "kube-binaries: built in $(($(date +%s) - start)) s: $("$apiserver" --version), etcd $("$etcd" --version | awk '/etcd Version/ { print $3 }')" >&2
 
 print_paths
