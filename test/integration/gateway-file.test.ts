@@ -11,8 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startController } from '../../src/cli/run.ts';
@@ -20,25 +19,9 @@ import type { RunningController } from '../../src/cli/run.ts';
 import { parseFlags } from '../../src/cli/flags.ts';
 import { silentLogger } from '../../src/shared/logger.ts';
 import { echoOf, freePort, request, startEcho } from '../behaviour/harness.ts';
+import { gatewayFolder, serviceYaml } from './gateway-env.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function service(name: string, port: number): string {
-  return `---
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: demo }
-spec:
-  ports: [{ name: http, port: 80, targetPort: ${port} }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: demo, labels: { kubernetes.io/service-name: ${name} } }
-addressType: IPv4
-ports: [{ name: http, port: ${port} }]
-endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
-`;
-}
 
 /** The Gateway API objects: one Gateway on the `web` entry point's port, routes to app, heavy and light. */
 function gatewayObjects(entry: number): string {
@@ -96,38 +79,18 @@ spec:
 
 for (const mode of ['native', 'haproxy', 'nginx'] as const) {
   test(`Gateway API from the file source (${mode}): host+path, weights, header set, missing parent, check`, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `passerelle-gateway-${mode}-`));
-    // nginx's workers (user nobody when run as root) read below it.
-    chmodSync(dir, 0o711);
     const [app, heavy, light] = await Promise.all([startEcho('app', '127.0.0.1'), startEcho('heavy', '127.0.0.1'), startEcho('light', '127.0.0.1')]);
     const started: { running?: RunningController } = {};
+    const folder: { dir?: string } = {};
     // One hook, in order: the proxy stops before its work directory goes.
     t.after(async () => {
       await started.running?.stop();
       await Promise.all([app.close(), heavy.close(), light.close()]);
-      rmSync(dir, { recursive: true, force: true });
+      if (folder.dir !== undefined) rmSync(folder.dir, { recursive: true, force: true });
     });
     const entry = await freePort();
-    const objects = path.join(dir, 'objects');
-    mkdirSync(objects);
-    writeFileSync(path.join(objects, 'services.yaml'), service('app', app.port) + service('heavy', heavy.port) + service('light', light.port));
-    writeFileSync(path.join(objects, 'gateway.yaml'), gatewayObjects(entry));
-    const file = path.join(dir, 'passerelle.toml');
-    writeFileSync(
-      file,
-      `[entryPoints.web]
-address = "127.0.0.1:${entry}"
-
-[proxy]
-mode = "${mode}"
-workDir = ${JSON.stringify(path.join(dir, 'work'))}
-gracePeriod = "1s"
-
-[file]
-directory = ${JSON.stringify(objects)}
-watch = false
-`,
-    );
+    const { dir, configFile: file } = gatewayFolder({ prefix: `passerelle-gateway-${mode}-`, mode, entry, services: serviceYaml('app', app.port) + serviceYaml('heavy', heavy.port) + serviceYaml('light', light.port), gateway: gatewayObjects(entry) });
+    folder.dir = dir;
 
     // check: the Gateway diagnostics, with object and field; warnings only (the header match is routed): exit 0.
     const check = spawnSync(process.execPath, ['bin/passerelle.js', 'check', `--configfile=${file}`], { cwd: root, encoding: 'utf8', timeout: 60_000 });

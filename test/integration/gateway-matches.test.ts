@@ -12,9 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { startController } from '../../src/cli/run.ts';
 import type { RunningController } from '../../src/cli/run.ts';
 import { parseFlags } from '../../src/cli/flags.ts';
@@ -22,23 +20,7 @@ import { silentLogger } from '../../src/shared/logger.ts';
 import { FEATURE_MODES } from '../../src/model/policy-support.ts';
 import type { PolicyFeature } from '../../src/model/policy-support.ts';
 import { echoOf, freePort, request, startEcho } from '../behaviour/harness.ts';
-
-function service(name: string, port: number): string {
-  return `---
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: demo }
-spec:
-  ports: [{ name: http, port: 80, targetPort: ${port} }]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: demo, labels: { kubernetes.io/service-name: ${name} } }
-addressType: IPv4
-ports: [{ name: http, port: ${port} }]
-endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }]
-`;
-}
+import { gatewayFolder, serviceYaml } from './gateway-env.ts';
 
 function gatewayObjects(entry: number): string {
   return `---
@@ -142,36 +124,17 @@ function startAnswers(): Promise<{ port: number; close: () => Promise<void> }> {
 for (const mode of ['native', 'haproxy', 'nginx'] as const) {
   const renders = (feature: PolicyFeature): boolean => (FEATURE_MODES[feature] as readonly string[]).includes(mode);
   test(`HTTPRoute matches and filters (${mode}): method, header and query matches with fallthrough, header modifiers, a wildcard over several labels, three weighted backends`, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), `passerelle-gateway-matches-${mode}-`));
-    chmodSync(dir, 0o711);
     const [v1, v2, v3, answers] = await Promise.all([startEcho('v1', '127.0.0.1'), startEcho('v2', '127.0.0.1'), startEcho('v3', '127.0.0.1'), startAnswers()]);
     const started: { running?: RunningController } = {};
+    const folder: { dir?: string } = {};
     t.after(async () => {
       await started.running?.stop();
       await Promise.all([v1.close(), v2.close(), v3.close(), answers.close()]);
-      rmSync(dir, { recursive: true, force: true });
+      if (folder.dir !== undefined) rmSync(folder.dir, { recursive: true, force: true });
     });
     const entry = await freePort();
-    const objects = path.join(dir, 'objects');
-    mkdirSync(objects);
-    writeFileSync(path.join(objects, 'services.yaml'), service('v1', v1.port) + service('v2', v2.port) + service('v3', v3.port) + service('answers', answers.port));
-    writeFileSync(path.join(objects, 'gateway.yaml'), gatewayObjects(entry));
-    const file = path.join(dir, 'passerelle.toml');
-    writeFileSync(
-      file,
-      `[entryPoints.web]
-address = "127.0.0.1:${entry}"
-
-[proxy]
-mode = "${mode}"
-workDir = ${JSON.stringify(path.join(dir, 'work'))}
-gracePeriod = "1s"
-
-[file]
-directory = ${JSON.stringify(objects)}
-watch = false
-`,
-    );
+    const { dir, configFile: file } = gatewayFolder({ prefix: `passerelle-gateway-matches-${mode}-`, mode, entry, services: serviceYaml('v1', v1.port) + serviceYaml('v2', v2.port) + serviceYaml('v3', v3.port) + serviceYaml('answers', answers.port), gateway: gatewayObjects(entry) });
+    folder.dir = dir;
     const running = await startController(parseFlags(['run', `--configfile=${file}`]), process.env['PASSERELLE_TEST_LOG'] ? undefined : silentLogger);
     started.running = running;
     assert.equal(running.controller.state.lastError, undefined);
