@@ -47,7 +47,8 @@ export type PolicyFeature =
   | 'priority'
   | 'canary'
   | 'split'
-  | 'denied';
+  | 'denied'
+  | 'internalError';
 
 /** Features whose absence would serve a route more openly than its Ingress asks. */
 export const ACCESS_FEATURES: ReadonlySet<PolicyFeature> = new Set(['allowSourceRange', 'basicAuth', 'externalAuth']);
@@ -100,6 +101,8 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   // Gateway API: more than two weighted backendRefs (elsewhere translate keeps the first two as a canary).
   split: ['native'],
   denied: ALL,
+  // Gateway API: a rule without a usable backendRef answers 500.
+  internalError: ALL,
 };
 
 /** The features a policy uses. */
@@ -137,6 +140,7 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.canary !== undefined) out.push('canary');
   if (p.split !== undefined) out.push('split');
   if (p.denied !== undefined) out.push('denied');
+  if (p.internalError !== undefined) out.push('internalError');
   return out;
 }
 

@@ -8,7 +8,7 @@ import { FEATURE_MODES } from './policy-support.ts';
 import type { PolicyFeature, ProxyMode } from './policy-support.ts';
 
 /** The annotations (without their prefix) that set a feature, per dialect. */
-export const FEATURE_ANNOTATIONS: Readonly<Record<Exclude<PolicyFeature, 'denied'>, { readonly what: string; readonly nginx: readonly string[]; readonly traefik: readonly string[] }>> = {
+export const FEATURE_ANNOTATIONS: Readonly<Record<Exclude<PolicyFeature, 'denied' | 'internalError'>, { readonly what: string; readonly nginx: readonly string[]; readonly traefik: readonly string[] }>> = {
   sslRedirect: { what: 'plain HTTP redirected to https (308)', nginx: ['ssl-redirect', 'force-ssl-redirect'], traefik: ['ssl-redirect', 'ssl-temporary-redirect', 'redirect-entry-point', 'redirect-permanent'] },
   redirect: { what: 'every request redirected to one URL', nginx: ['permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code'], traefik: [] },
   appRoot: { what: '`/` redirected to the application root', nginx: ['app-root'], traefik: ['app-root'] },
@@ -53,7 +53,7 @@ const MODES: readonly ProxyMode[] = ['native', 'haproxy', 'nginx'];
 export function policiesTable(): string[] {
   const names = (list: readonly string[]): string => (list.length === 0 ? '—' : list.map((n) => `\`${n}\``).join(', '));
   const lines = ['| policy | what | ingress-nginx | Traefik 1 | native | haproxy | nginx |', '|---|---|---|---|---|---|---|'];
-  for (const [feature, row] of Object.entries(FEATURE_ANNOTATIONS) as [Exclude<PolicyFeature, 'denied'>, (typeof FEATURE_ANNOTATIONS)[Exclude<PolicyFeature, 'denied'>]][]) {
+  for (const [feature, row] of Object.entries(FEATURE_ANNOTATIONS) as [Exclude<PolicyFeature, 'denied' | 'internalError'>, (typeof FEATURE_ANNOTATIONS)[Exclude<PolicyFeature, 'denied' | 'internalError'>]][]) {
     const modes = MODES.map((m) => (FEATURE_MODES[feature].includes(m) ? 'yes' : 'no'));
     lines.push(`| \`${feature}\` | ${row.what} | ${names(row.nginx)} | ${names(row.traefik)} | ${modes.join(' | ')} |`);
   }

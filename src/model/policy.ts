@@ -186,6 +186,12 @@ export interface RoutePolicy {
    * ingress-nginx denies such a location.
    */
   readonly denied?: string;
+  /**
+   * Set by translate on a Gateway API rule none of whose backendRefs can be used (none written, or
+   * each of an unknown kind, not permitted, or not found): the route answers 500 with this reason,
+   * as the spec requires.
+   */
+  readonly internalError?: string;
 }
 
 /** The policy names, in a stable order (reports, docs, the README table). */
@@ -208,6 +214,7 @@ export const POLICY_KEYS = [
   'split',
   'priority',
   'denied',
+  'internalError',
 ] as const satisfies readonly (keyof RoutePolicy)[];
 
 /** One of {@link POLICY_KEYS}. */

@@ -127,16 +127,16 @@ const cases: readonly Case[] = [
       assert.deepEqual(parents(t, 'default/several'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
       assert.deepEqual(parents(t, 'default/by-section'), ['{"name":"gw","sectionName":"exact"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
       assert.deepEqual(parents(t, 'default/none-match'), ['{"name":"gw"} Accepted=False/NoMatchingListenerHostname ResolvedRefs=True/ResolvedRefs']);
-      // attachedRoutes counts parentRefs and allowedRoutes only (the spec), so none-match counts on both.
-      assert.deepEqual(listeners(t, 'gw'), [`wild 2: ${OK_LISTENER}`, `exact 3: ${OK_LISTENER}`]);
+      // attachedRoutes counts only the routes a listener accepts: none-match shares no hostname with either.
+      assert.deepEqual(listeners(t, 'gw'), [`wild 1: ${OK_LISTENER}`, `exact 2: ${OK_LISTENER}`]);
       assert.deepEqual(brief(t.diagnostics), ['error PASS_GATEWAY_NOT_ATTACHED HTTPRoute default/none-match spec.parentRefs[0]']);
     },
   },
   {
-    name: 'cross-namespace backend without a ReferenceGrant: RefNotPermitted, the route answers 503',
+    name: 'cross-namespace backend without a ReferenceGrant: RefNotPermitted, the route answers 500',
     files: ['cross-namespace-backend.yaml'],
     check(t) {
-      assert.deepEqual(routes(t), ['api.example.com: Prefix / → default/cross#no-backend']);
+      assert.deepEqual(routes(t), ['api.example.com: Prefix / → default/cross#no-backend {"internalError":"no backendRef of this HTTPRoute rule can be used (RefNotPermitted)"}']);
       assert.deepEqual(Object.keys(t.backends), [], 'the Service of the other namespace is not used');
       assert.deepEqual(parents(t, 'default/cross'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted']);
       assert.equal(t.status.httpRoutes[0]?.parents[0]?.conditions[1]?.observedGeneration, 3);
@@ -183,7 +183,8 @@ const cases: readonly Case[] = [
       assert.deepEqual(listeners(t, 'gw'), [
         `https 1: ${OK_LISTENER}`,
         'cross 1: Accepted=True/Accepted ResolvedRefs=False/RefNotPermitted Conflicted=False/NoConflicts Programmed=False/Invalid',
-        'missing 1: Accepted=True/Accepted ResolvedRefs=False/InvalidCertificateRef Conflicted=False/NoConflicts Programmed=False/Invalid',
+        // The route has no hostname under missing.example.net: that listener does not count it.
+        'missing 0: Accepted=True/Accepted ResolvedRefs=False/InvalidCertificateRef Conflicted=False/NoConflicts Programmed=False/Invalid',
       ]);
       assert.deepEqual(conds(t.status.gateways[0]?.conditions ?? []), ['Accepted=True/ListenersNotValid', 'Programmed=True/Programmed']);
       assert.deepEqual(t.certificateIntents, [], 'the Gateway does not ask ACME');
@@ -228,7 +229,7 @@ const cases: readonly Case[] = [
     files: ['weighted-backends.yaml'],
     check(t) {
       assert.deepEqual(routes(t), [
-        'split.example.com: Prefix /missing → default/gone:80',
+        'split.example.com: Prefix /missing → default/gone:80 {"internalError":"no backendRef of this HTTPRoute rule can be used (BackendNotFound)"}',
         'split.example.com: Prefix /three → default/web:80 {"split":{"backends":[{"backend":"default/web:80","weight":70},{"backend":"default/canary:80","weight":20},{"backend":"default/third:80","weight":10}]}}',
         'split.example.com: Prefix /zero → default/canary:80',
         'split.example.com: Prefix /two → default/web:80 {"canary":{"backend":"default/canary:80","weight":20}}',
@@ -316,6 +317,72 @@ const cases: readonly Case[] = [
       assert.deepEqual(brief(t.diagnostics), ['warning PASS_GATEWAY_CONFLICT HTTPRoute default/newer spec.rules[0].matches.path']);
     },
   },
+  {
+    name: 'unsupported protocol: Accepted=False/UnsupportedProtocol with no supportedKinds; the Gateway is accepted only with another listener',
+    files: ['unsupported-protocol.yaml'],
+    check(t) {
+      const kinds = (name: string): unknown => t.status.gateways.find((g) => g.name === name)?.listeners.map((l) => [l.name, l.supportedKinds.map((k) => `${k.group}/${k.kind}`)]);
+      assert.deepEqual(kinds('only-unsupported'), [['invalid', []]]);
+      assert.deepEqual(kinds('supported-and-unsupported'), [['http', ['gateway.networking.k8s.io/HTTPRoute']], ['invalid', []]]);
+      const invalid = 'invalid 0: Accepted=False/UnsupportedProtocol ResolvedRefs=True/ResolvedRefs Conflicted=False/NoConflicts Programmed=False/Invalid';
+      assert.deepEqual(listeners(t, 'only-unsupported'), [invalid]);
+      assert.deepEqual(listeners(t, 'supported-and-unsupported'), [`http 0: ${OK_LISTENER}`, invalid]);
+      assert.deepEqual(t.status.gateways.map((g) => [g.name, conds(g.conditions)]), [
+        ['only-unsupported', ['Accepted=False/ListenersNotValid', 'Programmed=False/Invalid']],
+        ['supported-and-unsupported', ['Accepted=True/ListenersNotValid', 'Programmed=True/Programmed']],
+      ]);
+      // The protocol is the problem: the route kinds of such a listener are not reported besides.
+      assert.deepEqual(brief(t.diagnostics), [
+        'error PASS_GATEWAY_LISTENER_PROTOCOL Gateway default/only-unsupported spec.listeners[0].protocol',
+        'error PASS_GATEWAY_LISTENER_PROTOCOL Gateway default/supported-and-unsupported spec.listeners[1].protocol',
+      ]);
+    },
+  },
+  {
+    name: 'HTTPS listener without hostname: its certificate serves the routed hosts and the names it covers itself',
+    files: ['https-listener-without-hostname.yaml'],
+    check(t) {
+      assert.deepEqual(t.certificates.map((c) => [c.id, c.hosts, c.ownNames]), [['default/wild-tls', ['*.example.com', 'shop.example.org'], ['*.example.com']]]);
+      assert.deepEqual(t.virtualHosts.map((vh) => [vh.host, vh.certificate]), [['shop.example.org', 'default/wild-tls']]);
+      assert.deepEqual(t.diagnostics, []);
+    },
+  },
+  {
+    name: 'HTTPS listener without hostname: a name another listener asks for is left to it, without a diagnostic',
+    files: ['https-listener-without-hostname.yaml', 'https-listener-without-hostname-claimed.yaml'],
+    check(t) {
+      assert.deepEqual(t.certificates.map((c) => [c.id, c.hosts, c.ownNames]), [['certs/shared-tls', ['*.example.com'], []], ['default/wild-tls', ['shop.example.org'], []]]);
+      assert.deepEqual(t.diagnostics, []);
+    },
+  },
+  {
+    name: 'rules without a usable backendRef answer 500 (internalError); a RequestRedirect rule needs none',
+    files: ['no-backend-refs.yaml'],
+    check(t) {
+      const none = (why: string): string => ` {"internalError":"${why}"}`;
+      assert.deepEqual(routes(t), [
+        'none.example.com: Exact /redirect → default/omitted#no-backend {"wwwRedirect":{"host":"www.example.com","status":302}}',
+        `none.example.com: Exact /omitted → default/omitted#no-backend${none('this HTTPRoute rule has no backendRef')}`,
+        `none.example.com: Exact /empty → default/omitted#no-backend${none('this HTTPRoute rule has no backendRef')}`,
+        `none.example.com: Exact /zero → default/omitted#no-backend${none('every backendRef of this HTTPRoute rule has weight 0')}`,
+        `none.example.com: Prefix /kind → default/unknown-kind#no-backend${none('no backendRef of this HTTPRoute rule can be used (InvalidKind)')}`,
+        'none.example.com: Prefix / → default/web:80',
+      ]);
+      assert.deepEqual(parents(t, 'default/omitted'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(parents(t, 'default/unknown-kind'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/InvalidKind']);
+      assert.deepEqual(brief(t.diagnostics), ['error PASS_GATEWAY_BACKEND_KIND HTTPRoute default/unknown-kind spec.rules[0].backendRefs[0]']);
+    },
+  },
+  {
+    name: 'attachedRoutes counts only accepted routes: two without hostnames, not the one with NoMatchingListenerHostname',
+    files: ['attached-routes-accepted-only.yaml'],
+    check(t) {
+      assert.deepEqual(listeners(t, 'gw'), [`http 2: ${OK_LISTENER}`]);
+      assert.deepEqual(parents(t, 'default/not-accepted'), ['{"kind":"Gateway","name":"gw","namespace":"default"} Accepted=False/NoMatchingListenerHostname ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(parents(t, 'default/route-2'), ['{"kind":"Gateway","name":"gw","namespace":"default"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(routes(t), ['foo.example.com: Prefix /three → default/web:80', 'foo.example.com: Prefix / → default/web:80']);
+    },
+  },
 ];
 
 for (const c of cases) {
@@ -389,6 +456,17 @@ test('mergeGateway: an Ingress keeps a host and path both ask for; the HTTPRoute
   assert.deepEqual(diags.sorted().map((d) => d.location?.line), [2, 24], 'reported where the objects were read');
 });
 
+test('mergeGateway: a name an Ingress certificate has stays its own; a hostname-less listener gives up its certificate\'s own names quietly', () => {
+  const t = run(load('https-listener-without-hostname.yaml'));
+  const other = { id: 'default/ing-tls', hosts: new Set(['*.example.com']), certPem: 'x', keyPem: 'y', source: { kind: 'Secret', namespace: 'default', name: 'ing-tls' } };
+  const into = { vhosts: new Map<string, VhostBuild>(), used: new Map(), certs: new Map([[other.id, other]]), hostCert: new Map([['*.example.com', { id: other.id, owner: { kind: 'Ingress', namespace: 'default', name: 'ing' } }]]) };
+  const diags = new DiagnosticList();
+  mergeGateway(t, into, diags);
+  assert.deepEqual([...(into.certs.get('default/wild-tls')?.hosts ?? [])], ['shop.example.org']);
+  assert.equal(into.hostCert.get('*.example.com')?.id, 'default/ing-tls');
+  assert.deepEqual(diags.sorted(), []);
+});
+
 test('a host no Ingress routes is added whole by mergeGateway', () => {
   const t = run(load('simple-http.yaml'));
   const into = { vhosts: new Map<string, VhostBuild>(), used: new Map(), certs: new Map(), hostCert: new Map() };
@@ -421,7 +499,7 @@ test('bad input is reported, never thrown', () => {
 
 // ---- wired into translate, read by the file source ----
 
-const FIXTURES = ['base.yaml', 'conflicts.yaml', 'cross-namespace-backend.yaml', 'hostname-intersection.yaml', 'https-acme.yaml', 'https-certificate-refs.yaml', 'missing-parent.yaml', 'port-without-entry-point.yaml', 'redirect-rewrite.yaml', 'reference-grant.yaml', 'route-kinds.yaml', 'secret-grant.yaml', 'simple-http.yaml', 'unsupported-matches.yaml', 'weighted-backends.yaml'];
+const FIXTURES = ['base.yaml', 'conflicts.yaml', 'cross-namespace-backend.yaml', 'hostname-intersection.yaml', 'https-acme.yaml', 'https-certificate-refs.yaml', 'missing-parent.yaml', 'port-without-entry-point.yaml', 'redirect-rewrite.yaml', 'reference-grant.yaml', 'route-kinds.yaml', 'secret-grant.yaml', 'simple-http.yaml', 'unsupported-matches.yaml', 'unsupported-protocol.yaml', 'weighted-backends.yaml', 'attached-routes-accepted-only.yaml', 'https-listener-without-hostname.yaml', 'no-backend-refs.yaml'];
 
 /** The fixtures' objects as the file source reads them (strict kinds and fields). */
 function readAsFileSource(...files: string[]): KubeObject[] {

@@ -49,6 +49,9 @@ test('runPolicy: phase order — denied, redirect, sslRedirect (plain only), app
   const cache = new BasicAuthCache();
   const run = (policy: RoutePolicy, over: Partial<PolicyRequest> = {}): number | undefined => runPolicy(compilePolicy(policy, MODEL), req(over), cache)?.status;
   assert.equal(run({ denied: 'x', redirect: { url: 'https://e.test/', status: 301 } }), 503);
+  // A Gateway API rule without a usable backendRef: 500 whatever else the route has; denied goes first.
+  assert.equal(run({ internalError: 'no backendRef', headers: { response: { A: 'b' } } }), 500);
+  assert.equal(run({ denied: 'x', internalError: 'no backendRef' }), 503);
   assert.equal(run({ redirect: { url: 'https://e.test/', status: 307 }, allowSourceRange: ['10.0.0.0/8'] }), 307);
   assert.equal(run({ sslRedirect: { status: 308 }, allowSourceRange: ['10.0.0.0/8'] }), 308);
   assert.equal(run({ sslRedirect: { status: 308 }, allowSourceRange: ['10.0.0.0/8'] }, { tls: true }), 403);

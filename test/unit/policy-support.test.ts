@@ -66,6 +66,7 @@ test('fitPolicy: whatever a policy holds, what is left is rendered by the mode, 
     // Never beside a canary in a model; here only to count every feature.
     split: { backends: [{ backend: 'ns/a:80', weight: 1 }, { backend: 'ns/b:80', weight: 1 }, { backend: 'ns/c:80', weight: 1 }] },
     priority: 3,
+    internalError: 'no backend',
   };
   // One rewrite kind of the four, one upstream protocol of two, one balancing feature of two, no denied, and weights (a canary in the model): every other feature is in the fixture.
   assert.equal(policyFeatures(everything).length, Object.keys(FEATURE_MODES).length - 7);

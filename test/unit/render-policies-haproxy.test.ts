@@ -259,3 +259,13 @@ test('haproxy regex quoting: a pattern of the grammar becomes one single-quoted 
   assert.equal(hq.sniExpression('str(a.test)'), 'str(a.test)');
   for (const bad of ['str(a b)', 'str(a),lower', 'req.hdr(host)']) assert.throws(() => hq.sniExpression(bad), /refusing/);
 });
+
+test('haproxy policies: internalError (a Gateway API rule without a usable backendRef) answers 500 with its reason', () => {
+  const model = policyModel();
+  const failing: RoutingModel = { ...model, virtualHosts: model.virtualHosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => (r.path === '/denied' ? { ...r, policy: { internalError: 'no backendRef' } } : r)) })) };
+  const { view } = buildHaproxyView(failing, { workDir: WORK });
+  const p = view.policies.find((v) => v.denied === 'Internal Server Error: no backendRef');
+  assert.equal(p?.deniedStatus, 500);
+  assert.equal(view.policies.find((v) => v.denied?.startsWith('Service Unavailable') === true)?.deniedStatus, 503, 'a denied route still answers 503');
+  assert.match(formatDryRun(renderHaproxy(failing, { workDir: WORK })), /http-request return status 500 content-type "text\/plain; charset=utf-8" string .*Internal Server Error: no backendRef.* if pass_p/);
+});

@@ -189,3 +189,12 @@ test('nginx helpers of the upstream policies refuse what they cannot write', () 
   assert.equal(authHeaderVariable('X_User'), undefined);
   assert.equal(authHeaderVariable('X-User'), 'pass_auth_x_user');
 });
+
+test('nginx: internalError (a Gateway API rule without a usable backendRef) answers 500 with its reason', () => {
+  const model = policyModel();
+  const failing = { ...model, virtualHosts: model.virtualHosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => (r.path === '/denied' ? { ...r, policy: { internalError: 'no backendRef' } } : r)) })) };
+  const { view } = buildNginxView(failing, { workDir: WORK });
+  const actions = view.servers.flatMap((s) => s.locations.filter((l) => l.path === '/denied').map((l) => l.action));
+  assert.ok(actions.length > 0);
+  for (const a of actions) assert.deepEqual([a.status, a.body], [500, 'Internal Server Error: no backendRef']);
+});

@@ -65,7 +65,7 @@ const servers = (b: ReturnType<typeof buildHaproxyView>) => b.view.backends[0]!.
 
 test('haproxy layout: the builder returns the slots it allocated (null: never used) and the prefix depth; built again from it, nothing moves', () => {
   const first = buildHaproxyView(oneBackend([endpoint('10.0.0.1', 80)]), { workDir: WORK });
-  assert.deepEqual(first.layout, { slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }, null, null, null] }, prefixDepth: 4 });
+  assert.deepEqual(first.layout, { slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }, null, null, null] }, prefixDepth: 4, vhosts: {} });
   const again = buildHaproxyView(oneBackend([endpoint('10.0.0.1', 80)]), { workDir: WORK }, first.layout);
   assert.deepEqual(again.view, first.view);
   assert.deepEqual(again.layout, first.layout);
@@ -87,7 +87,7 @@ test('haproxy layout: out of never-used slots, a fresh layout (compacted); backe
   const full: HaproxyLayout = { slots: { 'd/s:80': [{ host: '10.0.0.1', port: 80 }], 'd/gone:80': [null] }, prefixDepth: 6 };
   const b = buildHaproxyView(oneBackend([endpoint('10.0.0.9', 80)]), { workDir: WORK }, full);
   assert.equal(b.view.backends[0]!.compacted, true);
-  assert.deepEqual(b.layout, { slots: { 'd/s:80': [{ host: '10.0.0.9', port: 80 }, null, null, null] }, prefixDepth: 6 });
+  assert.deepEqual(b.layout, { slots: { 'd/s:80': [{ host: '10.0.0.9', port: 80 }, null, null, null] }, prefixDepth: 6, vhosts: {} });
 });
 
 test('haproxy layout: saved as JSON and read back unchanged; anything else is refused (a fresh layout follows)', () => {

@@ -186,7 +186,10 @@ export function compilePolicy(policy: RoutePolicy, model: RoutingModel, limits: 
     ...defined({
       responseEdit,
       requestEdit: headerEdit(hp?.requestRemove, hp?.request, hp?.requestAdd),
-      denied: policy.denied === undefined ? undefined : { status: 503, headers: { 'content-type': TEXT }, body: `Service Unavailable: ${policy.denied}\n` },
+      denied:
+        policy.denied !== undefined ? { status: 503, headers: { 'content-type': TEXT }, body: `Service Unavailable: ${policy.denied}\n` }
+        : policy.internalError !== undefined ? { status: 500, headers: { 'content-type': TEXT }, body: `Internal Server Error: ${policy.internalError}\n` }
+        : undefined,
       sslRedirect: policy.sslRedirect === undefined || tls === undefined ? undefined : { status: policy.sslRedirect.status, port: publicPortOf(tls) },
       allow: addressList(policy.allowSourceRange),
       auth: auth?.kind === 'basicAuth' ? auth : undefined,

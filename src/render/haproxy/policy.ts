@@ -83,8 +83,10 @@ export interface CanaryView {
  */
 export interface PolicyView {
   readonly id: string;
-  /** The 503 body of a route whose policy cannot be enforced (nothing else is rendered then). */
+  /** The body of a route that answers by itself (nothing else is rendered then): 503 when its policy cannot be enforced, or 500 (internalError). */
   readonly denied: string | null;
+  /** The status of the `denied` answer. */
+  readonly deniedStatus: number;
   readonly redirect: { readonly location: string; readonly code: number } | null;
   /** from-to-www-redirect: `scheme://host` (the scheme of the entry point) and the request's path and query. */
   readonly wwwRedirect: { readonly host: string; readonly code: number } | null;
@@ -310,7 +312,7 @@ export class PolicyRegistry {
     const upstream = upstreamView(route);
     const draft = this.#draft(route, policy, upstream);
     // Denied and redirected routes answer before ssl-redirect would.
-    const answers = policy.denied !== undefined || policy.redirect !== undefined || policy.wwwRedirect !== undefined || (draft !== undefined && draft.denied !== null);
+    const answers = policy.denied !== undefined || policy.internalError !== undefined || policy.redirect !== undefined || policy.wwwRedirect !== undefined || (draft !== undefined && draft.denied !== null);
     const sslRedirect = policy.sslRedirect !== undefined && this.#https && !answers ? policy.sslRedirect.status : undefined;
     return { id: draft === undefined ? undefined : this.#idOf(route, draft), sslRedirect, upstream: upstream ?? null };
   }
@@ -318,11 +320,11 @@ export class PolicyRegistry {
   #idOf(route: Route, draft: Draft): string {
     // Limits count per Ingress (as ingress-nginx's zones): the same numbers elsewhere get their own tables.
     const scope = draft.rate !== null || draft.connections !== null ? `${route.source.namespace ?? ''}/${route.source.name}` : '';
-    // A policy without canary, www redirect, regex rewrite or header add/remove keeps the id it had before they rendered.
-    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, ...rest } = draft;
+    // A policy without canary, www redirect, regex rewrite, header add/remove or a 500 answer keeps the id it had before they rendered.
+    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, deniedStatus, ...rest } = draft;
     const headerLists = { requestRemove, requestAdd, responseRemove, responseAdd };
     const changes = Object.fromEntries(Object.entries(headerLists).filter(([, list]) => list.length > 0));
-    const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }), ...changes };
+    const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }), ...changes, ...(deniedStatus === 503 ? {} : { deniedStatus }) };
     const key = JSON.stringify(canary === null && Object.keys(later).length === 0 ? [rest, scope] : canary === null ? [rest, scope, later] : Object.keys(later).length === 0 ? [rest, scope, canary] : [rest, scope, canary, later]);
     const known = this.#ids.get(key);
     if (known !== undefined) return known;
@@ -373,6 +375,11 @@ export class PolicyRegistry {
     return { ...EMPTY, denied: canText(body) ? body : `Service Unavailable: ${UNRENDERABLE.denied}` };
   }
 
+  #internalError(reason: string): Draft {
+    const body = `Internal Server Error: ${reason}`;
+    return { ...EMPTY, denied: canText(body) ? body : 'Internal Server Error', deniedStatus: 500 };
+  }
+
   /** What HAProxy cannot render answers 503 rather than serve the route without it; reported once per route. */
   #refuse(route: Route, reason: string): Draft {
     this.#report(route, 'PASS_POLICY_NOT_IN_MODE', `${reason}; the route answers 503`);
@@ -381,6 +388,7 @@ export class PolicyRegistry {
 
   #draft(route: Route, policy: RoutePolicy, upstream: UpstreamView | null | undefined): Draft | undefined {
     if (policy.denied !== undefined) return this.#deny(policy.denied);
+    if (policy.internalError !== undefined) return this.#internalError(policy.internalError);
     // Never served open: what cannot be written answers 503.
     const externalAuth = policy.externalAuth === undefined ? null : (externalAuthView(policy.externalAuth) ?? undefined);
     if (externalAuth === undefined) return this.#refuse(route, UNRENDERABLE.externalAuth);
@@ -439,6 +447,7 @@ export class PolicyRegistry {
     }
     const draft: Draft = {
       denied: null,
+      deniedStatus: 503,
       redirect: null,
       wwwRedirect: null,
       appRoot: policy.appRoot ?? null,
@@ -510,6 +519,7 @@ export class PolicyRegistry {
 /** A policy that renders nothing. */
 const EMPTY: Draft = {
   denied: null,
+  deniedStatus: 503,
   redirect: null,
   wwwRedirect: null,
   appRoot: null,

@@ -586,6 +586,10 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       const body = `Service Unavailable: ${policy.denied}`;
       return done(answer(canText(body) ? { proxy: null, status: 503, body: noted(body), redirect: null } : refusal('the policy of this route cannot be honoured')));
     }
+    if (policy.internalError !== undefined) {
+      const body = `Internal Server Error: ${policy.internalError}`;
+      return done(answer({ proxy: null, status: 500, body: noted(canText(body) ? body : 'Internal Server Error'), redirect: null }));
+    }
     if (policy.redirect !== undefined) {
       if (!canText(policy.redirect.url)) return refuse(UNRENDERABLE.redirectUrl);
       return done(answer({ proxy: null, status: policy.redirect.status, body: noted(policy.redirect.url), redirect: null }));

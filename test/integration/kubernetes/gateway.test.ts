@@ -180,8 +180,8 @@ describe('kubernetes source: Gateway API', () => {
     running = await startController(parseFlags(['run', `--configfile=${config}`]), silentLogger);
     await waitFor('gw.example routed by the HTTPRoute', async () => (await get('gw.example')).body === 'gateway', 15_000);
     assert.equal((await get('nowhere.example')).status, 404);
-    // A route whose backend is missing answers 503, never another route's backend.
-    assert.equal((await get('typo.example')).status, 503);
+    // A route whose only backendRef is not found answers 500 (the spec), never another route's backend.
+    assert.equal((await get('typo.example')).status, 500);
 
     const gc = await waitFor('GatewayClass passerelle accepted', async () => {
       const obj = await read('gatewayclasses', undefined, 'passerelle');

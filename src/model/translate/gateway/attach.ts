@@ -79,9 +79,9 @@ export function attachParent(route: ParsedRoute, p: ParsedParentRef, listeners: 
   const labels = namespaceLabels(route.header.namespace);
   const allowed = selected.filter((l) => l.supportedKinds.length > 0 && allowsNamespace(l, route.header.namespace, labels));
   if (allowed.length === 0) return refuse(R.notAllowedByListeners, `no listener of Gateway ${p.namespace}/${p.name} allows HTTPRoutes of namespace ${route.header.namespace}`);
-  // Attachment counts by parentRef and allowedRoutes alone (the spec's attachedRoutes), hostnames aside.
-  for (const l of allowed) l.attached.add(key);
   const attachments = allowed.map((l) => ({ listener: l, hosts: routeHosts(l.listener.hostname, route.hostnames) })).filter((a) => a.hosts.length > 0);
   if (attachments.length === 0) return refuse(R.noMatchingListenerHostname, `no hostname of the route matches a listener hostname of Gateway ${p.namespace}/${p.name}`);
+  // attachedRoutes counts the routes a listener accepts: selected, allowed, and sharing a hostname with it.
+  for (const a of attachments) a.listener.attached.add(key);
   return { parentRef: p, accepted: condition(T.accepted, true, R.accepted, 'the route is attached', gen), attachments };
 }

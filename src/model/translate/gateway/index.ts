@@ -30,6 +30,7 @@ import type { ListenerState } from './listeners.ts';
 import { gatewayClassName, parseGateway, parseRoute } from './read.ts';
 import type { ParsedGateway, ParsedRoute } from './read.ts';
 import { buildRoutes } from './routes.ts';
+import { certificateNames } from './certificate-names.ts';
 import { condition } from './status.ts';
 import type { GatewayStatuses, HTTPRouteStatus } from './status.ts';
 
@@ -84,6 +85,11 @@ export interface GatewayVirtualHost extends VirtualHost {
 /** A listener certificate: a model certificate and the Gateway that decided its hosts (for conflict diagnostics). */
 export interface GatewayCertificate extends Certificate {
   readonly owner: ObjectRef;
+  /**
+   * Of `hosts`, the certificate's own names a listener without hostname serves it for (no host
+   * asked for them): left to whoever else claims one, without a diagnostic.
+   */
+  readonly ownNames: readonly string[];
 }
 
 /** What translate merges into the model, and the status to write. */
@@ -309,8 +315,10 @@ function claimRoutes(route: ParsedRoute, host: { readonly host: string; readonly
 /** Listener certificates (oldest Gateway first decides a host), their hosts, and the ACME intents. */
 function listenerCertificates(gateways: readonly ParsedGateway[], listenersOf: ReadonlyMap<string, readonly ListenerState[]>, hosts: ReadonlyMap<string, HostBuild>): { certificates: GatewayCertificate[]; hostCert: Map<string, HostCert>; intents: CertificateIntent[] } {
   const hostCert = new Map<string, HostCert>();
-  const certs = new Map<string, { hosts: Set<string>; certPem: string; keyPem: string; source: ObjectRef; owner: ObjectRef }>();
+  const certs = new Map<string, { hosts: Set<string>; ownNames: Set<string>; certPem: string; keyPem: string; source: ObjectRef; owner: ObjectRef }>();
   const intents: CertificateIntent[] = [];
+  // A listener without hostname serves its certificate for any name: for the names it covers once every asked-for host is decided.
+  const ownNames: { readonly id: string; readonly names: readonly string[]; readonly owner: ObjectRef }[] = [];
   const done = new Set<string>();
   for (const gw of gateways) {
     const key = `${gw.header.namespace}/${gw.header.name}`;
@@ -325,9 +333,10 @@ function listenerCertificates(gateways: readonly ParsedGateway[], listenersOf: R
       const names = l.listener.hostname !== undefined ? [l.listener.hostname.host] : [...hosts.values()].filter((h) => h.kind !== 'any' && h.entryPoints.has(l.entryPoint?.name ?? '')).map((h) => h.host);
       let cert = certs.get(c.id);
       if (cert === undefined) {
-        cert = { hosts: new Set(), certPem: c.certPem, keyPem: c.keyPem, source: c.ref, owner: gw.header.ref };
+        cert = { hosts: new Set(), ownNames: new Set(), certPem: c.certPem, keyPem: c.keyPem, source: c.ref, owner: gw.header.ref };
         certs.set(c.id, cert);
       }
+      if (l.listener.hostname === undefined) ownNames.push({ id: c.id, names: certificateNames(c.certPem), owner: gw.header.ref });
       for (const name of names) {
         const current = hostCert.get(name);
         if (current === undefined || current.id === c.id) {
@@ -339,10 +348,19 @@ function listenerCertificates(gateways: readonly ParsedGateway[], listenersOf: R
       }
     }
   }
+  for (const own of ownNames) {
+    const cert = certs.get(own.id);
+    for (const name of own.names) {
+      if (cert === undefined || hostCert.has(name)) continue;
+      hostCert.set(name, { id: own.id, owner: own.owner });
+      cert.hosts.add(name);
+      cert.ownNames.add(name);
+    }
+  }
   const certificates = [...certs.entries()]
     .filter(([, c]) => c.hosts.size > 0)
     .sort(([a], [b]) => compareText(a, b))
-    .map(([id, c]) => ({ ...toCertificate(id, c.hosts, c), owner: c.owner }));
+    .map(([id, c]) => ({ ...toCertificate(id, c.hosts, c), owner: c.owner, ownNames: [...c.ownNames].sort(compareText) }));
   return { certificates, hostCert, intents };
 }
 
@@ -394,7 +412,7 @@ export function mergeGateway(gw: GatewayTranslation, into: IngressBuild, diags: 
       if (current === undefined || current.id === c.id) {
         into.hostCert.set(host, current ?? { id: c.id, owner: c.owner });
         cert.hosts.add(host);
-      } else {
+      } else if (!c.ownNames.includes(host)) {
         reporter(c.owner).warning(GatewayCodes.conflict, 'spec.listeners', `host ${host} already uses certificate ${current.id} from ${current.owner.kind} ${refKey(current.owner)}; Secret ${c.id} is not used for it`);
       }
     }

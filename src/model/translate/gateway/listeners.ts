@@ -132,8 +132,9 @@ export function decideListeners(gw: ParsedGateway, ctx: ListenerContext): Listen
       }
     }
     const kinds = l.kinds ?? [HTTP_ROUTE_KIND];
-    const supportedKinds = kinds.filter((k) => k.group === HTTP_ROUTE_KIND.group && k.kind === HTTP_ROUTE_KIND.kind).slice(0, 1);
-    if (supportedKinds.length < kinds.length) {
+    // A protocol Passerelle does not serve takes no route kind at all (the spec's empty supportedKinds).
+    const supportedKinds = http || https ? kinds.filter((k) => k.group === HTTP_ROUTE_KIND.group && k.kind === HTTP_ROUTE_KIND.kind).slice(0, 1) : [];
+    if ((http || https) && supportedKinds.length < kinds.length) {
       report.error(GatewayCodes.listenerProtocol, `${l.field}.allowedRoutes.kinds`, 'only HTTPRoute routes are served; the other kinds are left out');
       refs = { ok: false, reason: R.invalidRouteKinds, message: 'only HTTPRoute is supported' };
     }

@@ -159,6 +159,8 @@ function modelMatch(m: ParsedMatch, mode: ProxyMode, report: Reporter): { path: 
 
 interface Resolved {
   readonly backends: { readonly id: string; readonly weight: number }[];
+  /** Of `backends`, those whose Service and port exist (an ExternalName one counts: it answers 503, not 500). */
+  readonly found: number;
   readonly problem: { readonly reason: string; readonly message: string } | undefined;
   /** backendRefs with filters (not supported: the rule is denied). */
   readonly filtered: readonly string[];
@@ -170,6 +172,7 @@ function resolveRefs(route: ParsedRoute, refs: readonly ParsedBackendRef[], ctx:
   const report = h.reporter;
   const backends: { id: string; weight: number }[] = [];
   const filtered: string[] = [];
+  let found = 0;
   let problem: Resolved['problem'];
   for (const ref of refs) {
     if (ref.group !== '' || ref.kind !== 'Service') {
@@ -197,9 +200,12 @@ function resolveRefs(route: ParsedRoute, refs: readonly ParsedBackendRef[], ctx:
       if (res.backend.unresolved !== 'externalName') problem ??= { reason: R.backendNotFound, message: res.problem.message };
     }
     ctx.used.set(res.backend.id, res.backend);
-    if (ref.weight > 0) backends.push({ id: res.backend.id, weight: ref.weight });
+    if (ref.weight > 0) {
+      backends.push({ id: res.backend.id, weight: ref.weight });
+      if (res.backend.unresolved !== 'service' && res.backend.unresolved !== 'port') found++;
+    }
   }
-  return { backends, problem, filtered };
+  return { backends, found, problem, filtered };
 }
 
 /**
@@ -217,6 +223,18 @@ function ruleBackends(route: ParsedRoute, rule: ParsedRule, resolved: Resolved, 
   return { backend: a.id, canary: { backend: b.id, weight: Math.round((100 * b.weight) / (a.weight + b.weight)) } };
 }
 
+/**
+ * Why a rule answers 500, as the spec requires of a rule without a usable backendRef (none written,
+ * every weight 0, or each of an unknown kind, not permitted, or not found); undefined when a backend
+ * serves it or a RequestRedirect answers it instead.
+ */
+function internalErrorOf(rule: ParsedRule, resolved: Resolved): string | undefined {
+  if (resolved.found > 0 || rule.filters.some((f) => f.value['type'] === 'RequestRedirect')) return undefined;
+  if (rule.backendRefs.length === 0) return 'this HTTPRoute rule has no backendRef';
+  if (resolved.problem === undefined) return 'every backendRef of this HTTPRoute rule has weight 0';
+  return `no backendRef of this HTTPRoute rule can be used (${resolved.problem.reason})`;
+}
+
 /** Builds the routes of one HTTPRoute and its ResolvedRefs (and PartiallyInvalid) conditions. */
 export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
   const h = route.header;
@@ -230,6 +248,7 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
     const resolved = resolveRefs(route, rule.backendRefs, ctx);
     problem ??= resolved.problem;
     const { backend, canary, split } = ruleBackends(route, rule, resolved, ctx.mode);
+    const internalError = internalErrorOf(rule, resolved);
     for (const m of rule.matches) {
       const where = modelMatch(m, ctx.mode, report);
       if (where === undefined) {
@@ -240,6 +259,7 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
       let policy: RoutePolicy | undefined = fp.policy;
       if (canary !== undefined) policy = { ...policy, canary };
       if (split !== undefined) policy = { ...policy, split };
+      if (internalError !== undefined) policy = { ...policy, internalError };
       const unsupported = [...fp.unsupported, ...resolved.filtered];
       if (unsupported.length > 0) {
         invalid.push(...unsupported);

@@ -28,7 +28,7 @@ export interface GatewayClassStatus {
 export interface ListenerStatus {
   readonly name: string;
   readonly supportedKinds: readonly { readonly group: string; readonly kind: string }[];
-  /** Routes attached to the listener (selected by their parentRef and allowed by allowedRoutes). */
+  /** Routes the listener accepts: selected by their parentRef, allowed by allowedRoutes, sharing a hostname with it. */
   readonly attachedRoutes: number;
   readonly conditions: readonly GatewayCondition[];
   /** The entry point the listener is served on (not written to the API; for logs and tests). */
