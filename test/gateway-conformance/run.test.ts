@@ -44,7 +44,8 @@ function modeOfEnv(): Mode {
 const mode = modeOfEnv();
 const GATEWAY_CLASS = 'passerelle';
 /** The core features of the GATEWAY-HTTP profile (sigs.k8s.io/gateway-api/pkg/features). */
-const CORE_FEATURES = ['Gateway', 'HTTPRoute', 'ReferenceGrant'];
+/** The features claimed: the profile's core ones and the extended ones Passerelle implements in the three modes (each must pass). */
+const FEATURES = ['Gateway', 'HTTPRoute', 'ReferenceGrant', 'HTTPRouteQueryParamMatching', 'HTTPRouteMethodMatching', 'HTTPRouteResponseHeaderModification', 'HTTPRouteHostRewrite', 'HTTPRoutePathRewrite'];
 /** The suite's namespaces of backends (its base manifests). */
 const BACKEND_NAMESPACES = ['gateway-conformance-infra', 'gateway-conformance-app-backend', 'gateway-conformance-web-backend'];
 
@@ -200,7 +201,7 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
       if (!(err instanceof KubeApiError) || err.status !== 409) throw err;
     }
 
-    const features = process.env['PASSERELLE_GATEWAY_FEATURES'] ?? CORE_FEATURES.join(',');
+    const features = process.env['PASSERELLE_GATEWAY_FEATURES'] ?? FEATURES.join(',');
     const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
     const report = path.join(dir, 'report.yaml');
     const logFile = path.join(tmpdir(), `passerelle-gateway-conformance-${mode}.log`);
@@ -213,7 +214,7 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
       '-test.timeout=45m',
       `--gateway-class=${GATEWAY_CLASS}`,
       '--conformance-profiles=GATEWAY-HTTP',
-      // The features claimed: the profile's core ones unless PASSERELLE_GATEWAY_FEATURES lists others
+      // The features claimed: FEATURES unless PASSERELLE_GATEWAY_FEATURES lists others
       // (comma-separated); set to "" to let the suite read them from the GatewayClass's status.
       ...(features === '' ? [] : [`--supported-features=${features}`]),
       ...(process.env['PASSERELLE_GATEWAY_RUN_TEST'] ? [`--run-test=${process.env['PASSERELLE_GATEWAY_RUN_TEST']}`] : []),
