@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { chmodSync, chownSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { RenderedConfig, RenderedFile } from '../../render/types.ts';
 
@@ -45,12 +45,36 @@ export async function writeAuxFiles(workDir: string, next: RenderedConfig, previ
   for (const f of changed) {
     const p = placement(f, workerGroup);
     const file = path.join(workDir, f.path);
+    if (createNew(file, f.content, p.mode, p.group)) continue;
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     writeFileSync(tmp, f.content, { mode: p.mode });
     if (p.group !== undefined) chownSync(tmp, process.getuid?.() ?? 0, p.group);
     chmodSync(tmp, p.mode);
     renameSync(tmp, file);
   }
+}
+
+/**
+ * Writes a file that does not exist yet in place (nothing can be reading it: no temporary file and
+ * rename needed); false, writing nothing, when it exists.
+ */
+function createNew(file: string, content: string, mode: number, group: number | undefined): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'wx', mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    if (group !== undefined) fchownSync(fd, process.getuid?.() ?? 0, group);
+    // The mode of open is masked by the umask; keys must end up 0600 exactly.
+    fchmodSync(fd, mode);
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 /** Puts the auxiliary files of `previous` back (after a failed validation), removing files it did not have. */
