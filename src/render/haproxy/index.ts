@@ -73,10 +73,10 @@ export function createHaproxyRenderer(templates: TemplateSet | string | undefine
   const render = compileTemplates(set, haproxyHelpers);
   const lua = set.assets['passerelle.lua'];
   if (lua === undefined) throw new PassError('PASS_TEMPLATES_MISSING', 'the HAProxy templates have no haproxy/passerelle.lua (the Lua helpers)', { field: 'proxy.templates' });
-  // The checksums cover what the body is made of (the view, the templates, the helpers), not the body
-  // itself: a change the runtime API applies is then sent before the body is rendered (~100 ms at
-  // 1,000 backends), and the body is rendered once, when the file is written.
-  const templateId = checksumOf(JSON.stringify([set.main, set.partials, Object.entries(haproxyHelpers).map(([name, f]) => `${name}:${String(f)}`)]), []);
+  // The checksums cover what the body is made of (the view and the templates; the helpers are this
+  // process's code), not the body itself: a change the runtime API applies is then sent before the
+  // body is rendered, and the body is rendered once, when the file is written.
+  const templateId = checksumOf(JSON.stringify([set.main, set.partials]), []);
   const renderWithView = (model: RoutingModel, options: HaproxyRenderOptions, previous?: HaproxyLayout): { rendered: RenderedConfig; build: HaproxyBuild } => {
     const build = buildHaproxyView(model, options, previous);
     const files = auxFiles(build, false, lua);
