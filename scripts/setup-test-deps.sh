@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need when it is missing: Debian packages (haproxy, nginx,
-# openssl, curl, tini, chromium, prometheus, bind9) and the cached kube-apiserver/etcd build. Idempotent; quick when all is there.
+# openssl, curl, tini, chromium, prometheus, bind9), the cached kube-apiserver/etcd build and the Gateway API CRDs. Idempotent; quick when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,6 +38,10 @@ done
 # kube-apiserver + etcd for test/integration/kubernetes: built from the Go module proxy once
 # (about 12 minutes on 2 cores), then cached under ~/.cache/passerelle/kube/<version>.
 PATH="$PATH:/usr/local/go/bin" bash scripts/kube-binaries.sh >/dev/null
+
+# The Gateway API CRDs for test/integration/kubernetes/gateway.test.ts (test/kube/gateway-crds.ts reads them
+# from the module cache): fetched once from the Go module proxy.
+GOFLAGS= PATH="$PATH:/usr/local/go/bin" go mod download sigs.k8s.io/gateway-api@v1.6.3
 
 # Pebble + pebble-challtestsrv for test/integration/acme: a cached Go build (Debian's pebble otherwise).
 PATH="$PATH:/usr/local/go/bin" bash scripts/pebble.sh >/dev/null
