@@ -69,6 +69,7 @@ export function translateOptions(config: StaticConfig): TranslateOptions {
     ingressClass: k.ingressClass,
     controllerName: k.controllerName,
     gatewayControllerName: k.gatewayControllerName,
+    gatewayAddressPool: k.gatewayAddressPool,
     classAliases: k.classAliases,
     watchIngressWithoutClass: k.watchIngressWithoutClass,
     sslRedirect: k.sslRedirect,

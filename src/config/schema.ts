@@ -269,6 +269,18 @@ const kubernetes = z
       .array(z.string().refine((s) => isIP(s) !== 0 || isHostName(s), { message: 'expected an IP address or a host name', ...code('PASS_CONFIG_BAD_VALUE') }))
       .optional()
       .describe('addresses (IPs or host names) written to the status.addresses of the Gateway API Gateways served, e.g. ["192.0.2.5"]; unset or empty: those of Ingress status (publishAddress, else publishService\'s)'),
+    gatewayAddressPool: z
+      .array(
+        z
+          .string()
+          .refine((s) => isIP(s) !== 0, { message: 'expected an IP address', ...code('PASS_CONFIG_BAD_VALUE') })
+          // As the proxies print a local address: IPv6 compressed, lower case.
+          .transform((s) => (isIP(s) === 6 ? new URL(`http://[${s}]/`).hostname.slice(1, -1) : s)),
+      )
+      .default([])
+      .describe(
+        'IP addresses given one to each Gateway API Gateway (oldest first; a Gateway keeps the one its status shows): its routes are then served only to connections made to that address, which its status publishes, and never mix with another Gateway\'s or the Ingresses\'. The proxies listen on these addresses too, at each entry point\'s port (an entry point on 0.0.0.0 or [::] receives them already); Gateways beyond the pool share the entry points\' address. Empty: every Gateway shares it',
+      ),
     leaderElection: z.boolean().default(true).describe('only the leader writes status and orders certificates'),
     leaseName: z
       .string()

@@ -228,6 +228,17 @@ export type Resolution =
   | { readonly outcome: 'not-found'; readonly vhost: VirtualHost | undefined };
 
 /**
+ * The model a connection made to local address `local` is served by: an address scope's hosts alone
+ * (no default backend: the address is a Gateway's), else the model's own hosts.
+ */
+export function modelForAddress(model: RoutingModel, local: string): RoutingModel {
+  const scope = model.addressScopes?.find((s) => s.address === local);
+  if (scope === undefined) return model;
+  const { defaultBackend: _, ...rest } = model;
+  return { ...rest, virtualHosts: scope.virtualHosts };
+}
+
+/**
  * Resolves a (host header, path) pair against the model the way every driver must; `request` brings
  * the method, headers and query that route conditions read (absent: a plain GET).
  */

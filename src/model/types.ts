@@ -232,4 +232,18 @@ export interface RoutingModel {
    * of the serving hash. Nothing writes it yet.
    */
   readonly gatewayStatus?: GatewayStatuses;
+  /**
+   * Hosts served only to connections made to one local address, sorted by address (Gateways with an
+   * address of their own, `[kubernetes] gatewayAddressPool`). A connection to one of these addresses
+   * sees only its scope's hosts; every other connection sees `virtualHosts`. Absent: none.
+   */
+  readonly addressScopes?: readonly AddressScope[];
+}
+
+/** The hosts one local address serves (see {@link RoutingModel.addressScopes}). */
+export interface AddressScope {
+  /** An IP address, as the proxy sees its local address (IPv4 dotted, IPv6 compressed). */
+  readonly address: string;
+  /** Sorted as the model's. */
+  readonly virtualHosts: readonly VirtualHost[];
 }

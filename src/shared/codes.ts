@@ -60,6 +60,7 @@ export const CODES = {
   PASS_SECRET_BAD_TLS: 'a Secret used for TLS is not of type kubernetes.io/tls or lacks a PEM tls.crt chain or an unencrypted PEM tls.key',
 
   // Gateway API objects, as translated into the routing model (src/model/translate/gateway/)
+  PASS_GATEWAY_ADDRESS_POOL_EXHAUSTED: 'warning: every address of `[kubernetes] gatewayAddressPool` is taken by an older Gateway; this Gateway is served on the shared address (entry points and Ingresses) instead of one of its own',
   PASS_GATEWAY_ADDRESS_UNSUPPORTED: "a Gateway asks for spec.addresses, which Passerelle cannot assign (its address is its entry points'); the Gateway is not accepted",
   PASS_GATEWAY_BACKEND_KIND: 'an HTTPRoute backendRef is not a core Service (InvalidKind); it gets no share of the requests (503 when it is the only one)',
   PASS_GATEWAY_BAD_HOSTNAME: 'a listener or HTTPRoute hostname is not a DNS name or *.wildcard; it is left out',

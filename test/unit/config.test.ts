@@ -97,6 +97,7 @@ test('empty file: every default', () => {
       classAliases: ['traefik'],
       watchIngressWithoutClass: false,
       sslRedirect: true,
+      gatewayAddressPool: [],
       leaderElection: true,
       leaseName: 'passerelle-leader',
       leaseDuration: 15000,

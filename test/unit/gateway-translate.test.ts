@@ -100,6 +100,33 @@ interface Case {
 
 const cases: readonly Case[] = [
   {
+    name: 'multiple Gateways with an address pool: each has its own hosts, kept address first, the pool used up warns',
+    files: ['multiple-gateways.yaml'],
+    options: { ...options, addressPool: ['192.0.2.9', '192.0.2.10'] },
+    check: (t) => {
+      const scope = (address: string): string[] => (t.addressScopes.find((s) => s.address === address)?.virtualHosts ?? []).flatMap((vh) => vh.routes.map((r) => `${vh.host}: ${r.pathType} ${r.path} → ${r.backend}`));
+      assert.deepEqual(t.addressScopes.map((s) => s.address), ['192.0.2.10', '192.0.2.9']);
+      assert.deepEqual(scope('192.0.2.9'), ['*: Prefix /shared → default/web:80', '*: Prefix / → default/canary:80']);
+      assert.deepEqual(scope('192.0.2.10'), ['*: Prefix /shared → default/web:80', '*: Prefix / → default/third:80']);
+      // The third Gateway shares the entry points' address: its share of the route lands with the model's own hosts.
+      assert.deepEqual(routes(t), ['*: Prefix /shared → default/web:80']);
+      assert.deepEqual(t.status.gateways.map((g) => `${g.name} ${g.address ?? '-'}`), ['first 192.0.2.9', 'second 192.0.2.10', 'third -']);
+      assert.deepEqual(t.diagnostics.map((d) => `${d.code} ${d.object?.name ?? ""}`), ['PASS_GATEWAY_ADDRESS_POOL_EXHAUSTED third']);
+      // No conflict: the two catch-all routes are on different addresses.
+      assert.ok(!t.diagnostics.some((d) => d.code === 'PASS_GATEWAY_CONFLICT'));
+    },
+  },
+  {
+    name: 'multiple Gateways without an address pool: they share one address, the older route keeps the catch-all',
+    files: ['multiple-gateways.yaml'],
+    check: (t) => {
+      assert.deepEqual(t.addressScopes, []);
+      assert.deepEqual(routes(t), ['*: Prefix /shared → default/web:80', '*: Prefix / → default/canary:80']);
+      assert.ok(t.status.gateways.every((g) => g.address === undefined));
+      assert.deepEqual(t.diagnostics.map((d) => `${d.code} ${d.object?.name ?? ""}`), ['PASS_GATEWAY_CONFLICT second-only']);
+    },
+  },
+  {
     name: 'simple HTTP route: one listener, one host, paths to one Service; another controller\'s Gateway and route are left alone',
     files: ['simple-http.yaml'],
     check(t) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { silentLogger } from '../../src/shared/logger.ts';
-import { compareRoutes, resolveRequest } from '../../src/model/match.ts';
+import { compareRoutes, modelForAddress, resolveRequest } from '../../src/model/match.ts';
 import type { Backend, Route, RoutingModel, VirtualHost } from '../../src/model/types.ts';
 import { weightedCycle } from '../../src/drivers/native/balance.ts';
 import { Router } from '../../src/drivers/native/router.ts';
@@ -51,6 +51,29 @@ test('native router resolves every request exactly as resolveRequest (the model 
         }
       }),
       { numRuns: 500 },
+    );
+  } finally {
+    void registry.close(0);
+  }
+});
+
+test('native router: a connection to an address scope\'s address sees only its hosts (no default backend), any other the model\'s', () => {
+  const registry = new UpstreamRegistry({ connectTimeoutMs: 1000, readTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connectionsPerEndpoint: undefined }, silentLogger);
+  const addresses = ['192.0.2.2', '2001:db8::2'];
+  const local = fc.constantFrom('192.0.2.1', ...addresses);
+  const scoped = fc.tuple(model, fc.array(vhost, { maxLength: 4 }), fc.array(vhost, { maxLength: 4 })).map(([m, a, b]): RoutingModel => ({ ...m, addressScopes: [{ address: addresses[0]!, virtualHosts: a }, { address: addresses[1]!, virtualHosts: b }] }));
+  try {
+    fc.assert(
+      fc.property(scoped, fc.array(fc.tuple(hostHeader, path, local), { minLength: 1, maxLength: 10 }), (m, requests) => {
+        const router = new Router(m, registry);
+        for (const [h, p, l] of requests) {
+          const expected = resolveRequest(modelForAddress(m, l), h, p);
+          const got = router.resolve(h, p, undefined, l);
+          assert.equal(got.found, expected.outcome !== 'not-found', `${l} ${h} ${p}`);
+          if (got.found && expected.outcome !== 'not-found') assert.equal(got.backendId, expected.outcome === 'route' ? expected.route.backend : m.defaultBackend, `${l} ${h} ${p}`);
+        }
+      }),
+      { numRuns: 300 },
     );
   } finally {
     void registry.close(0);

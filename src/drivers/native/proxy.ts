@@ -27,6 +27,7 @@ import { runMiddlewares } from './middlewares.ts';
 import { affinityCookie, choosesCanary, cookieValue, pickSplit, policyClient, responseHeaders, responseHeadersFor, rewriteTarget, runPolicy } from './policy.ts';
 import type { HeaderEdit } from './policy.ts';
 import type { CompiledEntryPoint, Router } from './router.ts';
+import { scopeAddress } from './router.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -305,7 +306,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     }
     for (const m of ep.middlewares) if (m.kind === 'basicAuth' && m.mw.removeHeader) dropNames(h.out, ['authorization']);
   }
-  const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined);
+  const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined, router.scoped ? scopeAddress(req.socket.localAddress) : undefined);
   if (!result.found) {
     sendText(res, 404, 'Not Found\n');
     return;

@@ -2,6 +2,7 @@ import { normalizeHost, pathMatches, pathRegex, queryParam, valueRegex } from '.
 import type { ConditionRequest } from '../../model/match.ts';
 import type { BlockList } from 'node:net';
 import { addressList } from './addresses.ts';
+import { listenedEntryPoints } from '../../model/scopes.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import type { ClientTimeouts, EntryPoint, Route, RouteConditions, RoutingModel, ValueCondition, VirtualHost } from '../../model/types.ts';
 import type { CompiledMiddleware } from './middlewares.ts';
@@ -120,22 +121,79 @@ export type RouteResult =
 
 const NOT_FOUND: RouteResult = { found: false };
 
+/** The hosts one address serves, compiled for lookup by Host header. */
+class HostTable {
+  readonly #list: readonly VirtualHost[];
+  readonly #exact = new Map<string, CompiledVirtualHost>();
+  /** Wildcards keyed by their suffix with the dot (`*.a.b` → `.a.b`): one label less than the host. */
+  readonly #wildcard = new Map<string, CompiledVirtualHost>();
+  /** Suffix hosts (Gateway API wildcards) keyed the same way: one or more labels less than the host. */
+  readonly #suffix = new Map<string, CompiledVirtualHost>();
+  readonly #any: CompiledVirtualHost | undefined;
+  /** Cached results per host header text: a bounded map saves lower-casing and lookups on the hot path. */
+  readonly #hostCache = new Map<string, CompiledVirtualHost | null>();
+
+  constructor(vhosts: readonly VirtualHost[], compile: (vhost: VirtualHost) => CompiledVirtualHost) {
+    this.#list = vhosts;
+    let any: CompiledVirtualHost | undefined;
+    for (const vhost of vhosts) {
+      const compiled = compile(vhost);
+      // The first of equal patterns wins, as selectVirtualHost scans in order.
+      if (vhost.kind === 'exact') {
+        if (!this.#exact.has(vhost.host)) this.#exact.set(vhost.host, compiled);
+      } else if (vhost.kind === 'wildcard' || vhost.kind === 'suffix') {
+        const map = vhost.kind === 'wildcard' ? this.#wildcard : this.#suffix;
+        const suffix = vhost.host.slice(1);
+        if (!map.has(suffix)) map.set(suffix, compiled);
+      } else {
+        any ??= compiled;
+      }
+    }
+    this.#any = any;
+  }
+
+  /** As {@link Router.virtualHost}, in this table. */
+  lookup(hostHeader: string): CompiledVirtualHost | undefined {
+    const cached = this.#hostCache.get(hostHeader);
+    if (cached !== undefined) return cached ?? undefined;
+    const host = normalizeHost(hostHeader);
+    let found = this.#exact.get(host);
+    let dot = found === undefined ? host.indexOf('.') : -1;
+    if (dot > 0) {
+      // The first dot gives the longest pattern: a wildcard or a suffix; later dots only suffixes.
+      const first = host.slice(dot);
+      const w = this.#wildcard.get(first);
+      const x = this.#suffix.get(first);
+      // A wildcard and a suffix of the same pattern both match here: the first in the list wins, as in selectVirtualHost.
+      found = w !== undefined && x !== undefined ? (this.#list.indexOf(w.vhost) < this.#list.indexOf(x.vhost) ? w : x) : (w ?? x);
+      if (this.#suffix.size !== 0) {
+        while (found === undefined && (dot = host.indexOf('.', dot + 1)) !== -1) found = this.#suffix.get(host.slice(dot));
+      }
+    }
+    found ??= this.#any;
+    if (this.#hostCache.size >= 4096) this.#hostCache.clear();
+    this.#hostCache.set(hostHeader, found ?? null);
+    return found;
+  }
+}
+
+/** A socket's local address as the model's address scopes write it (an IPv4-mapped IPv6 address as IPv4). */
+export function scopeAddress(local: string | undefined): string {
+  if (local === undefined) return '';
+  return local.startsWith('::ffff:') && local.includes('.') ? local.slice(7) : local;
+}
+
 /** An immutable compiled routing model: one reference to swap on apply. */
 export class Router {
   readonly model: RoutingModel;
   readonly entryPoints: ReadonlyMap<string, CompiledEntryPoint>;
-  readonly #exact: Map<string, CompiledVirtualHost>;
-  /** Wildcards keyed by their suffix with the dot (`*.a.b` → `.a.b`): one label less than the host. */
-  readonly #wildcard: Map<string, CompiledVirtualHost>;
-  /** Suffix hosts (Gateway API wildcards) keyed the same way: one or more labels less than the host. */
-  readonly #suffix: Map<string, CompiledVirtualHost>;
+  readonly #hosts: HostTable;
+  /** Address scopes by local address (src/model/types.ts `addressScopes`); empty for most models. */
+  readonly #scopes = new Map<string, HostTable>();
   /** Whether some route has conditions: requests then bring their method, headers and query to `resolve`. */
   readonly hasConditions: boolean;
-  readonly #any: CompiledVirtualHost | undefined;
   readonly #default: RouteResult;
   readonly backends: ReadonlyMap<string, CompiledBackend>;
-  /** Cached results per host header text: a bounded map saves lower-casing and lookups on the hot path. */
-  readonly #hostCache = new Map<string, CompiledVirtualHost | null>();
 
   /** `limits`: where route limits count (one table for the driver's life, shared by worker threads). */
   constructor(model: RoutingModel, upstreams: UpstreamRegistry, limits: LimitTable = new LimitTable(1024)) {
@@ -154,13 +212,10 @@ export class Router {
       policy: modelRoute?.policy === undefined ? undefined : compilePolicy(modelRoute.policy, model, limits, route),
     });
 
-    this.#exact = new Map();
-    this.#wildcard = new Map();
-    this.#suffix = new Map();
-    let any: CompiledVirtualHost | undefined;
     let hasConditions = false;
-    for (const vhost of model.virtualHosts) {
-      const compiled: CompiledVirtualHost = {
+    const compile = (vhost: VirtualHost): CompiledVirtualHost => {
+      if (vhost.routes.some((r) => r.conditions !== undefined)) hasConditions = true;
+      return {
         vhost,
         routes: vhost.routes.map((route) => ({
           route,
@@ -169,24 +224,14 @@ export class Router {
           result: resultFor(route.backend, routeName(vhost.host, route.path, route.pathType), route),
         })),
       };
-      if (vhost.routes.some((r) => r.conditions !== undefined)) hasConditions = true;
-      // The first of equal patterns wins, as selectVirtualHost scans in order.
-      if (vhost.kind === 'exact') {
-        if (!this.#exact.has(vhost.host)) this.#exact.set(vhost.host, compiled);
-      } else if (vhost.kind === 'wildcard' || vhost.kind === 'suffix') {
-        const map = vhost.kind === 'wildcard' ? this.#wildcard : this.#suffix;
-        const suffix = vhost.host.slice(1);
-        if (!map.has(suffix)) map.set(suffix, compiled);
-      } else {
-        any ??= compiled;
-      }
-    }
-    this.#any = any;
+    };
+    this.#hosts = new HostTable(model.virtualHosts, compile);
+    for (const scope of model.addressScopes ?? []) this.#scopes.set(scope.address, new HostTable(scope.virtualHosts, compile));
     this.hasConditions = hasConditions;
     this.#default = model.defaultBackend === undefined ? NOT_FOUND : resultFor(model.defaultBackend, model.defaultBackend);
 
     const eps = new Map<string, CompiledEntryPoint>();
-    for (const ep of model.entryPoints) {
+    for (const ep of listenedEntryPoints(model)) {
       const key = listenerKey(ep);
       if (!eps.has(key)) eps.set(key, compileEntryPoint(ep));
     }
@@ -195,38 +240,23 @@ export class Router {
 
   /**
    * The virtual host for a Host header (selectVirtualHost): exact, then the longest matching pattern
-   * (a one-label wildcard or a suffix of one or more labels), then `*`.
+   * (a one-label wildcard or a suffix of one or more labels), then `*`. `local`: the connection's
+   * local address ({@link scopeAddress}); an address scope's connection sees only its scope's hosts.
    */
-  virtualHost(hostHeader: string): CompiledVirtualHost | undefined {
-    const cached = this.#hostCache.get(hostHeader);
-    if (cached !== undefined) return cached ?? undefined;
-    const host = normalizeHost(hostHeader);
-    let found = this.#exact.get(host);
-    let dot = found === undefined ? host.indexOf('.') : -1;
-    if (dot > 0) {
-      // The first dot gives the longest pattern: a wildcard or a suffix; later dots only suffixes.
-      const first = host.slice(dot);
-      const w = this.#wildcard.get(first);
-      const x = this.#suffix.get(first);
-      // A wildcard and a suffix of the same pattern both match here: the first in the list wins, as in selectVirtualHost.
-      found = w !== undefined && x !== undefined ? (this.model.virtualHosts.indexOf(w.vhost) < this.model.virtualHosts.indexOf(x.vhost) ? w : x) : (w ?? x);
-      if (this.#suffix.size !== 0) {
-        while (found === undefined && (dot = host.indexOf('.', dot + 1)) !== -1) found = this.#suffix.get(host.slice(dot));
-      }
-    }
-    found ??= this.#any;
-    if (this.#hostCache.size >= 4096) this.#hostCache.clear();
-    this.#hostCache.set(hostHeader, found ?? null);
-    return found;
+  virtualHost(hostHeader: string, local?: string): CompiledVirtualHost | undefined {
+    const scope = this.#scopes.size === 0 || local === undefined ? undefined : this.#scopes.get(local);
+    return (scope ?? this.#hosts).lookup(hostHeader);
   }
 
   /**
    * Resolves like resolveRequest: the first route of the virtual host whose path matches and whose
    * conditions the request meets (a route it fails falls through), else the default backend, else not
-   * found. `request` (absent: a plain GET) is read only for routes with conditions.
+   * found. `request` (absent: a plain GET) is read only for routes with conditions. A connection to an
+   * address scope's address never reaches the default backend: it is the Gateway's alone.
    */
-  resolve(hostHeader: string, path: string, request?: ConditionRequest): RouteResult {
-    const vhost = this.virtualHost(hostHeader);
+  resolve(hostHeader: string, path: string, request?: ConditionRequest, local?: string): RouteResult {
+    const scope = this.#scopes.size === 0 || local === undefined ? undefined : this.#scopes.get(local);
+    const vhost = (scope ?? this.#hosts).lookup(hostHeader);
     if (vhost !== undefined) {
       const routes = vhost.routes;
       for (let i = 0; i < routes.length; i++) {
@@ -234,7 +264,12 @@ export class Router {
         if ((r.regex === undefined ? pathMatches(r.route, path) : r.regex.test(path)) && (r.conditions === undefined || conditionsHold(r.conditions, request ?? PLAIN))) return r.result;
       }
     }
-    return this.#default;
+    return scope === undefined ? this.#default : NOT_FOUND;
+  }
+
+  /** Whether some connection's local address has hosts of its own (the handlers then pass `local`). */
+  get scoped(): boolean {
+    return this.#scopes.size !== 0;
   }
 }
 

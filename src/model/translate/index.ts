@@ -8,7 +8,7 @@ import { defined } from '../../shared/optional.ts';
 import type { PolicyRefs } from '../annotations/index.ts';
 import type { GatewayObjects, Snapshot } from '../k8s.ts';
 import type { ProxyMode } from '../policy-support.ts';
-import type { Backend, Certificate, EntryPoint, IssuedCertificate, RoutingModel, VirtualHost } from '../types.ts';
+import type { AddressScope, Backend, Certificate, EntryPoint, IssuedCertificate, RoutingModel, VirtualHost } from '../types.ts';
 import { addCanaryRule, addWwwRule, applyPriorities, canaryInMode, certificateOf, chooseDefaultBackend, claimTlsHost, compareVhosts, finishVhost, oldestFirst, readIngressObject, readTlsEntry, refKey, reportPriority, routeRule, serveIssued, toCertificate, useBackend, wwwInMode } from './assemble.ts';
 import type { BackendOf, HostCert, VhostBuild } from './assemble.ts';
 import { createBackendResolver } from './backends.ts';
@@ -61,6 +61,8 @@ export interface TranslateOptions extends ClassOptions {
   readonly acme?: AcmeIssuance;
   /** The `spec.controllerName` of the GatewayClasses served; default {@link DEFAULT_GATEWAY_CONTROLLER_NAME}. */
   readonly gatewayControllerName?: string;
+  /** `[kubernetes] gatewayAddressPool`: each Gateway takes one of these addresses (absent or empty: they share the entry points). */
+  readonly gatewayAddressPool?: readonly string[];
 }
 
 /**
@@ -152,7 +154,7 @@ export function translate(snapshot: TranslateInput, options: TranslateOptions): 
   const gateway = hasGatewayObjects(snapshot)
     ? translateGateway(
         { gatewayClasses: snapshot.gatewayClasses ?? [], gateways: snapshot.gateways ?? [], httpRoutes: snapshot.httpRoutes ?? [], referenceGrants: snapshot.referenceGrants ?? [], services: snapshot.services, endpointSlices: snapshot.endpointSlices, secrets: snapshot.secrets, namespaces: snapshot.namespaces ?? [] },
-        { controllerName: options.gatewayControllerName ?? DEFAULT_GATEWAY_CONTROLLER_NAME, entryPoints: options.entryPoints, mode, ...defined({ acme: options.acme }) },
+        { controllerName: options.gatewayControllerName ?? DEFAULT_GATEWAY_CONTROLLER_NAME, entryPoints: options.entryPoints, mode, ...defined({ acme: options.acme, addressPool: options.gatewayAddressPool }) },
         { resolver, secrets, diags },
       )
     : undefined;
@@ -162,6 +164,13 @@ export function translate(snapshot: TranslateInput, options: TranslateOptions): 
   const issued = serveIssued(snapshot.issuedCertificates ?? [], (name) => hostCert.has(name));
   const lookupCert = (host: string): string | undefined => hostCert.get(host)?.id ?? issued.byHost.get(host);
   const virtualHosts: VirtualHost[] = [...vhosts.values()].map((vh) => finishVhost(vh, certificateOf(vh, lookupCert))).sort(compareVhosts);
+  const addressScopes: AddressScope[] = (gateway?.addressScopes ?? []).map((scope) => ({
+    address: scope.address,
+    virtualHosts: scope.virtualHosts.map(({ certificate, ...vh }) => {
+      const cert = certificate ?? certificateOf(vh, lookupCert);
+      return cert === undefined ? vh : { ...vh, certificate: cert };
+    }),
+  }));
 
   const backends: Record<string, Backend> = {};
   for (const id of [...used.keys()].sort(compareText)) {
@@ -186,5 +195,6 @@ export function translate(snapshot: TranslateInput, options: TranslateOptions): 
     diagnostics: diags.sorted(),
     certificateIntents: gateway === undefined ? ingresses.flatMap(certificateIntents) : [...ingresses.flatMap(certificateIntents), ...gateway.certificateIntents],
     ...(gateway === undefined ? {} : { gatewayStatus: gateway.status }),
+    ...(addressScopes.length === 0 ? {} : { addressScopes }),
   };
 }

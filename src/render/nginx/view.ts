@@ -497,7 +497,9 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     actions.set(id, { proxy: name, status: null, body: null, redirect: null });
   }
   const actionFor = (id: string): Action => actions.get(id) ?? UNAVAILABLE;
-  const fallback: Action = model.defaultBackend === undefined ? NOT_FOUND : actionFor(model.defaultBackend);
+  const modelFallback: Action = model.defaultBackend === undefined ? NOT_FOUND : actionFor(model.defaultBackend);
+  // What a request no route takes gets: the default backend, except on an address scope's server blocks (a Gateway's address).
+  let fallback = modelFallback;
 
   const connectMs = options.connectTimeoutMs ?? 5000;
   const readMs = options.readTimeoutMs ?? 60_000;
@@ -980,30 +982,48 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     for (const h of c.hosts) if (!certByHost.has(h.toLowerCase())) certByHost.set(h.toLowerCase(), `${workDir}/${file}`);
   }
 
-  const vhosts: VirtualHost[] = [];
-  const seen = new Set<string>();
-  let any: VirtualHost | undefined;
-  for (const v of model.virtualHosts) {
-    if (v.kind === 'any') {
-      any ??= v;
-      continue;
-    }
-    if (!(v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host))) {
-      diags.push(skipped('PASS_NGINX_HOST', `host ${JSON.stringify(v.host)} cannot be an nginx server_name; left out`, v.sources[0]));
-      continue;
-    }
-    if (seen.has(`${v.kind} ${v.host}`)) continue;
-    seen.add(`${v.kind} ${v.host}`);
-    vhosts.push(v);
+  // The hosts of one address: the model's own (listenHost undefined: the entry point's), or an address scope's.
+  interface HostSet {
+    readonly listenHost: string | undefined;
+    readonly vhosts: VirtualHost[];
+    readonly any: VirtualHost | undefined;
+    readonly suffixHosts: boolean;
   }
-  // nginx tries regex server names in the order of the file: with suffix hosts (which may overlap each
-  // other and the one-label wildcards), the longest domain first, a one-label wildcard before a suffix.
-  const suffixHosts = vhosts.some((v) => v.kind === 'suffix');
+  const hostSet = (list: readonly VirtualHost[], listenHost: string | undefined): HostSet => {
+    const vhosts: VirtualHost[] = [];
+    const seen = new Set<string>();
+    let any: VirtualHost | undefined;
+    for (const v of list) {
+      if (v.kind === 'any') {
+        any ??= v;
+        continue;
+      }
+      if (!(v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host))) {
+        diags.push(skipped('PASS_NGINX_HOST', `host ${JSON.stringify(v.host)} cannot be an nginx server_name; left out`, v.sources[0]));
+        continue;
+      }
+      if (seen.has(`${v.kind} ${v.host}`)) continue;
+      seen.add(`${v.kind} ${v.host}`);
+      vhosts.push(v);
+    }
+    // nginx tries regex server names in the order of the file: with suffix hosts (which may overlap each
+    // other and the one-label wildcards), the longest domain first, a one-label wildcard before a suffix.
+    const suffixHosts = vhosts.some((v) => v.kind === 'suffix');
+    if (suffixHosts) vhosts.sort((a, b) => patternRank(b) - patternRank(a));
+    for (const v of vhosts) routesOf(v);
+    routesOf(any);
+    // A scope without `*` still has its own default server locations (404), apart from the model's.
+    if (listenHost !== undefined) any ??= { host: '*', kind: 'any', routes: [], sources: [] };
+    return { listenHost, vhosts, any, suffixHosts };
+  };
   const patternRank = (v: VirtualHost): number => (v.kind === 'exact' ? -1 : v.host.length * 2 + (v.kind === 'suffix' ? 0 : 1));
-  if (suffixHosts) vhosts.sort((a, b) => patternRank(b) - patternRank(a));
   const serverNameOf = (v: VirtualHost): string => (v.kind === 'suffix' ? `*${v.host}` : v.host);
-  for (const v of vhosts) routesOf(v);
-  routesOf(any);
+  const hostSets: HostSet[] = [hostSet(model.virtualHosts, undefined)];
+  for (const scope of model.addressScopes ?? []) {
+    if (canAddress(scope.address, 1)) hostSets.push(hostSet(scope.virtualHosts, scope.address));
+    else diags.push(skipped('PASS_NGINX_HOST', `address ${JSON.stringify(scope.address)} cannot be an nginx listen address; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
+  }
+  const vhosts = hostSets.flatMap((h) => h.vhosts);
 
   // A route's own certificate (its Ingress's TLS Secret) first, then any certificate naming the host.
   const sniNames = new Map<string, string>();
@@ -1056,15 +1076,28 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       diags.push(skipped('PASS_NGINX_ENCODED_SLASHES', 'nginx decodes %2F before routing: allowEncodedSlashes is not supported in nginx mode, encoded slashes get 400', epRef, `entryPoints.${ep.name}.allowEncodedSlashes`));
     }
     const side: ServerSide = { tls: ep.tls, trusted: ranges, entryPointAuth: auth !== null };
-    const defaultLocations = redirect === null ? locationsOf(any, side) : [];
-    servers.push({ ...common, defaultServer: true, names: [], locations: defaultLocations, ...authOfLocations(defaultLocations) });
+    for (const set of hostSets) {
+      // An address scope is listened on at the entry point's port: nginx picks its server blocks by the connection's local address.
+      if (set.listenHost !== undefined && (set.listenHost === common.listenHost || seenListen.has(`${set.listenHost}:${ep.address.port}`))) continue;
+      if (set.listenHost !== undefined) seenListen.add(`${set.listenHost}:${ep.address.port}`);
+      fallback = set.listenHost === undefined ? modelFallback : NOT_FOUND;
+      servers.push(...serverBlocks(set, { ...common, listenHost: set.listenHost ?? common.listenHost }, side));
+      fallback = modelFallback;
+    }
+  }
+
+  function serverBlocks(set: HostSet, common: Omit<ServerBlockView, 'defaultServer' | 'names' | 'locations' | 'authChecks' | 'signins'>, side: ServerSide): ServerBlockView[] {
+    const out: ServerBlockView[] = [];
+    const defaultLocations = common.redirect === null ? locationsOf(set.any, side) : [];
+    out.push({ ...common, defaultServer: true, names: [], locations: defaultLocations, ...authOfLocations(defaultLocations) });
     // An entry point that redirects answers every host the same way: no per-host blocks needed.
-    if (redirect !== null) continue;
+    if (common.redirect !== null) return out;
+    const suffixHosts = set.suffixHosts;
     // Hosts served the same way share one server block: nginx's per-block cost (location tree,
     // module configurations, an SSL context on TLS) is paid once; certificates come from the SNI map.
     const blocks = new Map<string, { names: string[]; locations: readonly LocationView[] }>();
     let previous: { key: string; block: { names: string[] } } | undefined;
-    for (const v of vhosts) {
+    for (const v of set.vhosts) {
       const locations = locationsOf(v, side);
       const json = JSON.stringify(locations);
       // With suffix hosts, a wildcard or suffix shares only the block of the one before it (their order counts).
@@ -1081,7 +1114,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
         previous = ordered ? { key: json, block: created } : undefined;
       } else block.names.push(serverNameOf(v));
     }
-    for (const b of blocks.values()) servers.push({ ...common, defaultServer: false, ...b, ...authOfLocations(b.locations) });
+    for (const b of blocks.values()) out.push({ ...common, defaultServer: false, ...b, ...authOfLocations(b.locations) });
+    return out;
   }
 
   for (const [secret, users] of registry.skippedUsers) {

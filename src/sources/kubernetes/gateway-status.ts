@@ -128,7 +128,7 @@ export class GatewayStatusWriter {
 
   /**
    * Brings the status of our GatewayClasses, Gateways and the HTTPRoutes naming them in line with
-   * `status` (translate's), with `addresses` as every Gateway's address. An HTTPRoute absent from
+   * `status` (translate's), with `addresses` as the address of every Gateway without one of its own (`GatewayStatus.address`). An HTTPRoute absent from
    * `status` loses the parents entries of our controllerName, if it has any.
    */
   async reconcile(status: GatewayStatuses, objects: GatewayStatusObjects, addresses: readonly GatewayAddress[]): Promise<GatewayStatusResult> {
@@ -156,8 +156,9 @@ export class GatewayStatusWriter {
     for (const g of status.gateways) {
       await one(this.#types.gateway, gateways.get(`${g.namespace}/${g.name}`), (stored, now) => {
         const oldListeners = Array.isArray(stored['listeners']) ? (stored['listeners'] as unknown[]).filter(isRecord) : [];
+        const own = g.address === undefined ? addresses : gatewayAddresses([g.address]);
         return {
-          addresses: addresses.length === 0 ? undefined : addresses.map((a) => ({ type: a.type, value: a.value })),
+          addresses: own.length === 0 ? undefined : own.map((a) => ({ type: a.type, value: a.value })),
           conditions: withTransitionTimes(g.conditions, stored['conditions'], now),
           listeners: g.listeners.map((l) => ({
             name: l.name,

@@ -560,7 +560,7 @@ export class KubernetesSource implements Source {
       this.#reportedGateway ??
       translateGateway(
         { gatewayClasses: snap.gatewayClasses ?? [], gateways: snap.gateways ?? [], httpRoutes: snap.httpRoutes ?? [], referenceGrants: snap.referenceGrants ?? [], services: snap.services, endpointSlices: snap.endpointSlices, secrets: snap.secrets, namespaces: snap.namespaces ?? [] },
-        { controllerName: this.#gatewayControllerName, entryPoints: t.entryPoints, ...defined({ mode: t.mode, acme: t.acme }) },
+        { controllerName: this.#gatewayControllerName, entryPoints: t.entryPoints, ...defined({ mode: t.mode, acme: t.acme, addressPool: t.gatewayAddressPool }) },
       ).status;
     await writer.reconcile(status, { gatewayClasses: snap.gatewayClasses ?? [], gateways: snap.gateways ?? [], httpRoutes: snap.httpRoutes ?? [] }, this.#gatewayAddresses());
   }

@@ -4,6 +4,7 @@ import type { PassCode } from '../../../shared/codes.ts';
 
 /** Stable codes of the Gateway API translation. */
 export const GatewayCodes = {
+  addressPoolExhausted: 'PASS_GATEWAY_ADDRESS_POOL_EXHAUSTED',
   addressUnsupported: 'PASS_GATEWAY_ADDRESS_UNSUPPORTED',
   backendKind: 'PASS_GATEWAY_BACKEND_KIND',
   badHostname: 'PASS_GATEWAY_BAD_HOSTNAME',

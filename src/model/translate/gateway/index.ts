@@ -8,7 +8,7 @@
 import type { ObjectRef, SourceLocation, Diagnostic } from '../../../shared/diagnostics.ts';
 import type { KubeObject } from '../../k8s.ts';
 import type { ProxyMode } from '../../policy-support.ts';
-import type { Backend, Certificate, CertificateIntent, EntryPoint, HostKind, Route, VirtualHost } from '../../types.ts';
+import type { AddressScope, Backend, Certificate, CertificateIntent, EntryPoint, HostKind, Route, VirtualHost } from '../../types.ts';
 import { certificateOf, compareVhosts, refKey, toCertificate } from '../assemble.ts';
 import type { HostCert, VhostBuild } from '../assemble.ts';
 import { createBackendResolver } from '../backends.ts';
@@ -21,6 +21,7 @@ import type { ObjectHeader } from '../object.ts';
 import { createSecretReader } from '../tls.ts';
 import type { SecretReader } from '../tls.ts';
 import { GatewayConditions as T, GatewayReasons as R } from '../../gateway-api.ts';
+import { assignAddresses } from './addresses.ts';
 import { attachParent, namesGateway } from './attach.ts';
 import type { ParentOutcome } from './attach.ts';
 import { GatewayCodes } from './codes.ts';
@@ -61,6 +62,8 @@ export interface GatewayOptions {
   readonly mode?: ProxyMode;
   /** `[acme]`, when configured: an opted-in HTTPS listener without a Secret gets its certificate from ACME. */
   readonly acme?: AcmeIssuance;
+  /** `[kubernetes] gatewayAddressPool`: IP addresses each Gateway takes one of (empty: every Gateway shares the entry points). */
+  readonly addressPool?: readonly string[];
 }
 
 /**
@@ -96,6 +99,8 @@ export interface GatewayCertificate extends Certificate {
 export interface GatewayTranslation {
   /** Sorted as the model's; routes in match order; `certificate` from the listeners' certificates. */
   readonly virtualHosts: readonly GatewayVirtualHost[];
+  /** The hosts of Gateways with an address of their own (by address, sorted); not merged with the Ingresses'. */
+  readonly addressScopes: readonly AddressScope[];
   /** Backends by id (sorted): the Services the routes use. */
   readonly backends: Readonly<Record<string, Backend>>;
   /** Listener certificates (sorted by id), each with the hosts it serves and the oldest Gateway using it. */
@@ -115,6 +120,12 @@ interface HostBuild {
   readonly routes: Route[];
   readonly sources: Map<string, ObjectRef>;
   readonly entryPoints: Set<string>;
+  /** The Gateway address the host is served on; undefined: the shared one. */
+  readonly scope: string | undefined;
+}
+
+function hostKey(scope: string | undefined, host: string): string {
+  return scope === undefined ? host : `${scope}\u0000${host}`;
 }
 
 function locationKey(ref: ObjectRef): string {
@@ -199,6 +210,7 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
     remember(gw.header);
     listenersOf.set(key, decideListeners(gw, ctx));
   }
+  const addressOf = assignAddresses(gateways, options.addressPool ?? []);
 
   // HTTPRoutes naming at least one Gateway, oldest first.
   const routes: ParsedRoute[] = [];
@@ -240,20 +252,28 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
     for (const o of outcomes) {
       for (const a of o.attachments) {
         if (!a.listener.programmed || a.listener.entryPoint === undefined) continue;
-        for (const h of a.hosts) claimRoutes(route, h, a.listener.entryPoint.name, build.routes, hosts);
+        for (const h of a.hosts) claimRoutes(route, h, a.listener.entryPoint.name, build.routes, hosts, addressOf.get(`${o.parentRef.namespace}/${o.parentRef.name}`));
       }
     }
   }
 
-  const { certificates, hostCert, intents } = listenerCertificates(gateways, listenersOf, hosts);
+  const { certificates, hostCert, intents } = listenerCertificates(gateways, listenersOf, hosts, addressOf);
   const lookup = (h: string): string | undefined => hostCert.get(h)?.id;
-  const virtualHosts: GatewayVirtualHost[] = [...hosts.values()]
-    .map((b) => {
-      const cert = certificateOf(b, lookup);
-      const vh: VirtualHost = { host: b.host, kind: b.kind, routes: [...b.routes].sort(compareRoutes), sources: [...b.sources.entries()].sort(([x], [y]) => compareText(x, y)).map(([, r]) => r) };
-      return { ...(cert === undefined ? vh : { ...vh, certificate: cert }), entryPoints: [...b.entryPoints].sort(compareText) };
-    })
-    .sort(compareVhosts);
+  const finish = (b: HostBuild): GatewayVirtualHost => {
+    const cert = certificateOf(b, lookup);
+    const vh: VirtualHost = { host: b.host, kind: b.kind, routes: [...b.routes].sort(compareRoutes), sources: [...b.sources.entries()].sort(([x], [y]) => compareText(x, y)).map(([, r]) => r) };
+    return { ...(cert === undefined ? vh : { ...vh, certificate: cert }), entryPoints: [...b.entryPoints].sort(compareText) };
+  };
+  const virtualHosts: GatewayVirtualHost[] = [...hosts.values()].filter((b) => b.scope === undefined).map(finish).sort(compareVhosts);
+  const scoped = new Map<string, VirtualHost[]>();
+  for (const b of hosts.values()) {
+    if (b.scope === undefined) continue;
+    const list = scoped.get(b.scope) ?? [];
+    const { entryPoints: _, ...vh } = finish(b);
+    list.push(vh);
+    scoped.set(b.scope, list);
+  }
+  const addressScopes: AddressScope[] = [...scoped.entries()].sort(([a], [b]) => compareText(a, b)).map(([address, list]) => ({ address, virtualHosts: list.sort(compareVhosts) }));
 
   const backends: Record<string, Backend> = {};
   for (const id of [...used.keys()].sort(compareText)) {
@@ -263,10 +283,13 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
   const gatewayStatus = gateways
     .filter((gw, i) => gateways.findIndex((o) => o.header.namespace === gw.header.namespace && o.header.name === gw.header.name) === i)
     .map((gw) => {
-      const listeners = listenersOf.get(`${gw.header.namespace}/${gw.header.name}`) ?? [];
+      const key = `${gw.header.namespace}/${gw.header.name}`;
+      const listeners = listenersOf.get(key) ?? [];
+      const address = addressOf.get(key);
       return {
         namespace: gw.header.namespace,
         name: gw.header.name,
+        ...(address === undefined ? {} : { address }),
         conditions: gatewayConditions(gw, listeners),
         listeners: listeners.map((l) => ({
           name: l.listener.name,
@@ -282,6 +305,7 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
 
   return {
     virtualHosts,
+    addressScopes,
     backends,
     certificates,
     certificateIntents: intents,
@@ -292,11 +316,12 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
 }
 
 /** Claims the routes of an HTTPRoute on one host; a path an older HTTPRoute (or an earlier rule) has is reported. */
-function claimRoutes(route: ParsedRoute, host: { readonly host: string; readonly kind: HostKind }, entryPoint: string, built: readonly Route[], hosts: Map<string, HostBuild>): void {
-  let hb = hosts.get(host.host);
+function claimRoutes(route: ParsedRoute, host: { readonly host: string; readonly kind: HostKind }, entryPoint: string, built: readonly Route[], hosts: Map<string, HostBuild>, scope: string | undefined): void {
+  const hkey = hostKey(scope, host.host);
+  let hb = hosts.get(hkey);
   if (hb === undefined) {
-    hb = { host: host.host, kind: host.kind, routes: [], sources: new Map(), entryPoints: new Set() };
-    hosts.set(host.host, hb);
+    hb = { host: host.host, kind: host.kind, routes: [], sources: new Map(), entryPoints: new Set(), scope };
+    hosts.set(hkey, hb);
   }
   hb.entryPoints.add(entryPoint);
   const key = refKey(route.header.ref);
@@ -313,7 +338,7 @@ function claimRoutes(route: ParsedRoute, host: { readonly host: string; readonly
 }
 
 /** Listener certificates (oldest Gateway first decides a host), their hosts, and the ACME intents. */
-function listenerCertificates(gateways: readonly ParsedGateway[], listenersOf: ReadonlyMap<string, readonly ListenerState[]>, hosts: ReadonlyMap<string, HostBuild>): { certificates: GatewayCertificate[]; hostCert: Map<string, HostCert>; intents: CertificateIntent[] } {
+function listenerCertificates(gateways: readonly ParsedGateway[], listenersOf: ReadonlyMap<string, readonly ListenerState[]>, hosts: ReadonlyMap<string, HostBuild>, addressOf: ReadonlyMap<string, string>): { certificates: GatewayCertificate[]; hostCert: Map<string, HostCert>; intents: CertificateIntent[] } {
   const hostCert = new Map<string, HostCert>();
   const certs = new Map<string, { hosts: Set<string>; ownNames: Set<string>; certPem: string; keyPem: string; source: ObjectRef; owner: ObjectRef }>();
   const intents: CertificateIntent[] = [];
@@ -330,7 +355,8 @@ function listenerCertificates(gateways: readonly ParsedGateway[], listenersOf: R
       const c = l.certificate;
       if (c === undefined || l.entryPoint === undefined) continue;
       // A listener without hostname serves its certificate for the hosts routed through it.
-      const names = l.listener.hostname !== undefined ? [l.listener.hostname.host] : [...hosts.values()].filter((h) => h.kind !== 'any' && h.entryPoints.has(l.entryPoint?.name ?? '')).map((h) => h.host);
+      const scope = addressOf.get(key);
+      const names = l.listener.hostname !== undefined ? [l.listener.hostname.host] : [...hosts.values()].filter((h) => h.kind !== 'any' && h.scope === scope && h.entryPoints.has(l.entryPoint?.name ?? '')).map((h) => h.host);
       let cert = certs.get(c.id);
       if (cert === undefined) {
         cert = { hosts: new Set(), ownNames: new Set(), certPem: c.certPem, keyPem: c.keyPem, source: c.ref, owner: gw.header.ref };

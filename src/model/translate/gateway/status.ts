@@ -41,6 +41,8 @@ export interface GatewayStatus {
   readonly name: string;
   readonly conditions: readonly GatewayCondition[];
   readonly listeners: readonly ListenerStatus[];
+  /** The address of `[kubernetes] gatewayAddressPool` this Gateway has; absent: the shared addresses. */
+  readonly address?: string;
 }
 
 /** The status of one parentRef of an HTTPRoute that names one of our Gateways. */
