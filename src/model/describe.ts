@@ -27,10 +27,17 @@ export function describeModel(model: RoutingModel): string {
   for (const ep of model.entryPoints) out.push(entryPointLine(ep));
   out.push('', 'Virtual hosts');
   if (model.virtualHosts.length === 0) out.push('  (none)');
-  for (const v of model.virtualHosts) {
-    const cert = v.certificate === undefined ? '' : `  certificate ${v.certificate}`;
-    out.push(`  ${v.host}  (${v.kind})${cert}  from ${v.sources.map((s) => `${s.kind} ${refName(s)}`).join(', ')}`);
-    for (const r of v.routes) out.push(`    ${r.pathType.padEnd(6)} ${r.path}  ->  ${r.backend}`);
+  const hostLines = (vhosts: RoutingModel['virtualHosts']): void => {
+    for (const v of vhosts) {
+      const cert = v.certificate === undefined ? '' : `  certificate ${v.certificate}`;
+      out.push(`  ${v.host}  (${v.kind})${cert}  from ${v.sources.map((s) => `${s.kind} ${refName(s)}`).join(', ')}`);
+      for (const r of v.routes) out.push(`    ${r.pathType.padEnd(6)} ${r.path}  ->  ${r.backend}`);
+    }
+  };
+  hostLines(model.virtualHosts);
+  for (const scope of model.addressScopes ?? []) {
+    out.push('', `Virtual hosts of connections to ${scope.address} (a Gateway's own address; no default backend)`);
+    hostLines(scope.virtualHosts);
   }
   out.push('', 'Backends');
   const backends = Object.values(model.backends);

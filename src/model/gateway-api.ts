@@ -10,6 +10,21 @@ import type { KubeObject, ObjectMeta } from './k8s.ts';
 /** The API group of the Gateway API kinds. */
 export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 
+/**
+ * The Gateway API features Passerelle supports in every proxy mode, by the conformance suite's names
+ * (sorted, as GatewayClass `status.supportedFeatures` lists them): what its report claims and passes.
+ */
+export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
+  'Gateway',
+  'HTTPRoute',
+  'HTTPRouteHostRewrite',
+  'HTTPRouteMethodMatching',
+  'HTTPRoutePathRewrite',
+  'HTTPRouteQueryParamMatching',
+  'HTTPRouteResponseHeaderModification',
+  'ReferenceGrant',
+];
+
 /** Metadata with the generation the status's `observedGeneration` echoes. */
 export interface GatewayObjectMeta extends ObjectMeta {
   readonly generation?: number;

@@ -7,7 +7,8 @@
  *   IPs of 192.0.2.128/25 and EndpointSlices (nodes.ts), and echo.ts starts echo-basic for each on its
  *   pod IP (all of 192.0.2.0/24 is local in the namespace of scripts/in-netns.sh);
  * - Passerelle runs in this process on 192.0.2.1:80 and :443 with the controller's RBAC-limited
- *   kubeconfig, serving the GatewayClass `passerelle`, and publishes 192.0.2.1 as the Gateways' address;
+ *   kubeconfig, serving the GatewayClass `passerelle`; each Gateway gets an address of its own from
+ *   192.0.2.64/27 (`gatewayAddressPool`: Passerelle listens there too), published in its status;
  * - the suite (a Go test binary) then runs as admin; its report goes to docs/conformance/<mode>.yaml.
  *
  * Binaries: bash scripts/gateway-conformance-binaries.sh. Run: npm run test:gateway-conformance.
@@ -23,6 +24,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../src/model/k8s.ts';
+import { GATEWAY_SUPPORTED_FEATURES } from '../../src/model/gateway-api.ts';
 import { DEFAULT_GATEWAY_CONTROLLER_NAME } from '../../src/model/translate/index.ts';
 import { KubeApiError } from '../../src/sources/kubernetes/client.ts';
 import { ALL_MODES, NODE_ADDRESS, requireNetns, startPasserelle, type Mode, type Passerelle } from '../conformance/env.ts';
@@ -45,7 +47,6 @@ const mode = modeOfEnv();
 const GATEWAY_CLASS = 'passerelle';
 /** The core features of the GATEWAY-HTTP profile (sigs.k8s.io/gateway-api/pkg/features). */
 /** The features claimed: the profile's core ones and the extended ones Passerelle implements in the three modes (each must pass). */
-const FEATURES = ['Gateway', 'HTTPRoute', 'ReferenceGrant', 'HTTPRouteQueryParamMatching', 'HTTPRouteMethodMatching', 'HTTPRouteResponseHeaderModification', 'HTTPRouteHostRewrite', 'HTTPRoutePathRewrite'];
 /** The suite's namespaces of backends (its base manifests). */
 const BACKEND_NAMESPACES = ['gateway-conformance-infra', 'gateway-conformance-app-backend', 'gateway-conformance-web-backend'];
 
@@ -89,6 +90,9 @@ async function waitUntil(what: string, ms: number, check: () => Promise<string |
     await sleep(250);
   }
 }
+
+/** Each Gateway's own address (`gatewayAddressPool`): 192.0.2.64–95, local in the namespace, used by nothing else. */
+const GATEWAY_POOL = Array.from({ length: 32 }, (_, i) => `192.0.2.${64 + i}`);
 
 /** Whether an IPv4 address is in 192.0.2.128/25. */
 const inPodCidr = (ip: string): boolean => /^192\.0\.2\.(\d+)$/.test(ip) && Number(ip.split('.')[3]) >= 128;
@@ -191,7 +195,7 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
     assert.ok(cluster && echo);
     passerelle = await startPasserelle(cluster, mode, {
       ports: { http: 80, https: 443 },
-      kubernetes: ['leaderElection = false', `gatewayControllerName = "${DEFAULT_GATEWAY_CONTROLLER_NAME}"`, `gatewayAddresses = ["${NODE_ADDRESS}"]`],
+      kubernetes: ['leaderElection = false', `gatewayControllerName = "${DEFAULT_GATEWAY_CONTROLLER_NAME}"`, `gatewayAddresses = ["${NODE_ADDRESS}"]`, `gatewayAddressPool = [${GATEWAY_POOL.map((a) => `"${a}"`).join(', ')}]`],
     });
     const admin = cluster.client('admin');
     const gatewayClass = { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: GATEWAY_CLASS }, spec: { controllerName: DEFAULT_GATEWAY_CONTROLLER_NAME } };
@@ -200,8 +204,15 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
     } catch (err) {
       if (!(err instanceof KubeApiError) || err.status !== 409) throw err;
     }
+    // The suite reads the features to test from the GatewayClass's status, once, when it starts.
+    await waitUntil('the GatewayClass status lists the supported features', 30_000, async () => {
+      const gwc = await admin.request<{ status?: { supportedFeatures?: { name: string }[] } }>('GET', `/apis/gateway.networking.k8s.io/v1/gatewayclasses/${GATEWAY_CLASS}`);
+      const names = (gwc.status?.supportedFeatures ?? []).map((f) => f.name);
+      return JSON.stringify(names) === JSON.stringify(GATEWAY_SUPPORTED_FEATURES) ? true : `supportedFeatures ${names.join(',') || 'none'}`;
+    });
 
-    const features = process.env['PASSERELLE_GATEWAY_FEATURES'] ?? FEATURES.join(',');
+    // PASSERELLE_GATEWAY_FEATURES (comma-separated) overrides them; the suite infers none for a single test.
+    const features = process.env['PASSERELLE_GATEWAY_FEATURES'] ?? (process.env['PASSERELLE_GATEWAY_RUN_TEST'] ? GATEWAY_SUPPORTED_FEATURES.join(',') : '');
     const version = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
     const report = path.join(dir, 'report.yaml');
     const logFile = path.join(tmpdir(), `passerelle-gateway-conformance-${mode}.log`);
@@ -214,8 +225,6 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
       '-test.timeout=45m',
       `--gateway-class=${GATEWAY_CLASS}`,
       '--conformance-profiles=GATEWAY-HTTP',
-      // The features claimed: FEATURES unless PASSERELLE_GATEWAY_FEATURES lists others
-      // (comma-separated); set to "" to let the suite read them from the GatewayClass's status.
       ...(features === '' ? [] : [`--supported-features=${features}`]),
       ...(process.env['PASSERELLE_GATEWAY_RUN_TEST'] ? [`--run-test=${process.env['PASSERELLE_GATEWAY_RUN_TEST']}`] : []),
       `--report-output=${report}`,

@@ -115,6 +115,17 @@ test('routers, backends and diagnostics carry the model with its source objects'
   for (const x of [r, b, d]) assertNoSecret(x);
 });
 
+test('routers: a Gateway\'s own address (address scope) lists its hosts after the model\'s, with the address; its backends name it', () => {
+  const m = model();
+  const first = m.virtualHosts[0];
+  assert.ok(first);
+  const scoped: RoutingModel = { ...m, addressScopes: [{ address: '192.0.2.64', virtualHosts: [{ ...first, host: 'scoped.test' }] }] };
+  const r = routersOf(scoped);
+  assert.deepEqual(r.virtualHosts.map((v) => `${v.address ?? '-'} ${v.host}`), [...m.virtualHosts.map((v) => `- ${v.host}`), '192.0.2.64 scoped.test']);
+  const backend = first.routes[0]?.backend ?? '';
+  assert.ok(backendsOf(scoped).backends.find((x) => x.id === backend)?.usedBy.some((u) => u.startsWith('192.0.2.64 scoped.test')));
+});
+
 test('backends: live is the driver\'s state by backend and address, null when unknown or when the mode has none', () => {
   const withEndpoints = {
     id: 'web/echo:80', namespace: 'web', service: 'echo', servicePort: 80, protocol: 'http' as const,

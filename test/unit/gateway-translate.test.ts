@@ -17,6 +17,7 @@ import { selects } from '../../src/model/translate/gateway/attach.ts';
 import { mergeGateway, noBackendId, translateGateway } from '../../src/model/translate/gateway/index.ts';
 import type { GatewayInput, GatewayOptions, GatewayTranslation } from '../../src/model/translate/gateway/index.ts';
 import type { VhostBuild } from '../../src/model/translate/assemble.ts';
+import { GATEWAY_SUPPORTED_FEATURES } from '../../src/model/gateway-api.ts';
 import { DEFAULT_GATEWAY_CONTROLLER_NAME, translate } from '../../src/model/translate/index.ts';
 import type { TranslateOptions } from '../../src/model/translate/index.ts';
 import { IncrementalTranslator } from '../../src/model/translate/incremental.ts';
@@ -133,7 +134,7 @@ const cases: readonly Case[] = [
       assert.deepEqual(routes(t), ['example.com: Exact /exact → default/web:80', 'example.com: Prefix /app → default/web:80']);
       assert.deepEqual(t.virtualHosts.map((vh) => [vh.host, vh.kind, vh.entryPoints, vh.sources]), [['example.com', 'exact', ['web'], [{ kind: 'HTTPRoute', namespace: 'default', name: 'web' }]]]);
       assert.deepEqual(t.backends['default/web:80']?.endpoints, [{ address: '10.0.0.1', port: 8080, weight: 1 }]);
-      assert.deepEqual(t.status.gatewayClasses, [{ name: 'passerelle', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Passerelle serves this class', observedGeneration: 1 }] }]);
+      assert.deepEqual(t.status.gatewayClasses, [{ name: 'passerelle', conditions: [{ type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Passerelle serves this class', observedGeneration: 1 }], supportedFeatures: GATEWAY_SUPPORTED_FEATURES }]);
       assert.deepEqual(t.status.gateways.map((g) => [g.name, conds(g.conditions), g.conditions.map((c) => c.observedGeneration)]), [['gw', ['Accepted=True/Accepted', 'Programmed=True/Programmed'], [2, 2]]]);
       assert.deepEqual(listeners(t, 'gw'), [`http 1: ${OK_LISTENER}`]);
       assert.deepEqual(t.status.gateways[0]?.listeners[0]?.supportedKinds, [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute' }]);

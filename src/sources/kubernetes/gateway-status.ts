@@ -149,7 +149,7 @@ export class GatewayStatusWriter {
 
     const classes = new Map(objects.gatewayClasses.map((o) => [objectKey(o), o]));
     for (const c of status.gatewayClasses) {
-      await one(this.#types.gatewayClass, classes.get(c.name), (stored, now) => ({ conditions: withTransitionTimes(c.conditions, stored['conditions'], now) }));
+      await one(this.#types.gatewayClass, classes.get(c.name), (stored, now) => ({ conditions: withTransitionTimes(c.conditions, stored['conditions'], now), supportedFeatures: c.supportedFeatures.map((name) => ({ name })) }));
     }
 
     const gateways = new Map(objects.gateways.map((o) => [objectKey(o), o]));

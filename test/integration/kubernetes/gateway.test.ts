@@ -8,6 +8,7 @@
  * conflicts, re-reads and keeps what was written meanwhile.
  */
 
+import { GATEWAY_SUPPORTED_FEATURES } from '../../../src/model/gateway-api.ts';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -188,6 +189,7 @@ describe('kubernetes source: Gateway API', () => {
       return cond((obj.status as { conditions?: unknown } | undefined)?.conditions, 'Accepted')?.status === 'True' ? obj : undefined;
     });
     assert.equal(cond((gc.status as { conditions?: unknown }).conditions, 'Accepted')?.observedGeneration, (gc.metadata as { generation?: number } | undefined)?.generation);
+    assert.deepEqual((gc.status as { supportedFeatures?: unknown }).supportedFeatures, GATEWAY_SUPPORTED_FEATURES.map((name) => ({ name })), 'status.supportedFeatures: what the conformance suite reads');
     const other = await read('gatewayclasses', undefined, 'someone-else');
     assert.notEqual(cond((other.status as { conditions?: unknown } | undefined)?.conditions, 'Accepted')?.status, 'True', "another controller's class is left alone");
 

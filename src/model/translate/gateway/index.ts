@@ -20,7 +20,7 @@ import { compareAge, compareText, isRecord, readHeader, showValue } from '../obj
 import type { ObjectHeader } from '../object.ts';
 import { createSecretReader } from '../tls.ts';
 import type { SecretReader } from '../tls.ts';
-import { GatewayConditions as T, GatewayReasons as R } from '../../gateway-api.ts';
+import { GATEWAY_SUPPORTED_FEATURES, GatewayConditions as T, GatewayReasons as R } from '../../gateway-api.ts';
 import { assignAddresses } from './addresses.ts';
 import { attachParent, namesGateway } from './attach.ts';
 import type { ParentOutcome } from './attach.ts';
@@ -147,7 +147,7 @@ function safely<V>(obj: unknown, kind: string, i: number, diags: DiagnosticList,
 /** Our GatewayClasses (by name) and their status. */
 function readClasses(input: GatewayInput, options: GatewayOptions, diags: DiagnosticList): { names: Set<string>; status: GatewayStatuses['gatewayClasses'] } {
   const names = new Set<string>();
-  const status: { name: string; conditions: ReturnType<typeof condition>[] }[] = [];
+  const status: { name: string; conditions: ReturnType<typeof condition>[]; supportedFeatures: readonly string[] }[] = [];
   input.gatewayClasses.forEach((obj, i) => {
     // Other controllers' classes are not ours to report on: the controllerName is read before the header.
     const spec = isRecord(obj) ? obj['spec'] : undefined;
@@ -157,7 +157,7 @@ function readClasses(input: GatewayInput, options: GatewayOptions, diags: Diagno
     names.add(h.name);
     const meta = h.body['metadata'];
     const g = isRecord(meta) && typeof meta['generation'] === 'number' ? meta['generation'] : undefined;
-    status.push({ name: h.name, conditions: [condition(T.accepted, true, R.accepted, 'Passerelle serves this class', g)] });
+    status.push({ name: h.name, conditions: [condition(T.accepted, true, R.accepted, 'Passerelle serves this class', g)], supportedFeatures: GATEWAY_SUPPORTED_FEATURES });
   });
   status.sort((a, b) => compareText(a.name, b.name));
   return { names, status };

@@ -22,6 +22,8 @@ export interface GatewayCondition {
 export interface GatewayClassStatus {
   readonly name: string;
   readonly conditions: readonly GatewayCondition[];
+  /** `status.supportedFeatures` names (sorted). */
+  readonly supportedFeatures: readonly string[];
 }
 
 /** The status of one listener of a Gateway. */
