@@ -17,12 +17,13 @@ import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
-import type { BasicAuthMiddleware, Certificate, EntryPoint, HtpasswdUser, RoutingModel } from '../../model/types.ts';
+import type { BasicAuthMiddleware, Certificate, EntryPoint, HtpasswdUser, RoutingModel, VirtualHost } from '../../model/types.ts';
 import { hasConditions, isPlainHost, isWildcardHost } from '../quote.ts';
 import { conditionProblem, conditionRoute, queryParamView } from './conditions.ts';
 import type { ConditionRouteView, QueryParamView } from './conditions.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
-import { canAddress, canLiteral, canName, canRoutePath, canUser } from './quote.ts';
+import { canAddress, canCidr, canLiteral, canMapWord, canName, canRoutePath, canUser } from './quote.ts';
+import { listenedEntryPoints } from '../../model/scopes.ts';
 import { PolicyRegistry } from './policy.ts';
 import type { PolicyView } from './policy.ts';
 import { canRegexPath } from './quote.ts';
@@ -162,6 +163,15 @@ export interface FrontendView {
   /** Client ranges whose forwarding headers are kept; empty: trust nobody. */
   readonly trusted: readonly string[];
   readonly allowEncodedSlashes: boolean;
+  /** Address scopes' addresses this frontend also binds at its port (its own address is a specific one). */
+  readonly scopeBinds: readonly string[];
+}
+
+/** An address scope: connections to `address` look their hosts up with `suffix` after each host key. */
+export interface ScopeView {
+  readonly address: string;
+  /** `@ADDRESS@`: host keys of the scope end with it (main keys never hold `@`). */
+  readonly suffix: string;
 }
 
 /** A position in X-Forwarded-For (`hop`, from the end) and the positions walked before it. */
@@ -219,6 +229,8 @@ export interface HaproxyView {
    * wildcards), or null without suffix hosts (Gateway API `*.domain`: one or more labels).
    */
   readonly suffixMap: string | null;
+  /** Address scopes (Gateways with an address of their own); empty for most models. */
+  readonly scopes: readonly ScopeView[];
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
   /**
@@ -495,22 +507,33 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     vhostIds[hostKey] = n;
     return `v${n}`;
   };
-  model.virtualHosts.forEach((v) => {
+  // Address scopes: a connection to a scope's address looks its host keys up with `@ADDRESS@` after them.
+  const scopes: ScopeView[] = [];
+  for (const scope of model.addressScopes ?? []) {
+    if (canCidr(scope.address) && !scope.address.includes('/') && canMapWord(`h:x@${scope.address}@`)) scopes.push({ address: scope.address, suffix: `@${scope.address}@` });
+    else diags.push(skipped('PASS_HAPROXY_HOST', `address ${JSON.stringify(scope.address)} cannot be written to an HAProxy rule; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
+  }
+  const hostSets = [{ suffix: '', vhosts: model.virtualHosts }, ...scopes.map((sc) => ({ suffix: sc.suffix, vhosts: model.addressScopes?.find((x) => x.address === sc.address)?.virtualHosts ?? [] }))];
+  for (const { suffix: ss, vhosts } of hostSets) {
+    anyVhost = false;
+    vhosts.forEach((v) => addHost(v, ss));
+  }
+  function addHost(v: VirtualHost, ss: string): void {
     const ref = v.sources[0];
     let vid: string;
     if (v.kind === 'any') {
       if (anyVhost) return;
       anyVhost = true;
-      vid = idOf('any');
-      routes.push(['any', vid]);
+      vid = idOf(`any${ss}`);
+      routes.push([`any${ss}`, vid]);
     } else if (v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host)) {
-      const hostKey = v.kind === 'exact' ? `h:${v.host}` : v.kind === 'wildcard' ? `w:${v.host.slice(2)}` : `s:${v.host.slice(2)}`;
+      const hostKey = `${v.kind === 'exact' ? `h:${v.host}` : v.kind === 'wildcard' ? `w:${v.host.slice(2)}` : `s:${v.host.slice(2)}`}${ss}`;
       if (seenHosts.has(hostKey)) return;
       seenHosts.add(hostKey);
       vid = idOf(hostKey);
       routes.push([hostKey, vid]);
       // Suffix hosts: the suffix map gives the longest matching `.domain` its `s:domain` key.
-      if (v.kind === 'suffix') suffixes.push([v.host.slice(1), hostKey]);
+      if (v.kind === 'suffix') suffixes.push([`${v.host.slice(1)}${ss}`, hostKey]);
     } else {
       diags.push(skipped('PASS_HAPROXY_HOST', `host ${JSON.stringify(v.host)} cannot be written to a map file; left out`, ref));
       return;
@@ -554,7 +577,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
         if (r.path !== '/') maxDepth = Math.max(maxDepth, r.path.split('/').length - 1);
       }
     }
-  });
+  }
   // Prefix lookups on the first N path elements, deepest first. Pre-allocated like server slots
   // (at least 4, kept while deep enough) so that a new route rarely changes the configuration.
   const wantDepth = previous?.prefixDepth;
@@ -592,6 +615,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
 
   const frontends: FrontendView[] = [];
   const seenBinds = new Set<string>();
+  const listened = listenedEntryPoints(model);
   for (const ep of model.entryPoints) {
     const name = entryPointName(ep);
     const epRef: ObjectRef = { kind: 'EntryPoint', name: ep.name };
@@ -626,6 +650,8 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       timeouts: { httpRequest: t.requestHeader, keepAlive: t.idle, client: t.body },
       trusted: trustedRanges(ep, (r) => diags.push(skipped('PASS_HAPROXY_TRUSTED_IP', `trusted address ${JSON.stringify(r)} of entry point ${JSON.stringify(ep.name)} is not an IP or CIDR range; left out`, epRef, `entryPoints.${ep.name}.forwardedHeaders.trustedIPs`))),
       allowEncodedSlashes: ep.allowEncodedSlashes === true,
+      // The copies listenedEntryPoints makes of this entry point for the scopes' addresses (HAProxy checks them at load).
+      scopeBinds: listened.filter((l) => l !== ep && l.name === ep.name && scopes.some((sc) => sc.address === l.address.host)).map((l) => l.address.host ?? ''),
     });
   }
 
@@ -652,6 +678,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       conditionRoutes,
       queryParams,
       suffixMap: suffixes.length > 0 ? `${workDir}/${SUFFIX_MAP}` : null,
+      scopes,
       frontends,
       backends,
       sslRedirect: https === undefined ? null : { port: publicPortOf(https) === 443 ? null : publicPortOf(https), codes: [301, 302, 303, 307, 308] },
