@@ -17,8 +17,11 @@ export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'Gateway',
   'HTTPRoute',
+  'HTTPRouteBackendProtocolWebSocket',
+  'HTTPRouteDestinationPortMatching',
   'HTTPRouteHostRewrite',
   'HTTPRouteMethodMatching',
+  'HTTPRouteNamedRouteRule',
   'HTTPRoutePathRewrite',
   'HTTPRouteQueryParamMatching',
   'HTTPRouteResponseHeaderModification',
