@@ -79,6 +79,7 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     regexPath: 'a regex path (the grammar of `regexPathProblem`), as `re`, without `\'`',
     cookie: '1 to 128 characters of `[A-Za-z0-9._~-]`',
     sniExpr: '`var(txn.host)`, or `str(HOST)` with a lower-case host name',
+    redirectPrefix: 'a redirect policy (scheme `http`/`https`, a lower-case host name, a port from 1 to 65535, each optional), whether the frontend has TLS, and its public port',
   },
   nginx: {
     q: 'printable ASCII (spaces allowed), at most 1024 characters, no `"`, `\\` or `$`',
@@ -100,6 +101,7 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     splice: 'alternately texts (as `text`) and variable names (`[A-Za-z0-9_]`)',
     authUrl: 'an http(s) URL: a host name, IPv4 or bracketed IPv6, an optional port, then a path and query of unreserved characters, sub-delimiters, `:`, `@`, `/`, `?` and `%XX`; no `$`, quote, backslash or space; at most 2100 characters',
     portSuffix: 'whether the entry point has TLS, and a port from 1 to 65535',
+    wwwUrl: 'a redirect policy (scheme `http`/`https`, a lower-case host name, a port from 1 to 65535, each optional), whether the entry point has TLS, and its public port',
     unixListen: 'an absolute path of `[A-Za-z0-9_./@+=,:~-]`, at most 1024 characters (a unix socket to listen on)',
   },
 };

@@ -17,14 +17,19 @@ export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'Gateway',
   'HTTPRoute',
+  'HTTPRoute303RedirectStatusCode',
+  'HTTPRoute307RedirectStatusCode',
+  'HTTPRoute308RedirectStatusCode',
   'HTTPRouteBackendProtocolWebSocket',
   'HTTPRouteDestinationPortMatching',
   'HTTPRouteHostRewrite',
   'HTTPRouteMethodMatching',
   'HTTPRouteNamedRouteRule',
   'HTTPRoutePathRewrite',
+  'HTTPRoutePortRedirect',
   'HTTPRouteQueryParamMatching',
   'HTTPRouteResponseHeaderModification',
+  'HTTPRouteSchemeRedirect',
   'ReferenceGrant',
 ];
 

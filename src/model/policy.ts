@@ -23,11 +23,18 @@ export interface UrlRedirectPolicy {
   readonly status: RedirectStatus;
 }
 
-/** The redirect of `from-to-www-redirect`: `scheme://host` + the request's path and query. */
+/**
+ * A redirect to the request's own URL with parts replaced, the path and query kept: `from-to-www-redirect`
+ * (the host) and the Gateway API RequestRedirect filter (scheme, hostname, port). See {@link redirectParts}.
+ */
 export interface WwwRedirectPolicy {
-  /** The Ingress's own host name (lower case, no wildcard, no port). */
-  readonly host: string;
-  /** 308 (ingress-nginx's default `http-redirect-code`). */
+  /** A host name (lower case, no wildcard, no port); absent: the request's host. */
+  readonly host?: string;
+  /** Absent: the request's (https through a TLS entry point). */
+  readonly scheme?: 'http' | 'https';
+  /** Absent: the scheme's default port when `scheme` is set, else the entry point's public port. */
+  readonly port?: number;
+  /** 308 for from-to-www-redirect (ingress-nginx's default `http-redirect-code`). */
   readonly status: RedirectStatus;
 }
 

@@ -275,16 +275,21 @@ const cases: readonly Case[] = [
       assert.deepEqual(routes(t), [
         'f.example.com: Exact /full → default/web:80 {"rewrite":{"kind":"replace-path","path":"/elsewhere"}}',
         `f.example.com: Prefix /path-redirect → ${none} {"denied":"a filter of this HTTPRoute rule is not supported"}`,
+        'f.example.com: Prefix /add-header-2 → default/web:80 {"headers":{"requestAdd":{"X-Extra":"1"}}}',
         'f.example.com: Prefix /add-header → default/web:80 {"headers":{"requestAdd":{"X-Extra":"1"}}}',
+        `f.example.com: Prefix /bad-scheme → ${none} {"denied":"a filter of this HTTPRoute rule is not supported"}`,
+        `f.example.com: Prefix /same-url → ${none} {"wwwRedirect":{"status":307}}`,
         'f.example.com: Prefix /headers → default/web:80 {"headers":{"request":{"X-Env":"prod"},"response":{"X-Served-By":"passerelle"}}}',
         'f.example.com: Prefix /prefix → default/web:80 {"upstream":{"vhost":"internal.example.com"},"rewrite":{"kind":"prefix","target":"/new"}}',
-        `f.example.com: Prefix /secure → ${none} {"sslRedirect":{"status":302}}`,
+        `f.example.com: Prefix /secure → ${none} {"wwwRedirect":{"scheme":"https","status":302}}`,
+        `f.example.com: Prefix /port → ${none} {"wwwRedirect":{"port":8083,"status":303}}`,
         `f.example.com: Prefix /old → ${none} {"wwwRedirect":{"host":"new.example.com","status":301}}`,
       ]);
       assert.deepEqual(parents(t, 'default/filters'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs PartiallyInvalid=True/UnsupportedValue']);
       assert.deepEqual(brief(t.diagnostics), [
         'warning PASS_GATEWAY_MIRROR_NOT_SUPPORTED HTTPRoute default/filters spec.rules[4].filters[2]',
-        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[5].filters[0].requestRedirect',
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[5].filters[0].requestRedirect.path',
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[9].filters[0].requestRedirect.scheme',
       ]);
     },
   },

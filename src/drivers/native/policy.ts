@@ -10,9 +10,9 @@ import type { BlockList } from 'node:net';
 import { isIP, isIPv4 } from 'node:net';
 import { defined } from '../../shared/optional.ts';
 import { normalizeHost, pathRegex } from '../../model/match.ts';
-import { redirectLocation } from '../../model/redirect.ts';
+import { redirectLocation, redirectParts } from '../../model/redirect.ts';
 import { rewrittenPath } from '../../model/rewrite.ts';
-import type { RewritePolicy, RoutePolicy } from '../../model/policy.ts';
+import type { RewritePolicy, RoutePolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import { publicPortOf } from '../../model/types.ts';
 import type { Route, RoutingModel } from '../../model/types.ts';
 import type { BasicAuthCache, CompiledBasicAuth, Verdict } from './middlewares.ts';
@@ -231,7 +231,7 @@ function redirect(status: number, location: string): Verdict {
 export function runPolicy(p: CompiledPolicy, req: PolicyRequest, cache: BasicAuthCache): Verdict | undefined {
   if (p.denied !== undefined) return p.denied;
   const policy = p.policy;
-  if (policy.wwwRedirect !== undefined) return redirect(policy.wwwRedirect.status, wwwLocation(policy.wwwRedirect.host, req.tls, req.publicPort, req.target));
+  if (policy.wwwRedirect !== undefined) return redirect(policy.wwwRedirect.status, wwwLocation(policy.wwwRedirect, req));
   if (policy.redirect !== undefined) return redirect(policy.redirect.status, policy.redirect.url);
   if (p.sslRedirect !== undefined && !req.tls) {
     const location = redirectLocation({ kind: 'redirect', entryPoint: '', scheme: 'https', port: p.sslRedirect.port, status: 308 }, normalizeHost(req.host), req.target);
@@ -256,12 +256,13 @@ export function runPolicy(p: CompiledPolicy, req: PolicyRequest, cache: BasicAut
 }
 
 /**
- * Where from-to-www-redirect sends a request: the same scheme on `host`, the entry point's public
- * port unless it is the scheme's default (as ssl-redirect), the path and query kept.
+ * Where a from-to-www-redirect or Gateway API RequestRedirect sends a request (`redirectParts`): its
+ * scheme, host and port, the request's when not set, the path and query kept.
  */
-export function wwwLocation(host: string, tls: boolean, publicPort: number | undefined, target: string): string {
-  const scheme = tls ? 'https' : 'http';
-  return redirectLocation({ kind: 'redirect', entryPoint: '', scheme, port: publicPort ?? (tls ? 443 : 80), status: 308 }, host, target);
+export function wwwLocation(policy: WwwRedirectPolicy, req: Pick<PolicyRequest, 'tls' | 'publicPort' | 'host' | 'target'>): string {
+  const { scheme, port } = redirectParts(policy, req.tls, req.publicPort ?? (req.tls ? 443 : 80));
+  // normalizeHost keeps an IPv6 literal's brackets.
+  return `${scheme}://${policy.host ?? normalizeHost(req.host)}${port === undefined ? '' : `:${port}`}${req.target}`;
 }
 
 /** The target the backend receives under the route's rewrite (the query kept). */

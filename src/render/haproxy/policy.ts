@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { rewrittenPath } from '../../model/rewrite.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
-import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy, RoutePolicy } from '../../model/policy.ts';
+import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy, RoutePolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
 import { canCidr, canHeaderName, canLiteral, canName, canRegexLiteral, canRegexPath, canRoutePath, canText, canUser } from './quote.ts';
 import { isPlainHost } from '../quote.ts';
@@ -88,8 +88,8 @@ export interface PolicyView {
   /** The status of the `denied` answer. */
   readonly deniedStatus: number;
   readonly redirect: { readonly location: string; readonly code: number } | null;
-  /** from-to-www-redirect: `scheme://host` (the scheme of the entry point) and the request's path and query. */
-  readonly wwwRedirect: { readonly host: string; readonly code: number } | null;
+  /** from-to-www-redirect or Gateway API RequestRedirect (src/model/redirect.ts `redirectParts`); the request's path and query kept. */
+  readonly wwwRedirect: WwwRedirectPolicy | null;
   /** app-root: `/` redirects (302) to this path. */
   readonly appRoot: string | null;
   readonly cors: PolicyCorsView | null;
@@ -397,8 +397,9 @@ export class PolicyRegistry {
       return { ...EMPTY, redirect: { location: policy.redirect.url, code: policy.redirect.status } };
     }
     if (policy.wwwRedirect !== undefined) {
-      if (!isPlainHost(policy.wwwRedirect.host)) return this.#refuse(route, UNRENDERABLE.wwwRedirect);
-      return { ...EMPTY, wwwRedirect: { host: policy.wwwRedirect.host, code: policy.wwwRedirect.status } };
+      const w = policy.wwwRedirect;
+      if ((w.host !== undefined && !isPlainHost(w.host)) || (w.port !== undefined && !(Number.isInteger(w.port) && w.port > 0 && w.port < 65536))) return this.#refuse(route, UNRENDERABLE.wwwRedirect);
+      return { ...EMPTY, wwwRedirect: w };
     }
     if (upstream === undefined) return this.#refuse(route, UNRENDERABLE.upstream);
     if (policy.appRoot !== undefined && !canRoutePath(policy.appRoot)) return this.#refuse(route, UNRENDERABLE.appRoot);

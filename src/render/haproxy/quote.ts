@@ -8,6 +8,8 @@ import { isIPv4Literal, isIPv6Literal, isIntIn, isPlainHost, isSafePath, isWildc
 
 import { isAddressRange } from '../../config/schema.ts';
 import { regexPathProblem } from '../../model/translate/validate.ts';
+import { redirectParts } from '../../model/redirect.ts';
+import type { WwwRedirectPolicy } from '../../model/policy.ts';
 
 const D = 'haproxy';
 const NAME = /^[A-Za-z0-9_.:-]{1,100}$/;
@@ -231,6 +233,18 @@ export function user(value: unknown): string {
   return value;
 }
 
+/**
+ * The `redirect prefix` of a {@link WwwRedirectPolicy} through a frontend (TLS or not, its public port):
+ * `scheme://host[:port]`, the request's host (`txn.host`) when the policy names none.
+ */
+export function redirectPrefix(policy: unknown, tls: unknown, publicPort: unknown): string {
+  if (typeof policy !== 'object' || policy === null) throw unsafe(D, 'redirect', policy);
+  const w = policy as WwwRedirectPolicy;
+  if (w.scheme !== undefined && w.scheme !== 'http' && w.scheme !== 'https') throw unsafe(D, 'redirect scheme', w.scheme);
+  const { scheme, port } = redirectParts(w, tls === true, Number(int(publicPort)));
+  return `${scheme}://${w.host === undefined ? '%[var(txn.host)]' : hostKey(w.host)}${port === undefined ? '' : `:${int(port)}`}`;
+}
+
 /** The helpers the HAProxy templates call, by name. */
 export const haproxyHelpers = {
   q: literal,
@@ -254,4 +268,5 @@ export const haproxyHelpers = {
   regexPath,
   cookie: cookieName,
   sniExpr: sniExpression,
+  redirectPrefix,
 } as const;

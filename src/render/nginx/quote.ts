@@ -7,6 +7,8 @@ import { isIPv4Literal, isIPv6Literal, isIntIn, isPlainHost, isSafePath, isWildc
 
 import { isAddressRange } from '../../config/schema.ts';
 import { regexPathProblem } from '../../model/translate/validate.ts';
+import { redirectParts } from '../../model/redirect.ts';
+import type { WwwRedirectPolicy } from '../../model/policy.ts';
 
 const D = 'nginx';
 const NAME = /^[A-Za-z0-9_.-]{1,120}$/;
@@ -261,6 +263,21 @@ export function mapRegex(value: unknown): string {
 }
 
 /** The helpers the nginx templates call, by name. */
+/**
+ * The Location of a {@link WwwRedirectPolicy} through a server block (TLS or not, its public port):
+ * a double-quoted `scheme://host[:port]$request_uri`, the request's `$host` when the policy names none.
+ */
+export function wwwUrl(policy: unknown, tls: unknown, publicPort: unknown): string {
+  if (typeof policy !== 'object' || policy === null) throw unsafe(D, 'redirect', policy);
+  const w = policy as WwwRedirectPolicy;
+  if (w.scheme !== undefined && w.scheme !== 'http' && w.scheme !== 'https') throw unsafe(D, 'redirect scheme', w.scheme);
+  if (!isIntIn(publicPort, 1, 65535) || (w.port !== undefined && !isIntIn(w.port, 1, 65535))) throw unsafe(D, 'redirect port', w.port ?? publicPort);
+  if (w.host !== undefined && !isPlainHost(w.host)) throw unsafe(D, 'redirect host', w.host);
+  const { scheme, port } = redirectParts(w, tls === true, publicPort);
+  const after = port === undefined ? '' : `:${port}`;
+  return w.host === undefined ? splice(`${scheme}://`, 'host', after, 'request_uri') : splice(`${scheme}://${w.host}${after}`, 'request_uri');
+}
+
 export const nginxHelpers = {
   q: literal,
   text,
@@ -281,5 +298,6 @@ export const nginxHelpers = {
   splice,
   authUrl,
   portSuffix,
+  wwwUrl,
   mapRegex,
 } as const;

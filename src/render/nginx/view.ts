@@ -26,7 +26,7 @@ import type { ChainOutcome, ConditionMapView, HeaderJoinView, QueryValueView } f
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canCidr, canLiteral, canName, canPathRegex, canRewriteTarget, canRoutePath, canText, canUser } from './quote.ts';
 import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, regexLiteral, requestHeaderVariable, UNRENDERABLE, upstreamPath } from './policy.ts';
-import type { CanaryPolicy } from '../../model/policy.ts';
+import type { CanaryPolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import { affinityEntry, authHeaderVariable, authTarget, leastConnOf, UpstreamVariants } from './upstream.ts';
 import type { AffinityView, UpstreamView } from './upstream.ts';
 
@@ -91,8 +91,8 @@ export interface RedirectView {
   readonly https: { readonly port: number | null } | null;
   /** app-root: the request's scheme and authority, then this path. */
   readonly appRoot: string | null;
-  /** from-to-www-redirect: the request's scheme, this host, the request's path and query. */
-  readonly www: string | null;
+  /** from-to-www-redirect or Gateway API RequestRedirect (src/model/redirect.ts `redirectParts`): the request's path and query kept. */
+  readonly www: WwwRedirectPolicy | null;
 }
 
 export interface LocationView {
@@ -597,8 +597,9 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       return done(answer({ proxy: null, status: policy.redirect.status, body: noted(policy.redirect.url), redirect: null }));
     }
     if (policy.wwwRedirect !== undefined) {
-      if (!isPlainHost(policy.wwwRedirect.host) || !canLiteral(policy.wwwRedirect.host)) return refuse(UNRENDERABLE.wwwHost);
-      return answer({ proxy: null, status: policy.wwwRedirect.status, body: null, redirect: { https: null, appRoot: null, www: policy.wwwRedirect.host } });
+      const w = policy.wwwRedirect;
+      if (w.host !== undefined && (!isPlainHost(w.host) || !canLiteral(w.host))) return refuse(UNRENDERABLE.wwwHost);
+      return answer({ proxy: null, status: w.status, body: null, redirect: { https: null, appRoot: null, www: w } });
     }
     if (policy.sslRedirect !== undefined && !side.tls && httpsPort !== undefined) {
       return answer({ proxy: null, status: policy.sslRedirect.status, body: null, redirect: { https: { port: httpsPort }, appRoot: null, www: null } });

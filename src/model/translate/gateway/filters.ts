@@ -89,7 +89,7 @@ function exactHost(value: unknown): string | undefined {
   return p.ok && p.kind === 'exact' ? p.host : undefined;
 }
 
-/** RequestRedirect → wwwRedirect (hostname only) or sslRedirect (scheme https only). */
+/** RequestRedirect → wwwRedirect: the request's URL with the scheme, hostname and port given replaced (src/model/redirect.ts). */
 function redirectPolicy(value: unknown, field: string, report: Reporter): RoutePolicy | undefined {
   const r = isRecord(value) ? value : {};
   const status = r['statusCode'] ?? 302;
@@ -97,14 +97,34 @@ function redirectPolicy(value: unknown, field: string, report: Reporter): RouteP
     report.error(GatewayCodes.filterNotSupported, `${field}.statusCode`, `redirect status ${showValue(status)} is not one of 301, 302, 303, 307, 308; the rule answers 503`);
     return undefined;
   }
-  const s = status as RedirectStatus;
-  const set = ['scheme', 'hostname', 'path', 'port'].filter((k) => r[k] !== undefined && r[k] !== null);
-  const host = exactHost(r['hostname']);
-  if (set.length === 1 && set[0] === 'hostname' && host !== undefined) return { wwwRedirect: { host, status: s } };
-  if (set.length === 1 && set[0] === 'scheme' && r['scheme'] === 'https') return { sslRedirect: { status: s } };
-  const what = set.length === 0 ? 'a redirect to the same URL' : `a redirect setting ${set.join(' and ')}${r['scheme'] === 'http' ? ' (to http)' : ''}`;
-  report.error(GatewayCodes.filterNotSupported, field, `${what} cannot be expressed yet (only a hostname alone, or scheme https alone); the rule answers 503`);
-  return undefined;
+  if (r['path'] !== undefined && r['path'] !== null) {
+    report.error(GatewayCodes.filterNotSupported, `${field}.path`, 'a redirect that replaces the path cannot be expressed yet (scheme, hostname and port can); the rule answers 503');
+    return undefined;
+  }
+  const scheme = r['scheme'];
+  if (scheme !== undefined && scheme !== null && scheme !== 'http' && scheme !== 'https') {
+    report.error(GatewayCodes.filterNotSupported, `${field}.scheme`, `redirect scheme ${showValue(scheme)} is not http or https; the rule answers 503`);
+    return undefined;
+  }
+  const hostname = r['hostname'];
+  const host = hostname === undefined || hostname === null ? undefined : exactHost(hostname);
+  if (hostname !== undefined && hostname !== null && host === undefined) {
+    report.error(GatewayCodes.filterNotSupported, `${field}.hostname`, `redirect hostname ${showValue(hostname)} is not a DNS name; the rule answers 503`);
+    return undefined;
+  }
+  const port = r['port'];
+  if (port !== undefined && port !== null && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    report.error(GatewayCodes.filterNotSupported, `${field}.port`, `redirect port ${showValue(port)} is not a port number; the rule answers 503`);
+    return undefined;
+  }
+  return {
+    wwwRedirect: {
+      ...(host === undefined ? {} : { host }),
+      ...(scheme === 'http' || scheme === 'https' ? { scheme } : {}),
+      ...(typeof port === 'number' ? { port } : {}),
+      status: status as RedirectStatus,
+    },
+  };
 }
 
 /** URLRewrite → upstream vhost and rewrite; a prefix replacement needs a PathPrefix match. */
