@@ -25,6 +25,7 @@ export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteHostRewrite',
   'HTTPRouteMethodMatching',
   'HTTPRouteNamedRouteRule',
+  'HTTPRoutePathRedirect',
   'HTTPRoutePathRewrite',
   'HTTPRoutePortRedirect',
   'HTTPRouteQueryParamMatching',

@@ -34,6 +34,12 @@ export interface WwwRedirectPolicy {
   readonly scheme?: 'http' | 'https';
   /** Absent: the scheme's default port when `scheme` is set, else the entry point's public port. */
   readonly port?: number;
+  /**
+   * The path of the Location (the query kept), as a rewrite of the route gives it (`rewrittenPath`):
+   * Gateway API ReplaceFullPath (`replace-path`) or ReplacePrefixMatch (`prefix`, on a Prefix route).
+   * Absent: the request's path.
+   */
+  readonly path?: Extract<RewritePolicy, { readonly kind: 'prefix' | 'replace-path' }>;
   /** 308 for from-to-www-redirect (ingress-nginx's default `http-redirect-code`). */
   readonly status: RedirectStatus;
 }

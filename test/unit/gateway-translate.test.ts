@@ -273,8 +273,10 @@ const cases: readonly Case[] = [
     check(t) {
       const none = noBackendId({ header: { namespace: 'default', name: 'filters' } } as Parameters<typeof noBackendId>[0]);
       assert.deepEqual(routes(t), [
+        `f.example.com: Exact /exact-prefix-redirect → ${none} {"denied":"a filter of this HTTPRoute rule is not supported"}`,
         'f.example.com: Exact /full → default/web:80 {"rewrite":{"kind":"replace-path","path":"/elsewhere"}}',
-        `f.example.com: Prefix /path-redirect → ${none} {"denied":"a filter of this HTTPRoute rule is not supported"}`,
+        `f.example.com: Prefix /prefix-redirect → ${none} {"wwwRedirect":{"host":"example.org","path":{"kind":"prefix","target":"/y"},"status":302}}`,
+        `f.example.com: Prefix /path-redirect → ${none} {"wwwRedirect":{"path":{"kind":"replace-path","path":"/x"},"status":302}}`,
         'f.example.com: Prefix /add-header-2 → default/web:80 {"headers":{"requestAdd":{"X-Extra":"1"}}}',
         'f.example.com: Prefix /add-header → default/web:80 {"headers":{"requestAdd":{"X-Extra":"1"}}}',
         `f.example.com: Prefix /bad-scheme → ${none} {"denied":"a filter of this HTTPRoute rule is not supported"}`,
@@ -288,8 +290,8 @@ const cases: readonly Case[] = [
       assert.deepEqual(parents(t, 'default/filters'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs PartiallyInvalid=True/UnsupportedValue']);
       assert.deepEqual(brief(t.diagnostics), [
         'warning PASS_GATEWAY_MIRROR_NOT_SUPPORTED HTTPRoute default/filters spec.rules[4].filters[2]',
-        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[5].filters[0].requestRedirect.path',
-        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[9].filters[0].requestRedirect.scheme',
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[9].filters[0].requestRedirect.path',
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[11].filters[0].requestRedirect.scheme',
       ]);
     },
   },

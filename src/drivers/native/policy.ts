@@ -40,6 +40,8 @@ export interface CompiledPolicy {
   readonly rate?: RateLimiter;
   /** `limits.connections`: requests in progress per client address. */
   readonly concurrency?: ConcurrencyLimiter;
+  /** The path a redirect with a path (`wwwRedirect.path`) sends a normalised request path to. */
+  readonly redirectPath?: (path: string) => string;
 }
 
 /** Header changes in the policy's order: `remove` (lower-case names), then `set` (flat), then `add` (flat). */
@@ -171,7 +173,7 @@ function rewriteRegex(rw: Extract<RewritePolicy, { kind: 'regex' }>): RegExp {
  * Compiles a route's policy against the model (the https entry point for ssl-redirect); its limits
  * count in `limits` under the route's name, so every worker thread counts in the same place.
  */
-export function compilePolicy(policy: RoutePolicy, model: RoutingModel, limits: LimitTable = new LimitTable(1024), route = ''): CompiledPolicy {
+export function compilePolicy(policy: RoutePolicy, model: RoutingModel, limits: LimitTable = new LimitTable(1024), route = '', modelRoute?: Pick<Route, 'path' | 'pathType'>): CompiledPolicy {
   if (policy.rewrite?.kind === 'regex') rewriteRegex(policy.rewrite);
   const tls = model.entryPoints.find((ep) => ep.tls);
   const auth = policy.basicAuth === undefined ? undefined : compileMiddlewares([{ kind: 'basicAuth', realm: policy.basicAuth.realm, users: policy.basicAuth.users, removeHeader: true }])[0];
@@ -180,10 +182,13 @@ export function compilePolicy(policy: RoutePolicy, model: RoutingModel, limits: 
   const responseHeaders = Object.entries(hp?.response ?? {}).flat();
   const responseEdit = hp?.responseRemove === undefined && hp?.responseAdd === undefined ? undefined : headerEdit(hp.responseRemove, undefined, hp.responseAdd);
   const hsts = policy.hsts === undefined ? undefined : `max-age=${policy.hsts.maxAgeSeconds}${policy.hsts.includeSubdomains ? '; includeSubDomains' : ''}${policy.hsts.preload ? '; preload' : ''}`;
+  const redirectPath = policy.wwwRedirect?.path;
   return {
     policy,
     responseHeaders,
     ...defined({
+      // A redirect's path is its route's rewrite of the request path (a Prefix route "/" when compiled without one).
+      redirectPath: redirectPath === undefined ? undefined : (path: string): string => rewrittenPath(redirectPath, modelRoute ?? { path: '/', pathType: 'Prefix' }, path) ?? path,
       responseEdit,
       requestEdit: headerEdit(hp?.requestRemove, hp?.request, hp?.requestAdd),
       denied:
@@ -231,7 +236,10 @@ function redirect(status: number, location: string): Verdict {
 export function runPolicy(p: CompiledPolicy, req: PolicyRequest, cache: BasicAuthCache): Verdict | undefined {
   if (p.denied !== undefined) return p.denied;
   const policy = p.policy;
-  if (policy.wwwRedirect !== undefined) return redirect(policy.wwwRedirect.status, wwwLocation(policy.wwwRedirect, req));
+  if (policy.wwwRedirect !== undefined) {
+    const target = p.redirectPath === undefined ? req.target : p.redirectPath(req.path) + req.target.slice(req.path.length);
+    return redirect(policy.wwwRedirect.status, wwwLocation(policy.wwwRedirect, { ...req, target }));
+  }
   if (policy.redirect !== undefined) return redirect(policy.redirect.status, policy.redirect.url);
   if (p.sslRedirect !== undefined && !req.tls) {
     const location = redirectLocation({ kind: 'redirect', entryPoint: '', scheme: 'https', port: p.sslRedirect.port, status: 308 }, normalizeHost(req.host), req.target);

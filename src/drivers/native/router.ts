@@ -209,7 +209,7 @@ export class Router {
       backendId,
       route,
       modelRoute,
-      policy: modelRoute?.policy === undefined ? undefined : compilePolicy(modelRoute.policy, model, limits, route),
+      policy: modelRoute?.policy === undefined ? undefined : compilePolicy(modelRoute.policy, model, limits, route, modelRoute),
     });
 
     let hasConditions = false;

@@ -6,7 +6,8 @@
  * reload). The native proxy (src/drivers/native/policy.ts) holds the reference semantics.
  */
 import { createHash } from 'node:crypto';
-import { rewrittenPath } from '../../model/rewrite.ts';
+import { rewriteParts, rewrittenPath } from '../../model/rewrite.ts';
+import type { RewriteParts } from '../../model/rewrite.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy, RoutePolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
@@ -89,7 +90,7 @@ export interface PolicyView {
   readonly deniedStatus: number;
   readonly redirect: { readonly location: string; readonly code: number } | null;
   /** from-to-www-redirect or Gateway API RequestRedirect (src/model/redirect.ts `redirectParts`); the request's path and query kept. */
-  readonly wwwRedirect: WwwRedirectPolicy | null;
+  readonly wwwRedirect: (WwwRedirectPolicy & { readonly parts?: RewriteParts }) | null;
   /** app-root: `/` redirects (302) to this path. */
   readonly appRoot: string | null;
   readonly cors: PolicyCorsView | null;
@@ -177,18 +178,11 @@ export function rewriteView(route: Route): RewriteView | null | undefined {
   if (rw === undefined || rw.kind === 'regex') return rw === undefined ? null : undefined;
   // A Regex route's prefix rewrite takes the whole path as its rest, as below a Prefix "/" (rewrittenPath).
   if (route.pathType === 'Regex') return rewriteView({ ...route, pathType: 'Prefix', path: '/' });
-  const whole = rewritePath(route, route.path);
-  if (whole === undefined || !canRoutePath(whole)) return undefined;
-  if (rw.kind === 'replace-path' || route.pathType === 'Exact') return { match: null, whole, prefix: whole, offset: 0 };
-  const offset = route.path === '/' ? 1 : route.path.length + 1;
-  // What the rewrite gives any path below the route, minus that rest: the same for every rest.
-  const probe = rewritePath(route, `${route.path === '/' ? '' : route.path}/x`);
-  if (probe === undefined || !probe.endsWith('x')) return undefined;
-  const prefix = probe.slice(0, -1);
-  if (!canRoutePath(prefix)) return undefined;
+  const parts = rewriteParts(rw, route);
+  if (parts === undefined || !canRoutePath(parts.whole) || (parts.match !== null && !canRoutePath(parts.prefix))) return undefined;
   // A rewrite that gives every path back unchanged (strip-prefix of `/`) needs no rule.
-  if (whole === route.path && prefix === (route.path === '/' ? '/' : `${route.path}/`)) return null;
-  return { match: route.path, whole, prefix, offset };
+  if (parts.match !== null && parts.whole === route.path && parts.prefix === (route.path === '/' ? '/' : `${route.path}/`)) return null;
+  return parts;
 }
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/;
@@ -399,7 +393,11 @@ export class PolicyRegistry {
     if (policy.wwwRedirect !== undefined) {
       const w = policy.wwwRedirect;
       if ((w.host !== undefined && !isPlainHost(w.host)) || (w.port !== undefined && !(Number.isInteger(w.port) && w.port > 0 && w.port < 65536))) return this.#refuse(route, UNRENDERABLE.wwwRedirect);
-      return { ...EMPTY, wwwRedirect: w };
+      if (w.path === undefined) return { ...EMPTY, wwwRedirect: w };
+      // The Location's path as the route's rewrite would give it: its own path, or a prefix and the rest.
+      const parts = rewriteParts(w.path, route);
+      if (parts === undefined || !canRoutePath(parts.whole) || !canRoutePath(parts.prefix)) return this.#refuse(route, UNRENDERABLE.wwwRedirect);
+      return { ...EMPTY, wwwRedirect: { ...w, parts } };
     }
     if (upstream === undefined) return this.#refuse(route, UNRENDERABLE.upstream);
     if (policy.appRoot !== undefined && !canRoutePath(policy.appRoot)) return this.#refuse(route, UNRENDERABLE.appRoot);

@@ -265,9 +265,10 @@ export function mapRegex(value: unknown): string {
 /** The helpers the nginx templates call, by name. */
 /**
  * The Location of a {@link WwwRedirectPolicy} through a server block (TLS or not, its public port):
- * a double-quoted `scheme://host[:port]$request_uri`, the request's `$host` when the policy names none.
+ * a double-quoted `scheme://host[:port]$request_uri`, the request's `$host` when the policy names none;
+ * with `path` (a string), that path, then `$pass_rest` when `rest` is true, then the query.
  */
-export function wwwUrl(policy: unknown, tls: unknown, publicPort: unknown): string {
+export function wwwUrl(policy: unknown, tls: unknown, publicPort: unknown, path?: unknown, rest?: unknown): string {
   if (typeof policy !== 'object' || policy === null) throw unsafe(D, 'redirect', policy);
   const w = policy as WwwRedirectPolicy;
   if (w.scheme !== undefined && w.scheme !== 'http' && w.scheme !== 'https') throw unsafe(D, 'redirect scheme', w.scheme);
@@ -275,7 +276,10 @@ export function wwwUrl(policy: unknown, tls: unknown, publicPort: unknown): stri
   if (w.host !== undefined && !isPlainHost(w.host)) throw unsafe(D, 'redirect host', w.host);
   const { scheme, port } = redirectParts(w, tls === true, publicPort);
   const after = port === undefined ? '' : `:${port}`;
-  return w.host === undefined ? splice(`${scheme}://`, 'host', after, 'request_uri') : splice(`${scheme}://${w.host}${after}`, 'request_uri');
+  const text = typeof path === 'string' ? path : '';
+  // Texts and variables alternate: the path ends the text before them.
+  const vars = typeof path !== 'string' ? ['request_uri'] : rest === true ? ['pass_rest', '', 'is_args', '', 'args'] : ['is_args', '', 'args'];
+  return w.host === undefined ? splice(`${scheme}://`, 'host', after + text, ...vars) : splice(`${scheme}://${w.host}${after}${text}`, ...vars);
 }
 
 export const nginxHelpers = {

@@ -27,6 +27,8 @@ import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canCidr, canLiteral, canName, canPathRegex, canRewriteTarget, canRoutePath, canText, canUser } from './quote.ts';
 import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, regexLiteral, requestHeaderVariable, UNRENDERABLE, upstreamPath } from './policy.ts';
 import type { CanaryPolicy, WwwRedirectPolicy } from '../../model/policy.ts';
+import { rewriteParts } from '../../model/rewrite.ts';
+import type { RewriteParts } from '../../model/rewrite.ts';
 import { affinityEntry, authHeaderVariable, authTarget, leastConnOf, UpstreamVariants } from './upstream.ts';
 import type { AffinityView, UpstreamView } from './upstream.ts';
 
@@ -92,7 +94,7 @@ export interface RedirectView {
   /** app-root: the request's scheme and authority, then this path. */
   readonly appRoot: string | null;
   /** from-to-www-redirect or Gateway API RequestRedirect (src/model/redirect.ts `redirectParts`): the request's path and query kept. */
-  readonly www: WwwRedirectPolicy | null;
+  readonly www: (WwwRedirectPolicy & { readonly parts?: RewriteParts }) | null;
 }
 
 export interface LocationView {
@@ -599,7 +601,10 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     if (policy.wwwRedirect !== undefined) {
       const w = policy.wwwRedirect;
       if (w.host !== undefined && (!isPlainHost(w.host) || !canLiteral(w.host))) return refuse(UNRENDERABLE.wwwHost);
-      return answer({ proxy: null, status: w.status, body: null, redirect: { https: null, appRoot: null, www: w } });
+      // With a path: the route's own path (an `=` location) gives `whole`, a longer one `prefix` and its rest.
+      const parts = w.path === undefined ? undefined : rewriteParts(w.path, route);
+      if (w.path !== undefined && (parts === undefined || !canRoutePath(parts.whole) || !canRoutePath(parts.prefix))) return refuse(UNRENDERABLE.wwwHost);
+      return answer({ proxy: null, status: w.status, body: null, redirect: { https: null, appRoot: null, www: parts === undefined ? w : { ...w, parts } } });
     }
     if (policy.sslRedirect !== undefined && !side.tls && httpsPort !== undefined) {
       return answer({ proxy: null, status: policy.sslRedirect.status, body: null, redirect: { https: { port: httpsPort }, appRoot: null, www: null } });

@@ -7,7 +7,7 @@
  */
 
 import { headerName, headerValue } from '../../annotations/grammar.ts';
-import type { HeaderPolicy, RedirectStatus, RoutePolicy } from '../../policy.ts';
+import type { HeaderPolicy, RedirectStatus, RewritePolicy, RoutePolicy } from '../../policy.ts';
 import type { PathType } from '../../types.ts';
 import type { Reporter } from '../diagnostics.ts';
 import { isRecord, showValue } from '../object.ts';
@@ -89,18 +89,16 @@ function exactHost(value: unknown): string | undefined {
   return p.ok && p.kind === 'exact' ? p.host : undefined;
 }
 
-/** RequestRedirect → wwwRedirect: the request's URL with the scheme, hostname and port given replaced (src/model/redirect.ts). */
-function redirectPolicy(value: unknown, field: string, report: Reporter): RoutePolicy | undefined {
+/** RequestRedirect → wwwRedirect: the request's URL with the scheme, hostname, port and path given replaced (src/model/redirect.ts). */
+function redirectPolicy(value: unknown, field: string, pathType: PathType, report: Reporter): RoutePolicy | undefined {
   const r = isRecord(value) ? value : {};
   const status = r['statusCode'] ?? 302;
   if (typeof status !== 'number' || !REDIRECT_STATUS.includes(status)) {
     report.error(GatewayCodes.filterNotSupported, `${field}.statusCode`, `redirect status ${showValue(status)} is not one of 301, 302, 303, 307, 308; the rule answers 503`);
     return undefined;
   }
-  if (r['path'] !== undefined && r['path'] !== null) {
-    report.error(GatewayCodes.filterNotSupported, `${field}.path`, 'a redirect that replaces the path cannot be expressed yet (scheme, hostname and port can); the rule answers 503');
-    return undefined;
-  }
+  const path = isRecord(r['path']) ? pathModifier(r['path'], `${field}.path`, pathType, report) : undefined;
+  if (isRecord(r['path']) && path === undefined) return undefined;
   const scheme = r['scheme'];
   if (scheme !== undefined && scheme !== null && scheme !== 'http' && scheme !== 'https') {
     report.error(GatewayCodes.filterNotSupported, `${field}.scheme`, `redirect scheme ${showValue(scheme)} is not http or https; the rule answers 503`);
@@ -122,6 +120,7 @@ function redirectPolicy(value: unknown, field: string, report: Reporter): RouteP
       ...(host === undefined ? {} : { host }),
       ...(scheme === 'http' || scheme === 'https' ? { scheme } : {}),
       ...(typeof port === 'number' ? { port } : {}),
+      ...(path === undefined ? {} : { path }),
       status: status as RedirectStatus,
     },
   };
@@ -139,23 +138,29 @@ function rewritePolicy(value: unknown, field: string, pathType: PathType, report
     }
     policy = { upstream: { vhost: host } };
   }
-  const path = r['path'];
-  if (isRecord(path)) {
-    const full = path['type'] === 'ReplaceFullPath' ? path['replaceFullPath'] : undefined;
-    const prefix = path['type'] === 'ReplacePrefixMatch' ? (path['replacePrefixMatch'] ?? '/') : undefined;
-    const target = full ?? prefix;
-    const problem = typeof target === 'string' ? pathProblem(target) : `path type ${showValue(path['type'])} is not ReplaceFullPath or ReplacePrefixMatch`;
-    if (problem !== undefined || typeof target !== 'string') {
-      report.error(GatewayCodes.filterNotSupported, `${field}.path`, `${problem ?? 'no path'}; the rule answers 503`);
-      return undefined;
-    }
-    if (prefix !== undefined && pathType !== 'Prefix') {
-      report.error(GatewayCodes.filterNotSupported, `${field}.path`, 'ReplacePrefixMatch needs a PathPrefix match; the rule answers 503');
-      return undefined;
-    }
-    policy = { ...policy, rewrite: full !== undefined ? { kind: 'replace-path', path: target } : { kind: 'prefix', target } };
+  if (isRecord(r['path'])) {
+    const rewrite = pathModifier(r['path'], `${field}.path`, pathType, report);
+    if (rewrite === undefined) return undefined;
+    policy = { ...policy, rewrite };
   }
   return policy;
+}
+
+/** An HTTPPathModifier (URLRewrite or RequestRedirect `path`): ReplaceFullPath, or ReplacePrefixMatch on a PathPrefix match. */
+function pathModifier(path: Readonly<Record<string, unknown>>, field: string, pathType: PathType, report: Reporter): Extract<RewritePolicy, { readonly kind: 'prefix' | 'replace-path' }> | undefined {
+  const full = path['type'] === 'ReplaceFullPath' ? path['replaceFullPath'] : undefined;
+  const prefix = path['type'] === 'ReplacePrefixMatch' ? (path['replacePrefixMatch'] ?? '/') : undefined;
+  const target = full ?? prefix;
+  const problem = typeof target === 'string' ? pathProblem(target) : `path type ${showValue(path['type'])} is not ReplaceFullPath or ReplacePrefixMatch`;
+  if (problem !== undefined || typeof target !== 'string') {
+    report.error(GatewayCodes.filterNotSupported, field, `${problem ?? 'no path'}; the rule answers 503`);
+    return undefined;
+  }
+  if (prefix !== undefined && pathType !== 'Prefix') {
+    report.error(GatewayCodes.filterNotSupported, field, 'ReplacePrefixMatch needs a PathPrefix match; the rule answers 503');
+    return undefined;
+  }
+  return full !== undefined ? { kind: 'replace-path', path: target } : { kind: 'prefix', target };
 }
 
 /**
@@ -186,7 +191,7 @@ export function filtersPolicy(filters: readonly { readonly value: Rec; readonly 
         break;
       }
       case 'RequestRedirect':
-        part = redirectPolicy(value['requestRedirect'], `${field}.requestRedirect`, report);
+        part = redirectPolicy(value['requestRedirect'], `${field}.requestRedirect`, pathType, report);
         break;
       case 'URLRewrite':
         part = rewritePolicy(value['urlRewrite'], `${field}.urlRewrite`, pathType, report);
