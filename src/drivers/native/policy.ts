@@ -34,6 +34,8 @@ export interface CompiledPolicy {
   readonly responseEdit?: HeaderEdit;
   /** The same for the request to the backend (its `set` ones included). */
   readonly requestEdit?: HeaderEdit;
+  /** The lower-case names of `requestEdit.set`: computed once per configuration, not per request. */
+  readonly requestSetNames?: readonly string[];
   readonly hsts?: string;
   readonly cors?: CompiledCors;
   /** `limits.rps` per client address (token bucket, burst 5× as ingress-nginx). */
@@ -191,6 +193,7 @@ export function compilePolicy(policy: RoutePolicy, model: RoutingModel, limits: 
       redirectPath: redirectPath === undefined ? undefined : (path: string): string => rewrittenPath(redirectPath, modelRoute ?? { path: '/', pathType: 'Prefix' }, path) ?? path,
       responseEdit,
       requestEdit: headerEdit(hp?.requestRemove, hp?.request, hp?.requestAdd),
+      requestSetNames: hp?.request === undefined ? undefined : Object.keys(hp.request).map((n) => n.toLowerCase()),
       denied:
         policy.denied !== undefined ? { status: 503, headers: { 'content-type': TEXT }, body: `Service Unavailable: ${policy.denied}\n` }
         : policy.internalError !== undefined ? { status: 500, headers: { 'content-type': TEXT }, body: `Internal Server Error: ${policy.internalError}\n` }

@@ -516,7 +516,7 @@ export function applyRoutePolicy(
     // remove, set, add (the header policy's order), in place: h.out is what goes upstream.
     if (edit.remove.length !== 0) dropNames(h.out, edit.remove);
     if (edit.set.length !== 0) {
-      dropNames(h.out, edit.set.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase()));
+      dropNames(h.out, policy.requestSetNames ?? []);
       h.out.push(...edit.set);
     }
     h.out.push(...edit.add);
