@@ -17,6 +17,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { parse } from 'yaml';
 import type { KubeObject } from '../../../src/model/k8s.ts';
+import { installGatewayCrds } from '../../kube/gateway-crds.ts';
 import { startCluster } from '../../kube/harness.ts';
 import type { Cluster } from '../../kube/harness.ts';
 import { endpointSlice, ingress, ns, service, waitFor } from '../kubernetes/helpers.ts';
@@ -78,6 +79,9 @@ const upstreams: http.Server[] = [];
 
 before(async () => {
   cluster = await startCluster();
+  // With the Gateway API served, the controller watches it too and writes its status: what the ClusterRole must allow.
+  await installGatewayCrds(cluster);
+  await cluster.apply({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: 'passerelle' }, spec: { controllerName: 'passerelle.dev/gateway-controller' } });
   // The ServiceAccount's credentials, as the kubelet mounts them: the controller user of the harness
   // is passerelle/passerelle, bound by deploy/base/rbac.yaml.
   const kc = parse(await readFile(cluster.kubeconfig('controller'), 'utf8')) as {
@@ -111,6 +115,11 @@ for (const overlay of OVERLAYS) {
     const spec = deployment.spec.template.spec;
     const configMaps = new Map(objs.filter((o): o is ConfigMapObject => o.kind === 'ConfigMap').map((cm) => [cm.metadata?.name ?? '', cm.data]));
     const added: KubeObject[] = [service(APP, 'two', 9000), endpointSlice(APP, 'two-1', 'two', ['192.0.2.21'], 9000), ingress(APP, 'two', 'two.example.test', 'two', { className: 'passerelle' })];
+    const gateway: KubeObject[] = [
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'edge', namespace: APP }, spec: { gatewayClassName: 'passerelle', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } },
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'gw', namespace: APP }, spec: { parentRefs: [{ name: 'edge' }], hostnames: ['gw.example.test'], rules: [{ backendRefs: [{ name: 'one', port: 80 }] }] } },
+    ];
+    added.push(...gateway);
     t.after(async () => {
       for (const obj of added) await cluster.remove(obj);
     });
@@ -154,6 +163,20 @@ for (const overlay of OVERLAYS) {
     }, 30_000).catch((err: unknown) => {
       throw new Error(fail((err as Error).message));
     });
+    // The Gateway API through the pod's ServiceAccount (applied with the change): the HTTPRoute is served and its status written.
+    await waitFor('the HTTPRoute is served', async () => {
+      const answer = await request('https', 8443, 'gw.example.test').catch(() => undefined);
+      return answer?.status === 200 && (JSON.parse(answer.body) as { id: string }).id === 'one' ? true : undefined;
+    }, 30_000).catch((err: unknown) => {
+      throw new Error(fail((err as Error).message));
+    });
+    await waitFor('the HTTPRoute status is written by the pod', async () => {
+      const route = await cluster.client('admin').request<{ status?: { parents?: { conditions?: { type: string; status: string }[] }[] } }>('GET', `/apis/gateway.networking.k8s.io/v1/namespaces/${APP}/httproutes/gw`);
+      return route.status?.parents?.[0]?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True') === true ? true : undefined;
+    }, 30_000).catch((err: unknown) => {
+      throw new Error(fail((err as Error).message));
+    });
+
     if (sidecar !== undefined) {
       // The new worker may serve before the controller's reload call returns and counts it: wait for the count.
       await waitFor('the reload counted', async () => ((await metric('passerelle_config_updates_total{via="reload"}')) > reloadsBefore ? true : undefined), 10_000).catch(() => undefined);
