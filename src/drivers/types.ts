@@ -59,6 +59,8 @@ export interface RequestRecord {
   readonly entryPoint: string;
   /** The client address (the TCP peer, not X-Forwarded-For). */
   readonly client: string;
+  /** The address the client connected to, when the mode logs it (it picks an address scope's hosts). */
+  readonly local?: string;
   readonly method: string;
   /** The Host the request was routed by (without normalisation). */
   readonly host: string;

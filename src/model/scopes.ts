@@ -3,6 +3,12 @@
 import { isIP } from 'node:net';
 import type { EntryPoint, RoutingModel } from './types.ts';
 
+/** A socket's local address as the model's address scopes write it (an IPv4-mapped IPv6 address as IPv4). */
+export function scopeAddress(local: string | undefined): string {
+  if (local === undefined) return '';
+  return local.startsWith('::ffff:') && local.includes('.') ? local.slice(7) : local;
+}
+
 /**
  * The entry points as the proxies listen on them: the model's own, then, for each address scope, a
  * copy of every entry point bound to one IP address of the scope's family (another address) moved to

@@ -133,6 +133,13 @@ test('records from the proxies get their route and entry point name from the mod
   assert.equal(api.backend, 'default/api:80');
   assert.equal(api.entryPoint, 'web');
   assert.equal(c.complete({ ...plain, host: 'other.test', path: '/' }).route, 'default/fallback:80');
+
+  // A connection to an address scope's address (a Gateway's own, logged as "l") is its hosts' alone: no default backend.
+  const scoped = new RecordCompleter({ ...model, addressScopes: [{ address: '192.0.2.64', virtualHosts: [{ host: '*', kind: 'any', sources: [], routes: [{ path: '/', pathType: 'Prefix', backend: 'gw/one:80', source: { kind: 'HTTPRoute', name: 'r' }, field: 'f' }] }] }] });
+  assert.equal(scoped.complete({ ...plain, local: '192.0.2.64', host: 'x.w.test', path: '/api' }).route, '* / Prefix');
+  assert.equal(scoped.complete({ ...plain, local: '::ffff:192.0.2.64', host: 'other.test', path: '/' }).backend, 'gw/one:80');
+  assert.equal(scoped.complete({ ...plain, local: '127.0.0.1', host: 'x.w.test', path: '/api' }).route, '*.w.test /api Prefix');
+  assert.equal(parseNginxLine('{"t":"1.0","p":"80","c":"c","l":"192.0.2.64","m":"GET","h":"h","u":"/","v":"HTTP/1.1","s":200,"B":0,"rt":"0.001","b":"be_a.b_80","ua":"1.2.3.4:80","us":"200","uct":"0.001"}')?.record.local, '192.0.2.64');
 });
 
 test('log lines: each key once, JSON or text; text by default at a terminal only', () => {

@@ -6,7 +6,8 @@
  */
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
-import { normalizeHost, requestPath, selectRoute, selectVirtualHost } from '../../model/match.ts';
+import { modelForAddress, normalizeHost, requestPath, selectRoute, selectVirtualHost } from '../../model/match.ts';
+import { scopeAddress } from '../../model/scopes.ts';
 import type { RoutingModel, VirtualHost } from '../../model/types.ts';
 import type { HostPort } from '../../render/types.ts';
 import { PassError } from '../../shared/errors.ts';
@@ -101,6 +102,7 @@ export function parseHaproxyLine(datagram: string): ParsedLine | undefined {
     time: new Date(num(o, 't')),
     entryPoint: frontend.startsWith('ep_') ? frontend.slice(3) : frontend,
     client: str(o, 'c'),
+    ...(str(o, 'l') === '' ? {} : { local: str(o, 'l') }),
     method: str(o, 'm').replace(/^<BADREQ>$/, ''),
     host: str(o, 'h'),
     path: unhash(str(o, 'u')).replace(/^<BADREQ>$/, ''),
@@ -141,6 +143,7 @@ export function parseNginxLine(datagram: string): ParsedLine | undefined {
     time: new Date(Math.round(num(o, 't') * 1000 - durationMs)),
     entryPoint: str(o, 'p'),
     client: str(o, 'c'),
+    ...(str(o, 'l') === '' ? {} : { local: str(o, 'l') }),
     method: str(o, 'm'),
     host: str(o, 'h'),
     path: str(o, 'u'),
@@ -162,9 +165,12 @@ export class RecordCompleter {
   readonly #model: RoutingModel;
   /** Virtual host per logged host: a scan of every virtual host per line would not scale. */
   readonly #hosts = new Map<string, VirtualHost | null>();
+  /** The models of the address scopes' connections, by local address (modelForAddress). */
+  readonly #scopes: ReadonlyMap<string, RoutingModel>;
 
   constructor(model: RoutingModel) {
     this.#model = model;
+    this.#scopes = new Map((model.addressScopes ?? []).map((s) => [s.address, modelForAddress(model, s.address)]));
   }
 
   get model(): RoutingModel {
@@ -172,12 +178,14 @@ export class RecordCompleter {
   }
 
   complete(record: RequestRecord): RequestRecord {
-    const model = this.#model;
+    const scoped = record.local === undefined ? undefined : this.#scopes.get(scopeAddress(record.local));
+    const model = scoped ?? this.#model;
     let entryPoint = record.entryPoint;
     if (/^\d+$/.test(entryPoint)) entryPoint = model.entryPoints.find((e) => String(e.address.port) === entryPoint)?.name ?? entryPoint;
     const path = requestPath(record.path);
     if (record.host === '' || !path.startsWith('/')) return entryPoint === record.entryPoint ? record : { ...record, entryPoint };
-    let vhost = this.#hosts.get(record.host);
+    // The cache holds the model's own hosts; an address scope's connections are looked up each time (rare).
+    let vhost = scoped === undefined ? this.#hosts.get(record.host) : (selectVirtualHost(model.virtualHosts, normalizeHost(record.host)) ?? null);
     if (vhost === undefined) {
       vhost = selectVirtualHost(model.virtualHosts, normalizeHost(record.host)) ?? null;
       if (this.#hosts.size >= 4096) this.#hosts.clear();

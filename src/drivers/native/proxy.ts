@@ -27,7 +27,7 @@ import { runMiddlewares } from './middlewares.ts';
 import { affinityCookie, choosesCanary, cookieValue, pickSplit, policyClient, responseHeaders, responseHeadersFor, rewriteTarget, runPolicy } from './policy.ts';
 import type { HeaderEdit } from './policy.ts';
 import type { CompiledEntryPoint, Router } from './router.ts';
-import { scopeAddress } from './router.ts';
+import { scopeAddress } from '../../model/scopes.ts';
 import { isConnectFailure, isConnectionFailure, isTimeout } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
 

@@ -177,12 +177,6 @@ class HostTable {
   }
 }
 
-/** A socket's local address as the model's address scopes write it (an IPv4-mapped IPv6 address as IPv4). */
-export function scopeAddress(local: string | undefined): string {
-  if (local === undefined) return '';
-  return local.startsWith('::ffff:') && local.includes('.') ? local.slice(7) : local;
-}
-
 /** An immutable compiled routing model: one reference to swap on apply. */
 export class Router {
   readonly model: RoutingModel;

@@ -18,7 +18,7 @@ import type { Verdict } from './middlewares.ts';
 import { addForwardedHeaders, applyRoutePolicy, authContext, conditionRequest, currentEntryPoint, readRequest, upstreamCause } from './proxy.ts';
 import type { ProxyState } from './proxy.ts';
 import type { CompiledEntryPoint } from './router.ts';
-import { scopeAddress } from './router.ts';
+import { scopeAddress } from '../../model/scopes.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Writes a complete HTTP/1.1 answer on a raw socket and closes it. */
