@@ -4,9 +4,16 @@
  * (render + validate + start), a change that adds one host and its certificate (render + validate +
  * reload), that every sampled host is served its own certificate by SNI, and new TLS handshakes per
  * second against one host (no session reuse: what a certificate read per handshake costs).
- * Usage: npx node bench/tls-hosts.ts   (env: HOSTS=10000 MODES=nginx,haproxy,native HANDSHAKES=400)
+ * Usage: npx node bench/tls-hosts.ts   (env: HOSTS=10000 MODES=nginx,haproxy,native HANDSHAKES=400 WORK_PARENT=/var/tmp KEEP_WORK=1)
+ * WORK_PARENT: where the work directories are made (default the system's temporary directory). On ext4
+ * without a journal, creating 10,000 files where thousands were deleted in the last minutes (another
+ * run's, tests') is several times slower: the inode allocator skips recently deleted inodes one by one.
+ * KEEP_WORK=1 leaves the work directories (under WORK_PARENT) in place, so that a run does not slow the next.
  */
 import { webcrypto } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import * as x509 from '@peculiar/x509';
@@ -77,13 +84,16 @@ async function handshakesPerSecond(servername: string): Promise<number> {
   return HANDSHAKES / ((performance.now() - t0) / 1000);
 }
 
-/** The phases of the last apply, as the driver logs them (render, write + readability check, validate, apply). */
+/** The phases of the last apply, as the driver logs them (render, write + readability check, validate, apply = validate or what is left of it + start / reload). */
 let phases = '';
 const logger: Logger = {
   debug() {},
   info(obj) {
     const o = obj as Record<string, unknown>;
-    if (typeof o['renderMs'] === 'number') phases = `render ${String(o['renderMs'])}, write ${String(o['writeMs'])}, validate ${String(o['validateMs'])}, apply ${String(o['applyMs'])}`;
+    // validate: from the validator's start to its result read; with validateOverlapped it ran during the writes (apply counts only what is left of it).
+    if (typeof o['renderMs'] === 'number') {
+      phases = `render ${String(o['renderMs'])}, write ${String(o['writeMs'])}, validate ${String(o['validateMs'])}${o['validateOverlapped'] === true ? ' (during the writes)' : ''}, apply ${String(o['applyMs'])}`;
+    }
   },
   warn() {},
   error() {},
@@ -98,17 +108,25 @@ interface Row {
   hps: number;
 }
 const rows: Row[] = [];
+const WORK_PARENT = process.env['WORK_PARENT'];
 for (const mode of MODES) {
+  const workDir = WORK_PARENT === undefined ? undefined : mkdtempSync(path.join(WORK_PARENT, `passerelle-bench-${mode}-`));
+  const where = workDir === undefined ? {} : { workDir };
   const driver =
     mode === 'nginx'
-      ? createNginxDriver({ workerProcesses: 1, gracePeriodMs: 2000, logger })
+      ? createNginxDriver({ workerProcesses: 1, gracePeriodMs: 2000, logger, ...where })
       : mode === 'haproxy'
-        ? createHaproxyDriver({ gracePeriodMs: 2000, logger })
+        ? createHaproxyDriver({ gracePeriodMs: 2000, logger, ...where })
         : createNativeDriver({ logger });
   try {
+    console.log(`${mode}: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     let t0 = performance.now();
+    // CPU of this process (every thread) during the first apply: what a busy 2-core machine has to find.
+    const cpu0 = process.cpuUsage();
     await driver.apply(tlsModel(HOSTS));
     const first = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    console.log(`${mode}: first apply CPU of the controller process: user ${Math.round(cpu.user / 1000)} ms, system ${Math.round(cpu.system / 1000)} ms`);
     const firstPhases = phases;
     t0 = performance.now();
     await driver.apply(tlsModel(HOSTS + 1));
@@ -122,6 +140,7 @@ for (const mode of MODES) {
     console.log(`${mode}: first apply ${first.toFixed(0)} ms, change ${change.toFixed(0)} ms, own certificate ${right}/${sample.length}, ${hps.toFixed(0)} handshakes/s`);
   } finally {
     await driver.stop(500);
+    if (workDir !== undefined && process.env['KEEP_WORK'] !== '1') rmSync(workDir, { recursive: true, force: true });
   }
 }
 await echo.close();

@@ -6,7 +6,7 @@ import { watch } from 'chokidar';
 import type { FSWatcher } from 'chokidar';
 import { execa } from 'execa';
 import type { RoutingModel } from '../../model/types.ts';
-import type { RenderedConfig, HostPort, RequestLogTarget } from '../../render/types.ts';
+import type { RenderedConfig, RenderedFile, HostPort, RequestLogTarget } from '../../render/types.ts';
 import { formatDiagnostic } from '../../shared/diagnostics.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
 import { PassError } from '../../shared/errors.ts';
@@ -21,8 +21,8 @@ import type { ApplyVia } from '../../shared/telemetry.ts';
 import { AcmeResponder } from './acme.ts';
 import { AuthResponder, usersByEntryPoint } from './auth.ts';
 import { changedFiles, keepHistory, restoreAuxFiles, writeAtomic, writeAuxFiles } from './files.ts';
-import { checkWorkerReadable } from './readable.ts';
-import type { WorkerAccount } from './readable.ts';
+import { checkWorkerReadable, unreadableReason } from './readable.ts';
+import type { PathMode, WorkerAccount } from './readable.ts';
 import { ManagedProcess } from './process.ts';
 import type { ProcessSpec } from './process.ts';
 import { loadRenderState, saveRenderState } from './state.ts';
@@ -72,6 +72,18 @@ export interface RenderContext<L> {
   readonly previous: L | undefined;
   /** Where the proxy sends its request log lines, or undefined for none. */
   readonly requestLog: RequestLogTarget | undefined;
+  /** Work the dialect started for this rendering and that still runs: the rendering may rest on its guesses. */
+  readonly early?: EarlyWork;
+}
+
+/** Work a rendering needs that runs beside it; see {@link Dialect.startRender}. */
+export interface EarlyWork {
+  /**
+   * Waits until the work is done (this thread may take a share): true when a rendering given this
+   * work as `early` is the one the dialect renders now without it (every guess held), false when it
+   * must be rendered again.
+   */
+  settle(): Promise<boolean>;
 }
 
 /** One rendering and what the dialect keeps of it. */
@@ -102,8 +114,13 @@ export interface Dialect<S = unknown, L = unknown> {
   /** The unix socket where the controller checks passwords the proxy cannot (HAProxy: `$apr1$`). */
   authSocket?(workDir: string): string;
   render(model: RoutingModel, ctx: RenderContext<L>): Rendering<S, L>;
-  /** Work {@link render} would do for this model that can run in parallel first (nginx: checking many new certificates). */
-  beforeRender?(model: RoutingModel): Promise<void>;
+  /**
+   * Starts work {@link render} needs for this model that can run on other threads (nginx: checking
+   * many new certificate pairs). `beside`: the driver renders and writes the files meanwhile, giving
+   * the work to {@link render} as `early`, and waits for it before the proxy reads them; otherwise it
+   * waits for it ({@link EarlyWork.settle}) before rendering.
+   */
+  startRender?(model: RoutingModel, beside: boolean): EarlyWork;
   /** Reads one request log line (the log format of the dialect's template), or undefined. */
   parseRequestLine(datagram: string): ParsedLine | undefined;
   /** Reads a layout saved as JSON, or undefined when it is not one. */
@@ -130,6 +147,17 @@ export interface Dialect<S = unknown, L = unknown> {
    * Resolves false, before sending anything, when it cannot; the change is then validated and reloaded.
    */
   runtimeApply?(previous: Rendering<S, L>, next: Rendering<S, L>, workDir: string): Promise<boolean>;
+}
+
+/** The validator running on a candidate main file, and its result with how long it ran. */
+interface Validation {
+  readonly run: { kill(): boolean };
+  readonly result: Promise<{ check: Awaited<ReturnType<typeof runValidator>>; ms: number }>;
+}
+
+/** Runs the proxy binary's validation of a configuration; never rejects (the result says). */
+function runValidator(binary: string, args: readonly string[]) {
+  return execa(binary, args, { reject: false, all: true, stdin: 'ignore' });
 }
 
 /** Where a validation error points: the line of the configuration and the section around it. */
@@ -367,18 +395,65 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     await keepHistory(this.workDir, rendering.config.main, this.#options.keepConfigs ?? 5);
   }
 
+  /** Starts the validator on a candidate main file (`haproxy -c`, `nginx -t`). */
+  #startValidation(candidate: string): Validation {
+    const started = performance.now();
+    const run = runValidator(this.#binary, this.#dialect.validateArgs(candidate, this.workDir));
+    return { run, result: run.then((check) => ({ check, ms: performance.now() - started })) };
+  }
+
+  /**
+   * Checks that the workers can read the worker-readable files among `written` (and the dialect's own
+   * files); when not, puts the files of `previous` back in place of `failed`'s and throws. `created`:
+   * the mode and owner of files the writes created, as they gave them (see {@link writeAuxFiles}).
+   */
+  async #checkReadable(written: readonly RenderedFile[], model: RoutingModel, failed: RenderedConfig, previous: RenderedConfig | undefined, created?: ReadonlyMap<string, PathMode>): Promise<void> {
+    const account = this.#dialect.workerAccount;
+    if (account === undefined) return;
+    // Files kept from the last checked rendering were readable then: only what was written is checked again.
+    const paths = [...written.filter((f) => f.workerReadable === true).map((f) => f.path), ...(this.#dialect.workerFiles?.(model) ?? [])].map((f) => path.join(this.workDir, f));
+    // A file's chain is its directories, then itself: one file per directory is checked from / down
+    // (which also opens directories inside the work directory), the other created files by the mode
+    // and owner their writes gave (10,000 certificate files share one directory).
+    const stat: string[] = [];
+    const known: PathMode[] = [];
+    const covered = new Set<string>();
+    for (const file of paths) {
+      const mode = created?.get(file);
+      if (mode !== undefined && covered.has(path.dirname(file))) known.push(mode);
+      else stat.push(file);
+      covered.add(path.dirname(file));
+    }
+    try {
+      await checkWorkerReadable(this.workDir, stat, account);
+      const unreadable = known.filter((m) => unreadableReason(account, [m]) !== undefined).map((m) => m.path);
+      // Checked again from the disk, for the error naming the file and why.
+      if (unreadable.length > 0) await checkWorkerReadable(this.workDir, unreadable, account);
+    } catch (err) {
+      await restoreAuxFiles(this.workDir, failed, previous, this.#dialect.workerGroup);
+      if (this.#lastModel !== undefined) this.#auth?.setUsers(usersByEntryPoint(this.#lastModel));
+      throw err;
+    }
+  }
+
   async #apply(model: RoutingModel): Promise<void> {
     if (this.#stopped) throw new PassError('PASS_DRIVER_STOPPED', `the ${this.name} driver is stopped`);
     await this.#prepare();
     const started = performance.now();
-    await this.#dialect.beforeRender?.(model);
-    const rendering = this.#dialect.render(model, { workDir: this.workDir, acmeChallengeAddress: this.#acmeAddress, previous: this.#layout, requestLog: this.#requestLogTarget(this.#requestLogAddress) });
-    const next = rendering.config;
+    const bundled = (this.#options.reload ?? 'bundled') === 'bundled';
+    // Before the first start nothing reads the work directory: the files can be written while the
+    // dialect's early work (certificate checks) runs, and what it finds is taken out before the start.
+    const beside = bundled && this.#proc === undefined;
+    const early = this.#dialect.startRender?.(model, beside);
+    if (early !== undefined && !beside) await early.settle();
+    const renderContext: RenderContext<L> = { workDir: this.workDir, acmeChallengeAddress: this.#acmeAddress, previous: this.#layout, requestLog: this.#requestLogTarget(this.#requestLogAddress) };
+    const guessed = beside ? early : undefined;
+    let rendering = this.#dialect.render(model, guessed === undefined ? renderContext : { ...renderContext, early: guessed });
+    let next = rendering.config;
     const renderMs = performance.now() - started;
-    this.#reportRenderDiagnostics(next.diagnostics);
+    if (guessed === undefined) this.#reportRenderDiagnostics(next.diagnostics);
     const last = this.#last;
     const previous = last?.config;
-    const bundled = (this.#options.reload ?? 'bundled') === 'bundled';
     if (previous !== undefined && previous.checksum === next.checksum && (!bundled || this.#proc?.running === true)) {
       this.skipped++;
       this.lastApply = 'unchanged';
@@ -388,20 +463,46 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
 
     // The auth socket knows the new users before a configuration that relies on them serves.
     this.#auth?.setUsers(usersByEntryPoint(model));
+    const group = this.#dialect.workerGroup;
+    const candidate = path.join(this.workDir, `.next-${next.main.path}`);
     const writeStarted = performance.now();
-    await writeAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
-    const account = this.#dialect.workerAccount;
-    if (account !== undefined) {
-      // Files kept from the last checked rendering were readable then: only what was written is checked again.
-      const written = changedFiles(next, previous).filter((f) => f.workerReadable === true);
-      const readable = [...written.map((f) => f.path), ...(this.#dialect.workerFiles?.(model) ?? [])].map((f) => path.join(this.workDir, f));
-      try {
-        await checkWorkerReadable(this.workDir, readable, account);
-      } catch (err) {
-        await restoreAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
-        if (this.#lastModel !== undefined) this.#auth?.setUsers(usersByEntryPoint(this.#lastModel));
-        throw err;
+    let validation: Validation | undefined;
+    try {
+      if (guessed !== undefined) {
+        // The proxy loads the other files with its configuration: written first, the validator runs
+        // on them while the files its workers read at request time (thousands of certificates) are written.
+        await writeAuxFiles(this.workDir, next, previous, group, (f) => f.workerReadable !== true);
+        await writeFile(candidate, next.main.content, { mode: 0o644 });
+        validation = this.#startValidation(candidate);
+        const created = await writeAuxFiles(this.workDir, next, previous, group, (f) => f.workerReadable === true);
+        // While the other threads finish the early work.
+        await this.#checkReadable(changedFiles(next, previous), model, next, previous, created);
+        if (!(await guessed.settle())) {
+          // A guess was wrong (a certificate pair that does not load): the rendering with the answers
+          // replaces it before the proxy reads anything, its files included (the pair's file goes).
+          const checked = this.#dialect.render(model, renderContext);
+          await restoreAuxFiles(this.workDir, next, checked.config, group);
+          await this.#checkReadable(changedFiles(checked.config, next), model, checked.config, previous);
+          if (checked.config.main.content !== next.main.content) {
+            validation.run.kill();
+            await validation.result;
+            validation = undefined;
+          }
+          rendering = checked;
+          next = checked.config;
+        }
+        this.#reportRenderDiagnostics(next.diagnostics);
+      } else {
+        const created = await writeAuxFiles(this.workDir, next, previous, group);
+        await this.#checkReadable(changedFiles(next, previous), model, next, previous, created);
       }
+    } catch (err) {
+      if (validation !== undefined) {
+        validation.run.kill();
+        await validation.result;
+        await rm(candidate, { force: true });
+      }
+      throw err;
     }
     const writeMs = performance.now() - writeStarted;
     // A change of what the runtime API sets (same structure) is applied first, without running the
@@ -409,7 +510,14 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     // declines (false, nothing sent) whatever it cannot build so; a reload always validates first.
     const applyStarted = performance.now();
     const runtime = this.#dialect.runtimeApply;
-    if (last !== undefined && last.config.structure === next.structure && runtime !== undefined && !(bundled && this.#proc === undefined) && (await runtime(last, rendering, this.workDir))) {
+    if (
+      validation === undefined &&
+      last !== undefined &&
+      last.config.structure === next.structure &&
+      runtime !== undefined &&
+      !(bundled && this.#proc === undefined) &&
+      (await runtime(last, rendering, this.workDir))
+    ) {
       // The file on disk follows what the proxy runs: a later reload or restart starts from it.
       await this.#commitRendering(rendering, model);
       this.runtimeUpdates++;
@@ -422,14 +530,16 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
       );
       return;
     }
-    const candidate = path.join(this.workDir, `.next-${next.main.path}`);
-    await writeFile(candidate, next.main.content, { mode: 0o644 });
-    const validateStarted = performance.now();
+    // Started before the writes when they overlap it.
+    const overlapped = validation !== undefined;
+    if (validation === undefined) {
+      await writeFile(candidate, next.main.content, { mode: 0o644 });
+      validation = this.#startValidation(candidate);
+    }
     this.validations++;
-    const check = await execa(this.#binary, this.#dialect.validateArgs(candidate, this.workDir), { reject: false, all: true, stdin: 'ignore' });
-    const validateMs = performance.now() - validateStarted;
+    const { check, ms: validateMs } = await validation.result;
     if (check.failed) {
-      await restoreAuxFiles(this.workDir, next, previous, this.#dialect.workerGroup);
+      await restoreAuxFiles(this.workDir, next, previous, group);
       if (this.#lastModel !== undefined) this.#auth?.setUsers(usersByEntryPoint(this.#lastModel));
       await writeFile(path.join(this.workDir, `failed-${next.main.path}`), next.main.content, { mode: 0o644 });
       await rm(candidate, { force: true });
@@ -479,7 +589,7 @@ export class ExternalDriver<S = unknown, L = unknown> implements ProxyDriver {
     this.#last = rendering;
     this.#lastModel = model;
     this.#logger.info(
-      { how, checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), writeMs: Math.round(writeMs), validateMs: Math.round(validateMs), applyMs: Math.round(performance.now() - applyStarted) },
+      { how, checksum: next.checksum.slice(0, 12), renderMs: Math.round(renderMs), writeMs: Math.round(writeMs), validateMs: Math.round(validateMs), ...(overlapped ? { validateOverlapped: true } : {}), applyMs: Math.round(performance.now() - applyStarted) },
       `${this.name} configuration applied (${how})`,
     );
   }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, fchmodSync, fchownSync, fstatSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { RenderedConfig, RenderedFile } from '../../render/types.ts';
+import type { PathMode } from './readable.ts';
 
 /**
  * Writes a file atomically: a temporary file in the same directory, then rename over the target.
@@ -35,46 +36,55 @@ export function changedFiles(next: RenderedConfig, previous: RenderedConfig | un
 
 /**
  * Writes the auxiliary files of a rendering that differ from `previous` (all when undefined).
- * `workerGroup`: the group of unprivileged proxy workers, which must read worker-readable files.
+ * `workerGroup`: the group of unprivileged proxy workers, which must read worker-readable files;
+ * `only`: which of them to write (the others in another call). Resolves to the mode and owner of
+ * each file it created, by absolute path, as the open file gave them (a readability check needs no stat of its own).
  */
-export async function writeAuxFiles(workDir: string, next: RenderedConfig, previous: RenderedConfig | undefined, workerGroup?: number): Promise<void> {
-  const changed = changedFiles(next, previous);
+export async function writeAuxFiles(workDir: string, next: RenderedConfig, previous: RenderedConfig | undefined, workerGroup?: number, only?: (f: RenderedFile) => boolean): Promise<Map<string, PathMode>> {
+  const changed = changedFiles(next, previous).filter((f) => only === undefined || only(f));
   for (const dir of new Set(changed.map((f) => path.dirname(path.join(workDir, f.path))))) mkdirSync(dir, { recursive: true });
   // Synchronous on purpose: thousands of certificate files through the thread pool take seconds on a
   // busy machine (bench/tls-hosts.ts), in one go a fraction of one; a change of a few files takes microseconds.
+  const created = new Map<string, PathMode>();
   for (const f of changed) {
     const p = placement(f, workerGroup);
     const file = path.join(workDir, f.path);
-    if (createNew(file, f.content, p.mode, p.group)) continue;
+    const made = createNew(file, f.content, p.mode, p.group);
+    if (made !== undefined) {
+      created.set(file, made);
+      continue;
+    }
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     writeFileSync(tmp, f.content, { mode: p.mode });
     if (p.group !== undefined) chownSync(tmp, process.getuid?.() ?? 0, p.group);
     chmodSync(tmp, p.mode);
     renameSync(tmp, file);
   }
+  return created;
 }
 
 /**
  * Writes a file that does not exist yet in place (nothing can be reading it: no temporary file and
- * rename needed); false, writing nothing, when it exists.
+ * rename needed), resolving to its mode and owner; undefined, writing nothing, when it exists.
  */
-function createNew(file: string, content: string, mode: number, group: number | undefined): boolean {
+function createNew(file: string, content: string, mode: number, group: number | undefined): PathMode | undefined {
   let fd: number;
   try {
     fd = openSync(file, 'wx', mode);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw err;
   }
   try {
     if (group !== undefined) fchownSync(fd, process.getuid?.() ?? 0, group);
-    // The mode of open is masked by the umask; keys must end up 0600 exactly.
-    fchmodSync(fd, mode);
+    const st = fstatSync(fd);
+    // The mode of open is masked by the umask; keys must end up 0600 exactly (a chmod only when masked).
+    if ((st.mode & 0o7777) !== mode) fchmodSync(fd, mode);
     writeSync(fd, content);
+    return { path: file, mode: (st.mode & 0o7777) === mode ? st.mode & 0o777 : mode & 0o777, uid: st.uid, gid: st.gid };
   } finally {
     closeSync(fd);
   }
-  return true;
 }
 
 /** Puts the auxiliary files of `previous` back (after a failed validation), removing files it did not have. */

@@ -8,11 +8,12 @@ import { DEFAULT_CERTIFICATE_FILE, HEADERS_MORE_MODULE, LUA_ADMIN_SOCKET, LUA_EN
 import type { LuaModules } from '../../render/nginx/view.ts';
 import { authTarget } from '../../render/nginx/upstream.ts';
 import { certificateChecker } from './certificates.ts';
+import type { PendingChecks } from './certificates.ts';
 import type { RoutingModel } from '../../model/types.ts';
 import { PassError } from '../../shared/errors.ts';
 import { defined } from '../../shared/optional.ts';
 import { ExternalDriver } from '../external/apply.ts';
-import type { Dialect, ExternalDriverOptions } from '../external/apply.ts';
+import type { Dialect, EarlyWork, ExternalDriverOptions } from '../external/apply.ts';
 import { readIfExists, writeAtomic } from '../external/files.ts';
 import { firstEntryPointAnswers } from '../external/probe.ts';
 import type { ManagedProcess } from '../external/process.ts';
@@ -41,6 +42,17 @@ export interface NginxDriverOptions extends ExternalDriverOptions {
    * the endpoints in the upstream blocks (every change reloads).
    */
   readonly luaModules?: LuaModules | false;
+}
+
+/** Certificate pairs being checked on worker threads while the driver renders and writes. */
+class CertificateChecks implements EarlyWork {
+  readonly pending: PendingChecks;
+  constructor(pending: PendingChecks) {
+    this.pending = pending;
+  }
+  settle(): Promise<boolean> {
+    return this.pending.settle();
+  }
 }
 
 /** Whether LuaJIT finds cjson (Debian lua-cjson: /usr/lib/<triplet>/lua/5.1/cjson.so). */
@@ -161,14 +173,15 @@ export function nginxDialect(options: NginxDriverOptions, authHosts: ReadonlyMap
     },
     stopSignal: 'SIGQUIT',
     ...defined({ workerGroup: worker?.gid, workerAccount: worker === undefined ? undefined : { user: worker.user, uid: worker.uid, gids: worker.gids } }),
-    beforeRender: (model) => certificateProblem.prefetch(model.certificates),
+    startRender: (model) => new CertificateChecks(certificateProblem.start(model.certificates)),
     render(model, ctx) {
       const config = renderer.render(model, {
         workDir: ctx.workDir,
         headersMoreModule: headersMore,
         luaModules: lua,
         resolvesHost: (host) => authHosts.get(host),
-        certificateProblem,
+        // Until the checks settle, a pair still being checked is taken as loading (the driver verifies before the start).
+        certificateProblem: ctx.early instanceof CertificateChecks ? ctx.early.pending.check : certificateProblem,
         ...defined({
           connectTimeoutMs: options.connectTimeoutMs,
           readTimeoutMs: options.readTimeoutMs,
