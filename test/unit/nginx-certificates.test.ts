@@ -23,6 +23,10 @@ test('certificateProblem: a matching pair loads; a wrong key, no certificate, or
     { name: 'same chain certificate again', pair: { certPem: `${a.certPem.trimEnd()}\n${b.certPem}`, keyPem: a.keyPem }, problem: undefined },
     { name: 'broken chain certificate', pair: { certPem: `${a.certPem.trimEnd()}\n${broken}`, keyPem: a.keyPem }, problem: /does not load/ },
     { name: 'same broken chain certificate again', pair: { certPem: `${a.certPem.trimEnd()}\n${broken}`, keyPem: a.keyPem }, problem: /does not load/ },
+    // OpenSSL refuses text on an END line ("bad end line") where Node reads past it; text on lines of its own is fine.
+    { name: 'text after the certificate END', pair: { certPem: `${a.certPem.trimEnd()}# x\n`, keyPem: a.keyPem }, problem: /END line has text/ },
+    { name: 'text after the key END', pair: { certPem: a.certPem, keyPem: `${a.keyPem.trimEnd()} x\n` }, problem: /END line has text/ },
+    { name: 'spaces after END, then a comment line', pair: { certPem: `${a.certPem.trimEnd()}  \n# comment\n`, keyPem: a.keyPem }, problem: undefined },
   ];
   for (const c of cases) {
     const problem = certificateProblem(c.pair.certPem, c.pair.keyPem);

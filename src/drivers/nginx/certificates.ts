@@ -10,8 +10,12 @@ import { Worker } from 'node:worker_threads';
 /** Chain certificates (intermediates) that parsed, by their PEM text: thousands of chains share a few. */
 const parsedChain = new Set<string>();
 
+const END_LINE_WITH_TEXT = /-----END [A-Z0-9 ]+-----[ \t]*[^\s]/;
+
 /** Why a PEM chain and key would not load in a TLS handshake, or undefined when they would. */
 export function certificateProblem(certPem: string, keyPem: string): string | undefined {
+  // Node reads past text after an END line; OpenSSL (nginx) refuses it ("bad end line").
+  if (END_LINE_WITH_TEXT.test(certPem) || END_LINE_WITH_TEXT.test(keyPem)) return 'a PEM END line has text after it';
   try {
     const blocks = certPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
     if (blocks.length === 0) return 'it holds no PEM certificate';
