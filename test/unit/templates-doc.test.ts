@@ -28,7 +28,7 @@ function table(text: string, name: string): string {
 // Every key of each view interface: a field added or removed there fails to compile here.
 const HAPROXY_FIELDS = {
   runtimeSocket: true, timeouts: true, files: true, forwardedHeader: true, prefixDepth: true, prefixFields: true,
-  frontends: true, backends: true, regexRoutes: true, conditionRoutes: true, queryParams: true, suffixMap: true, scopes: true, sslRedirect: true, routeValues: true, policies: true, serverTimeouts: true, judged: true, clientHops: true, defaultBackend: true, acme: true,
+  frontends: true, backends: true, regexRoutes: true, conditionRoutes: true, queryParams: true, suffixMap: true, scopes: true, lookups: true, sslRedirect: true, routeValues: true, policies: true, serverTimeouts: true, judged: true, clientHops: true, defaultBackend: true, acme: true,
   requestLog: true, hasTls: true,
 } as const satisfies Record<keyof HaproxyView, true>;
 const FRONTEND_FIELDS = {

@@ -231,6 +231,11 @@ export interface HaproxyView {
   readonly suffixMap: string | null;
   /** Address scopes (Gateways with an address of their own); empty for most models. */
   readonly scopes: readonly ScopeView[];
+  /**
+   * Which lookups the routing map can answer: one-label wildcard hosts, a `*` host, Exact routes. A
+   * lookup nothing can answer is not written (per-request work); the first such entry is a reload.
+   */
+  readonly lookups: { readonly wildcard: boolean; readonly any: boolean; readonly exact: boolean };
   readonly frontends: readonly FrontendView[];
   readonly backends: readonly BackendView[];
   /**
@@ -497,6 +502,8 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   };
   const seenHosts = new Set<string>();
   let anyVhost = false;
+  let anyKeys = false;
+  let exactKeys = false;
   let maxDepth = 0;
   const vhostIds: Record<string, number> = {};
   const kept = previous?.vhosts ?? {};
@@ -526,6 +533,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       anyVhost = true;
       vid = idOf(`any${ss}`);
       routes.push([`any${ss}`, vid]);
+      anyKeys = true;
     } else if (v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host)) {
       const hostKey = `${v.kind === 'exact' ? `h:${v.host}` : v.kind === 'wildcard' ? `w:${v.host.slice(2)}` : `s:${v.host.slice(2)}`}${ss}`;
       if (seenHosts.has(hostKey)) return;
@@ -567,6 +575,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
         routes.push([ckey, target]);
       } else if (r.pathType === 'Exact') {
         routes.push([`${vid}=${r.path}`, target]);
+        exactKeys = true;
       } else if (r.pathType === 'Regex') {
         // Keyed by its rank among the host's Regex routes: the rules only name the pattern and the key.
         const key = `${vid}~${regexRoutes.filter((x) => x.vhost === vid).length}`;
@@ -679,6 +688,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       queryParams,
       suffixMap: suffixes.length > 0 ? `${workDir}/${SUFFIX_MAP}` : null,
       scopes,
+      lookups: { wildcard: routes.some(([k]) => k.startsWith('w:')), any: anyKeys, exact: exactKeys },
       frontends,
       backends,
       sslRedirect: https === undefined ? null : { port: publicPortOf(https) === 443 ? null : publicPortOf(https), codes: [301, 302, 303, 307, 308] },

@@ -152,17 +152,20 @@ test('haproxy runtime: a routing map change is applied without haproxy -c nor a 
   const [a, b] = await echoes(t, 'a', 'b');
   const port = await freePort();
   const backends = [backend('a', [a!.endpoint()]), backend('b', [b!.endpoint()])];
-  await d.apply(model({ entryPoints: [entryPoint('http', port)], virtualHosts: [vhost('m.test', [route('/', 'Prefix', 'a'), route('/old', 'Prefix', 'b')])], backends }));
+  // An Exact route and a wildcard host from the start: the configuration then has their lookups
+  // (the first of either kind is a reload: a lookup nothing could answer is not written).
+  await d.apply(model({ entryPoints: [entryPoint('http', port)], virtualHosts: [vhost('m.test', [route('/', 'Prefix', 'a'), route('/old', 'Prefix', 'b'), route('/e0', 'Exact', 'a')]), vhost('*.v.test', [route('/', 'Prefix', 'a')])], backends }));
   assert.deepEqual(await liveMap(d, ROUTES_MAP), renderedMap(d, ROUTES_MAP));
   assert.equal(echoOf(await request({ port, host: 'm.test', path: '/old/x' })).id, 'b');
   const validations = d.validations;
-  // New paths, an Exact route and a new host: map entries only.
+  // New paths, an Exact route and a new wildcard host: map entries only.
   await d.apply(
     model({
       entryPoints: [entryPoint('http', port)],
       // `/p` is listed before `/p/q` in the map file: map_beg must still find the longest key.
       virtualHosts: [
-        vhost('m.test', [route('/', 'Prefix', 'a'), route('/new/deep/er', 'Prefix', 'b'), route('/exact', 'Exact', 'b'), route('/p', 'Prefix', 'b'), route('/p/q', 'Prefix', 'a')]),
+        vhost('m.test', [route('/', 'Prefix', 'a'), route('/new/deep/er', 'Prefix', 'b'), route('/exact', 'Exact', 'b'), route('/e0', 'Exact', 'a'), route('/p', 'Prefix', 'b'), route('/p/q', 'Prefix', 'a')]),
+        vhost('*.v.test', [route('/', 'Prefix', 'a')]),
         vhost('*.w.test', [route('/', 'Prefix', 'b')]),
       ],
       backends,
