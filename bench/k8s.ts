@@ -23,7 +23,7 @@
  * LOG_LEVEL=warn and CONTROLLER_LOG=/path/prefix for its log)
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -198,6 +198,8 @@ async function startController(cluster: Cluster, mode: Mode, dir: string, flags:
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
+      // A controller killed before it stopped its proxy leaves it running: its processes name the work directory.
+      if (child.signalCode === 'SIGKILL') spawnSync('pkill', ['-f', workDir]);
     },
   };
 }
