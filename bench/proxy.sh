@@ -410,10 +410,22 @@ done
 # the rendered one-host config running too, both must answer a few edge cases alike (the status; the
 # body of a 200: error pages differ, the rendered configs have error pages of their own).
 probe() { local out; out="$(curl -s --path-as-is -o - -w ' %{http_code}' "$@")"; if [[ "$out" == *' 200' ]]; then echo "$out"; else echo "${out##* }"; fi; }
+for same in haproxy-same haproxy-same10k nginx-same; do
+  has "$same" || continue
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: other.bench.test' "http://127.0.0.1:${PORT[$same]}/")"
+  [[ "$code" == 404 ]] || { echo "$same answered $code for an unrouted host, not 404" >&2; exit 1; }
+done
+# The 10,000-host anchor routes its other hosts as the rendered 10,000-host configuration does.
+if has haproxy-same10k && has haproxy-r10k; then
+  for req in "h00042.bench.test /" "h09999.bench.test /api/x" "h10000.bench.test /"; do
+    host="${req% *}"; path="${req#* }"
+    a="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $host" "http://127.0.0.1:${PORT[haproxy-same10k]}$path")"
+    b="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $host" "http://127.0.0.1:${PORT[haproxy-r10k]}$path")"
+    [[ "$a" == "$b" ]] || { echo "haproxy-same10k and haproxy-r10k differ on Host $host, $path: $a vs $b" >&2; exit 1; }
+  done
+fi
 for proxy in haproxy nginx; do
   has "$proxy-same" || continue
-  code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: other.bench.test' "http://127.0.0.1:${PORT[$proxy-same]}/")"
-  [[ "$code" == 404 ]] || { echo "$proxy-same answered $code for an unrouted host, not 404" >&2; exit 1; }
   has "$proxy-r1" || continue
   for req in "target.bench.test /" "TARGET.bench.test. /x/./y" "target.bench.test:80 //a//b?q=%2f" "other.bench.test /" \
     "target.bench.test /a%2fb" "target.bench.test /a/../../b" "target.bench.test /a/..;/b" "target.bench.test /%zz" "bad_host! /"; do

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need when it is missing: Debian packages (haproxy, nginx,
-# openssl, curl, tini, chromium, prometheus, bind9), the cached kube-apiserver/etcd build and the Gateway API CRDs. Idempotent; quick when all is there.
+# openssl, curl, tini, chromium, prometheus, bind9), the cached kube-apiserver/etcd build, the Gateway API CRDs and
+# the Gateway API conformance binaries. Idempotent; quick when all is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,10 @@ PATH="$PATH:/usr/local/go/bin" bash scripts/kube-binaries.sh >/dev/null
 # The Gateway API CRDs for test/integration/kubernetes/gateway.test.ts (test/kube/gateway-crds.ts reads them
 # from the module cache): fetched once from the Go module proxy.
 GOFLAGS= PATH="$PATH:/usr/local/go/bin" go mod download sigs.k8s.io/gateway-api@v1.6.3
+
+# The Gateway API conformance run (npm run test:gateway-conformance:all): the official suite, its echo
+# backend, kube-controller-manager, kube-scheduler and kwok, cached Go builds (about 10 minutes once).
+PATH="$PATH:/usr/local/go/bin" bash scripts/gateway-conformance-binaries.sh >/dev/null
 
 # Pebble + pebble-challtestsrv for test/integration/acme: a cached Go build (Debian's pebble otherwise).
 PATH="$PATH:/usr/local/go/bin" bash scripts/pebble.sh >/dev/null

@@ -100,7 +100,6 @@ const ACCEPTS: Readonly<Record<Dialect, Readonly<Record<string, string>>>> = {
     sniKey: 'a lower-case host name or `*.domain` (a map key on the TLS server name)',
     splice: 'alternately texts (as `text`) and variable names (`[A-Za-z0-9_]`)',
     authUrl: 'an http(s) URL: a host name, IPv4 or bracketed IPv6, an optional port, then a path and query of unreserved characters, sub-delimiters, `:`, `@`, `/`, `?` and `%XX`; no `$`, quote, backslash or space; at most 2100 characters',
-    portSuffix: 'whether the entry point has TLS, and a port from 1 to 65535',
     wwwUrl: 'a redirect policy (scheme `http`/`https`, a lower-case host name, a port from 1 to 65535, each optional), whether the entry point has TLS, and its public port',
     unixListen: 'an absolute path of `[A-Za-z0-9_./@+=,:~-]`, at most 1024 characters (a unix socket to listen on)',
   },

@@ -179,10 +179,14 @@ test('nginx helpers of the upstream policies refuse what they cannot write', () 
   for (const bad of [['x', 'a b'], ['x', '$y'], ['x\n', 'y'], ['x', 'y}z']]) assert.throws(() => nq.splice(...bad), /refusing/);
   assert.equal(nq.authUrl('http://10.0.0.1:80/a?b=1&c'), '"http://10.0.0.1:80/a?b=1&c"');
   for (const bad of ['http://h/$x', 'http://h/a b', 'http://h/"', 'ftp://h/', 'http://u@h/', 'http://h/{x}', 'http://h']) assert.throws(() => nq.authUrl(bad), /refusing/, bad);
-  assert.equal(nq.portSuffix(true, 443), '');
-  assert.equal(nq.portSuffix(false, 80), '');
-  assert.equal(nq.portSuffix(false, 443), ':443');
-  assert.throws(() => nq.portSuffix(false, '80;'), /refusing/);
+  // The redirect URL leaves out the scheme's default port and refuses what is not a port, scheme or host.
+  assert.equal(nq.wwwUrl({ host: 'a.test', status: 308 }, true, 443), '"https://a.test${request_uri}"');
+  assert.equal(nq.wwwUrl({ status: 308 }, false, 80), '"http://${host}${request_uri}"');
+  assert.equal(nq.wwwUrl({ host: 'a.test', status: 308 }, false, 443), '"http://a.test:443${request_uri}"');
+  assert.throws(() => nq.wwwUrl({ status: 308 }, false, '80;'), /refusing/);
+  assert.throws(() => nq.wwwUrl({ port: 0, status: 308 }, false, 80), /refusing/);
+  assert.throws(() => nq.wwwUrl({ host: 'a.test;x', status: 308 }, false, 80), /refusing/);
+  assert.throws(() => nq.wwwUrl({ scheme: 'ftp', status: 308 }, false, 80), /refusing/);
   assert.equal(authTarget({ url: 'http://user:pw@auth.test/', responseHeaders: [] }), undefined);
   assert.deepEqual(authTarget({ url: 'https://Auth.Test:8443/v?x=%20', responseHeaders: [] }), { url: 'https://auth.test:8443/v?x=%20', host: 'auth.test', isName: true });
   assert.deepEqual(authTarget({ url: 'http://[::1]/v', responseHeaders: [] }), { url: 'http://[::1]/v', host: '::1', isName: false });

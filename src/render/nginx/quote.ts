@@ -239,12 +239,6 @@ export function authUrl(value: unknown): string {
   return `"${value}"`;
 }
 
-/** `:port` after a host in a URL of the given scheme (TLS or not), or empty for its default port (443, 80). */
-export function portSuffix(tls: unknown, port: unknown): string {
-  if (!isIntIn(port, 1, 65535)) throw unsafe(D, 'port', port);
-  return port === (tls === true ? 443 : 80) ? '' : `:${String(port)}`;
-}
-
 /**
  * Whether a text can be written by {@link mapRegex}: a map key regex (`~` and a pattern) of printable
  * ASCII, at most 2100 characters.
@@ -301,7 +295,6 @@ export const nginxHelpers = {
   sniKey,
   splice,
   authUrl,
-  portSuffix,
   wwwUrl,
   mapRegex,
 } as const;
