@@ -11,6 +11,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generate } from 'selfsigned';
+import type * as Certificates from '../../src/drivers/nginx/certificates.ts';
 import { freePort } from '../ports.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -324,6 +326,27 @@ watch = false
   assert.deepEqual(appliedBy(), new Set([0, 1]), output);
   for (let i = 0; i < 20; i++) assert.deepEqual(await get(entry, 'app.localhost'), { status: 200, body: 'from-upstream' });
   assert.ok(existsSync(path.join(installed, 'dist/drivers/native/worker-main.js')));
+});
+
+test('the installed nginx certificate checker checks many new pairs on worker threads started from dist/', async () => {
+  // The module as installed: its worker file is resolved next to it, as on a first start with thousands of TLS hosts.
+  const mod = (await import(path.join(installed, 'dist/drivers/nginx/certificates.js'))) as typeof Certificates;
+  const made = await generate([{ name: 'commonName', value: 'pkg.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+  const other = await generate([{ name: 'commonName', value: 'other.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+  // 600 distinct pairs (a comment line after the block changes the text, not the meaning), one with a key of another certificate.
+  const pairs = Array.from({ length: 600 }, (_, i) => ({ certPem: `${made.cert.trimEnd()}\n# ${i}\n`, keyPem: i === 599 ? other.private : made.private }));
+  let checkedHere = 0;
+  const check = mod.certificateChecker(20_000, (certPem: string, keyPem: string) => {
+    checkedHere++;
+    return mod.certificateProblem(certPem, keyPem);
+  });
+  const pending = check.start(pairs);
+  const last = pairs[599]!;
+  const deadline = Date.now() + 60_000;
+  while (pending.check(last.certPem, last.keyPem) === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await pending.settle();
+  assert.equal(checkedHere, 0, 'the worker threads (dist/drivers/nginx/certificate-worker.js) answered every pair');
+  assert.match(check(last.certPem, last.keyPem) ?? '', /does not match/);
 });
 
 test(`an older Node (${OLD_NODE}) gets one line naming the required and the found version, and a non-zero exit`, () => {
