@@ -363,7 +363,8 @@ export interface NginxView {
   readonly forwardedHeader: boolean;
   readonly acme: HostPort | null;
   /** The controller's syslog receiver and whether every request is logged, or null. */
-  readonly requestLog: { readonly host: string; readonly port: number; readonly all: boolean } | null;
+  /** `local`: the lines carry the local address (an address scope's requests are told apart); a system call per line on a wildcard listen, so only with scopes. */
+  readonly requestLog: { readonly host: string; readonly port: number; readonly all: boolean; readonly local: boolean } | null;
   /**
    * The certificate of each TLS handshake, by the client's server name (a map on `$ssl_server_name`,
    * one PEM file of chain and key each): no server block per certificate, and names without a route
@@ -1158,7 +1159,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       namesHash: { maxSize, bucketSize: bucket },
       forwardedHeader: options.forwardedHeader ?? false,
       acme,
-      requestLog: options.requestLog !== undefined && canAddress(options.requestLog.address.host, options.requestLog.address.port) ? { ...options.requestLog.address, all: options.requestLog.all } : null,
+      requestLog: options.requestLog !== undefined && canAddress(options.requestLog.address.host, options.requestLog.address.port) ? { ...options.requestLog.address, all: options.requestLog.all, local: (model.addressScopes ?? []).length > 0 } : null,
       sni: servers.some((s) => s.tls) ? { entries: [...sniNames].map(([name, pem]) => ({ name, pem })), default: `${workDir}/${DEFAULT_CERTIFICATE_FILE}` } : null,
       upstreams,
       servers,
