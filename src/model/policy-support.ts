@@ -47,6 +47,7 @@ export type PolicyFeature =
   | 'priority'
   | 'canary'
   | 'split'
+  | 'mirror'
   | 'denied'
   | 'internalError';
 
@@ -100,6 +101,8 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   canary: ALL,
   // Gateway API: more than two weighted backendRefs (elsewhere translate keeps the first two as a canary).
   split: ['native'],
+  // Gateway API RequestMirror.
+  mirror: ALL,
   denied: ALL,
   // Gateway API: a rule without a usable backendRef answers 500.
   internalError: ALL,
@@ -139,6 +142,7 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.priority !== undefined) out.push('priority');
   if (p.canary !== undefined) out.push('canary');
   if (p.split !== undefined) out.push('split');
+  if (p.mirror !== undefined) out.push('mirror');
   if (p.denied !== undefined) out.push('denied');
   if (p.internalError !== undefined) out.push('internalError');
   return out;

@@ -44,6 +44,7 @@ export const FEATURE_ANNOTATIONS: Readonly<Record<Exclude<PolicyFeature, 'denied
   canary: { what: 'a canary Ingress\'s backend by header, cookie or weight', nginx: ['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-cookie', 'canary-weight'], traefik: [] },
   weights: { what: 'two Services of one path weighted', nginx: [], traefik: ['service-weights'] },
   split: { what: 'more than two weighted backends (Gateway API backendRefs)', nginx: [], traefik: [] },
+  mirror: { what: 'copies of each request to other backends, answers discarded (Gateway API RequestMirror)', nginx: [], traefik: [] },
   priority: { what: 'route priority (applied by translate: routes taken whole by a higher one are left out)', nginx: [], traefik: ['priority'] },
 };
 

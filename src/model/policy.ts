@@ -165,6 +165,16 @@ export interface SplitPolicy {
   readonly backends: readonly { readonly backend: string; readonly weight: number }[];
 }
 
+/**
+ * Gateway API RequestMirror: each request is also sent to other backends, their answers discarded.
+ * The copy is the request as the route's backend receives it (method, path and query, headers, body)
+ * except that a body is mirrored only while the copy keeps up (see each mode in docs/gateway-api.md).
+ */
+export interface MirrorPolicy {
+  /** In the filters' order; `percent` (0–100, fractions allowed) of the requests are copied to `backend`. */
+  readonly targets: readonly { readonly backend: string; readonly percent: number }[];
+}
+
 /** Everything a route may carry besides its match and backend. All absent: the plain route. */
 export interface RoutePolicy {
   readonly sslRedirect?: SslRedirectPolicy;
@@ -191,6 +201,8 @@ export interface RoutePolicy {
   readonly canary?: CanaryPolicy;
   /** More than two weighted backends (Gateway API); never with `canary`. */
   readonly split?: SplitPolicy;
+  /** Copies of each request to other backends (Gateway API RequestMirror). */
+  readonly mirror?: MirrorPolicy;
   /** Traefik 1 `traefik.frontend.priority`: a higher one is matched first among routes of a host. */
   readonly priority?: number;
   /**
@@ -225,6 +237,7 @@ export const POLICY_KEYS = [
   'headers',
   'canary',
   'split',
+  'mirror',
   'priority',
   'denied',
   'internalError',

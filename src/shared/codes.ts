@@ -73,7 +73,7 @@ export const CODES = {
   PASS_GATEWAY_LISTENER_PORT: 'a Gateway listener port has no entry point of its protocol (HTTP: one without TLS, HTTPS: one with TLS) (PortUnavailable); it is not programmed',
   PASS_GATEWAY_LISTENER_PROTOCOL: 'a Gateway listener asks for a protocol, TLS mode or route kind Passerelle does not serve (only HTTP, and HTTPS terminated, for HTTPRoutes); it is not programmed',
   PASS_GATEWAY_MATCH_NOT_SUPPORTED: 'an HTTPRoute match on headers, query parameters or method in a proxy mode that does not route such matches: that match is not routed (its requests go to the other routes)',
-  PASS_GATEWAY_MIRROR_NOT_SUPPORTED: 'warning: an HTTPRoute RequestMirror filter; mirroring is not supported yet, requests are served without the copy',
+  PASS_GATEWAY_MIRROR_INVALID: 'an HTTPRoute RequestMirror filter that cannot be applied (its backendRef unusable, its percent or fraction out of range): the rule is served without that copy',
   PASS_GATEWAY_NOT_ATTACHED: 'an HTTPRoute parentRef attaches to no listener of its Gateway (NoMatchingParent, NotAllowedByListeners, NoMatchingListenerHostname); the route is not served through it',
   PASS_GATEWAY_PARENT_NOT_FOUND: 'warning: an HTTPRoute parentRef names a Gateway that does not exist; no status is written for it',
   PASS_GATEWAY_REF_NOT_PERMITTED: 'a cross-namespace certificateRef or backendRef that no ReferenceGrant allows (RefNotPermitted); the reference is not used',

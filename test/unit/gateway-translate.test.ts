@@ -281,7 +281,7 @@ const cases: readonly Case[] = [
         'f.example.com: Prefix /add-header → default/web:80 {"headers":{"requestAdd":{"X-Extra":"1"}}}',
         `f.example.com: Prefix /bad-scheme → ${none} {"denied":"a filter of this HTTPRoute rule is not supported"}`,
         `f.example.com: Prefix /same-url → ${none} {"wwwRedirect":{"status":307}}`,
-        'f.example.com: Prefix /headers → default/web:80 {"headers":{"request":{"X-Env":"prod"},"response":{"X-Served-By":"passerelle"}}}',
+        'f.example.com: Prefix /headers → default/web:80 {"headers":{"request":{"X-Env":"prod"},"response":{"X-Served-By":"passerelle"}},"mirror":{"targets":[{"backend":"default/canary:80","percent":100}]}}',
         'f.example.com: Prefix /prefix → default/web:80 {"upstream":{"vhost":"internal.example.com"},"rewrite":{"kind":"prefix","target":"/new"}}',
         `f.example.com: Prefix /secure → ${none} {"wwwRedirect":{"scheme":"https","status":302}}`,
         `f.example.com: Prefix /port → ${none} {"wwwRedirect":{"port":8083,"status":303}}`,
@@ -289,9 +289,27 @@ const cases: readonly Case[] = [
       ]);
       assert.deepEqual(parents(t, 'default/filters'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs PartiallyInvalid=True/UnsupportedValue']);
       assert.deepEqual(brief(t.diagnostics), [
-        'warning PASS_GATEWAY_MIRROR_NOT_SUPPORTED HTTPRoute default/filters spec.rules[4].filters[2]',
         'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[9].filters[0].requestRedirect.path',
         'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/filters spec.rules[11].filters[0].requestRedirect.scheme',
+      ]);
+    },
+  },
+  {
+    name: 'RequestMirror filters: copies by percent or fraction after the header changes; an unusable backendRef sends no copy and says ResolvedRefs=False',
+    files: ['mirror.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), [
+        'm.example.com: Prefix /foreign → default/web:80',
+        'm.example.com: Prefix /missing → default/web:80',
+        'm.example.com: Prefix /shares → default/web:80 {"mirror":{"targets":[{"backend":"default/canary:80","percent":20},{"backend":"default/third:80","percent":33.333333333333336}]}}',
+        'm.example.com: Prefix /all → default/web:80 {"headers":{"request":{"X-Env":"prod"}},"mirror":{"targets":[{"backend":"default/canary:80","percent":100}]}}',
+      ]);
+      assert.ok(t.backends['default/third:80'] !== undefined, 'a mirror backend is a model backend');
+      assert.deepEqual(parents(t, 'default/mirror'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/BackendNotFound']);
+      assert.deepEqual(brief(t.diagnostics), [
+        'error PASS_INGRESS_MISSING_SERVICE HTTPRoute default/mirror spec.rules[2].filters[0].requestMirror.backendRef.name',
+        'error PASS_GATEWAY_REF_NOT_PERMITTED HTTPRoute default/mirror spec.rules[3].filters[0].requestMirror.backendRef',
+        'error PASS_GATEWAY_MIRROR_INVALID HTTPRoute default/mirror spec.rules[3].filters[1].requestMirror.percent',
       ]);
     },
   },

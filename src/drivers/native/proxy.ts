@@ -10,6 +10,7 @@ import type { AcmeChallengeHook, RequestObserver } from '../types.ts';
 import type { Balance, CompiledBackend } from './balance.ts';
 import { affinityUpstream, pickEndpoint } from './balance.ts';
 import { limitBody, watchSend } from './body.ts';
+import { pickMirrors, sendMirror, teeBody } from './mirror.ts';
 import type { AuthRequestContext } from './external-auth.ts';
 import { AUTH_ERROR, applyAuthHeaders, askExternalAuth } from './external-auth.ts';
 import type { GrpcResponse } from './grpc.ts';
@@ -347,7 +348,9 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
       sendText(res, 503, `Service Unavailable: ${cause}\n`);
       return;
     }
-    forwardRequest(state, listener, ep, req, res, h, backend, target, result.route, result.modelRoute, policy, trace);
+    const mirror = policy?.policy.mirror;
+    const mirrors = mirror === undefined ? undefined : { backends: pickMirrors(mirror, router.backends), target: read.target };
+    forwardRequest(state, listener, ep, req, res, h, backend, target, result.route, result.modelRoute, policy, trace, mirrors);
   };
   if (auth === undefined || clientHeaders === undefined) {
     forward();
@@ -419,6 +422,7 @@ function forwardRequest(
   modelRoute: Route | undefined,
   policy: CompiledPolicy | undefined,
   trace: Trace | undefined,
+  mirrors?: { readonly backends: readonly CompiledBackend[]; readonly target: string },
 ): void {
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   let extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
@@ -465,7 +469,14 @@ function forwardRequest(
     grpc.start(preferred);
     return;
   }
-  const exchange = new Exchange(state, req, res as unknown as Res, h, { backend, target, route, trace, extraHeaders, responseEdit, balance, tries: p?.upstream?.tries, maxBody: p?.limits?.maxBodyBytes, timeouts: p?.timeouts, tls: protocol === 'https' });
+  let body: Readable | undefined;
+  if (mirrors !== undefined && mirrors.backends.length > 0) {
+    // The copies carry the client's path and query and the headers the backend gets.
+    const tee = h.hasBody ? teeBody(req, mirrors.backends.length) : undefined;
+    body = tee?.main;
+    mirrors.backends.forEach((b, i) => sendMirror(b, { method: req.method ?? 'GET', target: mirrors.target, headers: h.out, body: tee?.copies[i] ?? null }, state.logger));
+  }
+  const exchange = new Exchange(state, req, res as unknown as Res, h, { backend, target, route, trace, extraHeaders, responseEdit, balance, tries: p?.upstream?.tries, maxBody: p?.limits?.maxBodyBytes, timeouts: p?.timeouts, tls: protocol === 'https', body });
   exchange.start(preferred);
 }
 
@@ -579,6 +590,8 @@ interface ExchangeOptions {
   readonly timeouts: TimeoutPolicy | undefined;
   /** backend-protocol HTTPS: TLS to the endpoint. */
   readonly tls: boolean;
+  /** The body to send instead of the request (the backend's side of a mirror's tee). */
+  readonly body: Readable | undefined;
 }
 
 /** One proxied request: dispatches to an endpoint, streams the answer back, retries when allowed. */
@@ -624,7 +637,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const method = req.method ?? 'GET';
     let body: Readable | null = null;
     if (h.hasBody) {
-      body = req;
+      body = o.body ?? req;
       if (o.maxBody !== undefined && o.maxBody > 0) body = limitBody(body, o.maxBody, () => (this.#tooLarge = true));
       // proxy-send-timeout: between two writes to the upstream.
       if (o.timeouts?.send !== undefined) body = watchSend(body, o.timeouts.send);

@@ -17,7 +17,7 @@ export const GatewayCodes = {
   listenerPort: 'PASS_GATEWAY_LISTENER_PORT',
   listenerProtocol: 'PASS_GATEWAY_LISTENER_PROTOCOL',
   matchNotSupported: 'PASS_GATEWAY_MATCH_NOT_SUPPORTED',
-  mirrorNotSupported: 'PASS_GATEWAY_MIRROR_NOT_SUPPORTED',
+  mirrorInvalid: 'PASS_GATEWAY_MIRROR_INVALID',
   notAttached: 'PASS_GATEWAY_NOT_ATTACHED',
   parentNotFound: 'PASS_GATEWAY_PARENT_NOT_FOUND',
   refNotPermitted: 'PASS_GATEWAY_REF_NOT_PERMITTED',

@@ -3,11 +3,12 @@
  * www-style redirect (same scheme, port, path and query on another host), an https-only redirect →
  * sslRedirect, URLRewrite → rewrite (replace-path, prefix) and upstream vhost. What the model cannot
  * express denies the rule (503) with a diagnostic, as the spec asks of a filter that cannot be applied;
- * RequestMirror is only reported (serving without the copy changes no answer).
+ * RequestMirror → mirror, its backendRef resolved by the caller (one that cannot be used is left out:
+ * serving without the copy changes no answer).
  */
 
 import { headerName, headerValue } from '../../annotations/grammar.ts';
-import type { HeaderPolicy, RedirectStatus, RewritePolicy, RoutePolicy } from '../../policy.ts';
+import type { HeaderPolicy, MirrorPolicy, RedirectStatus, RewritePolicy, RoutePolicy } from '../../policy.ts';
 import type { PathType } from '../../types.ts';
 import type { Reporter } from '../diagnostics.ts';
 import { isRecord, showValue } from '../object.ts';
@@ -163,11 +164,15 @@ function pathModifier(path: Readonly<Record<string, unknown>>, field: string, pa
   return full !== undefined ? { kind: 'replace-path', path: target } : { kind: 'prefix', target };
 }
 
+/** A RequestMirror filter's copy, resolved by the caller. */
+export type MirrorTarget = MirrorPolicy['targets'][number];
+
 /**
  * The policy a rule's filters give one of its matches (of `pathType`). A filter that cannot be
- * applied is reported and listed in `unsupported`; the caller denies the route then.
+ * applied is reported and listed in `unsupported`; the caller denies the route then. `mirrors`: the
+ * copy of each usable RequestMirror filter, by the filter's field (the others were reported).
  */
-export function filtersPolicy(filters: readonly { readonly value: Rec; readonly field: string }[], pathType: PathType, report: Reporter): FilterPolicy {
+export function filtersPolicy(filters: readonly { readonly value: Rec; readonly field: string }[], pathType: PathType, mirrors: ReadonlyMap<string, MirrorTarget>, report: Reporter): FilterPolicy {
   let policy: RoutePolicy = {};
   const unsupported: string[] = [];
   const types = filters.map((f) => f.value['type']);
@@ -196,9 +201,12 @@ export function filtersPolicy(filters: readonly { readonly value: Rec; readonly 
       case 'URLRewrite':
         part = rewritePolicy(value['urlRewrite'], `${field}.urlRewrite`, pathType, report);
         break;
-      case 'RequestMirror':
-        report.warning(GatewayCodes.mirrorNotSupported, field, 'request mirroring is not supported yet; requests are served without the copy');
-        continue;
+      case 'RequestMirror': {
+        const target = mirrors.get(field);
+        if (target === undefined) continue;
+        part = { mirror: { targets: [...(policy.mirror?.targets ?? []), target] } };
+        break;
+      }
       default:
         report.error(GatewayCodes.filterNotSupported, `${field}.type`, `filter type ${showValue(type)} is not supported; the rule answers 503`);
         part = undefined;

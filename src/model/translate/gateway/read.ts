@@ -231,7 +231,8 @@ function readMatch(value: unknown, field: string, report: Reporter): ParsedMatch
   return { pathType, path: typeof raw === 'string' && raw !== '' ? raw : '/', headers, queryParams, ...(method === undefined || method === null ? {} : { method }), field };
 }
 
-function readBackendRef(value: unknown, field: string, namespace: string, report: Reporter): ParsedBackendRef | undefined {
+/** A backendRef (of a rule, or of a RequestMirror filter), defaulted to a Service of the route's namespace; undefined after a diagnostic. */
+export function readBackendRef(value: unknown, field: string, namespace: string, report: Reporter): ParsedBackendRef | undefined {
   const ref = readReference(value, field, { group: '', kind: 'Service', namespace }, report);
   if (ref === undefined || !isRecord(value)) return undefined;
   const port = value['port'];

@@ -21,7 +21,9 @@ import { headerName, headerValue } from '../../annotations/grammar.ts';
 import { isRecord, showValue } from '../object.ts';
 import { GatewayCodes } from './codes.ts';
 import { filtersPolicy } from './filters.ts';
+import type { MirrorTarget } from './filters.ts';
 import type { ReferenceGrants } from './grants.ts';
+import { readBackendRef } from './read.ts';
 import type { ParsedBackendRef, ParsedMatch, ParsedRoute, ParsedRule } from './read.ts';
 import { condition } from './status.ts';
 import type { GatewayCondition } from './status.ts';
@@ -166,46 +168,97 @@ interface Resolved {
   readonly filtered: readonly string[];
 }
 
-/** Resolves a rule's backendRefs: the usable ones with their weights, and the first problem (ResolvedRefs). */
-function resolveRefs(route: ParsedRoute, refs: readonly ParsedBackendRef[], ctx: RouteContext): Resolved {
+/** One backendRef resolved: its backend (undefined when it cannot get requests), and its problem for ResolvedRefs. */
+function resolveRef(route: ParsedRoute, ref: ParsedBackendRef, ctx: RouteContext): { readonly backend: Backend | undefined; readonly problem: Resolved['problem'] } {
   const h = route.header;
   const report = h.reporter;
+  if (ref.group !== '' || ref.kind !== 'Service') {
+    report.error(GatewayCodes.backendKind, ref.field, `backendRef ${ref.group === '' ? 'core' : ref.group}/${ref.kind} is not a Service; it gets no request`);
+    return { backend: undefined, problem: { reason: R.invalidKind, message: `${ref.field} is not a Service` } };
+  }
+  if (!ctx.grants.allows({ group: GATEWAY_GROUP, kind: 'HTTPRoute', namespace: h.namespace }, { group: '', kind: 'Service', namespace: ref.namespace, name: ref.name })) {
+    report.error(GatewayCodes.refNotPermitted, ref.field, `no ReferenceGrant in namespace ${ref.namespace} lets HTTPRoutes of ${h.namespace} use Service ${ref.name}; it gets no request`);
+    return { backend: undefined, problem: { reason: R.refNotPermitted, message: `Service ${ref.namespace}/${ref.name} is in another namespace and no ReferenceGrant allows it` } };
+  }
+  if (ref.port === undefined) {
+    report.error(Codes.objectInvalid, `${ref.field}.port`, 'a Service backendRef needs a port; it gets no request');
+    return { backend: undefined, problem: { reason: R.backendNotFound, message: `${ref.field} names no port` } };
+  }
+  const res = ctx.resolver.resolve(ref.namespace, ref.name, ref.port);
+  let problem: Resolved['problem'];
+  if (res.problem !== undefined) {
+    reportBackendProblem(report, res.problem, `${ref.field}.name`, `${ref.field}.port`);
+    if (res.backend.unresolved !== 'externalName') problem = { reason: R.backendNotFound, message: res.problem.message };
+  }
+  ctx.used.set(res.backend.id, res.backend);
+  return { backend: res.backend, problem };
+}
+
+/** Resolves a rule's backendRefs: the usable ones with their weights, and the first problem (ResolvedRefs). */
+function resolveRefs(route: ParsedRoute, refs: readonly ParsedBackendRef[], ctx: RouteContext): Resolved {
   const backends: { id: string; weight: number }[] = [];
   const filtered: string[] = [];
   let found = 0;
   let problem: Resolved['problem'];
   for (const ref of refs) {
-    if (ref.group !== '' || ref.kind !== 'Service') {
-      report.error(GatewayCodes.backendKind, ref.field, `backendRef ${ref.group === '' ? 'core' : ref.group}/${ref.kind} is not a Service; it gets no request`);
-      problem ??= { reason: R.invalidKind, message: `${ref.field} is not a Service` };
-      continue;
-    }
-    if (!ctx.grants.allows({ group: GATEWAY_GROUP, kind: 'HTTPRoute', namespace: h.namespace }, { group: '', kind: 'Service', namespace: ref.namespace, name: ref.name })) {
-      report.error(GatewayCodes.refNotPermitted, ref.field, `no ReferenceGrant in namespace ${ref.namespace} lets HTTPRoutes of ${h.namespace} use Service ${ref.name}; it gets no request`);
-      problem ??= { reason: R.refNotPermitted, message: `Service ${ref.namespace}/${ref.name} is in another namespace and no ReferenceGrant allows it` };
-      continue;
-    }
-    if (ref.port === undefined) {
-      report.error(Codes.objectInvalid, `${ref.field}.port`, 'a Service backendRef needs a port; it gets no request');
-      problem ??= { reason: R.backendNotFound, message: `${ref.field} names no port` };
-      continue;
-    }
+    const r = resolveRef(route, ref, ctx);
+    problem ??= r.problem;
+    if (r.backend === undefined) continue;
     if (ref.filters) {
-      report.error(GatewayCodes.filterNotSupported, `${ref.field}.filters`, 'filters on a backendRef are not supported yet; the rule answers 503');
+      route.header.reporter.error(GatewayCodes.filterNotSupported, `${ref.field}.filters`, 'filters on a backendRef are not supported yet; the rule answers 503');
       filtered.push(`${ref.field}.filters`);
     }
-    const res = ctx.resolver.resolve(ref.namespace, ref.name, ref.port);
-    if (res.problem !== undefined) {
-      reportBackendProblem(report, res.problem, `${ref.field}.name`, `${ref.field}.port`);
-      if (res.backend.unresolved !== 'externalName') problem ??= { reason: R.backendNotFound, message: res.problem.message };
-    }
-    ctx.used.set(res.backend.id, res.backend);
     if (ref.weight > 0) {
-      backends.push({ id: res.backend.id, weight: ref.weight });
-      if (res.backend.unresolved !== 'service' && res.backend.unresolved !== 'port') found++;
+      backends.push({ id: r.backend.id, weight: ref.weight });
+      if (r.backend.unresolved !== 'service' && r.backend.unresolved !== 'port') found++;
     }
   }
   return { backends, found, problem, filtered };
+}
+
+/** The share of requests a RequestMirror copies, 0–100 (`percent`, else `fraction`, else all); undefined after a diagnostic. */
+function mirrorPercent(m: Readonly<Record<string, unknown>>, field: string, report: Reporter): number | undefined {
+  const percent = m['percent'];
+  const fraction = m['fraction'];
+  if (percent !== undefined && percent !== null) {
+    if (typeof percent === 'number' && Number.isInteger(percent) && percent >= 0 && percent <= 100) return percent;
+    report.error(GatewayCodes.mirrorInvalid, `${field}.percent`, `percent ${showValue(percent)} is not an integer from 0 to 100; no copy is sent`);
+    return undefined;
+  }
+  if (fraction === undefined || fraction === null) return 100;
+  const n = isRecord(fraction) ? fraction['numerator'] : undefined;
+  const d = isRecord(fraction) ? (fraction['denominator'] ?? 100) : undefined;
+  if (typeof n === 'number' && typeof d === 'number' && Number.isInteger(n) && Number.isInteger(d) && n >= 0 && d > 0 && n <= d) return (100 * n) / d;
+  report.error(GatewayCodes.mirrorInvalid, `${field}.fraction`, `fraction ${showValue(fraction)} is not numerator/denominator with 0 <= numerator <= denominator and denominator > 0; no copy is sent`);
+  return undefined;
+}
+
+/**
+ * The copies a rule's RequestMirror filters ask for, by filter field, and the first problem of their
+ * backendRefs (ResolvedRefs). A filter whose backendRef cannot be used is reported and left out.
+ */
+function mirrorTargets(route: ParsedRoute, rule: ParsedRule, ctx: RouteContext): { readonly targets: ReadonlyMap<string, MirrorTarget>; readonly problem: Resolved['problem'] } {
+  const report = route.header.reporter;
+  const targets = new Map<string, MirrorTarget>();
+  let problem: Resolved['problem'];
+  for (const f of rule.filters) {
+    if (f.value['type'] !== 'RequestMirror') continue;
+    const field = `${f.field}.requestMirror`;
+    const m = f.value['requestMirror'];
+    if (!isRecord(m)) {
+      report.error(GatewayCodes.mirrorInvalid, field, 'the RequestMirror filter is missing; no copy is sent');
+      continue;
+    }
+    const percent = mirrorPercent(m, field, report);
+    const ref = readBackendRef(m['backendRef'], `${field}.backendRef`, route.header.namespace, report);
+    if (percent === undefined || ref === undefined) continue;
+    const r = resolveRef(route, ref, ctx);
+    problem ??= r.problem;
+    // A Service, port or ExternalName without endpoints has nowhere to send the copy (reported by resolveRef).
+    if (r.backend === undefined || r.backend.unresolved !== undefined || percent === 0) continue;
+    targets.set(f.field, { backend: r.backend.id, percent });
+  }
+  return { targets, problem };
 }
 
 /**
@@ -246,7 +299,8 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
   for (const rule of route.rules) {
     if (rule.timeouts) report.warning(GatewayCodes.fieldIgnored, `${rule.field}.timeouts`, 'rule timeouts are not supported yet; they are ignored');
     const resolved = resolveRefs(route, rule.backendRefs, ctx);
-    problem ??= resolved.problem;
+    const mirrors = mirrorTargets(route, rule, ctx);
+    problem ??= resolved.problem ?? mirrors.problem;
     const { backend, canary, split } = ruleBackends(route, rule, resolved, ctx.mode);
     const internalError = internalErrorOf(rule, resolved);
     for (const m of rule.matches) {
@@ -255,7 +309,7 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
         invalid.push(m.field);
         continue;
       }
-      const fp = filtersPolicy(rule.filters, where.pathType, report);
+      const fp = filtersPolicy(rule.filters, where.pathType, mirrors.targets, report);
       let policy: RoutePolicy | undefined = fp.policy;
       if (canary !== undefined) policy = { ...policy, canary };
       if (split !== undefined) policy = { ...policy, split };
