@@ -6,7 +6,8 @@
 #     binary taking the suite's own flags (test/gateway-conformance/suite);
 #   - echo-basic, the suite's echo backend, from the same module;
 #   - kwok (SIG Scheduling), which fakes a Node and marks the pods bound to it Running with IPs,
-#     and the Stages it needs (its own "fast" ones).
+#     and the Stages it needs (its own "fast" ones), and its Logs CRD (the pods' logs it serves as
+#     the node's kubelet).
 #
 #   bash scripts/gateway-conformance-binaries.sh          # build if missing, print the paths
 #   eval "$(bash scripts/gateway-conformance-binaries.sh)" # sets the PASSERELLE_* variables below
@@ -39,6 +40,9 @@ kwok="$kwok_dir/kwok"
 # default (nodes Ready at once with a heartbeat; pods Running and Ready at once, with an IP), copied
 # from the kwok module.
 stages="$kwok_dir/stages.yaml"
+# kwok's Logs CRD (kwok.x-k8s.io/v1alpha1): the run names each echo pod's log file in one, which
+# kwok's kubelet server (containerLogs) reads when the apiserver asks for the pod's logs.
+logs_crd="$kwok_dir/logs-crd.yaml"
 
 # The kube binaries first: the script builds them if needed and prints their paths.
 kube_paths="$(bash "$root/scripts/kube-binaries.sh" --controllers)"
@@ -48,7 +52,7 @@ kube_paths="$(bash "$root/scripts/kube-binaries.sh" --controllers)"
 suite_works() { [[ -x "$suite" ]] && "$suite" -test.list 'TestConformance' 2>/dev/null | grep -q TestConformance; }
 kwok_works() { [[ -x "$kwok" ]] && "$kwok" --version 2>/dev/null | grep -q -- "${kwok_version#v}"; }
 
-if ! { suite_works && [[ -x "$echo_basic" && -s "$base_manifests" && -s "$stages" ]] && kwok_works; }; then
+if ! { suite_works && [[ -x "$echo_basic" && -s "$base_manifests" && -s "$stages" && -s "$logs_crd" ]] && kwok_works; }; then
   if ! command -v go >/dev/null 2>&1; then
     echo "gateway-conformance-binaries: 'go' is not on PATH; install Go >= 1.26 to build the conformance suite" >&2
     exit 1
@@ -81,13 +85,19 @@ if ! { suite_works && [[ -x "$echo_basic" && -s "$base_manifests" && -s "$stages
     GOFLAGS= GOBIN="$tmp" go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kwok/cmd/kwok@$kwok_version"
     mv -f "$tmp/kwok" "$kwok"
   fi
-  if [[ ! -s "$stages" ]]; then
+  if [[ ! -s "$stages" || ! -s "$logs_crd" ]]; then
     kwok_src="$(GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$kwok_version" | awk -F'"' '$2 == "Dir" { print $4 }')"
+  fi
+  if [[ ! -s "$stages" ]]; then
     for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
       echo "---"
       cat "$kwok_src/kustomize/stage/$f"
     done > "$tmp/stages.yaml"
     mv -f "$tmp/stages.yaml" "$stages"
+  fi
+  if [[ ! -s "$logs_crd" ]]; then
+    cat "$kwok_src/kustomize/crd/bases/kwok.x-k8s.io_logs.yaml" > "$tmp/logs-crd.yaml"
+    mv -f "$tmp/logs-crd.yaml" "$logs_crd"
   fi
   echo "gateway-conformance-binaries: built in $(($(date +%s) - start)) s" >&2
 fi
@@ -98,3 +108,4 @@ echo "PASSERELLE_ECHO_BASIC=$echo_basic"
 echo "PASSERELLE_GATEWAY_BASE_MANIFESTS=$base_manifests"
 echo "PASSERELLE_KWOK=$kwok"
 echo "PASSERELLE_KWOK_STAGES=$stages"
+echo "PASSERELLE_KWOK_LOGS_CRD=$logs_crd"

@@ -1,6 +1,7 @@
 /*
  * Where scripts/gateway-conformance-binaries.sh puts what the Gateway API conformance run needs:
- * the suite's test binary and echo-basic (gateway-api/<version>/), kwok (kwok/<version>/), and
+ * the suite's test binary and echo-basic (gateway-api/<version>/), kwok, its Stages and its Logs CRD
+ * (kwok/<version>/), and
  * kube-controller-manager and kube-scheduler beside kube-apiserver (kube/<version>/).
  * Each can be overridden by the PASSERELLE_* variable the script prints.
  */
@@ -22,6 +23,8 @@ export interface ConformanceBinaries {
   readonly kwok: string;
   /** kwok's Stages (the "fast" ones of kwokctl), copied by the script beside kwok. */
   readonly kwokStages: string;
+  /** kwok's Logs CRD (kwok.x-k8s.io/v1alpha1), copied by the script beside kwok. */
+  readonly kwokLogsCrd: string;
   readonly controllerManager: string;
   readonly scheduler: string;
   /** The sigs.k8s.io/gateway-api/conformance version of the suite. */
@@ -48,6 +51,7 @@ export function conformanceBinaries(): ConformanceBinaries {
     baseManifests: process.env['PASSERELLE_GATEWAY_BASE_MANIFESTS'] ?? path.join(dir, 'base-manifests.yaml'),
     kwok,
     kwokStages: process.env['PASSERELLE_KWOK_STAGES'] ?? path.join(path.dirname(kwok), 'stages.yaml'),
+    kwokLogsCrd: process.env['PASSERELLE_KWOK_LOGS_CRD'] ?? path.join(path.dirname(kwok), 'logs-crd.yaml'),
     controllerManager: process.env['PASSERELLE_KUBE_CONTROLLER_MANAGER'] ?? path.join(kube, 'kube-controller-manager'),
     scheduler: process.env['PASSERELLE_KUBE_SCHEDULER'] ?? path.join(kube, 'kube-scheduler'),
     version,
@@ -57,7 +61,7 @@ export function conformanceBinaries(): ConformanceBinaries {
 /** Throws a clear error when a binary is missing (the conformance run never skips). */
 export function requireConformanceBinaries(): ConformanceBinaries {
   const bins = conformanceBinaries();
-  const missing = [bins.suite, bins.echoBasic, bins.baseManifests, bins.kwok, bins.kwokStages, bins.controllerManager, bins.scheduler].filter((p) => !existsSync(p));
+  const missing = [bins.suite, bins.echoBasic, bins.baseManifests, bins.kwok, bins.kwokStages, bins.kwokLogsCrd, bins.controllerManager, bins.scheduler].filter((p) => !existsSync(p));
   if (missing.length > 0) {
     throw new Error(
       `the Gateway API conformance run needs binaries that are missing: ${missing.join(', ')}.\n` +

@@ -9,9 +9,15 @@
  * different pod IPs: each gets free ports on 127.0.0.1 and a TCP relay in this process listens on
  * podIP:port for each of its ports (HTTP_PORT 3000, H2C_PORT 3001, HTTPS_PORT 8443 by default; see
  * portEnv for the gRPC, TCP and UDP variants).
+ *
+ * Its output is the pod's log, as a kubelet keeps it: each line goes to a file of its own for the pod
+ * in the CRI log format, and a kwok `Logs` object named like the pod names that file for the pod's
+ * container, so kwok's kubelet server answers `GET /api/v1/namespaces/NS/pods/POD/log` through the
+ * apiserver (the suite's mirror tests read the backends' logs that way). The object and the file go
+ * with the pod.
  */
 
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { once } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
@@ -58,6 +64,8 @@ interface Running {
   readonly relays: net.Server[];
   readonly dir: string;
   readonly ports: Record<string, number>;
+  /** The pod's log file (CRI format) and the kwok Logs object naming it. */
+  readonly log: PodLog;
 }
 
 /**
@@ -72,12 +80,80 @@ function portEnv(env: Record<string, string>): Record<string, number> {
   return { HTTP_PORT: 3000, H2C_PORT: 3001, HTTPS_PORT: 8443 };
 }
 
+/** The kwok API of the `Logs` objects (its Logs CRD, installed by nodes.ts). */
+const KWOK_LOGS = '/apis/kwok.x-k8s.io/v1alpha1';
+
+/**
+ * One line of a container log file as a CRI runtime writes it and k8s.io/cri-client/pkg/logs reads
+ * it: `<RFC 3339 timestamp> <stdout|stderr> F <line>` (F: a full line, not a partial one).
+ */
+export function criLogLine(stream: 'stdout' | 'stderr', line: string, at: Date = new Date()): string {
+  return `${at.toISOString()} ${stream} F ${line}\n`;
+}
+
+/** A pod's log: the file the echo-basic's lines are appended to, and the kwok Logs object naming it. */
+interface PodLog {
+  readonly file: string;
+  /** Appends one line (nothing once closed). */
+  write(line: string, stream: 'stdout' | 'stderr'): void;
+  /** Deletes the Logs object, closes and removes the file. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Creates the pod's log file (empty) and the kwok Logs object `namespace/podName` that points the
+ * container's logs at it (replacing one left by an earlier pod of the same name).
+ */
+async function openPodLog(client: KubeClient, pod: Pod, container: string, file: string): Promise<PodLog> {
+  const { namespace, name } = pod.metadata;
+  const fd = openSync(file, 'w', 0o644);
+  let open = true;
+  const close = (): void => {
+    if (!open) return;
+    open = false;
+    closeSync(fd);
+  };
+  const url = `${KWOK_LOGS}/namespaces/${namespace}/logs`;
+  const body = { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: { name, namespace }, spec: { logs: [{ containers: [container], logsFile: file }] } };
+  try {
+    try {
+      await client.request('POST', url, { body });
+    } catch (err) {
+      if (!(err instanceof KubeApiError) || err.status !== 409) throw err;
+      const current = await client.request<{ metadata?: { resourceVersion?: string } }>('GET', `${url}/${name}`);
+      await client.request('PUT', `${url}/${name}`, { body: { ...body, metadata: { ...body.metadata, resourceVersion: current.metadata?.resourceVersion } } });
+    }
+  } catch (err) {
+    close();
+    rmSync(file, { force: true });
+    throw new Error(`the kwok Logs object ${namespace}/${name}: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    file,
+    write(line, stream) {
+      // One write per line: kwok never reads half a line.
+      if (open) writeSync(fd, criLogLine(stream, line));
+    },
+    async remove() {
+      close();
+      rmSync(file, { force: true });
+      try {
+        await client.request('DELETE', `${url}/${name}`);
+      } catch (err) {
+        if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
+      }
+    },
+  };
+}
+
 /** What {@link startEchoRunner} returns. */
 export interface EchoRunner {
   /** `namespace/name` of the pods an echo-basic serves now, with their IPs. */
   running(): { pod: string; ip: string; ports: Record<string, number> }[];
   /** Errors met so far (a pod whose Secret is missing is retried, not an error). */
   errors(): string[];
+  /** The log file (CRI format) of the pod `namespace/name` an echo-basic serves now. */
+  logFile(pod: string): string | undefined;
   /** The last lines of each echo-basic's log. */
   logs(lines?: number): string;
   stop(): Promise<void>;
@@ -197,6 +273,11 @@ export function startEchoRunner(client: KubeClient, echoBasic: string, dir: stri
     for (const s of r.relays) s.close();
     await r.proc.stop(2000);
     rmSync(r.dir, { recursive: true, force: true });
+    try {
+      await r.log.remove();
+    } catch (err) {
+      if (!stopped) errors.push(`pod ${r.key}: deleting its kwok Logs object: ${(err as Error).message}`);
+    }
   };
   const startOne = async (pod: Pod, key: string, ip: string, container: Container): Promise<void> => {
     const podDir = path.join(dir, `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid.slice(0, 8)}`);
@@ -217,8 +298,21 @@ export function startEchoRunner(client: KubeClient, echoBasic: string, dir: stri
       if (name !== 'UDP_PORT') ports[name] = Number(env[name] ?? fallback);
       local[name] = String(localPort);
     }
+    // Beside the pod's directory, not in it: the directory is the container's, the log the node's.
+    let log: PodLog;
+    try {
+      log = await openPodLog(client, pod, container.name, `${podDir}.log`);
+    } catch (err) {
+      rmSync(podDir, { recursive: true, force: true });
+      throw err;
+    }
     // The pod's env, not this process's: only PATH and HOME besides (as a container's own env would).
-    const proc = startProc(`echo-basic ${key}`, echoBasic, [], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: podDir, ...env, ...local }, cwd: podDir, keep: 50 });
+    const proc = startProc(`echo-basic ${key}`, echoBasic, [], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: podDir, ...env, ...local },
+      cwd: podDir,
+      keep: 50,
+      onLine: (line, stream) => log.write(line, stream),
+    });
     const relays: net.Server[] = [];
     try {
       for (const [name, podPort] of Object.entries(ports)) relays.push(await relay(ip, podPort, Number(local[name])));
@@ -226,9 +320,10 @@ export function startEchoRunner(client: KubeClient, echoBasic: string, dir: stri
       for (const s of relays) s.close();
       await proc.stop(1000);
       rmSync(podDir, { recursive: true, force: true });
+      await log.remove().catch(() => undefined);
       throw err;
     }
-    running.set(key, { key, ip, proc, relays, dir: podDir, ports });
+    running.set(key, { key, ip, proc, relays, dir: podDir, ports, log });
   };
   const sync = async (): Promise<void> => {
     const list = await client.request<{ items: Pod[] }>('GET', '/api/v1/pods');
@@ -270,6 +365,7 @@ export function startEchoRunner(client: KubeClient, echoBasic: string, dir: stri
   return {
     running: () => [...running.values()].map((r) => ({ pod: r.key.split('/').slice(0, 2).join('/'), ip: r.ip, ports: r.ports })),
     errors: () => [...errors, ...[...postponed].map(([k, why]) => `pod ${k} waits: ${why}`)],
+    logFile: (pod) => [...running.values()].find((r) => r.key.startsWith(`${pod}/`))?.log.file,
     logs: (lines = 10) => [...running.values()].map((r) => `--- ${r.proc.name} ---\n${r.proc.tail(lines)}`).join('\n'),
     async stop() {
       stopped = true;

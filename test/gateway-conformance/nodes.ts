@@ -5,9 +5,18 @@
  * kube-scheduler (binds pods to the node), and kwok (fakes that node and marks the pods bound to it
  * Running and Ready, with IPs from a CIDR of the test network namespace). Nothing runs the pods'
  * containers: echo.ts starts echo-basic for them.
+ *
+ * kwok also serves the node's kubelet API (its `containerLogs` among others) on nodeIp: its
+ * node-initialize Stage writes that address (InternalIP) and port (daemonEndpoints.kubeletEndpoint)
+ * into the Node's status, which is where the apiserver sends `pods/log` (the cluster is started with
+ * `--kubelet-preferred-address-types=InternalIP` and no kubelet CA, so kwok's self-signed certificate
+ * is not checked). What file holds a pod's log is a kwok `Logs` object (its CRD, installed here),
+ * written by echo.ts for each pod it runs.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../src/model/k8s.ts';
 import { KubeApiError } from '../../src/sources/kubernetes/client.ts';
 import type { Cluster } from '../kube/harness.ts';
@@ -28,6 +37,8 @@ export const DEFAULT_NODE: NodeOptions = { nodeName: 'kwok-node-0', podCidr: '19
 /** The running controllers and the fake node. */
 export interface Workloads {
   readonly node: NodeOptions;
+  /** Where kwok serves the node's kubelet API (`nodeIp:port`, the Node's InternalIP and kubelet endpoint). */
+  readonly kubelet: string;
   /** The last lines of the three processes' logs. */
   logs(lines?: number): string;
   stop(): Promise<void>;
@@ -45,9 +56,37 @@ const CONTROLLERS = [
   'serviceaccount-controller',
 ];
 
+/** The kube-apiserver flags {@link startWorkloads} needs the cluster to be started with (test/kube/harness.ts apiserverArgs). */
+export const WORKLOAD_APISERVER_ARGS: readonly string[] = [
+  // The kubelet API on the Node's InternalIP, never on a Hostname address (nothing resolves one in the
+  // network namespace): kwok writes only an InternalIP today (a Hostname too if given --node-name).
+  '--kubelet-preferred-address-types=InternalIP',
+];
+
+/** Installs kwok's Logs CRD and waits until it is Established. */
+async function installLogsCrd(cluster: Cluster, file: string): Promise<void> {
+  const crds = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => o?.kind === 'CustomResourceDefinition');
+  if (crds.length === 0) throw new Error(`${file} holds no CustomResourceDefinition`);
+  const admin = cluster.client('admin');
+  for (const crd of crds) {
+    await cluster.apply(crd);
+    const name = crd.metadata?.name ?? '';
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const cur = await admin.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+      if (cur.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established within 30 s`);
+      await sleep(100);
+    }
+  }
+}
+
 /**
- * Starts kube-controller-manager, kube-scheduler and kwok against the cluster (as admin), creates
- * the fake Node, and resolves when kwok has made it Ready.
+ * Starts kube-controller-manager, kube-scheduler and kwok against the cluster (as admin; the cluster
+ * started with {@link WORKLOAD_APISERVER_ARGS}), creates the fake Node, and resolves when kwok has
+ * made it Ready with its kubelet endpoint.
  */
 export async function startWorkloads(cluster: Cluster, bins: ConformanceBinaries, node: NodeOptions = DEFAULT_NODE): Promise<Workloads> {
   const kubeconfig = cluster.kubeconfig('admin');
@@ -56,7 +95,10 @@ export async function startWorkloads(cluster: Cluster, bins: ConformanceBinaries
   const stop = async (): Promise<void> => {
     await Promise.all(procs.map((p) => p.stop()));
   };
+  const kubeletPort = await freePort(node.nodeIp);
+  const kubelet = `${node.nodeIp}:${kubeletPort}`;
   try {
+    await installLogsCrd(cluster, bins.kwokLogsCrd);
     procs.push(
       startProc('kube-controller-manager', bins.controllerManager, [
         `--kubeconfig=${kubeconfig}`,
@@ -79,7 +121,11 @@ export async function startWorkloads(cluster: Cluster, bins: ConformanceBinaries
         `--manage-single-node=${node.nodeName}`,
         `--cidr=${node.podCidr}`,
         `--node-ip=${node.nodeIp}`,
-        `--server-address=127.0.0.1:${await freePort()}`,
+        // Its kubelet API, where the Node's status says it is (node-initialize writes --node-ip and --node-port there).
+        `--node-port=${kubeletPort}`,
+        `--server-address=${kubelet}`,
+        // Which file holds a pod's log: Logs objects, created by echo.ts as it starts a pod's process.
+        '--enable-crds=Logs',
       ]),
     );
     const admin = cluster.client('admin');
@@ -109,12 +155,17 @@ export async function startWorkloads(cluster: Cluster, bins: ConformanceBinaries
     const deadline = Date.now() + 60_000;
     for (;;) {
       for (const p of procs) if (p.exited()) throw new Error(`${p.name} exited`);
-      const current = await admin.request<{ spec?: { taints?: unknown[] }; status?: { conditions?: { type: string; status: string }[] } }>('GET', `/api/v1/nodes/${node.nodeName}`);
-      if (current.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && (current.spec?.taints ?? []).length === 0) break;
-      if (Date.now() > deadline) throw new Error(`node ${node.nodeName} not Ready within 60 s`);
+      const current = await admin.request<{
+        spec?: { taints?: unknown[] };
+        status?: { conditions?: { type: string; status: string }[]; addresses?: { type: string; address: string }[]; daemonEndpoints?: { kubeletEndpoint?: { Port?: number } } };
+      }>('GET', `/api/v1/nodes/${node.nodeName}`);
+      const ready = current.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+      const endpoint = `${current.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '?'}:${current.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? '?'}`;
+      if (ready && (current.spec?.taints ?? []).length === 0 && endpoint === kubelet) break;
+      if (Date.now() > deadline) throw new Error(`node ${node.nodeName} not Ready with its kubelet endpoint ${kubelet} within 60 s (Ready ${ready}, endpoint ${endpoint})`);
       await sleep(200);
     }
-    return { node, logs, stop };
+    return { node, kubelet, logs, stop };
   } catch (err) {
     const text = logs();
     await stop();

@@ -30,8 +30,8 @@ export interface ProcOptions {
   readonly cwd?: string;
   /** Lines kept (default 300). */
   readonly keep?: number;
-  /** Called with each output line as it comes. */
-  readonly onLine?: (line: string) => void;
+  /** Called with each output line as it comes, with the stream it came on. */
+  readonly onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 /** Spawns `bin args` with stdin closed and its output kept. */
@@ -47,7 +47,7 @@ export function startProc(name: string, bin: string, args: readonly string[], op
     partial[which] = lines.pop() ?? '';
     for (const line of lines) {
       log.push(line);
-      options.onLine?.(line);
+      options.onLine?.(line, which === 'out' ? 'stdout' : 'stderr');
     }
     if (log.length > keep) log.splice(0, log.length - keep);
   };

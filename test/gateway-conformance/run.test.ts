@@ -5,7 +5,8 @@
  * - a real etcd + kube-apiserver (test/kube/harness.ts) with the Gateway API's standard CRDs;
  * - kube-controller-manager, kube-scheduler and kwok make the suite's Deployments into Ready pods with
  *   IPs of 192.0.2.128/25 and EndpointSlices (nodes.ts), and echo.ts starts echo-basic for each on its
- *   pod IP (all of 192.0.2.0/24 is local in the namespace of scripts/in-netns.sh);
+ *   pod IP (all of 192.0.2.0/24 is local in the namespace of scripts/in-netns.sh); each one's output is
+ *   its pod's log, which the apiserver gets from kwok's kubelet API (the mirror tests read it);
  * - Passerelle runs in this process on 192.0.2.1:80 and :443 with the controller's RBAC-limited
  *   kubeconfig, serving the GatewayClass `passerelle`; each Gateway gets an address of its own from
  *   192.0.2.64/27 (`gatewayAddressPool`: Passerelle listens there too), published in its status;
@@ -19,10 +20,11 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseAllDocuments } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../src/model/k8s.ts';
 import { GATEWAY_SUPPORTED_FEATURES } from '../../src/model/gateway-api.ts';
 import { DEFAULT_GATEWAY_CONTROLLER_NAME } from '../../src/model/translate/index.ts';
@@ -32,7 +34,7 @@ import { installGatewayCrds } from '../kube/gateway-crds.ts';
 import { startCluster, type Cluster } from '../kube/harness.ts';
 import { requireConformanceBinaries, type ConformanceBinaries } from './binaries.ts';
 import { isEchoBasic, startEchoRunner, type EchoRunner } from './echo.ts';
-import { startWorkloads, type Workloads } from './nodes.ts';
+import { startWorkloads, WORKLOAD_APISERVER_ARGS, type Workloads } from './nodes.ts';
 import { startProc } from './procs.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -56,10 +58,10 @@ interface PodLite {
   status?: { podIP?: string; phase?: string };
 }
 
-/** GET http://ip:port/ with node:http: the JSON echo-basic answers. */
-function echoGet(ip: string, port: number): Promise<{ pod?: string; namespace?: string }> {
+/** GET http://ip:port/path with node:http: the JSON echo-basic answers. */
+function echoGet(ip: string, port: number, urlPath = '/'): Promise<{ pod?: string; namespace?: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: ip, port, path: '/', timeout: 2000, agent: false }, (res) => {
+    const req = http.get({ host: ip, port, path: urlPath, timeout: 2000, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -71,6 +73,38 @@ function echoGet(ip: string, port: number): Promise<{ pod?: string; namespace?: 
       });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * A pod's log as the suite reads it (client-go's GetLogs with a container and a sinceTime): GET
+ * /api/v1/namespaces/NS/pods/POD/log through the apiserver, as admin (from its kubeconfig), as text.
+ */
+function podLog(cluster: Cluster, namespace: string, pod: string, container: string, since: Date): Promise<string> {
+  const config = parseYaml(readFileSync(cluster.kubeconfig('admin'), 'utf8')) as {
+    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+    users: { user: { token: string } }[];
+  };
+  const server = config.clusters[0]?.cluster;
+  const token = config.users[0]?.user.token;
+  assert.ok(server && token, 'the admin kubeconfig names a server and a token');
+  const url = new URL(`/api/v1/namespaces/${namespace}/pods/${pod}/log`, server.server);
+  url.searchParams.set('container', container);
+  // Whole seconds, as metav1.Time is sent.
+  url.searchParams.set('sinceTime', new Date(Math.floor(since.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z'));
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca: Buffer.from(server['certificate-authority-data'], 'base64'), headers: { Authorization: `Bearer ${token}` }, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode === 200) resolve(text);
+        else reject(new Error(`GET ${url.pathname}${url.search}: HTTP ${res.statusCode ?? 0}: ${text.slice(0, 500)}`));
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url.pathname}: timeout`)));
     req.on('error', reject);
   });
 }
@@ -121,7 +155,7 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
     requireNetns();
     bins = requireConformanceBinaries();
     dir = await mkdtemp(path.join(tmpdir(), `passerelle-gwc-${mode}-`));
-    cluster = await startCluster();
+    cluster = await startCluster({ apiserverArgs: WORKLOAD_APISERVER_ARGS });
     await installGatewayCrds(cluster);
     workloads = await startWorkloads(cluster, bins);
     echo = startEchoRunner(cluster.client('admin'), bins.echoBasic, path.join(dir, 'pods'));
@@ -189,6 +223,42 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
       const ports = slices.items.flatMap((s) => (s.ports ?? []).map((p) => p.port));
       return JSON.stringify([...ready].sort()) === JSON.stringify([...backendIps].sort()) && ports.includes(3000) ? true : `ready ${ready.join(',')} ports ${ports.join(',')}, want ${backendIps.join(',')} port 3000`;
     });
+  });
+
+  test("each echo pod's output is its own log, read through the apiserver as the suite reads it (kwok's kubelet API)", { timeout: 60_000 }, async (t) => {
+    assert.ok(cluster && echo && workloads);
+    const c = cluster;
+    const admin = c.client('admin');
+    // The two replicas of infra-backend-v1: one is asked for a path of its own, the other is not.
+    const pods = (await admin.request<{ items: PodLite[] }>('GET', '/api/v1/namespaces/gateway-conformance-infra/pods', { query: { labelSelector: 'app=infra-backend-v1' } })).items.filter(
+      (p) => p.status?.phase === 'Running',
+    );
+    const [asked, other] = pods;
+    assert.ok(asked && other, `two Running infra-backend-v1 pods (found ${pods.length})`);
+    const container = asked.spec.containers.find(isEchoBasic)?.name ?? '';
+    assert.equal(container, 'infra-backend-v1', "the echo container is named like the app (the suite reads the logs of the container named like the backend)");
+    // Before the pods started (the start-up line is in the window).
+    const since = new Date(Date.now() - 3_600_000);
+    // The port is echo-basic's own (a local one; the relay listens on the pod's 3000).
+    const started = /^Starting server, listening on port \d+ \(http\)$/m;
+    const unique = `/passerelle-log-check-${Date.now()}`;
+    const logs: Record<string, string> = {};
+    try {
+      const reply = await echoGet(asked.status?.podIP ?? '', 3000, unique);
+      assert.equal(reply.pod, asked.metadata.name);
+      await waitUntil(`the request to ${unique} in the log of ${asked.metadata.name}`, 20_000, async () => {
+        for (const p of [asked, other]) logs[p.metadata.name] = await podLog(c, p.metadata.namespace, p.metadata.name, container, since);
+        return (logs[asked.metadata.name] ?? '').includes(`Echoing back request made to ${unique} to client`) ? true : `log of ${asked.metadata.name}:\n${logs[asked.metadata.name] ?? ''}`;
+      });
+    } catch (err) {
+      throw new Error(`pod logs do not work (kwok's kubelet API on ${workloads.kubelet}, log file ${echo.logFile(`${asked.metadata.namespace}/${asked.metadata.name}`) ?? 'none'}): ${(err as Error).message}\n${diagnostics()}`, { cause: err });
+    }
+    for (const p of [asked, other]) assert.match(logs[p.metadata.name] ?? '', started, `the log of ${p.metadata.name} holds echo-basic's start-up line:\n${logs[p.metadata.name] ?? ''}`);
+    assert.ok(!(logs[other.metadata.name] ?? '').includes(unique), `the log of ${other.metadata.name} does not hold the other pod's request:\n${logs[other.metadata.name] ?? ''}`);
+    // sinceTime is applied: nothing of a log is older than it.
+    const none = await podLog(cluster, asked.metadata.namespace, asked.metadata.name, container, new Date(Date.now() + 5_000));
+    assert.equal(none, '', 'a sinceTime after every line gives an empty log');
+    t.diagnostic(`logs of ${asked.metadata.name} and ${other.metadata.name} read through the apiserver from kwok on ${workloads.kubelet}`);
   });
 
   test(`the official suite passes (${mode} mode)`, { timeout: 50 * 60_000 }, async (t) => {

@@ -266,8 +266,14 @@ async function startRelay(upstreamPort: number): Promise<Relay> {
   };
 }
 
+/** Options of {@link startCluster}. */
+export interface StartClusterOptions {
+  /** More kube-apiserver flags, after the harness's own (e.g. how to reach kubelets, for a run with nodes). */
+  readonly apiserverArgs?: readonly string[];
+}
+
 /** Starts etcd and kube-apiserver and applies deploy/base/namespace.yaml and deploy/base/rbac.yaml. */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
   const bins = requireKubeBinaries();
   const dir = await mkdtemp(path.join(tmpdir(), 'passerelle-kube-'));
   let etcd: Proc | undefined;
@@ -334,6 +340,7 @@ export async function startCluster(): Promise<Cluster> {
       '--allow-privileged=true',
       '--disable-admission-plugins=ServiceAccount',
       '--v=1',
+      ...(options.apiserverArgs ?? []),
     ];
     const startApiserver = (): Proc => {
       const p = startProcess('kube-apiserver', bins.apiserver, apiArgs);
