@@ -314,6 +314,21 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'rule timeouts: the smaller of request and backendRequest as the read timeout; 0s disables one; a value that is not a duration is reported and ignored',
+    files: ['timeouts.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), [
+        't.example.com: Prefix /disabled → default/web:80 {"timeouts":{"read":2000}}',
+        't.example.com: Prefix /request → default/web:80 {"timeouts":{"read":500}}',
+        't.example.com: Prefix /both → default/web:80 {"timeouts":{"read":10000}}',
+        't.example.com: Prefix /bad → default/web:80',
+        't.example.com: Prefix /off → default/web:80',
+      ]);
+      assert.deepEqual(parents(t, 'default/timeouts'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(brief(t.diagnostics), ['error PASS_GATEWAY_FIELD_IGNORED HTTPRoute default/timeouts spec.rules[4].timeouts.backendRequest']);
+    },
+  },
+  {
     name: 'parentRefs that attach nowhere: a missing Gateway (no status), no such section or port (NoMatchingParent), a namespace not allowed',
     files: ['missing-parent.yaml'],
     check(t) {

@@ -91,7 +91,8 @@ export interface ParsedRule {
   /** Filters as written (validated when applied). */
   readonly filters: readonly { readonly value: Rec; readonly field: string }[];
   readonly backendRefs: readonly ParsedBackendRef[];
-  readonly timeouts: boolean;
+  /** `timeouts` as written (validated when the route is built). */
+  readonly timeouts: Rec | undefined;
 }
 
 /** An HTTPRoute, validated. */
@@ -268,7 +269,8 @@ function readRule(value: unknown, field: string, namespace: string, report: Repo
     const read = readBackendRef(b, `${field}.backendRefs[${k}]`, namespace, report);
     if (read !== undefined) backendRefs.push(read);
   });
-  return { field, matches, filters, backendRefs, timeouts: isRecord(value['timeouts']) };
+  const timeouts = value['timeouts'];
+  return { field, matches, filters, backendRefs, timeouts: isRecord(timeouts) ? timeouts : undefined };
 }
 
 /** Reads an HTTPRoute's spec; undefined (after a diagnostic) when the spec is unusable. */
@@ -301,7 +303,7 @@ export function parseRoute(h: ObjectHeader): ParsedRoute | undefined {
     if (read !== undefined) rules.push(read);
   });
   // No rules: the spec's default, one rule for every path without a backend.
-  if (rawRules.length === 0) rules.push({ field: 'spec.rules', matches: [{ pathType: 'PathPrefix', path: '/', headers: [], queryParams: [], field: 'spec.rules' }], filters: [], backendRefs: [], timeouts: false });
+  if (rawRules.length === 0) rules.push({ field: 'spec.rules', matches: [{ pathType: 'PathPrefix', path: '/', headers: [], queryParams: [], field: 'spec.rules' }], filters: [], backendRefs: [], timeouts: undefined });
   // Every hostname invalid: the route would otherwise widen to every host of its listeners.
   return rawHosts.length > 0 && hostnames.length === 0 ? { header: h, generation: readGeneration(h.body), parentRefs, hostnames, rules: [] } : { header: h, generation: readGeneration(h.body), parentRefs, hostnames, rules };
 }

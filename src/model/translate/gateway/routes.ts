@@ -7,7 +7,7 @@
 
 import { GATEWAY_GROUP, GatewayConditions as T, GatewayReasons as R } from '../../gateway-api.ts';
 import { normalizeRulePath } from '../../match.ts';
-import type { RoutePolicy, SplitPolicy } from '../../policy.ts';
+import type { RoutePolicy, SplitPolicy, TimeoutPolicy } from '../../policy.ts';
 import { FEATURE_MODES, fitPolicy } from '../../policy-support.ts';
 import type { ProxyMode } from '../../policy-support.ts';
 import type { Backend, PathType, Route, RouteConditions, ValueCondition } from '../../types.ts';
@@ -288,6 +288,35 @@ function internalErrorOf(rule: ParsedRule, resolved: Resolved): string | undefin
   return `no backendRef of this HTTPRoute rule can be used (${resolved.problem.reason})`;
 }
 
+/** A Gateway API duration (GEP-2257: one to four parts of 1–5 digits and h, m, s or ms) in milliseconds; undefined when not one. */
+export function gatewayDuration(value: unknown): number | undefined {
+  if (typeof value !== 'string' || !/^([0-9]{1,5}(h|m|s|ms)){1,4}$/.test(value)) return undefined;
+  const unit: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let ms = 0;
+  for (const [, n, u] of value.matchAll(/([0-9]+)(ms|h|m|s)/g)) ms += Number(n) * (unit[u ?? ''] ?? 0);
+  return ms;
+}
+
+/**
+ * A rule's `timeouts` as the upstream read timeout (the time to the backend's answer and between two
+ * reads of it): the smaller of `request` and `backendRequest`; 0 disables one, both 0 or absent
+ * leave the entry point's. Undefined after a diagnostic for a value that is not a duration.
+ */
+function ruleTimeouts(t: Readonly<Record<string, unknown>>, field: string, report: Reporter): TimeoutPolicy | undefined {
+  let read: number | undefined;
+  for (const key of ['request', 'backendRequest'] as const) {
+    const raw = t[key];
+    if (raw === undefined || raw === null) continue;
+    const ms = gatewayDuration(raw);
+    if (ms === undefined) {
+      report.error(GatewayCodes.fieldIgnored, `${field}.${key}`, `${showValue(raw)} is not a duration such as 10s or 1m30s; it is ignored`);
+      continue;
+    }
+    if (ms > 0) read = Math.min(read ?? ms, ms);
+  }
+  return read === undefined ? undefined : { read };
+}
+
 /** Builds the routes of one HTTPRoute and its ResolvedRefs (and PartiallyInvalid) conditions. */
 export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
   const h = route.header;
@@ -297,7 +326,7 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
   const invalid: string[] = [];
   let problem: Resolved['problem'];
   for (const rule of route.rules) {
-    if (rule.timeouts) report.warning(GatewayCodes.fieldIgnored, `${rule.field}.timeouts`, 'rule timeouts are not supported yet; they are ignored');
+    const timeouts = rule.timeouts === undefined ? undefined : ruleTimeouts(rule.timeouts, `${rule.field}.timeouts`, report);
     const resolved = resolveRefs(route, rule.backendRefs, ctx);
     const mirrors = mirrorTargets(route, rule, ctx);
     problem ??= resolved.problem ?? mirrors.problem;
@@ -311,6 +340,7 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
       }
       const fp = filtersPolicy(rule.filters, where.pathType, mirrors.targets, report);
       let policy: RoutePolicy | undefined = fp.policy;
+      if (timeouts !== undefined) policy = { ...policy, timeouts };
       if (canary !== undefined) policy = { ...policy, canary };
       if (split !== undefined) policy = { ...policy, split };
       if (internalError !== undefined) policy = { ...policy, internalError };
