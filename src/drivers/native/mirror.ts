@@ -33,11 +33,20 @@ export function pickMirrors(mirror: MirrorPolicy, backends: ReadonlyMap<string, 
  */
 export function teeBody(body: Readable, copies: number, limit: number = MIRROR_BUFFER): { readonly main: Readable; readonly copies: readonly Readable[] } {
   const main = new PassThrough();
-  const out = Array.from({ length: copies }, () => new PassThrough({ highWaterMark: limit }));
+  const out = Array.from({ length: copies }, () => {
+    const c = new PassThrough({ highWaterMark: limit });
+    // A dropped copy must not take the process down before undici listens to it.
+    c.on('error', () => undefined);
+    return c;
+  });
   body.pipe(main);
   // Both listeners attach in this tick, before any chunk flows.
   body.on('data', (chunk: Buffer) => {
-    for (const c of out) if (!c.destroyed && !c.write(chunk)) c.destroy(new Error('the mirror fell behind the request body'));
+    for (const c of out) {
+      if (c.destroyed) continue;
+      c.write(chunk);
+      if (c.writableLength > limit) c.destroy(new Error('the mirror fell behind the request body'));
+    }
   });
   body.once('end', () => {
     for (const c of out) if (!c.destroyed) c.end();
