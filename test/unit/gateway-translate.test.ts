@@ -161,6 +161,17 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'listener isolation: a host a more specific listener of the port takes is not served through a less specific one; attachment unchanged',
+    files: ['listener-isolation.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), ['bar.com: Prefix /any → default/web:80', '*.example.com: Prefix /wild → default/web:80', '*.foo.example.com: Prefix /foo → default/web:80']);
+      assert.deepEqual(parents(t, 'default/via-any'), ['{"name":"gw","sectionName":"any"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(parents(t, 'default/via-wild'), ['{"name":"gw","sectionName":"wild"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs']);
+      assert.deepEqual(listeners(t, 'gw'), [`any 1: ${OK_LISTENER}`, `wild 1: ${OK_LISTENER}`, `foo 1: ${OK_LISTENER}`, `abc 0: ${OK_LISTENER}`]);
+      assert.deepEqual(brief(t.diagnostics), []);
+    },
+  },
+  {
     name: 'cross-namespace backend without a ReferenceGrant: RefNotPermitted, the route answers 500',
     files: ['cross-namespace-backend.yaml'],
     check(t) {

@@ -8,7 +8,7 @@ import type { LabelSelector } from '../../gateway-api.ts';
 import { GATEWAY_GROUP, GatewayConditions as T, GatewayReasons as R } from '../../gateway-api.ts';
 import type { HostKind } from '../../types.ts';
 import { GatewayCodes } from './codes.ts';
-import { routeHosts } from './hostnames.ts';
+import { isolatedHosts, routeHosts } from './hostnames.ts';
 import type { ListenerState } from './listeners.ts';
 import type { ParsedParentRef, ParsedRoute } from './read.ts';
 import { condition } from './status.ts';
@@ -83,5 +83,10 @@ export function attachParent(route: ParsedRoute, p: ParsedParentRef, listeners: 
   if (attachments.length === 0) return refuse(R.noMatchingListenerHostname, `no hostname of the route matches a listener hostname of Gateway ${p.namespace}/${p.name}`);
   // attachedRoutes counts the routes a listener accepts: selected, allowed, and sharing a hostname with it.
   for (const a of attachments) a.listener.attached.add(key);
-  return { parentRef: p, accepted: condition(T.accepted, true, R.accepted, 'the route is attached', gen), attachments };
+  // Served only where no more specific listener of the same port takes the requests (listener isolation).
+  const isolated = attachments.map((a) => {
+    const samePort = listeners.filter((o) => o !== a.listener && o.listener.port === a.listener.listener.port).map((o) => o.listener.hostname);
+    return { ...a, hosts: isolatedHosts(a.hosts, a.listener.listener.hostname, samePort) };
+  });
+  return { parentRef: p, accepted: condition(T.accepted, true, R.accepted, 'the route is attached', gen), attachments: isolated };
 }

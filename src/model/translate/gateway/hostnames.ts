@@ -49,3 +49,27 @@ export function routeHosts(listener: Hostname | undefined, route: readonly Hostn
   }
   return out.map(asVirtualHost);
 }
+
+/** Whether requests for every host of `h` match a listener hostname (none: every host). */
+function covers(listener: Hostname | undefined, h: { readonly host: string; readonly kind: HostKind }): boolean {
+  if (listener === undefined) return true;
+  if (h.kind === 'any') return false;
+  if (listener.kind === 'exact') return h.kind === 'exact' && h.host === listener.host;
+  return h.kind === 'exact' ? under(listener.host, h.host) : h.host === listener.host || under(listener.host, h.host.slice(2));
+}
+
+/** How specific a listener hostname is: none, then wildcards by length, then an exact name. */
+function specificity(h: Hostname | undefined): number {
+  if (h === undefined) return 0;
+  return h.kind === 'exact' ? Number.MAX_SAFE_INTEGER : 1 + h.host.length;
+}
+
+/**
+ * Listener isolation: of the hosts a route serves through `listener`, those whose requests go to no
+ * more specific listener of the same port (`others`, the Gateway's listeners there). A request is
+ * matched to the most specific listener its host matches, and only that listener's routes serve it.
+ */
+export function isolatedHosts(hosts: readonly { readonly host: string; readonly kind: HostKind }[], listener: Hostname | undefined, others: readonly (Hostname | undefined)[]): { readonly host: string; readonly kind: HostKind }[] {
+  const own = specificity(listener);
+  return hosts.filter((h) => !others.some((o) => specificity(o) > own && covers(o, h)));
+}
