@@ -38,6 +38,7 @@ const TEMPLATES: Readonly<Record<Dialect, Readonly<Record<string, TemplateUse>>>
     'haproxy/limits.hbs': { receives: 'PolicyView', from: '`haproxy.cfg.hbs`, `{{#each policies}}`: the stick tables of `rate` and `connections`' },
     'haproxy/backend.hbs': { receives: 'BackendView', from: '`haproxy.cfg.hbs`, `{{#each backends}}` (the server timeouts of policies from `@root.serverTimeouts`)' },
     'haproxy/special.hbs': { receives: 'HaproxyView', from: '`haproxy.cfg.hbs`: the 404 and 503 backends' },
+    'haproxy/mirror.hbs': { receives: 'HaproxyView', from: '`haproxy.cfg.hbs`, when `mirror` is true: the internal frontend on `files.mirrorSocket` the Lua filter `pass_mirror` sends the copies of mirrored requests to' },
   },
   nginx: {
     'nginx.conf.hbs': { receives: 'NginxView', from: 'the main file' },
@@ -45,12 +46,17 @@ const TEMPLATES: Readonly<Record<Dialect, Readonly<Record<string, TemplateUse>>>
     'nginx/upstream.hbs': { receives: 'UpstreamView', from: '`nginx.conf.hbs`, `{{#each upstreams}}`' },
     'nginx/server.hbs': { receives: 'ServerBlockView', from: '`nginx.conf.hbs`, `{{#each servers}}`' },
     'nginx/edge.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: timeouts, refusals, normalisation' },
-    'nginx/headers.hbs': { receives: 'ServerBlockView', from: '`server.hbs`, and `location.hbs` for a route that sets request headers (`replaces`: the lower-case names it sets, whose line is left out; null from `server.hbs`): headers sent upstream' },
+    'nginx/headers.hbs': { receives: 'ServerBlockView', from: '`server.hbs`, and `request-headers.hbs` for a route that sets request headers (`replaces`: the lower-case names it sets, whose line is left out; null from `server.hbs`): headers sent upstream' },
     'nginx/errors.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: error pages' },
     'nginx/acme.hbs': { receives: 'ServerBlockView', from: '`server.hbs`: the ACME HTTP-01 location (uses `@root.acme`)' },
-    'nginx/location.hbs': { receives: 'LocationView', from: '`server.hbs`, `{{#each locations}}` (`server`: the ServerBlockView, for `headers.hbs`)' },
+    'nginx/location.hbs': { receives: 'LocationView', from: '`server.hbs`, `{{#each locations}}` (`server`: the ServerBlockView, for `request-headers.hbs`)' },
     'nginx/auth.hbs': { receives: 'AuthCheckView', from: '`server.hbs`, `{{#each authChecks}}` (`server`: the ServerBlockView): the internal location that asks an external auth URL' },
     'nginx/signin.hbs': { receives: 'SigninView', from: '`server.hbs`, `{{#each signins}}`: the named location that sends a 401 of external auth to its sign-in URL' },
+    'nginx/request-headers.hbs': {
+      receives: 'LocationPolicyView',
+      from: '`location.hbs` (`policy`) and `mirror.hbs` (a `MirrorView`, which has the same `requestHeaders` and `replaces`), with `server`: the route\'s request headers, and `headers.hbs` again with them',
+    },
+    'nginx/mirror.hbs': { receives: 'MirrorView', from: '`server.hbs`, `{{#each mirrors}}` (`server`: the ServerBlockView): the internal location a `mirror` of a route copies requests to' },
     'nginx/grpc-headers.hbs': { receives: 'ServerBlockView', from: '`location.hbs` for a gRPC route (`replaces`: the lower-case names the route sets): headers sent upstream with `grpc_set_header`' },
   },
 };

@@ -16,6 +16,7 @@ export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
  */
 export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'Gateway',
+  'GatewayHTTPListenerIsolation',
   'HTTPRoute',
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',

@@ -1,4 +1,4 @@
--- Passerelle's HAProxy helpers, loaded with lua-load. Rendered from templates/haproxy/passerelle.lua:
+-- Passerelle's HAProxy helpers, loaded with lua-load (lua-load-per-thread when a route mirrors requests). Rendered from templates/haproxy/passerelle.lua:
 -- do not edit, it is rewritten on every change.
 
 -- Connection tokens that name no header to drop (as in the native proxy): the usual ones, and the
@@ -269,3 +269,113 @@ core.register_action("pass_ewma", { "http-req" }, function(txn, backend)
     txn:set_var("txn.pass_srv", best)
   end
 end, 1)
+
+-- Request mirroring (route policy mirror, Gateway API RequestMirror). The route's rules name the mirror
+-- backends a request is copied to (pass_mirror_to, one call per target drawn by its share) and record
+-- the path and query the client sent (before a rewrite). The filter pass_mirror of the routing
+-- frontends takes the headers as the route's backend gets them (filters see the request after every
+-- http-request rule), keeps the body as it streams through (never holding it back), and once the
+-- request is read sends each copy from a task of its own, so that a mirror never delays or changes the
+-- client's answer: to the internal frontend on the mirror socket, which hands it to the named backend
+-- (its servers, as the runtime API keeps them). HAProxy's HTTP client sends it as a POST; the internal
+-- frontend puts the client's method back. A body larger than MIRROR_BODY is not copied: neither is the
+-- request then. Answers are read and discarded; a failure is dropped silently (native mode logs it at debug level).
+local MIRROR_BODY = 1048576
+-- The filter's arguments (every routing frontend gives the same): the mirror socket and the copy's timeout.
+local mirror_socket, mirror_timeout = nil, 60000
+-- Framing and hop-by-hop headers: the copy is framed by its own Content-Length.
+local MIRROR_NOT_COPIED = {
+  ["content-length"] = true, ["transfer-encoding"] = true, ["connection"] = true, ["keep-alive"] = true,
+  ["te"] = true, ["trailer"] = true, ["upgrade"] = true, ["expect"] = true, ["proxy-connection"] = true,
+}
+
+core.register_action("pass_mirror_to", { "http-req" }, function(txn, backend)
+  local targets = txn:get_var("txn.pass_mirror")
+  if targets == nil then
+    txn:set_var("txn.pass_mirror", backend)
+    txn:set_var("txn.pass_mirror_uri", txn.sf:pathq() or "/")
+  else
+    txn:set_var("txn.pass_mirror", targets .. " " .. backend)
+  end
+end, 1)
+
+-- `headers`: the request's header block ("name: value" lines, as req.hdrs gives it).
+local function send_mirror(backend, method, uri, headers, body)
+  local h = {}
+  for name, value in string.gmatch(headers, "([^:\r\n]+):[ \t]*([^\r\n]*)\r\n") do
+    local n = string.lower(name)
+    if not MIRROR_NOT_COPIED[n] then
+      if h[n] == nil then h[n] = {} end
+      h[n][#h[n] + 1] = value
+    end
+  end
+  -- The client sends a body larger than its buffer in parts only with a length to frame it.
+  if #body > 0 then h["content-length"] = { tostring(#body) } end
+  h["x-pass-mirror-method"] = { method }
+  h["x-pass-mirror-backend"] = { backend }
+  local client = core.httpclient()
+  pcall(client.post, client, { url = "http://mirror" .. uri, dst = mirror_socket, headers = h, body = body, timeout = mirror_timeout })
+end
+
+local Mirror = { id = "pass_mirror", flags = filter.FLT_CFG_FL_HTX }
+Mirror.__index = Mirror
+
+function Mirror:new()
+  return setmetatable({}, self)
+end
+
+function Mirror:http_headers(txn, msg)
+  if msg.channel:is_resp() then return end
+  local ok = pcall(function()
+    local targets = txn:get_var("txn.pass_mirror")
+    if targets == nil then return end
+    -- HTTPMessage:get_headers() refuses a message whose body was already read (edge.hbs waits for the
+    -- first 16 kB): the sample fetches read the same request.
+    self.targets = targets
+    self.method = txn.sf:method() or "GET"
+    self.uri = txn:get_var("txn.pass_mirror_uri") or txn.sf:pathq() or "/"
+    self.headers = txn.sf:req_hdrs() or ""
+    self.parts = {}
+    self.size = 0
+    filter.register_data_filter(self, msg.channel)
+  end)
+  if not ok then self.targets = nil end
+end
+
+-- Every byte is forwarded at once (the return value); the copy keeps them while they fit MIRROR_BODY.
+-- An error in a filter would fail the client's request: whatever goes wrong here drops the copy only.
+function Mirror:http_payload(txn, msg)
+  local len = msg:input()
+  if self.parts ~= nil and len > 0 then
+    if self.size + len > MIRROR_BODY then
+      self.parts = nil
+    else
+      local ok, data = pcall(msg.body, msg, 0, len)
+      if ok and data ~= nil and #data == len then
+        self.parts[#self.parts + 1] = data
+        self.size = self.size + len
+      else
+        self.parts = nil
+      end
+    end
+  end
+  return len
+end
+
+function Mirror:http_end(txn, msg)
+  if msg.channel:is_resp() or self.targets == nil or self.parts == nil or mirror_socket == nil then return end
+  local method, uri, headers = self.method, self.uri, self.headers
+  local body = table.concat(self.parts)
+  self.parts = nil
+  -- A task of its own per copy: the request goes on at once, whatever the mirror does.
+  for backend in string.gmatch(self.targets, "%S+") do
+    pcall(core.register_task, function() send_mirror(backend, method, uri, headers, body) end)
+  end
+end
+
+-- filter lua.pass_mirror SOCKET TIMEOUT_MS: the internal frontend's socket and how long a copy may take.
+core.register_filter("pass_mirror", Mirror, function(flt, args)
+  mirror_socket = args[1]
+  mirror_timeout = tonumber(args[2]) or 60000
+  return flt
+end)

@@ -29,7 +29,7 @@ function table(text: string, name: string): string {
 const HAPROXY_FIELDS = {
   runtimeSocket: true, timeouts: true, files: true, forwardedHeader: true, prefixDepth: true, prefixFields: true,
   frontends: true, backends: true, regexRoutes: true, conditionRoutes: true, queryParams: true, suffixMap: true, scopes: true, lookups: true, sslRedirect: true, routeValues: true, policies: true, serverTimeouts: true, judged: true, clientHops: true, defaultBackend: true, acme: true,
-  requestLog: true, hasTls: true,
+  requestLog: true, hasTls: true, mirror: true,
 } as const satisfies Record<keyof HaproxyView, true>;
 const FRONTEND_FIELDS = {
   name: true, bindHost: true, bindPort: true, publicPort: true, tls: true, proto: true, redirect: true, auth: true,
@@ -38,16 +38,16 @@ const FRONTEND_FIELDS = {
 const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true, upstream: true } as const satisfies Record<keyof BackendView, true>;
 const POLICY_FIELDS = {
   id: true, denied: true, deniedStatus: true, redirect: true, wwwRedirect: true, appRoot: true, cors: true, rate: true, allow: true, auth: true, externalAuth: true,
-  maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, requestRemove: true, requestAdd: true, responseRemove: true, responseAdd: true, hsts: true, judgesClient: true, canary: true,
+  maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, requestRemove: true, requestAdd: true, responseRemove: true, responseAdd: true, hsts: true, judgesClient: true, canary: true, mirror: true,
 } as const satisfies Record<keyof PolicyView, true>;
 const NGINX_FIELDS = {
   workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, lua: true, shutdownTimeoutMs: true,
   timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, sni: true,
-  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, affinities: true, signinSteps: true, signinEscapes: true, dollar: true, queryValues: true, conditionMaps: true,
+  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, affinities: true, signinSteps: true, signinEscapes: true, dollar: true, queryValues: true, conditionMaps: true, mirrorSamples: true,
 } as const satisfies Record<keyof NginxView, true>;
 const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,
-  redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true, authChecks: true, signins: true,
+  redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true, authChecks: true, signins: true, mirrors: true,
 } as const satisfies Record<keyof ServerBlockView, true>;
 const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true, canary: true, grpc: true, choice: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;

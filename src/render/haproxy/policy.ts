@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { rewriteParts, rewrittenPath } from '../../model/rewrite.ts';
 import type { RewriteParts } from '../../model/rewrite.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
-import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy, RoutePolicy, WwwRedirectPolicy } from '../../model/policy.ts';
+import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy, MirrorPolicy, RoutePolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
 import { canCidr, canHeaderName, canLiteral, canName, canRegexLiteral, canRegexPath, canRoutePath, canText, canUser } from './quote.ts';
 import { isPlainHost } from '../quote.ts';
@@ -130,6 +130,19 @@ export interface PolicyView {
   readonly judgesClient: boolean;
   /** A canary backend chosen per request, or null. */
   readonly canary: CanaryView | null;
+  /** Gateway API RequestMirror: the backends a copy of each request is sent to, in order (empty: none). */
+  readonly mirror: readonly MirrorTargetView[];
+}
+
+/**
+ * A mirror target: the Lua action `pass_mirror_to` names `backend` for the request, and the Lua filter
+ * `pass_mirror` sends the copy there through the internal frontend (mirror.hbs) once the request is read.
+ */
+export interface MirrorTargetView {
+  /** The HAProxy backend of the target (its base backend: the route's upstream settings are the route's). */
+  readonly backend: string;
+  /** The share of requests copied in hundredths of a percent (1–9999, `rand(10000) lt share`), null for every request. */
+  readonly share: number | null;
 }
 
 /** Why a route answers 503 instead of serving a policy HAProxy cannot render (the reason of its body). */
@@ -314,9 +327,9 @@ export class PolicyRegistry {
   #idOf(route: Route, draft: Draft): string {
     // Limits count per Ingress (as ingress-nginx's zones): the same numbers elsewhere get their own tables.
     const scope = draft.rate !== null || draft.connections !== null ? `${route.source.namespace ?? ''}/${route.source.name}` : '';
-    // A policy without canary, www redirect, regex rewrite, header add/remove or a 500 answer keeps the id it had before they rendered.
-    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, deniedStatus, ...rest } = draft;
-    const headerLists = { requestRemove, requestAdd, responseRemove, responseAdd };
+    // A policy without canary, www redirect, regex rewrite, header add/remove, mirror or a 500 answer keeps the id it had before they rendered.
+    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, deniedStatus, mirror, ...rest } = draft;
+    const headerLists = { requestRemove, requestAdd, responseRemove, responseAdd, mirror };
     const changes = Object.fromEntries(Object.entries(headerLists).filter(([, list]) => list.length > 0));
     const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }), ...changes, ...(deniedStatus === 503 ? {} : { deniedStatus }) };
     const key = JSON.stringify(canary === null && Object.keys(later).length === 0 ? [rest, scope] : canary === null ? [rest, scope, later] : Object.keys(later).length === 0 ? [rest, scope, canary] : [rest, scope, canary, later]);
@@ -440,6 +453,7 @@ export class PolicyRegistry {
     // An allowlist keeps only what HAProxy can read: an entry left out narrows it, never widens it.
     const allow = policy.allowSourceRange === undefined ? null : { ranges: policy.allowSourceRange.filter(canCidr) };
     const canary = policy.canary === undefined ? null : this.#canaryView(policy.canary, upstream);
+    const mirror = policy.mirror === undefined ? [] : this.#mirrorViews(route, policy.mirror);
     // As in a mode without canaries: the main backend serves every request (no access is lost).
     if (policy.canary !== undefined && canary === null) {
       this.#report(route, 'PASS_POLICY_NOT_IN_MODE', 'the canary header, header value, cookie or weight cannot be written into the HAProxy configuration; the main backend serves every request');
@@ -469,8 +483,24 @@ export class PolicyRegistry {
       hsts: policy.hsts === undefined ? null : hstsValue(policy.hsts),
       judgesClient: allow !== null || rate !== null || conns !== undefined,
       canary,
+      mirror,
     };
     return JSON.stringify(draft) === JSON.stringify(EMPTY) ? undefined : draft;
+  }
+
+  /** A mirror's targets in HAProxy terms; a target without a backend section or with no share is left out (serving without a copy changes no answer). */
+  #mirrorViews(route: Route, mirror: MirrorPolicy): MirrorTargetView[] {
+    const out: MirrorTargetView[] = [];
+    for (const t of mirror.targets) {
+      const backend = this.#backendFor(t.backend, null);
+      const share = Number.isFinite(t.percent) ? Math.round(t.percent * 100) : 0;
+      if (backend === 'pass_unavailable' || share <= 0) {
+        if (backend === 'pass_unavailable') this.#report(route, 'PASS_POLICY_NOT_IN_MODE', `the mirror backend ${t.backend} has no HAProxy backend; no copy is sent to it`);
+        continue;
+      }
+      out.push({ backend, share: share >= 10_000 ? null : share });
+    }
+    return out;
   }
 
   /** A canary in HAProxy terms; null when its header, value or cookie cannot be written or its weight is not a whole percent. */
@@ -541,4 +571,5 @@ const EMPTY: Draft = {
   hsts: null,
   judgesClient: false,
   canary: null,
+  mirror: [],
 };

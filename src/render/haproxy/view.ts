@@ -30,7 +30,7 @@ import { canRegexPath } from './quote.ts';
 import { slotCookie, variantName } from './upstream.ts';
 import type { UpstreamView } from './upstream.ts';
 
-export type { PolicyCorsView, PolicyView, RegexRewriteView, RewriteView, RouteAuthView } from './policy.ts';
+export type { MirrorTargetView, PolicyCorsView, PolicyView, RegexRewriteView, RewriteView, RouteAuthView } from './policy.ts';
 export type { CookieView, UpstreamView } from './upstream.ts';
 export type { ConditionRouteView, QueryParamView, ValueConditionView } from './conditions.ts';
 
@@ -209,6 +209,8 @@ export interface HaproxyView {
     readonly sockets: string;
     /** The controller's socket for route basic auth users HAProxy cannot check ($apr1$), by {@link RouteAuthView} `key`. */
     readonly routeAuthSocket: string;
+    /** The socket of the internal frontend the copies of mirrored requests are sent to (`mirror`), only HAProxy's user can open it. */
+    readonly mirrorSocket: string;
   };
   readonly forwardedHeader: boolean;
   /**
@@ -251,6 +253,11 @@ export interface HaproxyView {
   readonly serverTimeouts: readonly { readonly ms: number; readonly policies: readonly string[] }[];
   /** Ids of the policies that judge the client (allowlist, limits). */
   readonly judged: readonly string[];
+  /**
+   * Whether a policy mirrors requests: the routing frontends then carry the Lua filter that sends the
+   * copies, and the internal frontend on `files.mirrorSocket` (mirror.hbs) passes them to their backends.
+   */
+  readonly mirror: boolean;
   /**
    * The X-Forwarded-For positions walked from a trusted peer: the client a policy judges is the
    * right-most address the trusted proxies do not cover, as in native mode (at most this deep).
@@ -605,6 +612,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     plainHttpOnTls: options.answerPlainHttpOnTls === true ? `${workDir}/${PLAIN_HTTP_ON_TLS_FILE}` : null,
     sockets: workDir,
     routeAuthSocket: options.routeAuthSocket ?? `${workDir}/route-auth.sock`,
+    mirrorSocket: `${workDir}/mirror.sock`,
   };
   // Variants after their bases, by name: the configuration does not depend on the order of the routes.
   backends.push(...[...variants.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
@@ -696,6 +704,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       policies: policyViews,
       serverTimeouts: serverTimeoutsOf(policyViews),
       judged,
+      mirror: policyViews.some((p) => p.mirror.length > 0),
       clientHops: judged.length === 0 ? [] : CLIENT_HOPS,
       defaultBackend,
       acme,

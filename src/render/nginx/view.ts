@@ -268,6 +268,8 @@ export interface LocationPolicyView {
   readonly responseRemove: readonly string[];
   /** Headers added to answers from an upstream as one more line (`add_header ... always`, the value in `variable` as `responseHeaders`). */
   readonly responseAdd: readonly { readonly name: string; readonly variable: string }[];
+  /** RequestMirror: `mirror uri` for each of the server's internal {@link MirrorView} locations the request is copied to (empty: none). */
+  readonly mirrors: readonly string[];
 }
 
 
@@ -279,6 +281,36 @@ export interface AuthCheckView {
   /** `/_pass|auth|N`: `|` is outside the route path grammar, so no route has this location. */
   readonly uri: string;
   readonly url: string;
+}
+
+/**
+ * The internal location of a mirror target (RequestMirror, nginx's mirror module: a background
+ * subrequest whose answer nginx discards): `location = uri { internal; ... proxy_pass http://upstream$request_uri; }`
+ * with the client's method, request URI and body, and the headers the route's backend gets.
+ */
+export interface MirrorView {
+  /** `/_pass|mirror|N`: `|` is outside the route path grammar, so no route has this location. */
+  readonly uri: string;
+  /** The mirror backend's upstream (its own, which the Lua balancer serves through `$proxy_host`). */
+  readonly upstream: string;
+  /** A share below 100 %: the `split_clients` variable ({@link MirrorSampleView}), empty for a request not copied (answered 204 there, never proxied); null: every request. */
+  readonly sample: string | null;
+  /** The route's request headers, as {@link LocationPolicyView.requestHeaders} (empty: the server's `proxy_set_header` lines apply). */
+  readonly requestHeaders: LocationPolicyView['requestHeaders'];
+  /** As {@link LocationPolicyView.replaces}. */
+  readonly replaces: LocationPolicyView['replaces'];
+  /** proxy_connect/send/read_timeout in milliseconds: short, so a stuck mirror holds the client connection briefly. */
+  readonly timeouts: { readonly connect: number; readonly send: number; readonly read: number };
+}
+
+/**
+ * The share of requests a mirror copies: `split_clients "$request_id variable" $variable`, `percent`
+ * (written `whole.tenths` then `hundredths`, then `%`) of them `1`, the others empty.
+ */
+export interface MirrorSampleView {
+  readonly variable: string;
+  /** The percentage as digits (`33.33`: 33, 3, 3): nginx reads two decimals. */
+  readonly percent: { readonly whole: number; readonly tenths: number; readonly hundredths: number };
 }
 
 /**
@@ -338,6 +370,8 @@ export interface ServerBlockView {
   readonly authChecks: readonly AuthCheckView[];
   /** The sign-in named locations of its locations. */
   readonly signins: readonly SigninView[];
+  /** The internal mirror locations its locations copy requests to. */
+  readonly mirrors: readonly MirrorView[];
 }
 
 /** An entry point that trusts some clients: a `geo` block and the maps choosing kept or replaced headers. */
@@ -396,6 +430,8 @@ export interface NginxView {
   readonly queryValues: readonly QueryValueView[];
   /** The maps of the route condition chains (`$pass_cN_K_J`), in order. */
   readonly conditionMaps: readonly ConditionMapView[];
+  /** The shares of mirrors copying less than every request (`$pass_mirror_N`). */
+  readonly mirrorSamples: readonly MirrorSampleView[];
 }
 
 export interface NginxBuild {
@@ -457,6 +493,23 @@ const SIGNIN_ESCAPES = [...Array(95).keys()]
   .filter((c) => !/[A-Za-z0-9\-_.!~*'()]/.test(c))
   .map((c) => ({ pattern: `~^${regexLiteral(c) ?? ''}\\z`, escape: encodeURIComponent(c) }));
 
+/**
+ * The timeouts of a mirror location (ms; connect also at most the server's): nginx keeps a client's
+ * connection (its next request on it) until the copies of its request end, whose answers it discards.
+ */
+const MIRROR_TIMEOUTS = { connect: 1000, send: 2000, read: 2000 } as const;
+
+/**
+ * A mirror's percent as nginx's `split_clients` reads it (two decimals, rounded; a share above 0 is at
+ * least 0.01 %): `all` from 99.995, `none` for 0 or less (or not a number).
+ */
+export function mirrorShare(percent: number): MirrorSampleView['percent'] | 'all' | 'none' {
+  if (!Number.isFinite(percent) || percent <= 0) return 'none';
+  const hundredths = Math.max(1, Math.round(percent * 100));
+  if (hundredths >= 10_000) return 'all';
+  return { whole: Math.floor(hundredths / 100), tenths: Math.floor(hundredths / 10) % 10, hundredths: hundredths % 10 };
+}
+
 /** A 503 answer saying why. */
 function refusal(reason: string): Action {
   return { proxy: null, status: 503, body: `Service Unavailable: ${reason}`, redirect: null };
@@ -515,6 +568,24 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   // External auth: one internal location per URL, one sign-in location per sign-in URL.
   const authChecks: AuthCheckView[] = [];
   const signins: SigninView[] = [];
+  // RequestMirror: one internal location per distinct copy (upstream, share, headers), one split per share below 100 %.
+  const mirrors: MirrorView[] = [];
+  const mirrorKeys = new Map<string, string>();
+  const mirrorSamples: MirrorSampleView[] = [];
+  const mirrorUri = (upstream: string, share: MirrorSampleView['percent'] | null, requestHeaders: MirrorView['requestHeaders'], replaces: MirrorView['replaces']): string => {
+    const key = JSON.stringify([upstream, share, requestHeaders, replaces]);
+    const known = mirrorKeys.get(key);
+    if (known !== undefined) return known;
+    let sample: string | null = null;
+    if (share !== null) {
+      sample = `pass_mirror_${mirrorSamples.length}`;
+      mirrorSamples.push({ variable: sample, percent: share });
+    }
+    const uri = `/_pass|mirror|${mirrors.length}`;
+    mirrors.push({ uri, upstream, sample, requestHeaders, replaces, timeouts: { connect: Math.min(connectMs, MIRROR_TIMEOUTS.connect), send: MIRROR_TIMEOUTS.send, read: MIRROR_TIMEOUTS.read } });
+    mirrorKeys.set(key, uri);
+    return uri;
+  };
   const affinities: AffinityView[] = [];
   const affinityKeys = new Map<string, number>();
   const reportedOnce = new Set<string>();
@@ -770,6 +841,23 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     // An allowlist keeps only what nginx can read: an entry left out narrows it, never widens it.
     const allow = policy.allowSourceRange === undefined ? null : { ranges: policy.allowSourceRange.filter(canCidr) };
     const judged = allow !== null || rate !== undefined || conns !== undefined;
+    const requestHeaders = [...request.values(), ...added];
+    const replaces = Object.fromEntries([...request.keys()].map((k) => [k, true]));
+    const protocol = policy.upstream?.protocol;
+    const mirrorUris: string[] = [];
+    if (policy.mirror !== undefined) {
+      if (protocol === 'grpc' || protocol === 'grpcs') {
+        reportOnce(route, 'PASS_POLICY_NOT_IN_MODE', 'nginx cannot mirror a gRPC route (its mirror locations speak HTTP/1.1); requests are served without copies');
+      } else {
+        for (const target of policy.mirror.targets) {
+          // A target without endpoints gets no copy, as in native mode.
+          const upstream = actionFor(target.backend).proxy;
+          const share = mirrorShare(target.percent);
+          if (upstream === null || share === 'none') continue;
+          mirrorUris.push(mirrorUri(upstream, share === 'all' ? null : share, requestHeaders, replaces));
+        }
+      }
+    }
     const view: LocationPolicyView = {
       preflight: cors !== undefined,
       realIpFrom: judged ? side.trusted : [],
@@ -780,16 +868,17 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       maxBody,
       tries: tries ?? null,
       timeouts: { connect: t?.connect ?? null, send: t?.send ?? null, read: t?.read ?? null },
-      requestHeaders: [...request.values(), ...added],
-      replaces: Object.fromEntries([...request.keys()].map((k) => [k, true])),
+      requestHeaders,
+      replaces,
       responseHeaders: [...response.values()],
       externalAuth,
       affinityCookie: affinity?.setCookie.variable ?? null,
       responseRemove,
       responseAdd,
+      mirrors: mirrorUris,
     };
-    const empty = !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && added.length === 0 && response.size === 0 && externalAuth === null && affinity === undefined && responseRemove.length === 0 && responseAdd.length === 0;
-    const protocol = policy.upstream?.protocol;
+    const empty =
+      !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && added.length === 0 && response.size === 0 && externalAuth === null && affinity === undefined && responseRemove.length === 0 && responseAdd.length === 0 && mirrorUris.length === 0;
     let grpc: GrpcView | null = null;
     if (protocol === 'grpc' || protocol === 'grpcs') {
       // grpc_pass names no path: the path is set by a rewrite (the regex rewrite, the whole path, or a prefix replaced).
@@ -962,10 +1051,11 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   };
 
   // The internal auth locations and sign-in locations a server block's locations name.
-  const authOfLocations = (locations: readonly LocationView[]): Pick<ServerBlockView, 'authChecks' | 'signins'> => {
+  const authOfLocations = (locations: readonly LocationView[]): Pick<ServerBlockView, 'authChecks' | 'signins' | 'mirrors'> => {
     const uris = new Set(locations.map((l) => l.policy?.externalAuth?.uri).filter((u) => u !== undefined));
     const names = new Set(locations.map((l) => l.policy?.externalAuth?.signin).filter((u) => u !== undefined && u !== null));
-    return { authChecks: authChecks.filter((c) => uris.has(c.uri)), signins: signins.filter((s) => names.has(s.name)) };
+    const copies = new Set(locations.flatMap((l) => l.policy?.mirrors ?? []));
+    return { authChecks: authChecks.filter((c) => uris.has(c.uri)), signins: signins.filter((s) => names.has(s.name)), mirrors: mirrors.filter((m) => copies.has(m.uri)) };
   };
 
   // Certificates: the first certificate naming a host serves it.
@@ -1093,7 +1183,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     }
   }
 
-  function serverBlocks(set: HostSet, common: Omit<ServerBlockView, 'defaultServer' | 'names' | 'locations' | 'authChecks' | 'signins'>, side: ServerSide): ServerBlockView[] {
+  function serverBlocks(set: HostSet, common: Omit<ServerBlockView, 'defaultServer' | 'names' | 'locations' | 'authChecks' | 'signins' | 'mirrors'>, side: ServerSide): ServerBlockView[] {
     const out: ServerBlockView[] = [];
     const defaultLocations = common.redirect === null ? locationsOf(set.any, side) : [];
     out.push({ ...common, defaultServer: true, names: [], locations: defaultLocations, ...authOfLocations(defaultLocations) });
@@ -1175,6 +1265,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       dollar,
       queryValues: conditions.queryValues,
       conditionMaps: conditions.maps,
+      mirrorSamples,
     },
     htpasswd: [...htpasswd, ...registry.htpasswd],
     certs,
