@@ -138,6 +138,8 @@ export interface Routers {
     readonly kind: string;
     /** The local address the host is served on (a Gateway's own, `gatewayAddressPool`); null: the entry points'. */
     readonly address: string | null;
+    /** With `address`: the entry point (port) the host is served on there; null otherwise. */
+    readonly entryPoint: string | null;
     readonly certificate: string | null;
     readonly sources: readonly ApiRef[];
     readonly routes: readonly { readonly path: string; readonly pathType: string; readonly backend: string; readonly source: ApiRef; readonly field: string }[];
@@ -155,12 +157,13 @@ export interface Routers {
 export function routersOf(model: RoutingModel, host?: string): Routers {
   const needle = host?.toLowerCase();
   return {
-    virtualHosts: [...model.virtualHosts.map((v) => ({ v, address: null })), ...(model.addressScopes ?? []).flatMap((s) => s.virtualHosts.map((v) => ({ v, address: s.address })))]
+    virtualHosts: [...model.virtualHosts.map((v) => ({ v, address: null, entryPoint: null })), ...(model.addressScopes ?? []).flatMap((s) => s.virtualHosts.map((v) => ({ v, address: s.address, entryPoint: s.entryPoint })))]
       .filter(({ v }) => needle === undefined || needle === '' || v.host.includes(needle))
-      .map(({ v, address }) => ({
+      .map(({ v, address, entryPoint }) => ({
         host: v.host,
         kind: v.kind,
         address,
+        entryPoint,
         certificate: v.certificate ?? null,
         sources: v.sources.map(ref),
         routes: v.routes.map((r) => ({ path: r.path, pathType: r.pathType, backend: r.backend, source: ref(r.source), field: r.field })),
@@ -210,7 +213,7 @@ export function backendsOf(model: RoutingModel, live?: ReadonlyMap<string, Endpo
     users.set(id, list);
   };
   for (const v of model.virtualHosts) for (const r of v.routes) use(r.backend, `${v.host} ${r.path} ${r.pathType}`);
-  for (const s of model.addressScopes ?? []) for (const v of s.virtualHosts) for (const r of v.routes) use(r.backend, `${s.address} ${v.host} ${r.path} ${r.pathType}`);
+  for (const s of model.addressScopes ?? []) for (const v of s.virtualHosts) for (const r of v.routes) use(r.backend, `${s.address} ${s.entryPoint} ${v.host} ${r.path} ${r.pathType}`);
   if (model.defaultBackend !== undefined) use(model.defaultBackend, 'default');
   return {
     liveStates: live !== undefined,

@@ -36,7 +36,8 @@ export function describeModel(model: RoutingModel): string {
   };
   hostLines(model.virtualHosts);
   for (const scope of model.addressScopes ?? []) {
-    out.push('', `Virtual hosts of connections to ${scope.address} (a Gateway's own address; no default backend)`);
+    out.push('', `Virtual hosts of connections to ${scope.address} through entry point ${scope.entryPoint} (a Gateway's own address; no default backend)`);
+    if (scope.virtualHosts.length === 0) out.push('  (none: 404)');
     hostLines(scope.virtualHosts);
   }
   out.push('', 'Backends');

@@ -17,6 +17,7 @@ export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'Gateway',
   'GatewayHTTPListenerIsolation',
+  'GatewayPort8080',
   'HTTPRoute',
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',
@@ -27,6 +28,7 @@ export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRouteHostRewrite',
   'HTTPRouteMethodMatching',
   'HTTPRouteNamedRouteRule',
+  'HTTPRouteParentRefPort',
   'HTTPRoutePathRedirect',
   'HTTPRoutePathRewrite',
   'HTTPRoutePortRedirect',

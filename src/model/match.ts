@@ -228,14 +228,15 @@ export type Resolution =
   | { readonly outcome: 'not-found'; readonly vhost: VirtualHost | undefined };
 
 /**
- * The model a connection made to local address `local` is served by: an address scope's hosts alone
- * (no default backend: the address is a Gateway's), else the model's own hosts.
+ * The model a connection made to local address `local` through `entryPoint` is served by: an address
+ * scope's hosts alone (no default backend: the address is a Gateway's; none on an entry point the
+ * address has no scope for), else the model's own hosts.
  */
-export function modelForAddress(model: RoutingModel, local: string): RoutingModel {
-  const scope = model.addressScopes?.find((s) => s.address === local);
-  if (scope === undefined) return model;
+export function modelForScope(model: RoutingModel, local: string, entryPoint: string): RoutingModel {
+  const scopes = model.addressScopes?.filter((s) => s.address === local) ?? [];
+  if (scopes.length === 0) return model;
   const { defaultBackend: _, ...rest } = model;
-  return { ...rest, virtualHosts: scope.virtualHosts };
+  return { ...rest, virtualHosts: scopes.find((s) => s.entryPoint === entryPoint)?.virtualHosts ?? [] };
 }
 
 /**

@@ -11,19 +11,23 @@ export function scopeAddress(local: string | undefined): string {
 
 /**
  * The entry points as the proxies listen on them: the model's own, then, for each address scope, a
- * copy of every entry point bound to one IP address of the scope's family (another address) moved to
- * the scope's address on the same port. An entry point on a wildcard address (no host, 0.0.0.0, ::)
+ * copy of its entry point when bound to one IP address of the scope's family (another address), moved
+ * to the scope's address on the same port. An entry point on a wildcard address (no host, 0.0.0.0, ::)
  * already receives the scope's connections and gets no copy.
  */
 export function listenedEntryPoints(model: RoutingModel): EntryPoint[] {
   const out = [...model.entryPoints];
   for (const scope of model.addressScopes ?? []) {
     const family = isIP(scope.address);
-    for (const ep of model.entryPoints) {
-      const host = ep.address.host;
-      if (host === undefined || host === '' || host === '0.0.0.0' || host === '::' || host === scope.address || isIP(host) !== family) continue;
-      out.push({ ...ep, address: { ...ep.address, host: scope.address } });
-    }
+    const ep = model.entryPoints.find((e) => e.name === scope.entryPoint);
+    const host = ep?.address.host;
+    if (ep === undefined || host === undefined || host === '' || host === '0.0.0.0' || host === '::' || host === scope.address || isIP(host) !== family) continue;
+    out.push({ ...ep, address: { ...ep.address, host: scope.address } });
   }
   return out;
+}
+
+/** The key of an address scope: its address and entry point. */
+export function scopeKey(address: string, entryPoint: string): string {
+  return `${address}|${entryPoint}`;
 }

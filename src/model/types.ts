@@ -240,10 +240,12 @@ export interface RoutingModel {
   readonly addressScopes?: readonly AddressScope[];
 }
 
-/** The hosts one local address serves (see {@link RoutingModel.addressScopes}). */
+/** The hosts one local address serves through one entry point (see {@link RoutingModel.addressScopes}). */
 export interface AddressScope {
   /** An IP address, as the proxy sees its local address (IPv4 dotted, IPv6 compressed). */
   readonly address: string;
+  /** The entry point (its port) the hosts are served on at `address`: a Gateway listener's port. */
+  readonly entryPoint: string;
   /** Sorted as the model's. */
   readonly virtualHosts: readonly VirtualHost[];
 }

@@ -333,6 +333,8 @@ export interface PasserelleOptions {
   readonly workDir?: string;
   /** Entry point ports (default: free ones). */
   readonly ports?: { readonly http: number; readonly https: number };
+  /** More plain HTTP entry points (name and port) on the same address. */
+  readonly moreHttp?: readonly { readonly name: string; readonly port: number }[];
 }
 
 /** The TOML of a controller of `mode` reading `cluster` with the controller's RBAC-limited kubeconfig. */
@@ -344,6 +346,7 @@ export function configText(cluster: Cluster, mode: Mode, ports: { readonly http:
     '[entryPoints.https]',
     `address = "${NODE_ADDRESS}:${ports.https}"`,
     '  [entryPoints.https.tls]',
+    ...(options.moreHttp ?? []).flatMap((e) => [`[entryPoints.${e.name}]`, `address = "${NODE_ADDRESS}:${e.port}"`]),
     '[proxy]',
     `mode = "${mode}"`,
     `workDir = ${JSON.stringify(workDir)}`,

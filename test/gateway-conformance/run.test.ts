@@ -7,7 +7,7 @@
  *   IPs of 192.0.2.128/25 and EndpointSlices (nodes.ts), and echo.ts starts echo-basic for each on its
  *   pod IP (all of 192.0.2.0/24 is local in the namespace of scripts/in-netns.sh); each one's output is
  *   its pod's log, which the apiserver gets from kwok's kubelet API (the mirror tests read it);
- * - Passerelle runs in this process on 192.0.2.1:80 and :443 with the controller's RBAC-limited
+ * - Passerelle runs in this process on 192.0.2.1:80, :443 (TLS), :8080 and :8090 with the controller's RBAC-limited
  *   kubeconfig, serving the GatewayClass `passerelle`; each Gateway gets an address of its own from
  *   192.0.2.64/27 (`gatewayAddressPool`: Passerelle listens there too), published in its status;
  * - the suite (a Go test binary) then runs as admin; its report goes to docs/conformance/<mode>.yaml.
@@ -265,6 +265,11 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
     assert.ok(cluster && echo);
     passerelle = await startPasserelle(cluster, mode, {
       ports: { http: 80, https: 443 },
+      // The suite's listeners on 8080 (GatewayPort8080) and 8090 (HTTPRouteListenerPortMatching).
+      moreHttp: [
+        { name: 'http8080', port: 8080 },
+        { name: 'http8090', port: 8090 },
+      ],
       kubernetes: ['leaderElection = false', `gatewayControllerName = "${DEFAULT_GATEWAY_CONTROLLER_NAME}"`, `gatewayAddresses = ["${NODE_ADDRESS}"]`, `gatewayAddressPool = [${GATEWAY_POOL.map((a) => `"${a}"`).join(', ')}]`],
     });
     const admin = cluster.client('admin');

@@ -135,7 +135,7 @@ test('records from the proxies get their route and entry point name from the mod
   assert.equal(c.complete({ ...plain, host: 'other.test', path: '/' }).route, 'default/fallback:80');
 
   // A connection to an address scope's address (a Gateway's own, logged as "l") is its hosts' alone: no default backend.
-  const scoped = new RecordCompleter({ ...model, addressScopes: [{ address: '192.0.2.64', virtualHosts: [{ host: '*', kind: 'any', sources: [], routes: [{ path: '/', pathType: 'Prefix', backend: 'gw/one:80', source: { kind: 'HTTPRoute', name: 'r' }, field: 'f' }] }] }] });
+  const scoped = new RecordCompleter({ ...model, addressScopes: [{ address: '192.0.2.64', entryPoint: 'web', virtualHosts: [{ host: '*', kind: 'any', sources: [], routes: [{ path: '/', pathType: 'Prefix', backend: 'gw/one:80', source: { kind: 'HTTPRoute', name: 'r' }, field: 'f' }] }] }] });
   assert.equal(scoped.complete({ ...plain, local: '192.0.2.64', host: 'x.w.test', path: '/api' }).route, '* / Prefix');
   assert.equal(scoped.complete({ ...plain, local: '::ffff:192.0.2.64', host: 'other.test', path: '/' }).backend, 'gw/one:80');
   assert.equal(scoped.complete({ ...plain, local: '127.0.0.1', host: 'x.w.test', path: '/api' }).route, '*.w.test /api Prefix');

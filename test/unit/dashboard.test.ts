@@ -119,11 +119,11 @@ test('routers: a Gateway\'s own address (address scope) lists its hosts after th
   const m = model();
   const first = m.virtualHosts[0];
   assert.ok(first);
-  const scoped: RoutingModel = { ...m, addressScopes: [{ address: '192.0.2.64', virtualHosts: [{ ...first, host: 'scoped.test' }] }] };
+  const scoped: RoutingModel = { ...m, addressScopes: [{ address: '192.0.2.64', entryPoint: 'web', virtualHosts: [{ ...first, host: 'scoped.test' }] }] };
   const r = routersOf(scoped);
-  assert.deepEqual(r.virtualHosts.map((v) => `${v.address ?? '-'} ${v.host}`), [...m.virtualHosts.map((v) => `- ${v.host}`), '192.0.2.64 scoped.test']);
+  assert.deepEqual(r.virtualHosts.map((v) => `${v.address ?? '-'} ${v.entryPoint ?? '-'} ${v.host}`), [...m.virtualHosts.map((v) => `- - ${v.host}`), '192.0.2.64 web scoped.test']);
   const backend = first.routes[0]?.backend ?? '';
-  assert.ok(backendsOf(scoped).backends.find((x) => x.id === backend)?.usedBy.some((u) => u.startsWith('192.0.2.64 scoped.test')));
+  assert.ok(backendsOf(scoped).backends.find((x) => x.id === backend)?.usedBy.some((u) => u.startsWith('192.0.2.64 web scoped.test')));
 });
 
 test('backends: live is the driver\'s state by backend and address, null when unknown or when the mode has none', () => {

@@ -105,8 +105,9 @@ const cases: readonly Case[] = [
     files: ['multiple-gateways.yaml'],
     options: { ...options, addressPool: ['192.0.2.9', '192.0.2.10'] },
     check: (t) => {
-      const scope = (address: string): string[] => (t.addressScopes.find((s) => s.address === address)?.virtualHosts ?? []).flatMap((vh) => vh.routes.map((r) => `${vh.host}: ${r.pathType} ${r.path} → ${r.backend}`));
-      assert.deepEqual(t.addressScopes.map((s) => s.address), ['192.0.2.10', '192.0.2.9']);
+      const scope = (address: string): string[] => (t.addressScopes.find((s) => s.address === address && s.entryPoint === 'web')?.virtualHosts ?? []).flatMap((vh) => vh.routes.map((r) => `${vh.host}: ${r.pathType} ${r.path} → ${r.backend}`));
+      // A scope per entry point of each address: a port no listener of the Gateway has serves nothing there.
+      assert.deepEqual(t.addressScopes.map((s) => `${s.address} ${s.entryPoint} ${s.virtualHosts.length}`), ['192.0.2.10 web 1', '192.0.2.10 websecure 0', '192.0.2.9 web 1', '192.0.2.9 websecure 0']);
       assert.deepEqual(scope('192.0.2.9'), ['*: Prefix /shared → default/web:80', '*: Prefix / → default/canary:80']);
       assert.deepEqual(scope('192.0.2.10'), ['*: Prefix /shared → default/web:80', '*: Prefix / → default/third:80']);
       // The third Gateway shares the entry points' address: its share of the route lands with the model's own hosts.

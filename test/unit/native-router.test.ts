@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { silentLogger } from '../../src/shared/logger.ts';
-import { compareRoutes, modelForAddress, resolveRequest } from '../../src/model/match.ts';
+import { compareRoutes, modelForScope, resolveRequest } from '../../src/model/match.ts';
 import type { Backend, Route, RoutingModel, VirtualHost } from '../../src/model/types.ts';
 import { weightedCycle } from '../../src/drivers/native/balance.ts';
 import { Router } from '../../src/drivers/native/router.ts';
@@ -57,18 +57,26 @@ test('native router resolves every request exactly as resolveRequest (the model 
   }
 });
 
-test('native router: a connection to an address scope\'s address sees only its hosts (no default backend), any other the model\'s', () => {
+test('native router: a connection to an address scope\'s address sees only the hosts of its scope on that entry point (no default backend), any other the model\'s', () => {
   const registry = new UpstreamRegistry({ connectTimeoutMs: 1000, readTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connectionsPerEndpoint: undefined }, silentLogger);
   const addresses = ['192.0.2.2', '2001:db8::2'];
   const local = fc.constantFrom('192.0.2.1', ...addresses);
-  const scoped = fc.tuple(model, fc.array(vhost, { maxLength: 4 }), fc.array(vhost, { maxLength: 4 })).map(([m, a, b]): RoutingModel => ({ ...m, addressScopes: [{ address: addresses[0]!, virtualHosts: a }, { address: addresses[1]!, virtualHosts: b }] }));
+  const entry = fc.constantFrom('web', 'other');
+  const scoped = fc.tuple(model, fc.array(vhost, { maxLength: 4 }), fc.array(vhost, { maxLength: 4 }), fc.array(vhost, { maxLength: 4 })).map(([m, a, b, c]): RoutingModel => ({
+    ...m,
+    addressScopes: [
+      { address: addresses[0]!, entryPoint: 'web', virtualHosts: a },
+      { address: addresses[0]!, entryPoint: 'other', virtualHosts: c },
+      { address: addresses[1]!, entryPoint: 'web', virtualHosts: b },
+    ],
+  }));
   try {
     fc.assert(
-      fc.property(scoped, fc.array(fc.tuple(hostHeader, path, local), { minLength: 1, maxLength: 10 }), (m, requests) => {
+      fc.property(scoped, fc.array(fc.tuple(hostHeader, path, local, entry), { minLength: 1, maxLength: 10 }), (m, requests) => {
         const router = new Router(m, registry);
-        for (const [h, p, l] of requests) {
-          const expected = resolveRequest(modelForAddress(m, l), h, p);
-          const got = router.resolve(h, p, undefined, l);
+        for (const [h, p, l, e] of requests) {
+          const expected = resolveRequest(modelForScope(m, l, e), h, p);
+          const got = router.resolve(h, p, undefined, l, e);
           assert.equal(got.found, expected.outcome !== 'not-found', `${l} ${h} ${p}`);
           if (got.found && expected.outcome !== 'not-found') assert.equal(got.backendId, expected.outcome === 'route' ? expected.route.backend : m.defaultBackend, `${l} ${h} ${p}`);
         }

@@ -6,8 +6,8 @@
  */
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
-import { modelForAddress, normalizeHost, requestPath, selectRoute, selectVirtualHost } from '../../model/match.ts';
-import { scopeAddress } from '../../model/scopes.ts';
+import { modelForScope, normalizeHost, requestPath, selectRoute, selectVirtualHost } from '../../model/match.ts';
+import { scopeAddress, scopeKey } from '../../model/scopes.ts';
 import type { RoutingModel, VirtualHost } from '../../model/types.ts';
 import type { HostPort } from '../../render/types.ts';
 import { PassError } from '../../shared/errors.ts';
@@ -165,12 +165,14 @@ export class RecordCompleter {
   readonly #model: RoutingModel;
   /** Virtual host per logged host: a scan of every virtual host per line would not scale. */
   readonly #hosts = new Map<string, VirtualHost | null>();
-  /** The models of the address scopes' connections, by local address (modelForAddress). */
+  /** The models of the address scopes' connections, by scopeKey (modelForScope). */
   readonly #scopes: ReadonlyMap<string, RoutingModel>;
+  readonly #scopeAddresses: ReadonlySet<string>;
 
   constructor(model: RoutingModel) {
     this.#model = model;
-    this.#scopes = new Map((model.addressScopes ?? []).map((s) => [s.address, modelForAddress(model, s.address)]));
+    this.#scopes = new Map((model.addressScopes ?? []).map((s) => [scopeKey(s.address, s.entryPoint), modelForScope(model, s.address, s.entryPoint)]));
+    this.#scopeAddresses = new Set((model.addressScopes ?? []).map((s) => s.address));
   }
 
   get model(): RoutingModel {
@@ -178,10 +180,11 @@ export class RecordCompleter {
   }
 
   complete(record: RequestRecord): RequestRecord {
-    const scoped = record.local === undefined ? undefined : this.#scopes.get(scopeAddress(record.local));
-    const model = scoped ?? this.#model;
     let entryPoint = record.entryPoint;
-    if (/^\d+$/.test(entryPoint)) entryPoint = model.entryPoints.find((e) => String(e.address.port) === entryPoint)?.name ?? entryPoint;
+    if (/^\d+$/.test(entryPoint)) entryPoint = this.#model.entryPoints.find((e) => String(e.address.port) === entryPoint)?.name ?? entryPoint;
+    const local = record.local === undefined ? undefined : scopeAddress(record.local);
+    const scoped = local === undefined || !this.#scopeAddresses.has(local) ? undefined : (this.#scopes.get(scopeKey(local, entryPoint)) ?? modelForScope(this.#model, local, entryPoint));
+    const model = scoped ?? this.#model;
     const path = requestPath(record.path);
     if (record.host === '' || !path.startsWith('/')) return entryPoint === record.entryPoint ? record : { ...record, entryPoint };
     // The cache holds the model's own hosts; an address scope's connections are looked up each time (rare).

@@ -307,7 +307,7 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     }
     for (const m of ep.middlewares) if (m.kind === 'basicAuth' && m.mw.removeHeader) dropNames(h.out, ['authorization']);
   }
-  const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined, router.scoped ? scopeAddress(req.socket.localAddress) : undefined);
+  const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined, router.scoped ? scopeAddress(req.socket.localAddress) : undefined, ep.entryPoint.name);
   if (!result.found) {
     sendText(res, 404, 'Not Found\n');
     return;

@@ -2,7 +2,7 @@ import { normalizeHost, pathMatches, pathRegex, queryParam, valueRegex } from '.
 import type { ConditionRequest } from '../../model/match.ts';
 import type { BlockList } from 'node:net';
 import { addressList } from './addresses.ts';
-import { listenedEntryPoints } from '../../model/scopes.ts';
+import { listenedEntryPoints, scopeKey } from '../../model/scopes.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import type { ClientTimeouts, EntryPoint, Route, RouteConditions, RoutingModel, ValueCondition, VirtualHost } from '../../model/types.ts';
 import type { CompiledMiddleware } from './middlewares.ts';
@@ -182,8 +182,11 @@ export class Router {
   readonly model: RoutingModel;
   readonly entryPoints: ReadonlyMap<string, CompiledEntryPoint>;
   readonly #hosts: HostTable;
-  /** Address scopes by local address (src/model/types.ts `addressScopes`); empty for most models. */
+  /** Address scopes by scopeKey of address and entry point (src/model/types.ts `addressScopes`); empty for most models. */
   readonly #scopes = new Map<string, HostTable>();
+  readonly #scopeAddresses = new Set<string>();
+  /** What an address scope's address serves on an entry point it has no scope for: nothing. */
+  readonly #noHosts: HostTable;
   /** Whether some route has conditions: requests then bring their method, headers and query to `resolve`. */
   readonly hasConditions: boolean;
   readonly #default: RouteResult;
@@ -220,7 +223,11 @@ export class Router {
       };
     };
     this.#hosts = new HostTable(model.virtualHosts, compile);
-    for (const scope of model.addressScopes ?? []) this.#scopes.set(scope.address, new HostTable(scope.virtualHosts, compile));
+    for (const scope of model.addressScopes ?? []) {
+      this.#scopes.set(scopeKey(scope.address, scope.entryPoint), new HostTable(scope.virtualHosts, compile));
+      this.#scopeAddresses.add(scope.address);
+    }
+    this.#noHosts = new HostTable([], compile);
     this.hasConditions = hasConditions;
     this.#default = model.defaultBackend === undefined ? NOT_FOUND : resultFor(model.defaultBackend, model.defaultBackend);
 
@@ -235,11 +242,16 @@ export class Router {
   /**
    * The virtual host for a Host header (selectVirtualHost): exact, then the longest matching pattern
    * (a one-label wildcard or a suffix of one or more labels), then `*`. `local`: the connection's
-   * local address ({@link scopeAddress}); an address scope's connection sees only its scope's hosts.
+   * local address ({@link scopeAddress}) and `entryPoint` its entry point's name; an address scope's
+   * connection sees only the hosts of its scope on that entry point.
    */
-  virtualHost(hostHeader: string, local?: string): CompiledVirtualHost | undefined {
-    const scope = this.#scopes.size === 0 || local === undefined ? undefined : this.#scopes.get(local);
-    return (scope ?? this.#hosts).lookup(hostHeader);
+  virtualHost(hostHeader: string, local?: string, entryPoint?: string): CompiledVirtualHost | undefined {
+    return (this.#scopeOf(local, entryPoint) ?? this.#hosts).lookup(hostHeader);
+  }
+
+  #scopeOf(local: string | undefined, entryPoint: string | undefined): HostTable | undefined {
+    if (this.#scopes.size === 0 || local === undefined || !this.#scopeAddresses.has(local)) return undefined;
+    return this.#scopes.get(scopeKey(local, entryPoint ?? '')) ?? this.#noHosts;
   }
 
   /**
@@ -248,8 +260,8 @@ export class Router {
    * found. `request` (absent: a plain GET) is read only for routes with conditions. A connection to an
    * address scope's address never reaches the default backend: it is the Gateway's alone.
    */
-  resolve(hostHeader: string, path: string, request?: ConditionRequest, local?: string): RouteResult {
-    const scope = this.#scopes.size === 0 || local === undefined ? undefined : this.#scopes.get(local);
+  resolve(hostHeader: string, path: string, request?: ConditionRequest, local?: string, entryPoint?: string): RouteResult {
+    const scope = this.#scopeOf(local, entryPoint);
     const vhost = (scope ?? this.#hosts).lookup(hostHeader);
     if (vhost !== undefined) {
       const routes = vhost.routes;

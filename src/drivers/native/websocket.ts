@@ -48,7 +48,7 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   if (!h.websocket) return rawAnswer(socket, 400, 'Bad Request: only WebSocket upgrades are proxied\n');
   const verdict = runMiddlewares(ep.middlewares, state.authCache, h.host, read.target, h.authorization);
   if (verdict !== undefined) return rawVerdict(socket, verdict);
-  const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined, router.scoped ? scopeAddress(req.socket.localAddress) : undefined);
+  const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined, router.scoped ? scopeAddress(req.socket.localAddress) : undefined, ep.entryPoint.name);
   if (!result.found) return rawAnswer(socket, 404, 'Not Found\n');
   const policy = result.policy;
   const auth = policy?.policy.externalAuth;

@@ -166,6 +166,7 @@ export function translate(snapshot: TranslateInput, options: TranslateOptions): 
   const virtualHosts: VirtualHost[] = [...vhosts.values()].map((vh) => finishVhost(vh, certificateOf(vh, lookupCert))).sort(compareVhosts);
   const addressScopes: AddressScope[] = (gateway?.addressScopes ?? []).map((scope) => ({
     address: scope.address,
+    entryPoint: scope.entryPoint,
     virtualHosts: scope.virtualHosts.map(({ certificate, ...vh }) => {
       const cert = certificate ?? certificateOf(vh, lookupCert);
       return cert === undefined ? vh : { ...vh, certificate: cert };

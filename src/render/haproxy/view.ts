@@ -165,12 +165,15 @@ export interface FrontendView {
   readonly allowEncodedSlashes: boolean;
   /** Address scopes' addresses this frontend also binds at its port (its own address is a specific one). */
   readonly scopeBinds: readonly string[];
+  /** The scopes' addresses, each with the suffix of this frontend's entry point (no host key has it when the address has no scope here). */
+  readonly scopes: readonly ScopeView[];
 }
 
-/** An address scope: connections to `address` look their hosts up with `suffix` after each host key. */
+/** An address scope: connections to `address` through `entryPoint` look their hosts up with `suffix` after each host key. */
 export interface ScopeView {
   readonly address: string;
-  /** `@ADDRESS@`: host keys of the scope end with it (main keys never hold `@`). */
+  readonly entryPoint: string;
+  /** `@ADDRESS@ENTRYPOINT@`: host keys of the scope end with it (main keys never hold `@`). */
   readonly suffix: string;
 }
 
@@ -521,13 +524,20 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
     vhostIds[hostKey] = n;
     return `v${n}`;
   };
-  // Address scopes: a connection to a scope's address looks its host keys up with `@ADDRESS@` after them.
+  // Address scopes: a connection to a scope's address looks its host keys up with `@ADDRESS@ENTRYPOINT@` after them.
+  const scopeSuffix = (address: string, entryPoint: string): string => `@${address}@${entryPoint}@`;
   const scopes: ScopeView[] = [];
+  const scopeHosts: (readonly VirtualHost[])[] = [];
   for (const scope of model.addressScopes ?? []) {
-    if (canCidr(scope.address) && !scope.address.includes('/') && canMapWord(`h:x@${scope.address}@`)) scopes.push({ address: scope.address, suffix: `@${scope.address}@` });
-    else diags.push(skipped('PASS_HAPROXY_HOST', `address ${JSON.stringify(scope.address)} cannot be written to an HAProxy rule; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
+    const suffix = scopeSuffix(scope.address, scope.entryPoint);
+    if (canCidr(scope.address) && !scope.address.includes('/') && canMapWord(`h:x${suffix}`)) {
+      scopes.push({ address: scope.address, entryPoint: scope.entryPoint, suffix });
+      scopeHosts.push(scope.virtualHosts);
+    } else {
+      diags.push(skipped('PASS_HAPROXY_HOST', `address ${JSON.stringify(scope.address)} (entry point ${JSON.stringify(scope.entryPoint)}) cannot be written to an HAProxy rule; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
+    }
   }
-  const hostSets = [{ suffix: '', vhosts: model.virtualHosts }, ...scopes.map((sc) => ({ suffix: sc.suffix, vhosts: model.addressScopes?.find((x) => x.address === sc.address)?.virtualHosts ?? [] }))];
+  const hostSets = [{ suffix: '', vhosts: model.virtualHosts }, ...scopes.map((sc, i) => ({ suffix: sc.suffix, vhosts: scopeHosts[i] ?? [] }))];
   for (const { suffix: ss, vhosts } of hostSets) {
     anyVhost = false;
     vhosts.forEach((v) => addHost(v, ss));
@@ -668,7 +678,8 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       trusted: trustedRanges(ep, (r) => diags.push(skipped('PASS_HAPROXY_TRUSTED_IP', `trusted address ${JSON.stringify(r)} of entry point ${JSON.stringify(ep.name)} is not an IP or CIDR range; left out`, epRef, `entryPoints.${ep.name}.forwardedHeaders.trustedIPs`))),
       allowEncodedSlashes: ep.allowEncodedSlashes === true,
       // The copies listenedEntryPoints makes of this entry point for the scopes' addresses (HAProxy checks them at load).
-      scopeBinds: listened.filter((l) => l !== ep && l.name === ep.name && scopes.some((sc) => sc.address === l.address.host)).map((l) => l.address.host ?? ''),
+      scopeBinds: listened.filter((l) => l !== ep && l.name === ep.name && scopes.some((sc) => sc.address === l.address.host && sc.entryPoint === ep.name)).map((l) => l.address.host ?? ''),
+      scopes: [...new Set(scopes.map((sc) => sc.address))].map((address) => ({ address, entryPoint: ep.name, suffix: scopeSuffix(address, ep.name) })).filter((sc) => canMapWord(`h:x${sc.suffix}`)),
     });
   }
 

@@ -1082,11 +1082,13 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   // The hosts of one address: the model's own (listenHost undefined: the entry point's), or an address scope's.
   interface HostSet {
     readonly listenHost: string | undefined;
+    /** An address scope's entry point: its server blocks are written for that entry point only. */
+    readonly entryPoint: string | undefined;
     readonly vhosts: VirtualHost[];
     readonly any: VirtualHost | undefined;
     readonly suffixHosts: boolean;
   }
-  const hostSet = (list: readonly VirtualHost[], listenHost: string | undefined): HostSet => {
+  const hostSet = (list: readonly VirtualHost[], listenHost: string | undefined, entryPoint: string | undefined): HostSet => {
     const vhosts: VirtualHost[] = [];
     const seen = new Set<string>();
     let any: VirtualHost | undefined;
@@ -1111,13 +1113,13 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     routesOf(any);
     // A scope without `*` still has its own default server locations (404), apart from the model's.
     if (listenHost !== undefined) any ??= { host: '*', kind: 'any', routes: [], sources: [] };
-    return { listenHost, vhosts, any, suffixHosts };
+    return { listenHost, entryPoint, vhosts, any, suffixHosts };
   };
   const patternRank = (v: VirtualHost): number => (v.kind === 'exact' ? -1 : v.host.length * 2 + (v.kind === 'suffix' ? 0 : 1));
   const serverNameOf = (v: VirtualHost): string => (v.kind === 'suffix' ? `*${v.host}` : v.host);
-  const hostSets: HostSet[] = [hostSet(model.virtualHosts, undefined)];
+  const hostSets: HostSet[] = [hostSet(model.virtualHosts, undefined, undefined)];
   for (const scope of model.addressScopes ?? []) {
-    if (canAddress(scope.address, 1)) hostSets.push(hostSet(scope.virtualHosts, scope.address));
+    if (canAddress(scope.address, 1)) hostSets.push(hostSet(scope.virtualHosts, scope.address, scope.entryPoint));
     else diags.push(skipped('PASS_NGINX_HOST', `address ${JSON.stringify(scope.address)} cannot be an nginx listen address; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
   }
   const vhosts = hostSets.flatMap((h) => h.vhosts);
@@ -1174,8 +1176,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     }
     const side: ServerSide = { tls: ep.tls, trusted: ranges, entryPointAuth: auth !== null };
     for (const set of hostSets) {
-      // An address scope is listened on at the entry point's port: nginx picks its server blocks by the connection's local address.
-      if (set.listenHost !== undefined && (set.listenHost === common.listenHost || seenListen.has(`${set.listenHost}:${ep.address.port}`))) continue;
+      // An address scope is listened on at its entry point's port: nginx picks its server blocks by the connection's local address.
+      if (set.listenHost !== undefined && (set.entryPoint !== ep.name || set.listenHost === common.listenHost || seenListen.has(`${set.listenHost}:${ep.address.port}`))) continue;
       if (set.listenHost !== undefined) seenListen.add(`${set.listenHost}:${ep.address.port}`);
       fallback = set.listenHost === undefined ? modelFallback : NOT_FOUND;
       servers.push(...serverBlocks(set, { ...common, listenHost: set.listenHost ?? common.listenHost }, side));

@@ -120,12 +120,12 @@ interface HostBuild {
   readonly routes: Route[];
   readonly sources: Map<string, ObjectRef>;
   readonly entryPoints: Set<string>;
-  /** The Gateway address the host is served on; undefined: the shared one. */
-  readonly scope: string | undefined;
+  /** The Gateway address and entry point the host is served on; undefined: the shared address, every entry point. */
+  readonly scope: { readonly address: string; readonly entryPoint: string } | undefined;
 }
 
-function hostKey(scope: string | undefined, host: string): string {
-  return scope === undefined ? host : `${scope}\u0000${host}`;
+function hostKey(scope: HostBuild['scope'], host: string): string {
+  return scope === undefined ? host : `${scope.address}\u0000${scope.entryPoint}\u0000${host}`;
 }
 
 function locationKey(ref: ObjectRef): string {
@@ -252,7 +252,9 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
     for (const o of outcomes) {
       for (const a of o.attachments) {
         if (!a.listener.programmed || a.listener.entryPoint === undefined) continue;
-        for (const h of a.hosts) claimRoutes(route, h, a.listener.entryPoint.name, build.routes, hosts, addressOf.get(`${o.parentRef.namespace}/${o.parentRef.name}`));
+        const address = addressOf.get(`${o.parentRef.namespace}/${o.parentRef.name}`);
+        const ep = a.listener.entryPoint.name;
+        for (const h of a.hosts) claimRoutes(route, h, ep, build.routes, hosts, address === undefined ? undefined : { address, entryPoint: ep });
       }
     }
   }
@@ -265,15 +267,23 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
     return { ...(cert === undefined ? vh : { ...vh, certificate: cert }), entryPoints: [...b.entryPoints].sort(compareText) };
   };
   const virtualHosts: GatewayVirtualHost[] = [...hosts.values()].filter((b) => b.scope === undefined).map(finish).sort(compareVhosts);
-  const scoped = new Map<string, VirtualHost[]>();
+  // Every entry point of a Gateway's address is a scope, none of a listener's hosts or not: a port
+  // no listener of the Gateway has serves nothing there (404), and a listener's hosts only its port.
+  const scoped = new Map<string, { address: string; entryPoint: string; list: VirtualHost[] }>();
+  for (const address of new Set(addressOf.values())) {
+    for (const ep of options.entryPoints) scoped.set(`${address}\u0000${ep.name}`, { address, entryPoint: ep.name, list: [] });
+  }
   for (const b of hosts.values()) {
     if (b.scope === undefined) continue;
-    const list = scoped.get(b.scope) ?? [];
+    const key = `${b.scope.address}\u0000${b.scope.entryPoint}`;
+    const entry = scoped.get(key) ?? { ...b.scope, list: [] };
     const { entryPoints: _, ...vh } = finish(b);
-    list.push(vh);
-    scoped.set(b.scope, list);
+    entry.list.push(vh);
+    scoped.set(key, entry);
   }
-  const addressScopes: AddressScope[] = [...scoped.entries()].sort(([a], [b]) => compareText(a, b)).map(([address, list]) => ({ address, virtualHosts: list.sort(compareVhosts) }));
+  const addressScopes: AddressScope[] = [...scoped.values()]
+    .sort((a, b) => compareText(a.address, b.address) || compareText(a.entryPoint, b.entryPoint))
+    .map(({ address, entryPoint, list }) => ({ address, entryPoint, virtualHosts: list.sort(compareVhosts) }));
 
   const backends: Record<string, Backend> = {};
   for (const id of [...used.keys()].sort(compareText)) {
@@ -316,7 +326,7 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
 }
 
 /** Claims the routes of an HTTPRoute on one host; a path an older HTTPRoute (or an earlier rule) has is reported. */
-function claimRoutes(route: ParsedRoute, host: { readonly host: string; readonly kind: HostKind }, entryPoint: string, built: readonly Route[], hosts: Map<string, HostBuild>, scope: string | undefined): void {
+function claimRoutes(route: ParsedRoute, host: { readonly host: string; readonly kind: HostKind }, entryPoint: string, built: readonly Route[], hosts: Map<string, HostBuild>, scope: HostBuild['scope']): void {
   const hkey = hostKey(scope, host.host);
   let hb = hosts.get(hkey);
   if (hb === undefined) {
@@ -356,7 +366,7 @@ function listenerCertificates(gateways: readonly ParsedGateway[], listenersOf: R
       if (c === undefined || l.entryPoint === undefined) continue;
       // A listener without hostname serves its certificate for the hosts routed through it.
       const scope = addressOf.get(key);
-      const names = l.listener.hostname !== undefined ? [l.listener.hostname.host] : [...hosts.values()].filter((h) => h.kind !== 'any' && h.scope === scope && h.entryPoints.has(l.entryPoint?.name ?? '')).map((h) => h.host);
+      const names = l.listener.hostname !== undefined ? [l.listener.hostname.host] : [...hosts.values()].filter((h) => h.kind !== 'any' && h.scope?.address === scope && h.entryPoints.has(l.entryPoint?.name ?? '')).map((h) => h.host);
       let cert = certs.get(c.id);
       if (cert === undefined) {
         cert = { hosts: new Set(), ownNames: new Set(), certPem: c.certPem, keyPem: c.keyPem, source: c.ref, owner: gw.header.ref };
