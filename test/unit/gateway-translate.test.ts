@@ -173,6 +173,22 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'backendRef filters: the one backend\'s header modifiers after the rule\'s; several weighted backends with filters, or another filter type, deny the rule',
+    files: ['backend-filters.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), [
+        'b.example.com: Prefix /redirect → default/web:80 {"denied":"a filter of this HTTPRoute rule is not supported"}',
+        'b.example.com: Prefix /one → default/web:80 {"headers":{"request":{"X-Same":"backend","X-Rule":"1"},"requestAdd":{"X-Add":"a"},"requestRemove":["x-gone"],"response":{"X-Served-By":"web"}}}',
+        'b.example.com: Prefix /two → default/web:80 {"canary":{"backend":"default/canary:80","weight":50},"denied":"a filter of this HTTPRoute rule is not supported"}',
+      ]);
+      assert.deepEqual(parents(t, 'default/backend-filters'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs PartiallyInvalid=True/UnsupportedValue']);
+      assert.deepEqual(brief(t.diagnostics), [
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/backend-filters spec.rules[1].backendRefs[0].filters[0]',
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/backend-filters spec.rules[2].backendRefs[0].filters[0].type',
+      ]);
+    },
+  },
+  {
     name: 'cross-namespace backend without a ReferenceGrant: RefNotPermitted, the route answers 500',
     files: ['cross-namespace-backend.yaml'],
     check(t) {
@@ -570,9 +586,9 @@ test('bad input is reported, never thrown', () => {
     'error PASS_GATEWAY_BACKEND_KIND HTTPRoute default/odd spec.rules[0].backendRefs[0]',
     'error PASS_GATEWAY_BAD_MATCH HTTPRoute default/odd spec.rules[0].matches[0].path.type',
     'error PASS_GATEWAY_BAD_MATCH HTTPRoute default/odd spec.rules[0].matches[1].path.value',
-    'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/odd spec.rules[1].backendRefs[0].filters',
+    'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/odd spec.rules[1].backendRefs[0].filters[0].requestHeaderModifier',
   ]);
-  assert.ok(routes(t).includes('ok.example.com: Prefix /filtered → default/web:80 {"denied":"a filter of this HTTPRoute rule is not supported"}'), 'a backendRef filter denies its rule');
+  assert.ok(routes(t).includes('ok.example.com: Prefix /filtered → default/web:80 {"denied":"a filter of this HTTPRoute rule is not supported"}'), 'a backendRef filter that cannot be applied denies its rule');
   assert.deepEqual(parents(t, 'default/odd'), ['{"name":"gw"} Accepted=True/Accepted ResolvedRefs=False/InvalidKind PartiallyInvalid=True/UnsupportedValue']);
   assert.deepEqual(listeners(t, 'bad'), [], 'both listeners were left out');
 });

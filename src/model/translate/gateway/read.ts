@@ -67,8 +67,8 @@ export interface ParsedParentRef {
 export interface ParsedBackendRef extends ObjectReference {
   readonly port: number | undefined;
   readonly weight: number;
-  /** backendRefs[].filters is set (not supported). */
-  readonly filters: boolean;
+  /** The backendRef's own filters as written (validated when the route is built). */
+  readonly filters: readonly { readonly value: Rec; readonly field: string }[];
 }
 
 /** A match of a rule, the path defaulted to PathPrefix `/`. */
@@ -242,7 +242,12 @@ export function readBackendRef(value: unknown, field: string, namespace: string,
     report.error(Codes.objectInvalid, `${field}.weight`, 'weight must be an integer from 0 to 1000000; this backendRef is left out');
     return undefined;
   }
-  return { ...ref, port: isPortNumber(port) ? port : undefined, weight: typeof weight === 'number' ? weight : 1, filters: Array.isArray(value['filters']) && value['filters'].length > 0 };
+  const filters: { value: Rec; field: string }[] = [];
+  (readList(value['filters'], `${field}.filters`, report) ?? []).forEach((f, k) => {
+    if (isRecord(f)) filters.push({ value: f, field: `${field}.filters[${k}]` });
+    else report.error(Codes.objectInvalid, `${field}.filters[${k}]`, 'a filter must be an object');
+  });
+  return { ...ref, port: isPortNumber(port) ? port : undefined, weight: typeof weight === 'number' ? weight : 1, filters };
 }
 
 function readRule(value: unknown, field: string, namespace: string, report: Reporter): ParsedRule | undefined {

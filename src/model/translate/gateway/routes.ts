@@ -159,12 +159,15 @@ function modelMatch(m: ParsedMatch, mode: ProxyMode, report: Reporter): { path: 
   return { path: normalizeRulePath(m.path, pathType), pathType, conditions };
 }
 
+/** The filter types a backendRef may carry here: its own header changes, applied after the rule's. */
+const BACKEND_FILTER_TYPES: readonly unknown[] = ['RequestHeaderModifier', 'ResponseHeaderModifier'];
+
 interface Resolved {
-  readonly backends: { readonly id: string; readonly weight: number }[];
+  readonly backends: { readonly id: string; readonly weight: number; readonly filters: ParsedBackendRef['filters'] }[];
   /** Of `backends`, those whose Service and port exist (an ExternalName one counts: it answers 503, not 500). */
   readonly found: number;
   readonly problem: { readonly reason: string; readonly message: string } | undefined;
-  /** backendRefs with filters (not supported: the rule is denied). */
+  /** Fields of backendRef filters that cannot be applied (the rule is denied). */
   readonly filtered: readonly string[];
 }
 
@@ -196,21 +199,31 @@ function resolveRef(route: ParsedRoute, ref: ParsedBackendRef, ctx: RouteContext
 
 /** Resolves a rule's backendRefs: the usable ones with their weights, and the first problem (ResolvedRefs). */
 function resolveRefs(route: ParsedRoute, refs: readonly ParsedBackendRef[], ctx: RouteContext): Resolved {
-  const backends: { id: string; weight: number }[] = [];
+  const backends: Resolved['backends'] = [];
   const filtered: string[] = [];
   let found = 0;
   let problem: Resolved['problem'];
+  const report = route.header.reporter;
   for (const ref of refs) {
     const r = resolveRef(route, ref, ctx);
     problem ??= r.problem;
     if (r.backend === undefined) continue;
-    if (ref.filters) {
-      route.header.reporter.error(GatewayCodes.filterNotSupported, `${ref.field}.filters`, 'filters on a backendRef are not supported yet; the rule answers 503');
-      filtered.push(`${ref.field}.filters`);
+    for (const f of ref.filters) {
+      if (BACKEND_FILTER_TYPES.includes(f.value['type'])) continue;
+      report.error(GatewayCodes.filterNotSupported, `${f.field}.type`, `filter type ${showValue(f.value['type'])} on a backendRef is not supported (header modifiers are); the rule answers 503`);
+      filtered.push(f.field);
     }
     if (ref.weight > 0) {
-      backends.push({ id: r.backend.id, weight: ref.weight });
+      backends.push({ id: r.backend.id, weight: ref.weight, filters: ref.filters });
       if (r.backend.unresolved !== 'service' && r.backend.unresolved !== 'port') found++;
+    }
+  }
+  const several = backends.filter((b) => b.filters.length > 0);
+  if (backends.length > 1 && several.length > 0) {
+    for (const b of several) {
+      const field = b.filters[0]?.field ?? '';
+      report.error(GatewayCodes.filterNotSupported, field, 'filters on a backendRef of a rule that splits requests between several backends are not supported yet; the rule answers 503');
+      filtered.push(field);
     }
   }
   return { backends, found, problem, filtered };
@@ -338,7 +351,9 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
         invalid.push(m.field);
         continue;
       }
-      const fp = filtersPolicy(rule.filters, where.pathType, mirrors.targets, report);
+      // The one backend's own header changes come after the rule's (several backends with filters are denied above).
+      const backendFilters = resolved.backends.length === 1 ? (resolved.backends[0]?.filters ?? []).filter((f) => BACKEND_FILTER_TYPES.includes(f.value['type'])) : [];
+      const fp = filtersPolicy([...rule.filters, ...backendFilters], where.pathType, mirrors.targets, report);
       let policy: RoutePolicy | undefined = fp.policy;
       if (timeouts !== undefined) policy = { ...policy, timeouts };
       if (canary !== undefined) policy = { ...policy, canary };
