@@ -48,6 +48,7 @@ export type PolicyFeature =
   | 'canary'
   | 'split'
   | 'mirror'
+  | 'backendHeaders'
   | 'denied'
   | 'internalError';
 
@@ -103,6 +104,8 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   split: ['native'],
   // Gateway API RequestMirror.
   mirror: ALL,
+  // Gateway API backendRef filters on a rule with several backends (header changes by the backend chosen).
+  backendHeaders: ['native'],
   denied: ALL,
   // Gateway API: a rule without a usable backendRef answers 500.
   internalError: ALL,
@@ -143,6 +146,7 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.canary !== undefined) out.push('canary');
   if (p.split !== undefined) out.push('split');
   if (p.mirror !== undefined) out.push('mirror');
+  if (p.backendHeaders !== undefined) out.push('backendHeaders');
   if (p.denied !== undefined) out.push('denied');
   if (p.internalError !== undefined) out.push('internalError');
   return out;

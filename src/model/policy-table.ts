@@ -45,6 +45,7 @@ export const FEATURE_ANNOTATIONS: Readonly<Record<Exclude<PolicyFeature, 'denied
   weights: { what: 'two Services of one path weighted', nginx: [], traefik: ['service-weights'] },
   split: { what: 'more than two weighted backends (Gateway API backendRefs)', nginx: [], traefik: [] },
   mirror: { what: 'copies of each request to other backends, answers discarded (Gateway API RequestMirror)', nginx: [], traefik: [] },
+  backendHeaders: { what: 'header changes by the backend chosen (Gateway API filters on weighted backendRefs)', nginx: [], traefik: [] },
   priority: { what: 'route priority (applied by translate: routes taken whole by a higher one are left out)', nginx: [], traefik: ['priority'] },
 };
 

@@ -203,6 +203,11 @@ export interface RoutePolicy {
   readonly split?: SplitPolicy;
   /** Copies of each request to other backends (Gateway API RequestMirror). */
   readonly mirror?: MirrorPolicy;
+  /**
+   * Header changes by the backend a request goes to (Gateway API filters on the backendRefs of a rule
+   * with a canary or a split), by backend id; applied after `headers`.
+   */
+  readonly backendHeaders?: Readonly<Record<string, HeaderPolicy>>;
   /** Traefik 1 `traefik.frontend.priority`: a higher one is matched first among routes of a host. */
   readonly priority?: number;
   /**
@@ -238,6 +243,7 @@ export const POLICY_KEYS = [
   'canary',
   'split',
   'mirror',
+  'backendHeaders',
   'priority',
   'denied',
   'internalError',

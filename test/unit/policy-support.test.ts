@@ -66,6 +66,7 @@ test('fitPolicy: whatever a policy holds, what is left is rendered by the mode, 
     // Never beside a canary in a model; here only to count every feature.
     split: { backends: [{ backend: 'ns/a:80', weight: 1 }, { backend: 'ns/b:80', weight: 1 }, { backend: 'ns/c:80', weight: 1 }] },
     mirror: { targets: [{ backend: 'ns/b:80', percent: 50 }] },
+    backendHeaders: { 'ns/c:80': { request: { X: 'c' } } },
     priority: 3,
     internalError: 'no backend',
   };

@@ -19,6 +19,7 @@ import type { BasicAuthCache, CompiledBasicAuth, Verdict } from './middlewares.t
 import { checkBasicAuth, compileMiddlewares } from './middlewares.ts';
 import { addressList } from './addresses.ts';
 import { LimitTable, sharedClock } from './limit-table.ts';
+import { dropNames } from './headers.ts';
 
 /** A route's policy, ready for the request path. */
 export interface CompiledPolicy {
@@ -44,6 +45,15 @@ export interface CompiledPolicy {
   readonly concurrency?: ConcurrencyLimiter;
   /** The path a redirect with a path (`wwwRedirect.path`) sends a normalised request path to. */
   readonly redirectPath?: (path: string) => string;
+  /** Header changes by the backend chosen (`backendHeaders`), by backend id. */
+  readonly backendEdits?: ReadonlyMap<string, BackendEdit>;
+}
+
+/** One backend's header changes, applied after the route's: on the request, and on the answer (its set ones included). */
+export interface BackendEdit {
+  readonly request?: HeaderEdit;
+  readonly requestSetNames: readonly string[];
+  readonly response?: HeaderEdit;
 }
 
 /** Header changes in the policy's order: `remove` (lower-case names), then `set` (flat), then `add` (flat). */
@@ -57,6 +67,33 @@ export interface HeaderEdit {
 function headerEdit(remove: readonly string[] | undefined, set: Readonly<Record<string, string>> | undefined, add: Readonly<Record<string, string>> | undefined): HeaderEdit | undefined {
   if (remove === undefined && set === undefined && add === undefined) return undefined;
   return { remove: remove ?? [], set: Object.entries(set ?? {}).flat(), add: Object.entries(add ?? {}).flat() };
+}
+
+/** Applies a request edit in place (remove, set, add): `out` is what goes upstream. */
+export function applyRequestEdit(out: string[], edit: HeaderEdit, setNames: readonly string[]): void {
+  if (edit.remove.length !== 0) dropNames(out, edit.remove);
+  if (edit.set.length !== 0) {
+    dropNames(out, setNames);
+    out.push(...edit.set);
+  }
+  out.push(...edit.add);
+}
+
+/**
+ * An answer's extra (set) headers and edit followed by a second edit, as one: what the second
+ * removes or sets leaves the first's set and added lines out.
+ */
+export function thenEdit(extra: readonly string[] | undefined, edit: HeaderEdit | undefined, next: HeaderEdit): { readonly extra: readonly string[]; readonly edit: HeaderEdit } {
+  const replaced = new Set([...next.remove, ...next.set.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase())]);
+  const keep = (flat: readonly string[]): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < flat.length; i += 2) if (!replaced.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+    return out;
+  };
+  return {
+    extra: [...keep(extra ?? []), ...next.set],
+    edit: { remove: [...new Set([...(edit?.remove ?? []), ...next.remove])], set: [], add: [...keep(edit?.add ?? []), ...next.add] },
+  };
 }
 
 /**
@@ -194,6 +231,15 @@ export function compilePolicy(policy: RoutePolicy, model: RoutingModel, limits: 
       responseEdit,
       requestEdit: headerEdit(hp?.requestRemove, hp?.request, hp?.requestAdd),
       requestSetNames: hp?.request === undefined ? undefined : Object.keys(hp.request).map((n) => n.toLowerCase()),
+      backendEdits:
+        policy.backendHeaders === undefined
+          ? undefined
+          : new Map(
+              Object.entries(policy.backendHeaders).map(([id, b]): [string, BackendEdit] => [
+                id,
+                { ...defined({ request: headerEdit(b.requestRemove, b.request, b.requestAdd), response: headerEdit(b.responseRemove, b.response, b.responseAdd) }), requestSetNames: Object.keys(b.request ?? {}).map((n) => n.toLowerCase()) },
+              ]),
+            ),
       denied:
         policy.denied !== undefined ? { status: 503, headers: { 'content-type': TEXT }, body: `Service Unavailable: ${policy.denied}\n` }
         : policy.internalError !== undefined ? { status: 500, headers: { 'content-type': TEXT }, body: `Internal Server Error: ${policy.internalError}\n` }

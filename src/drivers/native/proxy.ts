@@ -25,7 +25,7 @@ import type { BasicAuthCache, Verdict } from './middlewares.ts';
 import type { CompiledPolicy } from './policy.ts';
 import type { Route } from '../../model/types.ts';
 import { runMiddlewares } from './middlewares.ts';
-import { affinityCookie, choosesCanary, cookieValue, pickSplit, policyClient, responseHeaders, responseHeadersFor, rewriteTarget, runPolicy } from './policy.ts';
+import { affinityCookie, applyRequestEdit, choosesCanary, cookieValue, pickSplit, policyClient, responseHeaders, responseHeadersFor, rewriteTarget, runPolicy, thenEdit } from './policy.ts';
 import type { HeaderEdit } from './policy.ts';
 import type { CompiledEntryPoint, Router } from './router.ts';
 import { scopeAddress } from '../../model/scopes.ts';
@@ -339,6 +339,9 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     sendVerdict(res, target);
     return;
   }
+  // The chosen backend's own header changes (Gateway API backendRef filters), after the route's.
+  const byBackend = policy?.backendEdits?.get(backendId)?.request;
+  if (byBackend !== undefined) applyRequestEdit(h.out, byBackend, policy?.backendEdits?.get(backendId)?.requestSetNames ?? []);
   const forward = (): void => {
     if (backend === undefined || backend.cycle.length === 0) {
       const cause = backend === undefined ? unavailableCause(undefined) : backend.unavailable;
@@ -426,7 +429,9 @@ function forwardRequest(
 ): void {
   addForwardedHeaders(state, listener, ep, h, req.socket.remoteAddress);
   let extraHeaders = policy === undefined ? undefined : responseHeadersFor(policy, listener.proto === 'https', req.headers.origin);
-  const responseEdit = policy?.responseEdit;
+  let responseEdit = policy?.responseEdit;
+  const byBackend = policy?.backendEdits?.get(backend.id)?.response;
+  if (byBackend !== undefined) ({ extra: extraHeaders, edit: responseEdit } = thenEdit(extraHeaders, responseEdit, byBackend));
   const p = policy?.policy;
   const balance = p?.upstream?.loadBalance;
   // Session affinity (cookie): the endpoint the cookie names while it is there, else a new pick and a new cookie.
@@ -523,15 +528,7 @@ export function applyRoutePolicy(
   if (policy.auth !== undefined) dropNames(h.out, ['authorization']);
   const edit = policy.requestEdit;
   const vhost = policy.policy.upstream?.vhost;
-  if (edit !== undefined) {
-    // remove, set, add (the header policy's order), in place: h.out is what goes upstream.
-    if (edit.remove.length !== 0) dropNames(h.out, edit.remove);
-    if (edit.set.length !== 0) {
-      dropNames(h.out, policy.requestSetNames ?? []);
-      h.out.push(...edit.set);
-    }
-    h.out.push(...edit.add);
-  }
+  if (edit !== undefined) applyRequestEdit(h.out, edit, policy.requestSetNames ?? []);
   if (vhost !== undefined) {
     dropNames(h.out, ['host']);
     h.out.push('host', vhost);

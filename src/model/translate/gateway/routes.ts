@@ -7,7 +7,7 @@
 
 import { GATEWAY_GROUP, GatewayConditions as T, GatewayReasons as R } from '../../gateway-api.ts';
 import { normalizeRulePath } from '../../match.ts';
-import type { RoutePolicy, SplitPolicy, TimeoutPolicy } from '../../policy.ts';
+import type { HeaderPolicy, RoutePolicy, SplitPolicy, TimeoutPolicy } from '../../policy.ts';
 import { FEATURE_MODES, fitPolicy } from '../../policy-support.ts';
 import type { ProxyMode } from '../../policy-support.ts';
 import type { Backend, PathType, Route, RouteConditions, ValueCondition } from '../../types.ts';
@@ -159,6 +159,9 @@ function modelMatch(m: ParsedMatch, mode: ProxyMode, report: Reporter): { path: 
   return { path: normalizeRulePath(m.path, pathType), pathType, conditions };
 }
 
+/** A list of filters as read (a rule's or a backendRef's). */
+type FilterInput = ParsedBackendRef['filters'];
+
 /** The filter types a backendRef may carry here: its own header changes, applied after the rule's. */
 const BACKEND_FILTER_TYPES: readonly unknown[] = ['RequestHeaderModifier', 'ResponseHeaderModifier'];
 
@@ -219,10 +222,10 @@ function resolveRefs(route: ParsedRoute, refs: readonly ParsedBackendRef[], ctx:
     }
   }
   const several = backends.filter((b) => b.filters.length > 0);
-  if (backends.length > 1 && several.length > 0) {
+  if (backends.length > 1 && several.length > 0 && !FEATURE_MODES.backendHeaders.includes(ctx.mode)) {
     for (const b of several) {
       const field = b.filters[0]?.field ?? '';
-      report.error(GatewayCodes.filterNotSupported, field, 'filters on a backendRef of a rule that splits requests between several backends are not supported yet; the rule answers 503');
+      report.error(Codes.policyNotInMode, field, `filters on a backendRef of a rule that splits requests between several backends are not rendered in ${ctx.mode} mode; the rule answers 503`);
       filtered.push(field);
     }
   }
@@ -290,6 +293,32 @@ function ruleBackends(route: ParsedRoute, rule: ParsedRule, resolved: Resolved, 
 }
 
 /**
+ * The header changes of each backend of a rule with several (its backendRef's header modifiers), by
+ * backend id; the fields of those that cannot be applied. Two backendRefs of one backend with
+ * different changes cannot be told apart: both are refused.
+ */
+function backendHeaders(resolved: Resolved, own: (b: Resolved['backends'][number]) => FilterInput, pathType: PathType, report: Reporter): { readonly headers: Readonly<Record<string, HeaderPolicy>> | undefined; readonly unsupported: readonly string[] } {
+  const headers: Record<string, HeaderPolicy> = {};
+  const unsupported: string[] = [];
+  for (const b of resolved.backends) {
+    const filters = own(b);
+    if (filters.length === 0) continue;
+    const fp = filtersPolicy(filters, pathType, new Map(), report);
+    unsupported.push(...fp.unsupported);
+    const h = fp.policy?.headers;
+    if (h === undefined) continue;
+    if (headers[b.id] !== undefined && JSON.stringify(headers[b.id]) !== JSON.stringify(h)) {
+      const field = filters[0]?.field ?? '';
+      report.error(GatewayCodes.filterNotSupported, field, `two backendRefs of ${b.id} with different filters cannot be told apart; the rule answers 503`);
+      unsupported.push(field);
+      continue;
+    }
+    headers[b.id] = h;
+  }
+  return { headers: Object.keys(headers).length === 0 ? undefined : headers, unsupported };
+}
+
+/**
  * Why a rule answers 500, as the spec requires of a rule without a usable backendRef (none written,
  * every weight 0, or each of an unknown kind, not permitted, or not found); undefined when a backend
  * serves it or a RequestRedirect answers it instead.
@@ -351,15 +380,18 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
         invalid.push(m.field);
         continue;
       }
-      // The one backend's own header changes come after the rule's (several backends with filters are denied above).
-      const backendFilters = resolved.backends.length === 1 ? (resolved.backends[0]?.filters ?? []).filter((f) => BACKEND_FILTER_TYPES.includes(f.value['type'])) : [];
-      const fp = filtersPolicy([...rule.filters, ...backendFilters], where.pathType, mirrors.targets, report);
+      // The one backend's own header changes come after the rule's; with several, each backend's when it is chosen.
+      const ownFilters = (b: Resolved['backends'][number] | undefined): FilterInput => (b?.filters ?? []).filter((f) => BACKEND_FILTER_TYPES.includes(f.value['type']));
+      const single = resolved.backends.length === 1;
+      const fp = filtersPolicy([...rule.filters, ...(single ? ownFilters(resolved.backends[0]) : [])], where.pathType, mirrors.targets, report);
+      const byBackend = single ? undefined : backendHeaders(resolved, ownFilters, where.pathType, report);
       let policy: RoutePolicy | undefined = fp.policy;
+      if (byBackend?.headers !== undefined) policy = { ...policy, backendHeaders: byBackend.headers };
       if (timeouts !== undefined) policy = { ...policy, timeouts };
       if (canary !== undefined) policy = { ...policy, canary };
       if (split !== undefined) policy = { ...policy, split };
       if (internalError !== undefined) policy = { ...policy, internalError };
-      const unsupported = [...fp.unsupported, ...resolved.filtered];
+      const unsupported = [...fp.unsupported, ...(byBackend?.unsupported ?? []), ...resolved.filtered];
       if (unsupported.length > 0) {
         invalid.push(...unsupported);
         policy = { ...policy, denied: 'a filter of this HTTPRoute rule is not supported' };
