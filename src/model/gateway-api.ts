@@ -23,6 +23,7 @@ export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'HTTPRoute307RedirectStatusCode',
   'HTTPRoute308RedirectStatusCode',
   'HTTPRouteBackendProtocolWebSocket',
+  'HTTPRouteBackendRequestHeaderModification',
   'HTTPRouteBackendTimeout',
   'HTTPRouteDestinationPortMatching',
   'HTTPRouteHostRewrite',

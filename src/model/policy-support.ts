@@ -105,7 +105,7 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   // Gateway API RequestMirror.
   mirror: ALL,
   // Gateway API backendRef filters on a rule with several backends (header changes by the backend chosen).
-  backendHeaders: ['native'],
+  backendHeaders: ['native', 'haproxy', 'nginx'],
   denied: ALL,
   // Gateway API: a rule without a usable backendRef answers 500.
   internalError: ALL,

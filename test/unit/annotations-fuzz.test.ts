@@ -51,8 +51,8 @@ const ingress = fc
 const NEVER = /[^\x20-\x7e]|["\\{};]/;
 /** Also never outside the free-text fields (realm, header values): spaces, comments, quotes. */
 const NEVER_STRICT = /[ #'`]/;
-/** The fields that are free text (a realm, header values). */
-const FREE_TEXT = /^(refs\.authSecret\.realm|policy\.headers\.(request|response)\.[^.]+|refs\.canary\.headerValue)$/;
+/** The fields that are free text (a realm, header values: a header name may hold dots, `..X-Env`). */
+const FREE_TEXT = /^(refs\.authSecret\.realm|policy\.headers\.(request|response)\..+|refs\.canary\.headerValue)$/;
 
 /** Every string leaf and every record key of a value, with its path. */
 function strings(value: unknown, at: string, out: [string, string][]): [string, string][] {

@@ -38,12 +38,12 @@ const FRONTEND_FIELDS = {
 const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true, upstream: true } as const satisfies Record<keyof BackendView, true>;
 const POLICY_FIELDS = {
   id: true, denied: true, deniedStatus: true, redirect: true, wwwRedirect: true, appRoot: true, cors: true, rate: true, allow: true, auth: true, externalAuth: true,
-  maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, requestRemove: true, requestAdd: true, responseRemove: true, responseAdd: true, hsts: true, judgesClient: true, canary: true, mirror: true,
+  maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, requestRemove: true, requestAdd: true, responseRemove: true, responseAdd: true, hsts: true, judgesClient: true, canary: true, mirror: true, backendHeaders: true,
 } as const satisfies Record<keyof PolicyView, true>;
 const NGINX_FIELDS = {
   workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, lua: true, shutdownTimeoutMs: true,
   timeouts: true, namesHash: true, forwardedHeader: true, acme: true, requestLog: true, sni: true,
-  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, affinities: true, signinSteps: true, signinEscapes: true, dollar: true, queryValues: true, conditionMaps: true, mirrorSamples: true,
+  upstreams: true, servers: true, trust: true, responseValues: true, cors: true, limitZones: true, canaries: true, backendMaps: true, affinities: true, signinSteps: true, signinEscapes: true, dollar: true, queryValues: true, conditionMaps: true, mirrorSamples: true,
 } as const satisfies Record<keyof NginxView, true>;
 const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { rewriteParts, rewrittenPath } from '../../model/rewrite.ts';
 import type { RewriteParts } from '../../model/rewrite.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
-import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy, MirrorPolicy, RoutePolicy, WwwRedirectPolicy } from '../../model/policy.ts';
+import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HeaderPolicy, HstsPolicy, MirrorPolicy, RoutePolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
 import { canCidr, canHeaderName, canLiteral, canName, canRegexLiteral, canRegexPath, canRoutePath, canText, canUser } from './quote.ts';
 import { isPlainHost } from '../quote.ts';
@@ -132,6 +132,29 @@ export interface PolicyView {
   readonly canary: CanaryView | null;
   /** Gateway API RequestMirror: the backends a copy of each request is sent to, in order (empty: none). */
   readonly mirror: readonly MirrorTargetView[];
+  /** Header changes by the backend chosen (`backendHeaders`), after the route's own on each side (empty: none). */
+  readonly backendHeaders: readonly BackendHeadersView[];
+}
+
+/**
+ * One backend's header changes (Gateway API backendRef filters), for the requests that go to it and
+ * its answers: the canary's when `canary` (`txn.pass_canary` is 1), else the main backend's.
+ */
+export interface BackendHeadersView {
+  /** Whether these are the canary's changes (else the main backend's). */
+  readonly canary: boolean;
+  /** Request headers removed, lower-case names (first). */
+  readonly requestRemove: readonly string[];
+  /** Request headers set (after the removals). */
+  readonly requestHeaders: readonly { readonly name: string; readonly value: string }[];
+  /** Request headers added as one more line (last). */
+  readonly requestAdd: readonly { readonly name: string; readonly value: string }[];
+  /** Headers removed from the backend's answers (first). */
+  readonly responseRemove: readonly string[];
+  /** Headers set on the backend's answers (after the removals). */
+  readonly responseHeaders: readonly { readonly name: string; readonly value: string }[];
+  /** Headers added to the backend's answers as one more line (last). */
+  readonly responseAdd: readonly { readonly name: string; readonly value: string }[];
 }
 
 /**
@@ -172,6 +195,28 @@ const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connect
 /** Whether a route may set this header: a name of `[A-Za-z0-9_.-]`, not a framing header. */
 export function canHeader(name: string): boolean {
   return canHeaderName(name) && !FRAMING_HEADERS.has(name.toLowerCase());
+}
+
+/** Headers to set or add as HAProxy writes them, in order; undefined when one cannot be written (an empty value would be an empty word, which HAProxy's parser drops). */
+function headerList(list: Readonly<Record<string, string>> | undefined): { name: string; value: string }[] | undefined {
+  const out = Object.entries(list ?? {}).map(([name, value]) => ({ name, value }));
+  return out.every((h) => canHeader(h.name) && canText(h.value) && h.value !== '') ? out : undefined;
+}
+
+/**
+ * One backend's header changes in HAProxy terms: null when it changes nothing, undefined when a name
+ * or value cannot be written (the route is refused, as for its own headers).
+ */
+export function backendHeadersView(headers: HeaderPolicy, canary: boolean): BackendHeadersView | null | undefined {
+  const requestHeaders = headerList(headers.request);
+  const requestAdd = headerList(headers.requestAdd);
+  const responseHeaders = headerList(headers.response);
+  const responseAdd = headerList(headers.responseAdd);
+  const requestRemove = headers.requestRemove ?? [];
+  const responseRemove = headers.responseRemove ?? [];
+  if (requestHeaders === undefined || requestAdd === undefined || responseHeaders === undefined || responseAdd === undefined || !requestRemove.every(canHeader) || !responseRemove.every(canHeader)) return undefined;
+  const view = { canary, requestRemove, requestHeaders, requestAdd, responseRemove, responseHeaders, responseAdd };
+  return [requestRemove, requestHeaders, requestAdd, responseRemove, responseHeaders, responseAdd].every((l) => l.length === 0) ? null : view;
 }
 
 /** The path native `rewriteTarget` gives a normalised request path (without the query); undefined for a regex rewrite. */
@@ -327,9 +372,9 @@ export class PolicyRegistry {
   #idOf(route: Route, draft: Draft): string {
     // Limits count per Ingress (as ingress-nginx's zones): the same numbers elsewhere get their own tables.
     const scope = draft.rate !== null || draft.connections !== null ? `${route.source.namespace ?? ''}/${route.source.name}` : '';
-    // A policy without canary, www redirect, regex rewrite, header add/remove, mirror or a 500 answer keeps the id it had before they rendered.
-    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, deniedStatus, mirror, ...rest } = draft;
-    const headerLists = { requestRemove, requestAdd, responseRemove, responseAdd, mirror };
+    // A policy without canary, www redirect, regex rewrite, header add/remove, mirror, backend headers or a 500 answer keeps the id it had before they rendered.
+    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, deniedStatus, mirror, backendHeaders, ...rest } = draft;
+    const headerLists = { requestRemove, requestAdd, responseRemove, responseAdd, mirror, backendHeaders };
     const changes = Object.fromEntries(Object.entries(headerLists).filter(([, list]) => list.length > 0));
     const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }), ...changes, ...(deniedStatus === 503 ? {} : { deniedStatus }) };
     const key = JSON.stringify(canary === null && Object.keys(later).length === 0 ? [rest, scope] : canary === null ? [rest, scope, later] : Object.keys(later).length === 0 ? [rest, scope, canary] : [rest, scope, canary, later]);
@@ -430,12 +475,8 @@ export class PolicyRegistry {
       if (!canHeader(name) || !canText(value) || value === '') return this.#refuse(route, UNRENDERABLE.header);
       responseHeaders.push({ name, value });
     }
-    const added = (list: Readonly<Record<string, string>> | undefined): { name: string; value: string }[] | undefined => {
-      const out = Object.entries(list ?? {}).map(([name, value]) => ({ name, value }));
-      return out.every((h) => canHeader(h.name) && canText(h.value) && h.value !== '') ? out : undefined;
-    };
-    const requestAdd = added(policy.headers?.requestAdd);
-    const responseAdd = added(policy.headers?.responseAdd);
+    const requestAdd = headerList(policy.headers?.requestAdd);
+    const responseAdd = headerList(policy.headers?.responseAdd);
     const requestRemove = policy.headers?.requestRemove ?? [];
     const responseRemove = policy.headers?.responseRemove ?? [];
     if (requestAdd === undefined || responseAdd === undefined || !requestRemove.every(canHeader) || !responseRemove.every(canHeader)) return this.#refuse(route, UNRENDERABLE.header);
@@ -458,6 +499,8 @@ export class PolicyRegistry {
     if (policy.canary !== undefined && canary === null) {
       this.#report(route, 'PASS_POLICY_NOT_IN_MODE', 'the canary header, header value, cookie or weight cannot be written into the HAProxy configuration; the main backend serves every request');
     }
+    const backendHeaders = this.#backendHeaders(route, policy, canary !== null);
+    if (backendHeaders === undefined) return this.#refuse(route, UNRENDERABLE.header);
     const draft: Draft = {
       denied: null,
       deniedStatus: 503,
@@ -484,8 +527,29 @@ export class PolicyRegistry {
       judgesClient: allow !== null || rate !== null || conns !== undefined,
       canary,
       mirror,
+      backendHeaders,
     };
     return JSON.stringify(draft) === JSON.stringify(EMPTY) ? undefined : draft;
+  }
+
+  /**
+   * The header changes of the backends a request can go to: the route's own, and the canary's when it
+   * is rendered (a split is rendered as a canary of its first two, so the others are never chosen).
+   * Undefined when one cannot be written.
+   */
+  #backendHeaders(route: Route, policy: RoutePolicy, canary: boolean): BackendHeadersView[] | undefined {
+    const by = policy.backendHeaders;
+    if (by === undefined) return [];
+    const out: BackendHeadersView[] = [];
+    const chosen: [string, boolean][] = [[route.backend, false], ...(canary && policy.canary !== undefined ? [[policy.canary.backend, true] as [string, boolean]] : [])];
+    for (const [id, isCanary] of chosen) {
+      const headers = by[id];
+      if (headers === undefined) continue;
+      const view = backendHeadersView(headers, isCanary);
+      if (view === undefined) return undefined;
+      if (view !== null) out.push(view);
+    }
+    return out;
   }
 
   /** A mirror's targets in HAProxy terms; a target without a backend section or with no share is left out (serving without a copy changes no answer). */
@@ -572,4 +636,5 @@ const EMPTY: Draft = {
   judgesClient: false,
   canary: null,
   mirror: [],
+  backendHeaders: [],
 };

@@ -30,7 +30,7 @@ import { canRegexPath } from './quote.ts';
 import { slotCookie, variantName } from './upstream.ts';
 import type { UpstreamView } from './upstream.ts';
 
-export type { MirrorTargetView, PolicyCorsView, PolicyView, RegexRewriteView, RewriteView, RouteAuthView } from './policy.ts';
+export type { BackendHeadersView, MirrorTargetView, PolicyCorsView, PolicyView, RegexRewriteView, RewriteView, RouteAuthView } from './policy.ts';
 export type { CookieView, UpstreamView } from './upstream.ts';
 export type { ConditionRouteView, QueryParamView, ValueConditionView } from './conditions.ts';
 

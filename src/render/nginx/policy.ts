@@ -4,7 +4,7 @@
  * files and values a rendering collects (htpasswd files, response header values). The native proxy
  * (src/drivers/native/policy.ts) holds the reference semantics; the view (view.ts) assembles these.
  */
-import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HstsPolicy } from '../../model/policy.ts';
+import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HeaderPolicy, HstsPolicy } from '../../model/policy.ts';
 import { rewrittenPath } from '../../model/rewrite.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
 import { canHtpasswdHash, canName, canText, canUser } from './quote.ts';
@@ -25,6 +25,8 @@ export const UNRENDERABLE = {
   authUrl: 'the external auth URL cannot be written into the nginx configuration (http(s), no user info, a path of URL characters)',
   authHeader: 'an auth response header of this route is not a name of letters, digits and - that nginx can copy',
   grpcPath: 'the rewrite of this gRPC route cannot be written into the nginx configuration',
+  backendHeader: 'a header change of a backend of this route cannot be written into the nginx configuration (forwarding headers, Host and credentials are not changed by backend)',
+  backendAnswerHeader: 'an answer header a backend of this route sets or removes cannot be kept for the other backend in nginx (a name of letters, digits and - only, not Set-Cookie, not one the route adds)',
 } as const;
 
 /**
@@ -172,6 +174,19 @@ export function canaryEntry(canary: CanaryPolicy, n: number, main: string, alt: 
   return { cookie, stages, split };
 }
 
+/** One value of a per-backend map: a text, or (`variable`) the variable named `value`. */
+export interface BackendValue {
+  readonly value: string;
+  readonly variable: boolean;
+}
+
+/** A header value by the upstream a canary chose (the view's `BackendMapView`). */
+export interface BackendMap {
+  readonly source: string;
+  readonly variable: string;
+  readonly entries: readonly (BackendValue & { readonly upstream: string })[];
+}
+
 /** A limit zone (the view's `LimitZoneView`). */
 export interface LimitZone {
   readonly name: string;
@@ -228,6 +243,8 @@ export class PolicyRegistry {
   readonly cors: CorsEntry[] = [];
   readonly limitZones: LimitZone[] = [];
   readonly canaries: CanaryEntry[] = [];
+  readonly backendMaps: BackendMap[] = [];
+  readonly #backendKeys = new Map<string, string>();
   readonly #canaryKeys = new Map<string, number>();
   readonly #corsKeys = new Map<string, number>();
   readonly #zones = new Map<Route, Map<string, string>>();
@@ -288,6 +305,20 @@ export class PolicyRegistry {
     return { n, entry };
   }
 
+  /**
+   * The variable (`pass_bh_M`) holding, by the upstream name in `$source` (a canary's choice), the value
+   * of each entry, empty for any other (one map per distinct source and entries).
+   */
+  backendMap(source: string, entries: BackendMap['entries']): string {
+    const key = JSON.stringify([source, entries]);
+    const known = this.#backendKeys.get(key);
+    if (known !== undefined) return known;
+    const variable = `pass_bh_${this.backendMaps.length}`;
+    this.backendMaps.push({ source, variable, entries });
+    this.#backendKeys.set(key, variable);
+    return variable;
+  }
+
   /** The zone of a route's rate (`rate` set) or connection limit: one per route, shared by its locations and servers, as native keeps one limiter per route. */
   limitZone(route: Route, rate: LimitZone['rate']): string {
     const kind = rate === null ? 'conn' : 'rate';
@@ -300,4 +331,147 @@ export class PolicyRegistry {
     byKind.set(kind, name);
     return name;
   }
+}
+
+// Request headers headers.hbs writes itself (forwarding, Host, credentials): a backend's change of them is not rendered.
+const MANAGED_HEADERS = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded', 'proxy-authorization', 'authorization']);
+
+/**
+ * Why nginx cannot render one backend's header changes (`backendHeaders`), or undefined. An answer
+ * header the backend sets or removes is rewritten for the other backend from `$upstream_http_NAME`
+ * (its first line): a name nginx reads that way, not Set-Cookie (its lines cannot be joined), not one
+ * the route adds a line to (`routeAdded`).
+ */
+export function backendHeaderProblem(edit: HeaderPolicy | undefined, routeAdded: readonly (readonly [string, string])[]): string | undefined {
+  if (edit === undefined) return undefined;
+  const requestNames = [...(edit.requestRemove ?? []), ...Object.keys(edit.request ?? {}), ...Object.keys(edit.requestAdd ?? {})];
+  if (!requestNames.every((n) => canHeader(n) && !MANAGED_HEADERS.has(n.toLowerCase()))) return UNRENDERABLE.backendHeader;
+  const values = [...Object.values(edit.request ?? {}), ...Object.values(edit.requestAdd ?? {}), ...Object.values(edit.response ?? {}), ...Object.values(edit.responseAdd ?? {})];
+  if (!values.every((v) => canText(v)) || !Object.keys(edit.responseAdd ?? {}).every(canHeader)) return UNRENDERABLE.backendHeader;
+  for (const n of [...(edit.responseRemove ?? []), ...Object.keys(edit.response ?? {})]) {
+    const lower = n.toLowerCase();
+    if (requestHeaderVariable(n) === undefined || lower === 'set-cookie' || routeAdded.some(([a]) => a.toLowerCase() === lower)) return UNRENDERABLE.backendAnswerHeader;
+  }
+  return undefined;
+}
+
+/** A request header line of a location (the view's `requestHeaders` entry). */
+export interface RequestLine {
+  readonly name: string;
+  readonly value: string;
+  readonly variable: boolean;
+}
+
+/** A response header of a location and the variable holding its value (the view's `responseHeaders` entry). */
+export interface ResponseLine {
+  readonly name: string;
+  readonly variable: string;
+}
+
+/** A location's own header changes, as the view builds them before the backends' (see {@link backendEdits}). */
+export interface RouteHeaderLines {
+  /** By lower-case name: the one line set (an empty text: removed; `http_NAME`: the client's kept). */
+  readonly request: ReadonlyMap<string, RequestLine>;
+  /** Lines added after those. */
+  readonly added: readonly RequestLine[];
+  /** Answer headers set, by lower-case name. */
+  readonly response: ReadonlyMap<string, ResponseLine>;
+  readonly responseRemove: readonly string[];
+  readonly responseAdd: readonly ResponseLine[];
+}
+
+/** A location's headers with the backends' changes: request lines of the names they change, and the answer's headers. */
+export interface BackendEdits {
+  readonly request: { readonly names: Readonly<Record<string, boolean>>; readonly lines: readonly RequestLine[] };
+  readonly responseHeaders: readonly ResponseLine[];
+  readonly responseRemove: readonly string[];
+  readonly responseAdd: readonly ResponseLine[];
+}
+
+/**
+ * The header changes of the backends a request may go to (`choices`: their ids and upstream names,
+ * `$source` holding the one chosen), applied after the route's own (`route`), as native `backendEdits`:
+ * each line of a header a backend changes is a variable (`pass_bh_M`, {@link PolicyRegistry.backendMap})
+ * giving, by the upstream chosen, that backend's line: its set or added value, or for the other backend
+ * what the route sends (its value, the client's `$http_NAME`); empty, the line is not sent. An answer
+ * header is set the same way (the upstream's own `$upstream_http_NAME` for a backend leaving it, empty
+ * for one removing it), an added answer line empty for the other backend. With one choice the values
+ * are written as they are. Texts pass through `noted` (the view's `$` check).
+ */
+export function backendEdits(edits: Readonly<Record<string, HeaderPolicy>>, choices: readonly { readonly id: string; readonly upstream: string }[], source: string, route: RouteHeaderLines, registry: PolicyRegistry, noted: (text: string) => string): BackendEdits {
+  const pick = (values: readonly BackendValue[]): BackendValue => {
+    const first = values[0] ?? { value: '', variable: false };
+    if (values.every((v) => v.value === first.value && v.variable === first.variable)) return first;
+    return { value: registry.backendMap(source, values.map((v, i) => ({ upstream: choices[i]?.upstream ?? '', ...v }))), variable: true };
+  };
+  const has = (list: readonly string[] | undefined, lower: string): boolean => (list ?? []).some((n) => n.toLowerCase() === lower);
+  const find = (record: Readonly<Record<string, string>> | undefined, lower: string): string | undefined => Object.entries(record ?? {}).find(([n]) => n.toLowerCase() === lower)?.[1];
+  const namesOf = (pick: (e: HeaderPolicy) => readonly string[]): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const { id } of choices) for (const n of pick(edits[id] ?? {})) if (!out.has(n.toLowerCase())) out.set(n.toLowerCase(), n);
+    return out;
+  };
+  const text = (value: string): BackendValue => ({ value: noted(value), variable: false });
+
+  // Request: each changed name's lines per backend (remove, then set, then add), the route's first.
+  const names: Record<string, boolean> = {};
+  const lines: RequestLine[] = [];
+  for (const [lower, name] of namesOf((e) => [...(e.requestRemove ?? []), ...Object.keys(e.request ?? {}), ...Object.keys(e.requestAdd ?? {})])) {
+    const own = route.request.get(lower);
+    const client = requestHeaderVariable(name);
+    const base: BackendValue[] = own !== undefined ? (own.value === '' && !own.variable ? [] : [{ value: own.value, variable: own.variable }]) : client !== undefined ? [{ value: client, variable: true }] : [];
+    base.push(...route.added.filter((a) => a.name.toLowerCase() === lower).map((a) => ({ value: a.value, variable: a.variable })));
+    const per = choices.map(({ id }) => {
+      const e = edits[id];
+      let out = has(e?.requestRemove, lower) ? [] : [...base];
+      const set = find(e?.request, lower);
+      if (set !== undefined) out = [text(set)];
+      for (const [n, v] of Object.entries(e?.requestAdd ?? {})) if (n.toLowerCase() === lower) out.push(text(v));
+      return out;
+    });
+    names[lower] = true;
+    // At least one line: a name with a proxy_set_header line is never the client's.
+    const count = Math.max(1, ...per.map((p) => p.length));
+    for (let i = 0; i < count; i++) lines.push({ name, ...pick(per.map((p) => p[i] ?? { value: '', variable: false })) });
+  }
+
+  // Answer: a set or removed name by backend, the route's value (or the upstream's) for a backend leaving it.
+  const response = new Map(route.response);
+  const removed = new Set(route.responseRemove.map((n) => n.toLowerCase()));
+  for (const [lower, name] of namesOf((e) => [...(e.responseRemove ?? []), ...Object.keys(e.response ?? {})])) {
+    const value = pick(
+      choices.map(({ id }): BackendValue => {
+        const e = edits[id];
+        const set = find(e?.response, lower);
+        if (set !== undefined) return { value: `pass_rh_${registry.responseValue(noted(set))}`, variable: true };
+        if (has(e?.responseRemove, lower)) return { value: '', variable: false };
+        const own = route.response.get(lower);
+        if (own !== undefined) return { value: own.variable, variable: true };
+        return removed.has(lower) ? { value: '', variable: false } : { value: upstreamVariable(name), variable: true };
+      }),
+    );
+    if (!value.variable) {
+      response.delete(lower);
+      removed.add(lower);
+    } else {
+      response.set(lower, { name, variable: value.value });
+      removed.delete(lower);
+    }
+  }
+  const responseAdd = [...route.responseAdd];
+  for (const [lower, name] of namesOf((e) => Object.keys(e.responseAdd ?? {}))) {
+    const value = pick(
+      choices.map(({ id }): BackendValue => {
+        const added = find(edits[id]?.responseAdd, lower);
+        return added === undefined ? { value: '', variable: false } : { value: `pass_rh_${registry.responseValue(noted(added))}`, variable: true };
+      }),
+    );
+    if (value.variable) responseAdd.push({ name, variable: value.value });
+  }
+  return {
+    request: { names, lines },
+    responseHeaders: [...response.values()],
+    responseRemove: [...route.responseRemove.filter((n) => removed.has(n.toLowerCase())), ...[...removed].filter((n) => !has(route.responseRemove, n))],
+    responseAdd,
+  };
 }

@@ -25,7 +25,7 @@ import { conditionProblem, ConditionRegistry } from './conditions.ts';
 import type { ChainOutcome, ConditionMapView, HeaderJoinView, QueryValueView } from './conditions.ts';
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canCidr, canLiteral, canName, canPathRegex, canRewriteTarget, canRoutePath, canText, canUser } from './quote.ts';
-import { canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, regexLiteral, requestHeaderVariable, UNRENDERABLE, upstreamPath } from './policy.ts';
+import { backendEdits, backendHeaderProblem, canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, regexLiteral, requestHeaderVariable, UNRENDERABLE, upstreamPath } from './policy.ts';
 import type { CanaryPolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import { rewriteParts } from '../../model/rewrite.ts';
 import type { RewriteParts } from '../../model/rewrite.ts';
@@ -203,6 +203,17 @@ export interface CanaryView {
   readonly split: { readonly variable: string; readonly percent: number; readonly canary: string; readonly main: string } | null;
 }
 
+/**
+ * A header value by the backend a canary chose (`backendHeaders`): `map $source $variable`, `$source`
+ * being the canary's `pass_canary_N` (an upstream name); each entry's upstream gives its value (a text,
+ * or with `variable` the variable named `value`), any other value the empty one (a line not sent).
+ */
+export interface BackendMapView {
+  readonly source: string;
+  readonly variable: string;
+  readonly entries: readonly { readonly upstream: string; readonly value: string; readonly variable: boolean }[];
+}
+
 /** One map of a canary: `map $source $variable`, each regex `pattern` giving its `upstream`; otherwise `$next`, or `upstream` when `next` is null. */
 export interface CanaryStageView {
   /** The variable read: the header's (`http_x_canary`) or the cookie's (`CanaryView.cookie.variable`). */
@@ -244,7 +255,8 @@ export interface LocationPolicyView {
   /**
    * Request headers the route sets (upstream-vhost as `Host`, the auth answer's headers), in order; the
    * forwarding headers are rendered again with them. `variable`: the value is that variable (`auth_request_set`,
-   * or `http_NAME`: the client's line a header the route adds one to keeps). An empty value removes the
+   * `http_NAME`: the client's line a header the route adds one to keeps, or `pass_bh_M`: the line of the
+   * backend a canary chose, {@link BackendMapView}). An empty value removes the
    * header; a name may come twice (a line added after the one set or kept: two lines, as native sends).
    */
   readonly requestHeaders: readonly { readonly name: string; readonly value: string; readonly variable: boolean }[];
@@ -253,7 +265,8 @@ export interface LocationPolicyView {
   /**
    * Response headers (the route's, CORS, HSTS on TLS servers): the name and the variable holding the
    * value, which a `map` of `nginx.conf.hbs` leaves empty on answers that do not get it (nginx's own
-   * 401, 403, 413 and 503: only upstream answers and CORS preflights get headers, as in native mode).
+   * 401, 403, 413 and 503: only upstream answers and CORS preflights get headers, as in native mode);
+   * a header the backends change is a `pass_bh_M` ({@link BackendMapView}) whose values are those.
    */
   readonly responseHeaders: readonly { readonly name: string; readonly variable: string }[];
   /**
@@ -418,6 +431,8 @@ export interface NginxView {
   readonly canaries: readonly CanaryView[];
   /** Cookie affinities of routes (`$pass_aff_N`). */
   readonly affinities: readonly AffinityView[];
+  /** Header values by the backend a canary chose (`$pass_bh_M`: Gateway API filters on weighted backendRefs). */
+  readonly backendMaps: readonly BackendMapView[];
   /**
    * Some route signs in on a 401 of its external auth: the unrolled steps of the sign-in locations (each
    * escapes one character of the original URL) and the `$pass_rd_escaped` map (regex of a character → escape).
@@ -820,6 +835,22 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       }
       externalAuth = { uri: authChecks[n]?.uri ?? '', sets, signin };
     }
+    // Header changes by the backend chosen (Gateway API backendRef filters), after the route's: the
+    // backends a request may go to, with their upstream names (both of a canary chosen per request).
+    const byBackend = policy.backendHeaders;
+    const choices: { readonly id: string; readonly upstream: string }[] = [];
+    if (byBackend !== undefined) {
+      if (routed !== null && routed.variable !== null && policy.canary !== undefined) {
+        for (const id of [route.backend, policy.canary.backend]) {
+          const upstream = balancedAction(id, leastConn).proxy;
+          if (upstream !== null) choices.push({ id, upstream });
+        }
+      } else choices.push({ id: routed?.backend ?? route.backend, upstream: '' });
+      for (const { id } of choices) {
+        const problem = backendHeaderProblem(byBackend[id], responseAdded);
+        if (problem !== undefined) return refuse(problem);
+      }
+    }
     // Everything is writable from here on: register the shared values.
     for (const [name, value] of routeResponse) response.set(name.toLowerCase(), { name, variable: `pass_rh_${registry.responseValue(noted(value))}` });
     const responseAdd = responseAdded.map(([name, value]) => ({ name, variable: `pass_rh_${registry.responseValue(noted(value))}` }));
@@ -843,6 +874,10 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const judged = allow !== null || rate !== undefined || conns !== undefined;
     const requestHeaders = [...request.values(), ...added];
     const replaces = Object.fromEntries([...request.keys()].map((k) => [k, true]));
+    const source = routed?.variable ?? '';
+    const edits = byBackend === undefined ? null : backendEdits(byBackend, choices, source, { request, added, response, responseRemove, responseAdd }, registry, noted);
+    const locationHeaders = edits === null ? requestHeaders : [...requestHeaders.filter((h) => edits.request.names[h.name.toLowerCase()] !== true), ...edits.request.lines];
+    const locationReplaces = edits === null ? replaces : { ...replaces, ...edits.request.names };
     const protocol = policy.upstream?.protocol;
     const mirrorUris: string[] = [];
     if (policy.mirror !== undefined) {
@@ -854,7 +889,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
           const upstream = actionFor(target.backend).proxy;
           const share = mirrorShare(target.percent);
           if (upstream === null || share === 'none') continue;
-          mirrorUris.push(mirrorUri(upstream, share === 'all' ? null : share, requestHeaders, replaces));
+          mirrorUris.push(mirrorUri(upstream, share === 'all' ? null : share, locationHeaders, locationReplaces));
         }
       }
     }
@@ -868,17 +903,17 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       maxBody,
       tries: tries ?? null,
       timeouts: { connect: t?.connect ?? null, send: t?.send ?? null, read: t?.read ?? null },
-      requestHeaders,
-      replaces,
-      responseHeaders: [...response.values()],
+      requestHeaders: locationHeaders,
+      replaces: locationReplaces,
+      responseHeaders: edits?.responseHeaders ?? [...response.values()],
       externalAuth,
       affinityCookie: affinity?.setCookie.variable ?? null,
-      responseRemove,
-      responseAdd,
+      responseRemove: edits?.responseRemove ?? responseRemove,
+      responseAdd: edits?.responseAdd ?? responseAdd,
       mirrors: mirrorUris,
     };
     const empty =
-      !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && added.length === 0 && response.size === 0 && externalAuth === null && affinity === undefined && responseRemove.length === 0 && responseAdd.length === 0 && mirrorUris.length === 0;
+      !judged && cors === undefined && auth === null && maxBody === null && tries === undefined && t === undefined && request.size === 0 && added.length === 0 && response.size === 0 && externalAuth === null && affinity === undefined && responseRemove.length === 0 && responseAdd.length === 0 && mirrorUris.length === 0 && edits === null;
     let grpc: GrpcView | null = null;
     if (protocol === 'grpc' || protocol === 'grpcs') {
       // grpc_pass names no path: the path is set by a rewrite (the regex rewrite, the whole path, or a prefix replaced).
@@ -1260,6 +1295,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       cors: registry.cors,
       limitZones: registry.limitZones,
       canaries: registry.canaries,
+      backendMaps: registry.backendMaps,
       affinities,
       // Unrolled: nginx has no loop and no URL-escaping variable without third-party modules.
       signinSteps: signins.length === 0 ? [] : Array.from({ length: SIGNIN_STEPS }, (_, i) => i),
