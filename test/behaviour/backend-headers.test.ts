@@ -22,7 +22,7 @@ before(async () => {
     headers: { request: { 'X-Route': 'route', 'X-Both': 'route' }, response: { 'X-Route-Answer': 'route' } },
     backendHeaders: {
       'default/v1:80': { request: { Backend: 'v1', 'X-Both': 'v1' }, requestAdd: { 'X-Added': 'v1' }, requestRemove: ['x-gone'], response: { 'X-From': 'v1' } },
-      'default/v2:80': { request: { Backend: 'v2' }, responseAdd: { 'X-Also': 'v2' } },
+      'default/v2:80': { request: { Backend: 'v2' }, responseAdd: { 'X-Also': 'v2' }, responseRemove: ['content-type'] },
     },
   };
   await h.apply(
@@ -53,12 +53,14 @@ test('each backend gets its own request header changes after the route\'s, and i
       assert.equal(e.headers['x-gone'], undefined);
       assert.equal(r.headers['x-from'], 'v1');
       assert.equal(r.headers['x-also'], undefined);
+      assert.equal(r.headers['content-type'], 'application/json', 'the other backend\'s answer removal is not applied');
     } else {
       assert.equal(e.headers['x-both'], 'route');
       assert.equal(e.headers['x-added'], 'client');
       assert.equal(e.headers['x-gone'], 'client', 'the other backend\'s removal is not applied');
       assert.equal(r.headers['x-from'], undefined);
       assert.equal(r.headers['x-also'], 'v2');
+      assert.equal(r.headers['content-type'], undefined, 'the backend\'s answer removal');
     }
   }
   assert.deepEqual([...seen].sort(), ['v1', 'v2'], 'both backends answered (50 % each over 40 requests)');
