@@ -5,9 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { compareRoutes } from '../../src/model/match.ts';
 import type { RoutePolicy } from '../../src/model/policy.ts';
 import type { Backend, HostKind, Route, RouteConditions, RoutingModel, VirtualHost } from '../../src/model/types.ts';
@@ -16,19 +13,10 @@ import { buildHaproxyView, renderHaproxy } from '../../src/render/haproxy/index.
 import { buildNginxView, renderNginx } from '../../src/render/nginx/index.ts';
 import type { LocationView } from '../../src/render/nginx/view.ts';
 import * as nq from '../../src/render/nginx/quote.ts';
+import { golden } from './golden.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORK = '/var/lib/passerelle';
 const SRC = { kind: 'HTTPRoute', namespace: 'default', name: 'matches' };
-
-function golden(name: string, actual: string): void {
-  const file = path.join(root, 'test/golden/render', name);
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, actual);
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/render/${name} (UPDATE_GOLDEN=1 to accept)`);
-}
 
 function route(p: string, pathType: Route['pathType'], backend: string, conditions?: RouteConditions, policy?: RoutePolicy): Route {
   return { path: p, pathType, backend: `default/${backend}:80`, source: SRC, field: `spec.rules[${backend}]`, ...(conditions === undefined ? {} : { conditions }), ...(policy === undefined ? {} : { policy }) };

@@ -6,9 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RoutePolicy } from '../../src/model/policy.ts';
 import type { RoutingModel } from '../../src/model/types.ts';
 import { formatDryRun } from '../../src/render/dryrun.ts';
@@ -16,18 +14,9 @@ import { buildNginxView, LUA_MODULES, renderNginx } from '../../src/render/nginx
 import { mirrorShare } from '../../src/render/nginx/view.ts';
 import { backend, entryPoint, model, route, vhost } from '../behaviour/harness.ts';
 import { checkRendering, workWithDefaultCert } from '../integration/rendered.ts';
+import { golden } from './golden.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORK = '/var/lib/passerelle';
-
-function golden(name: string, actual: string): void {
-  const file = path.join(root, 'test/golden/render', name);
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, actual);
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/render/${name} (UPDATE_GOLDEN=1 to accept)`);
-}
 
 const mirrorTo = (...targets: [string, number][]): RoutePolicy => ({ mirror: { targets: targets.map(([name, percent]) => ({ backend: `default/${name}:80`, percent })) } });
 const ep = (address: string) => [{ address, port: 8080, weight: 1 }];

@@ -7,9 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { rewriteTarget } from '../../src/drivers/native/policy.ts';
 import type { RoutePolicy } from '../../src/model/policy.ts';
 import type { Route, RoutingModel } from '../../src/model/types.ts';
@@ -18,18 +15,9 @@ import { buildHaproxyView, renderHaproxy, ROUTES_MAP } from '../../src/render/ha
 import { rewritePath, rewriteView } from '../../src/render/haproxy/policy.ts';
 import * as hq from '../../src/render/haproxy/quote.ts';
 import { policyModel, policyRoute, USERS } from '../integration/haproxy/policy-model.ts';
+import { golden } from './golden.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORK = '/var/lib/passerelle';
-
-function golden(name: string, actual: string): void {
-  const file = path.join(root, 'test/golden/render', name);
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, actual);
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/render/${name} (UPDATE_GOLDEN=1 to accept)`);
-}
 
 /** The routing map of a rendering: key → value. */
 function routesMap(model: RoutingModel): Map<string, string> {

@@ -5,9 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { rewriteTarget } from '../../src/drivers/native/policy.ts';
 import type { Route } from '../../src/model/types.ts';
 import { formatDryRun } from '../../src/render/dryrun.ts';
@@ -16,18 +13,9 @@ import { rewritePath, upstreamPath } from '../../src/render/nginx/policy.ts';
 import * as nq from '../../src/render/nginx/quote.ts';
 import { affinityToken, authHeaderVariable, authTarget } from '../../src/render/nginx/upstream.ts';
 import { policyModel, route, USERS } from '../integration/nginx/policy-model.ts';
+import { golden } from './golden.ts';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORK = '/var/lib/passerelle';
-
-function golden(name: string, actual: string): void {
-  const file = path.join(root, 'test/golden/render', name);
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, actual);
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/render/${name} (UPDATE_GOLDEN=1 to accept)`);
-}
 
 test('golden: nginx locations of a route per policy (plain, TLS, and a trusting entry point with basic auth)', () => {
   const model = policyModel();

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from '../../src/cli/flags.ts';
@@ -12,20 +11,13 @@ import * as hq from '../../src/render/haproxy/quote.ts';
 import { renderNginx } from '../../src/render/nginx/index.ts';
 import * as nq from '../../src/render/nginx/quote.ts';
 import { declaredChecksum } from '../../src/render/checksum.ts';
+import { golden } from './golden.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORK = '/var/lib/passerelle';
 const ACME = { host: '127.0.0.1', port: 8089 };
 
 /** Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it. */
-function golden(name: string, actual: string): void {
-  const file = path.join(root, 'test/golden/render', name);
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, actual);
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/render/${name} (UPDATE_GOLDEN=1 to accept)`);
-}
 
 async function modelOf(...args: string[]): Promise<RoutingModel> {
   const cwd = process.cwd();
