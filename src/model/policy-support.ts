@@ -36,6 +36,7 @@ export type PolicyFeature =
   | 'upstream.tries'
   | 'upstream.affinity'
   | 'cors'
+  | 'cors.gateway'
   | 'hsts'
   | 'headers.request'
   | 'headers.response'
@@ -87,6 +88,8 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'upstream.tries': ALL,
   'upstream.affinity': ALL,
   cors: ALL,
+  // The Gateway API CORS filter's additions: origin patterns, echoed origin, methods and headers, exposed headers.
+  'cors.gateway': ['native'],
   hsts: ALL,
   'headers.request': ALL,
   'headers.response': ALL,
@@ -135,6 +138,7 @@ export function policyFeatures(p: RoutePolicy): PolicyFeature[] {
   if (p.upstream?.tries !== undefined) out.push('upstream.tries');
   if (p.upstream?.affinity !== undefined) out.push('upstream.affinity');
   if (p.cors !== undefined) out.push('cors');
+  if (p.cors !== undefined && (p.cors.originPatterns !== undefined || p.cors.echoOrigin === true || p.cors.echoMethods === true || p.cors.echoHeaders === true || p.cors.exposeHeaders !== undefined)) out.push('cors.gateway');
   if (p.hsts !== undefined) out.push('hsts');
   if (p.headers?.request !== undefined) out.push('headers.request');
   if (p.headers?.response !== undefined) out.push('headers.response');
@@ -158,7 +162,8 @@ function without(p: RoutePolicy, f: PolicyFeature): RoutePolicy {
   const [top, part] = f.split('.') as [keyof RoutePolicy, string | undefined];
   // The two protocol features are values of one field, as are the two balancing ones.
   const sub = part === 'https' || part === 'grpc' ? 'protocol' : part === 'ewma' ? 'loadBalance' : part;
-  if (sub === undefined || top === 'rewrite') {
+  // Without the Gateway additions, a CORS filter's policy would answer other origins and headers: none at all.
+  if (sub === undefined || top === 'rewrite' || f === 'cors.gateway') {
     delete copy[top];
   } else {
     const inner: Record<string, unknown> = { ...(p[top] as Record<string, unknown>) };

@@ -34,6 +34,7 @@ export const FEATURE_ANNOTATIONS: Readonly<Record<Exclude<PolicyFeature, 'denied
   'upstream.tries': { what: 'attempts over the endpoints', nginx: ['proxy-next-upstream-tries'], traefik: [] },
   'upstream.affinity': { what: 'session affinity by cookie', nginx: ['affinity', 'session-cookie-name', 'session-cookie-max-age', 'session-cookie-samesite'], traefik: ['affinity', 'session-cookie-name'] },
   cors: { what: 'CORS answers and preflights', nginx: ['enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-allow-credentials', 'cors-max-age'], traefik: [] },
+  'cors.gateway': { what: 'CORS by the Gateway API filter: origin patterns, `*` methods and headers echoed, exposed headers', nginx: [], traefik: [] },
   hsts: { what: 'Strict-Transport-Security over TLS', nginx: ['hsts', 'hsts-max-age', 'hsts-include-subdomains', 'hsts-preload'], traefik: ['hsts-max-age', 'hsts-include-subdomains', 'hsts-preload'] },
   'headers.request': { what: 'request headers set', nginx: [], traefik: ['custom-request-headers'] },
   'headers.response': { what: 'response headers set', nginx: [], traefik: ['custom-response-headers'] },

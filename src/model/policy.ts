@@ -104,7 +104,7 @@ export interface UpstreamPolicy {
   readonly affinity?: { readonly cookie: string; readonly maxAgeSeconds?: number; readonly sameSite?: 'Strict' | 'Lax' | 'None' };
 }
 
-/** CORS answers (`enable-cors` and `cors-allow-*`). */
+/** CORS answers (`enable-cors` and `cors-allow-*`; the Gateway API CORS filter sets the optional fields too). */
 export interface CorsPolicy {
   /** `*` or exact origins (scheme://host[:port]). */
   readonly allowOrigins: readonly string[];
@@ -112,6 +112,16 @@ export interface CorsPolicy {
   readonly allowHeaders: readonly string[];
   readonly allowCredentials: boolean;
   readonly maxAgeSeconds: number;
+  /** Origins allowed beside `allowOrigins`: `scheme://*.domain[:port]`, the `*` one or more labels (lower case). */
+  readonly originPatterns?: readonly string[];
+  /** With `allowOrigins` `*`: the answer names the request's Origin instead of `*` (needed with credentials). */
+  readonly echoOrigin?: boolean;
+  /** A preflight's Access-Control-Request-Method is allowed as asked (`allowMethods` `*`); `allowMethods` is then empty. */
+  readonly echoMethods?: boolean;
+  /** A preflight's Access-Control-Request-Headers are allowed as asked (`allowHeaders` `*`); `allowHeaders` is then empty. */
+  readonly echoHeaders?: boolean;
+  /** Access-Control-Expose-Headers on the answers (names, or `*`). */
+  readonly exposeHeaders?: readonly string[];
 }
 
 /** Strict-Transport-Security on https answers. */

@@ -186,6 +186,21 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'the CORS filter: origins, patterns and * (echoed with credentials), methods and headers or * (echoed), exposed headers; a value outside the grammar denies the rule',
+    files: ['cors.yaml'],
+    check(t) {
+      assert.deepEqual(routes(t), [
+        'c.example.com: Prefix /listed → default/web:80 {"cors":{"allowOrigins":["https://www.foo.com"],"allowMethods":["GET","OPTIONS"],"allowHeaders":["x-header-1"],"allowCredentials":true,"maxAgeSeconds":3600,"originPatterns":["https://*.bar.com"],"exposeHeaders":["x-header-3"]}}',
+        'c.example.com: Prefix /any → default/web:80 {"cors":{"allowOrigins":["*"],"allowMethods":[],"allowHeaders":[],"allowCredentials":true,"maxAgeSeconds":5,"echoOrigin":true,"echoMethods":true,"echoHeaders":true}}',
+        'c.example.com: Prefix /bad → default/web:80 {"denied":"a filter of this HTTPRoute rule is not supported"}',
+      ]);
+      assert.deepEqual(brief(t.diagnostics), [
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/cors spec.rules[2].filters[0].cors.allowOrigins[0]',
+        'error PASS_GATEWAY_FILTER_NOT_SUPPORTED HTTPRoute default/cors spec.rules[2].filters[0].cors.allowMethods[0]',
+      ]);
+    },
+  },
+  {
     name: 'cross-namespace backend without a ReferenceGrant: RefNotPermitted, the route answers 500',
     files: ['cross-namespace-backend.yaml'],
     check(t) {

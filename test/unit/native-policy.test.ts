@@ -104,12 +104,58 @@ test('ConcurrencyLimiter: at most max in progress per client; release frees a sl
 
 test('corsHeaders: any origin, listed origins echoed with Vary, others get nothing; preflight adds max-age', () => {
   const any = compilePolicy({ cors: { allowOrigins: ['*'], allowMethods: ['GET', 'POST'], allowHeaders: ['X-A'], allowCredentials: false, maxAgeSeconds: 60 } }, MODEL).cors!;
-  assert.deepEqual(corsHeaders(any, 'https://x.test', false), ['access-control-allow-origin', '*', 'access-control-allow-methods', 'GET, POST', 'access-control-allow-headers', 'X-A']);
+  assert.deepEqual(corsHeaders(any, 'https://x.test'), ['access-control-allow-origin', '*', 'access-control-allow-methods', 'GET, POST', 'access-control-allow-headers', 'X-A']);
   const listed = compilePolicy({ cors: { allowOrigins: ['https://app.test'], allowMethods: ['GET'], allowHeaders: [], allowCredentials: true, maxAgeSeconds: 5 } }, MODEL).cors!;
-  assert.deepEqual(corsHeaders(listed, 'https://app.test', true), ['access-control-allow-origin', 'https://app.test', 'vary', 'Origin', 'access-control-allow-credentials', 'true', 'access-control-allow-methods', 'GET', 'access-control-max-age', '5']);
-  assert.deepEqual(corsHeaders(listed, 'https://evil.test', false), []);
-  assert.deepEqual(corsHeaders(listed, undefined, false), []);
+  assert.deepEqual(corsHeaders(listed, 'https://app.test', { method: 'PUT', headers: 'X-B' }), ['access-control-allow-origin', 'https://app.test', 'vary', 'Origin', 'access-control-allow-credentials', 'true', 'access-control-allow-methods', 'GET', 'access-control-max-age', '5']);
+  assert.deepEqual(corsHeaders(listed, 'https://evil.test'), []);
+  assert.deepEqual(corsHeaders(listed, undefined), []);
 });
+
+const GATEWAY_CORS: readonly { readonly name: string; readonly cors: NonNullable<RoutePolicy['cors']>; readonly origin: string | undefined; readonly ask?: { method: string | undefined; headers: string | undefined }; readonly expect: readonly string[] }[] = [
+  {
+    name: 'an origin pattern matches one or more labels, and is echoed',
+    cors: { allowOrigins: [], originPatterns: ['https://*.bar.test'], allowMethods: ['GET'], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 5 },
+    origin: 'https://a.b.bar.test',
+    expect: ['access-control-allow-origin', 'https://a.b.bar.test', 'vary', 'Origin', 'access-control-allow-methods', 'GET'],
+  },
+  {
+    name: 'a pattern matches not the domain itself, nor another port',
+    cors: { allowOrigins: [], originPatterns: ['https://*.bar.test'], allowMethods: [], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 5 },
+    origin: 'https://bar.test',
+    expect: [],
+  },
+  {
+    name: 'a pattern with a port needs that port',
+    cors: { allowOrigins: [], originPatterns: ['https://*.bar.test:8443'], allowMethods: [], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 5 },
+    origin: 'https://x.bar.test',
+    expect: [],
+  },
+  {
+    name: 'any origin with credentials is echoed, not *',
+    cors: { allowOrigins: ['*'], echoOrigin: true, allowMethods: [], allowHeaders: [], allowCredentials: true, maxAgeSeconds: 5 },
+    origin: 'https://x.test',
+    expect: ['access-control-allow-origin', 'https://x.test', 'vary', 'Origin', 'access-control-allow-credentials', 'true'],
+  },
+  {
+    name: 'a preflight gets the method and headers it asks for when they are *',
+    cors: { allowOrigins: ['*'], echoMethods: true, echoHeaders: true, allowMethods: [], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 7 },
+    origin: 'https://x.test',
+    ask: { method: 'PUT', headers: 'x-a, x-b' },
+    expect: ['access-control-allow-origin', '*', 'access-control-max-age', '7', 'access-control-allow-methods', 'PUT', 'access-control-allow-headers', 'x-a, x-b'],
+  },
+  {
+    name: 'an answer from the backend gets the exposed headers, a preflight does not',
+    cors: { allowOrigins: ['https://x.test'], exposeHeaders: ['x-c', 'x-d'], allowMethods: [], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 5 },
+    origin: 'https://x.test',
+    expect: ['access-control-allow-origin', 'https://x.test', 'vary', 'Origin', 'access-control-expose-headers', 'x-c, x-d'],
+  },
+];
+
+for (const c of GATEWAY_CORS) {
+  test(`corsHeaders (Gateway API CORS): ${c.name}`, () => {
+    assert.deepEqual(corsHeaders(compilePolicy({ cors: c.cors }, MODEL).cors!, c.origin, c.ask), c.expect);
+  });
+}
 
 test('session affinity: the cookie read from a Cookie header, and the Set-Cookie written (HttpOnly, the route path, Max-Age, SameSite)', () => {
   assert.equal(cookieValue('a=1; INGRESSCOOKIE=abc123; b=2', 'INGRESSCOOKIE'), 'abc123');

@@ -123,11 +123,25 @@ export function responseHeaders(headers: string[], extra: readonly string[] | un
 export interface CompiledCors {
   /** undefined: any origin (`*`). */
   readonly origins: ReadonlySet<string> | undefined;
+  /** Origin patterns (`scheme://*.domain[:port]`) as regexes. */
+  readonly patterns: readonly RegExp[];
+  /** Any origin, answered by name rather than `*`. */
+  readonly echoOrigin: boolean;
   readonly credentials: boolean;
   /** Headers of every CORS answer except the origin (flat). */
   readonly common: readonly string[];
   /** Extra headers of a preflight answer (flat). */
   readonly preflight: readonly string[];
+  /** Extra headers of an answer from the backend (flat: Access-Control-Expose-Headers). */
+  readonly actual: readonly string[];
+  readonly echoMethods: boolean;
+  readonly echoHeaders: boolean;
+}
+
+/** What a preflight asks for (Access-Control-Request-Method and -Headers). */
+export interface CorsAsk {
+  readonly method: string | undefined;
+  readonly headers: string | undefined;
 }
 
 /** A token bucket per client address: `rps` per second, `burst` at once, kept in a {@link LimitTable} (shared by the worker threads). */
@@ -175,6 +189,12 @@ export class ConcurrencyLimiter {
   }
 }
 
+/** An origin pattern `scheme://*.domain[:port]` as a regex: one or more labels for the `*`, the port as written. */
+function originPattern(pattern: string): RegExp {
+  const [scheme = '', rest = ''] = pattern.split('://*.');
+  return new RegExp(`^${scheme}://([a-z0-9-]+\\.)+${rest.replace(/[.]/g, '\\.')}$`, 'i');
+}
+
 function compileCors(c: NonNullable<RoutePolicy['cors']>): CompiledCors {
   const any = c.allowOrigins.includes('*');
   const common = [
@@ -182,16 +202,27 @@ function compileCors(c: NonNullable<RoutePolicy['cors']>): CompiledCors {
     ...(c.allowMethods.length === 0 ? [] : ['access-control-allow-methods', c.allowMethods.join(', ')]),
     ...(c.allowHeaders.length === 0 ? [] : ['access-control-allow-headers', c.allowHeaders.join(', ')]),
   ];
-  return { origins: any ? undefined : new Set(c.allowOrigins), credentials: c.allowCredentials, common, preflight: ['access-control-max-age', String(c.maxAgeSeconds)] };
+  return {
+    origins: any ? undefined : new Set(c.allowOrigins),
+    patterns: (c.originPatterns ?? []).map(originPattern),
+    echoOrigin: c.echoOrigin === true,
+    credentials: c.allowCredentials,
+    common,
+    preflight: ['access-control-max-age', String(c.maxAgeSeconds)],
+    actual: c.exposeHeaders === undefined ? [] : ['access-control-expose-headers', c.exposeHeaders.join(', ')],
+    echoMethods: c.echoMethods === true,
+    echoHeaders: c.echoHeaders === true,
+  };
 }
 
-/** The CORS headers for a request's Origin (none when the origin is not allowed). */
-export function corsHeaders(cors: CompiledCors, origin: string | undefined, preflight: boolean): string[] {
+/** The CORS headers for a request's Origin (none when the origin is not allowed); `ask`: a preflight's. */
+export function corsHeaders(cors: CompiledCors, origin: string | undefined, ask?: CorsAsk): string[] {
   let allow: string | undefined;
-  if (cors.origins === undefined) allow = '*';
-  else if (origin !== undefined && cors.origins.has(origin)) allow = origin;
+  if (cors.origins === undefined) allow = cors.echoOrigin ? origin : '*';
+  else if (origin !== undefined && (cors.origins.has(origin) || cors.patterns.some((p) => p.test(origin)))) allow = origin;
   if (allow === undefined) return [];
-  return ['access-control-allow-origin', allow, ...(allow === '*' ? [] : ['vary', 'Origin']), ...cors.common, ...(preflight ? cors.preflight : [])];
+  const asked = ask === undefined ? [] : [...(cors.echoMethods && ask.method !== undefined ? ['access-control-allow-methods', ask.method] : []), ...(cors.echoHeaders && ask.headers !== undefined ? ['access-control-allow-headers', ask.headers] : [])];
+  return ['access-control-allow-origin', allow, ...(allow === '*' ? [] : ['vary', 'Origin']), ...cors.common, ...(ask === undefined ? cors.actual : [...cors.preflight, ...asked])];
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -272,6 +303,8 @@ export interface PolicyRequest {
   readonly contentLength: number | undefined;
   readonly method: string;
   readonly origin: string | undefined;
+  /** A CORS preflight's Access-Control-Request-Method and -Headers (read for routes whose CORS echoes them). */
+  readonly corsAsk?: CorsAsk;
 }
 
 function redirect(status: number, location: string): Verdict {
@@ -297,7 +330,7 @@ export function runPolicy(p: CompiledPolicy, req: PolicyRequest, cache: BasicAut
   if (policy.appRoot !== undefined && req.path === '/') return redirect(302, `${req.tls ? 'https' : 'http'}://${req.host}${policy.appRoot}`);
   // A CORS preflight is answered before access checks: browsers send it without credentials.
   if (p.cors !== undefined && req.method === 'OPTIONS' && req.origin !== undefined) {
-    return { status: 204, headers: { ...pairs(corsHeaders(p.cors, req.origin, true)), 'content-type': TEXT, 'content-length': '0' }, body: '' };
+    return { status: 204, headers: { ...pairs(corsHeaders(p.cors, req.origin, req.corsAsk ?? { method: undefined, headers: undefined })), 'content-type': TEXT, 'content-length': '0' }, body: '' };
   }
   // ingress-nginx answers its limits with 503 (limit-req-status-code, limit-conn-status-code).
   if (p.rate !== undefined && !p.rate.take(req.client)) return { status: 503, headers: { 'content-type': TEXT }, body: 'Service Unavailable: request rate limit\n' };
@@ -336,7 +369,7 @@ export function rewriteTarget(policy: RoutePolicy, route: Route, path: string, t
 
 /** The answer's extra headers for a request through a TLS entry point or not, with its Origin. */
 export function responseHeadersFor(p: CompiledPolicy, tls: boolean, origin?: string): readonly string[] {
-  const cors = p.cors === undefined ? [] : corsHeaders(p.cors, origin, false);
+  const cors = p.cors === undefined ? [] : corsHeaders(p.cors, origin);
   if ((p.hsts === undefined || !tls) && cors.length === 0) return p.responseHeaders;
   return [...p.responseHeaders, ...cors, ...(p.hsts === undefined || !tls ? [] : ['strict-transport-security', p.hsts])];
 }

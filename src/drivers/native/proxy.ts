@@ -515,6 +515,7 @@ export function applyRoutePolicy(
       contentLength: length === undefined ? undefined : Number(length),
       method: req.method ?? 'GET',
       origin: req.headers.origin,
+      ...(req.method === 'OPTIONS' && policy.cors !== undefined ? { corsAsk: { method: headerValue(req.headers['access-control-request-method']), headers: headerValue(req.headers['access-control-request-headers']) } } : {}),
     },
     state.authCache,
   );

@@ -127,6 +127,55 @@ function redirectPolicy(value: unknown, field: string, pathType: PathType, repor
   };
 }
 
+/** An origin of a CORS filter: `scheme://host[:port]`, the host's first label `*` for a pattern (lower-cased). */
+const CORS_ORIGIN = /^https?:\/\/(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?$/;
+const CORS_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+
+/** A CORS filter list of strings (absent: empty), each checked by `ok`; undefined after a diagnostic. */
+function corsList(value: unknown, field: string, what: string, ok: (v: string) => boolean, report: Reporter): string[] | undefined {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? (value as readonly unknown[]) : undefined;
+  const bad = list === undefined ? -1 : list.findIndex((v) => typeof v !== 'string' || !ok(v));
+  if (list === undefined || bad !== -1) {
+    report.error(GatewayCodes.filterNotSupported, bad === -1 ? field : `${field}[${bad}]`, `${showValue(bad === -1 ? value : list?.[bad])} is not ${what}; the rule answers 503`);
+    return undefined;
+  }
+  return [...new Set(list as string[])];
+}
+
+/**
+ * CORS → the cors policy: origins (`*`, exact, or `scheme://*.domain` patterns), methods and headers
+ * (`*`: what a preflight asks is allowed as asked), exposed headers, credentials, max age (5 s by default).
+ */
+function corsPolicy(value: unknown, field: string, report: Reporter): RoutePolicy | undefined {
+  const c = isRecord(value) ? value : {};
+  const token = (v: string): boolean => v === '*' || headerName(v).ok;
+  const origins = corsList(Array.isArray(c['allowOrigins']) ? (c['allowOrigins'] as unknown[]).map((o) => (typeof o === 'string' ? o.toLowerCase() : o)) : c['allowOrigins'], `${field}.allowOrigins`, 'an origin (*, or scheme://host[:port], the host optionally *.domain)', (v) => v === '*' || CORS_ORIGIN.test(v), report);
+  const methods = corsList(c['allowMethods'], `${field}.allowMethods`, 'an HTTP method or *', (v) => v === '*' || CORS_METHODS.includes(v), report);
+  const headers = corsList(c['allowHeaders'], `${field}.allowHeaders`, 'a header name or *', token, report);
+  const expose = corsList(c['exposeHeaders'], `${field}.exposeHeaders`, 'a header name or *', token, report);
+  const credentials = c['allowCredentials'] ?? false;
+  const maxAge = c['maxAge'] ?? 5;
+  if (typeof credentials !== 'boolean') report.error(GatewayCodes.filterNotSupported, `${field}.allowCredentials`, `${showValue(credentials)} is not a boolean; the rule answers 503`);
+  if (!(typeof maxAge === 'number' && Number.isInteger(maxAge) && maxAge >= 1 && maxAge <= 86_400 * 365)) report.error(GatewayCodes.filterNotSupported, `${field}.maxAge`, `${showValue(maxAge)} is not a number of seconds; the rule answers 503`);
+  if (origins === undefined || methods === undefined || headers === undefined || expose === undefined || typeof credentials !== 'boolean' || typeof maxAge !== 'number' || !Number.isInteger(maxAge) || maxAge < 1) return undefined;
+  const any = origins.includes('*');
+  return {
+    cors: {
+      allowOrigins: any ? ['*'] : origins.filter((o) => !o.includes('*')),
+      allowMethods: methods.includes('*') ? [] : methods,
+      allowHeaders: headers.includes('*') ? [] : headers,
+      allowCredentials: credentials,
+      maxAgeSeconds: maxAge,
+      ...(any || !origins.some((o) => o.includes('*')) ? {} : { originPatterns: origins.filter((o) => o.includes('*')) }),
+      ...(any && credentials ? { echoOrigin: true } : {}),
+      ...(methods.includes('*') ? { echoMethods: true } : {}),
+      ...(headers.includes('*') ? { echoHeaders: true } : {}),
+      ...(expose.length === 0 ? {} : { exposeHeaders: expose.includes('*') ? ['*'] : expose }),
+    },
+  };
+}
+
 /** URLRewrite → upstream vhost and rewrite; a prefix replacement needs a PathPrefix match. */
 function rewritePolicy(value: unknown, field: string, pathType: PathType, report: Reporter): RoutePolicy | undefined {
   const r = isRecord(value) ? value : {};
@@ -200,6 +249,9 @@ export function filtersPolicy(filters: readonly { readonly value: Rec; readonly 
         break;
       case 'URLRewrite':
         part = rewritePolicy(value['urlRewrite'], `${field}.urlRewrite`, pathType, report);
+        break;
+      case 'CORS':
+        part = corsPolicy(value['cors'], `${field}.cors`, report);
         break;
       case 'RequestMirror': {
         const target = mirrors.get(field);

@@ -398,11 +398,9 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
       }
       if (policy !== undefined) {
         const fit = fitPolicy(policy, ctx.mode);
-        for (const f of fit.dropped) {
-          if (f === fit.deniedBy) report.error(Codes.policyNotInMode, `${rule.field}.filters`, `policy ${f} is not rendered in ${ctx.mode} mode: the rule answers 503 rather than serve without it`);
-          else report.warning(Codes.policyNotInMode, `${rule.field}.filters`, `policy ${f} is not rendered in ${ctx.mode} mode; it is ignored`);
-        }
-        policy = Object.keys(fit.policy).length === 0 ? undefined : fit.policy;
+        // As the spec asks of a filter that cannot be applied: the rule answers 503 rather than serve without it.
+        for (const f of fit.dropped) report.error(Codes.policyNotInMode, `${rule.field}.filters`, `policy ${f} is not rendered in ${ctx.mode} mode: the rule answers 503 rather than serve without it`);
+        policy = fit.dropped.length > 0 && fit.policy.denied === undefined ? { ...fit.policy, denied: `${fit.dropped.join(', ')} is not supported in ${ctx.mode} mode` } : Object.keys(fit.policy).length === 0 ? undefined : fit.policy;
       }
       const base: Route = { path: where.path, pathType: where.pathType, backend, source: h.ref, field: m.field, ...(where.conditions === undefined ? {} : { conditions: where.conditions }) };
       routes.push(policy === undefined ? base : { ...base, policy });
