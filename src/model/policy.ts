@@ -120,7 +120,7 @@ export interface CorsPolicy {
   readonly echoMethods?: boolean;
   /** A preflight's Access-Control-Request-Headers are allowed as asked (`allowHeaders` `*`); `allowHeaders` is then empty. */
   readonly echoHeaders?: boolean;
-  /** Access-Control-Expose-Headers on the answers (names, or `*`). */
+  /** Access-Control-Expose-Headers on every CORS answer, preflights included (names, or `*`). */
   readonly exposeHeaders?: readonly string[];
 }
 

@@ -132,8 +132,6 @@ export interface CompiledCors {
   readonly common: readonly string[];
   /** Extra headers of a preflight answer (flat). */
   readonly preflight: readonly string[];
-  /** Extra headers of an answer from the backend (flat: Access-Control-Expose-Headers). */
-  readonly actual: readonly string[];
   readonly echoMethods: boolean;
   readonly echoHeaders: boolean;
 }
@@ -201,6 +199,7 @@ function compileCors(c: NonNullable<RoutePolicy['cors']>): CompiledCors {
     ...(c.allowCredentials ? ['access-control-allow-credentials', 'true'] : []),
     ...(c.allowMethods.length === 0 ? [] : ['access-control-allow-methods', c.allowMethods.join(', ')]),
     ...(c.allowHeaders.length === 0 ? [] : ['access-control-allow-headers', c.allowHeaders.join(', ')]),
+    ...(c.exposeHeaders === undefined ? [] : ['access-control-expose-headers', c.exposeHeaders.join(', ')]),
   ];
   return {
     origins: any ? undefined : new Set(c.allowOrigins),
@@ -209,7 +208,6 @@ function compileCors(c: NonNullable<RoutePolicy['cors']>): CompiledCors {
     credentials: c.allowCredentials,
     common,
     preflight: ['access-control-max-age', String(c.maxAgeSeconds)],
-    actual: c.exposeHeaders === undefined ? [] : ['access-control-expose-headers', c.exposeHeaders.join(', ')],
     echoMethods: c.echoMethods === true,
     echoHeaders: c.echoHeaders === true,
   };
@@ -222,7 +220,7 @@ export function corsHeaders(cors: CompiledCors, origin: string | undefined, ask?
   else if (origin !== undefined && (cors.origins.has(origin) || cors.patterns.some((p) => p.test(origin)))) allow = origin;
   if (allow === undefined) return [];
   const asked = ask === undefined ? [] : [...(cors.echoMethods && ask.method !== undefined ? ['access-control-allow-methods', ask.method] : []), ...(cors.echoHeaders && ask.headers !== undefined ? ['access-control-allow-headers', ask.headers] : [])];
-  return ['access-control-allow-origin', allow, ...(allow === '*' ? [] : ['vary', 'Origin']), ...cors.common, ...(ask === undefined ? cors.actual : [...cors.preflight, ...asked])];
+  return ['access-control-allow-origin', allow, ...(allow === '*' ? [] : ['vary', 'Origin']), ...cors.common, ...(ask === undefined ? [] : [...cors.preflight, ...asked])];
 }
 
 const TEXT = 'text/plain; charset=utf-8';
