@@ -89,7 +89,7 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'upstream.affinity': ALL,
   cors: ALL,
   // The Gateway API CORS filter's additions: origin patterns, echoed origin, methods and headers, exposed headers.
-  'cors.gateway': ['native'],
+  'cors.gateway': ['native', 'haproxy', 'nginx'],
   hsts: ALL,
   'headers.request': ALL,
   'headers.response': ALL,

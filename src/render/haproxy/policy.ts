@@ -32,11 +32,20 @@ export interface RouteAuthView {
 
 /** A CORS policy: the allowed origins and the headers of an answer to an allowed origin. */
 export interface PolicyCorsView {
-  /** Any origin (`*`); else `origins` are the allowed ones, compared case-sensitively. */
+  /** Any origin, answered `*`; else an allowed origin is answered by name (`txn.pass_cors`). */
   readonly any: boolean;
+  /** Any origin, answered by name (Gateway API: any origin with credentials). */
+  readonly echoOrigin: boolean;
+  /** Exact allowed origins, compared case-sensitively. */
   readonly origins: readonly string[];
-  /** Headers besides Access-Control-Allow-Origin, and whether only preflights get them. */
-  readonly headers: readonly { readonly name: string; readonly value: string; readonly preflightOnly: boolean }[];
+  /** Origin patterns (`scheme://*.domain[:port]`) as regexes matched case-insensitively (`-m reg -i`), single-quoted by `re`. */
+  readonly patterns: readonly string[];
+  /** A preflight's Access-Control-Request-Method is answered as Access-Control-Allow-Methods (none when it asks none). */
+  readonly echoMethods: boolean;
+  /** A preflight's Access-Control-Request-Headers are answered as Access-Control-Allow-Headers (none when it asks none). */
+  readonly echoHeaders: boolean;
+  /** Headers besides Access-Control-Allow-Origin, and whether only preflights, or only the backend's answers, get them. */
+  readonly headers: readonly { readonly name: string; readonly value: string; readonly preflightOnly: boolean; readonly answerOnly: boolean }[];
 }
 
 /**
@@ -244,21 +253,36 @@ export function rewriteView(route: Route): RewriteView | null | undefined {
 }
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/;
+const ORIGIN_PATTERN = /^(https?):\/\/\*\.([a-z0-9-]+(?:\.[a-z0-9-]+)*)((?::[0-9]{1,5})?)$/;
 
-/** A CORS policy in HAProxy terms, or undefined when a value cannot be written; an origin HAProxy cannot hold is left out (fewer allowed, never more). */
+/** An origin pattern as a regex (native `originPattern`): one or more labels for the `*`, the port as written; undefined outside the grammar. */
+export function originPatternRegex(pattern: string): string | undefined {
+  const m = ORIGIN_PATTERN.exec(pattern);
+  if (m === null) return undefined;
+  const [, scheme = '', domain = '', port = ''] = m;
+  return `^${scheme}://([a-z0-9-]+\\.)+${domain.replace(/\./g, '\\.')}${port}$`;
+}
+
+/** A CORS policy in HAProxy terms, or undefined when a value cannot be written; an origin or pattern HAProxy cannot hold is left out (fewer allowed, never more). */
 export function corsView(cors: CorsPolicy): PolicyCorsView | undefined {
-  const any = cors.allowOrigins.includes('*');
-  const origins = any ? [] : cors.allowOrigins.filter((o) => ORIGIN.test(o));
-  const header = (name: string, value: string, preflightOnly = false): PolicyCorsView['headers'][number] => ({ name, value, preflightOnly });
+  const echoOrigin = cors.allowOrigins.includes('*') && cors.echoOrigin === true;
+  const any = cors.allowOrigins.includes('*') && !echoOrigin;
+  const origins = any || echoOrigin ? [] : cors.allowOrigins.filter((o) => ORIGIN.test(o));
+  const patterns = any || echoOrigin ? [] : (cors.originPatterns ?? []).flatMap((p) => originPatternRegex(p) ?? []);
+  const echoMethods = cors.echoMethods === true;
+  const echoHeaders = cors.echoHeaders === true;
+  const header = (name: string, value: string, on: 'all' | 'preflight' | 'answer' = 'all'): PolicyCorsView['headers'][number] => ({ name, value, preflightOnly: on === 'preflight', answerOnly: on === 'answer' });
+  // A preflight of an echoing policy is answered what it asks, as the native proxy does (the list is then empty).
   const headers = [
     ...(any ? [] : [header('Vary', 'Origin')]),
     ...(cors.allowCredentials ? [header('Access-Control-Allow-Credentials', 'true')] : []),
-    ...(cors.allowMethods.length === 0 ? [] : [header('Access-Control-Allow-Methods', cors.allowMethods.join(', '))]),
-    ...(cors.allowHeaders.length === 0 ? [] : [header('Access-Control-Allow-Headers', cors.allowHeaders.join(', '))]),
-    header('Access-Control-Max-Age', String(cors.maxAgeSeconds), true),
+    ...(cors.allowMethods.length === 0 ? [] : [header('Access-Control-Allow-Methods', cors.allowMethods.join(', '), echoMethods ? 'answer' : 'all')]),
+    ...(cors.allowHeaders.length === 0 ? [] : [header('Access-Control-Allow-Headers', cors.allowHeaders.join(', '), echoHeaders ? 'answer' : 'all')]),
+    header('Access-Control-Max-Age', String(cors.maxAgeSeconds), 'preflight'),
+    ...(cors.exposeHeaders === undefined || cors.exposeHeaders.length === 0 ? [] : [header('Access-Control-Expose-Headers', cors.exposeHeaders.join(', '))]),
   ];
-  if (!headers.every((h) => canText(h.value))) return undefined;
-  return { any, origins, headers };
+  if (!headers.every((h) => canText(h.value) && h.value !== '')) return undefined;
+  return { any, echoOrigin, origins, patterns, echoMethods, echoHeaders, headers };
 }
 
 const INT_MAX = 2 ** 31 - 1;

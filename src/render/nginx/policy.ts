@@ -73,14 +73,20 @@ export function canHeader(name: string): boolean {
 /** A CORS policy as nginx renders it (the view's `CorsView`). */
 export interface CorsEntry {
   readonly any: boolean;
+  /** With `any`: the request's Origin is answered rather than `*` (the Gateway filter's `*` with credentials). */
+  readonly echo: boolean;
   readonly origins: readonly string[];
   readonly headers: readonly CorsHeader[];
 }
 
-/** A CORS header besides the origin: its value, whether only preflights get it, the variable of the upstream's own. */
+/**
+ * A CORS header besides the origin: its value (or the request header variable answered as it is), whether
+ * only preflights get it, the variable of the upstream's own.
+ */
 export interface CorsHeader {
   readonly name: string;
   readonly value: string;
+  readonly variable: string | null;
   readonly preflightOnly: boolean;
   readonly upstream: string;
 }
@@ -194,25 +200,44 @@ export interface LimitZone {
 }
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(?::[0-9]{1,5})?$/;
+const ORIGIN_PATTERN = /^(https?):\/\/\*\.([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]{1,5})?)$/;
+
+/**
+ * An origin pattern `scheme://*.domain[:port]` as a map regex, as native `originPattern`: the `*` one or
+ * more labels, the port as written (none when none), any case; undefined when not of that form.
+ */
+export function originPatternKey(pattern: string): string | undefined {
+  const m = ORIGIN_PATTERN.exec(pattern);
+  if (m === null) return undefined;
+  return `~*^${m[1] ?? ''}://([a-z0-9-]+\\.)+${(m[2] ?? '').replace(/\./g, '\\.')}\\z`;
+}
 
 /**
  * A CORS policy in nginx terms, or undefined when a value cannot be written. Allowed origins become
- * case-sensitive regexes (a map's plain keys ignore case); one nginx cannot hold is left out (fewer
- * origins allowed, never more).
+ * case-sensitive regexes (a map's plain keys ignore case), origin patterns case-insensitive ones; one
+ * nginx cannot hold is left out (fewer origins allowed, never more). Methods and headers a preflight
+ * asks for are answered from the request's variable (empty when it has none: no header then).
  */
 export function corsEntry(cors: CorsPolicy): CorsEntry | undefined {
   const any = cors.allowOrigins.includes('*');
-  const origins = any ? [] : cors.allowOrigins.filter((o) => ORIGIN.test(o)).map((o) => `~^${o.replace(/\./g, '\\.')}\\z`);
-  const header = (name: string, value: string, preflightOnly = false): CorsHeader => ({ name, value, preflightOnly, upstream: upstreamVariable(name) });
+  const echo = any && cors.echoOrigin === true;
+  const exact = any ? [] : cors.allowOrigins.filter((o) => ORIGIN.test(o)).map((o) => `~^${o.replace(/\./g, '\\.')}\\z`);
+  const patterns = any ? [] : (cors.originPatterns ?? []).flatMap((p) => originPatternKey(p) ?? []);
+  // The model leaves the list empty when a preflight's ask is echoed: a list beside it has no single header.
+  if ((cors.echoMethods === true && cors.allowMethods.length > 0) || (cors.echoHeaders === true && cors.allowHeaders.length > 0)) return undefined;
+  const header = (name: string, value: string, preflightOnly = false, variable: string | null = null): CorsHeader => ({ name, value, variable, preflightOnly, upstream: upstreamVariable(name) });
   const headers = [
-    ...(any ? [] : [header('Vary', 'Origin')]),
+    ...(any && !echo ? [] : [header('Vary', 'Origin')]),
     ...(cors.allowCredentials ? [header('Access-Control-Allow-Credentials', 'true')] : []),
     ...(cors.allowMethods.length === 0 ? [] : [header('Access-Control-Allow-Methods', cors.allowMethods.join(', '))]),
     ...(cors.allowHeaders.length === 0 ? [] : [header('Access-Control-Allow-Headers', cors.allowHeaders.join(', '))]),
+    ...(cors.exposeHeaders === undefined || cors.exposeHeaders.length === 0 ? [] : [header('Access-Control-Expose-Headers', cors.exposeHeaders.join(', '))]),
     header('Access-Control-Max-Age', String(cors.maxAgeSeconds), true),
+    ...(cors.echoMethods === true ? [header('Access-Control-Allow-Methods', '', true, 'http_access_control_request_method')] : []),
+    ...(cors.echoHeaders === true ? [header('Access-Control-Allow-Headers', '', true, 'http_access_control_request_headers')] : []),
   ];
   if (!headers.every((h) => canText(h.value))) return undefined;
-  return { any, origins, headers };
+  return { any, echo, origins: [...exact, ...patterns], headers };
 }
 
 /**

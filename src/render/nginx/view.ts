@@ -349,15 +349,19 @@ export interface LimitZoneView {
 
 /** A CORS policy: `$pass_cors_N` is the Access-Control-Allow-Origin value for the request's Origin, or empty. */
 export interface CorsView {
-  /** Any origin (`*`); else `origins` are the allowed ones, as case-sensitive regexes of the map. */
+  /** Any origin (`*`, or the request's Origin when `echo`); else `origins` are the allowed ones. */
   readonly any: boolean;
+  /** With `any`: the request's Origin is answered (`$http_origin`, with Vary: Origin) rather than `*`. */
+  readonly echo: boolean;
+  /** The allowed origins as regexes of the map: exact origins case-sensitive (`~`), `scheme://*.domain[:port]` patterns not (`~*`). */
   readonly origins: readonly string[];
   /**
-   * The other headers of an answer with an allowed origin (`$pass_cors_N_M`), whether only preflights
-   * get them, and the variable of the upstream's own (kept when the origin is not allowed, as native
-   * changes nothing then). `$pass_cors_N_origin` is Access-Control-Allow-Origin itself.
+   * The other headers of an answer with an allowed origin (`$pass_cors_N_M`): the value, or the request
+   * header `variable` answered as it is (a preflight's ask; empty, so not sent, when the request has none),
+   * whether only preflights get them, and the variable of the upstream's own (kept when the origin is not
+   * allowed, as native changes nothing then). `$pass_cors_N_origin` is Access-Control-Allow-Origin itself.
    */
-  readonly headers: readonly { readonly name: string; readonly value: string; readonly preflightOnly: boolean; readonly upstream: string }[];
+  readonly headers: readonly { readonly name: string; readonly value: string; readonly variable: string | null; readonly preflightOnly: boolean; readonly upstream: string }[];
 }
 
 export interface ServerBlockView {
