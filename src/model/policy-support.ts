@@ -89,7 +89,7 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   'upstream.affinity': ALL,
   cors: ALL,
   // The Gateway API CORS filter's additions: origin patterns, echoed origin, methods and headers, exposed headers.
-  'cors.gateway': ['native', 'haproxy', 'nginx'],
+  'cors.gateway': ALL,
   hsts: ALL,
   'headers.request': ALL,
   'headers.response': ALL,
@@ -103,12 +103,12 @@ export const FEATURE_MODES: Readonly<Record<PolicyFeature, readonly ProxyMode[]>
   // Traefik 1 priority: applied by translate (routes taken whole by a higher one left out, Regex routes ordered).
   priority: ALL,
   canary: ALL,
-  // Gateway API: more than two weighted backendRefs (elsewhere translate keeps the first two as a canary).
-  split: ['native'],
+  // Gateway API: more than two weighted backendRefs.
+  split: ALL,
   // Gateway API RequestMirror.
   mirror: ALL,
   // Gateway API backendRef filters on a rule with several backends (header changes by the backend chosen).
-  backendHeaders: ['native', 'haproxy', 'nginx'],
+  backendHeaders: ALL,
   denied: ALL,
   // Gateway API: a rule without a usable backendRef answers 500.
   internalError: ALL,

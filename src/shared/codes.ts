@@ -78,7 +78,6 @@ export const CODES = {
   PASS_GATEWAY_PARENT_NOT_FOUND: 'warning: an HTTPRoute parentRef names a Gateway that does not exist; no status is written for it',
   PASS_GATEWAY_REF_NOT_PERMITTED: 'a cross-namespace certificateRef or backendRef that no ReferenceGrant allows (RefNotPermitted); the reference is not used',
   PASS_GATEWAY_UNREADABLE: 'a Gateway API object could not be read at all (an unexpected failure on this object); it is left out, the rest is served',
-  PASS_GATEWAY_WEIGHTS_NOT_SUPPORTED: 'an HTTPRoute rule splits requests between more than two backends, and the model splits between two: the first two are kept, the others left out',
 
   // Ingress annotations, ingress-nginx and Traefik 1 dialects (src/model/annotations/, docs/annotations.md)
   PASS_ANNOTATION_CONFLICT: 'two annotations decide the same policy differently (ingress-nginx and Traefik 1, or two names of one setting); the ingress-nginx one, or the one read first, is kept',

@@ -405,10 +405,7 @@ for (const [name, headers, edit, want] of editTable) {
   test(`native editHeaders: ${name}`, () => assert.deepEqual(editHeaders(headers, edit), want));
 }
 
-test('more than two weighted backends: a split in native mode; the first two as a canary, with a diagnostic, where the mode has no split', () => {
-  const haproxy = translateGateway(deepFreeze(load('weighted-backends.yaml')), { controllerName: 'passerelle.dev/gateway-controller', entryPoints, mode: 'haproxy' });
-  assert.deepEqual(haproxy.virtualHosts[0]?.routes.find((r) => r.path === '/three')?.policy, { canary: { backend: V2, weight: 22 } });
-  assert.ok(brief(haproxy.diagnostics).includes('error PASS_GATEWAY_WEIGHTS_NOT_SUPPORTED HTTPRoute default/split spec.rules[1].backendRefs'));
+test('more than two weighted backends: a split, each request to one backend by weight', () => {
   const native = translateFixture('weighted-backends.yaml');
   const split = native.virtualHosts[0]?.routes.find((r) => r.path === '/three')?.policy?.split;
   assert.ok(split !== undefined);

@@ -38,7 +38,7 @@ const FRONTEND_FIELDS = {
 const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true, upstream: true } as const satisfies Record<keyof BackendView, true>;
 const POLICY_FIELDS = {
   id: true, denied: true, deniedStatus: true, redirect: true, wwwRedirect: true, appRoot: true, cors: true, rate: true, allow: true, auth: true, externalAuth: true,
-  maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, requestRemove: true, requestAdd: true, responseRemove: true, responseAdd: true, hsts: true, judgesClient: true, canary: true, mirror: true, backendHeaders: true,
+  maxBody: true, connections: true, rewrite: true, regexRewrite: true, serverTimeout: true, requestHeaders: true, responseHeaders: true, requestRemove: true, requestAdd: true, responseRemove: true, responseAdd: true, hsts: true, judgesClient: true, canary: true, split: true, mirror: true, backendHeaders: true,
 } as const satisfies Record<keyof PolicyView, true>;
 const NGINX_FIELDS = {
   workDir: true, pidFile: true, workerProcesses: true, workerUser: true, headersMoreModule: true, lua: true, shutdownTimeoutMs: true,

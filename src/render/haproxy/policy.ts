@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { rewriteParts, rewrittenPath } from '../../model/rewrite.ts';
 import type { RewriteParts } from '../../model/rewrite.ts';
 import type { Diagnostic, ObjectRef } from '../../shared/diagnostics.ts';
-import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HeaderPolicy, HstsPolicy, MirrorPolicy, RoutePolicy, WwwRedirectPolicy } from '../../model/policy.ts';
+import type { BasicAuthPolicy, CanaryPolicy, CorsPolicy, HeaderPolicy, HstsPolicy, MirrorPolicy, RoutePolicy, SplitPolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import type { HtpasswdUser, Route } from '../../model/types.ts';
 import { canCidr, canHeaderName, canLiteral, canName, canRegexLiteral, canRegexPath, canRoutePath, canText, canUser } from './quote.ts';
 import { isPlainHost } from '../quote.ts';
@@ -88,6 +88,39 @@ export interface CanaryView {
 }
 
 /**
+ * The draws of a split (`txn.pass_split`, from `rand(total)`) that send to one of its backends:
+ * `from` ≤ draw < `to`; null: no bound on that side.
+ */
+export interface SplitRangeView {
+  /** The lowest draw (the sum of the weights before this backend), null for the first backend. */
+  readonly from: number | null;
+  /** The draw after the highest (`from` plus the weight), null for the last backend. */
+  readonly to: number | null;
+}
+
+/** One backend of a split and the draws that choose it (as a {@link SplitRangeView}). */
+export interface SplitTargetView {
+  /** The HAProxy backend (`pass_unavailable` when its backend has no section). */
+  readonly backend: string;
+  /** The lowest draw that chooses it, null for the first backend. */
+  readonly from: number | null;
+  /** The draw after the highest that chooses it, null for the last backend. */
+  readonly to: number | null;
+}
+
+/**
+ * A split (more than two weighted backends, Gateway API backendRefs): one draw per request,
+ * `rand(total)` (0 to total - 1) into `txn.pass_split`, then each backend sets `txn.be` on its range
+ * of draws, so that each is chosen with probability weight / total.
+ */
+export interface SplitView {
+  /** The sum of the weights. */
+  readonly total: number;
+  /** The backends of weight > 0 in the policy's order, their ranges adjacent from 0 to `total`. */
+  readonly backends: readonly SplitTargetView[];
+}
+
+/**
  * A route policy, rendered in every frontend that routes. The routing map gives the routes that use it
  * the value `backend;ID`, which selects it (`acl pass_ID`); its rules run in the native proxy's order.
  */
@@ -139,6 +172,8 @@ export interface PolicyView {
   readonly judgesClient: boolean;
   /** A canary backend chosen per request, or null. */
   readonly canary: CanaryView | null;
+  /** A backend chosen per request by weight among more than two, or null (then `canary` is null too). */
+  readonly split: SplitView | null;
   /** Gateway API RequestMirror: the backends a copy of each request is sent to, in order (empty: none). */
   readonly mirror: readonly MirrorTargetView[];
   /** Header changes by the backend chosen (`backendHeaders`), after the route's own on each side (empty: none). */
@@ -147,11 +182,14 @@ export interface PolicyView {
 
 /**
  * One backend's header changes (Gateway API backendRef filters), for the requests that go to it and
- * its answers: the canary's when `canary` (`txn.pass_canary` is 1), else the main backend's.
+ * its answers: with `split`, those whose draw is in its range; else the canary's when `canary`
+ * (`txn.pass_canary` is 1), else the main backend's.
  */
 export interface BackendHeadersView {
-  /** Whether these are the canary's changes (else the main backend's). */
+  /** Whether these are the canary's changes (else the main backend's); false with `split`. */
   readonly canary: boolean;
+  /** A split backend's changes: the draws that choose it; else null. */
+  readonly split: SplitRangeView | null;
   /** Request headers removed, lower-case names (first). */
   readonly requestRemove: readonly string[];
   /** Request headers set (after the removals). */
@@ -216,7 +254,7 @@ function headerList(list: Readonly<Record<string, string>> | undefined): { name:
  * One backend's header changes in HAProxy terms: null when it changes nothing, undefined when a name
  * or value cannot be written (the route is refused, as for its own headers).
  */
-export function backendHeadersView(headers: HeaderPolicy, canary: boolean): BackendHeadersView | null | undefined {
+export function backendHeadersView(headers: HeaderPolicy, canary: boolean, split: SplitRangeView | null = null): BackendHeadersView | null | undefined {
   const requestHeaders = headerList(headers.request);
   const requestAdd = headerList(headers.requestAdd);
   const responseHeaders = headerList(headers.response);
@@ -224,8 +262,27 @@ export function backendHeadersView(headers: HeaderPolicy, canary: boolean): Back
   const requestRemove = headers.requestRemove ?? [];
   const responseRemove = headers.responseRemove ?? [];
   if (requestHeaders === undefined || requestAdd === undefined || responseHeaders === undefined || responseAdd === undefined || !requestRemove.every(canHeader) || !responseRemove.every(canHeader)) return undefined;
-  const view = { canary, requestRemove, requestHeaders, requestAdd, responseRemove, responseHeaders, responseAdd };
+  const view = { canary, split, requestRemove, requestHeaders, requestAdd, responseRemove, responseHeaders, responseAdd };
   return [requestRemove, requestHeaders, requestAdd, responseRemove, responseHeaders, responseAdd].every((l) => l.length === 0) ? null : view;
+}
+
+/**
+ * A split in HAProxy terms: adjacent ranges of draws by weight (a backend of weight 0 has none);
+ * null when a weight is not a whole number ≥ 0, or their sum is 0 or more than `rand` draws from.
+ */
+export function splitView(split: SplitPolicy, backendFor: (id: string) => string): SplitView | null {
+  const drawn = split.backends.filter((b) => b.weight !== 0);
+  if (!drawn.every((b) => Number.isSafeInteger(b.weight) && b.weight > 0)) return null;
+  const total = drawn.reduce((sum, b) => sum + b.weight, 0);
+  if (total < 1 || total > INT_MAX) return null;
+  let from = 0;
+  const backends = drawn.map((b, i): SplitTargetView => {
+    const to = from + b.weight;
+    const target = { backend: backendFor(b.backend), from: i === 0 ? null : from, to: i === drawn.length - 1 ? null : to };
+    from = to;
+    return target;
+  });
+  return { total, backends };
 }
 
 /** The path native `rewriteTarget` gives a normalised request path (without the query); undefined for a regex rewrite. */
@@ -396,11 +453,13 @@ export class PolicyRegistry {
   #idOf(route: Route, draft: Draft): string {
     // Limits count per Ingress (as ingress-nginx's zones): the same numbers elsewhere get their own tables.
     const scope = draft.rate !== null || draft.connections !== null ? `${route.source.namespace ?? ''}/${route.source.name}` : '';
-    // A policy without canary, www redirect, regex rewrite, header add/remove, mirror, backend headers or a 500 answer keeps the id it had before they rendered.
-    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, deniedStatus, mirror, backendHeaders, ...rest } = draft;
+    // A policy without canary, www redirect, regex rewrite, header add/remove, mirror, backend headers, split or a 500 answer keeps the id it had before they rendered.
+    const { canary, wwwRedirect, regexRewrite, externalAuth, requestRemove, requestAdd, responseRemove, responseAdd, deniedStatus, mirror, backendHeaders: byBackend, split, ...rest } = draft;
+    // A canary's or main backend's changes (no split range) keep the key they had before splits rendered.
+    const backendHeaders = byBackend.map(({ split: range, ...b }) => (range === null ? b : { ...b, split: range }));
     const headerLists = { requestRemove, requestAdd, responseRemove, responseAdd, mirror, backendHeaders };
     const changes = Object.fromEntries(Object.entries(headerLists).filter(([, list]) => list.length > 0));
-    const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }), ...changes, ...(deniedStatus === 503 ? {} : { deniedStatus }) };
+    const later = { ...(wwwRedirect === null ? {} : { wwwRedirect }), ...(regexRewrite === null ? {} : { regexRewrite }), ...(externalAuth === null ? {} : { externalAuth }), ...changes, ...(deniedStatus === 503 ? {} : { deniedStatus }), ...(split === null ? {} : { split }) };
     const key = JSON.stringify(canary === null && Object.keys(later).length === 0 ? [rest, scope] : canary === null ? [rest, scope, later] : Object.keys(later).length === 0 ? [rest, scope, canary] : [rest, scope, canary, later]);
     const known = this.#ids.get(key);
     if (known !== undefined) return known;
@@ -517,13 +576,18 @@ export class PolicyRegistry {
     const auth = policy.basicAuth === undefined ? null : this.#authDraft(route, policy.basicAuth);
     // An allowlist keeps only what HAProxy can read: an entry left out narrows it, never widens it.
     const allow = policy.allowSourceRange === undefined ? null : { ranges: policy.allowSourceRange.filter(canCidr) };
-    const canary = policy.canary === undefined ? null : this.#canaryView(policy.canary, upstream);
+    const split = policy.split === undefined ? null : splitView(policy.split, (id) => this.#backendFor(id, upstream));
+    // As in the native proxy: a split decides the backend whatever a canary would.
+    const canary = policy.canary === undefined || split !== null ? null : this.#canaryView(policy.canary, upstream);
     const mirror = policy.mirror === undefined ? [] : this.#mirrorViews(route, policy.mirror);
-    // As in a mode without canaries: the main backend serves every request (no access is lost).
-    if (policy.canary !== undefined && canary === null) {
+    // As in a mode without canaries (or splits): the main backend serves every request (no access is lost).
+    if (policy.canary !== undefined && canary === null && split === null) {
       this.#report(route, 'PASS_POLICY_NOT_IN_MODE', 'the canary header, header value, cookie or weight cannot be written into the HAProxy configuration; the main backend serves every request');
     }
-    const backendHeaders = this.#backendHeaders(route, policy, canary !== null);
+    if (policy.split !== undefined && split === null) {
+      this.#report(route, 'PASS_POLICY_NOT_IN_MODE', 'the split weights are not whole numbers HAProxy can draw from; the main backend serves every request');
+    }
+    const backendHeaders = this.#backendHeaders(route, policy, canary !== null, split);
     if (backendHeaders === undefined) return this.#refuse(route, UNRENDERABLE.header);
     const draft: Draft = {
       denied: null,
@@ -550,6 +614,7 @@ export class PolicyRegistry {
       hsts: policy.hsts === undefined ? null : hstsValue(policy.hsts),
       judgesClient: allow !== null || rate !== null || conns !== undefined,
       canary,
+      split,
       mirror,
       backendHeaders,
     };
@@ -557,19 +622,24 @@ export class PolicyRegistry {
   }
 
   /**
-   * The header changes of the backends a request can go to: the route's own, and the canary's when it
-   * is rendered (a split is rendered as a canary of its first two, so the others are never chosen).
+   * The header changes of the backends a request can go to: with a split rendered, each of its
+   * backends' on its range of draws; else the route's own, and the canary's when it is rendered.
    * Undefined when one cannot be written.
    */
-  #backendHeaders(route: Route, policy: RoutePolicy, canary: boolean): BackendHeadersView[] | undefined {
+  #backendHeaders(route: Route, policy: RoutePolicy, canary: boolean, split: SplitView | null): BackendHeadersView[] | undefined {
     const by = policy.backendHeaders;
     if (by === undefined) return [];
     const out: BackendHeadersView[] = [];
-    const chosen: [string, boolean][] = [[route.backend, false], ...(canary && policy.canary !== undefined ? [[policy.canary.backend, true] as [string, boolean]] : [])];
-    for (const [id, isCanary] of chosen) {
+    type Chosen = readonly [id: string, canary: boolean, range: SplitRangeView | null];
+    const drawn = split === null || policy.split === undefined ? [] : policy.split.backends.filter((b) => b.weight > 0);
+    const chosen: Chosen[] =
+      split !== null
+        ? split.backends.map((t, i): Chosen => [drawn[i]?.backend ?? '', false, { from: t.from, to: t.to }])
+        : [[route.backend, false, null], ...(canary && policy.canary !== undefined ? [[policy.canary.backend, true, null] as Chosen] : [])];
+    for (const [id, isCanary, range] of chosen) {
       const headers = by[id];
       if (headers === undefined) continue;
-      const view = backendHeadersView(headers, isCanary);
+      const view = backendHeadersView(headers, isCanary, range);
       if (view === undefined) return undefined;
       if (view !== null) out.push(view);
     }
@@ -659,6 +729,7 @@ const EMPTY: Draft = {
   hsts: null,
   judgesClient: false,
   canary: null,
+  split: null,
   mirror: [],
   backendHeaders: [],
 };

@@ -130,11 +130,32 @@ export interface CanaryStage {
   readonly upstream: string;
 }
 
+/** A percentage as nginx's `split_clients` reads it, two decimals: `whole.tenths hundredths` (`33.33`: 33, 3, 3). */
+export interface SharePercent {
+  readonly whole: number;
+  readonly tenths: number;
+  readonly hundredths: number;
+}
+
+/** The `split_clients` of a canary's weight or of a split (the view's `CanaryView.split`). */
+export interface WeightSplit {
+  readonly variable: string;
+  /** In order: `percent`% of the requests to `upstream` (empty: a backend without endpoints). */
+  readonly shares: readonly { readonly percent: SharePercent; readonly upstream: string }[];
+  /** The upstream name of the rest (`*`). */
+  readonly rest: string;
+}
+
 /** A canary in nginx terms (the view's `CanaryView`). */
 export interface CanaryEntry {
   readonly cookie: { readonly variable: string; readonly pattern: string; readonly capture: string } | null;
   readonly stages: readonly CanaryStage[];
-  readonly split: { readonly variable: string; readonly percent: number; readonly canary: string; readonly main: string } | null;
+  readonly split: WeightSplit | null;
+}
+
+/** A percentage given in hundredths (1 to 9999) as {@link SharePercent}. */
+function sharePercent(hundredths: number): SharePercent {
+  return { whole: Math.floor(hundredths / 100), tenths: Math.floor(hundredths / 10) % 10, hundredths: hundredths % 10 };
 }
 
 /**
@@ -176,8 +197,36 @@ export function canaryEntry(canary: CanaryPolicy, n: number, main: string, alt: 
   if (rules.length === 0 && !splits) return weight === 100 ? 'canary' : 'main';
   const names = [base, `${base}_c`, `${base}_w`];
   const stages = rules.map((r, i): CanaryStage => ({ ...r, variable: names[i] ?? base, next: i + 1 < rules.length ? (names[i + 1] ?? null) : splits ? (names[rules.length] ?? null) : null, upstream: rest }));
-  const split = splits ? { variable: names[rules.length] ?? base, percent: weight, canary: alt, main } : null;
+  const split = splits ? { variable: names[rules.length] ?? base, shares: [{ percent: sharePercent(weight * 100), upstream: alt }], rest: main } : null;
   return { cookie, stages, split };
+}
+
+/**
+ * How nginx shares requests between a split's backends (`weight` each, their upstream names, empty for
+ * one without endpoints), as native `pickSplit`: `$pass_canary_N` from a `split_clients` on
+ * `$request_id`, each backend weight / sum of the weights, in hundredths of a percent as nginx reads
+ * them (rounded on the running sum, so the shares add up to exactly 100 %; a backend whose share
+ * rounds to none is left out, the last one taking the rest `*`). The index of the one backend every
+ * request goes to when only one has a share; undefined when a weight is not a number ≥ 0 or none is above 0.
+ */
+export function splitEntry(backends: readonly { readonly weight: number; readonly upstream: string }[], n: number): CanaryEntry | number | undefined {
+  if (!backends.every((b) => Number.isFinite(b.weight) && b.weight >= 0)) return undefined;
+  const total = backends.reduce((sum, b) => sum + b.weight, 0);
+  if (!(total > 0)) return undefined;
+  const parts: { index: number; hundredths: number }[] = [];
+  let before = 0;
+  let running = 0;
+  backends.forEach((b, index) => {
+    running += b.weight;
+    const upTo = Math.round((running / total) * 10_000);
+    if (upTo > before) parts.push({ index, hundredths: upTo - before });
+    before = upTo;
+  });
+  const last = parts.pop();
+  if (last === undefined) return undefined;
+  if (parts.length === 0) return last.index;
+  const upstream = (i: number): string => backends[i]?.upstream ?? '';
+  return { cookie: null, stages: [], split: { variable: `pass_canary_${n}`, shares: parts.map((p) => ({ percent: sharePercent(p.hundredths), upstream: upstream(p.index) })), rest: upstream(last.index) } };
 }
 
 /** One value of a per-backend map: a text, or (`variable`) the variable named `value`. */
@@ -324,6 +373,22 @@ export class PolicyRegistry {
     if (known !== undefined) return { n: known, entry: this.canaries[known] };
     const n = this.canaries.length;
     const entry = canaryEntry(canary, n, main, alt);
+    if (typeof entry !== 'object') return { n, entry };
+    this.canaries.push(entry);
+    this.#canaryKeys.set(key, n);
+    return { n, entry };
+  }
+
+  /**
+   * The index N of `$pass_canary_N` for a split between upstreams by weight (one per distinct list),
+   * with what {@link splitEntry} gives.
+   */
+  split(backends: readonly { readonly weight: number; readonly upstream: string }[]): { readonly n: number; readonly entry: CanaryEntry | number | undefined } {
+    const key = JSON.stringify(['split', backends]);
+    const known = this.#canaryKeys.get(key);
+    if (known !== undefined) return { n: known, entry: this.canaries[known] };
+    const n = this.canaries.length;
+    const entry = splitEntry(backends, n);
     if (typeof entry !== 'object') return { n, entry };
     this.canaries.push(entry);
     this.#canaryKeys.set(key, n);

@@ -26,7 +26,7 @@ import type { ChainOutcome, ConditionMapView, HeaderJoinView, QueryValueView } f
 import type { HostPort, RequestLogTarget } from '../types.ts';
 import { canAddress, canCidr, canLiteral, canName, canPathRegex, canRewriteTarget, canRoutePath, canText, canUser } from './quote.ts';
 import { backendEdits, backendHeaderProblem, canHeader, corsEntry, hstsValue, PolicyRegistry, rateOf, regexLiteral, requestHeaderVariable, UNRENDERABLE, upstreamPath } from './policy.ts';
-import type { CanaryPolicy, WwwRedirectPolicy } from '../../model/policy.ts';
+import type { CanaryPolicy, SplitPolicy, WwwRedirectPolicy } from '../../model/policy.ts';
 import { rewriteParts } from '../../model/rewrite.ts';
 import type { RewriteParts } from '../../model/rewrite.ts';
 import { affinityEntry, authHeaderVariable, authTarget, leastConnOf, UpstreamVariants } from './upstream.ts';
@@ -192,15 +192,27 @@ export interface LocationCanaryView {
 
 /**
  * A canary (ingress-nginx's order, as native `choosesCanary`): `$pass_canary_N` is the upstream name a
- * request goes to, from the maps of `stages` (the header, then the cookie) and the `split_clients` of the weight.
+ * request goes to, from the maps of `stages` (the header, then the cookie) and the `split_clients` of the
+ * weight. A split (more than two weighted backends, as native `pickSplit`) is a `split_clients` only.
  */
 export interface CanaryView {
   /** The canary cookie: `map $http_cookie $variable`, the first cookie of that name (value trimmed) by the regex `pattern`, which captures it as `capture`. */
   readonly cookie: { readonly variable: string; readonly pattern: string; readonly capture: string } | null;
   /** The maps, in order: the header's (`$pass_canary_N`, the one the locations name) then the cookie's. */
   readonly stages: readonly CanaryStageView[];
-  /** The weight: `split_clients "$request_id" $variable`, `percent`% to `canary`, the rest to `main`. */
-  readonly split: { readonly variable: string; readonly percent: number; readonly canary: string; readonly main: string } | null;
+  /**
+   * The weights: `split_clients "$request_id" $variable`, each of `shares` `percent`% (written
+   * `whole.tenths` then `hundredths`, then `%`) to its `upstream` in order, the rest (`*`) to `rest`;
+   * a canary has one share. Upstream names are empty for a backend without endpoints.
+   */
+  readonly split: { readonly variable: string; readonly shares: readonly { readonly percent: SharePercentView; readonly upstream: string }[]; readonly rest: string } | null;
+}
+
+/** A percentage as nginx's `split_clients` reads it: `whole.tenths hundredths` (`33.33`: 33, 3, 3). */
+export interface SharePercentView {
+  readonly whole: number;
+  readonly tenths: number;
+  readonly hundredths: number;
 }
 
 /**
@@ -628,6 +640,29 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const down = main.proxy === null ? main : alt.proxy === null ? alt : null;
     return { base: main.proxy === null ? alt : main, backend: null, variable: `pass_canary_${n}`, unavailable: down?.body ?? null };
   };
+  // A split nginx cannot read is left out (its first backend serves every request), reported once per route.
+  const splitOf = (route: Route, split: SplitPolicy, leastConn: boolean): ReturnType<typeof canaryOf> => {
+    const main = balancedAction(route.backend, leastConn);
+    const each = split.backends.map((b) => ({ id: b.backend, weight: b.weight, action: balancedAction(b.backend, leastConn) }));
+    // No backend with endpoints: the route's own answer.
+    if (each.every((b) => b.action.proxy === null)) return { base: main, backend: route.backend, variable: null, unavailable: null };
+    const { n, entry } = registry.split(each.map((b) => ({ weight: b.weight, upstream: b.action.proxy ?? '' })));
+    if (entry === undefined) {
+      reportOnce(route, 'PASS_POLICY_NOT_IN_MODE', 'nginx cannot share requests by the weights of this split (not numbers ≥ 0, or none above 0); the first backend serves every request');
+      return { base: main, backend: route.backend, variable: null, unavailable: null };
+    }
+    if (typeof entry === 'number') {
+      const only = each[entry];
+      return only === undefined ? { base: main, backend: route.backend, variable: null, unavailable: null } : { base: only.action, backend: only.id, variable: null, unavailable: null };
+    }
+    // The location proxies, and answers for the backends without endpoints (those with a share: an empty upstream name).
+    const shared = new Set([...(entry.split?.shares.map((s) => s.upstream) ?? []), entry.split?.rest]);
+    const up = each.find((b) => b.action.proxy !== null && shared.has(b.action.proxy)) ?? each.find((b) => b.action.proxy !== null);
+    const bodies = shared.has('') ? [...new Set(each.filter((b) => b.action.proxy === null && b.weight > 0).map((b) => b.action.body ?? ''))] : [];
+    // One 503 body for every backend without endpoints: the reason when they share it.
+    const unavailable = bodies.length === 0 ? null : bodies.length === 1 ? (bodies[0] ?? null) : UNAVAILABLE.body;
+    return { base: up?.action ?? main, backend: null, variable: `pass_canary_${n}`, unavailable };
+  };
   // A backend's action through its least_conn variant when the route asks for one.
   const balancedAction = (id: string, leastConn: boolean): Action => {
     const action = actionFor(id);
@@ -653,7 +688,9 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   };
   const policyLocation = (modifier: string, path: string, route: Route, side: ServerSide): LocationView => {
     const leastConn = leastConnOf(route.policy?.upstream);
-    const routed = route.policy?.canary === undefined ? null : canaryOf(route, route.policy.canary, balancedAction(route.backend, leastConn), leastConn);
+    const canaryPolicy = route.policy?.canary;
+    const splitPolicy = route.policy?.split;
+    const routed = canaryPolicy !== undefined ? canaryOf(route, canaryPolicy, balancedAction(route.backend, leastConn), leastConn) : splitPolicy !== undefined ? splitOf(route, splitPolicy, leastConn) : null;
     const base = routed?.base ?? balancedAction(route.backend, leastConn);
     const answer = (action: Action): LocationView => ({ modifier, path, regex: modifier === '~*', action, upstreamPath: path, replacesPath: false, rewrite: null, keepUri: false, policy: null, scheme: 'http', canary: null, grpc: null, choice: null });
     const texts: string[] = [];
@@ -840,12 +877,14 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       externalAuth = { uri: authChecks[n]?.uri ?? '', sets, signin };
     }
     // Header changes by the backend chosen (Gateway API backendRef filters), after the route's: the
-    // backends a request may go to, with their upstream names (both of a canary chosen per request).
+    // backends a request may go to, with their upstream names (those of a canary or a split chosen per request).
     const byBackend = policy.backendHeaders;
     const choices: { readonly id: string; readonly upstream: string }[] = [];
     if (byBackend !== undefined) {
-      if (routed !== null && routed.variable !== null && policy.canary !== undefined) {
-        for (const id of [route.backend, policy.canary.backend]) {
+      const perRequest = policy.canary !== undefined ? [route.backend, policy.canary.backend] : (policy.split?.backends.map((b) => b.backend) ?? []);
+      if (routed !== null && routed.variable !== null && perRequest.length > 0) {
+        // A backend listed twice has one upstream: one entry in the maps.
+        for (const id of new Set(perRequest)) {
           const upstream = balancedAction(id, leastConn).proxy;
           if (upstream !== null) choices.push({ id, upstream });
         }
@@ -984,7 +1023,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const policy = first.policy;
     const samePolicy = chain.every((r) => JSON.stringify(r.policy) === JSON.stringify(policy));
     const pathBound = policy?.rewrite !== undefined && chain.some((r) => r.path !== first.path || r.pathType !== first.pathType);
-    if (!samePolicy || (policy !== undefined && (end === -1 || pathBound || policy.canary !== undefined || policy.upstream?.affinity !== undefined))) {
+    if (!samePolicy || (policy !== undefined && (end === -1 || pathBound || policy.canary !== undefined || policy.split !== undefined || policy.upstream?.affinity !== undefined))) {
       return refuse('nginx cannot render routes with conditions and different policies or filters (header changes, rewrites, ...) on one path');
     }
     const outcomes: ChainOutcome[] = [];

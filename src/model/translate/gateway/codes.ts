@@ -22,5 +22,4 @@ export const GatewayCodes = {
   parentNotFound: 'PASS_GATEWAY_PARENT_NOT_FOUND',
   refNotPermitted: 'PASS_GATEWAY_REF_NOT_PERMITTED',
   unreadable: 'PASS_GATEWAY_UNREADABLE',
-  weightsNotSupported: 'PASS_GATEWAY_WEIGHTS_NOT_SUPPORTED',
 } as const satisfies Record<string, PassCode>;

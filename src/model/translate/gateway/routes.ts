@@ -277,18 +277,12 @@ function mirrorTargets(route: ParsedRoute, rule: ParsedRule, ctx: RouteContext):
   return { targets, problem };
 }
 
-/**
- * The backend of a rule's routes and how requests are split: a second weighted backend as a canary;
- * more as a split where the mode renders it (FEATURE_MODES `split`), else the first two as a canary.
- */
-function ruleBackends(route: ParsedRoute, rule: ParsedRule, resolved: Resolved, mode: ProxyMode): { backend: string; canary?: { backend: string; weight: number }; split?: SplitPolicy } {
+/** The backend of a rule's routes and how requests are split: a second weighted backend as a canary, more as a split. */
+function ruleBackends(route: ParsedRoute, resolved: Resolved): { backend: string; canary?: { backend: string; weight: number }; split?: SplitPolicy } {
   const [a, b, ...rest] = resolved.backends;
   if (a === undefined) return { backend: noBackendId(route) };
   if (b === undefined) return { backend: a.id };
-  if (rest.length > 0 && FEATURE_MODES.split.includes(mode)) return { backend: a.id, split: { backends: resolved.backends.map((x) => ({ backend: x.id, weight: x.weight })) } };
-  if (rest.length > 0) {
-    route.header.reporter.error(GatewayCodes.weightsNotSupported, `${rule.field}.backendRefs`, `${resolved.backends.length} weighted backends: ${mode} mode splits requests between two, so only the first two are served`);
-  }
+  if (rest.length > 0) return { backend: a.id, split: { backends: resolved.backends.map((x) => ({ backend: x.id, weight: x.weight })) } };
   return { backend: a.id, canary: { backend: b.id, weight: Math.round((100 * b.weight) / (a.weight + b.weight)) } };
 }
 
@@ -372,7 +366,7 @@ export function buildRoutes(route: ParsedRoute, ctx: RouteContext): RouteBuild {
     const resolved = resolveRefs(route, rule.backendRefs, ctx);
     const mirrors = mirrorTargets(route, rule, ctx);
     problem ??= resolved.problem ?? mirrors.problem;
-    const { backend, canary, split } = ruleBackends(route, rule, resolved, ctx.mode);
+    const { backend, canary, split } = ruleBackends(route, resolved);
     const internalError = internalErrorOf(rule, resolved);
     for (const m of rule.matches) {
       const where = modelMatch(m, ctx.mode, report);
