@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { golden } from '../unit/golden.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const seed = ['--configfile=test/fixtures/seed/traefik.toml', '--directory', 'test/fixtures/seed'];
@@ -17,12 +18,6 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it. */
-function golden(name: string, actual: string): void {
-  const file = path.join(root, 'test/golden', name);
-  if (process.env['UPDATE_GOLDEN'] === '1') writeFileSync(file, actual);
-  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/${name} (UPDATE_GOLDEN=1 to accept)`);
-}
 
 test('run --dry-run on the seed: four virtual hosts, servers with weights, redirect and basic auth on both entry points', () => {
   const r = cli('run', '--dry-run', ...seed);
@@ -33,7 +28,7 @@ test('run --dry-run on the seed: four virtual hosts, servers with weights, redir
   assert.match(r.stdout, /server 10\.2\.80\.9:8081 {2}weight 1 {2}sickrage-3769118260-h5c78/);
   assert.match(r.stdout, /^ {2}http {2}:80 {2}redirect -> https \(302, https port 443\); then basic auth/m);
   assert.match(r.stdout, /^ {2}https {2}:443 {2}TLS {2}basic auth \(realm "[^"]+", 1 user: klefevre\)/m);
-  golden('dry-run-seed.txt', r.stdout);
+  golden('dry-run-seed.txt', r.stdout, '');
 });
 
 test('run --dry-run --output json on the seed is machine-readable and leaves out private keys', () => {
@@ -49,7 +44,7 @@ test('run --dry-run on examples/ matches its golden file and holds no private ke
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stdout, /PRIVATE KEY/);
   assert.match(r.stdout, /secure\.localhost {2}\(exact\) {2}certificate demo\/secure-localhost-tls/);
-  golden('dry-run-examples.txt', r.stdout);
+  golden('dry-run-examples.txt', r.stdout, '');
   const json = cli('run', '--dry-run', '--output', 'json', '--configfile=examples/passerelle.toml');
   assert.doesNotMatch(json.stdout, /PRIVATE KEY/);
 });

@@ -9,7 +9,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import type { Snapshot } from '../../src/model/k8s.ts';
 import { describeMigration, migrationReport } from '../../src/model/migration.ts';
@@ -22,9 +22,9 @@ import { translate } from '../../src/model/translate/index.ts';
 import type { TranslateOptions } from '../../src/model/translate/index.ts';
 import type { Route, RoutingModel } from '../../src/model/types.ts';
 import { brief, deepFreeze } from './translate-helpers.ts';
+import { golden } from './golden.ts';
 
 const corpusDir = new URL('../fixtures/corpus/', import.meta.url);
-const goldenDir = new URL('../golden/corpus/', import.meta.url);
 
 const LIST_OF_KIND: Readonly<Record<string, keyof Snapshot>> = {
   Ingress: 'ingresses',
@@ -94,16 +94,6 @@ function goldenText(mode: ProxyMode, report: MigrationReport, model: RoutingMode
   ].join('\n');
 }
 
-/** Compares with a golden file; `UPDATE_GOLDEN=1` (re)writes it. */
-function golden(name: string, actual: string): void {
-  const file = new URL(name, goldenDir);
-  if (process.env['UPDATE_GOLDEN'] === '1') {
-    mkdirSync(goldenDir, { recursive: true });
-    writeFileSync(file, actual);
-  }
-  assert.ok(existsSync(file), `test/golden/corpus/${name} is missing (UPDATE_GOLDEN=1 writes it)`);
-  assert.equal(actual, readFileSync(file, 'utf8'), `output differs from test/golden/corpus/${name} (UPDATE_GOLDEN=1 to accept)`);
-}
 
 test('corpus: at least 30 Ingresses served through classAliases, the other classes left alone', () => {
   const options = optionsFor('native');
@@ -140,7 +130,7 @@ test('corpus: every ingress-nginx annotation that is applied (or applied differe
 for (const mode of MODES) {
   test(`corpus golden: the migration report and the diagnostics, ${mode} mode`, () => {
     const options = optionsFor(mode);
-    golden(`report-${mode}.txt`, goldenText(mode, migrationReport(corpus, options), translate(corpus, options)));
+    golden(`report-${mode}.txt`, goldenText(mode, migrationReport(corpus, options), translate(corpus, options)), 'corpus');
   });
 }
 

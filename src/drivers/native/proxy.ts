@@ -340,8 +340,8 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
     return;
   }
   // The chosen backend's own header changes (Gateway API backendRef filters), after the route's.
-  const byBackend = policy?.backendEdits?.get(backendId)?.request;
-  if (byBackend !== undefined) applyRequestEdit(h.out, byBackend, policy?.backendEdits?.get(backendId)?.requestSetNames ?? []);
+  const byBackend = policy?.backendEdits?.get(backendId);
+  if (byBackend?.request !== undefined) applyRequestEdit(h.out, byBackend.request, byBackend.requestSetNames);
   const forward = (): void => {
     if (backend === undefined || backend.cycle.length === 0) {
       const cause = backend === undefined ? unavailableCause(undefined) : backend.unavailable;
