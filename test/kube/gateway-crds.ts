@@ -48,6 +48,16 @@ export function gatewayApiDir(): Promise<string> {
   return dir;
 }
 
+/** One CRD of the release's standard channel, by its file's resource plural (`referencegrants`). */
+export async function gatewayCrd(plural: string): Promise<KubeObject> {
+  const file = path.join(await gatewayApiDir(), 'config', 'crd', 'standard', `gateway.networking.k8s.io_${plural}.yaml`);
+  const crd = parseAllDocuments(await readFile(file, 'utf8'))
+    .map((d) => d.toJS() as KubeObject | null)
+    .find((o) => o?.kind === 'CustomResourceDefinition');
+  if (crd === undefined || crd === null) throw new Error(`${file} holds no CustomResourceDefinition`);
+  return crd;
+}
+
 /** Whether a CRD reports Established=True. */
 function established(crd: KubeObject): boolean {
   const status = crd.status as { conditions?: readonly { type?: string; status?: string }[] } | undefined;

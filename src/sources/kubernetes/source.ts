@@ -37,7 +37,7 @@ import { AlwaysLeader, LeaseLeaderElector, defaultIdentity, type Leadership } fr
 import { RefIndex, ingressRefs, modelView, nsName, sliceService, stripObject } from './objects.ts';
 import { discoverGatewayApi, gatewayRefs, type GatewayApiTypes } from './gateway.ts';
 import { GatewayStatusWriter, gatewayAddresses, type GatewayAddress } from './gateway-status.ts';
-import { NAMESPACE } from './resources.ts';
+import { NAMESPACE, REFERENCE_GRANT } from './resources.ts';
 import { classifyFailure, retriedBeforeSync, startupVerdict } from './retry.ts';
 import { StatusWriter, addressesOfService, addressesOfText, type LoadBalancerIngress } from './status.ts';
 
@@ -233,8 +233,8 @@ export class KubernetesSource implements Source {
   async #discoverGateway(): Promise<void> {
     if (this.#stopped) return;
     const known = this.#gatewayTypes;
-    // Served and read: discovery is asked again only when a list or watch says the kinds are gone (404).
-    if (known?.referenceGrant !== undefined && !this.#gatewayGone()) {
+    // Served and read in v1: discovery is asked again only when a list or watch says the kinds are gone (404).
+    if (known?.referenceGrant?.apiVersion === REFERENCE_GRANT.apiVersion && !this.#gatewayGone()) {
       this.#armDiscovery();
       return;
     }
@@ -278,12 +278,10 @@ export class KubernetesSource implements Source {
     if (this.#stopped) return;
     const known = this.#gatewayTypes;
     if (known !== undefined) {
-      // CRDs applied one by one: ReferenceGrant may be served a moment after the others.
-      if (known.referenceGrant === undefined && types?.referenceGrant !== undefined) {
-        this.#gatewayTypes = { ...known, referenceGrant: types.referenceGrant };
-        this.#log.info({ referenceGrant: types.referenceGrant.apiVersion }, 'the cluster serves ReferenceGrants: reading them');
-        this.#startLate(this.#add('referenceGrants', types.referenceGrant));
-      }
+      // CRDs applied one by one: ReferenceGrant may be served a moment after the others, discovery may list
+      // its v1beta1 before its v1, and its CRD may be removed or replaced alone: read the version served now.
+      const grant = types?.referenceGrant;
+      if (grant?.apiVersion !== known.referenceGrant?.apiVersion) this.#readReferenceGrants(known, grant);
       this.#armDiscovery();
       return;
     }
@@ -308,13 +306,30 @@ export class KubernetesSource implements Source {
     this.#armDiscovery();
   }
 
+  /** Reads ReferenceGrants in `grant`'s version (none when undefined); the old informers go once the new ones have listed. */
+  #readReferenceGrants(known: GatewayApiTypes, grant: ResourceType | undefined): void {
+    const old = this.#informers.filter(({ group }) => group === 'referenceGrants');
+    const { referenceGrant: _, ...rest } = known;
+    this.#gatewayTypes = grant === undefined ? rest : { ...rest, referenceGrant: grant };
+    this.#log.info({ referenceGrant: grant?.apiVersion ?? 'not served' }, grant === undefined ? 'the cluster no longer serves ReferenceGrants' : 'the cluster serves ReferenceGrants: reading them');
+    // No moment without the grants: a duplicate grant while both versions are read changes nothing.
+    this.#startLate(grant === undefined ? [] : this.#add('referenceGrants', grant), () => {
+      for (const g of old) if (this.#informers.includes(g)) this.#informers.splice(this.#informers.indexOf(g), 1);
+      void Promise.all(old.map((g) => g.informer.stop())).catch(() => undefined);
+    });
+  }
+
   /** Starts informers added after start() (before it, start() starts them); their first list signals a change. */
-  #startLate(added: readonly Informer[]): void {
-    if (!this.#started) return;
+  #startLate(added: readonly Informer[], onSynced?: () => void): void {
+    if (!this.#started) {
+      onSynced?.();
+      return;
+    }
     for (const i of added) i.start();
     // Objects listed after start() signal through their events; an empty list signals nothing.
     void Promise.all(added.map((i) => i.synced)).then(() => {
       if (this.#stopped) return;
+      onSynced?.();
       this.#snapshot = undefined;
       this.stats.signals++;
       for (const l of this.#listeners) l();

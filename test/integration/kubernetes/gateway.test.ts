@@ -21,7 +21,7 @@ import { parseFlags } from '../../../src/cli/flags.ts';
 import { startController, type RunningController } from '../../../src/cli/run.ts';
 import { silentLogger } from '../../../src/shared/logger.ts';
 import { startCluster, type Cluster } from '../../kube/harness.ts';
-import { installGatewayCrds } from '../../kube/gateway-crds.ts';
+import { gatewayCrd, installGatewayCrds } from '../../kube/gateway-crds.ts';
 import type { GatewayStatuses } from '../../../src/model/translate/gateway/index.ts';
 import { GatewayStatusWriter } from '../../../src/sources/kubernetes/gateway-status.ts';
 import { GATEWAY, GATEWAY_CLASS, HTTP_ROUTE } from '../../../src/sources/kubernetes/resources.ts';
@@ -163,6 +163,17 @@ describe('kubernetes source: Gateway API', () => {
     assert.deepEqual(source.diagnostics(), [], 'no watch left failing on the removed kinds');
     await installGatewayCrds(cluster);
     await waitFor('the Gateway API found again', () => api()?.referenceGrant !== undefined && source.snapshot().httpRoutes !== undefined, 30_000);
+
+    // The ReferenceGrant CRD alone: removed, then served in v1beta1 only (an older release), then upgraded to v1.
+    const grants = await gatewayCrd('referencegrants');
+    await cluster.remove(grants);
+    await waitFor('the source stops reading ReferenceGrants', () => api() !== undefined && api()?.referenceGrant === undefined && !source.informers.some((i) => i.failure !== undefined), 30_000);
+    const versions = (grants.spec as { versions: { name: string; storage: boolean }[] }).versions;
+    await cluster.apply({ ...grants, spec: { ...(grants.spec as object), versions: versions.filter((v) => v.name === 'v1beta1').map((v) => ({ ...v, storage: true })) } });
+    await waitFor('ReferenceGrant read in v1beta1', () => api()?.referenceGrant?.apiVersion === `${GROUP}/v1beta1` && source.informers.every((i) => i.hasSynced), 30_000);
+    await cluster.apply(grants);
+    await waitFor('ReferenceGrant read in v1 once served, the v1beta1 informer gone', () => api()?.referenceGrant?.apiVersion === `${GROUP}/v1` && source.informers.every((i) => i.hasSynced && i.failure === undefined), 30_000);
+    assert.deepEqual(source.diagnostics(), [], 'no watch left failing');
     await source.stop();
   });
 
