@@ -140,6 +140,8 @@ export interface Routers {
     readonly address: string | null;
     /** With `address`: the entry point (port) the host is served on there; null otherwise. */
     readonly entryPoint: string | null;
+    /** Without `address`: the entry points the host is served on when not every one (a Gateway listener's port); null otherwise. */
+    readonly entryPoints: readonly string[] | null;
     readonly certificate: string | null;
     readonly sources: readonly ApiRef[];
     readonly routes: readonly { readonly path: string; readonly pathType: string; readonly backend: string; readonly source: ApiRef; readonly field: string }[];
@@ -164,6 +166,7 @@ export function routersOf(model: RoutingModel, host?: string): Routers {
         kind: v.kind,
         address,
         entryPoint,
+        entryPoints: v.entryPoints ?? null,
         certificate: v.certificate ?? null,
         sources: v.sources.map(ref),
         routes: v.routes.map((r) => ({ path: r.path, pathType: r.pathType, backend: r.backend, source: ref(r.source), field: r.field })),

@@ -30,7 +30,8 @@ export function describeModel(model: RoutingModel): string {
   const hostLines = (vhosts: RoutingModel['virtualHosts']): void => {
     for (const v of vhosts) {
       const cert = v.certificate === undefined ? '' : `  certificate ${v.certificate}`;
-      out.push(`  ${v.host}  (${v.kind})${cert}  from ${v.sources.map((s) => `${s.kind} ${refName(s)}`).join(', ')}`);
+      const only = v.entryPoints === undefined ? '' : `  only on ${v.entryPoints.join(', ')}`;
+      out.push(`  ${v.host}  (${v.kind})${cert}${only}  from ${v.sources.map((s) => `${s.kind} ${refName(s)}`).join(', ')}`);
       for (const r of v.routes) out.push(`    ${r.pathType.padEnd(6)} ${r.path}  ->  ${r.backend}`);
     }
   };

@@ -1,7 +1,7 @@
 import { refName } from '../shared/diagnostics.ts';
 import { verifyHtpasswd } from '../config/htpasswd.ts';
 import type { EntryPoint, Middleware, Route, RoutingModel, VirtualHost } from './types.ts';
-import { hostMatches, normalizeHost, pathMatches, resolveRequest, routeConditionsHold } from './match.ts';
+import { hostMatches, modelForScope, normalizeHost, pathMatches, resolveRequest, routeConditionsHold, servedOn } from './match.ts';
 import type { ConditionRequest } from './match.ts';
 import { describeMiddleware, formatAddress } from './describe.ts';
 import { ACME_CHALLENGE_PREFIX, redirectLocation } from './redirect.ts';
@@ -141,14 +141,16 @@ export function explainRequest(model: RoutingModel, req: ExplainRequest): Explan
     },
     query: url.search.slice(1),
   };
-  const res = resolveRequest(model, hostHeader, path, conditionRequest);
+  const res = resolveRequest(modelForScope(model, undefined, ep.name), hostHeader, path, conditionRequest);
   const vhost = res.vhost;
   if (vhost) {
     lines.push(`Virtual host: ${vhost.host} (${vhost.kind}) from ${vhost.sources.map((s) => `${s.kind} ${refName(s)}`).join(', ')}`);
   } else {
     lines.push(`Virtual host: none matches ${host}`);
   }
-  for (const v of model.virtualHosts) if (v !== vhost) lines.push(`  not ${v.host}: ${whyHostDiffers(v, host, vhost)}`);
+  for (const v of model.virtualHosts) {
+    if (v !== vhost) lines.push(`  not ${v.host}: ${servedOn(v, ep.name) ? whyHostDiffers(v, host, vhost) : `served only on entry point ${(v.entryPoints ?? []).join(', ')}`}`);
+  }
 
   let route: Explanation['route'];
   let backendId: string | undefined;

@@ -227,14 +227,28 @@ export type Resolution =
   | { readonly outcome: 'default'; readonly vhost: VirtualHost | undefined; readonly backend: Backend | undefined }
   | { readonly outcome: 'not-found'; readonly vhost: VirtualHost | undefined };
 
+/** Whether a virtual host is served through an entry point (VirtualHost.entryPoints; absent: every one). */
+export function servedOn(vhost: VirtualHost, entryPoint: string): boolean {
+  return vhost.entryPoints === undefined || vhost.entryPoints.includes(entryPoint);
+}
+
+/** The model's own hosts as an entry point serves them: those restricted to other entry points left out. */
+export function hostsOnEntryPoint(model: RoutingModel, entryPoint: string): readonly VirtualHost[] {
+  return model.virtualHosts.some((v) => v.entryPoints !== undefined) ? model.virtualHosts.filter((v) => servedOn(v, entryPoint)) : model.virtualHosts;
+}
+
 /**
- * The model a connection made to local address `local` through `entryPoint` is served by: an address
- * scope's hosts alone (no default backend: the address is a Gateway's; none on an entry point the
- * address has no scope for), else the model's own hosts.
+ * The model a connection made to local address `local` (undefined: unknown, the shared address)
+ * through `entryPoint` is served by: an address scope's hosts alone (no default backend: the address
+ * is a Gateway's; none on an entry point the address has no scope for), else the model's own hosts
+ * that entry point serves.
  */
-export function modelForScope(model: RoutingModel, local: string, entryPoint: string): RoutingModel {
-  const scopes = model.addressScopes?.filter((s) => s.address === local) ?? [];
-  if (scopes.length === 0) return model;
+export function modelForScope(model: RoutingModel, local: string | undefined, entryPoint: string): RoutingModel {
+  const scopes = local === undefined ? [] : (model.addressScopes?.filter((s) => s.address === local) ?? []);
+  if (scopes.length === 0) {
+    const hosts = hostsOnEntryPoint(model, entryPoint);
+    return hosts === model.virtualHosts ? model : { ...model, virtualHosts: hosts };
+  }
   const { defaultBackend: _, ...rest } = model;
   return { ...rest, virtualHosts: scopes.find((s) => s.entryPoint === entryPoint)?.virtualHosts ?? [] };
 }

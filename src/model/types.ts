@@ -167,6 +167,11 @@ export interface VirtualHost {
   /** Certificate id (`namespace/secret`) chosen for this host, if any. */
   readonly certificate?: string;
   readonly sources: readonly ObjectRef[];
+  /**
+   * The entry points (names, sorted) this host is served through, when not every one: a Gateway API
+   * host on the shared address is served only on its listeners' ports. Absent: every entry point.
+   */
+  readonly entryPoints?: readonly string[];
 }
 
 /** A certificate and key (PEM) with the host names it is used for. Id: `namespace/secret`. */

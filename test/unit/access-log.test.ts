@@ -139,6 +139,12 @@ test('records from the proxies get their route and entry point name from the mod
   assert.equal(scoped.complete({ ...plain, local: '192.0.2.64', host: 'x.w.test', path: '/api' }).route, '* / Prefix');
   assert.equal(scoped.complete({ ...plain, local: '::ffff:192.0.2.64', host: 'other.test', path: '/' }).backend, 'gw/one:80');
   assert.equal(scoped.complete({ ...plain, local: '127.0.0.1', host: 'x.w.test', path: '/api' }).route, '*.w.test /api Prefix');
+  // A host served on another entry point only (a Gateway listener's port) is not this entry point's: the default backend.
+  const two: RoutingModel = { ...model, entryPoints: [...model.entryPoints, { name: 'secure', address: { host: '127.0.0.1', port: 8443 }, tls: true, middlewares: [] }], virtualHosts: model.virtualHosts.map((v) => ({ ...v, entryPoints: ['secure'] })) };
+  const restricted = new RecordCompleter(two);
+  assert.equal(restricted.complete({ ...plain, host: 'x.w.test', path: '/api' }).route, 'default/fallback:80');
+  assert.equal(restricted.complete({ ...plain, entryPoint: '8443', host: 'x.w.test', path: '/api' }).route, '*.w.test /api Prefix');
+  assert.equal(restricted.complete({ ...plain, host: 'x.w.test', path: '/api' }).route, 'default/fallback:80', 'the cache is per entry point');
   assert.equal(parseNginxLine('{"t":"1.0","p":"80","c":"c","l":"192.0.2.64","m":"GET","h":"h","u":"/","v":"HTTP/1.1","s":200,"B":0,"rt":"0.001","b":"be_a.b_80","ua":"1.2.3.4:80","us":"200","uct":"0.001"}')?.record.local, '192.0.2.64');
 });
 

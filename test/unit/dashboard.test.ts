@@ -124,6 +124,9 @@ test('routers: a Gateway\'s own address (address scope) lists its hosts after th
   assert.deepEqual(r.virtualHosts.map((v) => `${v.address ?? '-'} ${v.entryPoint ?? '-'} ${v.host}`), [...m.virtualHosts.map((v) => `- - ${v.host}`), '192.0.2.64 web scoped.test']);
   const backend = first.routes[0]?.backend ?? '';
   assert.ok(backendsOf(scoped).backends.find((x) => x.id === backend)?.usedBy.some((u) => u.startsWith('192.0.2.64 web scoped.test')));
+  // A host served on some entry points only lists them; the others null.
+  const only: RoutingModel = { ...m, virtualHosts: m.virtualHosts.map((v, i) => (i === 0 ? { ...v, entryPoints: ['websecure'] } : v)) };
+  assert.deepEqual(routersOf(only).virtualHosts.map((v) => v.entryPoints), m.virtualHosts.map((_, i) => (i === 0 ? ['websecure'] : null)));
 });
 
 test('backends: live is the driver\'s state by backend and address, null when unknown or when the mode has none', () => {

@@ -429,3 +429,24 @@ test('explain: the method, headers and query of the request choose among routes 
   assert.equal(e.route?.source, 'HTTPRoute default/query-param-matching spec.rules[2].matches[0]');
   assert.ok(e.lines.includes('  not Prefix / if query animal = "whale": its conditions do not hold for this request'), e.lines.join('\n'));
 });
+
+test('explain: a host served on another entry point only is looked past, and says where it is served', () => {
+  const route = { path: '/', pathType: 'Prefix' as const, backend: 'default/web:80', source: { kind: 'HTTPRoute', namespace: 'default', name: 'r' }, field: 'spec.rules[0]' };
+  const model: RoutingModel = {
+    entryPoints: [
+      { name: 'web', address: { port: 8000 }, tls: false, middlewares: [] },
+      { name: 'other', address: { port: 8001 }, tls: false, middlewares: [] },
+    ],
+    virtualHosts: [{ host: 'only.example.com', kind: 'exact', routes: [route], sources: [route.source], entryPoints: ['other'] }],
+    backends: { 'default/web:80': { id: 'default/web:80', namespace: 'default', service: 'web', servicePort: 80, protocol: 'http', endpoints: [{ address: '10.0.0.1', port: 80, weight: 1 }] } },
+    certificates: [],
+    diagnostics: [],
+  };
+  const there = explainRequest(model, { url: 'http://only.example.com:8001/' });
+  assert.equal(there.virtualHost, 'only.example.com');
+  assert.equal(there.status, 200);
+  const elsewhere = explainRequest(model, { url: 'http://only.example.com:8000/' });
+  assert.equal(elsewhere.virtualHost, undefined);
+  assert.equal(elsewhere.status, 404);
+  assert.ok(elsewhere.lines.includes('  not only.example.com: served only on entry point other'), elsewhere.lines.join('\n'));
+});

@@ -24,6 +24,7 @@ import { IncrementalTranslator } from '../../src/model/translate/incremental.ts'
 import { parseObjectsFile } from '../../src/sources/file/parse.ts';
 import { groupByKind } from '../../src/sources/snapshot.ts';
 import { brief, deepFreeze } from './translate-helpers.ts';
+import { describeModel } from '../../src/model/describe.ts';
 
 const fixtures = new URL('../fixtures/gateway/', import.meta.url);
 
@@ -641,6 +642,11 @@ test('translate: gatewayControllerName picks the classes; no Gateway API objects
   assert.equal(DEFAULT_GATEWAY_CONTROLLER_NAME, options.controllerName);
   const ours = translate(snapshot, translateOptions);
   assert.ok(ours.virtualHosts.some((vh) => vh.sources.some((s) => s.kind === 'HTTPRoute')));
+  // A host only the HTTP listener serves is served on its entry point only; once an Ingress routes it too, on every one.
+  assert.deepEqual(ours.virtualHosts.find((vh) => vh.host === 'example.com')?.entryPoints, ['web']);
+  assert.match(describeModel(ours), /^ {2}example\.com {2}\(exact\) {2}only on web {2}from HTTPRoute default\/web$/m, 'the dry run says where it is served');
+  const everywhere = translate(snapshot, { ...translateOptions, entryPoints: [entryPoints[0]!] });
+  assert.equal('entryPoints' in (everywhere.virtualHosts.find((vh) => vh.host === 'example.com') ?? {}), false, 'its listener serves every entry point: no restriction');
   const other = translate(snapshot, { ...translateOptions, gatewayControllerName: 'example.com/other' });
   assert.deepEqual(other.virtualHosts, [], 'another controller name: none of the classes is ours');
   assert.deepEqual(other.gatewayStatus, { gatewayClasses: [], gateways: [], httpRoutes: [] });
@@ -652,6 +658,7 @@ test('translate: gatewayControllerName picks the classes; no Gateway API objects
   const classes = [{ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'passerelle' }, spec: { controller: 'passerelle.dev/ingress-controller' } } as KubeObject];
   const both = translate({ ...snapshot, ingresses: [ingress], ingressClasses: classes }, translateOptions);
   assert.deepEqual(both.virtualHosts.find((vh) => vh.host === 'example.com')?.routes.map((r) => `${r.source.kind} ${r.pathType} ${r.path}`), ['HTTPRoute Exact /exact', 'Ingress Prefix /app']);
+  assert.equal(both.virtualHosts.find((vh) => vh.host === 'example.com')?.entryPoints, undefined, 'an Ingress host is served on every entry point');
   assert.ok(brief(both.diagnostics).includes('warning PASS_GATEWAY_CONFLICT HTTPRoute default/web spec.rules[0].matches[0].path'));
   // The opted-in HTTPS listener's intent follows the Ingress's.
   const withAcme = translate({ ...groupByKind(readAsFileSource('base.yaml', 'https-acme.yaml')), ingresses: [ingress], ingressClasses: classes }, translateOptions);

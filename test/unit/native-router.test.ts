@@ -88,6 +88,33 @@ test('native router: a connection to an address scope\'s address sees only the h
   }
 });
 
+test('native router: a host served on some entry points only is looked past on the others, as modelForScope says', () => {
+  const registry = new UpstreamRegistry({ connectTimeoutMs: 1000, readTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connectionsPerEndpoint: undefined }, silentLogger);
+  const entry = fc.constantFrom('web', 'other', 'third');
+  const only = fc.option(fc.subarray(['web', 'other', 'third'], { minLength: 1, maxLength: 2 }), { nil: undefined });
+  const restricted = fc.tuple(model, fc.array(only, { minLength: 5, maxLength: 5 })).map(([m, eps]): RoutingModel => ({
+    ...m,
+    entryPoints: ['web', 'other', 'third'].map((name, i) => ({ name, address: { port: 8000 + i }, tls: false, middlewares: [] })),
+    virtualHosts: m.virtualHosts.map((v, i) => (eps[i] === undefined ? v : { ...v, entryPoints: eps[i] })),
+  }));
+  try {
+    fc.assert(
+      fc.property(restricted, fc.array(fc.tuple(hostHeader, path, entry), { minLength: 1, maxLength: 10 }), (m, requests) => {
+        const router = new Router(m, registry);
+        for (const [h, p, e] of requests) {
+          const expected = resolveRequest(modelForScope(m, undefined, e), h, p);
+          const got = router.resolve(h, p, undefined, undefined, e);
+          assert.equal(got.found, expected.outcome !== 'not-found', `${e} ${h} ${p}`);
+          if (got.found && expected.outcome !== 'not-found') assert.equal(got.backendId, expected.outcome === 'route' ? expected.route.backend : m.defaultBackend, `${e} ${h} ${p}`);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  } finally {
+    void registry.close(0);
+  }
+});
+
 const cycles: { name: string; weights: number[]; expected: number[] }[] = [
   { name: 'equal-weights-alternate', weights: [1, 1, 1], expected: [0, 1, 2] },
   { name: 'weights-3-1-spread-smoothly', weights: [3, 1], expected: [0, 0, 1, 0] },

@@ -33,7 +33,7 @@ const HAPROXY_FIELDS = {
 } as const satisfies Record<keyof HaproxyView, true>;
 const FRONTEND_FIELDS = {
   name: true, bindHost: true, bindPort: true, publicPort: true, tls: true, proto: true, redirect: true, auth: true,
-  routes: true, timeouts: true, trusted: true, allowEncodedSlashes: true, scopeBinds: true, scopes: true,
+  routes: true, timeouts: true, trusted: true, allowEncodedSlashes: true, scopeBinds: true, scopes: true, entryPointSuffix: true,
 } as const satisfies Record<keyof FrontendView, true>;
 const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true, upstream: true } as const satisfies Record<keyof BackendView, true>;
 const POLICY_FIELDS = {

@@ -168,9 +168,13 @@ export class RecordCompleter {
   /** The models of the address scopes' connections, by scopeKey (modelForScope). */
   readonly #scopes: ReadonlyMap<string, RoutingModel>;
   readonly #scopeAddresses: ReadonlySet<string>;
+  /** The model's own hosts per entry point, when some are served on some entry points only (modelForScope). */
+  readonly #byEntryPoint: ReadonlyMap<string, RoutingModel>;
 
   constructor(model: RoutingModel) {
     this.#model = model;
+    const restricted = model.virtualHosts.some((v) => v.entryPoints !== undefined);
+    this.#byEntryPoint = new Map(restricted ? model.entryPoints.map((e) => [e.name, modelForScope(model, undefined, e.name)]) : []);
     this.#scopes = new Map((model.addressScopes ?? []).map((s) => [scopeKey(s.address, s.entryPoint), modelForScope(model, s.address, s.entryPoint)]));
     this.#scopeAddresses = new Set((model.addressScopes ?? []).map((s) => s.address));
   }
@@ -184,15 +188,16 @@ export class RecordCompleter {
     if (/^\d+$/.test(entryPoint)) entryPoint = this.#model.entryPoints.find((e) => String(e.address.port) === entryPoint)?.name ?? entryPoint;
     const local = record.local === undefined ? undefined : scopeAddress(record.local);
     const scoped = local === undefined || !this.#scopeAddresses.has(local) ? undefined : (this.#scopes.get(scopeKey(local, entryPoint)) ?? modelForScope(this.#model, local, entryPoint));
-    const model = scoped ?? this.#model;
+    const model = scoped ?? this.#byEntryPoint.get(entryPoint) ?? this.#model;
     const path = requestPath(record.path);
     if (record.host === '' || !path.startsWith('/')) return entryPoint === record.entryPoint ? record : { ...record, entryPoint };
-    // The cache holds the model's own hosts; an address scope's connections are looked up each time (rare).
-    let vhost = scoped === undefined ? this.#hosts.get(record.host) : (selectVirtualHost(model.virtualHosts, normalizeHost(record.host)) ?? null);
+    // The cache holds the model's own hosts (per entry point when they differ); an address scope's connections are looked up each time (rare).
+    const key = this.#byEntryPoint.size === 0 ? record.host : `${entryPoint}\u0000${record.host}`;
+    let vhost = scoped === undefined ? this.#hosts.get(key) : (selectVirtualHost(model.virtualHosts, normalizeHost(record.host)) ?? null);
     if (vhost === undefined) {
       vhost = selectVirtualHost(model.virtualHosts, normalizeHost(record.host)) ?? null;
       if (this.#hosts.size >= 4096) this.#hosts.clear();
-      this.#hosts.set(record.host, vhost);
+      this.#hosts.set(key, vhost);
     }
     const r = vhost === null ? undefined : selectRoute(vhost, path);
     let route: string | undefined;

@@ -74,8 +74,8 @@ export async function replaceMap(socket: string, mapFile: string, content: strin
 /** Above this many changed entries, the routing map is replaced whole (about 60 ms for 20,000 entries) rather than edited. */
 const MAX_MAP_EDITS = 500;
 
-/** The routing map's keys that lead to the others: hosts (`h:`, `w:`, `s:`) and `any`. */
-const isHostKey = (key: string): boolean => key === 'any' || /^[hws]:/.test(key);
+/** The routing map's keys that lead to the others: hosts (`h:`, `w:`, `s:`) and `any`, with their scope or entry point suffix (`@…`). */
+const isHostKey = (key: string): boolean => /^(?:any(?:@|$)|[hws]:)/.test(key);
 
 /** Sends map edits in order, chained with `;` on lines of at most {@link MAP_CHUNK_BYTES}; throws on any answer but success. */
 export async function sendMapEdits(socket: string, mapFile: string, edits: readonly MapEdit[]): Promise<void> {

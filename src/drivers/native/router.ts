@@ -1,4 +1,4 @@
-import { normalizeHost, pathMatches, pathRegex, queryParam, valueRegex } from '../../model/match.ts';
+import { hostsOnEntryPoint, normalizeHost, pathMatches, pathRegex, queryParam, valueRegex } from '../../model/match.ts';
 import type { ConditionRequest } from '../../model/match.ts';
 import type { BlockList } from 'node:net';
 import { addressList } from './addresses.ts';
@@ -182,6 +182,8 @@ export class Router {
   readonly model: RoutingModel;
   readonly entryPoints: ReadonlyMap<string, CompiledEntryPoint>;
   readonly #hosts: HostTable;
+  /** The model's own hosts per entry point, when some host is served on some entry points only (VirtualHost.entryPoints). */
+  readonly #hostsByEntryPoint = new Map<string, HostTable>();
   /** Address scopes by scopeKey of address and entry point (src/model/types.ts `addressScopes`); empty for most models. */
   readonly #scopes = new Map<string, HostTable>();
   readonly #scopeAddresses = new Set<string>();
@@ -222,7 +224,15 @@ export class Router {
         })),
       };
     };
-    this.#hosts = new HostTable(model.virtualHosts, compile);
+    if (model.virtualHosts.some((v) => v.entryPoints !== undefined)) {
+      // One compiled host per model host: the tables of the entry points share them.
+      const compiled = new Map<VirtualHost, CompiledVirtualHost>();
+      const once = (v: VirtualHost): CompiledVirtualHost => compiled.get(v) ?? compiled.set(v, compile(v)).get(v)!;
+      this.#hosts = new HostTable(model.virtualHosts, once);
+      for (const ep of model.entryPoints) this.#hostsByEntryPoint.set(ep.name, new HostTable(hostsOnEntryPoint(model, ep.name), once));
+    } else {
+      this.#hosts = new HostTable(model.virtualHosts, compile);
+    }
     for (const scope of model.addressScopes ?? []) {
       this.#scopes.set(scopeKey(scope.address, scope.entryPoint), new HostTable(scope.virtualHosts, compile));
       this.#scopeAddresses.add(scope.address);
@@ -246,7 +256,11 @@ export class Router {
    * connection sees only the hosts of its scope on that entry point.
    */
   virtualHost(hostHeader: string, local?: string, entryPoint?: string): CompiledVirtualHost | undefined {
-    return (this.#scopeOf(local, entryPoint) ?? this.#hosts).lookup(hostHeader);
+    return (this.#scopeOf(local, entryPoint) ?? this.#ownHosts(entryPoint)).lookup(hostHeader);
+  }
+
+  #ownHosts(entryPoint: string | undefined): HostTable {
+    return this.#hostsByEntryPoint.size === 0 || entryPoint === undefined ? this.#hosts : (this.#hostsByEntryPoint.get(entryPoint) ?? this.#hosts);
   }
 
   #scopeOf(local: string | undefined, entryPoint: string | undefined): HostTable | undefined {
@@ -262,7 +276,7 @@ export class Router {
    */
   resolve(hostHeader: string, path: string, request?: ConditionRequest, local?: string, entryPoint?: string): RouteResult {
     const scope = this.#scopeOf(local, entryPoint);
-    const vhost = (scope ?? this.#hosts).lookup(hostHeader);
+    const vhost = (scope ?? this.#ownHosts(entryPoint)).lookup(hostHeader);
     if (vhost !== undefined) {
       const routes = vhost.routes;
       for (let i = 0; i < routes.length; i++) {

@@ -43,6 +43,8 @@ export interface VhostBuild {
   byPath: Map<string, Route> | undefined;
   /** The Ingresses that route this host, by refKey; one Ingress's rules come one after another. */
   readonly sources: { readonly key: string; readonly ref: ObjectRef }[];
+  /** A host only Gateway listeners serve: their entry points, when not every one (see VirtualHost.entryPoints). */
+  entryPoints?: readonly string[];
 }
 
 /** `namespace/name` of a reference. */
@@ -434,7 +436,8 @@ export function finishVhost(vh: VhostBuild, certificate: string | undefined): Vi
   // A copy: the exact-size array, not the one push() grew (the model is kept until the next build).
   const routes = [...vh.routes].sort(compareWithPriority).map(withoutPriority);
   const sources = sortedSources(vh.sources);
-  return certificate === undefined ? { host: vh.host, kind: vh.kind, routes, sources } : { host: vh.host, kind: vh.kind, routes, certificate, sources };
+  const out: VirtualHost = certificate === undefined ? { host: vh.host, kind: vh.kind, routes, sources } : { host: vh.host, kind: vh.kind, routes, certificate, sources };
+  return vh.entryPoints === undefined ? out : { ...out, entryPoints: vh.entryPoints };
 }
 
 const KIND_ORDER: Readonly<Record<HostKind, number>> = { exact: 0, wildcard: 1, suffix: 2, any: 3 };

@@ -167,6 +167,12 @@ export interface FrontendView {
   readonly scopeBinds: readonly string[];
   /** The scopes' addresses, each with the suffix of this frontend's entry point (no host key has it when the address has no scope here). */
   readonly scopes: readonly ScopeView[];
+  /**
+   * `@@ENTRYPOINT@` when the model has hosts served on some entry points only (`VirtualHost.entryPoints`),
+   * else null: off a scope's address, this frontend also looks each host key up with it after, which
+   * finds those hosts on their entry points only (the suffix map's keys all carry it then).
+   */
+  readonly entryPointSuffix: string | null;
 }
 
 /** An address scope: connections to `address` through `entryPoint` look their hosts up with `suffix` after each host key. */
@@ -537,6 +543,14 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       diags.push(skipped('PASS_HAPROXY_HOST', `address ${JSON.stringify(scope.address)} (entry point ${JSON.stringify(scope.entryPoint)}) cannot be written to an HAProxy rule; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
     }
   }
+  // Hosts served on some entry points only: keyed `KEY@@ENTRYPOINT@` for each of them (an address is
+  // never empty, so no scope suffix starts with `@@`); the suffix map then keys every main suffix host
+  // per entry point, so that one map_end still takes the longest of the domains served there.
+  const restricted = model.virtualHosts.some((v) => v.entryPoints !== undefined);
+  const epSuffix = (entryPoint: string): string => `@@${entryPoint}@`;
+  const everyEntryPoint = [...new Set(model.entryPoints.map((e) => e.name))];
+  const keysOf = (v: VirtualHost, key: string, ss: string): string[] =>
+    ss !== '' || v.entryPoints === undefined ? [key] : v.entryPoints.map((e) => `${key}${epSuffix(e)}`).filter((k) => canMapWord(k));
   const hostSets = [{ suffix: '', vhosts: model.virtualHosts }, ...scopes.map((sc, i) => ({ suffix: sc.suffix, vhosts: scopeHosts[i] ?? [] }))];
   for (const { suffix: ss, vhosts } of hostSets) {
     anyVhost = false;
@@ -544,21 +558,29 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   }
   function addHost(v: VirtualHost, ss: string): void {
     const ref = v.sources[0];
+    // Served on no entry point: as if it were not in the model.
+    if (ss === '' && v.entryPoints?.length === 0) return;
     let vid: string;
     if (v.kind === 'any') {
       if (anyVhost) return;
       anyVhost = true;
       vid = idOf(`any${ss}`);
-      routes.push([`any${ss}`, vid]);
+      for (const k of keysOf(v, `any${ss}`, ss)) routes.push([k, vid]);
       anyKeys = true;
     } else if (v.kind === 'exact' ? isPlainHost(v.host) : isWildcardHost(v.host)) {
       const hostKey = `${v.kind === 'exact' ? `h:${v.host}` : v.kind === 'wildcard' ? `w:${v.host.slice(2)}` : `s:${v.host.slice(2)}`}${ss}`;
       if (seenHosts.has(hostKey)) return;
       seenHosts.add(hostKey);
+      // The id by the plain key: a host keeps it when its entry points change.
       vid = idOf(hostKey);
-      routes.push([hostKey, vid]);
-      // Suffix hosts: the suffix map gives the longest matching `.domain` its `s:domain` key.
-      if (v.kind === 'suffix') suffixes.push([`${v.host.slice(1)}${ss}`, hostKey]);
+      if (v.kind !== 'suffix') for (const k of keysOf(v, hostKey, ss)) routes.push([k, vid]);
+      else {
+        routes.push([hostKey, vid]);
+        // Suffix hosts: the suffix map gives the longest matching `.domain` its `s:domain` key (on the entry points that serve it).
+        const domain = v.host.slice(1);
+        if (ss !== '' || !restricted) suffixes.push([`${domain}${ss}`, hostKey]);
+        else for (const e of v.entryPoints ?? everyEntryPoint) if (canMapWord(`${domain}${epSuffix(e)}`)) suffixes.push([`${domain}${epSuffix(e)}`, hostKey]);
+      }
     } else {
       diags.push(skipped('PASS_HAPROXY_HOST', `host ${JSON.stringify(v.host)} cannot be written to a map file; left out`, ref));
       return;
@@ -680,6 +702,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       // The copies listenedEntryPoints makes of this entry point for the scopes' addresses (HAProxy checks them at load).
       scopeBinds: listened.filter((l) => l !== ep && l.name === ep.name && scopes.some((sc) => sc.address === l.address.host && sc.entryPoint === ep.name)).map((l) => l.address.host ?? ''),
       scopes: [...new Set(scopes.map((sc) => sc.address))].map((address) => ({ address, entryPoint: ep.name, suffix: scopeSuffix(address, ep.name) })).filter((sc) => canMapWord(`h:x${sc.suffix}`)),
+      entryPointSuffix: restricted && canMapWord(`h:x${epSuffix(ep.name)}`) ? epSuffix(ep.name) : null,
     });
   }
 

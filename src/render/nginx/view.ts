@@ -18,7 +18,7 @@ import { defined } from '../../shared/optional.ts';
 import { trustedRanges } from '../trust.ts';
 import { DEFAULT_CLIENT_TIMEOUTS, publicPortOf } from '../../model/types.ts';
 import type { BasicAuthMiddleware, ClientTimeouts, EntryPoint, Route, RoutingModel, VirtualHost } from '../../model/types.ts';
-import { pathMatches, selectRoute } from '../../model/match.ts';
+import { pathMatches, selectRoute, servedOn } from '../../model/match.ts';
 import { unavailableCause } from '../../model/unavailable.ts';
 import { hasConditions, isPlainHost, isWildcardHost } from '../quote.ts';
 import { conditionProblem, ConditionRegistry } from './conditions.ts';
@@ -1201,6 +1201,16 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     else diags.push(skipped('PASS_NGINX_HOST', `address ${JSON.stringify(scope.address)} cannot be an nginx listen address; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
   }
   const vhosts = hostSets.flatMap((h) => h.vhosts);
+  // Hosts restricted to some entry points (VirtualHost.entryPoints): on another, the model's set is
+  // written without them, so nginx falls through to a less specific name or the default server as if
+  // they were not in the model (match.ts modelForScope). Address scopes' hosts are never restricted.
+  const restricted = model.virtualHosts.some((v) => v.entryPoints !== undefined);
+  const anyHosts = restricted ? model.virtualHosts.filter((v) => v.kind === 'any') : [];
+  const servedSet = (set: HostSet, entryPoint: string): HostSet => {
+    if (!restricted || set.listenHost !== undefined) return set;
+    const served = set.vhosts.filter((v) => servedOn(v, entryPoint));
+    return { ...set, vhosts: served, any: anyHosts.find((v) => servedOn(v, entryPoint)), suffixHosts: served.some((v) => v.kind === 'suffix') };
+  };
 
   // A route's own certificate (its Ingress's TLS Secret) first, then any certificate naming the host.
   const sniNames = new Map<string, string>();
@@ -1258,7 +1268,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       if (set.listenHost !== undefined && (set.entryPoint !== ep.name || set.listenHost === common.listenHost || seenListen.has(`${set.listenHost}:${ep.address.port}`))) continue;
       if (set.listenHost !== undefined) seenListen.add(`${set.listenHost}:${ep.address.port}`);
       fallback = set.listenHost === undefined ? modelFallback : NOT_FOUND;
-      servers.push(...serverBlocks(set, { ...common, listenHost: set.listenHost ?? common.listenHost }, side));
+      servers.push(...serverBlocks(servedSet(set, ep.name), { ...common, listenHost: set.listenHost ?? common.listenHost }, side));
       fallback = modelFallback;
     }
   }

@@ -77,13 +77,14 @@ describe('kubernetes source: Gateway API', () => {
   let dir: string;
   let config: string;
   let port: number;
+  let altPort: number;
   let running: RunningController | undefined;
   const closers: (() => Promise<void>)[] = [];
 
-  const get = (host: string): Promise<{ status: number; body: string }> =>
+  const get = (host: string, on = port): Promise<{ status: number; body: string }> =>
     new Promise((resolve, reject) => {
       http
-        .get({ host: '127.0.0.1', port, path: '/', headers: { host } }, (res) => {
+        .get({ host: '127.0.0.1', port: on, path: '/', headers: { host } }, (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
@@ -97,6 +98,7 @@ describe('kubernetes source: Gateway API', () => {
     cluster = await startCluster();
     dir = await mkdtemp(path.join(tmpdir(), 'passerelle-kube-gateway-'));
     port = await freePort();
+    altPort = await freePort();
     config = path.join(dir, 'passerelle.toml');
     await writeFile(
       config,
@@ -105,6 +107,10 @@ describe('kubernetes source: Gateway API', () => {
         `address = "127.0.0.1:${port}"`,
         // Gateway listeners say port 80: the entry point clients reach through port 80 serves them.
         'publicPort = 80',
+        // No listener has port 8081: the Gateway's hosts are not served there.
+        '[entryPoints.alt]',
+        `address = "127.0.0.1:${altPort}"`,
+        'publicPort = 8081',
         '[proxy]',
         'mode = "native"',
         '[kubernetes]',
@@ -192,6 +198,7 @@ describe('kubernetes source: Gateway API', () => {
     running = await startController(parseFlags(['run', `--configfile=${config}`]), silentLogger);
     await waitFor('gw.example routed by the HTTPRoute', async () => (await get('gw.example')).body === 'gateway', 15_000);
     assert.equal((await get('nowhere.example')).status, 404);
+    assert.equal((await get('gw.example', altPort)).status, 404, "served only on its listener's port (entry point http), not on alt");
     // A route whose only backendRef is not found answers 500 (the spec), never another route's backend.
     assert.equal((await get('typo.example')).status, 500);
 

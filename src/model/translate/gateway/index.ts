@@ -76,15 +76,6 @@ export interface GatewayShared {
   readonly diags: DiagnosticList;
 }
 
-/** A host the HTTPRoutes serve, with the entry points of the listeners it came through. */
-export interface GatewayVirtualHost extends VirtualHost {
-  /**
-   * Entry point names of the listeners serving this host. The model's hosts are served on every
-   * entry point; this is what a per-entry-point model would restrict them to.
-   */
-  readonly entryPoints: readonly string[];
-}
-
 /** A listener certificate: a model certificate and the Gateway that decided its hosts (for conflict diagnostics). */
 export interface GatewayCertificate extends Certificate {
   readonly owner: ObjectRef;
@@ -97,8 +88,11 @@ export interface GatewayCertificate extends Certificate {
 
 /** What translate merges into the model, and the status to write. */
 export interface GatewayTranslation {
-  /** Sorted as the model's; routes in match order; `certificate` from the listeners' certificates. */
-  readonly virtualHosts: readonly GatewayVirtualHost[];
+  /**
+   * Sorted as the model's; routes in match order; `certificate` from the listeners' certificates;
+   * `entryPoints` those of the listeners serving the host, when not every entry point.
+   */
+  readonly virtualHosts: readonly VirtualHost[];
   /** The hosts of Gateways with an address of their own (by address, sorted); not merged with the Ingresses'. */
   readonly addressScopes: readonly AddressScope[];
   /** Backends by id (sorted): the Services the routes use. */
@@ -261,12 +255,16 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
 
   const { certificates, hostCert, intents } = listenerCertificates(gateways, listenersOf, hosts, addressOf);
   const lookup = (h: string): string | undefined => hostCert.get(h)?.id;
-  const finish = (b: HostBuild): GatewayVirtualHost => {
+  const finish = (b: HostBuild): VirtualHost => {
     const cert = certificateOf(b, lookup);
     const vh: VirtualHost = { host: b.host, kind: b.kind, routes: [...b.routes].sort(compareRoutes), sources: [...b.sources.entries()].sort(([x], [y]) => compareText(x, y)).map(([, r]) => r) };
-    return { ...(cert === undefined ? vh : { ...vh, certificate: cert }), entryPoints: [...b.entryPoints].sort(compareText) };
+    return cert === undefined ? vh : { ...vh, certificate: cert };
   };
-  const virtualHosts: GatewayVirtualHost[] = [...hosts.values()].filter((b) => b.scope === undefined).map(finish).sort(compareVhosts);
+  // On the shared address, a host is served only on the ports of the listeners it came through.
+  const virtualHosts: VirtualHost[] = [...hosts.values()]
+    .filter((b) => b.scope === undefined)
+    .map((b) => (b.entryPoints.size < options.entryPoints.length ? { ...finish(b), entryPoints: [...b.entryPoints].sort(compareText) } : finish(b)))
+    .sort(compareVhosts);
   // Every entry point of a Gateway's address is a scope, none of a listener's hosts or not: a port
   // no listener of the Gateway has serves nothing there (404), and a listener's hosts only its port.
   const scoped = new Map<string, { address: string; entryPoint: string; list: VirtualHost[] }>();
@@ -277,7 +275,7 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
     if (b.scope === undefined) continue;
     const key = `${b.scope.address}\u0000${b.scope.entryPoint}`;
     const entry = scoped.get(key) ?? { ...b.scope, list: [] };
-    const { entryPoints: _, ...vh } = finish(b);
+    const vh = finish(b);
     entry.list.push(vh);
     scoped.set(key, entry);
   }
@@ -421,7 +419,8 @@ export function mergeGateway(gw: GatewayTranslation, into: IngressBuild, diags: 
   for (const vh of gw.virtualHosts) {
     let target = into.vhosts.get(vh.host);
     if (target === undefined) {
-      target = { host: vh.host, kind: vh.kind, routes: [], byPath: undefined, sources: [] };
+      // A host of Gateways alone is served only on their listeners' ports; one an Ingress routes too, on every entry point.
+      target = { host: vh.host, kind: vh.kind, routes: [], byPath: undefined, sources: [], ...(vh.entryPoints === undefined ? {} : { entryPoints: vh.entryPoints }) };
       into.vhosts.set(vh.host, target);
     }
     for (const r of vh.routes) {
