@@ -10,10 +10,10 @@ export async function cert(id: string, host: string): Promise<Certificate> {
   return { id, hosts: [host], certPem: pems.cert, keyPem: pems.private, source: { kind: 'Secret', namespace: 'default', name: id.split('/')[1] ?? id } };
 }
 
-/** The certificate a handshake with `servername` gets: its common name and SHA-256 fingerprint. */
-export function served(port: number, servername: string): Promise<{ cn: string; fingerprint: string }> {
+/** The certificate a handshake with `servername` gets (at `host`, default 127.0.0.1): its common name and SHA-256 fingerprint. */
+export function served(port: number, servername: string, host = '127.0.0.1'): Promise<{ cn: string; fingerprint: string }> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+    const socket = tlsConnect({ host, port, servername, rejectUnauthorized: false }, () => {
       const peer = socket.getPeerCertificate();
       const cn = peer.subject?.CN ?? '';
       socket.end();
@@ -23,7 +23,7 @@ export function served(port: number, servername: string): Promise<{ cn: string; 
   });
 }
 
-/** The common name of the certificate a handshake with `servername` gets. */
-export async function servedCN(port: number, servername: string): Promise<string> {
-  return (await served(port, servername)).cn;
+/** The common name of the certificate a handshake with `servername` gets (at `host`, default 127.0.0.1). */
+export async function servedCN(port: number, servername: string, host?: string): Promise<string> {
+  return (await served(port, servername, host)).cn;
 }

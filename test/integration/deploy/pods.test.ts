@@ -21,6 +21,7 @@ import { installGatewayCrds } from '../../kube/gateway-crds.ts';
 import { startCluster } from '../../kube/harness.ts';
 import type { Cluster } from '../../kube/harness.ts';
 import { endpointSlice, ingress, ns, service, waitFor } from '../kubernetes/helpers.ts';
+import { cert, servedCN } from '../certs.ts';
 import { Pod, dockerfileImage, stockImage } from './kubelet.ts';
 import type { PodIdentity } from './kubelet.ts';
 import { OVERLAYS, one, render } from './manifests.ts';
@@ -115,8 +116,16 @@ for (const overlay of OVERLAYS) {
     const spec = deployment.spec.template.spec;
     const configMaps = new Map(objs.filter((o): o is ConfigMapObject => o.kind === 'ConfigMap').map((cm) => [cm.metadata?.name ?? '', cm.data]));
     const added: KubeObject[] = [service(APP, 'two', 9000), endpointSlice(APP, 'two-1', 'two', ['192.0.2.21'], 9000), ingress(APP, 'two', 'two.example.test', 'two', { className: 'passerelle' })];
+    // The overlays' port 80 redirects to https: a Gateway served through them has an HTTPS listener (its hosts are served on its listeners' ports only).
+    const gwCert = await cert('gw', 'gw.example.test');
     const gateway: KubeObject[] = [
-      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'edge', namespace: APP }, spec: { gatewayClassName: 'passerelle', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }] } },
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'gw-tls', namespace: APP }, type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(gwCert.certPem).toString('base64'), 'tls.key': Buffer.from(gwCert.keyPem).toString('base64') } },
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'edge', namespace: APP },
+        spec: { gatewayClassName: 'passerelle', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'https', port: 443, protocol: 'HTTPS', tls: { certificateRefs: [{ name: 'gw-tls' }] } }] },
+      },
       { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'gw', namespace: APP }, spec: { parentRefs: [{ name: 'edge' }], hostnames: ['gw.example.test'], rules: [{ backendRefs: [{ name: 'one', port: 80 }] }] } },
     ];
     added.push(...gateway);
@@ -170,6 +179,7 @@ for (const overlay of OVERLAYS) {
     }, 30_000).catch((err: unknown) => {
       throw new Error(fail((err as Error).message));
     });
+    assert.equal(await servedCN(8443, 'gw.example.test', POD_IP), 'gw.example.test gw', fail("the HTTPS listener's certificate"));
     await waitFor('the HTTPRoute status is written by the pod', async () => {
       const route = await cluster.client('admin').request<{ status?: { parents?: { conditions?: { type: string; status: string }[] }[] } }>('GET', `/apis/gateway.networking.k8s.io/v1/namespaces/${APP}/httproutes/gw`);
       return route.status?.parents?.[0]?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True') === true ? true : undefined;
