@@ -63,9 +63,13 @@ async function metric(line: string): Promise<number> {
   return found === undefined ? 0 : Number(found.slice(line.length + 1));
 }
 
+/** What each upstream received, by its id: `host path`. */
+const received = new Map<string, string[]>();
+
 /** An upstream that names itself. */
 async function echo(address: string, id: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
+    received.set(id, [...(received.get(id) ?? []), `${req.headers.host ?? ''} ${req.url ?? ''}`]);
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ id, host: req.headers.host, forwardedPort: req.headers['x-forwarded-port'], path: req.url }));
   });
@@ -126,7 +130,13 @@ for (const overlay of OVERLAYS) {
         metadata: { name: 'edge', namespace: APP },
         spec: { gatewayClassName: 'passerelle', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }, { name: 'https', port: 443, protocol: 'HTTPS', tls: { certificateRefs: [{ name: 'gw-tls' }] } }] },
       },
-      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'gw', namespace: APP }, spec: { parentRefs: [{ name: 'edge' }], hostnames: ['gw.example.test'], rules: [{ backendRefs: [{ name: 'one', port: 80 }] }] } },
+      // A copy of each request goes to Service two (RequestMirror): in the HAProxy overlays, through its Lua filter and the unix socket in the work directory.
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'gw', namespace: APP },
+        spec: { parentRefs: [{ name: 'edge' }], hostnames: ['gw.example.test'], rules: [{ backendRefs: [{ name: 'one', port: 80 }], filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'two', port: 80 } } }] }] },
+      },
     ];
     added.push(...gateway);
     t.after(async () => {
@@ -180,6 +190,11 @@ for (const overlay of OVERLAYS) {
       throw new Error(fail((err as Error).message));
     });
     assert.equal(await servedCN(8443, 'gw.example.test', POD_IP), 'gw.example.test gw', fail("the HTTPS listener's certificate"));
+    const marker = `/mirrored-${overlay}`;
+    assert.equal((await request('https', 8443, 'gw.example.test', marker)).status, 200);
+    await waitFor('the mirror copy reaches Service two', () => (received.get('two') ?? []).includes(`gw.example.test ${marker}`) || undefined, 10_000).catch((err: unknown) => {
+      throw new Error(fail(`${(err as Error).message}; two received: ${(received.get('two') ?? []).slice(-5).join(', ')}`));
+    });
     await waitFor('the HTTPRoute status is written by the pod', async () => {
       const route = await cluster.client('admin').request<{ status?: { parents?: { conditions?: { type: string; status: string }[] }[] } }>('GET', `/apis/gateway.networking.k8s.io/v1/namespaces/${APP}/httproutes/gw`);
       return route.status?.parents?.[0]?.conditions?.some((c) => c.type === 'Accepted' && c.status === 'True') === true ? true : undefined;
