@@ -553,6 +553,8 @@ interface ServerSide {
   readonly trusted: readonly string[];
   /** The entry point asks for basic auth itself. */
   readonly entryPointAuth: boolean;
+  /** What a request no route takes gets: the default backend, except on an address scope's server blocks (a Gateway's address). */
+  readonly fallback: Action;
 }
 
 /** Builds the nginx view and its auxiliary files from the model (pure). */
@@ -585,8 +587,6 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   }
   const actionFor = (id: string): Action => actions.get(id) ?? UNAVAILABLE;
   const modelFallback: Action = model.defaultBackend === undefined ? NOT_FOUND : actionFor(model.defaultBackend);
-  // What a request no route takes gets: the default backend, except on an address scope's server blocks (a Gateway's address).
-  let fallback = modelFallback;
 
   const connectMs = options.connectTimeoutMs ?? 5000;
   const readMs = options.readTimeoutMs ?? 60_000;
@@ -980,7 +980,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   const locationOf = (modifier: string, path: string, route: Route | undefined, side: ServerSide): LocationView => {
     if (route?.policy !== undefined) return policyLocation(modifier, path, route, side);
     const regex = modifier === '~*';
-    return { modifier, path, regex, action: route === undefined ? fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http', canary: null, grpc: null, choice: null };
+    return { modifier, path, regex, action: route === undefined ? side.fallback : actionFor(route.backend), upstreamPath: path, replacesPath: false, rewrite: null, keepUri: regex, policy: null, scheme: 'http', canary: null, grpc: null, choice: null };
   };
 
   // A location of a host with conditional routes: the routes it may serve, in the model's order, up to
@@ -1042,12 +1042,12 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     const leastConn = leastConnOf(policy?.upstream);
     for (const r of links) outcomes.push(outcomeOf(balancedAction(r.backend, leastConn)));
     if (lastProblem !== undefined) outcomes.push(outcomeOf(refusal(lastProblem)));
-    else if (end === -1) outcomes.push(outcomeOf(fallback));
+    else if (end === -1) outcomes.push(outcomeOf(side.fallback));
     const made = conditions.chain(links, outcomes);
     if ('problem' in made) return refuse(made.problem);
     const { variable, joins } = made;
     if (answers.some((a) => a.body.includes('$'))) dollar = true;
-    const proxied = [...links.map((r) => balancedAction(r.backend, leastConn)), ...(lastProblem === undefined && end === -1 ? [fallback] : [])].find((a) => a.proxy !== null);
+    const proxied = [...links.map((r) => balancedAction(r.backend, leastConn)), ...(lastProblem === undefined && end === -1 ? [side.fallback] : [])].find((a) => a.proxy !== null);
     // The location of the first route that proxies (its policy is the chain's), else a plain one.
     const model = links.find((r) => balancedAction(r.backend, leastConn).proxy !== null);
     const base = locationOf(modifier, path, model, side);
@@ -1120,7 +1120,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   // Locations depend on the server only through route policies: computed once per host otherwise.
   const built = new Map<VirtualHost | undefined, Map<string, LocationView[]>>();
   const locationsOf = (v: VirtualHost | undefined, side: ServerSide): LocationView[] => {
-    const key = (v?.routes ?? []).some((r) => r.policy !== undefined) ? JSON.stringify(side) : '';
+    const key = (v?.routes ?? []).some((r) => r.policy !== undefined) ? JSON.stringify(side) : side.fallback === modelFallback ? '' : 'scope';
     let bySide = built.get(v);
     if (bySide === undefined) built.set(v, (bySide = new Map()));
     let locations = bySide.get(key);
@@ -1262,14 +1262,12 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     if (ep.allowEncodedSlashes === true) {
       diags.push(skipped('PASS_NGINX_ENCODED_SLASHES', 'nginx decodes %2F before routing: allowEncodedSlashes is not supported in nginx mode, encoded slashes get 400', epRef, `entryPoints.${ep.name}.allowEncodedSlashes`));
     }
-    const side: ServerSide = { tls: ep.tls, trusted: ranges, entryPointAuth: auth !== null };
+    const side: ServerSide = { tls: ep.tls, trusted: ranges, entryPointAuth: auth !== null, fallback: modelFallback };
     for (const set of hostSets) {
       // An address scope is listened on at its entry point's port: nginx picks its server blocks by the connection's local address.
       if (set.listenHost !== undefined && (set.entryPoint !== ep.name || set.listenHost === common.listenHost || seenListen.has(`${set.listenHost}:${ep.address.port}`))) continue;
       if (set.listenHost !== undefined) seenListen.add(`${set.listenHost}:${ep.address.port}`);
-      fallback = set.listenHost === undefined ? modelFallback : NOT_FOUND;
-      servers.push(...serverBlocks(servedSet(set, ep.name), { ...common, listenHost: set.listenHost ?? common.listenHost }, side));
-      fallback = modelFallback;
+      servers.push(...serverBlocks(servedSet(set, ep.name), { ...common, listenHost: set.listenHost ?? common.listenHost }, set.listenHost === undefined ? side : { ...side, fallback: NOT_FOUND }));
     }
   }
 
