@@ -76,7 +76,7 @@ const annotationSet = fc
   .map((pairs) => Object.fromEntries(pairs));
 
 const { dir: WORK, crt, key } = workWithDefaultCert('passerelle-annotations-');
-const check = (r: RenderedConfig, dir: string, annotations: Readonly<Record<string, string>>): void => checkRendering(r, dir, { crt, key }, ` of ${JSON.stringify(annotations)}`);
+const check = (r: RenderedConfig, dir: string, annotations: Readonly<Record<string, string>>): string => checkRendering(r, dir, { crt, key }, ` of ${JSON.stringify(annotations)}`);
 
 function snapshotWith(annotations: Readonly<Record<string, string>>): Snapshot {
   const b64 = (s: string): string => Buffer.from(s).toString('base64');

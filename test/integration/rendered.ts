@@ -71,8 +71,11 @@ export function workWithDefaultCert(prefix: string): { readonly dir: string; rea
   return { dir, crt: readFileSync(path.join(dir, 'default.crt'), 'utf8'), key: readFileSync(path.join(dir, 'default.key'), 'utf8') };
 }
 
-/** Writes a rendering into `dir`, checks it with `haproxy -c` / `nginx -t`, and that it holds only template directives. */
-export function checkRendering(r: RenderedConfig, dir: string, cert: { readonly crt: string; readonly key: string }, what = ''): void {
+/**
+ * Writes a rendering into `dir`, checks it with `haproxy -c` / `nginx -t`, and that it holds only
+ * template directives; returns what the checker printed (its warnings).
+ */
+export function checkRendering(r: RenderedConfig, dir: string, cert: { readonly crt: string; readonly key: string }, what = ''): string {
   rmSync(dir, { recursive: true, force: true });
   for (const f of [r.main, ...r.files]) {
     mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
@@ -93,4 +96,5 @@ export function checkRendering(r: RenderedConfig, dir: string, cert: { readonly 
     if (w === '' || w.startsWith('#')) continue;
     assert.ok(words.has(w) || shapes.some((s) => s.test(w)), `directive "${w}" is not in the ${r.dialect} template skeleton${what}: ${line}`);
   }
+  return `${res.stdout}${res.stderr}`;
 }

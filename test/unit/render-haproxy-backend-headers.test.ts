@@ -7,15 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { RoutePolicy } from '../../src/model/policy.ts';
 import type { Backend, Route, RoutingModel } from '../../src/model/types.ts';
 import { formatDryRun } from '../../src/render/dryrun.ts';
 import { buildHaproxyView, renderHaproxy } from '../../src/render/haproxy/index.ts';
 import { golden } from './golden.ts';
+import { checkRendering, workWithDefaultCert } from '../integration/rendered.ts';
 
 const WORK = '/var/lib/passerelle';
 const SRC = { kind: 'HTTPRoute', namespace: 'default', name: 'split' };
@@ -94,20 +91,7 @@ test('haproxy backendHeaders: each backend\'s changes after the route\'s, on the
 });
 
 test('haproxy -c accepts a route with backendHeaders', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'passerelle-backend-headers-'));
-  try {
-    const r = renderHaproxy(splitModel(), { workDir: dir });
-    for (const f of [r.main, ...r.files]) {
-      mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
-      writeFileSync(path.join(dir, f.path), f.content);
-    }
-    // The TLS frontend needs a certificate that loads.
-    spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=default', '-days', '2', '-keyout', path.join(dir, 'k.pem'), '-out', path.join(dir, 'c.pem')]);
-    writeFileSync(path.join(dir, 'certs/default.pem'), readFileSync(path.join(dir, 'c.pem'), 'utf8') + readFileSync(path.join(dir, 'k.pem'), 'utf8'));
-    const res = spawnSync('haproxy', ['-c', '-f', path.join(dir, r.main.path)], { encoding: 'utf8' });
-    assert.equal(res.status, 0, `haproxy refused the rendering: ${res.stdout}${res.stderr}`);
-    assert.doesNotMatch(`${res.stdout}${res.stderr}`, /WARNING/, 'no warning');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const work = workWithDefaultCert('passerelle-backend-headers-');
+  const r = renderHaproxy(splitModel(), { workDir: work.dir });
+  assert.doesNotMatch(checkRendering(r, work.dir, work), /WARNING/, 'no warning');
 });

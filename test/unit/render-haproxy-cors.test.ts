@@ -6,16 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { CorsPolicy, RoutePolicy } from '../../src/model/policy.ts';
 import type { Backend, Route, RoutingModel } from '../../src/model/types.ts';
 import { formatDryRun } from '../../src/render/dryrun.ts';
 import { renderHaproxy } from '../../src/render/haproxy/index.ts';
 import { corsView, originPatternRegex } from '../../src/render/haproxy/policy.ts';
 import { golden } from './golden.ts';
+import { checkRendering, workWithDefaultCert } from '../integration/rendered.ts';
 
 const WORK = '/var/lib/passerelle';
 const SRC = { kind: 'HTTPRoute', namespace: 'default', name: 'cors' };
@@ -81,17 +78,7 @@ test('haproxy cors: echoed origin is answered by name with Vary; echoed methods 
 });
 
 test('haproxy -c accepts the Gateway API CORS rendering', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'passerelle-cors-'));
-  try {
-    const r = renderHaproxy(corsModel(), { workDir: dir });
-    for (const f of [r.main, ...r.files]) {
-      mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
-      writeFileSync(path.join(dir, f.path), f.content);
-    }
-    writeFileSync(path.join(dir, 'certs/default.pem'), '');
-    const res = spawnSync('haproxy', ['-c', '-f', path.join(dir, r.main.path)], { encoding: 'utf8' });
-    assert.equal(res.status, 0, `haproxy refused the CORS rendering: ${res.stdout}${res.stderr}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const work = workWithDefaultCert('passerelle-cors-');
+  const r = renderHaproxy(corsModel(), { workDir: work.dir });
+  checkRendering(r, work.dir, work);
 });

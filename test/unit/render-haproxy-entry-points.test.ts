@@ -8,15 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { Backend, RoutingModel, VirtualHost } from '../../src/model/types.ts';
 import { formatDryRun } from '../../src/render/dryrun.ts';
 import { buildHaproxyView, renderHaproxy, ROUTES_MAP } from '../../src/render/haproxy/index.ts';
 import { mapEdits } from '../../src/drivers/haproxy/runtime.ts';
 import { golden } from './golden.ts';
+import { checkRendering, workWithDefaultCert } from '../integration/rendered.ts';
 
 const WORK = '/var/lib/passerelle';
 const SRC = { kind: 'HTTPRoute', namespace: 'default', name: 'hosts' };
@@ -133,17 +130,7 @@ test('haproxy entry point hosts: moving a host to another entry point is a runti
 });
 
 test('haproxy -c accepts hosts served on some entry points only, with address scopes', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'passerelle-entry-points-'));
-  try {
-    const r = renderHaproxy(epModel(HOSTS, true), { workDir: dir });
-    for (const f of [r.main, ...r.files]) {
-      mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
-      writeFileSync(path.join(dir, f.path), f.content);
-    }
-    const res = spawnSync('haproxy', ['-c', '-f', path.join(dir, r.main.path)], { encoding: 'utf8' });
-    assert.equal(res.status, 0, `haproxy refused the rendering: ${res.stdout}${res.stderr}`);
-    assert.doesNotMatch(`${res.stdout}${res.stderr}`, /WARNING/, 'no warning');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const work = workWithDefaultCert('passerelle-entry-points-');
+  const r = renderHaproxy(epModel(HOSTS, true), { workDir: work.dir });
+  assert.doesNotMatch(checkRendering(r, work.dir, work), /WARNING/, 'no warning');
 });

@@ -5,15 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { RoutePolicy } from '../../src/model/policy.ts';
 import type { Backend, Route, RoutingModel } from '../../src/model/types.ts';
 import { formatDryRun } from '../../src/render/dryrun.ts';
 import { buildHaproxyView, renderHaproxy } from '../../src/render/haproxy/index.ts';
 import { golden } from './golden.ts';
+import { checkRendering, workWithDefaultCert } from '../integration/rendered.ts';
 
 const WORK = '/var/lib/passerelle';
 const SRC = { kind: 'HTTPRoute', namespace: 'default', name: 'mirror' };
@@ -70,17 +67,7 @@ test('haproxy mirror: the targets draw their share in hundredths of a percent; a
 });
 
 test('haproxy -c accepts a mirrored route', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'passerelle-mirror-'));
-  try {
-    const r = renderHaproxy(mirrorModel(), { workDir: dir });
-    for (const f of [r.main, ...r.files]) {
-      mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
-      writeFileSync(path.join(dir, f.path), f.content);
-    }
-    writeFileSync(path.join(dir, 'certs/default.pem'), '');
-    const res = spawnSync('haproxy', ['-c', '-f', path.join(dir, r.main.path)], { encoding: 'utf8' });
-    assert.equal(res.status, 0, `haproxy refused the mirror rendering: ${res.stdout}${res.stderr}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const work = workWithDefaultCert('passerelle-mirror-');
+  const r = renderHaproxy(mirrorModel(), { workDir: work.dir });
+  checkRendering(r, work.dir, work);
 });

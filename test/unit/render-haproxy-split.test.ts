@@ -8,16 +8,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { RoutePolicy } from '../../src/model/policy.ts';
 import type { Backend, Route, RoutingModel } from '../../src/model/types.ts';
 import { formatDryRun } from '../../src/render/dryrun.ts';
 import { buildHaproxyView, renderHaproxy } from '../../src/render/haproxy/index.ts';
 import { splitView } from '../../src/render/haproxy/policy.ts';
 import { golden } from './golden.ts';
+import { checkRendering, workWithDefaultCert } from '../integration/rendered.ts';
 
 const WORK = '/var/lib/passerelle';
 const SRC = { kind: 'HTTPRoute', namespace: 'default', name: 'split' };
@@ -135,18 +132,8 @@ test('haproxy split: a canary beside a split is not rendered (the split decides,
 });
 
 test('haproxy -c accepts a split route', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'passerelle-split-'));
-  try {
-    const r = renderHaproxy(splitModel(), { workDir: dir });
-    for (const f of [r.main, ...r.files]) {
-      mkdirSync(path.dirname(path.join(dir, f.path)), { recursive: true });
-      writeFileSync(path.join(dir, f.path), f.content);
-    }
-    const res = spawnSync('haproxy', ['-c', '-f', path.join(dir, r.main.path)], { encoding: 'utf8' });
-    assert.equal(res.status, 0, `haproxy refused the rendering: ${res.stdout}${res.stderr}`);
-    assert.doesNotMatch(`${res.stdout}${res.stderr}`, /WARNING/, 'no warning');
-    assert.ok(readFileSync(path.join(dir, r.main.path), 'utf8').includes('rand(10)'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const work = workWithDefaultCert('passerelle-split-');
+  const r = renderHaproxy(splitModel(), { workDir: work.dir });
+  assert.doesNotMatch(checkRendering(r, work.dir, work), /WARNING/, 'no warning');
+  assert.ok(r.main.content.includes('rand(10)'));
 });

@@ -18,7 +18,7 @@ const hostile = fc.oneof(
 );
 
 const { dir: WORK, crt: defaultCrt, key: defaultKey } = workWithDefaultCert('passerelle-inject-');
-const check = (r: RenderedConfig, dir: string): void => checkRendering(r, dir, { crt: defaultCrt, key: defaultKey });
+const check = (r: RenderedConfig, dir: string): string => checkRendering(r, dir, { crt: defaultCrt, key: defaultKey });
 
 test('hostile hosts, paths, names, ports and annotations: rejected with a diagnostic, or valid with only template directives', () => {
   fc.assert(
