@@ -81,3 +81,10 @@ test('entry point hosts: a model change moving a host to the other entry point i
     await h!.apply(served!);
   }
 });
+
+test('entry point hosts: a Host naming another entry point in a key suffix is refused, never routed to a host restricted elsewhere', async () => {
+  for (const host of ['http-only.test@@http@', 'http-only.test@@http@:80']) {
+    const r = await request({ address: '127.0.0.1', port: other, host, path: '/' });
+    assert.equal(r.status, 400, host);
+  }
+});
