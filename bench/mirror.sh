@@ -12,7 +12,6 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-NODE="$ROOT/node_modules/.bin/node"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5s}"
 CONNECTIONS="${CONNECTIONS:-20}"
@@ -20,23 +19,9 @@ WARMUP="${WARMUP:-2s}"
 PIN="${PIN:-1}"
 HOST_HEADER="Host: target.bench.test"
 
-need=()
-for bin in wrk haproxy nginx curl; do command -v "$bin" >/dev/null 2>&1 || need+=("$bin"); done
-if ((${#need[@]})); then
-  echo "installing: ${need[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-[[ -x "$NODE" ]] || { echo "run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
-
-WORK="$(mktemp -d /tmp/passerelle-mirror-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/bench/lib.sh"
+need_binaries wrk haproxy nginx curl
+bench_work passerelle-mirror-bench
 
 PROXY_CPU=(); LOAD_CPU=(); SPLIT="nothing pinned"
 if [[ "$PIN" == 1 ]] && command -v taskset >/dev/null 2>&1 && [[ "$(nproc)" -ge 2 ]]; then

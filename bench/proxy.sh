@@ -11,7 +11,6 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-NODE="$ROOT/node_modules/.bin/node"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-50}"
@@ -20,23 +19,9 @@ RENDERED_HOSTS="${RENDERED_HOSTS:-10000}"
 # Every request names the one host the rendered configurations route (the hand-written ones ignore it).
 HOST_HEADER="Host: target.bench.test"
 
-need=()
-for bin in wrk haproxy nginx caddy; do command -v "$bin" >/dev/null 2>&1 || need+=("$bin"); done
-if ((${#need[@]})); then
-  echo "installing: ${need[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-[[ -x "$NODE" ]] || { echo "run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
-
-WORK="$(mktemp -d /tmp/passerelle-bench.XXXXXX)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/bench/lib.sh"
+need_binaries wrk haproxy nginx caddy
+bench_work passerelle-bench
 
 # One core for the proxy under test, the other for wrk and the backend, when taskset exists. native-w2
 # has two threads to spread: it may run on both cores, the first shared with wrk and the backend.

@@ -1,0 +1,30 @@
+# Shared set-up of the bench scripts (source it after ROOT is set): missing binaries from Debian's
+# archive, Node 24 from node_modules, and a work folder whose processes are stopped and which is
+# removed at exit.
+
+NODE="$ROOT/node_modules/.bin/node"
+
+# need_binaries BIN...: installs the Debian packages of the same names that are missing.
+need_binaries() {
+  local need=()
+  for bin in "$@"; do command -v "$bin" >/dev/null 2>&1 || need+=("$bin"); done
+  if ((${#need[@]})); then
+    echo "installing: ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  [[ -x "$NODE" ]] || { echo "run npm ci first (Node 24 comes from node_modules)" >&2; exit 1; }
+}
+
+# bench_work PREFIX: sets WORK (a new folder under /tmp) and PIDS (processes to stop at exit).
+bench_work() {
+  WORK="$(mktemp -d "/tmp/$1.XXXXXX")"
+  PIDS=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
