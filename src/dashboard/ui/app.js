@@ -21,7 +21,7 @@ import { expiry, rate, relative, utc } from './format.js';
  * @typedef {{ at?: string | null, hash?: string | null, durationMs?: number | null, error?: string | null, errorAt?: string | null, applies?: number, failures?: number }} ApplyInfo
  * @typedef {{ mode?: string, version?: string, entryPoints?: EntryPointInfo[], counts?: Record<string, number>, lastApply?: ApplyInfo }} Overview
  * @typedef {{ path?: string, pathType?: string, backend?: string, source?: ObjectRef | string, field?: string }} RouteInfo
- * @typedef {{ host?: string, kind?: string, certificate?: string | null, routes?: RouteInfo[], sources?: ObjectRef[] }} RouterInfo
+ * @typedef {{ host?: string, kind?: string, address?: string | null, entryPoint?: string | null, entryPoints?: string[] | null, certificate?: string | null, routes?: RouteInfo[], sources?: ObjectRef[] }} RouterInfo
  * @typedef {{ address?: string, port?: number, weight?: number, name?: string | null, state?: string, live?: string | null }} EndpointInfo
  * @typedef {{ id?: string, namespace?: string, service?: string, servicePort?: number | string, endpoints?: EndpointInfo[], usedBy?: string[] }} BackendInfo
  * @typedef {{ detail?: string, cause?: string, type?: string | null, at?: string }} AcmeProblem
@@ -267,6 +267,12 @@ function routeKey(host, r) {
   return `${host} ${r.path ?? ''} ${r.pathType ?? ''}`;
 }
 
+/** Where a host is served: a Gateway's own address through one entry point, some entry points, or all. @param {RouterInfo} v */
+function servedOn(v) {
+  if (v.address) return `${v.address} via ${v.entryPoint ?? '?'}`;
+  return v.entryPoints ? v.entryPoints.join(', ') : 'all';
+}
+
 function renderRouters() {
   const input = /** @type {HTMLInputElement | null} */ (document.getElementById('router-search'));
   const q = (input?.value ?? '').trim().toLowerCase();
@@ -276,12 +282,13 @@ function renderRouters() {
   const rows = [];
   for (const v of shown) {
     const routes = v.routes ?? [];
-    if (routes.length === 0) rows.push([h('strong', { class: 'host' }, v.host ?? ''), v.kind ?? '', '—', '', '', v.certificate ?? '', '', '']);
+    if (routes.length === 0) rows.push([h('strong', { class: 'host' }, v.host ?? ''), v.kind ?? '', servedOn(v), '—', '', '', v.certificate ?? '', '', '']);
     routes.forEach((r, i) => {
       const live = rates.get(routeKey(v.host ?? '', r));
       rows.push([
         i === 0 ? h('strong', { class: 'host' }, v.host ?? '') : '',
         i === 0 ? v.kind ?? '' : '',
+        i === 0 ? servedOn(v) : '',
         h('code', null, r.path ?? ''),
         r.pathType ?? '',
         h('code', null, r.backend ?? ''),
@@ -295,7 +302,7 @@ function renderRouters() {
   if (count) count.textContent = `${shown.length} of ${state.routers.length} hosts`;
   fill(
     'routers',
-    table(['Host', 'Kind', 'Path', 'Type', 'Backend', 'Certificate', 'Source', 'Live'], rows, q ? `No host matches “${q}”.` : 'No router.', 'routers'),
+    table(['Host', 'Kind', 'Entry points', 'Path', 'Type', 'Backend', 'Certificate', 'Source', 'Live'], rows, q ? `No host matches “${q}”.` : 'No router.', 'routers'),
     state.defaultBackend ? h('p', null, 'Default backend (no host or route matches): ', h('code', null, state.defaultBackend)) : h('p', { class: 'muted' }, 'No default backend: a request no host or route matches gets 404.'),
   );
 }

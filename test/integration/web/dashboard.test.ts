@@ -86,6 +86,8 @@ async function startPasserelle(t: TestContext, mode: 'native' | 'haproxy', host:
   writeFileSync(path.join(dir, 'ingress/ghost.yaml'), GHOST);
 
   const ports = { web: await freePort(host), websecure: await freePort(host), redirect: await freePort(host), private: await freePort(host), dashboard: await freePort(host) };
+  // The Gateway API example too: its listener's port is the web entry point's.
+  writeFileSync(path.join(dir, 'ingress/gateway.yaml'), readFileSync(path.join(root, 'examples/gateway/routes.yaml'), 'utf8').replace('port: 8000', `port: ${ports.web}`));
   let toml = readFileSync(path.join(root, 'examples/passerelle.toml'), 'utf8');
   toml = toml
     .replace('"127.0.0.1:8000"', `"${host}:${ports.web}"`)
@@ -181,7 +183,7 @@ for (const mode of ['native', 'haproxy'] as const) {
       const text = await open(page, run.web, 'overview');
       assert.match(await page.evaluate<string>(`document.getElementById('card-mode').innerText`), new RegExp(mode));
       assert.match(await page.evaluate<string>(`document.getElementById('version').innerText`), new RegExp(`${mode} mode · v\\d+\\.\\d+\\.\\d+`));
-      assert.match(text, /VIRTUAL HOSTS\s+5/i);
+      assert.match(text, /VIRTUAL HOSTS\s+7/i);
       assert.match(text, /ERRORS\s+[1-9]/i);
       assert.match(text, /applied/);
       assert.match(text, /Config hash\s+[0-9a-f]{16,}/);
@@ -199,9 +201,13 @@ for (const mode of ['native', 'haproxy'] as const) {
       assert.match(text, /demo\/api:8080/);
       assert.match(text, /demo\/secure-localhost-tls/);
       assert.match(text, /Ingress demo\/shop/);
+      // Where each host is served: the Ingresses' on every entry point, the HTTPRoute's on its listener's.
+      assert.match(text, /^shop\.localhost\texact\tall\t/m);
+      assert.match(text, /^gateway\.localhost\texact\tweb\t/m);
+      assert.match(text, /^\*\.gateway\.localhost\tsuffix\tweb\t/m);
       await shot('routers');
       await page.evaluate(`(() => { const i = document.getElementById('router-search'); i.value = 'shop'; i.dispatchEvent(new Event('input')); })()`);
-      await page.waitFor(`document.getElementById('router-count').innerText.startsWith('1 of 5')`, 'one host matching "shop"');
+      await page.waitFor(`document.getElementById('router-count').innerText.startsWith('1 of 7')`, 'one host matching "shop"');
       const found = await sectionText(page, 'routers');
       assert.match(found, /shop\.localhost/);
       assert.doesNotMatch(found, /whoami\.localhost|secure\.localhost/);
