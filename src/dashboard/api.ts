@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import type { Diagnostic, ObjectRef } from '../shared/diagnostics.ts';
 import { defined } from '../shared/optional.ts';
 import type { Certificate, EntryPoint, Middleware, RoutingModel } from '../model/types.ts';
-import { formatAddress } from '../model/describe.ts';
+import { describeConditions, formatAddress } from '../model/describe.ts';
 import { explainRequest } from '../model/explain.ts';
 import type { Explanation } from '../model/explain.ts';
 import type { CertificateStatus } from '../acme/status.ts';
@@ -144,7 +144,8 @@ export interface Routers {
     readonly entryPoints: readonly string[] | null;
     readonly certificate: string | null;
     readonly sources: readonly ApiRef[];
-    readonly routes: readonly { readonly path: string; readonly pathType: string; readonly backend: string; readonly source: ApiRef; readonly field: string }[];
+    /** `conditions`: what the request must also have (method, headers, query), as text; null: none. */
+    readonly routes: readonly { readonly path: string; readonly pathType: string; readonly conditions: string | null; readonly backend: string; readonly source: ApiRef; readonly field: string }[];
   }[];
   readonly defaultBackend: string | null;
 }
@@ -169,7 +170,7 @@ export function routersOf(model: RoutingModel, host?: string): Routers {
         entryPoints: v.entryPoints ?? null,
         certificate: v.certificate ?? null,
         sources: v.sources.map(ref),
-        routes: v.routes.map((r) => ({ path: r.path, pathType: r.pathType, backend: r.backend, source: ref(r.source), field: r.field })),
+        routes: v.routes.map((r) => ({ path: r.path, pathType: r.pathType, conditions: r.conditions === undefined ? null : describeConditions(r), backend: r.backend, source: ref(r.source), field: r.field })),
       })),
     defaultBackend: model.defaultBackend ?? null,
   };

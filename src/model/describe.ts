@@ -1,6 +1,6 @@
 import type { Diagnostic } from '../shared/diagnostics.ts';
 import { formatDiagnostic, refName } from '../shared/diagnostics.ts';
-import type { EntryPoint, ListenAddress, Middleware, RoutingModel } from './types.ts';
+import type { EntryPoint, ListenAddress, Middleware, Route, RoutingModel } from './types.ts';
 
 /** `:80`, `127.0.0.1:8443`, `[::1]:443`. */
 export function formatAddress(a: ListenAddress): string {
@@ -20,6 +20,14 @@ function entryPointLine(ep: EntryPoint): string {
   return `  ${ep.name}  ${formatAddress(ep.address)}${pub}${ep.tls ? '  TLS' : ''}  ${mws}`;
 }
 
+/** A route's conditions as text (`method GET, header x-v = "2"`); empty without conditions. */
+export function describeConditions(r: Route): string {
+  const c = r.conditions;
+  const values = (list: readonly { readonly name: string; readonly type: string; readonly value: string }[] | undefined, what: string): string[] =>
+    (list ?? []).map((v) => `${what} ${v.name} ${v.type === 'Exact' ? `= ${JSON.stringify(v.value)}` : `~ /^(?:${v.value})$/`}`);
+  return [...(c?.method === undefined ? [] : [`method ${c.method}`]), ...values(c?.headers, 'header'), ...values(c?.query, 'query')].join(', ');
+}
+
 /** The native route table as readable text (what `run --dry-run` prints for the native proxy). */
 export function describeModel(model: RoutingModel): string {
   const out: string[] = ['Entry points'];
@@ -32,7 +40,7 @@ export function describeModel(model: RoutingModel): string {
       const cert = v.certificate === undefined ? '' : `  certificate ${v.certificate}`;
       const only = v.entryPoints === undefined ? '' : `  only on ${v.entryPoints.join(', ')}`;
       out.push(`  ${v.host}  (${v.kind})${cert}${only}  from ${v.sources.map((s) => `${s.kind} ${refName(s)}`).join(', ')}`);
-      for (const r of v.routes) out.push(`    ${r.pathType.padEnd(6)} ${r.path}  ->  ${r.backend}`);
+      for (const r of v.routes) out.push(`    ${r.pathType.padEnd(6)} ${r.path}${r.conditions === undefined ? '' : ` if ${describeConditions(r)}`}  ->  ${r.backend}`);
     }
   };
   hostLines(model.virtualHosts);

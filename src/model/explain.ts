@@ -3,7 +3,7 @@ import { verifyHtpasswd } from '../config/htpasswd.ts';
 import type { EntryPoint, Middleware, Route, RoutingModel, VirtualHost } from './types.ts';
 import { hostMatches, modelForScope, normalizeHost, pathMatches, resolveRequest, routeConditionsHold, servedOn } from './match.ts';
 import type { ConditionRequest } from './match.ts';
-import { describeMiddleware, formatAddress } from './describe.ts';
+import { describeConditions, describeMiddleware, formatAddress } from './describe.ts';
 import { ACME_CHALLENGE_PREFIX, redirectLocation } from './redirect.ts';
 
 /** The request to explain. */
@@ -62,12 +62,6 @@ function whyRouteDiffers(r: Route, path: string, chosen: Route | undefined, requ
 }
 
 /** A route's conditions in words, for `explain`. */
-function describeConditions(r: Route): string {
-  const c = r.conditions;
-  const values = (list: readonly { readonly name: string; readonly type: string; readonly value: string }[] | undefined, what: string): string[] =>
-    (list ?? []).map((v) => `${what} ${v.name} ${v.type === 'Exact' ? `= ${JSON.stringify(v.value)}` : `~ /^(?:${v.value})$/`}`);
-  return [...(c?.method === undefined ? [] : [`method ${c.method}`]), ...values(c?.headers, 'header'), ...values(c?.query, 'query')].join(', ');
-}
 
 function header(req: ExplainRequest, name: string): string | undefined {
   return req.headers?.find(([k]) => k.toLowerCase() === name)?.[1];

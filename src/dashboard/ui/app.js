@@ -20,7 +20,7 @@ import { expiry, rate, relative, utc } from './format.js';
  * @typedef {{ name?: string, address?: string | { host?: string, port?: number }, tls?: boolean, middlewares?: (string | MiddlewareInfo)[] }} EntryPointInfo
  * @typedef {{ at?: string | null, hash?: string | null, durationMs?: number | null, error?: string | null, errorAt?: string | null, applies?: number, failures?: number }} ApplyInfo
  * @typedef {{ mode?: string, version?: string, entryPoints?: EntryPointInfo[], counts?: Record<string, number>, lastApply?: ApplyInfo }} Overview
- * @typedef {{ path?: string, pathType?: string, backend?: string, source?: ObjectRef | string, field?: string }} RouteInfo
+ * @typedef {{ path?: string, pathType?: string, conditions?: string | null, backend?: string, source?: ObjectRef | string, field?: string }} RouteInfo
  * @typedef {{ host?: string, kind?: string, address?: string | null, entryPoint?: string | null, entryPoints?: string[] | null, certificate?: string | null, routes?: RouteInfo[], sources?: ObjectRef[] }} RouterInfo
  * @typedef {{ address?: string, port?: number, weight?: number, name?: string | null, state?: string, live?: string | null }} EndpointInfo
  * @typedef {{ id?: string, namespace?: string, service?: string, servicePort?: number | string, endpoints?: EndpointInfo[], usedBy?: string[] }} BackendInfo
@@ -289,7 +289,7 @@ function renderRouters() {
         i === 0 ? h('strong', { class: 'host' }, v.host ?? '') : '',
         i === 0 ? v.kind ?? '' : '',
         i === 0 ? servedOn(v) : '',
-        h('code', null, r.path ?? ''),
+        h('span', null, h('code', null, r.path ?? ''), r.conditions ? h('span', { class: 'muted' }, ` if ${r.conditions}`) : ''),
         r.pathType ?? '',
         h('code', null, r.backend ?? ''),
         i === 0 ? v.certificate ?? '' : '',

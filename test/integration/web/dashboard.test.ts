@@ -205,6 +205,8 @@ for (const mode of ['native', 'haproxy'] as const) {
       assert.match(text, /^shop\.localhost\texact\tall\t/m);
       assert.match(text, /^gateway\.localhost\texact\tweb\t/m);
       assert.match(text, /^\*\.gateway\.localhost\tsuffix\tweb\t/m);
+      // Routes told apart by their conditions say them.
+      assert.match(text, /\/api if header x-version ~ /);
       await shot('routers');
       await page.evaluate(`(() => { const i = document.getElementById('router-search'); i.value = 'shop'; i.dispatchEvent(new Event('input')); })()`);
       await page.waitFor(`document.getElementById('router-count').innerText.startsWith('1 of 7')`, 'one host matching "shop"');
