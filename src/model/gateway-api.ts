@@ -16,8 +16,10 @@ export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
  */
 export const GATEWAY_SUPPORTED_FEATURES: readonly string[] = [
   'Gateway',
+  'GatewayAddressEmpty',
   'GatewayHTTPListenerIsolation',
   'GatewayPort8080',
+  'GatewayStaticAddresses',
   'HTTPRoute',
   'HTTPRoute303RedirectStatusCode',
   'HTTPRoute307RedirectStatusCode',
@@ -230,6 +232,7 @@ export const GatewayReasons = {
   invalid: 'Invalid',
   listenersNotValid: 'ListenersNotValid',
   unsupportedAddress: 'UnsupportedAddress',
+  addressNotUsable: 'AddressNotUsable',
   portUnavailable: 'PortUnavailable',
   unsupportedProtocol: 'UnsupportedProtocol',
   hostnameConflict: 'HostnameConflict',

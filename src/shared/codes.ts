@@ -61,7 +61,8 @@ export const CODES = {
 
   // Gateway API objects, as translated into the routing model (src/model/translate/gateway/)
   PASS_GATEWAY_ADDRESS_POOL_EXHAUSTED: 'warning: every address of `[kubernetes] gatewayAddressPool` is taken by an older Gateway; this Gateway is served on the shared address (entry points and Ingresses) instead of one of its own',
-  PASS_GATEWAY_ADDRESS_UNSUPPORTED: "a Gateway asks for spec.addresses, which Passerelle cannot assign (its address is its entry points'); the Gateway is not accepted",
+  PASS_GATEWAY_ADDRESS_NOT_USABLE: 'a Gateway asks (spec.addresses) for an IP address that is not in `[kubernetes] gatewayAddressPool`, that an older Gateway holds, or for more than one: it is not programmed (AddressNotUsable) and its routes are not served',
+  PASS_GATEWAY_ADDRESS_UNSUPPORTED: 'a Gateway asks (spec.addresses) for an address of a type other than IPAddress, or one that is not an IP address: it is not accepted (UnsupportedAddress) and its routes are not served',
   PASS_GATEWAY_BACKEND_KIND: 'an HTTPRoute backendRef is not a core Service (InvalidKind); it gets no share of the requests (503 when it is the only one)',
   PASS_GATEWAY_BAD_HOSTNAME: 'a listener or HTTPRoute hostname is not a DNS name or *.wildcard; it is left out',
   PASS_GATEWAY_BAD_MATCH: 'an HTTPRoute match has an unknown path type, method or match type, or a path, header or query parameter name or value outside its grammar (regular expressions: the safe subset every mode reads alike); that match is not routed',

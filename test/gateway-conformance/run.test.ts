@@ -310,6 +310,9 @@ describe(`Gateway API conformance, GATEWAY-HTTP (${mode} mode)`, () => {
       '--contact=https://passerelle.dev',
       `--mode=${mode}`,
       '--cleanup-base-resources=false',
+      // GatewayStaticAddresses: the pool's last address (the suite's few Gateways take the first ones) and one outside it.
+      `--usable-address=${GATEWAY_POOL[GATEWAY_POOL.length - 1] ?? ''}`,
+      '--unusable-address=198.51.100.7',
       // A local cluster: what is not accepted within a minute will not be.
       '--timeout-config-overrides=GWCMustBeAccepted:60;NamespacesMustBeReady:180',
     ];

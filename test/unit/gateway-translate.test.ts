@@ -120,6 +120,48 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'static addresses: a requested address the pool has free is the Gateway\'s; outside the pool, two, held by another or not an IPAddress: not served',
+    files: ['static-addresses.yaml'],
+    options: { ...options, addressPool: ['192.0.2.9', '192.0.2.10', '192.0.2.11'] },
+    check: (t) => {
+      const served = (address: string): string[] => t.addressScopes.filter((s) => s.address === address && s.entryPoint === 'web').flatMap((s) => s.virtualHosts.map((vh) => vh.host));
+      assert.deepEqual(served('192.0.2.9'), ['plain.example.com'], 'its status address kept: not given to the Gateway asking for it');
+      assert.deepEqual(served('192.0.2.10'), ['asks-free.example.com']);
+      assert.deepEqual(t.virtualHosts, [], 'a Gateway whose address cannot be had is not served on the shared address either');
+      assert.deepEqual(served('192.0.2.11'), ['asks-any.example.com'], 'an IPAddress without a value: the free one');
+      const gw = (name: string): string => {
+        const g = t.status.gateways.find((x) => x.name === name);
+        assert.ok(g, name);
+        return `${g.address ?? '-'} ${conds(g.conditions).join(' ')}`;
+      };
+      assert.equal(gw('plain'), '192.0.2.9 Accepted=True/Accepted Programmed=True/Programmed');
+      assert.equal(gw('asks-free'), '192.0.2.10 Accepted=True/Accepted Programmed=True/Programmed');
+      assert.equal(gw('asks-any'), '192.0.2.11 Accepted=True/Accepted Programmed=True/Programmed');
+      for (const name of ['asks-outside', 'asks-two', 'asks-held', 'asks-taken']) assert.equal(gw(name), '- Accepted=True/Accepted Programmed=False/AddressNotUsable', name);
+      assert.equal(gw('asks-hostname'), '- Accepted=False/UnsupportedAddress Programmed=False/Invalid');
+      assert.deepEqual(t.status.gateways.filter((g) => g.unserved === true).map((g) => g.name), ['asks-held', 'asks-hostname', 'asks-outside', 'asks-taken', 'asks-two'], 'they publish no address');
+      assert.deepEqual(
+        t.diagnostics.map((d) => `${d.code} ${d.object?.name ?? ''} ${d.field ?? ''}: ${d.message}`),
+        [
+          'PASS_GATEWAY_ADDRESS_NOT_USABLE asks-held spec.addresses: spec.addresses asks for 192.0.2.9, which is held by Gateway default/plain; the Gateway is not served',
+          'PASS_GATEWAY_ADDRESS_UNSUPPORTED asks-hostname spec.addresses[0]: spec.addresses[0]: address type "Hostname" is not supported (only IPAddress); the Gateway is not accepted',
+          'PASS_GATEWAY_ADDRESS_NOT_USABLE asks-outside spec.addresses: spec.addresses asks for 198.51.100.1, which is not in gatewayAddressPool; the Gateway is not served',
+          'PASS_GATEWAY_ADDRESS_NOT_USABLE asks-taken spec.addresses: spec.addresses asks for 192.0.2.10, which is held by Gateway default/asks-free; the Gateway is not served',
+          'PASS_GATEWAY_ADDRESS_NOT_USABLE asks-two spec.addresses: spec.addresses asks for 2 addresses; a Gateway is served on one; the Gateway is not served',
+        ],
+      );
+    },
+  },
+  {
+    name: 'static addresses without a pool: no requested address is usable',
+    files: ['static-addresses.yaml'],
+    check: (t) => {
+      assert.deepEqual(t.addressScopes, []);
+      assert.deepEqual(t.virtualHosts.map((vh) => vh.host), ['asks-any.example.com', 'plain.example.com'], 'only the Gateways that ask for nothing or any IPAddress, on the shared address');
+      assert.equal(conds(t.status.gateways.find((g) => g.name === 'asks-free')?.conditions ?? []).join(' '), 'Accepted=True/Accepted Programmed=False/AddressNotUsable');
+    },
+  },
+  {
     name: 'multiple Gateways without an address pool: they share one address, the older route keeps the catch-all',
     files: ['multiple-gateways.yaml'],
     check: (t) => {
@@ -608,7 +650,7 @@ test('bad input is reported, never thrown', () => {
 
 // ---- wired into translate, read by the file source ----
 
-const FIXTURES = ['base.yaml', 'conflicts.yaml', 'cross-namespace-backend.yaml', 'hostname-intersection.yaml', 'https-acme.yaml', 'https-certificate-refs.yaml', 'missing-parent.yaml', 'port-without-entry-point.yaml', 'redirect-rewrite.yaml', 'reference-grant.yaml', 'route-kinds.yaml', 'secret-grant.yaml', 'simple-http.yaml', 'unsupported-matches.yaml', 'unsupported-protocol.yaml', 'weighted-backends.yaml', 'attached-routes-accepted-only.yaml', 'https-listener-without-hostname.yaml', 'no-backend-refs.yaml'];
+const FIXTURES = ['base.yaml', 'conflicts.yaml', 'cross-namespace-backend.yaml', 'hostname-intersection.yaml', 'https-acme.yaml', 'https-certificate-refs.yaml', 'missing-parent.yaml', 'port-without-entry-point.yaml', 'redirect-rewrite.yaml', 'reference-grant.yaml', 'route-kinds.yaml', 'secret-grant.yaml', 'simple-http.yaml', 'unsupported-matches.yaml', 'unsupported-protocol.yaml', 'weighted-backends.yaml', 'attached-routes-accepted-only.yaml', 'https-listener-without-hostname.yaml', 'no-backend-refs.yaml', 'static-addresses.yaml'];
 
 /** The fixtures' objects as the file source reads them (strict kinds and fields). */
 function readAsFileSource(...files: string[]): KubeObject[] {

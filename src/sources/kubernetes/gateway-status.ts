@@ -156,7 +156,7 @@ export class GatewayStatusWriter {
     for (const g of status.gateways) {
       await one(this.#types.gateway, gateways.get(`${g.namespace}/${g.name}`), (stored, now) => {
         const oldListeners = Array.isArray(stored['listeners']) ? (stored['listeners'] as unknown[]).filter(isRecord) : [];
-        const own = g.address === undefined ? addresses : gatewayAddresses([g.address]);
+        const own = g.unserved === true ? [] : g.address === undefined ? addresses : gatewayAddresses([g.address]);
         return {
           addresses: own.length === 0 ? undefined : own.map((a) => ({ type: a.type, value: a.value })),
           conditions: withTransitionTimes(g.conditions, stored['conditions'], now),

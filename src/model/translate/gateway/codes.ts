@@ -5,6 +5,7 @@ import type { PassCode } from '../../../shared/codes.ts';
 /** Stable codes of the Gateway API translation. */
 export const GatewayCodes = {
   addressPoolExhausted: 'PASS_GATEWAY_ADDRESS_POOL_EXHAUSTED',
+  addressNotUsable: 'PASS_GATEWAY_ADDRESS_NOT_USABLE',
   addressUnsupported: 'PASS_GATEWAY_ADDRESS_UNSUPPORTED',
   backendKind: 'PASS_GATEWAY_BACKEND_KIND',
   badHostname: 'PASS_GATEWAY_BAD_HOSTNAME',

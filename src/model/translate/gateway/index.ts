@@ -204,7 +204,7 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
     remember(gw.header);
     listenersOf.set(key, decideListeners(gw, ctx));
   }
-  const addressOf = assignAddresses(gateways, options.addressPool ?? []);
+  const { addressOf, problems: addressProblems } = assignAddresses(gateways, options.addressPool ?? []);
 
   // HTTPRoutes naming at least one Gateway, oldest first.
   const routes: ParsedRoute[] = [];
@@ -244,6 +244,8 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
       parents: outcomes.map((o) => ({ parentRef: o.parentRef.raw, controllerName: options.controllerName, conditions: [o.accepted, ...build.conditions] })),
     });
     for (const o of outcomes) {
+      // A Gateway whose requested address cannot be had is served nowhere (not on the shared address either).
+      if (addressProblems.has(`${o.parentRef.namespace}/${o.parentRef.name}`)) continue;
       for (const a of o.attachments) {
         if (!a.listener.programmed || a.listener.entryPoint === undefined) continue;
         const address = addressOf.get(`${o.parentRef.namespace}/${o.parentRef.name}`);
@@ -253,7 +255,8 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
     }
   }
 
-  const { certificates, hostCert, intents } = listenerCertificates(gateways, listenersOf, hosts, addressOf);
+  const served = gateways.filter((gw) => !addressProblems.has(`${gw.header.namespace}/${gw.header.name}`));
+  const { certificates, hostCert, intents } = listenerCertificates(served, listenersOf, hosts, addressOf);
   const lookup = (h: string): string | undefined => hostCert.get(h)?.id;
   const finish = (b: HostBuild): VirtualHost => {
     const cert = certificateOf(b, lookup);
@@ -298,7 +301,8 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
         namespace: gw.header.namespace,
         name: gw.header.name,
         ...(address === undefined ? {} : { address }),
-        conditions: gatewayConditions(gw, listeners),
+        ...(addressProblems.has(key) ? { unserved: true as const } : {}),
+        conditions: gatewayConditions(gw, listeners, addressProblems.get(key)),
         listeners: listeners.map((l) => ({
           name: l.listener.name,
           supportedKinds: l.supportedKinds,

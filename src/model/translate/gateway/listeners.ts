@@ -14,6 +14,7 @@ import type { SecretReader, TlsSecret } from '../tls.ts';
 import { GatewayCodes } from './codes.ts';
 import type { ReferenceGrants } from './grants.ts';
 import type { ParsedGateway, ParsedListener } from './read.ts';
+import type { AddressProblem } from './addresses.ts';
 import { condition, HTTP_ROUTE_KIND } from './status.ts';
 import type { GatewayCondition } from './status.ts';
 
@@ -164,17 +165,20 @@ function pick(r: Refs): Partial<Refs> {
   return { ...(r.certificate === undefined ? {} : { certificate: r.certificate }), ...(r.intent === undefined ? {} : { intent: r.intent }) };
 }
 
-/** The Gateway's own conditions from its listeners. */
-export function gatewayConditions(gw: ParsedGateway, listeners: readonly ListenerState[]): GatewayCondition[] {
+/** The Gateway's own conditions from its listeners and, when it asks for addresses it cannot have, why (see assignAddresses). */
+export function gatewayConditions(gw: ParsedGateway, listeners: readonly ListenerState[], address?: AddressProblem): GatewayCondition[] {
   const gen = gw.generation;
-  if (gw.addresses) {
-    gw.header.reporter.error(GatewayCodes.addressUnsupported, 'spec.addresses', 'requested addresses cannot be assigned (Passerelle serves on its entry points); the Gateway is not accepted');
-    return [condition(T.accepted, false, R.unsupportedAddress, 'spec.addresses is not supported', gen), condition(T.programmed, false, R.invalid, 'the Gateway is not accepted', gen)];
+  if (address?.kind === 'unsupported') {
+    return [condition(T.accepted, false, R.unsupportedAddress, address.message, gen), condition(T.programmed, false, R.invalid, 'the Gateway is not accepted', gen)];
   }
   const valid = listeners.filter((l) => l.programmed).length;
   const all = listeners.length;
   const accepted = all === 0 || valid > 0;
   const reason = valid === all ? R.accepted : R.listenersNotValid;
   const message = valid === all ? 'the Gateway is accepted' : `${all - valid} of ${all} listeners are not valid`;
-  return [condition(T.accepted, accepted, reason, message, gen), condition(T.programmed, valid > 0, valid > 0 ? R.programmed : R.invalid, valid > 0 ? 'the Gateway is served' : 'no listener is valid', gen)];
+  const programmed =
+    address !== undefined
+      ? condition(T.programmed, false, R.addressNotUsable, address.message, gen)
+      : condition(T.programmed, valid > 0, valid > 0 ? R.programmed : R.invalid, valid > 0 ? 'the Gateway is served' : 'no listener is valid', gen);
+  return [condition(T.accepted, accepted, reason, message, gen), programmed];
 }

@@ -46,8 +46,8 @@ export interface ParsedGateway {
   readonly header: ObjectHeader;
   readonly generation: number | undefined;
   readonly listeners: readonly ParsedListener[];
-  /** `spec.addresses` is set (not supported). */
-  readonly addresses: boolean;
+  /** `spec.addresses`: the addresses it asks for (type as written, `IPAddress` when absent). */
+  readonly addresses: readonly { readonly type: string; readonly value: string; readonly field: string }[];
 }
 
 /** A parentRef of an HTTPRoute. */
@@ -206,7 +206,10 @@ export function parseGateway(h: ObjectHeader): ParsedGateway | undefined {
     const read = readListener(l, i, h.reporter, h.namespace);
     if (read !== undefined && read !== null) listeners.push(read);
   });
-  const addresses = Array.isArray(spec['addresses']) && spec['addresses'].length > 0;
+  const addresses = (Array.isArray(spec['addresses']) ? (spec['addresses'] as unknown[]) : []).map((a, i) => {
+    const r = isRecord(a) ? a : {};
+    return { type: typeof r['type'] === 'string' ? r['type'] : 'IPAddress', value: typeof r['value'] === 'string' ? r['value'] : '', field: `spec.addresses[${i}]` };
+  });
   return { header: h, generation: readGeneration(h.body), listeners, addresses };
 }
 

@@ -45,6 +45,8 @@ export interface GatewayStatus {
   readonly listeners: readonly ListenerStatus[];
   /** The address of `[kubernetes] gatewayAddressPool` this Gateway has; absent: the shared addresses. */
   readonly address?: string;
+  /** It asks for an address it cannot have (spec.addresses): it is served nowhere and publishes none. */
+  readonly unserved?: true;
 }
 
 /** The status of one parentRef of an HTTPRoute that names one of our Gateways. */
