@@ -46,6 +46,7 @@ export function describeModel(model: RoutingModel): string {
   hostLines(model.virtualHosts);
   for (const scope of model.addressScopes ?? []) {
     out.push('', `Virtual hosts of connections to ${scope.address} through entry point ${scope.entryPoint} (a Gateway's own address; no default backend)`);
+    if (scope.listenerHostnames !== undefined) out.push(`  421 to a Host of another HTTPS listener than the server name; listeners: ${scope.listenerHostnames.map((n) => (n === '' ? '(any)' : n)).join(', ')}`);
     if (scope.virtualHosts.length === 0) out.push('  (none: 404)');
     hostLines(scope.virtualHosts);
   }

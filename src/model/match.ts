@@ -227,6 +227,30 @@ export type Resolution =
   | { readonly outcome: 'default'; readonly vhost: VirtualHost | undefined; readonly backend: Backend | undefined }
   | { readonly outcome: 'not-found'; readonly vhost: VirtualHost | undefined };
 
+/**
+ * The listener hostname of `listenerHostnames` a name falls to: itself when listed, else the longest
+ * `*.d` it is under (one or more labels), else `''` when listed (a listener without hostname), else
+ * undefined (no listener).
+ */
+export function listenerOf(listenerHostnames: readonly string[], name: string): string | undefined {
+  if (listenerHostnames.includes(name)) return name;
+  let best: string | undefined;
+  for (const h of listenerHostnames) {
+    if (h.startsWith('*.') && name.length > h.length - 1 && name.endsWith(h.slice(1)) && (best === undefined || h.length > best.length)) best = h;
+  }
+  return best ?? (listenerHostnames.includes('') ? '' : undefined);
+}
+
+/**
+ * Whether a request on a TLS connection is misdirected (421): its Host (normalised, as
+ * {@link normalizeHost}) falls to another listener than the connection's server name (SNI, lower
+ * case). No server name, or no listener hostnames: never.
+ */
+export function misdirected(listenerHostnames: readonly string[] | undefined, serverName: string | undefined, host: string): boolean {
+  if (listenerHostnames === undefined || serverName === undefined || serverName === '') return false;
+  return listenerOf(listenerHostnames, serverName.toLowerCase()) !== listenerOf(listenerHostnames, host);
+}
+
 /** Whether a virtual host is served through an entry point (VirtualHost.entryPoints; absent: every one). */
 export function servedOn(vhost: VirtualHost, entryPoint: string): boolean {
   return vhost.entryPoints === undefined || vhost.entryPoints.includes(entryPoint);

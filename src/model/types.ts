@@ -253,4 +253,11 @@ export interface AddressScope {
   readonly entryPoint: string;
   /** Sorted as the model's. */
   readonly virtualHosts: readonly VirtualHost[];
+  /**
+   * On a TLS entry point where the Gateway has HTTPS listeners of several hostnames (sorted; `''`: a
+   * listener without hostname, `*.d`: one or more labels before `.d`): a request whose Host falls to
+   * another listener than its TLS server name (SNI) is misdirected and answered 421 (see
+   * match.ts `misdirected`). Absent: never 421.
+   */
+  readonly listenerHostnames?: readonly string[];
 }

@@ -153,6 +153,17 @@ const cases: readonly Case[] = [
     },
   },
   {
+    name: 'misdirected requests: a Gateway address\'s TLS scope lists its HTTPS listeners\' hostnames; plain HTTP and the shared address list none',
+    files: ['misdirected.yaml'],
+    options: { ...options, addressPool: ['192.0.2.9'] },
+    check: (t) => {
+      assert.deepEqual(t.addressScopes.map((s) => `${s.entryPoint} ${JSON.stringify(s.listenerHostnames ?? null)}`), ['web null', 'websecure ["","*.wild.example.com","second.example.com"]']);
+      assert.match(describeModel(translate(groupByKind(readAsFileSource('base.yaml', 'misdirected.yaml')), { ...translateOptions, gatewayAddressPool: ['192.0.2.9'] })), /^ {2}421 to a Host of another HTTPS listener than the server name; listeners: \(any\), \*\.wild\.example\.com, second\.example\.com$/m);
+      const shared = run(load('misdirected.yaml'));
+      assert.deepEqual(shared.addressScopes, [], 'without a pool: no scope, no 421');
+    },
+  },
+  {
     name: 'static addresses without a pool: no requested address is usable',
     files: ['static-addresses.yaml'],
     check: (t) => {
@@ -650,7 +661,7 @@ test('bad input is reported, never thrown', () => {
 
 // ---- wired into translate, read by the file source ----
 
-const FIXTURES = ['base.yaml', 'conflicts.yaml', 'cross-namespace-backend.yaml', 'hostname-intersection.yaml', 'https-acme.yaml', 'https-certificate-refs.yaml', 'missing-parent.yaml', 'port-without-entry-point.yaml', 'redirect-rewrite.yaml', 'reference-grant.yaml', 'route-kinds.yaml', 'secret-grant.yaml', 'simple-http.yaml', 'unsupported-matches.yaml', 'unsupported-protocol.yaml', 'weighted-backends.yaml', 'attached-routes-accepted-only.yaml', 'https-listener-without-hostname.yaml', 'no-backend-refs.yaml', 'static-addresses.yaml'];
+const FIXTURES = ['base.yaml', 'conflicts.yaml', 'cross-namespace-backend.yaml', 'hostname-intersection.yaml', 'https-acme.yaml', 'https-certificate-refs.yaml', 'missing-parent.yaml', 'port-without-entry-point.yaml', 'redirect-rewrite.yaml', 'reference-grant.yaml', 'route-kinds.yaml', 'secret-grant.yaml', 'simple-http.yaml', 'unsupported-matches.yaml', 'unsupported-protocol.yaml', 'weighted-backends.yaml', 'attached-routes-accepted-only.yaml', 'https-listener-without-hostname.yaml', 'no-backend-refs.yaml', 'static-addresses.yaml', 'misdirected.yaml'];
 
 /** The fixtures' objects as the file source reads them (strict kinds and fields). */
 function readAsFileSource(...files: string[]): KubeObject[] {

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject, Snapshot } from '../../src/model/k8s.ts';
-import { compareRoutes, hostMatches, normalizeHost, normalizeRulePath, resolveRequest, selectRoute } from '../../src/model/match.ts';
+import { compareRoutes, hostMatches, misdirected, normalizeHost, normalizeRulePath, resolveRequest, selectRoute } from '../../src/model/match.ts';
 import { translate } from '../../src/model/translate/index.ts';
 import type { TranslateOptions } from '../../src/model/translate/index.ts';
 import type { HostKind, PathType, Route, RoutingModel, VirtualHost } from '../../src/model/types.ts';
@@ -163,5 +163,28 @@ for (const row of hostRows) {
     assert.deepEqual(model.virtualHosts.map((v) => [v.host, v.kind]), [[row.host ?? '*', row.kind]]);
     const res = resolveRequest(model, row.header, '/');
     assert.equal(res.outcome, row.matches ? 'route' : 'not-found');
+  });
+}
+
+const LISTENERS = ['', '*.wildcard.org', 'fourth.wildcard.org', 'second.org'];
+const misdirectRows: readonly [name: string, names: readonly string[] | undefined, sni: string | undefined, host: string, expected: boolean][] = [
+  ['same-exact-listener', LISTENERS, 'second.org', 'second.org', false],
+  ['exact-sni-other-host', LISTENERS, 'second.org', 'example.org', true],
+  ['catch-all-both', LISTENERS, 'example.org', 'unknown.org', false],
+  ['catch-all-sni-exact-host', LISTENERS, 'example.org', 'second.org', true],
+  ['wildcard-both', LISTENERS, 'third.wildcard.org', 'fifth.wildcard.org', false],
+  ['wildcard-deeper-label', LISTENERS, 'a.b.wildcard.org', 'c.wildcard.org', false],
+  ['wildcard-sni-exact-under-it', LISTENERS, 'third.wildcard.org', 'fourth.wildcard.org', true],
+  ['wildcard-never-matches-its-domain', LISTENERS, 'third.wildcard.org', 'wildcard.org', true],
+  ['sni-in-capitals', LISTENERS, 'SECOND.org', 'second.org', false],
+  ['no-sni', LISTENERS, undefined, 'second.org', false],
+  ['empty-sni', LISTENERS, '', 'second.org', false],
+  ['no-listener-hostnames', undefined, 'second.org', 'example.org', false],
+  ['no-catch-all-both-unlisted', ['a.org', 'b.org'], 'x.org', 'y.org', false],
+  ['no-catch-all-unlisted-host', ['a.org', 'b.org'], 'a.org', 'y.org', true],
+];
+for (const [name, names, sni, host, expected] of misdirectRows) {
+  test(`misdirected: ${name}`, () => {
+    assert.equal(misdirected(names, sni, host), expected);
   });
 }

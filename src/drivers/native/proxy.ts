@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Dispatcher } from 'undici';
@@ -299,6 +300,10 @@ export function handleRequest(state: ProxyState, listener: ListenerContext, req:
   }
   if (req.httpVersionMajor === 2) h.hasBody = !(req as Http2ServerRequest).stream.endAfterHeaders;
   else if (h.hasBody) watchBody(req as IncomingMessage, r, ep.timeouts.body);
+  if (ep.entryPoint.tls && router.scoped && router.misdirected(h.host, (req.socket as TLSSocket).servername, scopeAddress(req.socket.localAddress), ep.entryPoint.name)) {
+    sendText(res, 421, 'Misdirected Request\n');
+    return;
+  }
   if (ep.middlewares.length !== 0) {
     const verdict = runMiddlewares(ep.middlewares, state.authCache, h.host, read.target, h.authorization);
     if (verdict !== undefined) {

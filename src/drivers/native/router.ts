@@ -1,4 +1,4 @@
-import { hostsOnEntryPoint, normalizeHost, pathMatches, pathRegex, queryParam, valueRegex } from '../../model/match.ts';
+import { hostsOnEntryPoint, misdirected, normalizeHost, pathMatches, pathRegex, queryParam, valueRegex } from '../../model/match.ts';
 import type { ConditionRequest } from '../../model/match.ts';
 import type { BlockList } from 'node:net';
 import { addressList } from './addresses.ts';
@@ -187,6 +187,8 @@ export class Router {
   /** Address scopes by scopeKey of address and entry point (src/model/types.ts `addressScopes`); empty for most models. */
   readonly #scopes = new Map<string, HostTable>();
   readonly #scopeAddresses = new Set<string>();
+  /** The scopes' listener hostnames by scopeKey (AddressScope.listenerHostnames): requests there may be misdirected. */
+  readonly #listenerHostnames = new Map<string, readonly string[]>();
   /** What an address scope's address serves on an entry point it has no scope for: nothing. */
   readonly #noHosts: HostTable;
   /** Whether some route has conditions: requests then bring their method, headers and query to `resolve`. */
@@ -236,6 +238,7 @@ export class Router {
     for (const scope of model.addressScopes ?? []) {
       this.#scopes.set(scopeKey(scope.address, scope.entryPoint), new HostTable(scope.virtualHosts, compile));
       this.#scopeAddresses.add(scope.address);
+      if (scope.listenerHostnames !== undefined) this.#listenerHostnames.set(scopeKey(scope.address, scope.entryPoint), scope.listenerHostnames);
     }
     this.#noHosts = new HostTable([], compile);
     this.hasConditions = hasConditions;
@@ -285,6 +288,16 @@ export class Router {
       }
     }
     return scope === undefined ? this.#default : NOT_FOUND;
+  }
+
+  /**
+   * Whether a request on a TLS connection to `local` through `entryPoint`, with server name
+   * `serverName`, is misdirected (421): its Host falls to another listener of the scope (match.ts `misdirected`).
+   */
+  misdirected(hostHeader: string, serverName: string | false | null | undefined, local: string | undefined, entryPoint: string): boolean {
+    if (this.#listenerHostnames.size === 0 || local === undefined || typeof serverName !== 'string') return false;
+    const names = this.#listenerHostnames.get(scopeKey(local, entryPoint));
+    return names !== undefined && misdirected(names, serverName, normalizeHost(hostHeader));
   }
 
   /** Whether some connection's local address has hosts of its own (the handlers then pass `local`). */

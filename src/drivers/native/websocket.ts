@@ -1,3 +1,4 @@
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -46,6 +47,7 @@ export function handleUpgrade(state: ProxyState, listener: ListenerContext, req:
   if (read === undefined) return rawAnswer(socket, 400, 'Bad Request\n');
   if (ep === undefined) return rawAnswer(socket, 404, 'Not Found\n');
   if (!h.websocket) return rawAnswer(socket, 400, 'Bad Request: only WebSocket upgrades are proxied\n');
+  if (ep.entryPoint.tls && router.scoped && router.misdirected(h.host, (req.socket as TLSSocket).servername, scopeAddress(req.socket.localAddress), ep.entryPoint.name)) return rawAnswer(socket, 421, 'Misdirected Request\n');
   const verdict = runMiddlewares(ep.middlewares, state.authCache, h.host, read.target, h.authorization);
   if (verdict !== undefined) return rawVerdict(socket, verdict);
   const result = router.resolve(h.host, read.path, router.hasConditions ? conditionRequest(req, read) : undefined, router.scoped ? scopeAddress(req.socket.localAddress) : undefined, ep.entryPoint.name);

@@ -167,6 +167,7 @@ export function translate(snapshot: TranslateInput, options: TranslateOptions): 
   const addressScopes: AddressScope[] = (gateway?.addressScopes ?? []).map((scope) => ({
     address: scope.address,
     entryPoint: scope.entryPoint,
+    ...(scope.listenerHostnames === undefined ? {} : { listenerHostnames: scope.listenerHostnames }),
     virtualHosts: scope.virtualHosts.map(({ certificate, ...vh }) => {
       const cert = certificate ?? certificateOf(vh, lookupCert);
       return cert === undefined ? vh : { ...vh, certificate: cert };

@@ -282,9 +282,24 @@ export function translateGateway(input: GatewayInput, options: GatewayOptions, s
     entry.list.push(vh);
     scoped.set(key, entry);
   }
+  // The HTTPS listeners' hostnames per Gateway address and TLS entry point: a request whose Host another listener takes is misdirected (421).
+  const tlsNames = new Map<string, Set<string>>();
+  for (const gw of served) {
+    const key = `${gw.header.namespace}/${gw.header.name}`;
+    const address = addressOf.get(key);
+    if (address === undefined) continue;
+    for (const l of listenersOf.get(key) ?? []) {
+      if (!l.programmed || l.entryPoint?.tls !== true) continue;
+      const k = `${address}\u0000${l.entryPoint.name}`;
+      tlsNames.set(k, (tlsNames.get(k) ?? new Set()).add(l.listener.hostname?.host ?? ''));
+    }
+  }
   const addressScopes: AddressScope[] = [...scoped.values()]
     .sort((a, b) => compareText(a.address, b.address) || compareText(a.entryPoint, b.entryPoint))
-    .map(({ address, entryPoint, list }) => ({ address, entryPoint, virtualHosts: list.sort(compareVhosts) }));
+    .map(({ address, entryPoint, list }) => {
+      const names = [...(tlsNames.get(`${address}\u0000${entryPoint}`) ?? [])].sort(compareText);
+      return { address, entryPoint, virtualHosts: list.sort(compareVhosts), ...(names.length > 1 ? { listenerHostnames: names } : {}) };
+    });
 
   const backends: Record<string, Backend> = {};
   for (const id of [...used.keys()].sort(compareText)) {
