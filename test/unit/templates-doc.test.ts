@@ -33,7 +33,7 @@ const HAPROXY_FIELDS = {
 } as const satisfies Record<keyof HaproxyView, true>;
 const FRONTEND_FIELDS = {
   name: true, bindHost: true, bindPort: true, publicPort: true, tls: true, proto: true, redirect: true, auth: true,
-  routes: true, timeouts: true, trusted: true, allowEncodedSlashes: true, scopeBinds: true, scopes: true, entryPointSuffix: true,
+  routes: true, timeouts: true, trusted: true, allowEncodedSlashes: true, scopeBinds: true, scopes: true, entryPointSuffix: true, misdirected: true,
 } as const satisfies Record<keyof FrontendView, true>;
 const BACKEND_FIELDS = { id: true, name: true, servers: true, compacted: true, upstream: true } as const satisfies Record<keyof BackendView, true>;
 const POLICY_FIELDS = {
@@ -47,7 +47,7 @@ const NGINX_FIELDS = {
 } as const satisfies Record<keyof NginxView, true>;
 const SERVER_BLOCK_FIELDS = {
   listenHost: true, listenPort: true, publicPort: true, tls: true, defaultServer: true, names: true, proto: true,
-  redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true, authChecks: true, signins: true, mirrors: true,
+  redirect: true, auth: true, locations: true, entryPoint: true, timeouts: true, trusted: true, authChecks: true, signins: true, mirrors: true, misdirected: true,
 } as const satisfies Record<keyof ServerBlockView, true>;
 const LOCATION_FIELDS = { modifier: true, path: true, regex: true, action: true, upstreamPath: true, replacesPath: true, rewrite: true, keepUri: true, policy: true, scheme: true, canary: true, grpc: true, choice: true } as const satisfies Record<keyof LocationView, true>;
 const TRUST_FIELDS = { entryPoint: true, ranges: true, proto: true, port: true } as const satisfies Record<keyof TrustView, true>;

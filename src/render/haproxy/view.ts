@@ -173,6 +173,27 @@ export interface FrontendView {
    * finds those hosts on their entry points only (the suffix map's keys all carry it then).
    */
   readonly entryPointSuffix: string | null;
+  /**
+   * On a TLS frontend, the address scopes of its entry point with listener hostnames
+   * (`AddressScope.listenerHostnames`): a request whose Host falls to another listener than the
+   * connection's server name (SNI) is answered 421. Empty for most models.
+   */
+  readonly misdirected: readonly MisdirectedView[];
+}
+
+/**
+ * The listener hostnames of an address scope, as the rules that find the listener a name falls to
+ * read them (match.ts `listenerOf`): ids from 1, each a listener; a name falling to none gets `none`.
+ */
+export interface MisdirectedView {
+  /** The scope's address (connections to it, `dst`). */
+  readonly address: string;
+  /** Listed names: a name falls to itself. */
+  readonly exact: readonly { readonly id: number; readonly host: string }[];
+  /** `*.domain` names, the longest first: a name under `.domain` (`length` its length) with a label before it. */
+  readonly wildcards: readonly { readonly id: number; readonly domain: string; readonly length: number }[];
+  /** The id of the listener without hostname (`''`), what any other name falls to; null without one. */
+  readonly unnamed: number | null;
 }
 
 /** An address scope: connections to `address` through `entryPoint` look their hosts up with `suffix` after each host key. */
@@ -404,6 +425,27 @@ function skipped(code: Diagnostic['code'], message: string, object?: ObjectRef, 
   return { severity: 'warning', code, message, ...defined({ object, field }) };
 }
 
+/**
+ * The rules' view of a scope's listener hostnames (match.ts `listenerOf`), or undefined when one of
+ * them is neither `''`, a plain host nor a `*.domain`: then no name can be written safely for all.
+ */
+export function misdirectedView(address: string, listenerHostnames: readonly string[]): MisdirectedView | undefined {
+  const exact: { id: number; host: string }[] = [];
+  const wildcards: { id: number; domain: string; length: number }[] = [];
+  let unnamed: number | null = null;
+  let id = 0;
+  for (const h of new Set(listenerHostnames)) {
+    id++;
+    if (h === '') unnamed = id;
+    else if (isWildcardHost(h)) wildcards.push({ id, domain: h.slice(2), length: h.length - 1 });
+    else if (isPlainHost(h)) exact.push({ id, host: h });
+    else return undefined;
+  }
+  // Longest first: a name under several `*.domain` falls to the longest (the sort is stable).
+  wildcards.sort((a, b) => b.length - a.length);
+  return { address, exact, wildcards, unnamed };
+}
+
 function entryPointName(ep: EntryPoint): string | undefined {
   const n = `ep_${ep.name}`;
   return canName(n) ? n : undefined;
@@ -534,11 +576,17 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
   const scopeSuffix = (address: string, entryPoint: string): string => `@${address}@${entryPoint}@`;
   const scopes: ScopeView[] = [];
   const scopeHosts: (readonly VirtualHost[])[] = [];
+  const misdirectedScopes: { readonly entryPoint: string; readonly view: MisdirectedView }[] = [];
   for (const scope of model.addressScopes ?? []) {
     const suffix = scopeSuffix(scope.address, scope.entryPoint);
     if (canCidr(scope.address) && !scope.address.includes('/') && canMapWord(`h:x${suffix}`)) {
       scopes.push({ address: scope.address, entryPoint: scope.entryPoint, suffix });
       scopeHosts.push(scope.virtualHosts);
+      if (scope.listenerHostnames !== undefined) {
+        const view = misdirectedView(scope.address, scope.listenerHostnames);
+        if (view !== undefined) misdirectedScopes.push({ entryPoint: scope.entryPoint, view });
+        else diags.push(skipped('PASS_HAPROXY_HOST', `a listener hostname of address ${JSON.stringify(scope.address)} (entry point ${JSON.stringify(scope.entryPoint)}) cannot be written to an HAProxy rule; misdirected requests are not answered 421 there`, scope.virtualHosts[0]?.sources[0]));
+      }
     } else {
       diags.push(skipped('PASS_HAPROXY_HOST', `address ${JSON.stringify(scope.address)} (entry point ${JSON.stringify(scope.entryPoint)}) cannot be written to an HAProxy rule; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
     }
@@ -703,6 +751,7 @@ export function buildHaproxyView(model: RoutingModel, options: HaproxyRenderOpti
       scopeBinds: listened.filter((l) => l !== ep && l.name === ep.name && scopes.some((sc) => sc.address === l.address.host && sc.entryPoint === ep.name)).map((l) => l.address.host ?? ''),
       scopes: [...new Set(scopes.map((sc) => sc.address))].map((address) => ({ address, entryPoint: ep.name, suffix: scopeSuffix(address, ep.name) })).filter((sc) => canMapWord(`h:x${sc.suffix}`)),
       entryPointSuffix: restricted && canMapWord(`h:x${epSuffix(ep.name)}`) ? epSuffix(ep.name) : null,
+      misdirected: ep.tls ? misdirectedScopes.filter((m) => m.entryPoint === ep.name).map((m) => m.view) : [],
     });
   }
 

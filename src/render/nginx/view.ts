@@ -401,6 +401,25 @@ export interface ServerBlockView {
   readonly signins: readonly SigninView[];
   /** The internal mirror locations its locations copy requests to. */
   readonly mirrors: readonly MirrorView[];
+  /** On an address scope's TLS server blocks with listener hostnames: its misdirected-request check (421), else null. */
+  readonly misdirected: MisdirectedView | null;
+}
+
+/**
+ * Misdirected requests (AddressScope.listenerHostnames, match.ts `misdirected`): `$pass_lsni_N` and
+ * `$pass_lhost_N` number the listener hostname the TLS server name and the Host fall to (`hostnames`
+ * maps: exact, else the longest `*.domain`, else the fallback); `$pass_misdirected_N` is non-empty
+ * when a server name is given and the two differ, and the server block answers 421.
+ */
+export interface MisdirectedView {
+  /** N of the maps' variables: one per address scope and entry point. */
+  readonly index: number;
+  /** The maps are written (at http level) before this server block: the scope's first. */
+  readonly maps: boolean;
+  /** The listener hostnames (exact or `*.domain`, the listener without hostname left out), numbered from 1. */
+  readonly listeners: readonly { readonly name: string; readonly value: number }[];
+  /** The number of a name under no listed hostname: the listener without hostname's, else 0 (no listener). */
+  readonly fallback: number;
 }
 
 /** An entry point that trusts some clients: a `geo` block and the maps choosing kept or replaced headers. */
@@ -1165,8 +1184,10 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     readonly vhosts: VirtualHost[];
     readonly any: VirtualHost | undefined;
     readonly suffixHosts: boolean;
+    /** An address scope's listener hostnames (misdirected requests on its TLS entry point). */
+    readonly listenerHostnames: readonly string[] | undefined;
   }
-  const hostSet = (list: readonly VirtualHost[], listenHost: string | undefined, entryPoint: string | undefined): HostSet => {
+  const hostSet = (list: readonly VirtualHost[], listenHost: string | undefined, entryPoint: string | undefined, listenerHostnames?: readonly string[]): HostSet => {
     const vhosts: VirtualHost[] = [];
     const seen = new Set<string>();
     let any: VirtualHost | undefined;
@@ -1191,13 +1212,13 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
     routesOf(any);
     // A scope without `*` still has its own default server locations (404), apart from the model's.
     if (listenHost !== undefined) any ??= { host: '*', kind: 'any', routes: [], sources: [] };
-    return { listenHost, entryPoint, vhosts, any, suffixHosts };
+    return { listenHost, entryPoint, vhosts, any, suffixHosts, listenerHostnames };
   };
   const patternRank = (v: VirtualHost): number => (v.kind === 'exact' ? -1 : v.host.length * 2 + (v.kind === 'suffix' ? 0 : 1));
   const serverNameOf = (v: VirtualHost): string => (v.kind === 'suffix' ? `*${v.host}` : v.host);
   const hostSets: HostSet[] = [hostSet(model.virtualHosts, undefined, undefined)];
   for (const scope of model.addressScopes ?? []) {
-    if (canAddress(scope.address, 1)) hostSets.push(hostSet(scope.virtualHosts, scope.address, scope.entryPoint));
+    if (canAddress(scope.address, 1)) hostSets.push(hostSet(scope.virtualHosts, scope.address, scope.entryPoint, scope.listenerHostnames));
     else diags.push(skipped('PASS_NGINX_HOST', `address ${JSON.stringify(scope.address)} cannot be an nginx listen address; its hosts are left out`, scope.virtualHosts[0]?.sources[0]));
   }
   const vhosts = hostSets.flatMap((h) => h.vhosts);
@@ -1226,6 +1247,22 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   const servers: ServerBlockView[] = [];
   const trust: TrustView[] = [];
   const seenListen = new Set<string>();
+  const listenerNames: string[] = [];
+  let misdirectedCount = 0;
+  // A scope's listener hostnames as map keys (exact or `*.domain` of `[a-z0-9-]` labels only, so the `q` literal is
+  // never a regex nor a variable): all of them or no check (a name left out would move its requests to another listener).
+  const misdirectedOf = (set: HostSet): MisdirectedView | null => {
+    if (set.listenerHostnames === undefined || set.listenHost === undefined) return null;
+    const names = [...new Set(set.listenerHostnames)];
+    const bad = names.find((n) => n !== '' && !isPlainHost(n) && !isWildcardHost(n));
+    if (bad !== undefined) {
+      diags.push(skipped('PASS_NGINX_HOST', `listener hostname ${JSON.stringify(bad)} of address ${set.listenHost} cannot be an nginx map key; misdirected requests (421) are not detected there`, set.vhosts[0]?.sources[0]));
+      return null;
+    }
+    const listeners = names.filter((n) => n !== '').map((name, i) => ({ name, value: i + 1 }));
+    listenerNames.push(...listeners.map((l) => l.name));
+    return { index: misdirectedCount++, maps: true, listeners, fallback: names.includes('') ? listeners.length + 1 : 0 };
+  };
   for (const ep of model.entryPoints) {
     const epRef: ObjectRef = { kind: 'EntryPoint', name: ep.name };
     if (!canAddress(ep.address.host, ep.address.port) || !/^[A-Za-z0-9_-]+$/.test(ep.name)) {
@@ -1258,6 +1295,7 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       entryPoint: ep.name,
       timeouts: ep.timeouts ?? DEFAULT_CLIENT_TIMEOUTS,
       trusted: ranges.length !== 0,
+      misdirected: null,
     };
     if (ep.allowEncodedSlashes === true) {
       diags.push(skipped('PASS_NGINX_ENCODED_SLASHES', 'nginx decodes %2F before routing: allowEncodedSlashes is not supported in nginx mode, encoded slashes get 400', epRef, `entryPoints.${ep.name}.allowEncodedSlashes`));
@@ -1267,7 +1305,8 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
       // An address scope is listened on at its entry point's port: nginx picks its server blocks by the connection's local address.
       if (set.listenHost !== undefined && (set.entryPoint !== ep.name || set.listenHost === common.listenHost || seenListen.has(`${set.listenHost}:${ep.address.port}`))) continue;
       if (set.listenHost !== undefined) seenListen.add(`${set.listenHost}:${ep.address.port}`);
-      servers.push(...serverBlocks(servedSet(set, ep.name), { ...common, listenHost: set.listenHost ?? common.listenHost }, set.listenHost === undefined ? side : { ...side, fallback: NOT_FOUND }));
+      const misdirected = ep.tls ? misdirectedOf(set) : null;
+      servers.push(...serverBlocks(servedSet(set, ep.name), { ...common, listenHost: set.listenHost ?? common.listenHost, misdirected }, set.listenHost === undefined ? side : { ...side, fallback: NOT_FOUND }));
     }
   }
 
@@ -1299,7 +1338,9 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
         previous = ordered ? { key: json, block: created } : undefined;
       } else block.names.push(serverNameOf(v));
     }
-    for (const b of blocks.values()) out.push({ ...common, defaultServer: false, ...b, ...authOfLocations(b.locations) });
+    // The scope's maps are written once, before its first server block.
+    const rest = common.misdirected === null ? common : { ...common, misdirected: { ...common.misdirected, maps: false } };
+    for (const b of blocks.values()) out.push({ ...rest, defaultServer: false, ...b, ...authOfLocations(b.locations) });
     return out;
   }
 
@@ -1313,12 +1354,12 @@ export function buildNginxView(model: RoutingModel, options: NginxRenderOptions)
   // Sized for 4 of the longest name per bucket: with room for one only, nginx needs a hash without any
   // collision, tries every size up to max_size for it (seconds at 10,000 hosts) and still fails.
   // The SNI map (map_hash_*) holds names of the same kind: sized the same way.
-  const longest = Math.max(0, ...vhosts.map((v) => v.host.length), ...[...sniNames.keys()].map((h) => h.length));
+  const longest = Math.max(0, ...vhosts.map((v) => v.host.length), ...[...sniNames.keys()].map((h) => h.length), ...listenerNames.map((h) => h.length));
   const entry = 8 + Math.ceil((longest + 2) / 8) * 8;
   let bucket = 128;
   while (bucket < 4 * entry + 8) bucket *= 2;
   let maxSize = 512;
-  while (maxSize < Math.max(vhosts.length, sniNames.size) * 2) maxSize *= 2;
+  while (maxSize < Math.max(vhosts.length, sniNames.size, listenerNames.length) * 2) maxSize *= 2;
   // The Lua balancer serves the backends' own upstreams; least_conn and affinity variants keep their servers.
   const lua = options.luaModules ?? null;
   const upstreams: UpstreamView[] = variants.all.map((u) => ({ ...u, lua: lua !== null && u.name === nginxUpstreamName(u.id) && !u.leastConn && u.servers.every((s) => !s.backup) }));
