@@ -28,3 +28,11 @@ bench_cleanup() {
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
+
+# to_ms VALUE: a wrk latency (512.00us, 1.20ms, 1.01s) in milliseconds.
+to_ms() { # wrk latency value (e.g. 512.00us, 1.20ms, 1.01s) -> milliseconds
+  awk -v v="$1" 'BEGIN {
+    n = v + 0
+    if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n = n * 1000
+    printf "%.3f", n }'
+}

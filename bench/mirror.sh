@@ -147,13 +147,6 @@ for name in "${ORDER[@]}"; do echo "$name: $(describe "$name")" >&2; done
 HAPROXY_THREADS=""
 for mode in "${MODES[@]}"; do [[ "$mode" == haproxy ]] && HAPROXY_THREADS="$(describe haproxy-mirror)"; done
 
-to_ms() { # wrk latency value (e.g. 512.00us, 1.20ms, 1.01s) -> milliseconds
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n = n * 1000
-    printf "%.3f", n }'
-}
-
 echo "warming up ($WARMUP each)..." >&2
 for name in "${ORDER[@]}"; do
   "${LOAD_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -H "$HOST_HEADER" "http://127.0.0.1:${PORT[$name]}/" >/dev/null

@@ -423,13 +423,6 @@ for proxy in haproxy nginx; do
 done
 for name in native-w1 native-w2 undici haproxy-r1 haproxy-r10k nginx-r1 nginx-r10k; do has "$name" && sed -n 1p "$WORK/$name.log" >&2; done
 
-to_ms() { # wrk latency value (e.g. 512.00us, 1.20ms, 1.01s) -> milliseconds
-  awk -v v="$1" 'BEGIN {
-    n = v + 0
-    if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n = n * 1000
-    printf "%.3f", n }'
-}
-
 echo "warming up ($WARMUP each)..." >&2
 for name in "${ORDER[@]}"; do
   "${LOAD_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"$WARMUP" -H "$HOST_HEADER" "http://127.0.0.1:${PORT[$name]}/" >/dev/null
