@@ -8,23 +8,15 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { CorsPolicy } from '../../src/model/policy.ts';
 import { backend, echoOf, entryPoint, freePort, Harness, model, request, route, vhost } from './harness.ts';
+import { CORS_ANY, CORS_LISTED, CORS_STAR } from '../cors-policies.ts';
 
 let http = 0;
 let h: Harness | undefined;
 
-const LISTED: CorsPolicy = {
-  allowOrigins: ['https://www.foo.test'],
-  originPatterns: ['https://*.bar.test'],
-  allowMethods: ['GET', 'OPTIONS'],
-  allowHeaders: ['x-h1'],
-  exposeHeaders: ['x-h3', 'x-h4'],
-  allowCredentials: true,
-  maxAgeSeconds: 3600,
-};
-const ANY: CorsPolicy = { allowOrigins: ['*'], echoOrigin: true, echoMethods: true, echoHeaders: true, allowMethods: [], allowHeaders: [], allowCredentials: true, maxAgeSeconds: 5 };
-const STAR: CorsPolicy = { allowOrigins: ['*'], allowMethods: ['PUT'], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 5 };
+const LISTED = CORS_LISTED;
+const ANY = CORS_ANY;
+const STAR = CORS_STAR;
 
 before(async () => {
   h = await Harness.start();

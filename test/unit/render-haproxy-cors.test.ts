@@ -13,21 +13,14 @@ import { renderHaproxy } from '../../src/render/haproxy/index.ts';
 import { corsView, originPatternRegex } from '../../src/render/haproxy/policy.ts';
 import { golden } from './golden.ts';
 import { checkRendering, workWithDefaultCert } from '../integration/rendered.ts';
+import { CORS_ANY, CORS_LISTED, CORS_STAR } from '../cors-policies.ts';
 
 const WORK = '/var/lib/passerelle';
 const SRC = { kind: 'HTTPRoute', namespace: 'default', name: 'cors' };
 
-const LISTED: CorsPolicy = {
-  allowOrigins: ['https://www.foo.test'],
-  originPatterns: ['https://*.bar.test', 'http://*.baz.test:8080'],
-  allowMethods: ['GET', 'OPTIONS'],
-  allowHeaders: ['x-h1'],
-  exposeHeaders: ['x-h3', 'x-h4'],
-  allowCredentials: true,
-  maxAgeSeconds: 3600,
-};
-const ANY: CorsPolicy = { allowOrigins: ['*'], echoOrigin: true, echoMethods: true, echoHeaders: true, allowMethods: [], allowHeaders: [], allowCredentials: true, maxAgeSeconds: 5 };
-const STAR: CorsPolicy = { allowOrigins: ['*'], echoMethods: true, allowMethods: [], allowHeaders: ['x-h'], allowCredentials: false, maxAgeSeconds: 5 };
+const LISTED: CorsPolicy = { ...CORS_LISTED, originPatterns: ['https://*.bar.test', 'http://*.baz.test:8080'] };
+const ANY = CORS_ANY;
+const STAR: CorsPolicy = { ...CORS_STAR, echoMethods: true, allowMethods: [], allowHeaders: ['x-h'] };
 
 function backend(name: string): Backend {
   return { id: `default/${name}:80`, namespace: 'default', service: name, servicePort: 80, endpoints: [{ address: '10.0.0.1', port: 8080, weight: 1 }], protocol: 'http' };

@@ -17,20 +17,14 @@ import { HEADERS_MORE_MODULE } from '../../src/render/nginx/view.ts';
 import { backend, entryPoint, model, route, vhost } from '../behaviour/harness.ts';
 import { checkRendering, workWithDefaultCert } from '../integration/rendered.ts';
 import { golden } from './golden.ts';
+import { CORS_ANY, CORS_LISTED, CORS_STAR } from '../cors-policies.ts';
 
 const WORK = '/var/lib/passerelle';
 
-const LISTED: CorsPolicy = {
-  allowOrigins: ['https://www.foo.test'],
-  originPatterns: ['https://*.bar.test', 'http://*.baz.test:8080', 'https://*.bad test'],
-  allowMethods: ['GET', 'OPTIONS'],
-  allowHeaders: ['x-h1'],
-  exposeHeaders: ['x-h3', 'x-h4'],
-  allowCredentials: true,
-  maxAgeSeconds: 3600,
-};
-const ANY: CorsPolicy = { allowOrigins: ['*'], echoOrigin: true, echoMethods: true, echoHeaders: true, allowMethods: [], allowHeaders: [], allowCredentials: true, maxAgeSeconds: 5 };
-const STAR: CorsPolicy = { allowOrigins: ['*'], allowMethods: ['PUT'], allowHeaders: [], allowCredentials: false, maxAgeSeconds: 5 };
+// A pattern with a port, and one outside the grammar (left out).
+const LISTED: CorsPolicy = { ...CORS_LISTED, originPatterns: ['https://*.bar.test', 'http://*.baz.test:8080', 'https://*.bad test'] };
+const ANY = CORS_ANY;
+const STAR = CORS_STAR;
 /** Not a model the Gateway translation makes: a list beside the asked methods (one header cannot hold both). */
 const BOTH: CorsPolicy = { ...ANY, allowMethods: ['GET'] };
 
