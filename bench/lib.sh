@@ -36,3 +36,18 @@ to_ms() { # wrk latency value (e.g. 512.00us, 1.20ms, 1.01s) -> milliseconds
     if (v ~ /us$/) n = n / 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n = n * 1000
     printf "%.3f", n }'
 }
+
+# await_answers NAME...: waits for each peer (its port PORT[NAME]; "backend": $BACKEND) to answer, then
+# requires the backend's own body "ok", not an answer of the peer's own (a 200 page, a redirect).
+await_answers() {
+  local name port body
+  for name in "$@"; do
+    port="$BACKEND"; [[ "$name" != backend ]] && port="${PORT[$name]}"
+    for _ in $(seq 1 300); do
+      if curl -fs -o /dev/null -H "$HOST_HEADER" "http://127.0.0.1:$port/"; then break; fi
+      sleep 0.1
+    done
+    body="$(curl -fs -H "$HOST_HEADER" "http://127.0.0.1:$port/" || true)"
+    [[ "$body" == ok ]] || { echo "$name did not answer the backend's body (got: ${body:0:80}):" >&2; cat "$WORK/$name.log" >&2; exit 1; }
+  done
+}

@@ -96,15 +96,7 @@ done
 mirror_status() { curl -fs "http://$MIRROR_HOST:$MIRROR_STATUS/" | awk 'NR == 3 {print $1, $3}'; }
 
 for _ in $(seq 1 100); do mirror_status >/dev/null 2>&1 && break; sleep 0.1; done
-for name in backend "${ORDER[@]}"; do
-  port="$BACKEND"; [[ "$name" != backend ]] && port="${PORT[$name]}"
-  for _ in $(seq 1 300); do
-    if curl -fs -o /dev/null -H "$HOST_HEADER" "http://127.0.0.1:$port/"; then break; fi
-    sleep 0.1
-  done
-  body="$(curl -fs -H "$HOST_HEADER" "http://127.0.0.1:$port/" || true)"
-  [[ "$body" == ok ]] || { echo "$name did not answer the backend's body (got: ${body:0:80}):" >&2; cat "$WORK/$name.log" >&2; exit 1; }
-done
+await_answers backend "${ORDER[@]}"
 for name in "${ORDER[@]}"; do sed -n 1p "$WORK/$name.log" >&2; done
 
 # count_copies COMMAND...: runs the command and prints how many copies the mirror backend got meanwhile

@@ -381,16 +381,7 @@ for name in haproxy-r1 haproxy-r10k nginx-r1 nginx-r10k; do
   start "$name" "${PROXY_CPU[@]}" "$NODE" "$ROOT/bench/rendered-proxy.ts" "${name%%-*}" "${PORT[$name]}" "$BACKEND" "$hosts" "$WORK/rendered/$name"
 done
 
-for name in backend "${ORDER[@]}"; do
-  port="$BACKEND"; [[ "$name" != backend ]] && port="${PORT[$name]}"
-  for _ in $(seq 1 300); do
-    if curl -fs -o /dev/null -H "$HOST_HEADER" "http://127.0.0.1:$port/"; then break; fi
-    sleep 0.1
-  done
-  # Each peer must answer with the backend's own body, not an answer of its own (a 200 page, a redirect).
-  body="$(curl -fs -H "$HOST_HEADER" "http://127.0.0.1:$port/" || true)"
-  [[ "$body" == ok ]] || { echo "$name did not answer the backend's body (got: ${body:0:80}):" >&2; cat "$WORK/$name.log" >&2; exit 1; }
-done
+await_answers backend "${ORDER[@]}"
 # The same-behaviour configs route by host like the rendered ones: another host is not found. With
 # the rendered one-host config running too, both must answer a few edge cases alike (the status; the
 # body of a 200: error pages differ, the rendered configs have error pages of their own).
